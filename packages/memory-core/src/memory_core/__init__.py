@@ -1,0 +1,134 @@
+"""memory-core: persistent, self-learning memory for AI agents.
+
+Record each task as an episode, score and reflect on it, extract patterns, and retrieve
+the most relevant past episodes and patterns when a new task starts::
+
+    from memory_core import SelfLearningMemory, TaskContext, ExecutionStep, StepResult, TaskOutcome
+
+    memory = SelfLearningMemory()            # in-memory; from_config() for the durable default
+    eid = memory.start_episode("Add a /health endpoint", TaskContext(domain="web", language="python"))
+    memory.log_step(eid, ExecutionStep(step_number=1, tool="edit", action="add route",
+                                       result=StepResult.success("ok")))
+    episode = memory.complete_episode(eid, TaskOutcome.success("endpoint added"))
+    memory.retrieve_relevant_context("create a health check route")
+"""
+
+from memory_core._config import MemoryConfig
+from memory_core._errors import (
+    BackendNotFoundError,
+    CacheError,
+    ConfigurationError,
+    DuplicateStepError,
+    EmbeddingError,
+    EmbeddingModelMismatchError,
+    EpisodeNotFoundError,
+    EpisodeStateError,
+    InvalidInputError,
+    MemoryCoreError,
+    NotFoundError,
+    PatternNotFoundError,
+    SchemaVersionError,
+    StorageError,
+)
+from memory_core._limits import Limits
+from memory_core._memory import SelfLearningMemory
+from memory_core._models import (
+    SCHEMA_VERSION,
+    CacheStats,
+    Complexity,
+    EmbeddingModelInfo,
+    EmbeddingRecord,
+    Episode,
+    EpisodeFilter,
+    EpisodePage,
+    EpisodeStatus,
+    EpisodeSummary,
+    ExecutionStep,
+    Extraction,
+    Heuristic,
+    OutcomeType,
+    Pattern,
+    PatternFilter,
+    PatternKind,
+    Reflection,
+    RewardScore,
+    SearchHit,
+    StepResult,
+    StepStatus,
+    StorageStats,
+    TaskContext,
+    TaskOutcome,
+    TaskType,
+)
+from memory_core._protocols import CacheBackend, EmbeddingProvider, StorageBackend
+from memory_core._results import (
+    ComponentHealth,
+    HealthReport,
+    MetricsSnapshot,
+    OperationMetrics,
+    PatternAnalysis,
+    QueryResult,
+    RetrievedEpisode,
+    RetrievedPattern,
+    ScoreComponents,
+)
+from memory_core._version import __version__
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "BackendNotFoundError",
+    "CacheBackend",
+    "CacheError",
+    "CacheStats",
+    "Complexity",
+    "ComponentHealth",
+    "ConfigurationError",
+    "DuplicateStepError",
+    "EmbeddingError",
+    "EmbeddingModelInfo",
+    "EmbeddingModelMismatchError",
+    "EmbeddingProvider",
+    "EmbeddingRecord",
+    "Episode",
+    "EpisodeFilter",
+    "EpisodeNotFoundError",
+    "EpisodePage",
+    "EpisodeStateError",
+    "EpisodeStatus",
+    "EpisodeSummary",
+    "ExecutionStep",
+    "Extraction",
+    "HealthReport",
+    "Heuristic",
+    "InvalidInputError",
+    "Limits",
+    "MemoryConfig",
+    "MemoryCoreError",
+    "MetricsSnapshot",
+    "NotFoundError",
+    "OperationMetrics",
+    "OutcomeType",
+    "Pattern",
+    "PatternAnalysis",
+    "PatternFilter",
+    "PatternKind",
+    "PatternNotFoundError",
+    "QueryResult",
+    "Reflection",
+    "RetrievedEpisode",
+    "RetrievedPattern",
+    "RewardScore",
+    "SchemaVersionError",
+    "ScoreComponents",
+    "SearchHit",
+    "SelfLearningMemory",
+    "StepResult",
+    "StepStatus",
+    "StorageBackend",
+    "StorageError",
+    "StorageStats",
+    "TaskContext",
+    "TaskOutcome",
+    "TaskType",
+    "__version__",
+]

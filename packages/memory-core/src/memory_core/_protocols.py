@@ -1,0 +1,315 @@
+"""The contracts that plugins implement: durable storage, cache, embeddings.
+
+Plugins register a class (or factory) under an entry-point group:
+
+=========================  ===========================================  ==================
+group                      object                                       built by
+=========================  ===========================================  ==================
+``memory_core.storage``    ``StorageBackend`` factory                    ``factory.from_url(url, config)``
+``memory_core.cache``      ``CacheBackend`` factory                      ``factory.from_config(config)``
+``memory_core.embeddings`` ``EmbeddingProvider`` factory                 ``factory.from_config(config)``
+=========================  ===========================================  ==================
+
+General rules for every backend method:
+
+* Tenancy: every method that touches records takes ``tenant`` first and must scope the
+  query itself by it (``WHERE tenant = ?``), never filter afterwards.
+* Atomicity: a method either takes full effect or none; on failure it raises a
+  ``memory_core`` error (``StorageError`` for engine failures), chained to the engine's.
+* Thread safety: the core calls a backend from one thread at a time per instance.
+* Durability: when a write method returns, the write survives a process crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from uuid import UUID
+
+import numpy as np
+import numpy.typing as npt
+
+from memory_core._models import (
+    CacheKind,
+    CacheStats,
+    EmbeddingModelInfo,
+    EmbeddingRecord,
+    Episode,
+    EpisodeFilter,
+    EpisodePage,
+    EpisodeSummary,
+    ExecutionStep,
+    Extraction,
+    Heuristic,
+    Pattern,
+    PatternFilter,
+    SearchHit,
+    StorageStats,
+)
+
+if TYPE_CHECKING:
+    from memory_core._config import MemoryConfig
+
+FloatArray = npt.NDArray[np.float32]
+
+__all__ = [
+    "CacheBackend",
+    "CacheFactory",
+    "EmbeddingProvider",
+    "EmbeddingProviderFactory",
+    "FloatArray",
+    "StorageBackend",
+    "StorageFactory",
+]
+
+
+@runtime_checkable
+class StorageBackend(Protocol):
+    """The durable store: the source of truth every cache and index is rebuilt from."""
+
+    name: ClassVar[str]
+
+    # -- lifecycle -------------------------------------------------------------------
+    def close(self) -> None:
+        """Release connections. Idempotent."""
+
+    @property
+    def schema_version(self) -> int:
+        """Schema version of the opened database (after migrations)."""
+        ...
+
+    def health(self) -> dict[str, Any]:
+        """Cheap liveness probe: ``{"ok": bool, ...details}``; never raises."""
+        ...
+
+    # -- episodes --------------------------------------------------------------------
+    def create_episode(self, episode: Episode) -> None:
+        """Insert a new episode (usually in progress, with no steps).
+
+        Idempotent for an identical re-insert of the same id; a different episode with an
+        existing id raises ``InvalidInputError(field="id")``.
+        """
+
+    def append_steps(self, tenant: str, episode_id: UUID, steps: Sequence[ExecutionStep]) -> int:
+        """Append steps to an in-progress episode in one transaction; returns the new count.
+
+        Raises ``EpisodeNotFoundError`` (unknown in this tenant), ``EpisodeStateError``
+        (completed), ``DuplicateStepError`` (a step number already stored: nothing of the
+        batch is written). Steps are returned by reads ordered by ``step_number``.
+        """
+        ...
+
+    def get_episode(self, tenant: str, episode_id: UUID) -> Episode | None:
+        """The full episode with its steps ordered by step number, or ``None``."""
+        ...
+
+    def get_steps(
+        self, tenant: str, episode_id: UUID, step_numbers: Sequence[int]
+    ) -> list[ExecutionStep]:
+        """The given steps of one episode (unknown numbers are skipped), by step number."""
+        ...
+
+    def get_summaries(self, tenant: str, episode_ids: Sequence[UUID]) -> list[EpisodeSummary]:
+        """Summaries for the ids that exist in this tenant, in the order asked."""
+        ...
+
+    def list_episodes(
+        self, tenant: str, filters: EpisodeFilter, limit: int, cursor: str | None = None
+    ) -> EpisodePage:
+        """Summaries newest first (``started_at`` desc, then id); ``next_cursor`` pages on.
+
+        The cursor is opaque to callers; an invalid cursor raises ``InvalidInputError``.
+        """
+        ...
+
+    def count_episodes(self, tenant: str, filters: EpisodeFilter) -> int: ...
+
+    def complete_episode(self, episode: Episode, extraction: Extraction | None) -> None:
+        """Store a completed episode (outcome, reward, reflection, pattern ids) atomically.
+
+        With ``extraction`` the patterns (merged, see ``upsert_patterns``), heuristics and
+        embeddings are written in the same transaction. Without it the episode is marked
+        as pending extraction, to be finished by ``apply_extraction``. Raises
+        ``EpisodeNotFoundError`` or ``EpisodeStateError`` if already completed.
+        """
+
+    def apply_extraction(self, tenant: str, episode_id: UUID, extraction: Extraction) -> None:
+        """Write a pending episode's extraction and clear its pending mark, atomically.
+
+        Idempotent: for an episode no longer pending it does nothing.
+        """
+
+    def pending_extractions(self, limit: int = 100) -> list[tuple[str, UUID]]:
+        """(tenant, episode id) of completed episodes whose extraction did not finish."""
+        ...
+
+    def delete_episode(self, tenant: str, episode_id: UUID) -> bool:
+        """Erase an episode from every table and index (steps, FTS, vectors, usage,
+        pattern sources). Returns whether it existed."""
+        ...
+
+    # -- search ----------------------------------------------------------------------
+    def lexical_search(
+        self, tenant: str, query: str, limit: int, filters: EpisodeFilter
+    ) -> list[SearchHit]:
+        """Full-text search (BM25, OR of the query's terms) over task texts (item 0) and
+        step texts (item = step number) of episodes matching ``filters``; best first."""
+        ...
+
+    def vector_search(
+        self,
+        tenant: str,
+        model_id: str,
+        vector: FloatArray,
+        limit: int,
+        filters: EpisodeFilter,
+    ) -> list[SearchHit]:
+        """Exact top-``limit`` items by cosine similarity among vectors of ``model_id``
+        (never another model's) of episodes matching ``filters``; best first. An
+        approximate index may be used only where it returns the same top-k."""
+        ...
+
+    def put_embeddings(self, tenant: str, records: Sequence[EmbeddingRecord]) -> None:
+        """Insert or replace vectors keyed by (tenant, episode, item, model_id)."""
+
+    def embedding_models(self) -> list[EmbeddingModelInfo]:
+        """Which models the stored vectors come from, with dimension and count."""
+        ...
+
+    def delete_embeddings(self, model_id: str) -> int:
+        """Drop every vector of a model (before re-embedding); returns how many."""
+        ...
+
+    # -- patterns and heuristics -------------------------------------------------------
+    def upsert_patterns(self, tenant: str, patterns: Sequence[Pattern]) -> list[Pattern]:
+        """Merge on write: a pattern whose ``key`` exists adds its support, successes and
+        source episode ids (newest 50 kept) to the stored one; others are inserted.
+        Returns the stored state of each, in order."""
+        ...
+
+    def get_pattern(self, tenant: str, pattern_id: UUID) -> Pattern | None: ...
+
+    def get_patterns(self, tenant: str, pattern_ids: Sequence[UUID]) -> list[Pattern]:
+        """Patterns that exist, in the order asked."""
+        ...
+
+    def list_patterns(self, tenant: str, filters: PatternFilter, limit: int) -> list[Pattern]:
+        """Patterns matching filters, by confidence then support, descending."""
+        ...
+
+    def search_patterns(
+        self, tenant: str, query: str, limit: int, filters: PatternFilter
+    ) -> list[tuple[Pattern, float]]:
+        """Full-text search over pattern descriptions (BM25, higher is better)."""
+        ...
+
+    def record_pattern_usage(
+        self, tenant: str, pattern_id: UUID, episode_id: UUID, success: bool
+    ) -> Pattern:
+        """Record that a pattern was applied in an episode, with its result.
+
+        Idempotent per (pattern, episode): recording again replaces the earlier result
+        and the counters stay consistent. Raises ``PatternNotFoundError``.
+        """
+        ...
+
+    def upsert_heuristics(self, tenant: str, heuristics: Sequence[Heuristic]) -> None:
+        """Insert or replace heuristics by ``key``."""
+
+    def list_heuristics(self, tenant: str, limit: int, min_confidence: float = 0.0) -> list[Heuristic]:
+        """Heuristics by confidence, descending."""
+        ...
+
+    # -- operations ------------------------------------------------------------------
+    def stats(self, tenant: str | None = None) -> StorageStats:
+        """Counts for one tenant, or for all tenants with ``None`` (operators only)."""
+        ...
+
+    def generation(self, tenant: str) -> int:
+        """A counter that increases with every write to the tenant (cache validation)."""
+        ...
+
+
+class StorageFactory(Protocol):
+    """What the ``memory_core.storage`` entry point must resolve to."""
+
+    schemes: ClassVar[tuple[str, ...]]
+
+    def from_url(self, url: str, config: MemoryConfig) -> StorageBackend: ...
+
+
+@runtime_checkable
+class CacheBackend(Protocol):
+    """The hot tier. Never the only copy: any entry may vanish at any time.
+
+    Values are opaque bytes (the core serializes). ``version`` is the source row's
+    version: ``put`` of an older version than the stored one is ignored, so a slow writer
+    cannot resurrect stale data. Entries of other schema versions are dropped on read.
+    Errors are swallowed and counted by the implementation (a failing cache is a miss)
+    except on ``delete``/``invalidate_*``, which must raise ``CacheError`` if they could
+    not take effect, since stale reads would follow.
+    """
+
+    name: ClassVar[str]
+
+    def get(self, kind: CacheKind, tenant: str, key: str) -> bytes | None: ...
+
+    def put(
+        self,
+        kind: CacheKind,
+        tenant: str,
+        key: str,
+        value: bytes,
+        *,
+        version: int = 0,
+        ttl_seconds: float | None = None,
+    ) -> None: ...
+
+    def delete(self, kind: CacheKind, tenant: str, key: str) -> None: ...
+
+    def invalidate_episode(self, tenant: str, episode_id: UUID) -> None:
+        """Drop every entry derived from an episode (full, summary, embeddings) and all
+        retrieval results of the tenant."""
+
+    def invalidate_tenant(self, tenant: str) -> None: ...
+
+    def clear(self) -> None: ...
+
+    def stats(self) -> CacheStats: ...
+
+    def close(self) -> None: ...
+
+
+class CacheFactory(Protocol):
+    def from_config(self, config: MemoryConfig) -> CacheBackend: ...
+
+
+@runtime_checkable
+class EmbeddingProvider(Protocol):
+    """Turns text into unit-length float32 vectors.
+
+    Construction must be cheap (no model load, no network): load on first ``embed`` or
+    in ``warm``. ``model_id`` names provider and model (``local:minilm-m2v-256``,
+    ``openai:text-embedding-3-small``); vectors of different ids are never compared.
+    """
+
+    name: ClassVar[str]
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed(self, texts: Sequence[str]) -> FloatArray:
+        """Shape (len(texts), dimension), rows L2-normalised. Raises ``EmbeddingError``."""
+        ...
+
+    def warm(self) -> None:
+        """Load the model now (e.g. in a background thread at server start)."""
+
+    def close(self) -> None: ...
+
+
+class EmbeddingProviderFactory(Protocol):
+    def from_config(self, config: MemoryConfig) -> EmbeddingProvider | None: ...
