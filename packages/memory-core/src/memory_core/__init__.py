@@ -13,6 +13,7 @@ the most relevant past episodes and patterns when a new task starts::
     memory.retrieve_relevant_context("create a health check route")
 """
 
+from memory_core._async import AsyncSelfLearningMemory
 from memory_core._config import MemoryConfig
 from memory_core._errors import (
     BackendNotFoundError,
@@ -76,6 +77,7 @@ from memory_core._version import __version__
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AsyncSelfLearningMemory",
     "BackendNotFoundError",
     "CacheBackend",
     "CacheError",

@@ -94,10 +94,14 @@ class MemoryConfig(BaseSettings):
         description="remote primary for an embedded replica",
     )
     sync_interval_seconds: float | None = Field(
-        default=None, ge=0, validation_alias=AliasChoices("sync_interval_seconds", "MEMORY_SYNC_INTERVAL_SECONDS")
+        default=None,
+        ge=0,
+        validation_alias=AliasChoices("sync_interval_seconds", "MEMORY_SYNC_INTERVAL_SECONDS"),
     )
     busy_timeout_ms: int = Field(
-        default=5_000, ge=0, validation_alias=AliasChoices("busy_timeout_ms", "MEMORY_BUSY_TIMEOUT_MS")
+        default=5_000,
+        ge=0,
+        validation_alias=AliasChoices("busy_timeout_ms", "MEMORY_BUSY_TIMEOUT_MS"),
     )
 
     # cache
@@ -110,15 +114,21 @@ class MemoryConfig(BaseSettings):
         description="default: '<database file>.cache' beside a file database",
     )
     cache_max_bytes: int = Field(
-        default=256 * 1024 * 1024, ge=1024 * 1024,
+        default=256 * 1024 * 1024,
+        ge=1024 * 1024,
         validation_alias=AliasChoices("cache_max_bytes", "MEMORY_CACHE_MAX_BYTES"),
     )
     cache_max_entries: int = Field(
-        default=200_000, ge=1, validation_alias=AliasChoices("cache_max_entries", "MEMORY_CACHE_MAX_ENTRIES")
+        default=200_000,
+        ge=1,
+        validation_alias=AliasChoices("cache_max_entries", "MEMORY_CACHE_MAX_ENTRIES"),
     )
     retrieval_cache_ttl_seconds: float = Field(
-        default=30.0, ge=0,
-        validation_alias=AliasChoices("retrieval_cache_ttl_seconds", "MEMORY_RETRIEVAL_CACHE_TTL_SECONDS"),
+        default=30.0,
+        ge=0,
+        validation_alias=AliasChoices(
+            "retrieval_cache_ttl_seconds", "MEMORY_RETRIEVAL_CACHE_TTL_SECONDS"
+        ),
     )
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("redis_url", "REDIS_URL", "MEMORY_REDIS_URL")
@@ -132,7 +142,9 @@ class MemoryConfig(BaseSettings):
     )
     embedding_model: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("embedding_model", "EMBEDDING_MODEL", "MEMORY_EMBEDDING_MODEL"),
+        validation_alias=AliasChoices(
+            "embedding_model", "EMBEDDING_MODEL", "MEMORY_EMBEDDING_MODEL"
+        ),
         description="default: text-embedding-3-small for openai, the bundled model for local",
     )
     openai_api_key: SecretStr | None = Field(
@@ -140,14 +152,21 @@ class MemoryConfig(BaseSettings):
     )
     openai_base_url: str = Field(
         default="https://api.openai.com/v1",
-        validation_alias=AliasChoices("openai_base_url", "OPENAI_BASE_URL", "MEMORY_OPENAI_BASE_URL"),
+        validation_alias=AliasChoices(
+            "openai_base_url", "OPENAI_BASE_URL", "MEMORY_OPENAI_BASE_URL"
+        ),
     )
     embedding_timeout_seconds: float = Field(
-        default=30.0, gt=0,
-        validation_alias=AliasChoices("embedding_timeout_seconds", "MEMORY_EMBEDDING_TIMEOUT_SECONDS"),
+        default=30.0,
+        gt=0,
+        validation_alias=AliasChoices(
+            "embedding_timeout_seconds", "MEMORY_EMBEDDING_TIMEOUT_SECONDS"
+        ),
     )
     embedding_batch_size: int = Field(
-        default=256, ge=1, validation_alias=AliasChoices("embedding_batch_size", "MEMORY_EMBEDDING_BATCH_SIZE")
+        default=256,
+        ge=1,
+        validation_alias=AliasChoices("embedding_batch_size", "MEMORY_EMBEDDING_BATCH_SIZE"),
     )
 
     # learning loop
@@ -156,16 +175,24 @@ class MemoryConfig(BaseSettings):
         default="inline", validation_alias=AliasChoices("extraction_mode", "MEMORY_EXTRACTION_MODE")
     )
     extraction_queue_size: int = Field(
-        default=1_000, ge=1, validation_alias=AliasChoices("extraction_queue_size", "MEMORY_EXTRACTION_QUEUE_SIZE")
+        default=1_000,
+        ge=1,
+        validation_alias=AliasChoices("extraction_queue_size", "MEMORY_EXTRACTION_QUEUE_SIZE"),
     )
     limits: Limits = Field(default_factory=Limits)
 
     # server
-    mcp_host: str = Field(default="localhost", validation_alias=AliasChoices("mcp_host", "MCP_HOST"))
-    mcp_port: int = Field(default=3000, ge=0, le=65535, validation_alias=AliasChoices("mcp_port", "MCP_PORT"))
+    mcp_host: str = Field(
+        default="localhost", validation_alias=AliasChoices("mcp_host", "MCP_HOST")
+    )
+    mcp_port: int = Field(
+        default=3000, ge=0, le=65535, validation_alias=AliasChoices("mcp_port", "MCP_PORT")
+    )
 
     # logging
-    log_level: str = Field(default="INFO", validation_alias=AliasChoices("log_level", "MEMORY_LOG_LEVEL", "LOG_LEVEL"))
+    log_level: str = Field(
+        default="INFO", validation_alias=AliasChoices("log_level", "MEMORY_LOG_LEVEL", "LOG_LEVEL")
+    )
     log_format: Literal["console", "json"] = Field(
         default="console", validation_alias=AliasChoices("log_format", "MEMORY_LOG_FORMAT")
     )
@@ -209,7 +236,9 @@ class MemoryConfig(BaseSettings):
         return tuple(sources)
 
     @classmethod
-    def load(cls, config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> MemoryConfig:
+    def load(
+        cls, config_file: str | os.PathLike[str] | None = None, **overrides: Any
+    ) -> MemoryConfig:
         """Build the effective config; raise ``ConfigurationError`` naming the bad key."""
         path = find_config_file(config_file)
         if path is not None and not path.is_file():
@@ -263,7 +292,9 @@ class _SecretFileSource(PydanticBaseSettingsSource):
                 try:
                     values[field] = Path(path).read_text(encoding="utf-8").strip()
                 except OSError as exc:
-                    raise ConfigurationError(f"cannot read {env}_FILE: {exc}", key=f"{env}_FILE") from exc
+                    raise ConfigurationError(
+                        f"cannot read {env}_FILE: {exc}", key=f"{env}_FILE"
+                    ) from exc
         return values
 
 

@@ -2,25 +2,49 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import hashlib
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
 from uuid import UUID
 
 from memory_core._config import MemoryConfig
+from memory_core._errors import (
+    EmbeddingError,
+    EpisodeNotFoundError,
+    EpisodeStateError,
+    InvalidInputError,
+    MemoryCoreError,
+    PatternNotFoundError,
+)
+from memory_core._logging import event
+from memory_core._metrics import Metrics
 from memory_core._models import (
+    SCHEMA_VERSION,
+    EmbeddingRecord,
     Episode,
     EpisodeFilter,
     EpisodePage,
+    EpisodeSummary,
     ExecutionStep,
+    Extraction,
     Heuristic,
+    OutcomeType,
     Pattern,
     PatternFilter,
     TaskContext,
     TaskOutcome,
     TaskType,
+    utcnow,
 )
+from memory_core._plugins import CACHE_GROUP, load_plugin, storage_factory_for_url
 from memory_core._protocols import CacheBackend, EmbeddingProvider, StorageBackend
 from memory_core._results import (
+    ComponentHealth,
     HealthReport,
     MetricsSnapshot,
     PatternAnalysis,
@@ -28,137 +52,987 @@ from memory_core._results import (
     RetrievedEpisode,
     RetrievedPattern,
 )
+from memory_core._validation import (
+    check_context,
+    check_limit,
+    check_outcome,
+    check_steps,
+    check_text,
+    coerce,
+)
+from memory_core._version import __version__
+from memory_core.extraction import derive_heuristics, extract_patterns
+from memory_core.reflection import reflect
+from memory_core.retrieval import (
+    RankingWeights,
+    fuse_items,
+    mmr,
+    rank_patterns,
+    score_episode,
+)
+from memory_core.reward import compute_reward
+
+log = logging.getLogger("memory_core")
+
+_EMBED_TEXT_CHARS = 1_000
+_FILTER_KEYS = set(EpisodeFilter.model_fields)
+
+
+def _embed_items(episode: Episode) -> list[tuple[int, str]]:
+    """What gets a vector: the task text (item 0) and every step with text (item n)."""
+    items = [(0, episode.task_description[:_EMBED_TEXT_CHARS])]
+    for step in episode.steps:
+        text = step.search_text()
+        if text.strip():
+            items.append((step.step_number, text[:_EMBED_TEXT_CHARS]))
+    return items
 
 
 class SelfLearningMemory:
     """Synchronous, thread-safe facade over storage, cache and embeddings.
 
+    ``SelfLearningMemory()`` is ephemeral (in-memory storage, no cache, the local
+    embedder); ``SelfLearningMemory.from_config()`` is the durable default (libSQL file +
+    LMDB cache) and opens its backends on first use, or at once with ``warm()``.
+
     Every method takes an optional keyword ``tenant``; without it the config's tenant is
-    used. ``AsyncSelfLearningMemory`` wraps the same methods for asyncio callers.
+    used. Calls are serialised by one lock: backends see one thread at a time.
+    ``AsyncSelfLearningMemory`` wraps the same methods for asyncio callers.
     """
 
     def __init__(
         self,
         storage: StorageBackend | None = None,
         cache: CacheBackend | None = None,
-        embedder: EmbeddingProvider | None = None,
+        embedder: EmbeddingProvider | Literal["auto"] | None = "auto",
         config: MemoryConfig | None = None,
+        *,
+        weights: RankingWeights | None = None,
     ) -> None:
-        raise NotImplementedError
+        if config is None:
+            config = MemoryConfig(database_url="memory:", cache_backend="none")
+        self.config = config
+        self.limits = config.limits
+        self.weights = weights or RankingWeights()
+        self.metrics_registry = Metrics()
+        self._lock = threading.RLock()
+        self._open_lock = threading.Lock()
+        self._storage = storage
+        self._cache = cache
+        self._embedder: EmbeddingProvider | None = None
+        self._embedder_ready = embedder != "auto"
+        if embedder != "auto":
+            self._embedder = embedder
+        self._embedder_error: str | None = None
+        self._retrieved_for: dict[tuple[str, UUID], set[UUID]] = {}
+        self._queue: queue.Queue[tuple[str, UUID]] | None = None
+        self._worker: threading.Thread | None = None
+        self._closed = False
+        self._resumed = False
 
     @classmethod
     def from_config(cls, config: MemoryConfig | None = None) -> SelfLearningMemory:
-        """Build storage, cache and embedder from config through entry points (lazy)."""
-        raise NotImplementedError
+        """Storage, cache and embedder from config through entry points, opened lazily.
 
+        Errors in the configuration of the plugins (unknown names) are raised here; the
+        backends themselves open on first use or ``warm()``.
+        """
+        config = config or MemoryConfig.load()
+        storage_factory_for_url(config.database_url, config.storage_backend)
+        if _cache_name(config) != "none":
+            load_plugin(CACHE_GROUP, _cache_name(config))
+        return cls(config=config)
+
+    # -- backends ----------------------------------------------------------------------
+    @property
+    def storage(self) -> StorageBackend:
+        """The durable backend (opened on first use). Operators may call its extra
+        methods (``integrity_check``, ``vacuum``, ``backup``, ``sync``) via getattr."""
+        if self._storage is None:
+            with self._open_lock:
+                if self._storage is None:
+                    _, factory = storage_factory_for_url(
+                        self.config.database_url, self.config.storage_backend
+                    )
+                    self._storage = factory.from_url(self.config.database_url, self.config)
+                    event("storage opened", backend=getattr(self._storage, "name", "?"))
+        if not self._resumed:
+            self._resumed = True
+            self._resume_pending()
+        return self._storage
+
+    @property
+    def cache(self) -> CacheBackend:
+        if self._cache is None:
+            with self._open_lock:
+                if self._cache is None:
+                    self._cache = load_plugin(CACHE_GROUP, _cache_name(self.config)).from_config(
+                        self.config
+                    )
+        return self._cache
+
+    @property
+    def embedder(self) -> EmbeddingProvider | None:
+        """The embedding provider, or ``None``: retrieval is then lexical + context only."""
+        if not self._embedder_ready:
+            with self._open_lock:
+                if not self._embedder_ready:
+                    from memory_core.embeddings import provider_from_config
+
+                    try:
+                        self._embedder = provider_from_config(self.config)
+                    except EmbeddingError as exc:
+                        self._embedder_error = str(exc)
+                        log.warning("embeddings disabled, lexical retrieval only: %s", exc)
+                    self._embedder_ready = True
+        return self._embedder
+
+    def warm(self) -> None:
+        """Open storage and cache and load the embedding model now (servers call this in
+        the background after the handshake); otherwise everything opens on first use."""
+        _ = self.storage, self.cache
+        emb = self.embedder
+        if emb is not None:
+            try:
+                emb.warm()
+            except EmbeddingError as exc:
+                self._disable_embedder(exc)
+
+    def _disable_embedder(self, exc: Exception) -> None:
+        self._embedder_error = str(exc)
+        self._embedder = None
+        log.warning("embeddings failed, lexical retrieval only: %s", exc)
+
+    def _tenant(self, tenant: str | None) -> str:
+        if tenant is None:
+            return self.config.tenant
+        check_text(tenant, "tenant", 128, required=True)
+        return tenant
+
+    # -- episodes ----------------------------------------------------------------------
     def start_episode(
         self,
         task_description: str,
-        context: TaskContext | None = None,
+        context: TaskContext | dict[str, Any] | None = None,
         task_type: TaskType | str = TaskType.OTHER,
         *,
         metadata: dict[str, Any] | None = None,
         tenant: str | None = None,
     ) -> UUID:
-        raise NotImplementedError
+        """Record the start of a task; returns the new episode's id."""
+        with self.metrics_registry.timed("start_episode"):
+            limits = self.limits
+            check_text(
+                task_description,
+                "task_description",
+                limits.max_task_description_chars,
+                required=True,
+            )
+            ctx = coerce(TaskContext, context or {}, "context")
+            check_context(ctx, limits)
+            ttype = _task_type(task_type)
+            meta = dict(metadata or {})
+            from memory_core._validation import check_json
 
-    def log_step(self, episode_id: UUID, step: ExecutionStep, *, tenant: str | None = None) -> None:
-        raise NotImplementedError
+            check_json(meta, "metadata", limits.max_metadata_bytes, limits.max_json_depth)
+            episode = Episode(
+                tenant=self._tenant(tenant),
+                task_description=task_description,
+                task_type=ttype,
+                context=ctx,
+                metadata=meta,
+            )
+            with self._lock:
+                self.storage.create_episode(episode)
+            event(
+                "episode started", logging.DEBUG, episode_id=str(episode.id), task_type=ttype.value
+            )
+            return episode.id
+
+    def log_step(
+        self,
+        episode_id: UUID | str,
+        step: ExecutionStep | dict[str, Any],
+        *,
+        tenant: str | None = None,
+    ) -> None:
+        """Append one step to an in-progress episode (durable when this returns)."""
+        self._append(episode_id, [step], tenant, "log_step")
 
     def log_steps(
-        self, episode_id: UUID, steps: Sequence[ExecutionStep], *, tenant: str | None = None
+        self,
+        episode_id: UUID | str,
+        steps: Sequence[ExecutionStep | dict[str, Any]],
+        *,
+        tenant: str | None = None,
     ) -> None:
-        raise NotImplementedError
+        """Append many steps in one transaction: all of them or none."""
+        self._append(episode_id, steps, tenant, "log_steps")
+
+    def _append(
+        self,
+        episode_id: UUID | str,
+        steps: Sequence[ExecutionStep | dict[str, Any]],
+        tenant: str | None,
+        op: str,
+    ) -> None:
+        with self.metrics_registry.timed(op):
+            eid = _uuid(episode_id, "episode_id")
+            parsed = [coerce(ExecutionStep, s, f"steps[{i}]") for i, s in enumerate(steps)]
+            check_steps(parsed, self.limits, existing=0)
+            t = self._tenant(tenant)
+            with self._lock:
+                count = self.storage.append_steps(t, eid, parsed)
+            if count > self.limits.max_steps_per_episode:
+                # The backend stored them; the per-episode bound is enforced on the next
+                # call. Checking first would cost a read per step on the hot path.
+                log.warning("episode %s exceeds %d steps", eid, self.limits.max_steps_per_episode)
 
     def complete_episode(
-        self, episode_id: UUID, outcome: TaskOutcome, *, tenant: str | None = None
+        self,
+        episode_id: UUID | str,
+        outcome: TaskOutcome | dict[str, Any],
+        *,
+        tenant: str | None = None,
     ) -> Episode:
-        raise NotImplementedError
+        """Finish an episode: reward, reflection, patterns, heuristics, embeddings.
 
-    def get_episode(self, episode_id: UUID, *, tenant: str | None = None) -> Episode:
-        raise NotImplementedError
+        The episode is durable before this returns. In ``inline`` extraction mode its
+        patterns and vectors are written in the same transaction; in ``queue`` mode a
+        worker finishes them, and pending work resumes after a crash.
+        """
+        with self.metrics_registry.timed("complete_episode"):
+            eid = _uuid(episode_id, "episode_id")
+            out = coerce(TaskOutcome, outcome, "outcome")
+            check_outcome(out, self.limits)
+            t = self._tenant(tenant)
+            with self._lock:
+                episode = self.storage.get_episode(t, eid)
+                if episode is None:
+                    raise EpisodeNotFoundError(eid)
+                if episode.is_complete:
+                    raise EpisodeStateError(f"episode {eid} is already completed")
+                if len(episode.steps) > self.limits.max_steps_per_episode:
+                    raise InvalidInputError(
+                        f"the episode has {len(episode.steps)} steps; the limit is "
+                        f"{self.limits.max_steps_per_episode}",
+                        field="steps",
+                        limit=self.limits.max_steps_per_episode,
+                    )
+                now = utcnow()
+                reward = compute_reward(episode, out, now)
+                done = episode.model_copy(
+                    update={
+                        "outcome": out,
+                        "reward": reward,
+                        "reflection": reflect(episode, out, reward),
+                        "completed_at": now,
+                        "updated_at": now,
+                        "version": episode.version + 1,
+                    }
+                )
+                patterns = extract_patterns(done, out)
+                done.pattern_ids = [p.id for p in patterns]
+                if self.config.extraction_mode == "queue" and self._enqueue(t, eid):
+                    self.storage.complete_episode(done, None)
+                else:
+                    extraction = self._extraction(done, patterns)
+                    self.storage.complete_episode(done, extraction)
+                    self._after_extraction(t, patterns)
+                self._feedback_from_retrieval(t, done)
+                self._cache_put_episode(done)
+                self._invalidate_retrievals(t)
+            event(
+                "episode completed",
+                episode_id=str(eid),
+                outcome=out.type.value,
+                reward=reward.total,
+                steps=len(done.steps),
+                patterns=len(patterns),
+            )
+            return done
+
+    def _extraction(self, episode: Episode, patterns: list[Pattern]) -> Extraction:
+        return Extraction(patterns=patterns, embeddings=self._embed_episode(episode))
+
+    def _embed_episode(self, episode: Episode) -> list[EmbeddingRecord]:
+        emb = self.embedder
+        if emb is None:
+            return []
+        items = _embed_items(episode)
+        try:
+            vectors = emb.embed([text for _, text in items])
+        except EmbeddingError as exc:
+            log.warning("episode %s stored without vectors: %s", episode.id, exc)
+            return []
+        return [
+            EmbeddingRecord(
+                episode_id=episode.id, item=item, model_id=emb.model_id, vector=vectors[i].tolist()
+            )
+            for i, (item, _) in enumerate(items)
+        ]
+
+    def _after_extraction(self, tenant: str, patterns: list[Pattern]) -> None:
+        """Heuristics from the merged statistics (a second, re-derivable write)."""
+        if not patterns:
+            return
+        stored = self.storage.get_patterns(tenant, [p.id for p in patterns])
+        heuristics = derive_heuristics(stored)
+        if heuristics:
+            self.storage.upsert_heuristics(tenant, heuristics)
+        for p in stored:
+            self._cache_safe(lambda p=p: self.cache.delete("pattern", tenant, str(p.id)))
+
+    def _feedback_from_retrieval(self, tenant: str, episode: Episode) -> None:
+        """Patterns retrieved for this episode learn from its outcome."""
+        retrieved = self._retrieved_for.pop((tenant, episode.id), None)
+        if not retrieved or episode.outcome is None:
+            return
+        success = episode.outcome.type is OutcomeType.SUCCESS
+        for pid in retrieved:
+            try:
+                self.storage.record_pattern_usage(tenant, pid, episode.id, success)
+            except PatternNotFoundError:
+                continue
+
+    # -- extraction queue ----------------------------------------------------------------
+    def _enqueue(self, tenant: str, episode_id: UUID) -> bool:
+        """Queue background extraction; False when full (the caller does it inline)."""
+        if self._queue is None:
+            self._queue = queue.Queue(self.config.extraction_queue_size)
+            self._worker = threading.Thread(
+                target=self._work, name="memory-extraction", daemon=True
+            )
+            self._worker.start()
+        try:
+            self._queue.put_nowait((tenant, episode_id))
+            return True
+        except queue.Full:
+            return False
+
+    def _work(self) -> None:
+        assert self._queue is not None
+        while True:
+            item = self._queue.get()
+            if item is None:  # type: ignore[comparison-overlap]
+                return
+            try:
+                self._finish_extraction(*item)
+            except Exception:
+                log.exception("background extraction failed for %s; it stays pending", item[1])
+            finally:
+                self._queue.task_done()
+
+    def _finish_extraction(self, tenant: str, episode_id: UUID) -> None:
+        with self._lock:
+            episode = self.storage.get_episode(tenant, episode_id)
+            if episode is None or episode.outcome is None:
+                return
+            patterns = extract_patterns(episode, episode.outcome)
+            self.storage.apply_extraction(tenant, episode_id, self._extraction(episode, patterns))
+            self._after_extraction(tenant, patterns)
+            self._invalidate_retrievals(tenant)
+
+    def _resume_pending(self) -> None:
+        """Finish extractions that a crash interrupted (runs once, at first open)."""
+        assert self._storage is not None
+        try:
+            pending = self._storage.pending_extractions(10_000)
+        except MemoryCoreError:
+            log.exception("could not list pending extractions")
+            return
+        for tenant, eid in pending:
+            try:
+                self._finish_extraction(tenant, eid)
+            except MemoryCoreError:
+                log.exception("could not resume extraction of %s", eid)
+        if pending:
+            event("resumed pending extractions", count=len(pending))
+
+    def flush(self) -> None:
+        """Wait until queued background extractions are done."""
+        if self._queue is not None:
+            self._queue.join()
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queue.qsize() if self._queue is not None else 0
+
+    # -- reads -------------------------------------------------------------------------
+    def get_episode(self, episode_id: UUID | str, *, tenant: str | None = None) -> Episode:
+        """The full episode. Completed episodes are served from the cache when hot."""
+        with self.metrics_registry.timed("get_episode"):
+            eid = _uuid(episode_id, "episode_id")
+            t = self._tenant(tenant)
+            raw = self._cache_get("episode", t, str(eid))
+            if raw is not None:
+                try:
+                    return Episode.model_validate_json(raw)
+                except ValueError:
+                    self._cache_safe(lambda: self.cache.delete("episode", t, str(eid)))
+            with self._lock:
+                episode = self.storage.get_episode(t, eid)
+            if episode is None:
+                raise EpisodeNotFoundError(eid)
+            if episode.is_complete:
+                self._cache_put_episode(episode)
+            return episode
 
     def list_episodes(
         self,
-        filters: EpisodeFilter | None = None,
+        filters: EpisodeFilter | dict[str, Any] | None = None,
         limit: int = 50,
         cursor: str | None = None,
         *,
         tenant: str | None = None,
     ) -> EpisodePage:
-        raise NotImplementedError
+        with self.metrics_registry.timed("list_episodes"):
+            f = coerce(EpisodeFilter, filters or {}, "filters")
+            check_limit(limit, self.limits)
+            with self._lock:
+                return self.storage.list_episodes(self._tenant(tenant), f, limit, cursor)
 
-    def delete_episode(self, episode_id: UUID, *, tenant: str | None = None) -> bool:
-        raise NotImplementedError
+    def count_episodes(
+        self, filters: EpisodeFilter | dict[str, Any] | None = None, *, tenant: str | None = None
+    ) -> int:
+        f = coerce(EpisodeFilter, filters or {}, "filters")
+        with self._lock:
+            return self.storage.count_episodes(self._tenant(tenant), f)
 
+    def delete_episode(self, episode_id: UUID | str, *, tenant: str | None = None) -> bool:
+        """Erase an episode everywhere (storage, indexes, vectors, cache)."""
+        with self.metrics_registry.timed("delete_episode"):
+            eid = _uuid(episode_id, "episode_id")
+            t = self._tenant(tenant)
+            with self._lock:
+                existed = self.storage.delete_episode(t, eid)
+                # Must not be swallowed: a stale cache would resurrect the episode.
+                self.cache.invalidate_episode(t, eid)
+                self._retrieved_for.pop((t, eid), None)
+            event("episode deleted", episode_id=str(eid), existed=existed)
+            return existed
+
+    def export_episodes(self, *, tenant: str | None = None, batch: int = 200) -> Iterator[Episode]:
+        """Every episode of the tenant, full, newest first (streaming, in pages)."""
+        t = self._tenant(tenant)
+        cursor: str | None = None
+        while True:
+            with self._lock:
+                page = self.storage.list_episodes(t, EpisodeFilter(), batch, cursor)
+            for summary in page.items:
+                with self._lock:
+                    episode = self.storage.get_episode(t, summary.id)
+                if episode is not None:
+                    yield episode
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    def import_episode(self, episode: Episode | dict[str, Any] | str) -> bool:
+        """Store an exported episode as is, into ``episode.tenant``; False if it exists.
+
+        Its vectors are recomputed with the configured model; its patterns are merged as
+        if the episode had just completed, so importing twice changes nothing.
+        """
+        ep = coerce(Episode, episode, "episode")
+        with self._lock:
+            if self.storage.get_episode(ep.tenant, ep.id) is not None:
+                return False
+            if ep.outcome is None:
+                self.storage.create_episode(ep)
+                return True
+            in_progress = ep.model_copy(
+                update={
+                    "outcome": None,
+                    "reward": None,
+                    "reflection": None,
+                    "completed_at": None,
+                    "pattern_ids": [],
+                }
+            )
+            self.storage.create_episode(in_progress)
+            patterns = extract_patterns(ep, ep.outcome)
+            ep = ep.model_copy(update={"pattern_ids": [p.id for p in patterns]})
+            self.storage.complete_episode(ep, self._extraction(ep, patterns))
+            self._after_extraction(ep.tenant, patterns)
+            self._invalidate_retrievals(ep.tenant)
+            return True
+
+    # -- retrieval ---------------------------------------------------------------------
     def retrieve_relevant_context(
         self,
         task_description: str,
-        context: TaskContext | None = None,
+        context: TaskContext | dict[str, Any] | None = None,
         limit: int = 5,
         *,
         tenant: str | None = None,
+        max_steps_per_episode: int = 3,
         **filters: Any,
     ) -> list[RetrievedEpisode]:
-        raise NotImplementedError
+        """Past episodes most relevant to a task, best first, with score components and
+        their most relevant steps. ``filters``: any ``EpisodeFilter`` field (domain,
+        task_type, outcome, status, language, framework, tags, since, until)."""
+        with self.metrics_registry.timed("retrieve_relevant_context"):
+            check_text(
+                task_description, "task_description", self.limits.max_query_chars, required=True
+            )
+            check_limit(limit, self.limits)
+            ctx = coerce(TaskContext, context, "context") if context is not None else None
+            f = _filters(filters)
+            t = self._tenant(tenant)
+            key = self._retrieval_key(
+                "ctx", t, task_description, ctx, f, limit, max_steps_per_episode
+            )
+            raw = self._cache_get("retrieval", t, key)
+            if raw is not None:
+                return [RetrievedEpisode.model_validate(x) for x in json.loads(raw)]
+            with self._lock:
+                results, _ = self._retrieve(
+                    t, task_description, ctx, f, limit, max_steps_per_episode
+                )
+            payload = json.dumps([r.model_dump(mode="json") for r in results]).encode()
+            self._cache_safe(
+                lambda: self.cache.put(
+                    "retrieval",
+                    t,
+                    key,
+                    payload,
+                    ttl_seconds=self.config.retrieval_cache_ttl_seconds,
+                )
+            )
+            return results
+
+    def _retrieve(
+        self,
+        tenant: str,
+        text: str,
+        ctx: TaskContext | None,
+        filters: EpisodeFilter,
+        limit: int,
+        max_steps: int,
+        *,
+        diversify: bool = True,
+    ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
+        w = self.weights
+        storage = self.storage
+        lexical = storage.lexical_search(tenant, text, w.candidates, filters)
+        semantic = []
+        emb = self.embedder
+        if emb is not None:
+            try:
+                qv = emb.embed([text])[0]
+                semantic = storage.vector_search(tenant, emb.model_id, qv, w.candidates, filters)
+            except EmbeddingError as exc:
+                self._disable_embedder(exc)
+        candidates = fuse_items(lexical, semantic, w)
+        if not candidates:
+            return [], {}
+        pool = sorted(candidates.values(), key=lambda c: -c.relevance)[: max(limit * 10, 50)]
+        summaries = {s.id: s for s in storage.get_summaries(tenant, [c.episode_id for c in pool])}
+        now = datetime.now(UTC)
+        scored: list[tuple[float, EpisodeSummary]] = []
+        comps = {}
+        for cand in pool:
+            summary = summaries.get(cand.episode_id)
+            if summary is None:
+                continue
+            score, comp = score_episode(cand, summary, ctx, w, now)
+            comps[cand.episode_id] = comp
+            scored.append((score, summary))
+        all_scores = {s.id: score for score, s in scored}
+        chosen = (
+            mmr(scored, limit, w.mmr_lambda)
+            if diversify
+            else sorted(scored, key=lambda x: -x[0])[:limit]
+        )
+        results: list[RetrievedEpisode] = []
+        for score, summary in chosen:
+            cand = candidates[summary.id]
+            items = sorted((i for i in cand.items if i > 0), key=lambda i: -cand.items[i])[
+                :max_steps
+            ]
+            steps = storage.get_steps(tenant, summary.id, items) if items and max_steps > 0 else []
+            order = {n: k for k, n in enumerate(items)}
+            steps.sort(key=lambda s: order.get(s.step_number, 0))
+            results.append(
+                RetrievedEpisode(
+                    episode=summary,
+                    score=round(score, 6),
+                    components=comps[summary.id],
+                    steps=steps,
+                    matched_task=0 in cand.items,
+                )
+            )
+        return results, all_scores
 
     def retrieve_relevant_patterns(
         self,
         task_description: str,
-        context: TaskContext | None = None,
+        context: TaskContext | dict[str, Any] | None = None,
         limit: int = 5,
         *,
         tenant: str | None = None,
+        for_episode: UUID | str | None = None,
     ) -> list[RetrievedPattern]:
-        raise NotImplementedError
+        """Patterns most likely to help with a task, best first.
+
+        With ``for_episode``, the patterns returned are remembered for that episode and
+        credited or debited automatically when it completes.
+        """
+        with self.metrics_registry.timed("retrieve_relevant_patterns"):
+            check_text(
+                task_description, "task_description", self.limits.max_query_chars, required=True
+            )
+            check_limit(limit, self.limits)
+            ctx = coerce(TaskContext, context, "context") if context is not None else None
+            t = self._tenant(tenant)
+            with self._lock:
+                ranked = self._patterns_for(t, task_description, ctx, limit)
+            if for_episode is not None:
+                eid = _uuid(for_episode, "for_episode")
+                self._retrieved_for.setdefault((t, eid), set()).update(r.pattern.id for r in ranked)
+            return ranked
+
+    def _patterns_for(
+        self, tenant: str, text: str, ctx: TaskContext | None, limit: int
+    ) -> list[RetrievedPattern]:
+        _, episode_scores = self._retrieve(
+            tenant, text, ctx, EpisodeFilter(), 30, 0, diversify=False
+        )
+        top = sorted(episode_scores.items(), key=lambda kv: -kv[1])[:30]
+        episode_scores = dict(top)
+        ids: list[UUID] = []
+        for s in self.storage.get_summaries(tenant, list(episode_scores)):
+            ids.extend(s.pattern_ids)
+        lexical_hits = self.storage.search_patterns(tenant, text, 50, PatternFilter())
+        top_lx = max((score for _, score in lexical_hits), default=0.0) or 1.0
+        lexical = {p.id: score / top_lx for p, score in lexical_hits}
+        wanted = list(dict.fromkeys([*ids, *lexical]))
+        patterns = self.storage.get_patterns(tenant, wanted)
+        return rank_patterns(episode_scores, patterns, lexical, ctx, limit)
 
     def query(
         self,
         task_description: str,
-        context: TaskContext | None = None,
+        context: TaskContext | dict[str, Any] | None = None,
         limit: int = 5,
         *,
         tenant: str | None = None,
+        for_episode: UUID | str | None = None,
         **filters: Any,
     ) -> QueryResult:
-        raise NotImplementedError
+        """Everything an agent wants before a task: episodes, patterns and heuristics."""
+        episodes = self.retrieve_relevant_context(
+            task_description, context, limit, tenant=tenant, **filters
+        )
+        patterns = self.retrieve_relevant_patterns(
+            task_description, context, limit, tenant=tenant, for_episode=for_episode
+        )
+        return QueryResult(
+            episodes=episodes,
+            patterns=patterns,
+            heuristics=self.list_heuristics(limit, tenant=tenant),
+        )
 
+    def _retrieval_key(self, *parts: Any) -> str:
+        emb = self._embedder.model_id if self._embedder is not None else "none"
+        generation = self.storage.generation(parts[1])
+        blob = json.dumps(
+            [SCHEMA_VERSION, emb, repr(self.weights), generation, *[_jsonable(p) for p in parts]],
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    # -- patterns ----------------------------------------------------------------------
     def record_pattern_outcome(
-        self, pattern_id: UUID, applied_in_episode: UUID, success: bool, *, tenant: str | None = None
+        self,
+        pattern_id: UUID | str,
+        applied_in_episode: UUID | str,
+        success: bool,
+        *,
+        tenant: str | None = None,
     ) -> Pattern:
-        raise NotImplementedError
+        """Feedback: a retrieved pattern was applied in an episode and helped or not."""
+        with self.metrics_registry.timed("record_pattern_outcome"):
+            pid = _uuid(pattern_id, "pattern_id")
+            eid = _uuid(applied_in_episode, "applied_in_episode")
+            t = self._tenant(tenant)
+            with self._lock:
+                pattern = self.storage.record_pattern_usage(t, pid, eid, bool(success))
+                self._cache_safe(lambda: self.cache.delete("pattern", t, str(pid)))
+                self._invalidate_retrievals(t)
+            return pattern
 
-    def get_pattern(self, pattern_id: UUID, *, tenant: str | None = None) -> Pattern:
-        raise NotImplementedError
+    def get_pattern(self, pattern_id: UUID | str, *, tenant: str | None = None) -> Pattern:
+        pid = _uuid(pattern_id, "pattern_id")
+        t = self._tenant(tenant)
+        raw = self._cache_get("pattern", t, str(pid))
+        if raw is not None:
+            return Pattern.model_validate_json(raw)
+        with self._lock:
+            pattern = self.storage.get_pattern(t, pid)
+        if pattern is None:
+            raise PatternNotFoundError(pid)
+        data = pattern.model_dump_json().encode()
+        self._cache_safe(
+            lambda: self.cache.put("pattern", t, str(pid), data, version=pattern.version)
+        )
+        return pattern
 
     def list_patterns(
-        self, filters: PatternFilter | None = None, limit: int = 50, *, tenant: str | None = None
+        self,
+        filters: PatternFilter | dict[str, Any] | None = None,
+        limit: int = 50,
+        *,
+        tenant: str | None = None,
     ) -> list[Pattern]:
-        raise NotImplementedError
+        f = coerce(PatternFilter, filters or {}, "filters")
+        check_limit(limit, self.limits)
+        with self._lock:
+            return self.storage.list_patterns(self._tenant(tenant), f, limit)
 
     def analyze_patterns(
-        self, filters: PatternFilter | None = None, limit: int = 20, *, tenant: str | None = None
+        self,
+        filters: PatternFilter | dict[str, Any] | None = None,
+        limit: int = 20,
+        *,
+        tenant: str | None = None,
     ) -> list[PatternAnalysis]:
-        raise NotImplementedError
+        """Patterns with success rate, confidence, applied effectiveness and its trend."""
+        with self.metrics_registry.timed("analyze_patterns"):
+            patterns = self.list_patterns(filters, limit, tenant=tenant)
+            trend_of = getattr(self.storage, "pattern_usage_trend", None)
+            t = self._tenant(tenant)
+            out = []
+            for p in patterns:
+                trend: list[float] = []
+                if callable(trend_of):
+                    with self._lock:
+                        trend = list(trend_of(t, p.id))
+                out.append(
+                    PatternAnalysis(
+                        pattern=p,
+                        success_rate=round(p.success_rate, 6),
+                        confidence=round(p.confidence, 6),
+                        effectiveness=None
+                        if p.effectiveness is None
+                        else round(p.effectiveness, 6),
+                        trend=trend,
+                    )
+                )
+            return out
 
-    def list_heuristics(self, limit: int = 20, *, tenant: str | None = None) -> list[Heuristic]:
-        raise NotImplementedError
+    def list_heuristics(
+        self, limit: int = 20, *, tenant: str | None = None, min_confidence: float = 0.0
+    ) -> list[Heuristic]:
+        check_limit(limit, self.limits)
+        with self._lock:
+            return self.storage.list_heuristics(self._tenant(tenant), limit, min_confidence)
 
+    # -- operations --------------------------------------------------------------------
     def health(self) -> HealthReport:
-        raise NotImplementedError
+        """Status of storage, cache and embeddings; never raises."""
+        warnings: list[str] = []
+        try:
+            s = self.storage.health()
+            storage = ComponentHealth(ok=bool(s.get("ok")), backend=self.storage.name, detail=s)
+        except Exception as exc:
+            storage = ComponentHealth(ok=False, backend="?", detail={"error": str(exc)})
+        try:
+            cs = self.cache.stats()
+            cache = ComponentHealth(
+                ok=True, backend=self.cache.name, detail=cs.model_dump() | {"hit_rate": cs.hit_rate}
+            )
+        except Exception as exc:
+            cache = ComponentHealth(
+                ok=False, backend=_cache_name(self.config), detail={"error": str(exc)}
+            )
+        emb = self.embedder
+        if emb is None:
+            reason = self._embedder_error or "embeddings disabled by configuration"
+            embeddings = ComponentHealth(
+                ok=self._embedder_error is None, backend="none", detail={"reason": reason}
+            )
+            mode = f"lexical-only ({reason})"
+            if self._embedder_error:
+                warnings.append(f"embeddings unavailable: {self._embedder_error}")
+        else:
+            embeddings = ComponentHealth(
+                ok=True,
+                backend=emb.name,
+                detail={"model_id": emb.model_id, "dimension": emb.dimension},
+            )
+            mode = "hybrid (lexical + semantic)"
+            if storage.ok:
+                try:
+                    others = [
+                        m for m in self.storage.embedding_models() if m.model_id != emb.model_id
+                    ]
+                except Exception:
+                    others = []
+                for m in others:
+                    warnings.append(
+                        f"{m.count} stored vectors come from {m.model_id}, not the configured "
+                        f"{emb.model_id}; they are not used. Run `memory storage reembed`."
+                    )
+        return HealthReport(
+            ok=storage.ok and cache.ok and embeddings.ok,
+            version=__version__,
+            storage=storage,
+            cache=cache,
+            embeddings=embeddings,
+            retrieval_mode=mode,
+            queue_depth=self.queue_depth,
+            warnings=warnings,
+        )
 
     def metrics(self, *, tenant: str | None = None) -> MetricsSnapshot:
-        raise NotImplementedError
+        with self._lock:
+            stats = self.storage.stats(self._tenant(tenant))
+        try:
+            cs = self.cache.stats()
+            cache = {
+                "hits": float(cs.hits), "misses": float(cs.misses), "hit_rate": cs.hit_rate,
+                "entries": float(cs.entries), "size_bytes": float(cs.size_bytes),
+                "evictions": float(cs.evictions),
+            }  # fmt: skip
+        except Exception:
+            cache = {}
+        return MetricsSnapshot(
+            operations=self.metrics_registry.snapshot(),
+            cache=cache,
+            episodes=stats.episodes,
+            completed_episodes=stats.completed_episodes,
+            steps=stats.steps,
+            patterns=stats.patterns,
+            heuristics=stats.heuristics,
+            queue_depth=self.queue_depth,
+            uptime_seconds=round(self.metrics_registry.uptime, 3),
+        )
 
-    def reembed(self, *, batch_size: int = 256, progress: Any = None) -> int:
-        """Re-embed every episode with the configured model; returns episodes done."""
-        raise NotImplementedError
+    def reembed(
+        self,
+        *,
+        tenant: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Re-embed every completed episode with the configured model; returns how many.
+
+        Vectors of other models are dropped at the end, so retrieval stays consistent.
+        """
+        emb = self.embedder
+        if emb is None:
+            raise EmbeddingError("no embedding provider is configured; nothing to re-embed")
+        done = 0
+        t = self._tenant(tenant)
+        for episode in self.export_episodes(tenant=t):
+            if episode.is_complete:
+                records = self._embed_episode(episode)
+                with self._lock:
+                    self.storage.put_embeddings(t, records)
+                done += 1
+                if progress is not None:
+                    progress(done)
+        with self._lock:
+            for m in self.storage.embedding_models():
+                if m.model_id != emb.model_id:
+                    self.storage.delete_embeddings(m.model_id)
+            self.cache.invalidate_tenant(t)
+        return done
 
     def close(self) -> None:
-        raise NotImplementedError
+        if self._closed:
+            return
+        self._closed = True
+        if self._queue is not None:
+            self._queue.join()
+            self._queue.put(None)  # type: ignore[arg-type]
+        for part in (self._embedder, self._cache, self._storage):
+            if part is not None:
+                try:
+                    part.close()
+                except Exception:
+                    log.exception("error while closing %s", type(part).__name__)
 
     def __enter__(self) -> SelfLearningMemory:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # -- cache helpers -----------------------------------------------------------------
+    def _cache_get(self, kind: Any, tenant: str, key: str) -> bytes | None:
+        try:
+            return self.cache.get(kind, tenant, key)
+        except Exception:
+            log.debug("cache get failed", exc_info=True)
+            return None
+
+    def _cache_safe(self, fn: Callable[[], object]) -> None:
+        try:
+            fn()
+        except Exception:
+            log.debug("cache write failed", exc_info=True)
+
+    def _cache_put_episode(self, episode: Episode) -> None:
+        data = episode.model_dump_json().encode()
+        self._cache_safe(
+            lambda: self.cache.put(
+                "episode", episode.tenant, str(episode.id), data, version=episode.version
+            )
+        )
+
+    def _invalidate_retrievals(self, tenant: str) -> None:
+        """Retrieval keys include the storage generation, so new writes change the key;
+        nothing else to do here. Kept as the one place to hook extra invalidation."""
+
+
+def _cache_name(config: MemoryConfig) -> str:
+    if (
+        config.url_scheme == "memory"
+        and config.cache_path is None
+        and config.cache_backend == "lmdb"
+    ):
+        return "none"
+    return config.cache_backend
+
+
+def _uuid(value: UUID | str, field: str) -> UUID:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise InvalidInputError(
+            f"{field} is not a valid UUID: {str(value)[:64]!r}", field=field
+        ) from None
+
+
+def _task_type(value: TaskType | str) -> TaskType:
+    try:
+        return TaskType(value)
+    except ValueError:
+        allowed = ", ".join(t.value for t in TaskType)
+        raise InvalidInputError(
+            f"task_type must be one of {allowed}; got {value!r}", field="task_type"
+        ) from None
+
+
+def _filters(filters: dict[str, Any]) -> EpisodeFilter:
+    unknown = set(filters) - _FILTER_KEYS
+    if unknown:
+        name = sorted(unknown)[0]
+        raise InvalidInputError(
+            f"unknown filter {name!r}; filters are {', '.join(sorted(_FILTER_KEYS))}", field=name
+        )
+    return coerce(EpisodeFilter, {k: v for k, v in filters.items() if v is not None}, "filters")
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return value
+
+
+__all__ = ["SelfLearningMemory"]

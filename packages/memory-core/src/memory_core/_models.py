@@ -217,6 +217,7 @@ class Episode(_Model):
             reward=self.reward.total if self.reward else None,
             quality=self.reward.quality if self.reward else None,
             step_count=len(self.steps),
+            pattern_ids=list(self.pattern_ids),
             started_at=self.started_at,
             completed_at=self.completed_at,
             version=self.version,
@@ -238,6 +239,7 @@ class EpisodeSummary(_Model):
     reward: float | None = None
     quality: float | None = None
     step_count: int = 0
+    pattern_ids: list[UUID] = Field(default_factory=list)
     started_at: datetime
     completed_at: datetime | None = None
     version: int = 1

@@ -84,7 +84,8 @@ class StorageBackend(Protocol):
 
     # -- episodes --------------------------------------------------------------------
     def create_episode(self, episode: Episode) -> None:
-        """Insert a new episode (usually in progress, with no steps).
+        """Insert a new episode as given: usually in progress with no steps, but steps
+        and (for imports) a completed outcome, reward and reflection are stored too.
 
         Idempotent for an identical re-insert of the same id; a different episode with an
         existing id raises ``InvalidInputError(field="id")``.
@@ -216,7 +217,9 @@ class StorageBackend(Protocol):
     def upsert_heuristics(self, tenant: str, heuristics: Sequence[Heuristic]) -> None:
         """Insert or replace heuristics by ``key``."""
 
-    def list_heuristics(self, tenant: str, limit: int, min_confidence: float = 0.0) -> list[Heuristic]:
+    def list_heuristics(
+        self, tenant: str, limit: int, min_confidence: float = 0.0
+    ) -> list[Heuristic]:
         """Heuristics by confidence, descending."""
         ...
 

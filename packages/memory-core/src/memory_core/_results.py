@@ -43,7 +43,9 @@ class PatternAnalysis(BaseModel):
     success_rate: float
     confidence: float
     effectiveness: float | None
-    trend: list[float] = Field(default_factory=list, description="success rate of recent applications, oldest first")
+    trend: list[float] = Field(
+        default_factory=list, description="success rate of recent applications, oldest first"
+    )
 
 
 class ComponentHealth(BaseModel):

@@ -1,0 +1,128 @@
+"""The root ``memory`` command: global options and one sub-app per noun."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.logging import RichHandler
+
+from memory_cli._errors import MemoryGroup
+from memory_cli._examples import examples
+from memory_cli._output import OutputFormat, stderr_console
+from memory_cli._state import CliState
+from memory_cli._version import __version__
+from memory_cli.commands import (
+    backup,
+    config,
+    episode,
+    health,
+    monitor,
+    pattern,
+    plugins,
+    query,
+    storage,
+    transfer,
+)
+
+app = typer.Typer(
+    name="memory",
+    cls=MemoryGroup,
+    help="Operate a self-learning agent memory: episodes, patterns, storage, config, health.",
+    epilog=examples(
+        "memory episode list --domain web",
+        "memory --format json query 'add a health endpoint'",
+        "memory --database-url file:./team.db storage stats",
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"memory {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="TOML config file (default: $MEMORY_CONFIG, ./memory-cli.toml, then the user"
+            " config dir).",
+            dir_okay=False,
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="Database URL, e.g. file:./memory.db, libsql://host, memory: (overrides config).",
+            show_envvar=False,
+        ),
+    ] = None,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Tenant to act on (overrides config).")
+    ] = None,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Output format: table for people, json (stable) or yaml for scripts.",
+            case_sensitive=False,
+        ),
+    ] = OutputFormat.TABLE,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More logging (-vv for debug).")
+    ] = 0,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Operate a self-learning agent memory: episodes, patterns, storage, config, health."""
+    overrides: dict[str, Any] = {}
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    if tenant is not None:
+        overrides["tenant"] = tenant
+    ctx.obj = CliState(
+        config_file=config_file, overrides=overrides, format=output_format, verbose=verbose
+    )
+    _setup_logging(verbose)
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_memory_cli", False):
+            root.removeHandler(handler)
+    handler = RichHandler(console=stderr_console(), show_path=False, markup=False)
+    handler._memory_cli = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+app.add_typer(episode.app, name="episode")
+app.command("query", epilog=query.EPILOG)(query.query)
+app.add_typer(pattern.app, name="pattern")
+app.add_typer(storage.app, name="storage")
+app.add_typer(backup.app, name="backup")
+app.command("export", epilog=transfer.EXPORT_EPILOG)(transfer.export)
+app.command("import", epilog=transfer.IMPORT_EPILOG)(transfer.import_)
+app.add_typer(config.app, name="config")
+app.command("health", epilog=health.HEALTH_EPILOG)(health.health)
+app.command("metrics", epilog=health.METRICS_EPILOG)(health.metrics)
+app.command("monitor", epilog=monitor.EPILOG)(monitor.monitor)
+app.command("plugins", epilog=plugins.EPILOG)(plugins.plugins)

@@ -1,0 +1,44 @@
+"""Calling the optional operator methods of a storage backend by name.
+
+``integrity_check``, ``vacuum``, ``backup`` and ``sync`` are not part of the
+``StorageBackend`` protocol: the libSQL backend has them, others may not. Asking here, by
+name, keeps the protocol small and gives the operator a clear error when a backend lacks
+one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from memory_core import StorageBackend
+
+from memory_cli._errors import EXIT_FAILED, CliError
+
+
+def operator_method(storage: StorageBackend, name: str) -> Callable[..., Any]:
+    method = getattr(storage, name, None)
+    if not callable(method):
+        backend = getattr(storage, "name", type(storage).__name__)
+        raise CliError(
+            f"the {backend!r} storage backend does not support {name.replace('_', ' ')}"
+            " (the libsql backend does)",
+            exit_code=EXIT_FAILED,
+        )
+    return method
+
+
+def integrity_ok(result: Any) -> tuple[bool, list[str]]:
+    """Interpret an ``integrity_check`` result: bool, ``["ok"]`` or ``{"ok": ...}``."""
+    if isinstance(result, bool):
+        return result, []
+    if isinstance(result, dict):
+        problems = result.get("problems") or result.get("errors") or result.get("messages") or []
+        return bool(result.get("ok")), [str(p) for p in problems]
+    if isinstance(result, str):
+        return result.strip().lower() == "ok", [] if result.strip().lower() == "ok" else [result]
+    if isinstance(result, list | tuple):
+        messages = [str(m) for m in result]
+        ok = messages == ["ok"] or not messages
+        return ok, [] if ok else messages
+    return bool(result), []

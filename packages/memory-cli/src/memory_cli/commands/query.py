@@ -1,0 +1,52 @@
+"""``memory query``: exactly what an agent gets before a task."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from memory_core import Complexity, TaskContext
+
+from memory_cli._examples import examples
+from memory_cli._output import emit
+from memory_cli._state import get_state
+from memory_cli._views import heuristics_table, retrieved_episodes_table, retrieved_patterns_table
+
+EPILOG = examples(
+    "memory query 'add a health check route' --domain web --language python",
+    "memory -f json query 'fix flaky integration test' -n 3 | jq '.episodes[].score'",
+)
+
+
+def query(
+    ctx: typer.Context,
+    task: Annotated[str, typer.Argument(help="The new task, as the agent would describe it.")],
+    domain: Annotated[str | None, typer.Option(help="The task's domain (context match).")] = None,
+    language: Annotated[str | None, typer.Option(help="The task's language.")] = None,
+    framework: Annotated[str | None, typer.Option(help="The task's framework.")] = None,
+    complexity: Annotated[Complexity | None, typer.Option(help="The task's complexity.")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="A tag (repeatable).")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Episodes to return.")] = 5,
+) -> None:
+    """Retrieve relevant episodes, patterns and heuristics, with score components.
+
+    The context options describe the new task; they raise the score of episodes from the
+    same context (the ``ctx`` component) rather than filter others out.
+    """
+    state = get_state(ctx)
+    context = None
+    if any(v is not None for v in (domain, language, framework, complexity)) or tag:
+        context = TaskContext(
+            domain=domain or "general", language=language, framework=framework,
+            complexity=complexity or Complexity.MODERATE, tags=tag or [],
+        )
+    result = state.memory.query(task, context, limit=limit)
+    emit(
+        state.format,
+        result,
+        lambda: [
+            retrieved_episodes_table(result.episodes),
+            retrieved_patterns_table(result.patterns),
+            heuristics_table(result.heuristics),
+        ],
+    )

@@ -1,0 +1,190 @@
+"""Pattern extraction and heuristic derivation.
+
+Each pattern gets a merge ``key`` built from a normalised signature, so the same regularity
+seen in many episodes becomes one pattern whose statistics grow (merged by storage on
+write), not a pile of copies:
+
+* ``tool_sequence``: the task type and the episode's tool path with repeats collapsed
+  (``read → edit → test``), capped at 12 tools;
+* ``decision_point``: a step whose action checks something (check, verify, if, ...)
+  and the tool chosen next;
+* ``error_recovery``: a failed step's tool and normalised error signature, and the tools
+  that led to the next success;
+* ``context_pattern``: task type, domain, language and framework, with the tools used.
+
+Observed success per episode: 1 for success, the base reward for a partial success,
+0 for failure, so a sequence that keeps failing accumulates support but no successes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from memory_core._models import (
+    Episode,
+    Heuristic,
+    OutcomeType,
+    Pattern,
+    PatternKind,
+    TaskOutcome,
+)
+from memory_core._stats import wilson_lower_bound
+from memory_core.reward import base_reward
+
+MAX_SEQUENCE = 12
+HEURISTIC_MIN_SUPPORT = 3
+_DECISION_VERBS = (
+    "check", "verify", "validate", "if ", "decide", "choose", "determine", "inspect",
+    "compare", "whether", "confirm", "test if", "evaluate",
+)  # fmt: skip
+_NOISE = re.compile(r"(0x[0-9a-f]+|\d+(\.\d+)*|'[^']*'|\"[^\"]*\"|`[^`]*`|(/[\w.-]+)+/?)")
+_WORD = re.compile(r"[a-z_]+")
+
+
+def collapse(tools: list[str]) -> list[str]:
+    """Drop consecutive repeats: read, read, edit → read, edit."""
+    out: list[str] = []
+    for tool in tools:
+        if not out or out[-1] != tool:
+            out.append(tool)
+    return out
+
+
+def signature(text: str, words: int = 8) -> str:
+    """Normalise free text for matching: lower case, numbers/paths/quotes removed."""
+    cleaned = _NOISE.sub(" ", text.lower())
+    return " ".join(_WORD.findall(cleaned)[:words])
+
+
+def _observed_success(outcome: TaskOutcome) -> float:
+    if outcome.type is OutcomeType.SUCCESS:
+        return 1.0
+    return base_reward(outcome) if outcome.type is OutcomeType.PARTIAL_SUCCESS else 0.0
+
+
+def _where(episode: Episode) -> str:
+    c = episode.context
+    parts = [p for p in (c.domain, c.language, c.framework) if p]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def extract_patterns(episode: Episode, outcome: TaskOutcome) -> list[Pattern]:
+    """Patterns observed in one episode; each key at most once (support counts episodes)."""
+    tenant, ctx, task_type = episode.tenant, episode.context, episode.task_type
+    success = _observed_success(outcome)
+    found: dict[str, Pattern] = {}
+
+    def add(kind: PatternKind, key: str, description: str, **fields: object) -> None:
+        full = f"{kind.value}|{key}"
+        if full in found:
+            return
+        found[full] = Pattern(
+            id=Pattern.make_id(tenant, full),
+            tenant=tenant,
+            kind=kind,
+            key=full,
+            description=description,
+            task_type=task_type,
+            support=1,
+            successes=success,
+            episode_ids=[episode.id],
+            **fields,  # type: ignore[arg-type]
+        )
+
+    steps = episode.steps
+    tools = collapse([s.tool for s in steps])[:MAX_SEQUENCE]
+    if len(tools) >= 2:
+        add(
+            PatternKind.TOOL_SEQUENCE,
+            f"{task_type.value}|{'>'.join(tools)}",
+            f"Tool sequence for {task_type.value} tasks{_where(episode)}: {' → '.join(tools)}. "
+            f"First seen on: {episode.task_description[:200]}",
+            tools=tools,
+            domain=ctx.domain,
+            language=ctx.language,
+        )
+
+    for i, step in enumerate(steps[:-1]):
+        action = step.action.lower()
+        if step.ok and action.startswith(_DECISION_VERBS):
+            condition = signature(step.action)
+            nxt = steps[i + 1]
+            if condition:
+                add(
+                    PatternKind.DECISION_POINT,
+                    f"{step.tool}|{condition}|{nxt.tool}",
+                    f"After '{condition}' with {step.tool}, continue with {nxt.tool}: {nxt.action[:120]}",
+                    tools=[step.tool, nxt.tool],
+                    condition=condition,
+                    action=nxt.tool,
+                    domain=ctx.domain,
+                    language=ctx.language,
+                )
+
+    for i, step in enumerate(steps):
+        if step.ok:
+            continue
+        j = next((k for k in range(i + 1, len(steps)) if steps[k].ok), None)
+        if j is None:
+            continue
+        recovery = collapse([s.tool for s in steps[i + 1 : j + 1]])[:6]
+        error = signature(step.result.text() if step.result else "", 6) or "error"
+        add(
+            PatternKind.ERROR_RECOVERY,
+            f"{step.tool}|{error}|{'>'.join(recovery)}",
+            f"When {step.tool} fails with '{error}', recover with {' → '.join(recovery)}.",
+            tools=[step.tool, *recovery],
+            condition=f"{step.tool} fails: {error}",
+            action=" → ".join(recovery),
+            domain=ctx.domain,
+            language=ctx.language,
+        )
+
+    if steps:
+        common = [t for t, _ in Counter(s.tool for s in steps).most_common(5)]
+        add(
+            PatternKind.CONTEXT_PATTERN,
+            f"{task_type.value}|{ctx.domain}|{ctx.language or ''}|{ctx.framework or ''}",
+            f"{task_type.value} tasks{_where(episode)} typically use {', '.join(common)}.",
+            tools=common,
+            domain=ctx.domain,
+            language=ctx.language,
+        )
+    return list(found.values())
+
+
+def derive_heuristics(patterns: list[Pattern]) -> list[Heuristic]:
+    """Condition → action rules from patterns with enough evidence (merged stats)."""
+    out: list[Heuristic] = []
+    for p in patterns:
+        if p.support < HEURISTIC_MIN_SUPPORT or p.kind is PatternKind.CONTEXT_PATTERN:
+            continue
+        rate = p.success_rate
+        if 0.3 <= rate < 0.7:
+            continue
+        avoid = rate < 0.3
+        where = f"task type is {p.task_type.value}" if p.task_type else "any task"
+        if p.kind is PatternKind.TOOL_SEQUENCE:
+            condition, action = where, " → ".join(p.tools)
+        else:
+            condition, action = p.condition or where, p.action or " → ".join(p.tools)
+        out.append(
+            Heuristic(
+                id=Pattern.make_id(p.tenant, "heuristic|" + p.key),
+                tenant=p.tenant,
+                key="heuristic|" + p.key,
+                condition=condition,
+                action=("avoid: " if avoid else "") + action,
+                confidence=round(
+                    wilson_lower_bound(p.support - p.successes, p.support)
+                    if avoid
+                    else p.confidence,
+                    6,
+                ),
+                support=p.support,
+                success_rate=round(rate, 6),
+                source_pattern_ids=[p.id],
+            )
+        )
+    return out

@@ -1,0 +1,57 @@
+"""Pattern extraction: keys merge equal regularities, kinds are found where they occur."""
+
+from __future__ import annotations
+
+from memory_core import Episode, ExecutionStep, PatternKind, StepResult, TaskContext, TaskOutcome, TaskType
+from memory_core.extraction import derive_heuristics, extract_patterns, signature
+
+
+def _episode(task: str, tools: list[str], *, error_at: int | None = None, actions: dict[int, str] | None = None) -> Episode:
+    steps = []
+    for i, tool in enumerate(tools, start=1):
+        result = StepResult.error(f"ImportError: no module 'x{i}' at /tmp/a/{i}.py") if i == error_at else StepResult.success("ok")
+        steps.append(ExecutionStep(step_number=i, tool=tool, action=(actions or {}).get(i, f"do {tool}"), result=result))
+    return Episode(
+        task_description=task,
+        task_type=TaskType.DEBUGGING,
+        context=TaskContext(domain="web", language="python"),
+        steps=steps,
+    )
+
+
+def test_same_tool_path_gives_the_same_key_whatever_the_repeats() -> None:
+    a = extract_patterns(_episode("fix a", ["read", "read", "edit", "test"]), TaskOutcome.success())
+    b = extract_patterns(_episode("fix b", ["read", "edit", "edit", "test"]), TaskOutcome.success())
+    seq_a = next(p for p in a if p.kind is PatternKind.TOOL_SEQUENCE)
+    seq_b = next(p for p in b if p.kind is PatternKind.TOOL_SEQUENCE)
+    assert seq_a.key == seq_b.key and seq_a.id == seq_b.id
+    assert seq_a.tools == ["read", "edit", "test"]
+
+
+def test_error_recovery_signature_ignores_numbers_and_paths() -> None:
+    a = extract_patterns(_episode("x", ["test", "edit", "test"], error_at=1), TaskOutcome.success())
+    b = extract_patterns(_episode("y", ["test", "edit", "test"], error_at=1), TaskOutcome.success())
+    rec_a = [p for p in a if p.kind is PatternKind.ERROR_RECOVERY]
+    rec_b = [p for p in b if p.kind is PatternKind.ERROR_RECOVERY]
+    assert len(rec_a) == 1 and rec_a[0].key == rec_b[0].key
+    assert rec_a[0].tools == ["test", "edit"]
+    assert "importerror" in rec_a[0].key
+
+
+def test_decision_point_found_after_a_check() -> None:
+    ep = _episode("z", ["shell", "edit"], actions={1: "Check whether the migration 0042 was applied"})
+    kinds = {p.kind for p in extract_patterns(ep, TaskOutcome.success())}
+    assert PatternKind.DECISION_POINT in kinds and PatternKind.CONTEXT_PATTERN in kinds
+
+
+def test_failure_counts_support_without_success_and_yields_avoid_heuristic() -> None:
+    patterns = extract_patterns(_episode("w", ["read", "deploy"]), TaskOutcome.failure("broke prod"))
+    seq = next(p for p in patterns if p.kind is PatternKind.TOOL_SEQUENCE)
+    assert seq.support == 1 and seq.successes == 0
+    merged = seq.model_copy(update={"support": 5, "successes": 0.0})
+    (h,) = derive_heuristics([merged])
+    assert h.action.startswith("avoid: ") and h.confidence > 0
+
+
+def test_signature_normalises() -> None:
+    assert signature("Error 42 in '/usr/lib/x.py': `foo` failed") == "error in failed"

@@ -1,0 +1,120 @@
+"""Invariants of the reward formula and the reflection, checked over generated episodes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from memory_core import (
+    Complexity,
+    Episode,
+    ExecutionStep,
+    OutcomeType,
+    StepResult,
+    TaskContext,
+    TaskOutcome,
+)
+from memory_core.reflection import reflect
+from memory_core.reward import MAX_REWARD, compute_reward
+
+results = st.one_of(
+    st.builds(StepResult.success, st.text(max_size=20)),
+    st.builds(StepResult.error, st.text(min_size=1, max_size=20)),
+    st.builds(StepResult.timeout),
+)
+tools = st.sampled_from(["read", "edit", "test", "shell", "search"])
+
+
+@st.composite
+def episodes(draw: st.DrawFn) -> Episode:
+    n = draw(st.integers(0, 60))
+    steps = [
+        ExecutionStep(step_number=i + 1, tool=draw(tools), action=draw(st.text(max_size=30)), result=draw(results))
+        for i in range(n)
+    ]
+    ctx = TaskContext(complexity=draw(st.sampled_from(list(Complexity))))
+    return Episode(task_description="t", context=ctx, steps=steps)
+
+
+outcomes = st.one_of(
+    st.builds(TaskOutcome.success),
+    st.builds(TaskOutcome.failure, st.text(min_size=1, max_size=10)),
+    st.builds(
+        TaskOutcome.partial,
+        completed=st.lists(st.text(max_size=5), max_size=4),
+        failed=st.lists(st.text(max_size=5), max_size=4),
+    ),
+)
+durations = st.floats(0, 10_000)
+
+
+@given(episodes(), outcomes, durations)
+@settings(max_examples=200, deadline=None)
+def test_reward_is_bounded_and_failure_scores_zero(ep: Episode, out: TaskOutcome, secs: float) -> None:
+    r = compute_reward(ep, out, ep.started_at + timedelta(seconds=secs))
+    assert 0.0 <= r.total <= MAX_REWARD
+    assert 0.0 <= r.quality <= 1.0
+    assert 0.5 <= r.efficiency <= 1.0
+    if out.type is OutcomeType.FAILURE:
+        assert r.total == 0.0
+    assert r.total == round(r.base * r.efficiency + r.complexity_bonus + r.error_recovery_bonus, 6) or abs(
+        r.total - (r.base * r.efficiency + r.complexity_bonus + r.error_recovery_bonus)
+    ) < 1e-5
+
+
+@given(episodes(), durations)
+@settings(max_examples=100, deadline=None)
+def test_success_outscores_partial_outscores_failure(ep: Episode, secs: float) -> None:
+    end = ep.started_at + timedelta(seconds=secs)
+    s = compute_reward(ep, TaskOutcome.success(), end).total
+    p = compute_reward(ep, TaskOutcome.partial(), end).total
+    f = compute_reward(ep, TaskOutcome.failure("x"), end).total
+    assert s > p > f
+
+
+@given(episodes(), durations)
+@settings(max_examples=100, deadline=None)
+def test_more_steps_never_raise_the_reward(ep: Episode, secs: float) -> None:
+    end = ep.started_at + timedelta(seconds=secs)
+    longer = ep.model_copy(
+        update={
+            "steps": [
+                *ep.steps,
+                *[
+                    ExecutionStep(step_number=len(ep.steps) + i + 1, tool="noop", result=StepResult.success())
+                    for i in range(50)
+                ],
+            ]
+        }
+    )
+    # Successful filler steps can add a recovery bonus only if there were unrecovered errors.
+    assert compute_reward(longer, TaskOutcome.success(), end).efficiency <= compute_reward(
+        ep, TaskOutcome.success(), end
+    ).efficiency
+
+
+@given(episodes(), outcomes)
+@settings(max_examples=100, deadline=None)
+def test_reflection_is_deterministic_and_mentions_failure(ep: Episode, out: TaskOutcome) -> None:
+    end = ep.started_at + timedelta(seconds=30)
+    reward = compute_reward(ep, out, end)
+    a, b = reflect(ep, out, reward), reflect(ep, out, reward)
+    assert a == b
+    assert a.insights, "there is always at least one insight"
+    if out.type is OutcomeType.FAILURE:
+        assert any("failed" in i.lower() for i in a.improvements)
+    if out.type is OutcomeType.SUCCESS:
+        assert a.successes
+
+
+def test_recovered_error_earns_the_bonus() -> None:
+    steps = [
+        ExecutionStep(step_number=1, tool="test", result=StepResult.error("boom")),
+        ExecutionStep(step_number=2, tool="edit", result=StepResult.success()),
+    ]
+    ep = Episode(task_description="t", steps=steps)
+    r = compute_reward(ep, TaskOutcome.success(), ep.started_at)
+    assert r.error_recovery_bonus > 0
+    assert "Recovered from 1 of 1" in " ".join(reflect(ep, TaskOutcome.success(), r).successes)

@@ -1,0 +1,93 @@
+"""What every tool, resource and route shares: the memory, its config, metrics, warm-up.
+
+The memory is reached only through ``AsyncSelfLearningMemory`` (one worker thread), so the
+event loop never blocks on storage, cache or embeddings.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from memory_core import AsyncSelfLearningMemory, Limits, MemoryConfig
+
+from memory_mcp._metrics import ServerMetrics
+from memory_mcp._outputs import WarmupStatus
+
+logger = logging.getLogger("memory_mcp")
+
+TenantResolver = Callable[[], str | None]
+"""Returns the tenant of the current request, or None for the configured tenant.
+
+On stdio the tenant comes from config; an authenticated HTTP transport plugs in a
+resolver that reads it from the verified bearer token (never from a tool argument)."""
+
+
+def config_tenant() -> str | None:
+    return None
+
+
+class Warmup:
+    """Opens storage and cache and loads the embedding model off the event loop.
+
+    Started after the transport is up, so ``initialize`` is answered before any of it;
+    a tool call that arrives first simply opens what it needs on first use.
+    """
+
+    def __init__(self, memory: AsyncSelfLearningMemory) -> None:
+        self._memory = memory
+        self._state = "pending"
+        self._seconds: float | None = None
+        self._error: str | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="memory-warmup", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        self._state = "running"
+        started = time.perf_counter()
+        try:
+            self._memory.sync.warm()
+        except Exception as exc:  # reported by health_check; tools raise on first use
+            self._error = f"{type(exc).__name__}: {exc}"
+            self._state = "failed"
+            logger.error("warm-up failed: %s", self._error)
+        else:
+            self._state = "done"
+            logger.info("memory warmed up in %.2fs", time.perf_counter() - started)
+        finally:
+            self._seconds = round(time.perf_counter() - started, 3)
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def status(self) -> WarmupStatus:
+        return WarmupStatus(state=self._state, seconds=self._seconds, error=self._error)
+
+
+@dataclass
+class Runtime:
+    memory: AsyncSelfLearningMemory
+    config: MemoryConfig
+    metrics: ServerMetrics
+    version: str
+    tenant_resolver: TenantResolver = config_tenant
+    warmup: Warmup = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.warmup = Warmup(self.memory)
+
+    @property
+    def limits(self) -> Limits:
+        return self.config.limits
+
+    def tenant(self) -> str | None:
+        return self.tenant_resolver()

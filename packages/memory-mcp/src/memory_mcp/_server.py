@@ -1,0 +1,93 @@
+"""Assemble the MCP server: tools, resources, prompt, and the metrics middleware.
+
+``build_server`` is cheap: ``SelfLearningMemory.from_config`` opens nothing, so the
+transport can answer ``initialize`` at once while storage, cache and the embedding model
+open in the background (``Runtime.warmup``) or on first use.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver import MCPServer
+from memory_core import AsyncSelfLearningMemory, MemoryConfig, SelfLearningMemory
+
+from memory_mcp._metrics import ServerMetrics
+from memory_mcp._prompts import INSTRUCTIONS, register_prompts
+from memory_mcp._resources import register_resources
+from memory_mcp._runtime import Runtime, TenantResolver, config_tenant
+from memory_mcp._tools import register_tools
+from memory_mcp._version import __version__
+
+SERVER_NAME = "memory-mcp"
+"""Clients prefix tool names with it: memory-mcp_health_check, memory-mcp_get_metrics."""
+
+
+_HANDSHAKE = frozenset({"initialize", "server/discover"})
+
+
+class RuntimeMiddleware:
+    """Starts the warm-up once the first client has been answered, and counts every
+    ``tools/call`` as the client saw it (argument errors included)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.metrics = rt.metrics
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method not in _HANDSHAKE:
+            # Normally notifications/initialized: the handshake is done, so opening the
+            # storage and loading the model can no longer delay it.
+            self.rt.warmup.start()
+        if ctx.method != "tools/call" or not isinstance(ctx.params, dict):
+            return await call_next(ctx)
+        name = str(ctx.params.get("name", "?"))[:64]
+        started = time.perf_counter()
+        error = True
+        try:
+            result = await call_next(ctx)
+            error = bool(
+                result.get("isError") if isinstance(result, dict) else getattr(result, "is_error", False)
+            )
+            return result
+        finally:
+            self.metrics.record(name, (time.perf_counter() - started) * 1000.0, error=error)
+
+
+def build_server(
+    config: MemoryConfig,
+    *,
+    memory: SelfLearningMemory | None = None,
+    transport: str = "stdio",
+    tenant_resolver: TenantResolver = config_tenant,
+) -> tuple[MCPServer, Runtime]:
+    """The MCP server and its runtime; nothing is opened until warm-up or first use."""
+    sync = memory if memory is not None else SelfLearningMemory.from_config(config)
+    metrics = ServerMetrics(transport)
+    rt = Runtime(
+        memory=AsyncSelfLearningMemory(sync),
+        config=config,
+        metrics=metrics,
+        version=__version__,
+        tenant_resolver=tenant_resolver,
+    )
+    server: MCPServer = MCPServer(
+        SERVER_NAME,
+        title="Self-learning memory",
+        description="Persistent, self-learning memory for coding agents.",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+        log_level=_sdk_level(config.log_level),
+        middleware=[RuntimeMiddleware(rt)],
+    )
+    register_tools(server, rt)
+    register_resources(server, rt)
+    register_prompts(server)
+    return server, rt
+
+
+def _sdk_level(level: str) -> Any:
+    upper = level.upper()
+    return upper if upper in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"} else "INFO"

@@ -1,0 +1,550 @@
+"""The MCP tools: typed arguments (→ input JSON schema), structured results, annotations.
+
+Names and argument names follow the Rust implementation of this architecture, so prompts
+and configs written for it keep working; only what truly is required is required.
+
+This module deliberately has no ``from __future__ import annotations``: the argument
+types are built per server from the configured ``Limits`` (maxLength, maxItems...) and
+the SDK resolves them from each tool function's evaluated annotations.
+"""
+
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any, ParamSpec, TypeVar
+from uuid import UUID
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import ToolAnnotations
+from memory_core import (
+    Complexity,
+    Episode,
+    EpisodeFilter,
+    ExecutionStep,
+    MemoryCoreError,
+    OutcomeType,
+    Pattern,
+    PatternFilter,
+    PatternKind,
+    QueryResult,
+    SelfLearningMemory,
+    StepResult,
+    StepStatus,
+    TaskContext,
+    TaskOutcome,
+    TaskType,
+)
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, JsonValue
+
+from memory_mcp._errors import invalid, tool_error
+from memory_mcp._outputs import (
+    AddStepResult,
+    AnalyzePatternsResult,
+    CompleteEpisodeResult,
+    CreateEpisodeResult,
+    DeleteEpisodeResult,
+    EpisodeHit,
+    GetMetricsResult,
+    HealthCheckResult,
+    HeuristicHit,
+    KeyStep,
+    ListEpisodesResult,
+    PatternHit,
+    PatternOutcomeResult,
+    PatternRef,
+    PatternStat,
+    QueryMemoryResult,
+    ToolCallStats,
+    snippet,
+)
+from memory_mcp._runtime import Runtime
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+KEY_STEPS_PER_EPISODE = 5
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+ADDITIVE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
+DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
+
+
+def _mapped(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Turn memory-core errors into tool errors (is_error results) that name the field."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except MemoryCoreError as exc:
+            raise tool_error(exc) from exc
+
+    return wrapper
+
+
+def register_tools(server: MCPServer, rt: Runtime) -> None:  # noqa: C901 - one closure per tool
+    """Add every tool to ``server``; argument bounds come from ``rt.limits``."""
+    lim = rt.limits
+    Short = Annotated[str, Field(min_length=1, max_length=lim.max_short_text_chars)]
+    Text = Annotated[str, Field(max_length=lim.max_text_chars)]
+    Action = Annotated[str, Field(max_length=lim.max_action_chars)]
+    Tags = Annotated[list[Short], Field(max_length=lim.max_tags)]
+    Limit = Annotated[int, Field(ge=1, le=lim.max_limit)]
+    Json = dict[str, JsonValue]
+
+    class StepResultInput(BaseModel):
+        """A step's result: {"type": "success", "output": ...} or {"type": "error", "message": ...}."""
+
+        model_config = ConfigDict(extra="forbid", populate_by_name=True)
+        type: StepStatus = Field(validation_alias=AliasChoices("type", "status"))
+        output: Text | None = None
+        message: Text | None = None
+
+        def to_core(self) -> StepResult:
+            return StepResult(status=self.type, output=self.output, message=self.message)
+
+    StepResultArg = Annotated[
+        StepResultInput | Text | None,
+        Field(description='an object {"type": "success"|"error"|"timeout", "output", "message"}, '
+              "or a plain string meaning a successful output"),
+    ]
+
+    class StepInput(BaseModel):
+        """One execution step, as in add_episode_step's single form."""
+
+        model_config = ConfigDict(extra="forbid")
+        step_number: Annotated[int | None, Field(ge=1, le=lim.max_steps_per_episode)] = None
+        tool: Short
+        action: Action = ""
+        parameters: Json = Field(default_factory=dict)
+        result: StepResultArg = None
+        latency_ms: Annotated[float, Field(ge=0)] = 0.0
+        tokens_used: Annotated[int | None, Field(ge=0)] = None
+        metadata: Json = Field(default_factory=dict)
+
+    def to_step(s: StepInput, number: int) -> ExecutionStep:
+        result: StepResult | None
+        if isinstance(s.result, StepResultInput):
+            result = s.result.to_core()
+        elif isinstance(s.result, str):
+            result = StepResult.success(s.result)
+        else:
+            result = None
+        return ExecutionStep(
+            step_number=number,
+            tool=s.tool,
+            action=s.action,
+            parameters=s.parameters,
+            result=result,
+            latency_ms=s.latency_ms,
+            tokens_used=s.tokens_used,
+            metadata=s.metadata,
+        )
+
+    # -- episodes ------------------------------------------------------------------------
+
+    @server.tool(annotations=ADDITIVE, title="Create episode")
+    @_mapped
+    async def create_episode(
+        task_description: Annotated[
+            str, Field(min_length=1, max_length=lim.max_task_description_chars, description="what the task is")
+        ],
+        domain: Annotated[Short | None, Field(description="e.g. web-api, cli; default general")] = None,
+        task_type: TaskType = TaskType.OTHER,
+        complexity: Complexity = Complexity.MODERATE,
+        tags: Tags | None = None,
+        language: Short | None = None,
+        framework: Short | None = None,
+        metadata: Json | None = None,
+    ) -> CreateEpisodeResult:
+        """Start recording a task as an episode; returns its episode_id.
+
+        Call this when you start working on a task, then log each meaningful action with
+        add_episode_step and finish with complete_episode."""
+        context = TaskContext(
+            domain=domain or "general",
+            language=language,
+            framework=framework,
+            complexity=complexity,
+            tags=tags or [],
+        )
+        episode_id = await rt.memory.start_episode(
+            task_description, context, task_type, metadata=metadata, tenant=rt.tenant()
+        )
+        return CreateEpisodeResult(episode_id=episode_id, task_type=task_type, domain=context.domain)
+
+    @server.tool(annotations=ADDITIVE, title="Log episode step(s)")
+    @_mapped
+    async def add_episode_step(
+        ctx: Context,
+        episode_id: UUID,
+        step_number: Annotated[
+            int | None, Field(ge=1, le=lim.max_steps_per_episode, description="default: next number")
+        ] = None,
+        tool: Annotated[Short | None, Field(description="the tool or component that acted")] = None,
+        action: Action = "",
+        parameters: Json | None = None,
+        result: StepResultArg = None,
+        latency_ms: Annotated[float, Field(ge=0)] = 0.0,
+        tokens_used: Annotated[int | None, Field(ge=0)] = None,
+        steps: Annotated[
+            list[StepInput] | None,
+            Field(max_length=lim.max_steps_per_call, description="batch form: several steps at once"),
+        ] = None,
+    ) -> AddStepResult:
+        """Log one step (tool, action, result) of an in-progress episode, or a batch in `steps`.
+
+        A batch is stored atomically (all or nothing) and reports progress."""
+        if steps is not None:
+            if tool is not None or step_number is not None or result is not None:
+                raise invalid("steps", "give either one step (tool, action, ...) or a steps batch, not both")
+            if not steps:
+                raise invalid("steps", "must contain at least one step")
+            inputs = list(steps)
+        else:
+            if tool is None:
+                raise invalid("tool", "required (or pass a steps batch)")
+            inputs = [
+                StepInput(
+                    step_number=step_number,
+                    tool=tool,
+                    action=action,
+                    parameters=parameters or {},
+                    result=result,
+                    latency_ms=latency_ms,
+                    tokens_used=tokens_used,
+                )
+            ]
+        total = len(inputs)
+        batch = steps is not None
+        if batch:
+            await ctx.report_progress(0, total, "validating steps")
+        tenant = rt.tenant()
+
+        def log(mem: SelfLearningMemory) -> AddStepResult:
+            # Read and write on the worker thread in one go, so "next number" is stable.
+            episode = mem.get_episode(episode_id, tenant=tenant)
+            next_number = max((s.step_number for s in episode.steps), default=0) + 1
+            converted: list[ExecutionStep] = []
+            for i, s in enumerate(inputs):
+                number = s.step_number if s.step_number is not None else next_number
+                next_number = max(next_number, number) + 1
+                try:
+                    converted.append(to_step(s, number))
+                except ValueError as exc:
+                    field = f"steps[{i}]" if batch else "step"
+                    raise invalid(field, str(exc)) from exc
+            if len(converted) == 1 and not batch:
+                mem.log_step(episode_id, converted[0], tenant=tenant)
+            else:
+                mem.log_steps(episode_id, converted, tenant=tenant)
+            return AddStepResult(
+                episode_id=episode_id,
+                steps_logged=len(converted),
+                step_numbers=[s.step_number for s in converted],
+                total_steps=len(episode.steps) + len(converted),
+            )
+
+        outcome = await rt.memory.run(log, rt.memory.sync)
+        if batch:
+            await ctx.report_progress(total, total, f"stored {total} steps")
+        return outcome
+
+    @server.tool(annotations=ADDITIVE, title="Complete episode")
+    @_mapped
+    async def complete_episode(
+        episode_id: UUID,
+        outcome_type: OutcomeType,
+        verdict: Text = "",
+        artifacts: Annotated[list[Text] | None, Field(max_length=lim.max_artifacts)] = None,
+        completed: Annotated[list[Text] | None, Field(max_length=lim.max_artifacts)] = None,
+        failed: Annotated[list[Text] | None, Field(max_length=lim.max_artifacts)] = None,
+        reason: Text | None = None,
+        error_details: Annotated[Text | None, Field(description="failure details, kept with reason")] = None,
+    ) -> CompleteEpisodeResult:
+        """Finish an episode with its outcome; scores it, reflects on it, extracts patterns.
+
+        outcome_type: success (verdict, artifacts), partial_success (verdict, completed,
+        failed) or failure (reason)."""
+        if outcome_type is OutcomeType.FAILURE and not (reason or error_details or verdict):
+            raise invalid("reason", "required when outcome_type is failure")
+        full_reason = "\n".join(p for p in (reason, error_details) if p) or None
+        outcome = TaskOutcome(
+            type=outcome_type,
+            verdict=verdict,
+            artifacts=artifacts or [],
+            completed=completed or [],
+            failed=failed or [],
+            reason=full_reason,
+        )
+        tenant = rt.tenant()
+
+        def complete(mem: SelfLearningMemory) -> CompleteEpisodeResult:
+            episode = mem.complete_episode(episode_id, outcome, tenant=tenant)
+            refs: list[PatternRef] = []
+            for pid in episode.pattern_ids:
+                try:
+                    p = mem.get_pattern(pid, tenant=tenant)
+                except MemoryCoreError:
+                    continue  # extraction may still be queued; the id list is the truth
+                refs.append(PatternRef(pattern_id=p.id, kind=p.kind, description=p.description))
+            return CompleteEpisodeResult(
+                episode_id=episode.id,
+                outcome_type=outcome_type,
+                step_count=len(episode.steps),
+                reward=episode.reward,
+                reflection=episode.reflection,
+                patterns=refs,
+            )
+
+        return await rt.memory.run(complete, rt.memory.sync)
+
+    @server.tool(annotations=READ_ONLY, title="Get episode")
+    @_mapped
+    async def get_episode(episode_id: UUID) -> Episode:
+        """Everything recorded for one episode: context, steps, outcome, reward, reflection."""
+        return await rt.memory.get_episode(episode_id, tenant=rt.tenant())
+
+    @server.tool(annotations=READ_ONLY, title="List episodes")
+    @_mapped
+    async def list_episodes(
+        filters: Annotated[
+            EpisodeFilter | None,
+            Field(description="domain, task_type, outcome, status, language, framework, tags, since, until"),
+        ] = None,
+        limit: Limit = 20,
+        cursor: Annotated[str | None, Field(max_length=1024, description="next_cursor of the previous page")] = None,
+    ) -> ListEpisodesResult:
+        """Episode summaries, newest first, filtered and paged with a cursor."""
+        page = await rt.memory.list_episodes(filters, limit, cursor, tenant=rt.tenant())
+        return ListEpisodesResult(episodes=page.items, next_cursor=page.next_cursor)
+
+    @server.tool(annotations=DESTRUCTIVE, title="Delete episode")
+    @_mapped
+    async def delete_episode(
+        episode_id: UUID,
+        confirm: Annotated[bool, Field(description="must be true: deletion is permanent")] = False,
+    ) -> DeleteEpisodeResult:
+        """Delete an episode permanently (steps, embeddings, cache). Requires confirm=true."""
+        if confirm is not True:
+            raise invalid("confirm", f"must be true to delete episode {episode_id}; deletion is permanent")
+        deleted = await rt.memory.delete_episode(episode_id, tenant=rt.tenant())
+        if not deleted:
+            raise tool_error(_not_found(episode_id))
+        return DeleteEpisodeResult(episode_id=episode_id, deleted=True)
+
+    # -- memory --------------------------------------------------------------------------
+
+    @server.tool(annotations=READ_ONLY, title="Query memory")
+    @_mapped
+    async def query_memory(
+        query: Annotated[str, Field(min_length=1, max_length=lim.max_query_chars, description="the new task")],
+        domain: Short | None = None,
+        task_type: TaskType | None = None,
+        limit: Annotated[int, Field(ge=1, le=min(lim.max_limit, 50))] = 5,
+        language: Short | None = None,
+        framework: Short | None = None,
+        tags: Tags | None = None,
+        outcome: Annotated[OutcomeType | None, Field(description="only episodes with this outcome")] = None,
+    ) -> QueryMemoryResult:
+        """Before a task: relevant past episodes (with key steps), patterns and heuristics.
+
+        Filters (domain, task_type, language, framework, tags, outcome) restrict the
+        episodes; the result is compact enough to paste into your context."""
+        context = TaskContext(
+            domain=domain or "general", language=language, framework=framework, tags=tags or []
+        )
+        filters: dict[str, Any] = {
+            k: v
+            for k, v in {
+                "domain": domain,
+                "task_type": task_type,
+                "language": language,
+                "framework": framework,
+                "tags": tags,
+                "outcome": outcome,
+            }.items()
+            if v
+        }
+        result = await rt.memory.query(query, context, limit, tenant=rt.tenant(), **filters)
+        return _compact(result)
+
+    @server.tool(annotations=READ_ONLY, title="Analyze patterns")
+    @_mapped
+    async def analyze_patterns(
+        task_type: TaskType | None = None,
+        min_success_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0,
+        limit: Limit = 20,
+        kind: PatternKind | None = None,
+        domain: Short | None = None,
+        min_support: Annotated[int, Field(ge=0)] = 0,
+    ) -> AnalyzePatternsResult:
+        """Learned patterns with success rate, support, confidence and effectiveness trend."""
+        pf = PatternFilter(
+            kind=kind,
+            task_type=task_type,
+            domain=domain,
+            min_success_rate=min_success_rate,
+            min_support=min_support,
+        )
+        rows = await rt.memory.analyze_patterns(pf, limit, tenant=rt.tenant())
+        stats = [
+            PatternStat(
+                pattern_id=a.pattern.id,
+                kind=a.pattern.kind,
+                description=a.pattern.description,
+                task_type=a.pattern.task_type,
+                domain=a.pattern.domain,
+                language=a.pattern.language,
+                tools=a.pattern.tools,
+                support=a.pattern.support,
+                success_rate=round(a.success_rate, 4),
+                confidence=round(a.confidence, 4),
+                applications=a.pattern.applications,
+                effectiveness=None if a.effectiveness is None else round(a.effectiveness, 4),
+                trend=[round(t, 4) for t in a.trend],
+            )
+            for a in rows
+        ]
+        return AnalyzePatternsResult(patterns=stats, count=len(stats))
+
+    @server.tool(annotations=ADDITIVE, title="Record pattern outcome")
+    @_mapped
+    async def record_pattern_outcome(
+        pattern_id: UUID,
+        episode_id: Annotated[UUID, Field(description="the episode the pattern was applied in")],
+        success: bool,
+    ) -> PatternOutcomeResult:
+        """Feedback: a retrieved pattern helped (success=true) or not in an episode."""
+        p: Pattern = await rt.memory.record_pattern_outcome(
+            pattern_id, episode_id, success, tenant=rt.tenant()
+        )
+        return PatternOutcomeResult(
+            pattern_id=p.id,
+            applications=p.applications,
+            application_successes=p.application_successes,
+            effectiveness=p.effectiveness,
+        )
+
+    # -- monitoring ----------------------------------------------------------------------
+
+    @server.tool(annotations=READ_ONLY, title="Health check")
+    async def health_check() -> HealthCheckResult:
+        """Storage, cache and embeddings status, queue depth, versions, warm-up state."""
+        base = {
+            "server_version": rt.version,
+            "transport": rt.metrics.transport,
+            "uptime_seconds": round(rt.metrics.uptime_seconds, 3),
+            "warmup": rt.warmup.status(),
+        }
+        try:
+            report = await rt.memory.health()
+        except MemoryCoreError as exc:
+            return HealthCheckResult(ok=False, error=f"{type(exc).__name__}: {exc}", **base)
+        return HealthCheckResult(ok=report.ok, memory=report, **base)
+
+    @server.tool(annotations=READ_ONLY, title="Get metrics")
+    @_mapped
+    async def get_metrics() -> GetMetricsResult:
+        """Operation counts, latency percentiles, cache hit rate, episode/pattern counts."""
+        core = await rt.memory.metrics(tenant=rt.tenant())
+        return GetMetricsResult(
+            uptime_seconds=round(rt.metrics.uptime_seconds, 3),
+            tools={k: ToolCallStats(**v) for k, v in rt.metrics.tool_snapshot().items()},
+            core=core,
+            cache_hit_rate=core.cache.get("hit_rate"),
+            collected_at=datetime.now(UTC),
+        )
+
+
+def _not_found(episode_id: UUID) -> MemoryCoreError:
+    from memory_core import EpisodeNotFoundError
+
+    return EpisodeNotFoundError(episode_id)
+
+
+def _key_steps(steps: Sequence[ExecutionStep]) -> list[KeyStep]:
+    return [
+        KeyStep(
+            step_number=s.step_number,
+            tool=s.tool,
+            action=snippet(s.action) or None,
+            status=s.result.status if s.result else None,
+            result=snippet(s.result.text()) if s.result else None,
+        )
+        for s in steps[:KEY_STEPS_PER_EPISODE]
+    ]
+
+
+def _compact(result: QueryResult) -> QueryMemoryResult:
+    episodes = [
+        EpisodeHit(
+            episode_id=r.episode.id,
+            task_description=snippet(r.episode.task_description) or "",
+            task_type=r.episode.task_type,
+            domain=r.episode.context.domain,
+            language=r.episode.context.language,
+            outcome=r.episode.outcome,
+            verdict=snippet(r.episode.verdict),
+            reward=None if r.episode.reward is None else round(r.episode.reward, 4),
+            score=round(r.score, 4),
+            key_steps=_key_steps(r.steps),
+        )
+        for r in result.episodes
+    ]
+    patterns = [
+        PatternHit(
+            pattern_id=rp.pattern.id,
+            kind=rp.pattern.kind,
+            description=snippet(rp.pattern.description) or "",
+            tools=rp.pattern.tools,
+            success_rate=round(rp.pattern.success_rate, 4),
+            support=rp.pattern.support,
+            confidence=round(rp.pattern.confidence, 4),
+            score=round(rp.score, 4),
+        )
+        for rp in result.patterns
+    ]
+    heuristics = [
+        HeuristicHit(
+            condition=snippet(h.condition) or "",
+            action=snippet(h.action) or "",
+            confidence=round(h.confidence, 4),
+            support=h.support,
+        )
+        for h in result.heuristics
+    ]
+    return QueryMemoryResult(
+        episodes=episodes,
+        patterns=patterns,
+        heuristics=heuristics,
+        summary=_summary(episodes, patterns, heuristics),
+    )
+
+
+def _summary(episodes: list[EpisodeHit], patterns: list[PatternHit], heuristics: list[HeuristicHit]) -> str:
+    if not (episodes or patterns or heuristics):
+        return "No relevant past episodes, patterns or heuristics yet."
+    lines: list[str] = []
+    if episodes:
+        lines.append("Past episodes:")
+        for e in episodes:
+            outcome = e.outcome.value if e.outcome else "in progress"
+            lines.append(f"- [{outcome}] {e.task_description} ({e.domain}, {e.task_type.value})")
+            if e.verdict:
+                lines.append(f"  verdict: {e.verdict}")
+            for s in e.key_steps:
+                mark = "ok" if s.status in (None, StepStatus.SUCCESS) else s.status.value
+                lines.append(f"  {s.step_number}. {s.tool}: {s.action or ''} [{mark}]")
+    if patterns:
+        lines.append("Patterns:")
+        for p in patterns:
+            lines.append(
+                f"- {p.description} (success {p.success_rate:.0%} over {p.support}, "
+                f"confidence {p.confidence:.2f})"
+            )
+    if heuristics:
+        lines.append("Heuristics:")
+        for h in heuristics:
+            lines.append(f"- when {h.condition}: {h.action} (confidence {h.confidence:.2f})")
+    return "\n".join(lines)

@@ -1,0 +1,223 @@
+"""One libSQL connection, used in transactions that retry on lock contention.
+
+Why the retry lives here and not in libSQL's busy handler: the ``libsql`` binding keeps
+the GIL while a statement runs, including while SQLite's busy handler sleeps, so a
+native busy timeout would freeze every other thread of the process (an asyncio server
+included) while another *process* holds the write lock. The native timeout is therefore
+0 and waiting happens in Python (``time.sleep`` releases the GIL), with exponential
+backoff and jitter until the configured busy timeout runs out.
+
+Write transactions start with ``BEGIN IMMEDIATE``: the write lock is taken up front, so
+a transaction never has to upgrade a read lock and can never deadlock with another
+writer (the upgrade failure SQLite cannot wait out).
+
+Thread safety: the core calls one backend from one thread at a time, but not always the
+same thread (``asyncio.to_thread``). The binding's connection can be used from any
+thread (SQLite is built ``THREADSAFE=1``; checked by ``tests/test_threads.py``), and a
+lock serialises callers, so concurrent misuse is safe too, only not parallel.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import libsql
+
+from memory_core import MemoryCoreError, StorageError
+from memory_storage_turso._url import Target
+
+T = TypeVar("T")
+Row = tuple[Any, ...]
+
+_BUSY_MARKERS = ("database is locked", "database table is locked", "database is busy", "sqlite_busy")
+_MAX_BACKOFF_S = 0.025
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether an engine error means "someone else holds the lock; try again"."""
+    message = str(exc).lower()
+    return any(marker in message for marker in _BUSY_MARKERS)
+
+
+class Tx:
+    """The statements of one transaction. Thin on purpose: rows are plain tuples."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return list(self._conn.execute(sql, tuple(params)).fetchall())
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        rows = self.all(sql, params)
+        return rows[0] if rows else None
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Execute a statement; returns the number of rows it changed."""
+        return int(self._conn.execute(sql, tuple(params)).rowcount)
+
+    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        batch = [tuple(r) for r in rows]
+        if batch:
+            self._conn.executemany(sql, batch)
+
+
+class Database:
+    """A libSQL connection with retrying read and write transactions.
+
+    Args:
+        target: where to connect (see ``_url``).
+        busy_timeout_ms: how long a transaction may wait for the write lock in total.
+        synchronous: ``PRAGMA synchronous`` for local files (``NORMAL`` survives process
+            crashes, which is the protocol's promise; ``FULL`` also power loss).
+    """
+
+    def __init__(self, target: Target, busy_timeout_ms: int, synchronous: str = "NORMAL") -> None:
+        self.target = target
+        self._timeout_s = busy_timeout_ms / 1000.0
+        self._synchronous = synchronous
+        self._lock = threading.RLock()
+        self._conn: Any = None
+        self._pid = 0
+        self.retries = 0
+        """How many times a transaction waited for the lock (exposed in stats)."""
+        with self._lock:
+            self._connection()
+
+    # -- connection ----------------------------------------------------------------
+    def _connection(self) -> Any:
+        if self._conn is not None and self._pid == os.getpid():
+            return self._conn
+        # A forked child must not share its parent's SQLite handle: reopen.
+        self._conn = self._open()
+        self._pid = os.getpid()
+        return self._conn
+
+    def _open(self) -> Any:
+        t = self.target
+        try:
+            if t.mode == "remote":
+                return libsql.connect(t.database, auth_token=t.auth_token, isolation_level=None)
+            if t.mode == "replica":
+                conn = libsql.connect(
+                    t.database,
+                    sync_url=t.sync_url,
+                    sync_interval=t.sync_interval,
+                    auth_token=t.auth_token,
+                    isolation_level=None,
+                    timeout=0.0,
+                )
+            else:
+                conn = libsql.connect(t.database, isolation_level=None, timeout=0.0)
+        except ValueError as exc:
+            raise self.error(f"cannot open {t.display}", exc) from exc
+        if t.mode == "file":
+            self._retrying(lambda: self._pragmas(conn))
+        return conn
+
+    def _pragmas(self, conn: Any) -> None:
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchall()
+        if t := (mode[0][0] if mode else None):
+            if str(t).lower() not in ("wal", "memory"):
+                raise StorageError(f"could not switch {self.target.display} to WAL (got {t})")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute("PRAGMA foreign_keys=ON")
+
+    def close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None and self._pid == os.getpid():
+                # The binding has no explicit close in every version; dropping it closes.
+                close = getattr(conn, "close", None)
+                if close is not None:
+                    try:
+                        close()
+                    except ValueError:
+                        pass
+
+    @property
+    def closed(self) -> bool:
+        return self._conn is None
+
+    # -- transactions --------------------------------------------------------------
+    def read(self, fn: Callable[[Tx], T]) -> T:
+        """Run ``fn`` in a read transaction (one consistent snapshot)."""
+        return self._transaction("BEGIN", fn)
+
+    def write(self, fn: Callable[[Tx], T]) -> T:
+        """Run ``fn`` in a write transaction: all of it commits, or none of it."""
+        return self._transaction("BEGIN IMMEDIATE", fn)
+
+    def autocommit(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """One statement outside any transaction (VACUUM, checkpoints, PRAGMAs)."""
+        with self._lock:
+            conn = self._live()
+            return self._retrying(lambda: list(conn.execute(sql, tuple(params)).fetchall()))
+
+    def sync(self) -> None:
+        """Pull the primary's new frames into an embedded replica."""
+        with self._lock:
+            conn = self._live()
+            try:
+                conn.sync()
+            except ValueError as exc:
+                raise self.error("sync failed", exc) from exc
+
+    def _live(self) -> Any:
+        if self._conn is None:
+            raise StorageError("the libSQL storage is closed")
+        return self._connection()
+
+    def _transaction(self, begin: str, fn: Callable[[Tx], T]) -> T:
+        with self._lock:
+            conn = self._live()
+            tx = Tx(conn)
+
+            def attempt() -> T:
+                conn.execute(begin)
+                try:
+                    result = fn(tx)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    self._rollback(conn)
+                    raise
+                return result
+
+            return self._retrying(attempt)
+
+    def _retrying(self, attempt: Callable[[], T]) -> T:
+        deadline = time.monotonic() + self._timeout_s
+        delay = 0.0005
+        while True:
+            try:
+                return attempt()
+            except MemoryCoreError:
+                raise
+            except ValueError as exc:
+                if not is_busy(exc) or time.monotonic() >= deadline:
+                    raise self.error("statement failed", exc) from exc
+            self.retries += 1
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())) * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, _MAX_BACKOFF_S)
+
+    @staticmethod
+    def _rollback(conn: Any) -> None:
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except ValueError:
+            pass  # the transaction is already gone; nothing was committed
+
+    def error(self, what: str, exc: BaseException) -> StorageError:
+        """A ``StorageError`` for an engine failure, with the auth token scrubbed."""
+        message = str(exc)
+        token = self.target.auth_token
+        if token:
+            message = message.replace(token, "***")
+        kind = "lock timeout" if is_busy(exc) else "libSQL error"
+        return StorageError(f"{what} on {self.target.display}: {kind}: {message}")

@@ -1,0 +1,56 @@
+"""Full-text search helpers: document keys, indexed text, and safe MATCH expressions.
+
+One FTS5 table, ``episode_fts``, holds every searchable text of an episode so BM25
+statistics are shared between task texts and step texts (their scores are comparable):
+item 0 is the task description plus the reflection, item n ≥ 1 is step n's
+``search_text()``. Its rowid packs both: ``episode_pk << 24 | item``. The rowid range of
+one episode is contiguous, so erasure is a single range delete.
+``pattern_fts`` is keyed by ``patterns.pk``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from memory_core import Episode, ExecutionStep, Pattern
+
+ITEM_BITS = 24
+MAX_ITEM = (1 << ITEM_BITS) - 1
+"""Largest step number a document key can carry (16,777,215)."""
+
+MAX_QUERY_TERMS = 64
+"""OR-ing more distinct terms adds cost without changing which documents rank first."""
+
+TOKENIZER = "porter unicode61 remove_diacritics 2"
+
+_TERM = re.compile(r"\w+", re.UNICODE)
+
+
+def episode_text(episode: Episode) -> str:
+    """Item 0: what the task was, plus what was learned from it."""
+    parts = [episode.task_description]
+    if episode.reflection is not None:
+        parts.append(episode.reflection.text())
+    return "\n".join(p for p in parts if p)
+
+
+def step_text(step: ExecutionStep) -> str:
+    return step.search_text()
+
+
+def pattern_text(pattern: Pattern) -> str:
+    return "\n".join(p for p in (pattern.description, pattern.condition, pattern.action) if p)
+
+
+def match_expression(query: str) -> str | None:
+    """An FTS5 query OR-ing the query's words, each quoted so that no user text can be
+    read as FTS syntax (``NEAR``, ``-``, ``*``, ``"``, column filters). ``None`` if the
+    query has no words."""
+    seen: dict[str, None] = {}
+    for term in _TERM.findall(query.lower()):
+        seen.setdefault(term, None)
+        if len(seen) >= MAX_QUERY_TERMS:
+            break
+    if not seen:
+        return None
+    return " OR ".join('"' + term.replace('"', '""') + '"' for term in seen)
