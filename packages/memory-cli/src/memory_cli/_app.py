@@ -37,8 +37,9 @@ app = typer.Typer(
         "memory --database-url file:./team.db storage stats",
     ),
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
+    add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

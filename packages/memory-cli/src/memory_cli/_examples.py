@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from rich.markup import escape
-
 
 def examples(*lines: str) -> str:
-    """An epilog listing example invocations, one per line (rich markup escaped)."""
-    body = "\n".join(f"  $ {escape(line)}" for line in lines)
-    return f"[bold]Examples[/bold]\n{body}"
+    """An epilog listing example invocations, one per line (a Markdown code block)."""
+    body = "\n".join(f"$ {line}" for line in lines)
+    return f"**Examples**\n\n```\n{body}\n```"

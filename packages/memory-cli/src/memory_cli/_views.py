@@ -25,28 +25,53 @@ def _table(title: str | None = None) -> Table:
     return Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
 
 
+def or_empty(table: Table, what: str) -> RenderableType:
+    """The table, or a one-line note when it has no rows (an empty grid says nothing)."""
+    if table.row_count:
+        return table
+    prefix = f"{table.title}: " if table.title else ""
+    return Text(f"{prefix}no {what}", style="dim")
+
+
 def outcome_text(outcome: object | None, status: object | None = None) -> Text:
     value = getattr(outcome, "value", outcome) or getattr(status, "value", status) or "-"
     style = {"success": "green", "failure": "red", "partial_success": "yellow"}.get(str(value), "")
     return Text(str(value), style=style)
 
 
+_SHORT_OUTCOME = {"success": "ok", "failure": "failed", "partial_success": "partial",
+                  "in_progress": "open", "completed": "done"}
+
+
+def outcome_cell(outcome: object | None, status: object | None = None) -> Text:
+    """A short, coloured outcome for narrow tables."""
+    text = outcome_text(outcome, status)
+    return Text(_SHORT_OUTCOME.get(text.plain, text.plain), style=text.style)
+
+
+def with_id(title: str, ident: object, extra: str = "") -> Text:
+    """A cell: the title, then the full id dimmed (so it can be copied) on its own line."""
+    cell = Text(title)
+    cell.append(f"\n{ident}", style="dim")
+    if extra:
+        cell.append(f"\n{extra}", style="dim")
+    return cell
+
+
 def episodes_table(items: Sequence[EpisodeSummary], title: str | None = None) -> Table:
     table = _table(title)
-    table.add_column("id", no_wrap=True, style="cyan")
     table.add_column("started", no_wrap=True)
     table.add_column("outcome", no_wrap=True)
-    table.add_column("reward", justify="right")
-    table.add_column("steps", justify="right")
-    table.add_column("task", overflow="fold", ratio=1)
+    table.add_column("reward", justify="right", no_wrap=True)
+    table.add_column("steps", justify="right", no_wrap=True)
+    table.add_column("episode", overflow="fold", ratio=1)
     for s in items:
         table.add_row(
-            str(s.id),
             fmt_time(s.started_at),
-            outcome_text(s.outcome, s.status),
+            outcome_cell(s.outcome, s.status),
             fmt_value(s.reward),
             str(s.step_count),
-            s.task_description,
+            with_id(s.task_description, s.id),
         )
     return table
 
@@ -115,21 +140,17 @@ def episode_view(episode: Episode) -> RenderableType:
 
 def retrieved_episodes_table(items: Sequence[RetrievedEpisode], title: str = "episodes") -> Table:
     table = _table(title)
-    table.add_column("score", justify="right")
-    table.add_column("sem", justify="right")
-    table.add_column("lex", justify="right")
-    table.add_column("ctx", justify="right")
-    table.add_column("rec", justify="right")
-    table.add_column("rwd", justify="right")
+    table.add_column("score", justify="right", no_wrap=True)
     table.add_column("outcome", no_wrap=True)
-    table.add_column("task", overflow="fold", ratio=1)
+    table.add_column("episode · score components", overflow="fold", ratio=1)
     for item in items:
         c = item.components
+        parts = (f"sem {c.semantic:.2f} · lex {c.lexical:.2f} · ctx {c.context:.2f} · "
+                 f"rec {c.recency:.2f} · rwd {c.reward:.2f}")
         table.add_row(
-            f"{item.score:.3f}", f"{c.semantic:.2f}", f"{c.lexical:.2f}", f"{c.context:.2f}",
-            f"{c.recency:.2f}", f"{c.reward:.2f}",
-            outcome_text(item.episode.outcome, item.episode.status),
-            f"{item.episode.task_description}\n[dim]{item.episode.id}[/dim]",
+            f"{item.score:.3f}",
+            outcome_cell(item.episode.outcome, item.episode.status),
+            with_id(item.episode.task_description, item.episode.id, parts),
         )
     return table
 
@@ -161,16 +182,16 @@ def heuristics_table(items: Sequence[Heuristic], title: str = "heuristics") -> T
 
 def patterns_table(items: Sequence[Pattern], title: str | None = None) -> Table:
     table = _table(title)
-    table.add_column("id", no_wrap=True, style="cyan")
     table.add_column("kind", no_wrap=True)
-    table.add_column("sup", justify="right")
-    table.add_column("rate", justify="right")
-    table.add_column("conf", justify="right")
-    table.add_column("eff", justify="right")
-    table.add_column("description", overflow="fold", ratio=1)
+    table.add_column("sup", justify="right", no_wrap=True)
+    table.add_column("rate", justify="right", no_wrap=True)
+    table.add_column("conf", justify="right", no_wrap=True)
+    table.add_column("eff", justify="right", no_wrap=True)
+    table.add_column("pattern", overflow="fold", ratio=1)
     for p in items:
-        table.add_row(str(p.id), p.kind.value, str(p.support), fmt_ratio(p.success_rate),
-                      fmt_ratio(p.confidence), fmt_ratio(p.effectiveness), p.description)
+        table.add_row(p.kind.value, str(p.support), fmt_ratio(p.success_rate),
+                      fmt_ratio(p.confidence), fmt_ratio(p.effectiveness),
+                      with_id(p.description, p.id))
     return table
 
 
@@ -199,15 +220,14 @@ def pattern_view(p: Pattern) -> RenderableType:
 
 def analysis_table(items: Sequence[PatternAnalysis]) -> Table:
     table = _table()
-    table.add_column("kind", no_wrap=True)
-    table.add_column("sup", justify="right")
-    table.add_column("rate", justify="right")
-    table.add_column("conf", justify="right")
-    table.add_column("eff", justify="right")
+    table.add_column("sup", justify="right", no_wrap=True)
+    table.add_column("rate", justify="right", no_wrap=True)
+    table.add_column("conf", justify="right", no_wrap=True)
+    table.add_column("eff", justify="right", no_wrap=True)
     table.add_column("trend", no_wrap=True)
-    table.add_column("description", overflow="fold", ratio=1)
+    table.add_column("pattern", overflow="fold", ratio=1)
     for a in items:
-        table.add_row(a.pattern.kind.value, str(a.pattern.support), fmt_ratio(a.success_rate),
-                      fmt_ratio(a.confidence), fmt_ratio(a.effectiveness), sparkline(a.trend),
-                      a.pattern.description)
+        table.add_row(str(a.pattern.support), fmt_ratio(a.success_rate), fmt_ratio(a.confidence),
+                      fmt_ratio(a.effectiveness), sparkline(a.trend[-10:]),
+                      with_id(a.pattern.description, a.pattern.id, a.pattern.kind.value))
     return table

@@ -14,7 +14,7 @@ the most relevant past episodes and patterns when a new task starts::
 """
 
 from memory_core._async import AsyncSelfLearningMemory
-from memory_core._config import MemoryConfig
+from memory_core._config import CONFIG_FILE_NAME, MemoryConfig, find_config_file, user_config_dir
 from memory_core._errors import (
     BackendNotFoundError,
     CacheError,
@@ -32,6 +32,7 @@ from memory_core._errors import (
     StorageError,
 )
 from memory_core._limits import Limits
+from memory_core._logging import configure_logging
 from memory_core._memory import SelfLearningMemory
 from memory_core._models import (
     SCHEMA_VERSION,
@@ -61,6 +62,15 @@ from memory_core._models import (
     TaskOutcome,
     TaskType,
 )
+from memory_core._plugins import (
+    CACHE_GROUP,
+    EMBEDDINGS_GROUP,
+    STORAGE_GROUP,
+    load_plugin,
+)
+from memory_core._plugins import (
+    installed as installed_plugins,
+)
 from memory_core._protocols import CacheBackend, EmbeddingProvider, StorageBackend
 from memory_core._results import (
     ComponentHealth,
@@ -76,7 +86,11 @@ from memory_core._results import (
 from memory_core._version import __version__
 
 __all__ = [
+    "CACHE_GROUP",
+    "CONFIG_FILE_NAME",
+    "EMBEDDINGS_GROUP",
     "SCHEMA_VERSION",
+    "STORAGE_GROUP",
     "AsyncSelfLearningMemory",
     "BackendNotFoundError",
     "CacheBackend",
@@ -133,4 +147,9 @@ __all__ = [
     "TaskOutcome",
     "TaskType",
     "__version__",
+    "configure_logging",
+    "find_config_file",
+    "installed_plugins",
+    "load_plugin",
+    "user_config_dir",
 ]

@@ -58,14 +58,11 @@ def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | N
     return None
 
 
-def _env(field: str, *names: str) -> Any:
-    return Field(validation_alias=AliasChoices(field, *names, f"MEMORY_{field.upper()}"))
-
-
 class MemoryConfig(BaseSettings):
     """Settings for ``SelfLearningMemory`` and its front ends. See module docstring."""
 
     model_config = SettingsConfigDict(
+        env_prefix="MEMORY_",
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
@@ -76,130 +73,101 @@ class MemoryConfig(BaseSettings):
     # storage
     database_url: str = Field(
         default="file:./memory.db",
-        validation_alias=AliasChoices("database_url", "DATABASE_URL", "MEMORY_DATABASE_URL"),
+        validation_alias=AliasChoices("DATABASE_URL", "MEMORY_DATABASE_URL"),
         description="file:path (embedded), libsql://… or https://… (remote), memory: (ephemeral)",
     )
     storage_backend: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("storage_backend", "MEMORY_STORAGE_BACKEND"),
         description="entry-point name; default: chosen by the URL scheme",
     )
     turso_auth_token: SecretStr | None = Field(
         default=None,
-        validation_alias=AliasChoices("turso_auth_token", "TURSO_AUTH_TOKEN"),
+        validation_alias=AliasChoices("TURSO_AUTH_TOKEN"),
     )
     sync_url: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("sync_url", "MEMORY_SYNC_URL", "TURSO_SYNC_URL"),
+        validation_alias=AliasChoices("MEMORY_SYNC_URL", "TURSO_SYNC_URL"),
         description="remote primary for an embedded replica",
     )
     sync_interval_seconds: float | None = Field(
         default=None,
         ge=0,
-        validation_alias=AliasChoices("sync_interval_seconds", "MEMORY_SYNC_INTERVAL_SECONDS"),
     )
     busy_timeout_ms: int = Field(
         default=5_000,
         ge=0,
-        validation_alias=AliasChoices("busy_timeout_ms", "MEMORY_BUSY_TIMEOUT_MS"),
     )
 
     # cache
-    cache_backend: str = Field(
-        default="lmdb", validation_alias=AliasChoices("cache_backend", "MEMORY_CACHE_BACKEND")
-    )
+    cache_backend: str = Field(default="lmdb")
     cache_path: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("cache_path", "MEMORY_CACHE_PATH"),
         description="default: '<database file>.cache' beside a file database",
     )
     cache_max_bytes: int = Field(
         default=256 * 1024 * 1024,
         ge=1024 * 1024,
-        validation_alias=AliasChoices("cache_max_bytes", "MEMORY_CACHE_MAX_BYTES"),
     )
     cache_max_entries: int = Field(
         default=200_000,
         ge=1,
-        validation_alias=AliasChoices("cache_max_entries", "MEMORY_CACHE_MAX_ENTRIES"),
     )
     retrieval_cache_ttl_seconds: float = Field(
         default=30.0,
         ge=0,
-        validation_alias=AliasChoices(
-            "retrieval_cache_ttl_seconds", "MEMORY_RETRIEVAL_CACHE_TTL_SECONDS"
-        ),
+        validation_alias=AliasChoices("MEMORY_RETRIEVAL_CACHE_TTL_SECONDS"),
     )
     redis_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("redis_url", "REDIS_URL", "MEMORY_REDIS_URL")
+        default=None, validation_alias=AliasChoices("REDIS_URL", "MEMORY_REDIS_URL")
     )
 
     # embeddings
     embedding_provider: str = Field(
         default="auto",
-        validation_alias=AliasChoices("embedding_provider", "MEMORY_EMBEDDING_PROVIDER"),
         description="auto (openai when OPENAI_API_KEY is set, else local), local, openai, none",
     )
     embedding_model: str | None = Field(
         default=None,
-        validation_alias=AliasChoices(
-            "embedding_model", "EMBEDDING_MODEL", "MEMORY_EMBEDDING_MODEL"
-        ),
+        validation_alias=AliasChoices("EMBEDDING_MODEL", "MEMORY_EMBEDDING_MODEL"),
         description="default: text-embedding-3-small for openai, the bundled model for local",
     )
     openai_api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("openai_api_key", "OPENAI_API_KEY")
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY")
     )
     openai_base_url: str = Field(
         default="https://api.openai.com/v1",
-        validation_alias=AliasChoices(
-            "openai_base_url", "OPENAI_BASE_URL", "MEMORY_OPENAI_BASE_URL"
-        ),
+        validation_alias=AliasChoices("OPENAI_BASE_URL", "MEMORY_OPENAI_BASE_URL"),
     )
     embedding_timeout_seconds: float = Field(
         default=30.0,
         gt=0,
-        validation_alias=AliasChoices(
-            "embedding_timeout_seconds", "MEMORY_EMBEDDING_TIMEOUT_SECONDS"
-        ),
+        validation_alias=AliasChoices("MEMORY_EMBEDDING_TIMEOUT_SECONDS"),
     )
     embedding_batch_size: int = Field(
         default=256,
         ge=1,
-        validation_alias=AliasChoices("embedding_batch_size", "MEMORY_EMBEDDING_BATCH_SIZE"),
     )
 
     # learning loop
-    tenant: str = Field(default="default", validation_alias=AliasChoices("tenant", "MEMORY_TENANT"))
-    extraction_mode: Literal["inline", "queue"] = Field(
-        default="inline", validation_alias=AliasChoices("extraction_mode", "MEMORY_EXTRACTION_MODE")
-    )
+    tenant: str = Field(default="default")
+    extraction_mode: Literal["inline", "queue"] = Field(default="inline")
     extraction_queue_size: int = Field(
         default=1_000,
         ge=1,
-        validation_alias=AliasChoices("extraction_queue_size", "MEMORY_EXTRACTION_QUEUE_SIZE"),
     )
     limits: Limits = Field(default_factory=Limits)
 
     # server
-    mcp_host: str = Field(
-        default="localhost", validation_alias=AliasChoices("mcp_host", "MCP_HOST")
-    )
-    mcp_port: int = Field(
-        default=3000, ge=0, le=65535, validation_alias=AliasChoices("mcp_port", "MCP_PORT")
-    )
+    mcp_host: str = Field(default="localhost", validation_alias=AliasChoices("MCP_HOST"))
+    mcp_port: int = Field(default=3000, ge=0, le=65535, validation_alias=AliasChoices("MCP_PORT"))
 
     # logging
     log_level: str = Field(
-        default="INFO", validation_alias=AliasChoices("log_level", "MEMORY_LOG_LEVEL", "LOG_LEVEL")
+        default="INFO", validation_alias=AliasChoices("MEMORY_LOG_LEVEL", "LOG_LEVEL")
     )
-    log_format: Literal["console", "json"] = Field(
-        default="console", validation_alias=AliasChoices("log_format", "MEMORY_LOG_FORMAT")
-    )
+    log_format: Literal["console", "json"] = Field(default="console")
 
-    feature_flags: dict[str, bool] = Field(
-        default_factory=dict, validation_alias=AliasChoices("feature_flags", "MEMORY_FEATURE_FLAGS")
-    )
+    feature_flags: dict[str, bool] = Field(default_factory=dict)
 
     @field_validator("database_url")
     @classmethod

@@ -8,7 +8,6 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -29,7 +28,6 @@ from memory_core._models import (
     Episode,
     EpisodeFilter,
     EpisodePage,
-    EpisodeSummary,
     ExecutionStep,
     Extraction,
     Heuristic,
@@ -63,13 +61,7 @@ from memory_core._validation import (
 from memory_core._version import __version__
 from memory_core.extraction import derive_heuristics, extract_patterns
 from memory_core.reflection import reflect
-from memory_core.retrieval import (
-    RankingWeights,
-    fuse_items,
-    mmr,
-    rank_patterns,
-    score_episode,
-)
+from memory_core.retrieval import RankingWeights, rank_episodes, rank_patterns
 from memory_core.reward import compute_reward
 
 log = logging.getLogger("memory_core")
@@ -613,57 +605,27 @@ class SelfLearningMemory:
         *,
         diversify: bool = True,
     ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
-        w = self.weights
-        storage = self.storage
-        lexical = storage.lexical_search(tenant, text, w.candidates, filters)
-        semantic = []
+        query_vector = None
         emb = self.embedder
         if emb is not None:
             try:
-                qv = emb.embed([text])[0]
-                semantic = storage.vector_search(tenant, emb.model_id, qv, w.candidates, filters)
+                query_vector = emb.embed([text])[0]
             except EmbeddingError as exc:
                 self._disable_embedder(exc)
-        candidates = fuse_items(lexical, semantic, w)
-        if not candidates:
-            return [], {}
-        pool = sorted(candidates.values(), key=lambda c: -c.relevance)[: max(limit * 10, 50)]
-        summaries = {s.id: s for s in storage.get_summaries(tenant, [c.episode_id for c in pool])}
-        now = datetime.now(UTC)
-        scored: list[tuple[float, EpisodeSummary]] = []
-        comps = {}
-        for cand in pool:
-            summary = summaries.get(cand.episode_id)
-            if summary is None:
-                continue
-            score, comp = score_episode(cand, summary, ctx, w, now)
-            comps[cand.episode_id] = comp
-            scored.append((score, summary))
-        all_scores = {s.id: score for score, s in scored}
-        chosen = (
-            mmr(scored, limit, w.mmr_lambda)
-            if diversify
-            else sorted(scored, key=lambda x: -x[0])[:limit]
+                emb = None
+        return rank_episodes(
+            self.storage,
+            tenant,
+            text,
+            query_vector,
+            emb.model_id if emb is not None else None,
+            ctx,
+            filters,
+            limit,
+            max_steps,
+            self.weights,
+            diversify=diversify,
         )
-        results: list[RetrievedEpisode] = []
-        for score, summary in chosen:
-            cand = candidates[summary.id]
-            items = sorted((i for i in cand.items if i > 0), key=lambda i: -cand.items[i])[
-                :max_steps
-            ]
-            steps = storage.get_steps(tenant, summary.id, items) if items and max_steps > 0 else []
-            order = {n: k for k, n in enumerate(items)}
-            steps.sort(key=lambda s: order.get(s.step_number, 0))
-            results.append(
-                RetrievedEpisode(
-                    episode=summary,
-                    score=round(score, 6),
-                    components=comps[summary.id],
-                    steps=steps,
-                    matched_task=0 in cand.items,
-                )
-            )
-        return results, all_scores
 
     def retrieve_relevant_patterns(
         self,

@@ -50,12 +50,19 @@ def storage_factory_for_url(url: str, name: str | None = None) -> tuple[str, Any
     if name:
         return name, load_plugin(STORAGE_GROUP, name)
     scheme = url.split(":", 1)[0].lower()
+    broken: list[str] = []
     for candidate in installed(STORAGE_GROUP):
-        factory = load_plugin(STORAGE_GROUP, candidate)
+        try:
+            factory = load_plugin(STORAGE_GROUP, candidate)
+        except ConfigurationError as exc:
+            # One broken plugin must not stop the others from serving their schemes.
+            broken.append(str(exc))
+            continue
         if scheme in getattr(factory, "schemes", ()):
             return candidate, factory
+    hint = f"; broken plugins: {'; '.join(broken)}" if broken else ""
     raise ConfigurationError(
         f"no installed storage backend serves URL scheme {scheme!r} in DATABASE_URL "
-        f"(installed: {', '.join(installed(STORAGE_GROUP)) or 'none'})",
+        f"(installed: {', '.join(installed(STORAGE_GROUP)) or 'none'}){hint}",
         key="DATABASE_URL",
     )

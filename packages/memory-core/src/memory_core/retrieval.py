@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
 
-from memory_core._models import EpisodeSummary, Pattern, SearchHit, TaskContext
-from memory_core._results import RetrievedPattern, ScoreComponents
+from memory_core._models import EpisodeFilter, EpisodeSummary, Pattern, SearchHit, TaskContext
+from memory_core._protocols import FloatArray, StorageBackend
+from memory_core._results import RetrievedEpisode, RetrievedPattern, ScoreComponents
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -232,3 +233,66 @@ def rank_patterns(
         )
     out.sort(key=lambda r: -r.score)
     return out[:limit]
+
+
+def rank_episodes(
+    storage: StorageBackend,
+    tenant: str,
+    text: str,
+    query_vector: FloatArray | None,
+    model_id: str | None,
+    context: TaskContext | None,
+    filters: EpisodeFilter,
+    limit: int,
+    max_steps: int,
+    weights: RankingWeights,
+    *,
+    diversify: bool = True,
+) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
+    """The episode pipeline of the module docstring.
+
+    Returns the results and the score of every candidate scored (pattern ranking uses
+    the latter as evidence).
+    """
+    w = weights
+    lexical = storage.lexical_search(tenant, text, w.candidates, filters)
+    semantic: list[SearchHit] = []
+    if query_vector is not None and model_id is not None:
+        semantic = storage.vector_search(tenant, model_id, query_vector, w.candidates, filters)
+    candidates = fuse_items(lexical, semantic, w)
+    if not candidates:
+        return [], {}
+    pool = sorted(candidates.values(), key=lambda c: -c.relevance)[: max(limit * 10, 50)]
+    summaries = {s.id: s for s in storage.get_summaries(tenant, [c.episode_id for c in pool])}
+    now = datetime.now(UTC)
+    scored: list[tuple[float, EpisodeSummary]] = []
+    comps: dict[UUID, ScoreComponents] = {}
+    for cand in pool:
+        summary = summaries.get(cand.episode_id)
+        if summary is None:
+            continue
+        score, comp = score_episode(cand, summary, context, w, now)
+        comps[cand.episode_id] = comp
+        scored.append((score, summary))
+    all_scores = {s.id: score for score, s in scored}
+    if diversify:
+        chosen = mmr(scored, limit, w.mmr_lambda)
+    else:
+        chosen = sorted(scored, key=lambda x: -x[0])[:limit]
+    results: list[RetrievedEpisode] = []
+    for score, summary in chosen:
+        cand = candidates[summary.id]
+        items = sorted((i for i in cand.items if i > 0), key=lambda i: -cand.items[i])[:max_steps]
+        steps = storage.get_steps(tenant, summary.id, items) if items and max_steps > 0 else []
+        order = {n: k for k, n in enumerate(items)}
+        steps.sort(key=lambda s: order.get(s.step_number, 0))
+        results.append(
+            RetrievedEpisode(
+                episode=summary,
+                score=round(score, 6),
+                components=comps[summary.id],
+                steps=steps,
+                matched_task=0 in cand.items,
+            )
+        )
+    return results, all_scores

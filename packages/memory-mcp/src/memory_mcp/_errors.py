@@ -25,11 +25,9 @@ def tool_error(exc: MemoryCoreError) -> ToolError:
     """The client-facing error for a memory-core failure."""
     if isinstance(exc, InvalidInputError):
         text = str(exc)
-        if exc.field and exc.field not in text:
-            text = f"{exc.field}: {text}"
         if exc.limit is not None and str(exc.limit) not in text:
             text = f"{text} (limit: {exc.limit})"
-        return ToolError(f"invalid argument: {text}")
+        return ToolError(f"invalid argument {exc.field or 'arguments'}: {text}")
     if isinstance(exc, NotFoundError):
         return ToolError(str(exc))
     if isinstance(exc, EpisodeStateError):
@@ -47,4 +45,4 @@ def tool_error(exc: MemoryCoreError) -> ToolError:
 
 def invalid(field: str, message: str) -> ToolError:
     """An argument error found by the server itself (before memory-core is called)."""
-    return ToolError(f"invalid argument: {field}: {message}")
+    return ToolError(f"invalid argument {field}: {message}")

@@ -7,6 +7,8 @@ open in the background (``Runtime.warmup``) or on first use.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 import time
 from typing import Any
 
@@ -41,19 +43,40 @@ class RuntimeMiddleware:
             # Normally notifications/initialized: the handshake is done, so opening the
             # storage and loading the model can no longer delay it.
             self.rt.warmup.start()
-        if ctx.method != "tools/call" or not isinstance(ctx.params, dict):
+        if ctx.method != "tools/call" or not isinstance(ctx.params, Mapping):
             return await call_next(ctx)
         name = str(ctx.params.get("name", "?"))[:64]
         started = time.perf_counter()
         error = True
         try:
             result = await call_next(ctx)
-            error = bool(
-                result.get("isError") if isinstance(result, dict) else getattr(result, "is_error", False)
-            )
+            error = isinstance(result, dict) and bool(result.get("isError"))
+            if error:
+                result = _readable_validation_error(result)
             return result
         finally:
             self.metrics.record(name, (time.perf_counter() - started) * 1000.0, error=error)
+
+
+_PYDANTIC = re.compile(r"^Error executing tool (?P<tool>\S+): \d+ validation errors? for \S+\n(?P<body>.*)$", re.S)
+_PYDANTIC_ITEM = re.compile(r"^(?P<loc>\S[^\n]*)\n  (?P<msg>[^\n]*?)(?: \[type=[^\n]*)?$", re.M)
+
+
+def _readable_validation_error(result: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite the SDK's argument-validation text (pydantic's multi-line report, with
+    input echoes and doc links) as one line per field: ``invalid argument <field>: <why>``."""
+    content = result.get("content")
+    first = content[0] if isinstance(content, list) and content else None
+    if not isinstance(first, dict) or not isinstance(first.get("text"), str):
+        return result
+    match = _PYDANTIC.match(first["text"])
+    if match is None:
+        return result
+    parts = [f"invalid argument {m['loc']}: {m['msg']}" for m in _PYDANTIC_ITEM.finditer(match["body"])]
+    if not parts:
+        return result
+    text = f"Error executing tool {match['tool']}: " + "; ".join(parts)
+    return {**result, "content": [{**first, "text": text}, *content[1:]]}
 
 
 def build_server(

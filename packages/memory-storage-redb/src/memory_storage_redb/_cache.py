@@ -6,7 +6,7 @@ Named databases in one environment (see ``_env``)::
     atime       stored key               -> u64 big-endian µs of the last recorded access
     lru         u64 µs + stored key      -> b""   (oldest first: the eviction order)
     episodes    tenant NUL uuid16        -> stored key, dupsort (exact invalidate_episode)
-    tombstones  b"E" tenant NUL uuid16 | b"K" stored key -> i64 version, f64 expires_at
+    tombstones  tenant NUL uuid16        -> i64 version, f64 expires_at (after invalidation)
     meta        b"bytes"                 -> i64 accounted size of every entry
 
 Eviction is LRU with batched promotion. A hit never writes: it only notes the key in a
@@ -31,7 +31,6 @@ import lmdb
 from memory_core import (
     SCHEMA_VERSION,
     CacheError,
-    CacheKind,
     CacheStats,
     ConfigurationError,
     InvalidInputError,
@@ -41,6 +40,7 @@ from memory_storage_redb import _env, _keys, _record
 
 if TYPE_CHECKING:
     from memory_core import MemoryConfig
+    from memory_core._models import CacheKind
 
 logger = logging.getLogger("memory_storage_redb")
 
@@ -49,7 +49,6 @@ _TICK = struct.Struct(">Q")
 _I64 = struct.Struct("<q")
 _TOMB = struct.Struct("<qd")
 _I64_MAX: Final = 2**63 - 1
-_ERASED: Final = _I64_MAX  # tombstone version that rejects every put
 _BYTES_KEY: Final = b"bytes"
 _TOMB_GC_THRESHOLD: Final = 512
 _TOMB_GC_BATCH: Final = 128
@@ -81,7 +80,8 @@ class LMDBCache:
         initial_map_bytes: map size of a new cache.
         promote_after_seconds: LRU resolution; a hit re-records its access only after this.
         touch_batch: buffered promotions that force a write of their own.
-        tombstone_ttl_seconds: how long a deletion rejects late puts of older data.
+        tombstone_ttl_seconds: how long ``invalidate_episode`` rejects late puts of the
+            versions it dropped.
         verify_max_bytes: run the offline verifier at open for files up to this size.
     """
 
@@ -99,7 +99,7 @@ class LMDBCache:
         initial_map_bytes: int = 8 * MiB,
         promote_after_seconds: float = 1.0,
         touch_batch: int = 256,
-        tombstone_ttl_seconds: float = 300.0,
+        tombstone_ttl_seconds: float = 60.0,
         verify_max_bytes: int = 64 * MiB,
     ) -> None:
         if max_bytes < 64 * 1024:
@@ -123,7 +123,7 @@ class LMDBCache:
         self._clock = clock
         self._max_bytes = max_bytes
         self._max_entries = max_entries
-        self._ttl: dict[str, float | None] = dict(ttl or {})
+        self._ttl: dict[str, float | None] = {str(k): v for k, v in (ttl or {}).items()}
         self._promote_after = promote_after_seconds
         self._promote_after_us = int(promote_after_seconds * 1_000_000)
         self._touch_batch = touch_batch
@@ -216,11 +216,7 @@ class LMDBCache:
                 self._pending_drop.add(k)
                 return None
             layout, n_ids, schema, _version, _stored, expires = _record.unpack_header(raw, 0)
-            if (
-                layout != _record.LAYOUT
-                or schema != SCHEMA_VERSION
-                or (expires and now >= expires)
-            ):
+            if layout != _record.LAYOUT or schema != SCHEMA_VERSION or (expires and now >= expires):
                 self._pending_drop.add(k)
                 return None
             payload = bytes(raw[_record.HEADER_SIZE + 16 * n_ids :])
@@ -266,8 +262,10 @@ class LMDBCache:
         k = _keys.entry_key(kind, tenant, key)
         if not isinstance(value, bytes | bytearray | memoryview):
             raise InvalidInputError("value must be bytes", field="value")
-        if isinstance(version, bool) or not isinstance(version, int) or not (
-            -_I64_MAX <= version < _I64_MAX
+        if (
+            isinstance(version, bool)
+            or not isinstance(version, int)
+            or not (-_I64_MAX <= version < _I64_MAX)
         ):
             raise InvalidInputError(
                 "version must be a 64-bit signed integer", field="version", limit=_I64_MAX - 1
@@ -330,13 +328,17 @@ class LMDBCache:
             txn.put(_BYTES_KEY, _I64.pack(size), db=self._db[b"meta"])
             return True, evicted
 
-        try:
-            stored, evicted = self._env.write(txn_fn)
-        except lmdb.MapFullError:
-            # At the map's maximum (pages held by readers, fragmentation): evict a quarter
-            # of the bound in a transaction of its own, then try once more.
-            self._evict_to(self._max_bytes * 3 // 4)
-            stored, evicted = self._env.write(txn_fn)
+        for attempt in range(3):
+            try:
+                stored, evicted = self._env.write(txn_fn)
+                break
+            except lmdb.MapFullError:
+                # At the map's maximum (page overhead, pages pinned by readers): evict a
+                # quarter of what is stored, then try again. LMDB reuses freed pages only
+                # a transaction or two later, hence more than one round.
+                if attempt == 2:
+                    raise
+                self._evict_fraction(0.75)
         self._pending_touch.clear()
         self._pending_drop.clear()
         self.evictions += evicted
@@ -344,26 +346,24 @@ class LMDBCache:
             self.stale_puts += 1
 
     def delete(self, kind: CacheKind, tenant: str, key: str) -> None:
-        """Remove one entry; late puts of versions up to the deleted one are rejected."""
+        """Remove one entry (and its stored version: a later put of any version is taken)."""
         k = _keys.entry_key(kind, tenant, key)
 
         def txn_fn(txn: Any) -> None:
-            now = self._clock()
             old = txn.get(k, db=self._entries)
-            if old is None:
-                return
-            try:
-                version = _record.parse(old).version
-            except ValueError:
-                version = _ERASED
-            self._adjust_size(txn, -self._remove(txn, k, old))
-            self._put_tombstone(txn, b"K" + k, version, now)
+            if old is not None:
+                self._adjust_size(txn, -self._remove(txn, k, old))
 
         self._invalidate("delete", txn_fn)
 
     def invalidate_episode(self, tenant: str, episode_id: UUID) -> None:
         """Drop the episode's full record, summary and embeddings (via the episode index)
-        and every retrieval result of the tenant; reject late puts for it for a while."""
+        and every retrieval result of the tenant.
+
+        A tombstone then rejects, for ``tombstone_ttl_seconds``, puts for this episode of
+        versions up to the newest one dropped, so a reader that fetched the episode just
+        before an erasure cannot put it back; a newer version is accepted.
+        """
         if not isinstance(episode_id, UUID):
             raise InvalidInputError("episode_id must be a UUID", field="episode_id")
         retrieval = _keys.range_prefix("retrieval", tenant)
@@ -371,17 +371,25 @@ class LMDBCache:
 
         def txn_fn(txn: Any) -> None:
             freed = 0
+            newest: int | None = None
             episodes = self._db[b"episodes"]
             cur = txn.cursor(db=episodes)
             derived = list(cur.iternext_dup()) if cur.set_key(index_key) else []
             for k in derived:
                 old = txn.get(k, db=self._entries)
-                if old is not None:
-                    freed += self._remove(txn, k, old)
+                if old is None:
+                    continue
+                try:
+                    version = _record.parse(old).version
+                except ValueError:
+                    version = _I64_MAX - 1
+                newest = version if newest is None else max(newest, version)
+                freed += self._remove(txn, k, old)
             txn.delete(index_key, db=episodes)
             freed += self._remove_range(txn, retrieval)
             self._adjust_size(txn, -freed)
-            self._put_tombstone(txn, b"E" + index_key, _ERASED, self._clock())
+            if newest is not None:
+                self._put_tombstone(txn, index_key, newest, self._clock())
 
         self._invalidate("invalidate_episode", txn_fn)
 
@@ -412,7 +420,14 @@ class LMDBCache:
             if self._disabled:
                 return  # nothing is served by a disabled cache, so nothing stale can be
             try:
-                self._env.write(txn_fn)
+                for attempt in range(3):
+                    try:
+                        self._env.write(txn_fn)
+                        break
+                    except lmdb.MapFullError:
+                        if attempt == 2:
+                            raise
+                        self._evict_fraction(0.5)  # even a delete needs free pages
                 self._env.sync()
             except lmdb.Error as exc:
                 self.errors += 1
@@ -483,21 +498,21 @@ class LMDBCache:
             evicted += 1
         return max(size, 0), evicted
 
-    def _evict_to(self, target: int) -> None:
+    def _evict_fraction(self, keep: float) -> None:
         def txn_fn(txn: Any) -> int:
-            size, evicted = self._evict(txn, self._size(txn), target)
+            size = self._size(txn)
+            size, evicted = self._evict(txn, size, int(size * keep))
             txn.put(_BYTES_KEY, _I64.pack(size), db=self._db[b"meta"])
             return evicted
 
         self.evictions += self._env.write(txn_fn)
 
     def _rejected(self, txn: Any, k: bytes, version: int, ids: list[UUID], now: float) -> bool:
+        if not ids:
+            return False
         tombstones = self._db[b"tombstones"]
-        names = [b"K" + k]
-        if ids:
-            tenant = _keys.tenant_of(k)
-            names += [b"E" + _keys.episode_index_key(tenant, i) for i in ids]
-        for name in names:
+        tenant = _keys.tenant_of(k)
+        for name in [_keys.episode_index_key(tenant, i) for i in ids]:
             raw = txn.get(name, db=tombstones)
             if raw is None:
                 continue
@@ -510,7 +525,9 @@ class LMDBCache:
 
     def _put_tombstone(self, txn: Any, name: bytes, version: int, now: float) -> None:
         if self._tombstone_ttl > 0:
-            txn.put(name, _TOMB.pack(version, now + self._tombstone_ttl), db=self._db[b"tombstones"])
+            txn.put(
+                name, _TOMB.pack(version, now + self._tombstone_ttl), db=self._db[b"tombstones"]
+            )
 
     def _apply_pending(self, txn: Any, now: float) -> None:
         """Write buffered promotions, drop buffered stale entries, collect old tombstones."""
@@ -606,12 +623,49 @@ class LMDBCache:
                 max_bytes=self._max_bytes,
             )
 
+    def audit(self) -> dict[str, int]:
+        """Recount everything from the data (slow: a full scan), for operators and tests.
+
+        Returns the recounted ``entries`` and ``size_bytes`` next to the running
+        ``counted_size_bytes``, and the number of index rows that do not match an entry
+        (``orphan_*``) or entries missing an index row (``unindexed``); all zero when sound.
+        """
+        with self._lock:
+            if self._closed:
+                raise CacheError("cache audit after close")
+            with self._env.env.begin() as txn:
+                size = entries = unindexed = 0
+                episode_rows: set[tuple[bytes, bytes]] = set()
+                for k, record in txn.cursor(db=self._entries):
+                    header = _record.parse(record)
+                    ids = header.episode_ids(record)
+                    size += _charge(k, len(record), len(ids))
+                    entries += 1
+                    at = txn.get(k, db=self._atime)
+                    if at is None or txn.get(at + k, db=self._db[b"lru"]) is None:
+                        unindexed += 1
+                    tenant = _keys.tenant_of(k)
+                    episode_rows.update((_keys.episode_index_key(tenant, i), k) for i in ids)
+                lru_rows = txn.stat(self._db[b"lru"])["entries"]
+                atime_rows = txn.stat(self._atime)["entries"]
+                stored_rows = set(txn.cursor(db=self._db[b"episodes"]).iternext())
+                return {
+                    "entries": entries,
+                    "size_bytes": size,
+                    "counted_size_bytes": self._size(txn),
+                    "unindexed": unindexed,
+                    "orphan_lru": lru_rows - (entries - unindexed),
+                    "orphan_atime": atime_rows - (entries - unindexed),
+                    "orphan_episode_rows": len(stored_rows - episode_rows),
+                    "missing_episode_rows": len(episode_rows - stored_rows),
+                    "tombstones": txn.stat(self._db[b"tombstones"])["entries"],
+                    "last_txnid": self._env.env.info()["last_txnid"],
+                }
+
     def flush(self) -> None:
         """Write buffered LRU promotions now (done automatically; for tests and shutdown)."""
         with self._lock:
-            if not (self._closed or self._disabled) and (
-                self._pending_touch or self._pending_drop
-            ):
+            if not (self._closed or self._disabled) and (self._pending_touch or self._pending_drop):
                 self._flush_locked()
 
     def close(self) -> None:

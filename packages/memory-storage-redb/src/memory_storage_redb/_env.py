@@ -175,7 +175,7 @@ class Environment:
             from lmdb import verify
 
             try:
-                problems = verify.verify(str(self.path), subdir=True)
+                problems: list[str] = verify.verify(str(self.path), subdir=True)  # type: ignore[no-untyped-call]
             except verify.VerifyError as exc:
                 raise CorruptCacheError(f"not an LMDB file: {exc}") from exc
             if problems:
@@ -197,11 +197,12 @@ class Environment:
             max_spare_txns=4,
         )
         self._check_length()
-        with self.env.begin(write=True) as txn:
-            self.dbs = {
+        self.dbs = self.write(
+            lambda txn: {
                 name: self.env.open_db(name, txn=txn, dupsort=name == b"episodes")
                 for name in DB_NAMES
             }
+        )
 
     def _check_length(self) -> None:
         """A truncated file is caught here, before any page past its end is touched."""

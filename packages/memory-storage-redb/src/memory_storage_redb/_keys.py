@@ -6,9 +6,11 @@ not a scan), and "all retrieval results of a tenant" is a single range. A key th
 push the LMDB key past its 511-byte limit is replaced by ``#`` + its BLAKE2b-256 digest;
 the prefix stays readable so the ranges above still hold.
 
-Entries derived from an episode (``episode``, ``summary``, ``embedding``) are indexed by
-every canonical UUID found in their key (``str(episode_id)``, e.g. ``<model>/<uuid>`` for
-an embedding), which is what makes ``invalidate_episode`` exact.
+Entries derived from an episode are indexed by its id, which is what makes
+``invalidate_episode`` exact. The core's key convention (memory-core's cache contract):
+``episode`` and ``summary`` entries are keyed ``str(episode_id)``; an episode's
+``embedding`` entries ``f"{episode_id}:{rest}"``; other keys (query vectors, patterns,
+retrieval results) belong to no episode.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import re
 from typing import Final, get_args
 from uuid import UUID
 
-from memory_core import CacheKind, InvalidInputError
+from memory_core import InvalidInputError
+from memory_core._models import CacheKind  # not re-exported by memory_core (yet)
 
 KINDS: Final[frozenset[str]] = frozenset(get_args(CacheKind))
 EPISODE_DERIVED_KINDS: Final[frozenset[str]] = frozenset({"episode", "summary", "embedding"})
@@ -26,11 +29,10 @@ MAX_TENANT_CHARS: Final = 128
 MAX_KEY_CHARS: Final = 16_384
 #: LMDB's compiled-in key limit is 511 bytes; the LRU index adds 8 bytes of timestamp.
 MAX_STORED_KEY_BYTES: Final = 400
-MAX_EPISODE_IDS: Final = 8
 
 SEP: Final = b"\x00"
 _UUID_RE: Final = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?=$|:)"
 )
 
 
@@ -38,7 +40,9 @@ def tenant_bytes(tenant: str) -> bytes:
     """The validated UTF-8 tenant; ``InvalidInputError`` names the field and limit."""
     if not isinstance(tenant, str) or not tenant or len(tenant) > MAX_TENANT_CHARS:
         raise InvalidInputError(
-            f"tenant must be 1-{MAX_TENANT_CHARS} characters", field="tenant", limit=MAX_TENANT_CHARS
+            f"tenant must be 1-{MAX_TENANT_CHARS} characters",
+            field="tenant",
+            limit=MAX_TENANT_CHARS,
         )
     if "\x00" in tenant:
         raise InvalidInputError("tenant must not contain NUL", field="tenant")
@@ -74,17 +78,13 @@ def tenant_of(stored_key: bytes) -> bytes:
 
 
 def episode_ids(kind: str, key: str) -> list[UUID]:
-    """Episode ids an entry derives from (UUIDs in its key), for the episode index."""
+    """The episode an entry derives from (a leading UUID in its key), for the index."""
     if kind not in EPISODE_DERIVED_KINDS:
         return []
-    found: list[UUID] = []
-    for match in _UUID_RE.finditer(key):
-        uid = UUID(match.group(0))
-        if uid not in found:
-            found.append(uid)
-        if len(found) == MAX_EPISODE_IDS:
-            break
-    return found
+    match = _UUID_RE.match(key)
+    if match is None or (kind != "embedding" and match.end() != len(key)):
+        return []
+    return [UUID(match.group(0))]
 
 
 def episode_index_key(tenant: bytes, episode_id: UUID) -> bytes:

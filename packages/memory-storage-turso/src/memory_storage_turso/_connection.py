@@ -44,6 +44,12 @@ def is_busy(exc: BaseException) -> bool:
     return any(marker in message for marker in _BUSY_MARKERS)
 
 
+def fetch(cursor: Any) -> list[Row]:
+    """All rows of a cursor; the binding returns ``None`` for statements without rows."""
+    rows = cursor.fetchall()
+    return list(rows) if rows else []
+
+
 class Tx:
     """The statements of one transaction. Thin on purpose: rows are plain tuples."""
 
@@ -51,7 +57,7 @@ class Tx:
         self._conn = conn
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return list(self._conn.execute(sql, tuple(params)).fetchall())
+        return fetch(self._conn.execute(sql, tuple(params)))
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = self.all(sql, params)
@@ -157,7 +163,7 @@ class Database:
         """One statement outside any transaction (VACUUM, checkpoints, PRAGMAs)."""
         with self._lock:
             conn = self._live()
-            return self._retrying(lambda: list(conn.execute(sql, tuple(params)).fetchall()))
+            return self._retrying(lambda: fetch(conn.execute(sql, tuple(params))))
 
     def sync(self) -> None:
         """Pull the primary's new frames into an embedded replica."""
@@ -199,6 +205,8 @@ class Database:
             except MemoryCoreError:
                 raise
             except ValueError as exc:
+                if type(exc) is not ValueError:  # e.g. pydantic's ValidationError: not the engine
+                    raise
                 if not is_busy(exc) or time.monotonic() >= deadline:
                     raise self.error("statement failed", exc) from exc
             self.retries += 1

@@ -39,12 +39,17 @@ from memory_cli._filters import (
 from memory_cli._output import emit
 from memory_cli._parsing import parse_json_object, parse_pairs, parse_uuid
 from memory_cli._state import get_state
-from memory_cli._views import episode_view, episodes_table, retrieved_episodes_table
+from memory_cli._views import (
+    episode_view,
+    episodes_table,
+    or_empty,
+    retrieved_episodes_table,
+)
 
 app = typer.Typer(
     help="Record and inspect episodes: one task an agent worked on, from start to outcome.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
 
 EpisodeId = Annotated[str, typer.Argument(help="Episode id (UUID).", show_default=False)]
@@ -240,7 +245,7 @@ def list_(
         page = EpisodePage(items=items, next_cursor=None)
 
     def table() -> Any:
-        parts: list[Any] = [episodes_table(page.items)]
+        parts: list[Any] = [or_empty(episodes_table(page.items), "episodes")]
         if page.next_cursor:
             parts.append(f"[dim]more: --cursor {page.next_cursor}[/dim]")
         return parts
@@ -272,7 +277,7 @@ def search(
         framework=framework, tags=tag, since=since, until=until,
     )
     hits = state.memory.retrieve_relevant_context(text, limit=limit, **filter_kwargs(filters))
-    emit(state.format, hits, lambda: retrieved_episodes_table(hits))
+    emit(state.format, hits, lambda: or_empty(retrieved_episodes_table(hits), "matching episodes"))
 
 
 @app.command(epilog=examples("memory episode delete $ID --yes"))

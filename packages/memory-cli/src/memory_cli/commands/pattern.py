@@ -11,12 +11,12 @@ from memory_cli._examples import examples
 from memory_cli._output import emit
 from memory_cli._parsing import parse_uuid
 from memory_cli._state import get_state
-from memory_cli._views import analysis_table, pattern_view, patterns_table
+from memory_cli._views import analysis_table, or_empty, pattern_view, patterns_table
 
 app = typer.Typer(
     help="Inspect learned patterns: support, success rate, confidence, effectiveness.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
 
 KindOpt = Annotated[PatternKind | None, typer.Option("--kind", help="Only this kind.")]
@@ -56,7 +56,7 @@ def list_(
     patterns = state.memory.list_patterns(
         _filter(kind, task_type, domain, min_success_rate, min_support), limit=limit
     )
-    emit(state.format, patterns, lambda: patterns_table(patterns))
+    emit(state.format, patterns, lambda: or_empty(patterns_table(patterns), "patterns"))
 
 
 @app.command(epilog=examples("memory pattern show 6f1d2c9e-...", "memory -f yaml pattern show $ID"))
@@ -88,4 +88,4 @@ def analyze(
     items = state.memory.analyze_patterns(
         _filter(kind, task_type, domain, min_success_rate, min_support), limit=limit
     )
-    emit(state.format, items, lambda: analysis_table(items))
+    emit(state.format, items, lambda: or_empty(analysis_table(items), "patterns"))

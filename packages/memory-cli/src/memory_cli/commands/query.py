@@ -10,7 +10,12 @@ from memory_core import Complexity, TaskContext
 from memory_cli._examples import examples
 from memory_cli._output import emit
 from memory_cli._state import get_state
-from memory_cli._views import heuristics_table, retrieved_episodes_table, retrieved_patterns_table
+from memory_cli._views import (
+    heuristics_table,
+    or_empty,
+    retrieved_episodes_table,
+    retrieved_patterns_table,
+)
 
 EPILOG = examples(
     "memory query 'add a health check route' --domain web --language python",
@@ -31,7 +36,7 @@ def query(
     """Retrieve relevant episodes, patterns and heuristics, with score components.
 
     The context options describe the new task; they raise the score of episodes from the
-    same context (the ``ctx`` component) rather than filter others out.
+    same context (the `ctx` component) rather than filter others out.
     """
     state = get_state(ctx)
     context = None
@@ -45,8 +50,8 @@ def query(
         state.format,
         result,
         lambda: [
-            retrieved_episodes_table(result.episodes),
-            retrieved_patterns_table(result.patterns),
-            heuristics_table(result.heuristics),
+            or_empty(retrieved_episodes_table(result.episodes), "matching episodes"),
+            or_empty(retrieved_patterns_table(result.patterns), "matching patterns"),
+            or_empty(heuristics_table(result.heuristics), "heuristics yet"),
         ],
     )

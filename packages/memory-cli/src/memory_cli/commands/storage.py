@@ -18,7 +18,7 @@ from memory_cli._state import get_state
 app = typer.Typer(
     help="Maintain the durable store: stats, migrations, integrity, vacuum, sync, re-embedding.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
 
 
@@ -96,18 +96,19 @@ def sync(ctx: typer.Context) -> None:
 
 @app.command(epilog=examples(
     "EMBEDDING_MODEL=text-embedding-3-small memory storage reembed",
-    "memory storage reembed --batch-size 64",
+    "memory --tenant team-a storage reembed",
 ))
-def reembed(
-    ctx: typer.Context,
-    batch_size: Annotated[int, typer.Option(min=1, help="Episodes per embedding batch.")] = 256,
-) -> None:
-    """Re-embed every episode with the configured model (after changing models)."""
+def reembed(ctx: typer.Context) -> None:
+    """Re-embed every completed episode of the tenant with the configured model.
+
+    Run after changing EMBEDDING_MODEL or the provider: vectors of other models are
+    dropped at the end, so retrieval never compares vectors of two models.
+    """
     state = get_state(ctx)
     memory = state.memory
-    total = memory.storage.stats(None).episodes
+    total = memory.storage.stats(state.config.tenant).completed_episodes
     with tracked("re-embedding", total) as tracker:
-        done = memory.reembed(batch_size=batch_size, progress=tracker)
+        done = memory.reembed(progress=tracker)
     embedder = memory.embedder
     data = {"episodes": done, "model_id": embedder.model_id if embedder is not None else None}
     emit(state.format, data)

@@ -1,0 +1,65 @@
+"""Embedding providers and the choice among them.
+
+``provider_from_config`` reads ``embedding_provider``:
+
+* ``auto`` (default): ``openai`` when ``OPENAI_API_KEY`` is set, else ``local``;
+* ``local``: the bundled static model (offline, numpy only);
+* ``openai``: any OpenAI-compatible ``/embeddings`` endpoint;
+* ``none``: no embeddings; retrieval is lexical + context only;
+* any other name: a plugin registered under the ``memory_core.embeddings`` entry point.
+
+An unknown name raises ``BackendNotFoundError`` listing what is installed. A missing local
+model raises ``EmbeddingError``; there is no silent fallback to hash "embeddings".
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, ClassVar
+
+from memory_core._plugins import EMBEDDINGS_GROUP, load_plugin
+from memory_core.embeddings.openai import OpenAIEmbeddingProvider
+from memory_core.embeddings.static import StaticEmbeddingProvider
+
+if TYPE_CHECKING:
+    from memory_core._config import MemoryConfig
+    from memory_core._protocols import EmbeddingProvider
+
+__all__ = [
+    "NoEmbeddings",
+    "OpenAIEmbeddingProvider",
+    "StaticEmbeddingProvider",
+    "provider_from_config",
+    "resolve_provider_name",
+]
+
+logger = logging.getLogger("memory_core.embeddings")
+
+
+class NoEmbeddings:
+    """The ``none`` entry point: embeddings switched off, retrieval stays lexical."""
+
+    name: ClassVar[str] = "none"
+
+    @classmethod
+    def from_config(cls, config: MemoryConfig) -> None:
+        return None
+
+
+def resolve_provider_name(config: MemoryConfig) -> str:
+    """The entry-point name ``embedding_provider`` stands for (``auto`` resolved)."""
+    name = config.embedding_provider.strip().lower()
+    if name != "auto":
+        return name
+    key = config.openai_api_key
+    return "openai" if key is not None and key.get_secret_value() else "local"
+
+
+def provider_from_config(config: MemoryConfig) -> EmbeddingProvider | None:
+    """Build the configured provider (cheap: no model load, no request); ``None`` = lexical only."""
+    name = resolve_provider_name(config)
+    if config.embedding_provider.strip().lower() == "auto":
+        logger.info("embedding provider auto-selected", extra={"fields": {"provider": name}})
+    factory = load_plugin(EMBEDDINGS_GROUP, name)
+    provider: EmbeddingProvider | None = factory.from_config(config)
+    return provider

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from memory_core._errors import EmbeddingError, InvalidInputError
+from memory_core._errors import EmbeddingError
+from memory_core.embeddings._input import check_texts
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -132,7 +133,7 @@ class StaticEmbeddingProvider:
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """Mean of token rows, L2-normalised; a text with no known token gives a zero row."""
-        _check_texts(texts)
+        check_texts(texts)
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
         model = self._ensure_loaded()
@@ -227,17 +228,6 @@ def _resolve(model: str | os.PathLike[str]) -> tuple[Path, str]:
             f"({', '.join(BUNDLED_MODELS)}) nor a directory; {_REBUILD_HINT}"
         )
     return path.resolve(), path.resolve().name
-
-
-def _check_texts(texts: Sequence[str]) -> None:
-    # A bare str is a Sequence[str] too: embedding it character by character is a bug.
-    if isinstance(texts, str):
-        raise InvalidInputError("texts must be a sequence of strings, not a string", field="texts")
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise InvalidInputError(
-                f"texts[{i}] must be a string, got {type(text).__name__}", field=f"texts[{i}]"
-            )
 
 
 def _token_ids(model: _Loaded, texts: list[str] | Sequence[str]) -> list[list[int]]:

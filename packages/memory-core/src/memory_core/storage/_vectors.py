@@ -1,0 +1,94 @@
+"""A growable matrix of unit rows keyed by (episode id, item), for exact cosine search.
+
+Rows are normalised on insert, so a query is one matrix-vector product. Deletion moves
+the last row into the hole, so the live rows stay contiguous and no rebuild is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from uuid import UUID
+
+import numpy as np
+import numpy.typing as npt
+
+RowKey = tuple[UUID, int]
+
+
+class VectorMatrix:
+    """The vectors of one embedding model in one tenant."""
+
+    def __init__(self, dimension: int, capacity: int = 64) -> None:
+        self.dimension = dimension
+        self._data = np.zeros((capacity, dimension), dtype=np.float32)
+        self._keys: list[RowKey] = []
+        self._rows: dict[RowKey, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def put(self, key: RowKey, unit: npt.NDArray[np.float32]) -> None:
+        """Insert or replace one already-normalised row."""
+        row = self._rows.get(key)
+        if row is None:
+            row = len(self._keys)
+            if row == self._data.shape[0]:
+                grown = np.zeros((2 * row, self.dimension), dtype=np.float32)
+                grown[:row] = self._data
+                self._data = grown
+            self._keys.append(key)
+            self._rows[key] = row
+        self._data[row] = unit
+
+    def remove(self, key: RowKey) -> bool:
+        row = self._rows.pop(key, None)
+        if row is None:
+            return False
+        last = len(self._keys) - 1
+        if row != last:
+            moved = self._keys[last]
+            self._data[row] = self._data[last]
+            self._keys[row] = moved
+            self._rows[moved] = row
+        self._keys.pop()
+        return True
+
+    def remove_episode(self, episode_id: UUID) -> int:
+        doomed = [k for k in self._keys if k[0] == episode_id]
+        for key in doomed:
+            self.remove(key)
+        return len(doomed)
+
+    def top_k(
+        self,
+        unit_query: npt.NDArray[np.float32],
+        limit: int,
+        keep: Callable[[UUID], bool] | None,
+    ) -> list[tuple[RowKey, float]]:
+        """Exact best ``limit`` rows by cosine, among rows whose episode ``keep`` admits."""
+        n = len(self._keys)
+        if n == 0:
+            return []
+        scores = self._data[:n] @ unit_query
+        if keep is not None:
+            verdicts: dict[UUID, bool] = {}
+            mask = np.fromiter(
+                (
+                    verdicts[eid] if eid in verdicts else verdicts.setdefault(eid, keep(eid))
+                    for eid, _ in self._keys
+                ),
+                dtype=bool,
+                count=n,
+            )
+            candidates = np.flatnonzero(mask)
+        else:
+            candidates = np.arange(n)
+        if candidates.size == 0:
+            return []
+        cand_scores = scores[candidates]
+        if candidates.size > limit:
+            part = np.argpartition(-cand_scores, limit - 1)[:limit]
+            candidates, cand_scores = candidates[part], cand_scores[part]
+        # best first; equal scores in row order, so results are deterministic
+        order = np.lexsort((candidates, -cand_scores))
+        return [(self._keys[int(candidates[i])], float(cand_scores[i])) for i in order]

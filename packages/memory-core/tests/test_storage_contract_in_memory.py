@@ -1,0 +1,18 @@
+"""The storage contract, run on the in-memory backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from memory_core.storage import InMemoryStorage
+from memory_core.testing import StorageContract
+
+
+class TestInMemoryStorage(StorageContract):
+    @pytest.fixture
+    def storage(self) -> Iterator[InMemoryStorage]:
+        backend = InMemoryStorage.from_url("memory:")
+        yield backend
+        backend.close()

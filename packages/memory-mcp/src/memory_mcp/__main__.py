@@ -1,0 +1,160 @@
+"""``memory-mcp``: serve the memory over stdio (default) or streamable HTTP.
+
+Exit codes: 0 on a clean stop, 2 for bad arguments or configuration (one line on
+stderr, naming the setting; an unknown backend lists what is installed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from memory_mcp._version import __version__
+
+if TYPE_CHECKING:
+    from memory_core import MemoryConfig
+
+EXIT_CONFIG = 2
+logger = logging.getLogger("memory_mcp")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="memory-mcp",
+        description="Serve persistent, self-learning memory to AI agents over MCP.",
+        epilog=(
+            "Configuration also comes from the environment (DATABASE_URL, MCP_HOST, MCP_PORT, "
+            "OPENAI_API_KEY, EMBEDDING_MODEL, MEMORY_<SETTING>) and memory-cli.toml. "
+            "Logs go to stderr; on stdio, stdout carries only the protocol."
+        ),
+    )
+    p.add_argument("--version", action="version", version=f"memory-mcp {__version__}")
+    p.add_argument(
+        "--transport",
+        choices=["stdio", "http", "streamable-http"],
+        default="stdio",
+        help="stdio (default) or http: streamable HTTP at /mcp, with /health and /metrics",
+    )
+    p.add_argument("--host", help="HTTP bind address (default: MCP_HOST or localhost)")
+    p.add_argument("--port", type=int, help="HTTP port, 0 for any free one (default: MCP_PORT or 3000)")
+    p.add_argument("--config", metavar="PATH", help="TOML config file (default: ./memory-cli.toml if present)")
+    p.add_argument("--database-url", metavar="URL", help="overrides DATABASE_URL (default file:./memory.db)")
+    p.add_argument(
+        "--stateless",
+        action="store_true",
+        help="HTTP without sessions, so any instance behind a load balancer can answer any request",
+    )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="extra Host header accepted over HTTP (repeatable; also MCP_ALLOWED_HOSTS, comma-separated)",
+    )
+    p.add_argument("--log-level", help="DEBUG, INFO (default), WARNING or ERROR")
+    return p
+
+
+def load_config(args: argparse.Namespace) -> MemoryConfig:
+    # Imported here so that --help and --version answer without loading memory-core.
+    from memory_core import MemoryConfig
+
+    overrides: dict[str, object] = {}
+    if args.host is not None:
+        overrides["mcp_host"] = args.host
+    if args.port is not None:
+        overrides["mcp_port"] = args.port
+    if args.database_url is not None:
+        overrides["database_url"] = args.database_url
+    if args.log_level is not None:
+        overrides["log_level"] = args.log_level
+    config = MemoryConfig.load(args.config, **overrides)
+    preflight(config)
+    return config
+
+
+def preflight(config: MemoryConfig) -> None:
+    """Check plugin names now, so a typo fails at start with the list of what is installed
+    instead of on the first tool call. Reads entry-point metadata only; nothing is opened."""
+    from memory_core import BackendNotFoundError
+    from memory_core._plugins import CACHE_GROUP, EMBEDDINGS_GROUP, STORAGE_GROUP, installed
+
+    checks = [(CACHE_GROUP, config.cache_backend)]
+    if config.storage_backend:
+        checks.append((STORAGE_GROUP, config.storage_backend))
+    if config.embedding_provider not in ("auto",):
+        checks.append((EMBEDDINGS_GROUP, config.embedding_provider))
+    for group, name in checks:
+        names = installed(group)
+        if name not in names:
+            raise BackendNotFoundError(group, name, names)
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper() if level.upper() in logging.getLevelNamesMapping() else "INFO")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from memory_core import ConfigurationError
+
+    try:
+        config = load_config(args)
+    except ConfigurationError as exc:
+        print(f"memory-mcp: error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(config.log_level)
+
+    from memory_mcp._server import build_server
+
+    transport = "http" if args.transport in ("http", "streamable-http") else "stdio"
+    try:
+        server, rt = build_server(config, transport=transport)
+    except ConfigurationError as exc:
+        print(f"memory-mcp: error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, task.cancel)
+        try:
+            if transport == "stdio":
+                await server.run_stdio_async()
+            else:
+                from memory_mcp._http import allowed_hosts_from_env, build_http_app, serve_http
+
+                app = build_http_app(
+                    server,
+                    rt,
+                    host=config.mcp_host,
+                    stateless=args.stateless,
+                    allowed_hosts=[*args.allowed_host, *allowed_hosts_from_env()],
+                )
+                await serve_http(app, host=config.mcp_host, port=config.mcp_port, log_level=config.log_level)
+        except asyncio.CancelledError:
+            logger.info("stopping")
+        finally:
+            # Flush and close storage and cache on the worker thread before exiting.
+            rt.warmup.join(timeout=30)
+            await rt.memory.aclose()
+
+    asyncio.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

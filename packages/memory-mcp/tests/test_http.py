@@ -1,0 +1,82 @@
+"""The HTTP transport's extra routes and its Host-header (DNS rebinding) check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mcp import Client
+
+pytestmark = pytest.mark.anyio
+
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+async def test_health_and_prometheus_metrics(http_server: Any) -> None:
+    async with httpx.AsyncClient(base_url=http_server.base, timeout=30) as http:
+        health = await http.get("/health")
+        assert health.status_code == 200
+        body = health.json()
+        assert body["status"] == "ok" and body["version"]
+        assert body["warmup"]["state"] in {"pending", "running", "done"}
+
+    async with Client(http_server.url) as client:
+        r = await client.call_tool("create_episode", {"task_description": "metrics please"})
+        assert not r.is_error
+        bad = await client.call_tool("create_episode", {})
+        assert bad.is_error
+
+    async with httpx.AsyncClient(base_url=http_server.base, timeout=30) as http:
+        metrics = await http.get("/metrics")
+    assert metrics.status_code == 200
+    assert metrics.headers["content-type"].startswith("text/plain")
+    text = metrics.text
+    assert '# TYPE memory_mcp_tool_calls_total counter' in text
+    assert 'memory_mcp_tool_calls_total{tool="create_episode"} 2' in text
+    assert 'memory_mcp_tool_errors_total{tool="create_episode"} 1' in text
+    assert 'memory_mcp_tool_latency_ms{tool="create_episode",quantile="0.5"}' in text
+    assert "memory_core_episodes 1" in text
+    for line in text.splitlines():  # every sample line is "name{labels} number"
+        if line and not line.startswith("#"):
+            float(line.rsplit(" ", 1)[1])
+
+
+async def test_foreign_host_header_is_rejected(http_server: Any) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        evil = await http.post(http_server.url, json=INIT, headers={**MCP_HEADERS, "Host": "evil.example"})
+        good = await http.post(http_server.url, json=INIT, headers=MCP_HEADERS)
+    assert evil.status_code in (400, 403, 421)
+    assert good.status_code == 200
+
+
+async def test_wildcard_bind_keeps_host_check(data_dir: Path, http_factory: Callable[..., Any]) -> None:
+    server = http_factory(data_dir, "--allowed-host", "memory.internal", host="0.0.0.0")
+    port = server.url.rsplit(":", 1)[1].split("/")[0]
+    url = f"http://127.0.0.1:{port}/mcp"
+    async with httpx.AsyncClient(timeout=30) as http:
+        allowed = await http.post(url, json=INIT, headers={**MCP_HEADERS, "Host": f"memory.internal:{port}"})
+        local = await http.post(url, json=INIT, headers=MCP_HEADERS)
+        evil = await http.post(url, json=INIT, headers={**MCP_HEADERS, "Host": "evil.example"})
+    assert allowed.status_code == 200
+    assert local.status_code == 200
+    assert evil.status_code in (400, 403, 421)
+
+
+async def test_stateless_mode_serves_without_sessions(data_dir: Path, http_factory: Callable[..., Any]) -> None:
+    server = http_factory(data_dir, "--stateless")
+    async with httpx.AsyncClient(timeout=30) as http:
+        r = await http.post(server.url, json=INIT, headers=MCP_HEADERS)
+    assert r.status_code == 200
+    assert "mcp-session-id" not in r.headers
+    async with Client(server.url) as client:
+        r2 = await client.call_tool("create_episode", {"task_description": "stateless"})
+        assert not r2.is_error

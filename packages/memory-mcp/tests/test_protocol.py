@@ -1,0 +1,124 @@
+"""Raw JSON-RPC: older clients (protocol 2025-06-18, 2025-03-26) still connect, stdout
+carries only the protocol, and the cold-start time to the first ``initialize`` answer is
+measured (printed, not asserted: timings on a shared 2-core machine are noise)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+OLD_VERSIONS = ["2025-06-18", "2025-03-26"]
+Spawn = Callable[..., subprocess.Popen[bytes]]
+
+
+def initialize(version: str, request_id: int = 1) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": version,
+            "capabilities": {},
+            "clientInfo": {"name": "raw-test-client", "version": "0"},
+        },
+    }
+
+
+def send(proc: subprocess.Popen[bytes], message: dict[str, Any]) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(message).encode() + b"\n")
+    proc.stdin.flush()
+
+
+def receive(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line, "server closed stdout"
+    message: dict[str, Any] = json.loads(line)  # every stdout line must be JSON-RPC
+    return message
+
+
+@pytest.mark.parametrize("version", OLD_VERSIONS)
+def test_old_protocol_over_stdio(spawn: Spawn, version: str) -> None:
+    proc = spawn()
+    send(proc, initialize(version))
+    reply = receive(proc)
+    assert reply["id"] == 1 and "result" in reply, reply
+    result = reply["result"]
+    assert result["protocolVersion"] == version
+    assert result["serverInfo"]["name"] == "memory-mcp"
+    assert "tools" in result["capabilities"]
+    send(proc, {"jsonrpc": "2.0", "method": "notifications/initialized"})
+    send(proc, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+    tools = receive(proc)["result"]["tools"]
+    names = {t["name"] for t in tools}
+    assert {"create_episode", "query_memory", "health_check", "get_metrics"} <= names
+    create = next(t for t in tools if t["name"] == "create_episode")
+    assert create["inputSchema"]["required"] == ["task_description"]
+    assert create["annotations"]["readOnlyHint"] is False
+    send(proc, {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                "params": {"name": "create_episode", "arguments": {"task_description": "old client"}}})  # fmt: skip
+    created = receive(proc)["result"]
+    assert created.get("isError") is not True, created
+    assert created["structuredContent"]["episode_id"]
+    proc.stdin.close()  # type: ignore[union-attr]
+    assert proc.wait(timeout=30) == 0
+
+
+def test_cold_start_to_initialize(spawn: Spawn) -> None:
+    """From process start to the initialize answer: storage, cache and the embedding
+    model are not opened before it (they open after the handshake, in the background)."""
+    samples = []
+    for _ in range(3):
+        started = time.perf_counter()
+        proc = spawn()
+        send(proc, initialize("2025-06-18"))
+        reply = receive(proc)
+        samples.append(time.perf_counter() - started)
+        assert reply["result"]["serverInfo"]["name"] == "memory-mcp"
+        proc.stdin.close()  # type: ignore[union-attr]
+        proc.wait(timeout=30)
+    samples.sort()
+    print(f"\ncold start to initialize (stdio): min {samples[0]:.3f}s median {samples[1]:.3f}s "
+          f"max {samples[2]:.3f}s")  # fmt: skip
+
+
+@pytest.mark.parametrize("version", OLD_VERSIONS)
+def test_old_protocol_over_http(http_server: Any, version: str) -> None:
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    with httpx.Client(timeout=30) as http:
+        r = http.post(http_server.url, json=initialize(version), headers=headers)
+        assert r.status_code == 200, r.text
+        session = r.headers.get("mcp-session-id")
+        assert session
+        body = r.text
+        if r.headers["content-type"].startswith("text/event-stream"):
+            data = [ln[5:].strip() for ln in body.splitlines() if ln.startswith("data:")]
+            body = next(d for d in data if d)
+        result = json.loads(body)["result"]
+        assert result["protocolVersion"] == version
+        assert result["serverInfo"]["name"] == "memory-mcp"
+
+
+def test_stdout_carries_only_protocol(spawn: Spawn) -> None:
+    """A tool call that opens storage and logs must not print anything but JSON-RPC."""
+    proc = spawn()
+    send(proc, initialize("2025-06-18"))
+    receive(proc)
+    send(proc, {"jsonrpc": "2.0", "method": "notifications/initialized"})
+    send(proc, {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                "params": {"name": "health_check", "arguments": {}}})  # fmt: skip
+    reply = receive(proc)
+    assert reply["id"] == 2
+    proc.stdin.close()  # type: ignore[union-attr]
+    assert proc.stdout is not None
+    rest = proc.stdout.read()
+    for line in rest.splitlines():
+        json.loads(line)
+    assert proc.wait(timeout=30) == 0

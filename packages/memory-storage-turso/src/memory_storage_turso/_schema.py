@@ -1,0 +1,240 @@
+"""The database schema as versioned, forward-only migrations.
+
+``migrate`` runs at open: it applies every migration newer than the database's version,
+each in its own ``BEGIN IMMEDIATE`` transaction together with its ``schema_version``
+row, so a crash leaves the database at a whole version and a concurrent opener (another
+process) sees the version already applied and skips it. A database whose version is
+newer than ``LATEST`` was written by a newer release: it is refused, never touched.
+
+Every index names the query it serves; tenant always comes first because every query is
+scoped by tenant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from memory_core import Episode, ExecutionStep, Pattern, SchemaVersionError
+from memory_storage_turso._connection import Database, Tx
+from memory_storage_turso._fts import ITEM_BITS, TOKENIZER, episode_text, pattern_text, step_text
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+    backfill: Callable[[Tx], None] | None = None
+
+
+V1 = (
+    """CREATE TABLE IF NOT EXISTS schema_version (
+        version INTEGER PRIMARY KEY,
+        description TEXT NOT NULL,
+        applied_at TEXT NOT NULL
+    )""",
+    # One row per tenant: the write generation caches validate against.
+    """CREATE TABLE tenants (
+        tenant TEXT PRIMARY KEY,
+        generation INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID""",
+    """CREATE TABLE episodes (
+        pk INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        task_type TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        language TEXT,
+        framework TEXT,
+        status TEXT NOT NULL,
+        outcome TEXT,
+        started_at TEXT NOT NULL,
+        completed_at TEXT,
+        step_count INTEGER NOT NULL DEFAULT 0,
+        pending_extraction INTEGER NOT NULL DEFAULT 0,
+        version INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        UNIQUE (tenant, id)
+    )""",
+    # Newest-first listing, keyset cursors and since/until ranges.
+    "CREATE INDEX episodes_tenant_time ON episodes (tenant, started_at DESC, id DESC)",
+    # Filter by domain (the most common context filter), newest first.
+    "CREATE INDEX episodes_tenant_domain ON episodes (tenant, domain, started_at DESC)",
+    # Filter by task type, newest first.
+    "CREATE INDEX episodes_tenant_type ON episodes (tenant, task_type, started_at DESC)",
+    # Filter by outcome (e.g. successes only), newest first.
+    "CREATE INDEX episodes_tenant_outcome ON episodes (tenant, outcome, started_at DESC)",
+    # pending_extractions(): a partial index holding only the few pending rows.
+    "CREATE INDEX episodes_pending ON episodes (completed_at) WHERE pending_extraction = 1",
+    """CREATE TABLE episode_tags (
+        tenant TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        episode_pk INTEGER NOT NULL REFERENCES episodes (pk) ON DELETE CASCADE,
+        PRIMARY KEY (tenant, tag, episode_pk)
+    ) WITHOUT ROWID""",
+    # Erasure and cascades: the tags of one episode.
+    "CREATE INDEX episode_tags_episode ON episode_tags (episode_pk)",
+    # Steps are keyed by (episode, step number): reads are ordered, duplicates rejected.
+    """CREATE TABLE steps (
+        episode_pk INTEGER NOT NULL REFERENCES episodes (pk) ON DELETE CASCADE,
+        step_number INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (episode_pk, step_number)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE patterns (
+        pk INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        task_type TEXT,
+        domain TEXT,
+        support INTEGER NOT NULL,
+        successes REAL NOT NULL,
+        applications INTEGER NOT NULL,
+        application_successes INTEGER NOT NULL,
+        confidence REAL NOT NULL,
+        data TEXT NOT NULL,
+        UNIQUE (tenant, key),
+        UNIQUE (tenant, id)
+    )""",
+    # list_patterns(): by confidence then support, descending.
+    "CREATE INDEX patterns_rank ON patterns (tenant, confidence DESC, support DESC)",
+    """CREATE TABLE pattern_sources (
+        pattern_pk INTEGER NOT NULL REFERENCES patterns (pk) ON DELETE CASCADE,
+        tenant TEXT NOT NULL,
+        episode_id TEXT NOT NULL,
+        PRIMARY KEY (pattern_pk, episode_id)
+    ) WITHOUT ROWID""",
+    # Erasure: which patterns cite an episode as evidence.
+    "CREATE INDEX pattern_sources_episode ON pattern_sources (tenant, episode_id)",
+    """CREATE TABLE pattern_usage (
+        pattern_pk INTEGER NOT NULL REFERENCES patterns (pk) ON DELETE CASCADE,
+        tenant TEXT NOT NULL,
+        episode_id TEXT NOT NULL,
+        success INTEGER NOT NULL,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (pattern_pk, episode_id)
+    ) WITHOUT ROWID""",
+    # Erasure: the usage records an episode produced.
+    "CREATE INDEX pattern_usage_episode ON pattern_usage (tenant, episode_id)",
+    """CREATE TABLE heuristics (
+        tenant TEXT NOT NULL,
+        key TEXT NOT NULL,
+        id TEXT NOT NULL,
+        confidence REAL NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (tenant, key)
+    ) WITHOUT ROWID""",
+    # list_heuristics(): by confidence, descending, above a floor.
+    "CREATE INDEX heuristics_rank ON heuristics (tenant, confidence DESC)",
+    # AUTOINCREMENT: vids only grow, so "rows with vid > last seen" is exactly what was
+    # added since an in-process matrix was loaded.
+    """CREATE TABLE embeddings (
+        vid INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        episode_pk INTEGER NOT NULL REFERENCES episodes (pk) ON DELETE CASCADE,
+        item INTEGER NOT NULL,
+        model_id TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        vector F32_BLOB NOT NULL CHECK (length(vector) = 4 * dim),
+        UNIQUE (episode_pk, item, model_id)
+    )""",
+    # Vector search: load, and top up, one (tenant, model) matrix in vid order.
+    "CREATE INDEX embeddings_matrix ON embeddings (tenant, model_id, vid)",
+    # embedding_models() and delete_embeddings(model) across tenants.
+    "CREATE INDEX embeddings_model ON embeddings (model_id, dim)",
+    # Bumped when vectors of a (tenant, model) are deleted or replaced: matrices reload.
+    """CREATE TABLE vector_generations (
+        tenant TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        generation INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (tenant, model_id)
+    ) WITHOUT ROWID""",
+)
+
+V2 = (
+    # Task texts + reflections (item 0) and step texts (item n): one BM25 space.
+    # Contentless: the text lives in episodes/steps already; delete by rowid is enough.
+    f"""CREATE VIRTUAL TABLE episode_fts USING fts5 (
+        text, content='', contentless_delete=1, tokenize='{TOKENIZER}'
+    )""",
+    f"""CREATE VIRTUAL TABLE pattern_fts USING fts5 (
+        text, content='', contentless_delete=1, tokenize='{TOKENIZER}'
+    )""",
+)
+
+
+def _backfill_fts(tx: Tx) -> None:
+    """Index what a v1 database already holds."""
+    for pk, data in tx.all("SELECT pk, data FROM episodes"):
+        text = episode_text(Episode.model_validate_json(data))
+        if text:
+            tx.run(f"INSERT INTO episode_fts (rowid, text) VALUES (? << {ITEM_BITS}, ?)", (pk, text))
+    for pk, number, data in tx.all("SELECT episode_pk, step_number, data FROM steps"):
+        text = step_text(ExecutionStep.model_validate_json(data))
+        if text:
+            tx.run(
+                f"INSERT INTO episode_fts (rowid, text) VALUES ((? << {ITEM_BITS}) | ?, ?)",
+                (pk, number, text),
+            )
+    for pk, data in tx.all("SELECT pk, data FROM patterns"):
+        text = pattern_text(Pattern.model_validate_json(data))
+        if text:
+            tx.run("INSERT INTO pattern_fts (rowid, text) VALUES (?, ?)", (pk, text))
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "episodes, steps, patterns, heuristics, embeddings, usage", V1),
+    Migration(2, "FTS5 over task, step, reflection and pattern texts", V2, _backfill_fts),
+)
+LATEST = MIGRATIONS[-1].version
+
+
+def current_version(tx: Tx) -> int:
+    if tx.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"):
+        row = tx.one("SELECT max(version) FROM schema_version")
+        return int(row[0]) if row and row[0] is not None else 0
+    return 0
+
+
+def migrate(db: Database, *, upto: int = LATEST) -> int:
+    """Bring the database to version ``upto`` (default: latest); returns its version.
+
+    Raises:
+        SchemaVersionError: the database is newer than this code.
+    """
+    version = db.read(current_version)
+    _refuse_newer(db, version)
+    for migration in MIGRATIONS:
+        if migration.version > upto or migration.version <= version:
+            continue
+        version = db.write(lambda tx, m=migration: _apply(tx, m))  # type: ignore[misc]
+    return version
+
+
+def _apply(tx: Tx, migration: Migration) -> int:
+    version = current_version(tx)  # re-read under the write lock: another process may have won
+    if version >= migration.version:
+        return version
+    if version != migration.version - 1:
+        raise SchemaVersionError(f"cannot apply migration {migration.version} to version {version}")
+    for statement in migration.statements:
+        tx.run(statement)
+    if migration.backfill is not None:
+        migration.backfill(tx)
+    tx.run(
+        "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
+        (migration.version, migration.description, datetime.now(UTC).isoformat()),
+    )
+    return migration.version
+
+
+def _refuse_newer(db: Database, version: int) -> None:
+    if version > LATEST:
+        raise SchemaVersionError(
+            f"{db.target.display} has schema version {version}, newer than the {LATEST} this "
+            "memory-storage-turso understands; upgrade memory-storage-turso to open it"
+        )

@@ -1,0 +1,1052 @@
+"""``LibSQLStorage``: the durable ``StorageBackend`` on a libSQL database.
+
+Usage::
+
+    from memory_core import MemoryConfig
+    from memory_storage_turso import LibSQLStorage
+
+    store = LibSQLStorage.from_url("file:./memory.db", MemoryConfig())
+
+Every public method runs in one transaction (``_connection.Database``): reads see one
+snapshot, writes take the write lock up front and commit all or nothing. Every write
+also bumps the tenant's generation in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl
+from uuid import UUID
+
+import numpy as np
+
+from memory_core import (
+    ConfigurationError,
+    DuplicateStepError,
+    EmbeddingModelInfo,
+    EmbeddingRecord,
+    Episode,
+    EpisodeFilter,
+    EpisodeNotFoundError,
+    EpisodePage,
+    EpisodeStateError,
+    EpisodeSummary,
+    ExecutionStep,
+    Extraction,
+    Heuristic,
+    InvalidInputError,
+    MemoryConfig,
+    MemoryCoreError,
+    Pattern,
+    PatternFilter,
+    PatternNotFoundError,
+    SearchHit,
+    StorageError,
+    StorageStats,
+)
+from memory_core._protocols import FloatArray
+from memory_storage_turso._codec import decode_cursor, encode_cursor, ts
+from memory_storage_turso._connection import Database, Tx
+from memory_storage_turso._filters import episode_where, pattern_where
+from memory_storage_turso._fts import (
+    ITEM_BITS,
+    MAX_ITEM,
+    episode_text,
+    match_expression,
+    pattern_text,
+    step_text,
+)
+from memory_storage_turso._schema import LATEST, migrate
+from memory_storage_turso._url import SCHEMES, Target, parse_target
+from memory_storage_turso._vectors import VectorIndex
+
+MAX_PATTERN_SOURCES = 50
+"""Source episode ids kept per pattern (the newest)."""
+
+_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json_list(values: Sequence[Any]) -> str:
+    return json.dumps([str(v) for v in values])
+
+
+def _check_limit(limit: int, field: str = "limit") -> None:
+    if limit < 0:
+        raise InvalidInputError(f"{field} must be ≥ 0 (got {limit})", field=field, limit=0)
+
+
+class LibSQLStorage:
+    """Episodes, steps, patterns, heuristics and vectors in one libSQL database.
+
+    Args:
+        target: where to connect (``from_url`` builds it from ``DATABASE_URL``).
+        busy_timeout_ms: how long a transaction may wait for another process's lock.
+        synchronous: ``PRAGMA synchronous`` of a local file (``NORMAL``: durable against
+            process crashes; ``FULL``: also against power loss).
+    """
+
+    name: ClassVar[str] = "libsql"
+    schemes: ClassVar[tuple[str, ...]] = SCHEMES
+
+    def __init__(
+        self, target: Target, *, busy_timeout_ms: int = 5_000, synchronous: str = "NORMAL"
+    ) -> None:
+        self._target = target
+        self._db = Database(target, busy_timeout_ms, synchronous)
+        try:
+            self._version = migrate(self._db)
+        except BaseException:
+            self._db.close()
+            raise
+        self._vectors = VectorIndex()
+
+    @classmethod
+    def from_url(cls, url: str, config: MemoryConfig) -> LibSQLStorage:
+        """Open (and migrate) the database ``url`` names.
+
+        ``file:path[?synchronous=full]``, ``libsql://host``, ``https://host``,
+        ``http://host``; the token comes from ``config.turso_auth_token``; a ``file:``
+        URL with ``config.sync_url`` opens an embedded replica.
+        """
+        target = parse_target(url, config)
+        synchronous = "NORMAL"
+        if "?" in url:
+            params = dict(parse_qsl(url.split("?", 1)[1]))
+            synchronous = params.get("synchronous", synchronous).upper()
+            if synchronous not in _SYNCHRONOUS:
+                raise ConfigurationError(
+                    f"DATABASE_URL synchronous= must be one of {', '.join(_SYNCHRONOUS)}",
+                    key="DATABASE_URL",
+                )
+        return cls(target, busy_timeout_ms=config.busy_timeout_ms, synchronous=synchronous)
+
+    def __repr__(self) -> str:
+        return f"<LibSQLStorage {self._target.display}>"
+
+    # -- lifecycle -------------------------------------------------------------------
+    def close(self) -> None:
+        self._db.close()
+        self._vectors.forget()
+
+    @property
+    def schema_version(self) -> int:
+        return self._version
+
+    def health(self) -> dict[str, Any]:
+        try:
+            self._db.read(lambda tx: tx.one("SELECT 1"))
+        except (MemoryCoreError, ValueError) as exc:
+            return {"ok": False, "backend": self.name, "mode": self._target.mode, "error": str(exc)}
+        return {
+            "ok": True,
+            "backend": self.name,
+            "mode": self._target.mode,
+            "database": self._target.display,
+            "schema_version": self._version,
+        }
+
+    # -- shared helpers ----------------------------------------------------------------
+    @staticmethod
+    def _bump(tx: Tx, tenant: str) -> None:
+        tx.run(
+            "INSERT INTO tenants (tenant, generation) VALUES (?, 1) "
+            "ON CONFLICT (tenant) DO UPDATE SET generation = generation + 1",
+            (tenant,),
+        )
+
+    @staticmethod
+    def _episode_row(tx: Tx, tenant: str, episode_id: UUID) -> tuple[Any, ...]:
+        row = tx.one(
+            "SELECT pk, status, pending_extraction, version, data, step_count "
+            "FROM episodes WHERE tenant = ? AND id = ?",
+            (tenant, str(episode_id)),
+        )
+        if row is None:
+            raise EpisodeNotFoundError(episode_id)
+        return row
+
+    @staticmethod
+    def _columns(episode: Episode, step_count: int, pending: bool) -> tuple[Any, ...]:
+        c = episode.context
+        return (
+            episode.task_type.value,
+            c.domain,
+            c.language,
+            c.framework,
+            episode.status.value,
+            episode.outcome.type.value if episode.outcome else None,
+            ts(episode.started_at),
+            ts(episode.completed_at) if episode.completed_at else None,
+            step_count,
+            1 if pending else 0,
+            episode.version,
+            episode.model_dump_json(exclude={"steps"}),
+        )
+
+    @staticmethod
+    def _index_episode_text(tx: Tx, pk: int, episode: Episode) -> None:
+        tx.run(f"DELETE FROM episode_fts WHERE rowid = (? << {ITEM_BITS})", (pk,))
+        text = episode_text(episode)
+        if text:
+            tx.run(f"INSERT INTO episode_fts (rowid, text) VALUES (? << {ITEM_BITS}, ?)", (pk, text))
+
+    @staticmethod
+    def _write_tags(tx: Tx, tenant: str, pk: int, tags: Sequence[str]) -> None:
+        tx.run("DELETE FROM episode_tags WHERE episode_pk = ?", (pk,))
+        tx.many(
+            "INSERT INTO episode_tags (tenant, tag, episode_pk) VALUES (?, ?, ?)",
+            [(tenant, tag, pk) for tag in dict.fromkeys(tags)],
+        )
+
+    @staticmethod
+    def _insert_steps(tx: Tx, pk: int, steps: Sequence[ExecutionStep]) -> None:
+        tx.many(
+            "INSERT INTO steps (episode_pk, step_number, data) VALUES (?, ?, ?)",
+            [(pk, s.step_number, s.model_dump_json()) for s in steps],
+        )
+        tx.many(
+            f"INSERT INTO episode_fts (rowid, text) VALUES ((? << {ITEM_BITS}) | ?, ?)",
+            [(pk, s.step_number, t) for s in steps if (t := step_text(s))],
+        )
+
+    @staticmethod
+    def _check_steps(steps: Sequence[ExecutionStep], field: str = "steps") -> None:
+        seen: set[int] = set()
+        for i, step in enumerate(steps):
+            if step.step_number > MAX_ITEM:
+                raise InvalidInputError(
+                    f"step_number {step.step_number} is over the limit {MAX_ITEM}",
+                    field=f"{field}[{i}].step_number",
+                    limit=MAX_ITEM,
+                )
+            if step.step_number in seen:
+                raise DuplicateStepError(
+                    f"step {step.step_number} appears twice in {field} ({field}[{i}])"
+                )
+            seen.add(step.step_number)
+
+    @staticmethod
+    def _load_steps(tx: Tx, pk: int) -> list[ExecutionStep]:
+        return [
+            ExecutionStep.model_validate_json(data)
+            for (data,) in tx.all(
+                "SELECT data FROM steps WHERE episode_pk = ? ORDER BY step_number", (pk,)
+            )
+        ]
+
+    @staticmethod
+    def _summary(data: str, step_count: int) -> EpisodeSummary:
+        summary = Episode.model_validate_json(data).summary()
+        return summary.model_copy(update={"step_count": step_count})
+
+    # -- episodes --------------------------------------------------------------------
+    def create_episode(self, episode: Episode) -> None:
+        self._check_steps(episode.steps)
+        steps = sorted(episode.steps, key=lambda s: s.step_number)
+        self._db.write(partial(self._create, episode, steps))
+
+    def _create(self, episode: Episode, steps: list[ExecutionStep], tx: Tx) -> None:
+        tenant = episode.tenant
+        row = tx.one(
+            "SELECT pk, data FROM episodes WHERE tenant = ? AND id = ?", (tenant, str(episode.id))
+        )
+        if row is not None:
+            stored = Episode.model_validate_json(row[1]).model_copy(
+                update={"steps": self._load_steps(tx, row[0])}
+            )
+            if stored == episode.model_copy(update={"steps": steps}):
+                return
+            raise InvalidInputError(
+                f"episode {episode.id} already exists with different content", field="id"
+            )
+        pending = False
+        row = tx.one(
+            "INSERT INTO episodes (tenant, id, task_type, domain, language, framework, status, "
+            "outcome, started_at, completed_at, step_count, pending_extraction, version, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk",
+            (tenant, str(episode.id), *self._columns(episode, len(steps), pending)),
+        )
+        assert row is not None
+        pk = int(row[0])
+        self._write_tags(tx, tenant, pk, episode.context.tags)
+        self._index_episode_text(tx, pk, episode)
+        self._insert_steps(tx, pk, steps)
+        self._bump(tx, tenant)
+
+    def append_steps(self, tenant: str, episode_id: UUID, steps: Sequence[ExecutionStep]) -> int:
+        self._check_steps(steps)
+        return self._db.write(partial(self._append, tenant, episode_id, list(steps)))
+
+    def _append(self, tenant: str, episode_id: UUID, steps: list[ExecutionStep], tx: Tx) -> int:
+        pk, status, _, version, data, count = self._episode_row(tx, tenant, episode_id)
+        if status != "in_progress":
+            raise EpisodeStateError(f"episode {episode_id} is completed; steps cannot be added")
+        if not steps:
+            return int(count)
+        taken = tx.all(
+            "SELECT step_number FROM steps WHERE episode_pk = ? "
+            "AND step_number IN (SELECT value FROM json_each(?))",
+            (pk, json.dumps([s.step_number for s in steps])),
+        )
+        if taken:
+            numbers = ", ".join(str(r[0]) for r in sorted(taken))
+            raise DuplicateStepError(f"episode {episode_id} already has step(s) {numbers}")
+        self._insert_steps(tx, pk, steps)
+        count = int(count) + len(steps)
+        episode = Episode.model_validate_json(data).model_copy(
+            update={"version": int(version) + 1, "updated_at": _now()}
+        )
+        tx.run(
+            "UPDATE episodes SET step_count = ?, version = ?, data = ? WHERE pk = ?",
+            (count, episode.version, episode.model_dump_json(exclude={"steps"}), pk),
+        )
+        self._bump(tx, tenant)
+        return count
+
+    def get_episode(self, tenant: str, episode_id: UUID) -> Episode | None:
+        def op(tx: Tx) -> Episode | None:
+            row = tx.one(
+                "SELECT pk, data FROM episodes WHERE tenant = ? AND id = ?",
+                (tenant, str(episode_id)),
+            )
+            if row is None:
+                return None
+            episode = Episode.model_validate_json(row[1])
+            return episode.model_copy(update={"steps": self._load_steps(tx, row[0])})
+
+        return self._db.read(op)
+
+    def get_steps(
+        self, tenant: str, episode_id: UUID, step_numbers: Sequence[int]
+    ) -> list[ExecutionStep]:
+        if not step_numbers:
+            return []
+        rows = self._db.read(
+            lambda tx: tx.all(
+                "SELECT s.data FROM steps s JOIN episodes e ON e.pk = s.episode_pk "
+                "WHERE e.tenant = ? AND e.id = ? "
+                "AND s.step_number IN (SELECT value FROM json_each(?)) ORDER BY s.step_number",
+                (tenant, str(episode_id), json.dumps([int(n) for n in step_numbers])),
+            )
+        )
+        return [ExecutionStep.model_validate_json(r[0]) for r in rows]
+
+    def get_summaries(self, tenant: str, episode_ids: Sequence[UUID]) -> list[EpisodeSummary]:
+        if not episode_ids:
+            return []
+        rows = self._db.read(
+            lambda tx: tx.all(
+                "SELECT id, data, step_count FROM episodes "
+                "WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))",
+                (tenant, _json_list(episode_ids)),
+            )
+        )
+        found = {r[0]: self._summary(r[1], int(r[2])) for r in rows}
+        return [found[str(i)] for i in episode_ids if str(i) in found]
+
+    def list_episodes(
+        self, tenant: str, filters: EpisodeFilter, limit: int, cursor: str | None = None
+    ) -> EpisodePage:
+        _check_limit(limit)
+        where, params = episode_where(filters)
+        if cursor is not None:
+            started_at, last_id = decode_cursor(cursor)
+            where += " AND (e.started_at, e.id) < (?, ?)"
+            params += [started_at, last_id]
+        rows = self._db.read(
+            lambda tx: tx.all(
+                "SELECT e.started_at, e.id, e.data, e.step_count FROM episodes e "
+                f"WHERE e.tenant = ? AND {where} ORDER BY e.started_at DESC, e.id DESC LIMIT ?",
+                (tenant, *params, limit + 1),
+            )
+        )
+        items = [self._summary(r[2], int(r[3])) for r in rows[:limit]]
+        next_cursor = encode_cursor(rows[limit - 1][0], rows[limit - 1][1]) if (
+            len(rows) > limit and limit > 0
+        ) else None
+        return EpisodePage(items=items, next_cursor=next_cursor)
+
+    def count_episodes(self, tenant: str, filters: EpisodeFilter) -> int:
+        where, params = episode_where(filters)
+        row = self._db.read(
+            lambda tx: tx.one(
+                f"SELECT count(*) FROM episodes e WHERE e.tenant = ? AND {where}",
+                (tenant, *params),
+            )
+        )
+        return int(row[0]) if row else 0
+
+    def complete_episode(self, episode: Episode, extraction: Extraction | None) -> None:
+        if episode.outcome is None:
+            raise InvalidInputError("a completed episode needs an outcome", field="outcome")
+        self._check_steps(episode.steps)
+        if extraction is not None:
+            self._check_extraction(episode.tenant, extraction)
+        self._db.write(partial(self._complete, episode, extraction))
+
+    def _complete(self, episode: Episode, extraction: Extraction | None, tx: Tx) -> None:
+        tenant = episode.tenant
+        pk, status, _, version, _, _ = self._episode_row(tx, tenant, episode.id)
+        if status != "in_progress":
+            raise EpisodeStateError(f"episode {episode.id} is already completed")
+        stored = {
+            int(r[0])
+            for r in tx.all("SELECT step_number FROM steps WHERE episode_pk = ?", (pk,))
+        }
+        self._insert_steps(tx, pk, [s for s in episode.steps if s.step_number not in stored])
+        count_row = tx.one("SELECT count(*) FROM steps WHERE episode_pk = ?", (pk,))
+        count = int(count_row[0]) if count_row else 0
+        episode = episode.model_copy(update={"version": max(int(version) + 1, episode.version)})
+        tx.run(
+            "UPDATE episodes SET task_type = ?, domain = ?, language = ?, framework = ?, "
+            "status = ?, outcome = ?, started_at = ?, completed_at = ?, step_count = ?, "
+            "pending_extraction = ?, version = ?, data = ? WHERE pk = ?",
+            (*self._columns(episode, count, extraction is None), pk),
+        )
+        self._write_tags(tx, tenant, pk, episode.context.tags)
+        self._index_episode_text(tx, pk, episode)
+        if extraction is not None:
+            self._write_extraction(tx, tenant, extraction)
+        self._bump(tx, tenant)
+
+    def apply_extraction(self, tenant: str, episode_id: UUID, extraction: Extraction) -> None:
+        self._check_extraction(tenant, extraction)
+
+        def op(tx: Tx) -> None:
+            row = tx.one(
+                "SELECT pk, pending_extraction FROM episodes WHERE tenant = ? AND id = ?",
+                (tenant, str(episode_id)),
+            )
+            if row is None or not row[1]:
+                return
+            self._write_extraction(tx, tenant, extraction)
+            tx.run("UPDATE episodes SET pending_extraction = 0 WHERE pk = ?", (row[0],))
+            self._bump(tx, tenant)
+
+        self._db.write(op)
+
+    def pending_extractions(self, limit: int = 100) -> list[tuple[str, UUID]]:
+        _check_limit(limit)
+        rows = self._db.read(
+            lambda tx: tx.all(
+                "SELECT tenant, id FROM episodes WHERE pending_extraction = 1 "
+                "ORDER BY completed_at LIMIT ?",
+                (limit,),
+            )
+        )
+        return [(r[0], UUID(r[1])) for r in rows]
+
+    def delete_episode(self, tenant: str, episode_id: UUID) -> bool:
+        return self._db.write(partial(self._delete, tenant, episode_id))
+
+    def _delete(self, tenant: str, episode_id: UUID, tx: Tx) -> bool:
+        row = tx.one(
+            "SELECT pk FROM episodes WHERE tenant = ? AND id = ?", (tenant, str(episode_id))
+        )
+        if row is None:
+            return False
+        pk, eid = int(row[0]), str(episode_id)
+        # Explicit deletes rather than relying on ON DELETE CASCADE: over a remote
+        # connection PRAGMA foreign_keys does not persist between requests.
+        tx.run(
+            f"DELETE FROM episode_fts WHERE rowid BETWEEN (? << {ITEM_BITS}) "
+            f"AND ((? << {ITEM_BITS}) | {MAX_ITEM})",
+            (pk, pk),
+        )
+        tx.run("DELETE FROM steps WHERE episode_pk = ?", (pk,))
+        tx.run("DELETE FROM episode_tags WHERE episode_pk = ?", (pk,))
+        for (model_id,) in tx.all(
+            "SELECT DISTINCT model_id FROM embeddings WHERE episode_pk = ?", (pk,)
+        ):
+            self._bump_vectors(tx, tenant, model_id)
+        tx.run("DELETE FROM embeddings WHERE episode_pk = ?", (pk,))
+        # Usage records: drop them and take them out of the application counters.
+        for ppk, success in tx.all(
+            "SELECT pattern_pk, success FROM pattern_usage WHERE tenant = ? AND episode_id = ?",
+            (tenant, eid),
+        ):
+            pattern = self._pattern_by_pk(tx, ppk)
+            self._save_pattern(
+                tx,
+                ppk,
+                pattern.model_copy(
+                    update={
+                        "applications": max(0, pattern.applications - 1),
+                        "application_successes": max(
+                            0, pattern.application_successes - int(success)
+                        ),
+                        "version": pattern.version + 1,
+                        "updated_at": _now(),
+                    }
+                ),
+            )
+        tx.run(
+            "DELETE FROM pattern_usage WHERE tenant = ? AND episode_id = ?", (tenant, eid)
+        )
+        # Pattern evidence: forget the episode id (the aggregate counts stay).
+        for (ppk,) in tx.all(
+            "SELECT pattern_pk FROM pattern_sources WHERE tenant = ? AND episode_id = ?",
+            (tenant, eid),
+        ):
+            pattern = self._pattern_by_pk(tx, ppk)
+            self._save_pattern(
+                tx,
+                ppk,
+                pattern.model_copy(
+                    update={
+                        "episode_ids": [i for i in pattern.episode_ids if str(i) != eid],
+                        "version": pattern.version + 1,
+                        "updated_at": _now(),
+                    }
+                ),
+            )
+        tx.run(
+            "DELETE FROM pattern_sources WHERE tenant = ? AND episode_id = ?", (tenant, eid)
+        )
+        tx.run("DELETE FROM episodes WHERE pk = ?", (pk,))
+        self._bump(tx, tenant)
+        return True
+
+    # -- search ----------------------------------------------------------------------
+    def lexical_search(
+        self, tenant: str, query: str, limit: int, filters: EpisodeFilter
+    ) -> list[SearchHit]:
+        _check_limit(limit)
+        expression = match_expression(query)
+        if expression is None or limit == 0:
+            return []
+        where, params = episode_where(filters)
+        rows = self._db.read(
+            lambda tx: tx.all(
+                f"SELECT e.id, f.rowid & {MAX_ITEM} AS item, -bm25(episode_fts) AS score "
+                f"FROM episode_fts f JOIN episodes e ON e.pk = (f.rowid >> {ITEM_BITS}) "
+                f"WHERE episode_fts MATCH ? AND e.tenant = ? AND {where} "
+                "ORDER BY score DESC, e.id, item LIMIT ?",
+                (expression, tenant, *params, limit),
+            )
+        )
+        return [SearchHit(episode_id=UUID(r[0]), item=int(r[1]), score=float(r[2])) for r in rows]
+
+    def vector_search(
+        self,
+        tenant: str,
+        model_id: str,
+        vector: FloatArray,
+        limit: int,
+        filters: EpisodeFilter,
+    ) -> list[SearchHit]:
+        _check_limit(limit)
+        query = np.asarray(vector, dtype=np.float32)
+        if query.ndim != 1 or query.size == 0:
+            raise InvalidInputError(
+                f"vector must be one non-empty row (got shape {query.shape})", field="vector"
+            )
+        if not np.isfinite(query).all():
+            raise InvalidInputError("vector contains NaN or infinity", field="vector")
+        if limit == 0:
+            return []
+        where, params = episode_where(filters)
+
+        def op(tx: Tx) -> list[tuple[str, int, float]]:
+            row = tx.one(
+                "SELECT dim FROM embeddings WHERE tenant = ? AND model_id = ? LIMIT 1",
+                (tenant, model_id),
+            )
+            if row is None:
+                return []
+            dim = int(row[0])
+            if query.size != dim:
+                raise InvalidInputError(
+                    f"vector has {query.size} dimensions; {model_id} vectors have {dim}",
+                    field="vector",
+                    limit=dim,
+                )
+            matrix = self._vectors.refreshed(tx, tenant, model_id, dim)
+            allowed = None
+            if not filters.is_empty():
+                pks = tx.all(
+                    f"SELECT e.pk FROM episodes e WHERE e.tenant = ? AND {where}",
+                    (tenant, *params),
+                )
+                allowed = np.fromiter((r[0] for r in pks), dtype=np.int64, count=len(pks))
+            top = matrix.top_k(query, limit, allowed)
+            if not top:
+                return []
+            ids = dict(
+                tx.all(
+                    "SELECT pk, id FROM episodes WHERE pk IN (SELECT value FROM json_each(?))",
+                    (json.dumps(sorted({t[0] for t in top})),),
+                )
+            )
+            return [(ids[pk], item, score) for pk, item, score in top if pk in ids]
+
+        return [
+            SearchHit(episode_id=UUID(eid), item=item, score=score)
+            for eid, item, score in self._db.read(op)
+        ]
+
+    @staticmethod
+    def _check_embeddings(records: Sequence[EmbeddingRecord], field: str) -> None:
+        dims: dict[str, int] = {}
+        for i, record in enumerate(records):
+            where = f"{field}[{i}]"
+            if not record.model_id:
+                raise InvalidInputError("model_id must not be empty", field=f"{where}.model_id")
+            if record.item > MAX_ITEM:
+                raise InvalidInputError(
+                    f"item {record.item} is over the limit {MAX_ITEM}",
+                    field=f"{where}.item",
+                    limit=MAX_ITEM,
+                )
+            if not record.vector:
+                raise InvalidInputError("vector must not be empty", field=f"{where}.vector")
+            if not all(math.isfinite(v) for v in record.vector):
+                raise InvalidInputError("vector contains NaN or infinity", field=f"{where}.vector")
+            dim = dims.setdefault(record.model_id, record.dimension)
+            if dim != record.dimension:
+                raise InvalidInputError(
+                    f"{record.model_id} vectors must all have {dim} dimensions",
+                    field=f"{where}.vector",
+                    limit=dim,
+                )
+
+    @staticmethod
+    def _bump_vectors(tx: Tx, tenant: str, model_id: str) -> None:
+        tx.run(
+            "INSERT INTO vector_generations (tenant, model_id, generation) VALUES (?, ?, 1) "
+            "ON CONFLICT (tenant, model_id) DO UPDATE SET generation = generation + 1",
+            (tenant, model_id),
+        )
+
+    def _write_embeddings(
+        self, tx: Tx, tenant: str, records: Sequence[EmbeddingRecord], field: str
+    ) -> None:
+        if not records:
+            return
+        pks: dict[UUID, int] = {}
+        for eid in dict.fromkeys(r.episode_id for r in records):
+            row = tx.one(
+                "SELECT pk FROM episodes WHERE tenant = ? AND id = ?", (tenant, str(eid))
+            )
+            if row is None:
+                raise EpisodeNotFoundError(eid)
+            pks[eid] = int(row[0])
+        for i, record in enumerate(records):
+            row = tx.one("SELECT dim FROM embeddings WHERE model_id = ? LIMIT 1", (record.model_id,))
+            if row is not None and int(row[0]) != record.dimension:
+                raise InvalidInputError(
+                    f"{record.model_id} vectors have {row[0]} dimensions, not {record.dimension}",
+                    field=f"{field}[{i}].vector",
+                    limit=int(row[0]),
+                )
+        replaced: set[str] = set()
+        for record in records:
+            # Delete-then-insert gives a replaced vector a new vid, and bumping the
+            # generation makes every process's matrix reload instead of keeping the old row.
+            if tx.run(
+                "DELETE FROM embeddings WHERE episode_pk = ? AND item = ? AND model_id = ?",
+                (pks[record.episode_id], record.item, record.model_id),
+            ):
+                replaced.add(record.model_id)
+        tx.many(
+            "INSERT INTO embeddings (tenant, episode_pk, item, model_id, dim, vector) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    tenant,
+                    pks[r.episode_id],
+                    r.item,
+                    r.model_id,
+                    r.dimension,
+                    np.asarray(r.vector, dtype="<f4").tobytes(),
+                )
+                for r in records
+            ],
+        )
+        for model_id in replaced:
+            self._bump_vectors(tx, tenant, model_id)
+
+    def put_embeddings(self, tenant: str, records: Sequence[EmbeddingRecord]) -> None:
+        self._check_embeddings(records, "records")
+        if not records:
+            return
+
+        def op(tx: Tx) -> None:
+            self._write_embeddings(tx, tenant, records, "records")
+            self._bump(tx, tenant)
+
+        self._db.write(op)
+
+    def embedding_models(self) -> list[EmbeddingModelInfo]:
+        rows = self._db.read(
+            lambda tx: tx.all(
+                "SELECT model_id, dim, count(*) FROM embeddings GROUP BY model_id, dim "
+                "ORDER BY model_id"
+            )
+        )
+        return [EmbeddingModelInfo(model_id=r[0], dimension=int(r[1]), count=int(r[2])) for r in rows]
+
+    def delete_embeddings(self, model_id: str) -> int:
+        def op(tx: Tx) -> int:
+            tenants = [r[0] for r in tx.all(
+                "SELECT DISTINCT tenant FROM embeddings WHERE model_id = ?", (model_id,)
+            )]
+            count = tx.run("DELETE FROM embeddings WHERE model_id = ?", (model_id,))
+            for tenant in tenants:
+                self._bump_vectors(tx, tenant, model_id)
+                self._bump(tx, tenant)
+            return count
+
+        return self._db.write(op)
+
+    # -- patterns and heuristics -------------------------------------------------------
+    @staticmethod
+    def _pattern_by_pk(tx: Tx, pk: int) -> Pattern:
+        row = tx.one("SELECT data FROM patterns WHERE pk = ?", (pk,))
+        assert row is not None
+        return Pattern.model_validate_json(row[0])
+
+    @staticmethod
+    def _pattern_columns(p: Pattern) -> tuple[Any, ...]:
+        return (
+            p.support,
+            p.successes,
+            p.applications,
+            p.application_successes,
+            p.confidence,
+            p.model_dump_json(),
+        )
+
+    def _save_pattern(self, tx: Tx, pk: int, pattern: Pattern) -> None:
+        tx.run(
+            "UPDATE patterns SET support = ?, successes = ?, applications = ?, "
+            "application_successes = ?, confidence = ?, data = ? WHERE pk = ?",
+            (*self._pattern_columns(pattern), pk),
+        )
+
+    @staticmethod
+    def _check_extraction(tenant: str, extraction: Extraction) -> None:
+        LibSQLStorage._check_embeddings(extraction.embeddings, "extraction.embeddings")
+
+    def _write_extraction(self, tx: Tx, tenant: str, extraction: Extraction) -> None:
+        self._upsert_patterns(tx, tenant, extraction.patterns)
+        self._upsert_heuristics(tx, tenant, extraction.heuristics)
+        self._write_embeddings(tx, tenant, extraction.embeddings, "extraction.embeddings")
+
+    def _upsert_patterns(self, tx: Tx, tenant: str, patterns: Sequence[Pattern]) -> list[Pattern]:
+        out: list[Pattern] = []
+        now = _now()
+        for incoming in patterns:
+            row = tx.one(
+                "SELECT pk, data FROM patterns WHERE tenant = ? AND key = ?", (tenant, incoming.key)
+            )
+            if row is not None:
+                pk = int(row[0])
+                stored = Pattern.model_validate_json(row[1])
+                new_ids = [str(i) for i in incoming.episode_ids]
+                kept = [i for i in stored.episode_ids if str(i) not in set(new_ids)]
+                ids = [*kept, *incoming.episode_ids][-MAX_PATTERN_SOURCES:]
+                pattern = stored.model_copy(
+                    update={
+                        "support": stored.support + incoming.support,
+                        "successes": stored.successes + incoming.successes,
+                        "episode_ids": ids,
+                        "version": stored.version + 1,
+                        "updated_at": now,
+                    }
+                )
+                self._save_pattern(tx, pk, pattern)
+            else:
+                pattern = incoming.model_copy(
+                    update={
+                        "tenant": tenant,
+                        "episode_ids": list(dict.fromkeys(incoming.episode_ids))[
+                            -MAX_PATTERN_SOURCES:
+                        ],
+                    }
+                )
+                if tx.one(
+                    "SELECT 1 FROM patterns WHERE tenant = ? AND id = ?", (tenant, str(pattern.id))
+                ):
+                    raise InvalidInputError(
+                        f"pattern id {pattern.id} is already used by another key", field="id"
+                    )
+                inserted = tx.one(
+                    "INSERT INTO patterns (tenant, id, key, kind, task_type, domain, support, "
+                    "successes, applications, application_successes, confidence, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk",
+                    (
+                        tenant,
+                        str(pattern.id),
+                        pattern.key,
+                        pattern.kind.value,
+                        pattern.task_type.value if pattern.task_type else None,
+                        pattern.domain,
+                        *self._pattern_columns(pattern),
+                    ),
+                )
+                assert inserted is not None
+                pk = int(inserted[0])
+                text = pattern_text(pattern)
+                if text:
+                    tx.run("INSERT INTO pattern_fts (rowid, text) VALUES (?, ?)", (pk, text))
+            tx.run("DELETE FROM pattern_sources WHERE pattern_pk = ?", (pk,))
+            tx.many(
+                "INSERT INTO pattern_sources (pattern_pk, tenant, episode_id) VALUES (?, ?, ?)",
+                [(pk, tenant, str(i)) for i in pattern.episode_ids],
+            )
+            out.append(pattern)
+        return out
+
+    def upsert_patterns(self, tenant: str, patterns: Sequence[Pattern]) -> list[Pattern]:
+        if not patterns:
+            return []
+
+        def op(tx: Tx) -> list[Pattern]:
+            out = self._upsert_patterns(tx, tenant, patterns)
+            self._bump(tx, tenant)
+            return out
+
+        return self._db.write(op)
+
+    def get_pattern(self, tenant: str, pattern_id: UUID) -> Pattern | None:
+        row = self._db.read(
+            lambda tx: tx.one(
+                "SELECT data FROM patterns WHERE tenant = ? AND id = ?", (tenant, str(pattern_id))
+            )
+        )
+        return Pattern.model_validate_json(row[0]) if row else None
+
+    def get_patterns(self, tenant: str, pattern_ids: Sequence[UUID]) -> list[Pattern]:
+        if not pattern_ids:
+            return []
+        rows = self._db.read(
+            lambda tx: tx.all(
+                "SELECT id, data FROM patterns "
+                "WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))",
+                (tenant, _json_list(pattern_ids)),
+            )
+        )
+        found = {r[0]: Pattern.model_validate_json(r[1]) for r in rows}
+        return [found[str(i)] for i in pattern_ids if str(i) in found]
+
+    def list_patterns(self, tenant: str, filters: PatternFilter, limit: int) -> list[Pattern]:
+        _check_limit(limit)
+        where, params = pattern_where(filters)
+        rows = self._db.read(
+            lambda tx: tx.all(
+                f"SELECT p.data FROM patterns p WHERE p.tenant = ? AND {where} "
+                "ORDER BY p.confidence DESC, p.support DESC, p.id LIMIT ?",
+                (tenant, *params, limit),
+            )
+        )
+        return [Pattern.model_validate_json(r[0]) for r in rows]
+
+    def search_patterns(
+        self, tenant: str, query: str, limit: int, filters: PatternFilter
+    ) -> list[tuple[Pattern, float]]:
+        _check_limit(limit)
+        expression = match_expression(query)
+        if expression is None or limit == 0:
+            return []
+        where, params = pattern_where(filters)
+        rows = self._db.read(
+            lambda tx: tx.all(
+                "SELECT p.data, -bm25(pattern_fts) AS score FROM pattern_fts f "
+                f"JOIN patterns p ON p.pk = f.rowid WHERE pattern_fts MATCH ? AND p.tenant = ? "
+                f"AND {where} ORDER BY score DESC, p.id LIMIT ?",
+                (expression, tenant, *params, limit),
+            )
+        )
+        return [(Pattern.model_validate_json(r[0]), float(r[1])) for r in rows]
+
+    def record_pattern_usage(
+        self, tenant: str, pattern_id: UUID, episode_id: UUID, success: bool
+    ) -> Pattern:
+        def op(tx: Tx) -> Pattern:
+            row = tx.one(
+                "SELECT pk, data FROM patterns WHERE tenant = ? AND id = ?",
+                (tenant, str(pattern_id)),
+            )
+            if row is None:
+                raise PatternNotFoundError(pattern_id)
+            pk, pattern = int(row[0]), Pattern.model_validate_json(row[1])
+            previous = tx.one(
+                "SELECT success FROM pattern_usage WHERE pattern_pk = ? AND episode_id = ?",
+                (pk, str(episode_id)),
+            )
+            applications = pattern.applications + (0 if previous else 1)
+            successes = pattern.application_successes + int(success) - (
+                int(previous[0]) if previous else 0
+            )
+            tx.run(
+                "INSERT INTO pattern_usage (pattern_pk, tenant, episode_id, success, recorded_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (pattern_pk, episode_id) "
+                "DO UPDATE SET success = excluded.success, recorded_at = excluded.recorded_at",
+                (pk, tenant, str(episode_id), int(success), ts(_now())),
+            )
+            pattern = pattern.model_copy(
+                update={
+                    "applications": applications,
+                    "application_successes": max(0, successes),
+                    "version": pattern.version + 1,
+                    "updated_at": _now(),
+                }
+            )
+            self._save_pattern(tx, pk, pattern)
+            self._bump(tx, tenant)
+            return pattern
+
+        return self._db.write(op)
+
+    @staticmethod
+    def _upsert_heuristics(tx: Tx, tenant: str, heuristics: Sequence[Heuristic]) -> None:
+        tx.many(
+            "INSERT INTO heuristics (tenant, key, id, confidence, data) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (tenant, key) DO UPDATE SET id = excluded.id, "
+            "confidence = excluded.confidence, data = excluded.data",
+            [
+                (
+                    tenant,
+                    h.key,
+                    str(h.id),
+                    h.confidence,
+                    h.model_copy(update={"tenant": tenant}).model_dump_json(),
+                )
+                for h in heuristics
+            ],
+        )
+
+    def upsert_heuristics(self, tenant: str, heuristics: Sequence[Heuristic]) -> None:
+        if not heuristics:
+            return
+
+        def op(tx: Tx) -> None:
+            self._upsert_heuristics(tx, tenant, heuristics)
+            self._bump(tx, tenant)
+
+        self._db.write(op)
+
+    def list_heuristics(
+        self, tenant: str, limit: int, min_confidence: float = 0.0
+    ) -> list[Heuristic]:
+        _check_limit(limit)
+        rows = self._db.read(
+            lambda tx: tx.all(
+                "SELECT data FROM heuristics WHERE tenant = ? AND confidence >= ? "
+                "ORDER BY confidence DESC, key LIMIT ?",
+                (tenant, min_confidence, limit),
+            )
+        )
+        return [Heuristic.model_validate_json(r[0]) for r in rows]
+
+    # -- operations ------------------------------------------------------------------
+    def stats(self, tenant: str | None = None) -> StorageStats:
+        scope, params = ("WHERE tenant = ?", (tenant,)) if tenant is not None else ("", ())
+
+        def count(tx: Tx, sql: str) -> int:
+            row = tx.one(sql, params)
+            return int(row[0]) if row and row[0] is not None else 0
+
+        def op(tx: Tx) -> StorageStats:
+            episodes_where = scope or "WHERE 1"
+            stats = StorageStats(
+                episodes=count(tx, f"SELECT count(*) FROM episodes {scope}"),
+                completed_episodes=count(
+                    tx, f"SELECT count(*) FROM episodes {episodes_where} AND status = 'completed'"
+                ),
+                steps=count(tx, f"SELECT sum(step_count) FROM episodes {scope}"),
+                patterns=count(tx, f"SELECT count(*) FROM patterns {scope}"),
+                heuristics=count(tx, f"SELECT count(*) FROM heuristics {scope}"),
+                embeddings=count(tx, f"SELECT count(*) FROM embeddings {scope}"),
+                pending_extractions=count(
+                    tx, f"SELECT count(*) FROM episodes {episodes_where} AND pending_extraction = 1"
+                ),
+                schema_version=self._version,
+            )
+            if self._target.is_local:
+                pages = tx.one("PRAGMA page_count")
+                size = tx.one("PRAGMA page_size")
+                if pages and size:
+                    stats.size_bytes = int(pages[0]) * int(size[0])
+            return stats
+
+        stats = self._db.read(op)
+        stats.details = {
+            "mode": self._target.mode,
+            "lock_retries": self._db.retries,
+            "vector_cache": self._vectors.stats(),
+        }
+        return stats
+
+    def generation(self, tenant: str) -> int:
+        row = self._db.read(
+            lambda tx: tx.one("SELECT generation FROM tenants WHERE tenant = ?", (tenant,))
+        )
+        return int(row[0]) if row else 0
+
+    # -- operator extension (called by the CLI via getattr) ----------------------------
+    def integrity_check(self) -> dict[str, Any]:
+        """``PRAGMA integrity_check`` plus the FTS5 indexes' own consistency checks."""
+        messages = [str(r[0]) for r in self._db.autocommit("PRAGMA integrity_check")]
+        ok = messages == ["ok"]
+        fts: dict[str, str] = {}
+        for table in ("episode_fts", "pattern_fts"):
+            try:
+                self._db.autocommit(f"INSERT INTO {table} ({table}) VALUES ('integrity-check')")
+                fts[table] = "ok"
+            except StorageError as exc:
+                fts[table] = str(exc)
+                ok = False
+        return {"ok": ok, "messages": messages, "fts": fts}
+
+    def vacuum(self) -> dict[str, Any]:
+        """Merge FTS segments, rebuild the file without free pages, checkpoint the WAL."""
+        self._require_local("vacuum")
+        before = self.stats().size_bytes
+        for table in ("episode_fts", "pattern_fts"):
+            self._db.autocommit(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
+        self._db.autocommit("VACUUM")
+        self._db.autocommit("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._db.autocommit("PRAGMA optimize")
+        return {"size_before": before, "size_after": self.stats().size_bytes}
+
+    def backup(self, path: str | Path) -> dict[str, Any]:
+        """A consistent snapshot of the live database into a new file (``VACUUM INTO``);
+        writers are not blocked. The target must not exist."""
+        self._require_local("backup")
+        target = Path(path)
+        if target.exists():
+            raise InvalidInputError(f"backup target already exists: {target}", field="path")
+        if not target.parent.is_dir():
+            raise InvalidInputError(f"backup directory does not exist: {target.parent}", field="path")
+        self._db.autocommit("VACUUM INTO ?", (str(target),))
+        return {"path": str(target), "size_bytes": target.stat().st_size}
+
+    def sync(self) -> dict[str, Any]:
+        """Pull new frames from the primary into an embedded replica. A no-op (``synced:
+        False``) for a plain local file or a remote database, which need no sync."""
+        if self._target.mode != "replica":
+            return {"synced": False, "mode": self._target.mode}
+        self._db.sync()
+        self._vectors.forget()
+        return {"synced": True, "mode": self._target.mode}
+
+    def _require_local(self, what: str) -> None:
+        if not self._target.is_local:
+            raise StorageError(
+                f"{what} runs on a local file; for a remote database use the server's tools"
+            )
+
+
+__all__ = ["LATEST", "LibSQLStorage"]
