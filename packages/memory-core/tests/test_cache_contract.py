@@ -10,7 +10,6 @@ from typing import ClassVar
 from uuid import UUID
 
 import pytest
-
 from memory_core import CacheBackend, MemoryConfig
 from memory_core._models import CacheKind, CacheStats
 from memory_core._plugins import CACHE_GROUP, load_plugin

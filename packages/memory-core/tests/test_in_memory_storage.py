@@ -8,7 +8,6 @@ import uuid
 
 import numpy as np
 import pytest
-
 from memory_core import (
     EpisodeFilter,
     EpisodeNotFoundError,

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from memory_core import BackendNotFoundError, ConfigurationError, MemoryConfig, StorageBackend
 from memory_core._plugins import (
     CACHE_GROUP,
@@ -74,7 +73,9 @@ def fake_distribution(tmp_path: Path) -> Iterator[Path]:
     points: one that loads, one whose module does not exist."""
     dist = tmp_path / "memory_fake_plugin-0.1.dist-info"
     dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: memory-fake-plugin\nVersion: 0.1\n")
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: memory-fake-plugin\nVersion: 0.1\n"
+    )
     (dist / "entry_points.txt").write_text(
         "[memory_core.storage]\n"
         "fake-good = memory_fake_plugin:FakeStorage\n"
@@ -107,3 +108,12 @@ def test_broken_plugin_is_a_configuration_error_not_a_missing_one(
     assert not isinstance(info.value, BackendNotFoundError)
     assert "fake-broken" in str(info.value)
     assert isinstance(info.value.__cause__, ImportError)
+
+
+def test_url_lookup_skips_a_broken_plugin(fake_distribution: Path) -> None:
+    assert storage_factory_for_url("memory:")[1] is InMemoryStorage
+    name, factory = storage_factory_for_url("fake:anything")
+    assert name == "fake-good" and factory.schemes == ("fake",)
+    with pytest.raises(ConfigurationError) as info:
+        storage_factory_for_url("gopher://x")
+    assert "fake-broken" in str(info.value)

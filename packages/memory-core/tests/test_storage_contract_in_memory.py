@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from memory_core.storage import InMemoryStorage
 from memory_core.testing import StorageContract
 

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS
 
 pytestmark = pytest.mark.anyio
 
@@ -71,8 +73,9 @@ async def test_unknown_ids_are_not_found(data_dir: Path, stdio: Stdio) -> None:
         ]:
             t = await error_text(c, tool, args)
             assert "not found" in t and MISSING in t, (tool, t)
-        read = await c.read_resource(f"memory://episodes/{MISSING}")  # type: ignore[arg-type]
-        assert not any(getattr(x, "text", "").startswith("{") for x in read.contents)
+        with pytest.raises(MCPError, match="not found") as info:
+            await c.read_resource(f"memory://episodes/{MISSING}")  # type: ignore[arg-type]
+        assert info.value.error.code == INVALID_PARAMS  # SEP-2164: unknown resource
 
 
 async def test_nothing_half_written(data_dir: Path, stdio: Stdio) -> None:

@@ -117,6 +117,17 @@ class MemoryConfig(BaseSettings):
         ge=0,
         validation_alias=AliasChoices("MEMORY_RETRIEVAL_CACHE_TTL_SECONDS"),
     )
+    cache_coherence_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="how stale a cached episode/pattern may be when another instance "
+        "changed the database (checked against a per-tenant generation counter); 0 = every read",
+    )
+    shard_idle_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="close a per-tenant database ({tenant} URLs) after this idle time",
+    )
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("REDIS_URL", "MEMORY_REDIS_URL")
     )

@@ -6,7 +6,9 @@ import hashlib
 import json
 import logging
 import queue
+import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 from uuid import UUID
@@ -67,6 +69,7 @@ from memory_core.reward import compute_reward
 log = logging.getLogger("memory_core")
 
 _EMBED_TEXT_CHARS = 1_000
+_TENANT = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 _FILTER_KEYS = set(EpisodeFilter.model_fields)
 
 
@@ -121,6 +124,7 @@ class SelfLearningMemory:
         self._worker: threading.Thread | None = None
         self._closed = False
         self._resumed = False
+        self._coherence_checked: dict[str, tuple[float, int]] = {}
 
     @classmethod
     def from_config(cls, config: MemoryConfig | None = None) -> SelfLearningMemory:
@@ -143,15 +147,25 @@ class SelfLearningMemory:
         if self._storage is None:
             with self._open_lock:
                 if self._storage is None:
-                    _, factory = storage_factory_for_url(
-                        self.config.database_url, self.config.storage_backend
-                    )
-                    self._storage = factory.from_url(self.config.database_url, self.config)
+                    self._storage = self._open_storage()
                     event("storage opened", backend=getattr(self._storage, "name", "?"))
         if not self._resumed:
             self._resumed = True
             self._resume_pending()
         return self._storage
+
+    def _open_storage(self) -> StorageBackend:
+        config = self.config
+        _, factory = storage_factory_for_url(config.database_url, config.storage_backend)
+        if "{tenant}" in config.database_url:
+            from memory_core.storage.sharded import ShardedStorage
+
+            return ShardedStorage(
+                config.database_url,
+                lambda url: factory.from_url(url, config),
+                idle_seconds=config.shard_idle_seconds,
+            )
+        return factory.from_url(config.database_url, config)
 
     @property
     def cache(self) -> CacheBackend:
@@ -198,7 +212,10 @@ class SelfLearningMemory:
     def _tenant(self, tenant: str | None) -> str:
         if tenant is None:
             return self.config.tenant
-        check_text(tenant, "tenant", 128, required=True)
+        if not isinstance(tenant, str) or not _TENANT.fullmatch(tenant):
+            raise InvalidInputError(
+                "tenant must be 1-128 letters, digits, '-', '_' or '.'", field="tenant", limit=128
+            )
         return tenant
 
     # -- episodes ----------------------------------------------------------------------
@@ -926,10 +943,30 @@ class SelfLearningMemory:
     # -- cache helpers -----------------------------------------------------------------
     def _cache_get(self, kind: Any, tenant: str, key: str) -> bytes | None:
         try:
+            if kind != "retrieval":  # retrieval keys already include the generation
+                self._check_coherence(tenant)
             return self.cache.get(kind, tenant, key)
         except Exception:
             log.debug("cache get failed", exc_info=True)
             return None
+
+    def _check_coherence(self, tenant: str) -> None:
+        """Drop the tenant's cached entries when the database changed since last seen.
+
+        Another instance with its own cache may have deleted or changed an episode; the
+        per-tenant generation counter in the database tells, at the cost of one small
+        query per ``cache_coherence_seconds``. This process's own writes also move the
+        counter, which costs at most one tenant-wide refill per interval.
+        """
+        now = time.monotonic()
+        checked = self._coherence_checked.get(tenant)
+        if checked is not None and now - checked[0] < self.config.cache_coherence_seconds:
+            return
+        with self._lock:
+            generation = self.storage.generation(tenant)
+        if checked is not None and checked[1] != generation:
+            self.cache.invalidate_tenant(tenant)
+        self._coherence_checked[tenant] = (now, generation)
 
     def _cache_safe(self, fn: Callable[[], object]) -> None:
         try:

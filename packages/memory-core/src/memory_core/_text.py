@@ -18,10 +18,73 @@ __all__ = ["STOPWORDS", "stem", "terms", "tokenize"]
 _WORD = re.compile(r"[^\W_]+")
 
 STOPWORDS: frozenset[str] = frozenset(
-    """a an and are as at be been but by for from has have he her his i if in into is it
-    its me my no nor not of on or our she so such than that the their them then there
-    these they this those to too us was we were what when where which while who whom
-    why will with you your""".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "but",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "he",
+        "her",
+        "his",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "no",
+        "nor",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "she",
+        "so",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "to",
+        "too",
+        "us",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
 )
 """Words too common to tell two texts apart. Kept short on purpose: "how to fix X"
 should still weigh "fix"."""
@@ -102,7 +165,7 @@ def _replace(word: str, rules: tuple[tuple[str, str], ...], min_measure: int) ->
     return word
 
 
-_STEP2 = (
+_STEP2_RULES: tuple[tuple[str, str], ...] = (
     ("ational", "ate"),
     ("tional", "tion"),
     ("enci", "ence"),
@@ -125,9 +188,9 @@ _STEP2 = (
     ("biliti", "ble"),
     ("logi", "log"),
 )
-_STEP2 = tuple(sorted(_STEP2, key=lambda r: -len(r[0])))
+_STEP2 = tuple(sorted(_STEP2_RULES, key=lambda r: -len(r[0])))
 
-_STEP3 = (
+_STEP3_RULES: tuple[tuple[str, str], ...] = (
     ("icate", "ic"),
     ("ative", ""),
     ("alize", "al"),
@@ -136,22 +199,38 @@ _STEP3 = (
     ("ful", ""),
     ("ness", ""),
 )
-_STEP3 = tuple(sorted(_STEP3, key=lambda r: -len(r[0])))
+_STEP3 = tuple(sorted(_STEP3_RULES, key=lambda r: -len(r[0])))
 
 _STEP4 = tuple(
     sorted(
-        (
-            "al ance ence er ic able ible ant ement ment ent ion ou ism ate iti ous ive ize"
-        ).split(),
+        [
+            "al",
+            "ance",
+            "ence",
+            "er",
+            "ic",
+            "able",
+            "ible",
+            "ant",
+            "ement",
+            "ment",
+            "ent",
+            "ion",
+            "ou",
+            "ism",
+            "ate",
+            "iti",
+            "ous",
+            "ive",
+            "ize",
+        ],
         key=lambda s: -len(s),
     )
 )
 
 
 def _step1ab(w: str) -> str:
-    if w.endswith("sses"):
-        w = w[:-2]
-    elif w.endswith("ies"):
+    if w.endswith("sses") or w.endswith("ies"):
         w = w[:-2]
     elif w.endswith("ss"):
         pass

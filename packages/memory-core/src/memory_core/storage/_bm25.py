@@ -60,7 +60,9 @@ class Bm25Index(Generic[K]):
             if not posting:
                 del self._postings[term]
 
-    def scores(self, query_terms: Iterable[str], keep: Callable[[K], bool] | None = None) -> dict[K, float]:
+    def scores(
+        self, query_terms: Iterable[str], keep: Callable[[K], bool] | None = None
+    ) -> dict[K, float]:
         """BM25 of every document holding at least one query term (OR semantics).
 
         Repeated query terms count once. ``keep`` filters documents before scoring, so

@@ -76,7 +76,9 @@ def _copy(model: M) -> M:
 
 def _check_limit(limit: int) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidInputError(f"limit must be a positive integer, got {limit!r}", field="limit", limit=1)
+        raise InvalidInputError(
+            f"limit must be a positive integer, got {limit!r}", field="limit", limit=1
+        )
 
 
 @dataclass
@@ -186,7 +188,9 @@ class InMemoryStorage:
             t, row = self._row(tenant, episode_id)
             stored = t.steps[episode_id]
             if row.outcome is not None:
-                raise EpisodeStateError(f"episode {episode_id} is completed; steps can no longer be added")
+                raise EpisodeStateError(
+                    f"episode {episode_id} is completed; steps can no longer be added"
+                )
             if not steps:
                 return len(stored)
             _check_step_numbers([s.step_number for s in steps], set(stored))
@@ -501,7 +505,9 @@ class InMemoryStorage:
             self._write_heuristics(t, heuristics)
             t.generation += 1
 
-    def list_heuristics(self, tenant: str, limit: int, min_confidence: float = 0.0) -> list[Heuristic]:
+    def list_heuristics(
+        self, tenant: str, limit: int, min_confidence: float = 0.0
+    ) -> list[Heuristic]:
         _check_limit(limit)
         with self._lock:
             self._open()
@@ -525,7 +531,9 @@ class InMemoryStorage:
             out = StorageStats(schema_version=SCHEMA_VERSION, details={"backend": self.name})
             for name, t in chosen:
                 out.episodes += len(t.episodes)
-                out.completed_episodes += sum(1 for e in t.episodes.values() if e.outcome is not None)
+                out.completed_episodes += sum(
+                    1 for e in t.episodes.values() if e.outcome is not None
+                )
                 out.steps += sum(len(s) for s in t.steps.values())
                 out.patterns += len(t.patterns)
                 out.heuristics += len(t.heuristics)
@@ -619,7 +627,8 @@ class InMemoryStorage:
             clash = t.patterns.get(p.id) if t is not None else None
             if clash is not None and clash.key != p.key:
                 raise InvalidInputError(
-                    f"pattern id {p.id} is already used by key {clash.key!r}", field=f"patterns[{i}].id"
+                    f"pattern id {p.id} is already used by key {clash.key!r}",
+                    field=f"patterns[{i}].id",
                 )
 
     def _write_patterns(self, t: _Tenant, patterns: Sequence[Pattern]) -> list[Pattern]:
@@ -664,11 +673,12 @@ def _check_step_numbers(numbers: Sequence[int], stored: set[int]) -> None:
         seen.add(n)
 
 
-def _check_tenants(tenant: str, records: Sequence[Pattern] | Sequence[Heuristic], name: str) -> None:
+def _check_tenants(tenant: str, records: Sequence[Pattern | Heuristic], name: str) -> None:
     for i, r in enumerate(records):
         if r.tenant != tenant:
             raise InvalidInputError(
-                f"{name}[{i}] belongs to tenant {r.tenant!r}, not {tenant!r}", field=f"{name}[{i}].tenant"
+                f"{name}[{i}] belongs to tenant {r.tenant!r}, not {tenant!r}",
+                field=f"{name}[{i}].tenant",
             )
 
 
@@ -687,7 +697,9 @@ def _unit(vector: Any, dimension: int, name: str) -> npt.NDArray[np.float32]:
     arr = np.asarray(vector, dtype=np.float32)
     if arr.ndim != 1 or arr.shape[0] != dimension:
         raise InvalidInputError(
-            f"{name} must have {dimension} dimensions, got shape {arr.shape}", field=name, limit=dimension
+            f"{name} must have {dimension} dimensions, got shape {arr.shape}",
+            field=name,
+            limit=dimension,
         )
     norm = float(np.linalg.norm(arr))
     if not np.isfinite(norm) or norm == 0.0:

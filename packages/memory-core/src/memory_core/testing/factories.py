@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from uuid import UUID
 
 import numpy as np
+
 from memory_core._models import (
     Complexity,
     EmbeddingRecord,
@@ -68,7 +69,9 @@ def make_step(
     elif error is not None:
         result = StepResult.error(error)
     else:
-        result = StepResult.success(output if output is not None else f"output of step {step_number}")
+        result = StepResult.success(
+            output if output is not None else f"output of step {step_number}"
+        )
     return ExecutionStep.model_validate(
         {
             "step_number": step_number,
@@ -232,7 +235,9 @@ def unit_vectors(n: int, dim: int, seed: int = 0) -> np.ndarray:
     return m
 
 
-def make_embedding(episode_id: UUID, item: int, model_id: str, vector: Sequence[float]) -> EmbeddingRecord:
+def make_embedding(
+    episode_id: UUID, item: int, model_id: str, vector: Sequence[float]
+) -> EmbeddingRecord:
     return EmbeddingRecord(
         episode_id=episode_id, item=item, model_id=model_id, vector=[float(x) for x in vector]
     )

@@ -43,6 +43,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from memory_core._errors import (
     DuplicateStepError,
     EpisodeNotFoundError,
@@ -263,13 +264,39 @@ class StorageContract:
         assert storage.count_episodes(T1, EpisodeFilter()) == 1
         assert storage.get_episode(T1, ep.id) == ep
 
-    def test_create_duplicate_id_with_other_content_is_invalid(self, storage: StorageBackend) -> None:
+    def test_create_duplicate_id_with_other_content_is_invalid(
+        self, storage: StorageBackend
+    ) -> None:
         ep = make_episode("first", tenant=T1)
         storage.create_episode(ep)
         with pytest.raises(InvalidInputError) as info:
             storage.create_episode(ep.model_copy(update={"task_description": "second"}))
         assert info.value.field == "id"
         assert storage.get_episode(T1, ep.id) == ep
+
+    def test_create_stores_steps_and_outcome_as_given(self, storage: StorageBackend) -> None:
+        """Imports create finished episodes in one call: nothing is dropped or pending."""
+        steps = [make_step(2, output="imported ocelot output"), make_step(1)]
+        ep = make_episode("imported task", tenant=T1, steps=steps)
+        done = complete(ep, outcome=OutcomeType.FAILURE, pattern_ids=[uuid.uuid4()])
+        storage.create_episode(done)
+        read = storage.get_episode(T1, ep.id)
+        assert read is not None
+        assert read.steps == [steps[1], steps[0]]  # ordered by step number
+        assert_same_episode(read, done.model_copy(update={"steps": read.steps}))
+        assert read.version == done.version
+        (summary,) = storage.get_summaries(T1, [ep.id])
+        assert summary.status is EpisodeStatus.COMPLETED and summary.step_count == 2
+        assert summary.pattern_ids == done.pattern_ids
+        assert storage.pending_extractions() == []
+        assert _ids(storage.lexical_search(T1, "ocelot", 10, EpisodeFilter())) == {ep.id}
+        assert storage.get_steps(T1, ep.id, [2]) == [steps[0]]
+        with pytest.raises(EpisodeStateError):
+            storage.append_steps(T1, ep.id, [make_step(3)])
+        with pytest.raises(EpisodeStateError):
+            storage.complete_episode(done, Extraction())
+        s = storage.stats(T1)
+        assert (s.episodes, s.completed_episodes, s.steps) == (1, 1, 2)
 
     def test_get_unknown_episode_is_none(self, storage: StorageBackend) -> None:
         assert storage.get_episode(T1, uuid.uuid4()) is None
@@ -407,7 +434,10 @@ class StorageContract:
 
     def test_cursor_is_stable_when_newer_episodes_arrive(self, storage: StorageBackend) -> None:
         old = [
-            _store(storage, make_episode(f"o{i}", tenant=T1, started_at=BASE_TIME + timedelta(seconds=i)))
+            _store(
+                storage,
+                make_episode(f"o{i}", tenant=T1, started_at=BASE_TIME + timedelta(seconds=i)),
+            )
             for i in range(6)
         ]
         first = storage.list_episodes(T1, EpisodeFilter(), 3)
@@ -638,7 +668,11 @@ class StorageContract:
     def test_lexical_finds_task_and_step_words(self, storage: StorageBackend) -> None:
         a = make_episode("configure the kubernetes ingress", tenant=T1)
         b = make_episode("write a parser for invoices", tenant=T1)
-        _store(storage, a, [make_step(1, output="applied manifest"), make_step(2, output="pods running")])
+        _store(
+            storage,
+            a,
+            [make_step(1, output="applied manifest"), make_step(2, output="pods running")],
+        )
         _store(storage, b, [make_step(1, action="read file", output="found a zeppelin token")])
         hits = storage.lexical_search(T1, "zeppelin", 10, EpisodeFilter())
         assert [(h.episode_id, h.item) for h in hits] == [(b.id, 1)]
@@ -666,7 +700,15 @@ class StorageContract:
     ) -> None:
         ep = make_episode("Deploy the GATEWAY service", tenant=T1)
         _store(storage, ep)
-        for q in ("gateway", "GATEWAY", "gateway?", '"gateway"', "gateway AND", "(gateway) *", "gate-way gateway"):
+        for q in (
+            "gateway",
+            "GATEWAY",
+            "gateway?",
+            '"gateway"',
+            "gateway AND",
+            "(gateway) *",
+            "gate-way gateway",
+        ):
             assert _ids(storage.lexical_search(T1, q, 10, EpisodeFilter())) == {ep.id}, q
         for q in ("", "   ", "?!", '"', "AND OR NOT"):
             assert storage.lexical_search(T1, q, 10, EpisodeFilter()) == [], q
@@ -705,9 +747,7 @@ class StorageContract:
             _store(storage, ep, [make_step(n) for n in range(1, 10)])
             episodes.append(ep)
         vecs = unit_vectors(500, 32, seed=seed)
-        records = [
-            make_embedding(episodes[k // 10].id, k % 10, MODEL, vecs[k]) for k in range(500)
-        ]
+        records = [make_embedding(episodes[k // 10].id, k % 10, MODEL, vecs[k]) for k in range(500)]
         storage.put_embeddings(tenant, records[:250])
         storage.put_embeddings(tenant, records[250:])
         return episodes, records, vecs
@@ -723,13 +763,19 @@ class StorageContract:
         for qi, q in enumerate(queries):
             scores = vecs @ q
             for f in (EpisodeFilter(), EpisodeFilter(domain="odd")):
-                idx = [k for k in range(500) if f.domain is None or domain_of[records[k].episode_id] == f.domain]
+                idx = [
+                    k
+                    for k in range(500)
+                    if f.domain is None or domain_of[records[k].episode_id] == f.domain
+                ]
                 top = sorted(idx, key=lambda k: -scores[k])[:10]
                 expected = [(records[k].episode_id, records[k].item) for k in top]
                 query = q * 3.0 if qi % 2 else q  # cosine: the query's length must not matter
                 hits = storage.vector_search(T1, MODEL, query.astype(np.float32), 10, f)
                 assert [(h.episode_id, h.item) for h in hits] == expected
-                np.testing.assert_allclose([h.score for h in hits], [scores[k] for k in top], atol=1e-4)
+                np.testing.assert_allclose(
+                    [h.score for h in hits], [scores[k] for k in top], atol=1e-4
+                )
 
     def test_vector_search_never_mixes_models(self, storage: StorageBackend) -> None:
         ep = make_episode(tenant=T1)
@@ -738,7 +784,9 @@ class StorageContract:
         storage.put_embeddings(T1, [make_embedding(ep.id, 0, MODEL, a)])
         storage.put_embeddings(T1, [make_embedding(ep.id, 1, OTHER_MODEL, b)])
         assert [(h.item) for h in storage.vector_search(T1, MODEL, b, 10, EpisodeFilter())] == [0]
-        assert [(h.item) for h in storage.vector_search(T1, OTHER_MODEL, a, 10, EpisodeFilter())] == [1]
+        assert [
+            (h.item) for h in storage.vector_search(T1, OTHER_MODEL, a, 10, EpisodeFilter())
+        ] == [1]
         assert storage.vector_search(T1, "test:absent", a, 10, EpisodeFilter()) == []
 
     def test_put_embeddings_replaces_by_key(self, storage: StorageBackend) -> None:
@@ -833,7 +881,9 @@ class StorageContract:
         stored = storage.upsert_patterns(
             T1,
             [
-                make_pattern(k, tenant=T1, kind=kind, task_type=tt, domain=dom, support=sup, successes=suc)
+                make_pattern(
+                    k, tenant=T1, kind=kind, task_type=tt, domain=dom, support=sup, successes=suc
+                )
                 for k, kind, tt, dom, sup, suc in specs
             ],
         )
@@ -880,7 +930,9 @@ class StorageContract:
         got = storage.search_patterns(T1, "network", 10, PatternFilter())
         assert [p.key for p, _ in got] == ["p3", "p1"]
         assert got[0][1] > got[1][1] > 0
-        got = storage.search_patterns(T1, "network", 10, PatternFilter(kind=PatternKind.TOOL_SEQUENCE))
+        got = storage.search_patterns(
+            T1, "network", 10, PatternFilter(kind=PatternKind.TOOL_SEQUENCE)
+        )
         assert [p.key for p, _ in got] == ["p1"]
         assert storage.search_patterns(T1, "absentword", 10, PatternFilter()) == []
         assert len(storage.search_patterns(T1, "network linter", 1, PatternFilter())) == 1
@@ -909,7 +961,9 @@ class StorageContract:
     # -- heuristics --------------------------------------------------------------------
 
     def test_heuristics_upsert_by_key_and_list(self, storage: StorageBackend) -> None:
-        hs = [make_heuristic(f"h{i}", tenant=T1, confidence=c) for i, c in enumerate((0.2, 0.9, 0.5))]
+        hs = [
+            make_heuristic(f"h{i}", tenant=T1, confidence=c) for i, c in enumerate((0.2, 0.9, 0.5))
+        ]
         storage.upsert_heuristics(T1, hs)
         assert storage.list_heuristics(T1, 10) == [hs[1], hs[2], hs[0]]
         assert storage.list_heuristics(T1, 2) == [hs[1], hs[2]]
@@ -974,7 +1028,9 @@ class StorageContract:
         for tenant in (T1, T2):
             ep = make_episode("isolated walrus task", tenant=tenant)
             steps = [make_step(1, output="walrus output")]
-            p = make_pattern("iso", tenant=tenant, description="walrus pattern", episode_ids=[ep.id])
+            p = make_pattern(
+                "iso", tenant=tenant, description="walrus pattern", episode_ids=[ep.id]
+            )
             _store(
                 storage,
                 ep,
