@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from memory_core import MemoryConfig
 from memory_core.embeddings import provider_from_config
 

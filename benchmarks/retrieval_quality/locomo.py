@@ -221,9 +221,7 @@ def evaluate(
         conversations = conversations[:1]
     with tempfile.TemporaryDirectory(prefix="locomo-") as tmp:
         url = "memory:" if storage == "memory" else f"file:{Path(tmp) / 'locomo.db'}"
-        config = MemoryConfig(
-            database_url=url, cache_backend="none", embedding_provider=embeddings
-        )
+        config = MemoryConfig(database_url=url, cache_backend="none", embedding_provider=embeddings)
         memory = SelfLearningMemory.from_config(config)
         try:
             memory.warm()

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,30 +45,38 @@ class Env:
     def database_url(self) -> str:
         return f"file:{self.db_path}"
 
+    def other(self, name: str) -> dict[str, str]:
+        """Environment for a second store (its own database file and cache directory)."""
+        return {
+            "DATABASE_URL": f"file:{self.root / 'data' / (name + '.db')}",
+            "MEMORY_CACHE_PATH": str(self.root / f"cache-{name}"),
+        }
 
-@pytest.fixture(autouse=True)
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+
+def _isolate(mp: pytest.MonkeyPatch, root: Path) -> Env:
     names = _config_env_names()
     for key in list(os.environ):
         if key.upper() in names or key.upper().startswith("MEMORY_"):
-            monkeypatch.delenv(key, raising=False)
-    home = tmp_path / "home"
-    work = tmp_path / "work"
-    for d in (home, work, tmp_path / "xdg"):
-        d.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("COLUMNS", "80")
-    monkeypatch.setenv("NO_COLOR", "1")
-    monkeypatch.chdir(work)
-    e = Env(root=tmp_path, db_path=tmp_path / "data" / "memory.db",
-            cache_path=tmp_path / "cache", work=work)
-    e.db_path.parent.mkdir()
-    monkeypatch.setenv("DATABASE_URL", e.database_url)
-    monkeypatch.setenv("MEMORY_CACHE_PATH", str(e.cache_path))
+            mp.delenv(key, raising=False)
+    home, work, xdg = root / "home", root / "work", root / "xdg"
+    for d in (home, work, xdg, root / "data"):
+        d.mkdir(exist_ok=True)
+    mp.setenv("HOME", str(home))
+    mp.setenv("XDG_CONFIG_HOME", str(xdg))
+    mp.setenv("COLUMNS", "80")
+    mp.setenv("NO_COLOR", "1")
+    mp.chdir(work)
+    e = Env(root=root, db_path=root / "data" / "memory.db", cache_path=root / "cache", work=work)
+    mp.setenv("DATABASE_URL", e.database_url)
+    mp.setenv("MEMORY_CACHE_PATH", str(e.cache_path))
     if STORAGE_BACKEND != "libsql":
-        monkeypatch.setenv("MEMORY_STORAGE_BACKEND", STORAGE_BACKEND)
-    yield e
+        mp.setenv("MEMORY_STORAGE_BACKEND", STORAGE_BACKEND)
+    return e
+
+
+@pytest.fixture(autouse=True)
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
+    return _isolate(monkeypatch, tmp_path)
 
 
 Run = Callable[..., Result]
@@ -78,8 +87,10 @@ def run() -> Run:
     """``run(*args, code=0, input=None)``: invoke the CLI and check the exit code."""
     runner = CliRunner()
 
-    def invoke(*args: str, code: int = 0, input: str | None = None) -> Result:
-        result = runner.invoke(app, list(args), input=input, prog_name="memory")
+    def invoke(
+        *args: str, code: int = 0, input: str | None = None, env: dict[str, str] | None = None
+    ) -> Result:
+        result = runner.invoke(app, list(args), input=input, env=env, prog_name="memory")
         if result.exit_code != code:
             raise AssertionError(
                 f"memory {' '.join(args)} exited {result.exit_code}, expected {code}\n"
@@ -94,16 +105,16 @@ def run() -> Run:
 def run_json(run: Run) -> Callable[..., Any]:
     """``run_json(*args)``: the command with ``--format json``, its stdout parsed."""
 
-    def invoke(*args: str, code: int = 0, input: str | None = None) -> Any:
-        result = run("--format", "json", *args, code=code, input=input)
+    def invoke(
+        *args: str, code: int = 0, input: str | None = None, env: dict[str, str] | None = None
+    ) -> Any:
+        result = run("--format", "json", *args, code=code, input=input, env=env)
         return json.loads(result.stdout)
 
     return invoke
 
 
-@pytest.fixture
-def seeded(run_json: Callable[..., Any]) -> dict[str, str]:
-    """Three completed episodes in two domains and one in progress; returns their ids."""
+def _seed(run_json: Callable[..., Any]) -> dict[str, str]:
     ids: dict[str, str] = {}
     specs = [
         ("web-ok", "Add a /health endpoint to the Flask app", "web", "success", "code_generation"),
@@ -124,3 +135,34 @@ def seeded(run_json: Callable[..., Any]) -> dict[str, str]:
         ids[key] = eid
     ids["open"] = run_json("episode", "start", "Write the release notes", "--domain", "docs")["id"]
     return ids
+
+
+@pytest.fixture(scope="session")
+def _seed_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """Seed once per session through the CLI; each test gets a copy of the file."""
+    root = tmp_path_factory.mktemp("seed")
+    with pytest.MonkeyPatch.context() as mp:
+        e = _isolate(mp, root)
+        runner = CliRunner()
+
+        def run_json(*args: str) -> Any:
+            result = runner.invoke(app, ["--format", "json", *args], prog_name="memory")
+            assert result.exit_code == 0, result.output
+            return json.loads(result.stdout)
+
+        ids = _seed(run_json)
+    return e.db_path, ids
+
+
+@pytest.fixture
+def seeded(env: Env, _seed_template: tuple[Path, dict[str, str]]) -> dict[str, str]:
+    """Three completed episodes in two domains and one in progress; returns their ids.
+
+    Keys: web-ok, web-fail, data-ok (completed), open (in progress).
+    """
+    template, ids = _seed_template
+    for suffix in ("", "-wal"):
+        source = template.with_name(template.name + suffix)
+        if source.exists():
+            shutil.copyfile(source, env.db_path.with_name(env.db_path.name + suffix))
+    return dict(ids)

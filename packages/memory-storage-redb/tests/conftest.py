@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from memory_core.testing.factories import FakeClock
-
 from memory_storage_redb import LMDBCache
 
 MakeCache = Callable[..., LMDBCache]

@@ -69,7 +69,9 @@ def reader(path: str, keys: int, versions: int) -> None:
         if reads % 64 == 0 and cache.get("pattern", "t", "done-w") is not None:
             break
     final = [cache.get("episode", "t", f"w{i}") for i in range(keys)]
-    complete = all(raw is not None and check(f"w{i}", raw) == versions for i, raw in enumerate(final))
+    complete = all(
+        raw is not None and check(f"w{i}", raw) == versions for i, raw in enumerate(final)
+    )
     report = {
         "reads": reads,
         "hits": hits,

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from memory_core.testing.cache_contract import CacheContract
 from memory_core.testing.factories import FakeClock
-
 from memory_storage_redb import LMDBCache
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import memory_storage_redb
 import pytest
 from memory_core import CacheBackend, MemoryConfig
 from memory_core._plugins import CACHE_GROUP, installed, load_plugin
-
-import memory_storage_redb
 from memory_storage_redb import LMDBCache
 
 

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Callable
 
 from memory_core.testing.factories import FakeClock
-
 from memory_storage_redb import LMDBCache
 
 MakeCache = Callable[..., LMDBCache]

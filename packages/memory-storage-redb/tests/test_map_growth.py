@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable
 
 import pytest
-
 from memory_storage_redb import LMDBCache
 
 MakeCache = Callable[..., LMDBCache]
@@ -14,7 +13,9 @@ KiB = 1024
 MiB = 1024 * KiB
 
 
-def test_map_grows_from_a_tiny_start(make_cache: MakeCache, caplog: pytest.LogCaptureFixture) -> None:
+def test_map_grows_from_a_tiny_start(
+    make_cache: MakeCache, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="memory_storage_redb")
     cache = make_cache(max_bytes=16 * MiB, initial_map_bytes=64 * KiB, max_map_bytes=64 * MiB)
     start = cache.map_size

@@ -53,7 +53,9 @@ def test_one_writer_many_readers(tmp_path: Path, make_cache: MakeCache) -> None:
     assert audit["size_bytes"] == audit["counted_size_bytes"]
 
 
-def test_concurrent_writers_keep_the_accounting_exact(tmp_path: Path, make_cache: MakeCache) -> None:
+def test_concurrent_writers_keep_the_accounting_exact(
+    tmp_path: Path, make_cache: MakeCache
+) -> None:
     path, keys, versions = tmp_path / "shared", 100, 4
     writers = [spawn("writer", path, keys, versions, tag) for tag in ("a", "b", "c")]
     reports = [finish(proc) for proc in writers]

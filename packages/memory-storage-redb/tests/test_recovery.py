@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from memory_storage_redb import LMDBCache
 
 MakeCache = Callable[..., LMDBCache]

@@ -34,3 +34,18 @@ def store(factory: object, db_url: str) -> Iterator[object]:
     backend = factory.from_url(db_url, MemoryConfig())  # type: ignore[attr-defined]
     yield backend
     backend.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run this package's ``slow`` tests only when asked (``-m slow``): the default run
+    stays short; ``-m 'not slow'`` in CI then changes nothing."""
+    if "slow" in (config.getoption("markexpr") or ""):
+        return
+    here = Path(__file__).parent
+    keep, drop = [], []
+    for item in items:
+        is_ours = here in Path(str(item.fspath)).parents
+        (drop if is_ours and item.get_closest_marker("slow") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -41,13 +41,16 @@ class SettingSource:
         return {"value": self.value, "source": self.source, "origin": self.origin}
 
 
-def aliases(field: FieldInfo, name: str) -> list[str]:
+def env_names(name: str, field: FieldInfo) -> list[str]:
+    """The environment variables the model reads for a field, as pydantic-settings does:
+    the validation aliases when there are any, else ``env_prefix`` + field name."""
     alias = field.validation_alias
     if isinstance(alias, AliasChoices):
         return [c for c in alias.choices if isinstance(c, str)]
     if isinstance(alias, str):
         return [alias]
-    return [name]
+    prefix = str(MemoryConfig.model_config.get("env_prefix") or "")
+    return [f"{prefix}{name}".upper()]
 
 
 def _by_field(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -55,22 +58,22 @@ def _by_field(raw: Mapping[str, Any]) -> dict[str, Any]:
     lookup = {
         a.lower(): name
         for name, field in MemoryConfig.model_fields.items()
-        for a in [name, *aliases(field, name)]
+        for a in [name, *env_names(name, field)]
     }
     return {lookup.get(k.lower(), k): v for k, v in raw.items()}
 
 
 def _env_origin(name: str, field: FieldInfo, environ: Mapping[str, str]) -> str | None:
     env = {k.lower(): k for k in environ}
-    names = aliases(field, name)
+    names = env_names(name, field)
     for alias in names:
         if alias.lower() in env:
             return env[alias.lower()]
-    if field.annotation is not None and "SecretStr" in str(field.annotation):
+    if "SecretStr" in str(field.annotation):
         for alias in names:
-            candidate = f"{alias.upper()}_FILE"
-            if alias.isupper() and candidate.lower() in env:
-                return env[candidate.lower()]
+            candidate = f"{alias}_FILE".lower()
+            if candidate in env:
+                return env[candidate]
     return None
 
 

@@ -15,7 +15,7 @@ from memory_core import MemoryConfig
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from memory_cli._config_sources import aliases
+from memory_cli._config_sources import env_names
 
 # Example values for settings that are unset by default (shown, still commented out).
 _EXAMPLES: dict[str, Any] = {
@@ -57,10 +57,6 @@ def toml_value(value: Any) -> str:
     raise TypeError(f"no TOML form for {value!r}")
 
 
-def _env_names(name: str, field: FieldInfo) -> list[str]:
-    return [a for a in aliases(field, name) if a.isupper()]
-
-
 def _comment_lines(name: str, field: FieldInfo) -> list[str]:
     lines: list[str] = []
     if field.description:
@@ -68,7 +64,7 @@ def _comment_lines(name: str, field: FieldInfo) -> list[str]:
     choices = typing.get_args(field.annotation) if typing.get_origin(field.annotation) is typing.Literal else ()
     if choices:
         lines.append(f"# one of: {', '.join(str(c) for c in choices)}")
-    env = _env_names(name, field)
+    env = env_names(name, field)
     if env:
         lines.append(f"# env: {', '.join(env)}")
     return lines
@@ -86,7 +82,7 @@ def render_template() -> str:
             continue
         out.extend(_comment_lines(name, field))
         if "Secret" in str(field.annotation):
-            env = _env_names(name, field)
+            env = env_names(name, field)
             out.append(f"# {name}: secret; set {env[0] if env else name.upper()} in the environment")
         elif default is None:
             example = _EXAMPLES.get(name)

@@ -58,6 +58,7 @@ __all__ = [
     "EmbeddingProvider",
     "EmbeddingProviderFactory",
     "FloatArray",
+    "RecordStore",
     "StorageBackend",
     "StorageFactory",
 ]
@@ -230,6 +231,55 @@ class StorageBackend(Protocol):
 
     def generation(self, tenant: str) -> int:
         """A counter that increases with every write to the tenant (cache validation)."""
+        ...
+
+
+@runtime_checkable
+class RecordStore(Protocol):
+    """Tenant-scoped JSON records for features built on the loop: relationships,
+    checkpoints, recommendation sessions, the audit log, API tokens.
+
+    A storage backend that offers these methods is a ``RecordStore`` too; the features
+    check with ``isinstance(storage, RecordStore)`` and say clearly when it is missing.
+    Records are ordered by insertion (``seq``). A record may name up to two episodes
+    (``episode_id``, ``related_id``); ``delete_episode`` deletes every record naming the
+    episode in either, in the same transaction.
+    """
+
+    def put_record(
+        self,
+        tenant: str,
+        kind: str,
+        record_id: str,
+        data: dict[str, Any],
+        *,
+        episode_id: UUID | None = None,
+        related_id: UUID | None = None,
+    ) -> None:
+        """Insert or replace (keeping the original ``seq``) the record (kind, id)."""
+
+    def get_record(self, tenant: str, kind: str, record_id: str) -> dict[str, Any] | None:
+        """The record's data, or ``None``."""
+        ...
+
+    def list_records(
+        self,
+        tenant: str,
+        kind: str,
+        *,
+        episode_id: UUID | None = None,
+        limit: int = 100,
+        after_seq: int = 0,
+    ) -> list[tuple[int, str, dict[str, Any]]]:
+        """(seq, id, data) in insertion order after ``after_seq``; with ``episode_id``,
+        only records naming that episode (as ``episode_id`` or ``related_id``)."""
+        ...
+
+    def delete_record(self, tenant: str, kind: str, record_id: str) -> bool: ...
+
+    def update_episode_tags(self, tenant: str, episode_id: UUID, tags: Sequence[str]) -> Episode:
+        """Replace an episode's tags (any status); bumps its version. Raises
+        ``EpisodeNotFoundError``."""
         ...
 
 

@@ -6,7 +6,6 @@ the last row into the hole, so the live rows stay contiguous and no rebuild is n
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from uuid import UUID
 
 import numpy as np
@@ -21,14 +20,16 @@ class VectorMatrix:
     def __init__(self, dimension: int, capacity: int = 64) -> None:
         self.dimension = dimension
         self._data = np.zeros((capacity, dimension), dtype=np.float32)
+        # the owning episode's ordinal per row, so filters become one boolean gather
+        self._owners = np.zeros(capacity, dtype=np.int64)
         self._keys: list[RowKey] = []
         self._rows: dict[RowKey, int] = {}
 
     def __len__(self) -> int:
         return len(self._keys)
 
-    def put(self, key: RowKey, unit: npt.NDArray[np.float32]) -> None:
-        """Insert or replace one already-normalised row."""
+    def put(self, key: RowKey, unit: npt.NDArray[np.float32], owner: int) -> None:
+        """Insert or replace one already-normalised row of the episode numbered ``owner``."""
         row = self._rows.get(key)
         if row is None:
             row = len(self._keys)
@@ -36,9 +37,13 @@ class VectorMatrix:
                 grown = np.zeros((2 * row, self.dimension), dtype=np.float32)
                 grown[:row] = self._data
                 self._data = grown
+                owners = np.zeros(2 * row, dtype=np.int64)
+                owners[:row] = self._owners
+                self._owners = owners
             self._keys.append(key)
             self._rows[key] = row
         self._data[row] = unit
+        self._owners[row] = owner
 
     def remove(self, key: RowKey) -> bool:
         row = self._rows.pop(key, None)
@@ -48,6 +53,7 @@ class VectorMatrix:
         if row != last:
             moved = self._keys[last]
             self._data[row] = self._data[last]
+            self._owners[row] = self._owners[last]
             self._keys[row] = moved
             self._rows[moved] = row
         self._keys.pop()
@@ -63,24 +69,16 @@ class VectorMatrix:
         self,
         unit_query: npt.NDArray[np.float32],
         limit: int,
-        keep: Callable[[UUID], bool] | None,
+        allowed: npt.NDArray[np.bool_] | None,
     ) -> list[tuple[RowKey, float]]:
-        """Exact best ``limit`` rows by cosine, among rows whose episode ``keep`` admits."""
+        """Exact best ``limit`` rows by cosine, among rows whose episode ordinal is set in
+        ``allowed`` (all rows when ``None``)."""
         n = len(self._keys)
         if n == 0:
             return []
         scores = self._data[:n] @ unit_query
-        if keep is not None:
-            verdicts: dict[UUID, bool] = {}
-            mask = np.fromiter(
-                (
-                    verdicts[eid] if eid in verdicts else verdicts.setdefault(eid, keep(eid))
-                    for eid, _ in self._keys
-                ),
-                dtype=bool,
-                count=n,
-            )
-            candidates = np.flatnonzero(mask)
+        if allowed is not None:
+            candidates = np.flatnonzero(allowed[self._owners[:n]])
         else:
             candidates = np.arange(n)
         if candidates.size == 0:

@@ -5,7 +5,7 @@ Nothing survives the process, so the durability rule of the protocol does not ap
 every other rule does: records are scoped by tenant, every write is all-or-nothing
 (validated first, then applied), reads and writes are serialised by one lock, and
 stored records are deep copies, so a caller mutating what it passed or got back never
-changes stored state.
+changes stored state (copies go through JSON, like rows of a real database).
 
 Lexical search is BM25 over an inverted index kept up to date on every write; vector
 search is exact cosine over one numpy matrix per (tenant, model).
@@ -71,7 +71,9 @@ _SortKey = tuple[datetime, UUID]
 
 
 def _copy(model: M) -> M:
-    return model.model_copy(deep=True)
+    """An independent copy. Through JSON because it is ~5x faster than ``deepcopy`` and
+    gives back exactly what a durable backend would: the JSON round trip."""
+    return type(model).model_validate_json(model.model_dump_json())
 
 
 def _check_limit(limit: int) -> None:
@@ -88,6 +90,8 @@ class _Tenant:
     episodes: dict[UUID, Episode] = field(default_factory=dict)  # rows without steps
     steps: dict[UUID, dict[int, ExecutionStep]] = field(default_factory=dict)
     summaries: dict[UUID, EpisodeSummary] = field(default_factory=dict)
+    ordinal: dict[UUID, int] = field(default_factory=dict)  # episode -> row owner number
+    next_ordinal: int = 0
     order: list[_SortKey] = field(default_factory=list)  # ascending (started_at, id)
     text: Bm25Index[tuple[UUID, int]] = field(default_factory=Bm25Index)
     vectors: dict[str, VectorMatrix] = field(default_factory=dict)
@@ -171,10 +175,12 @@ class InMemoryStorage:
                 )
             _check_step_numbers([s.step_number for s in episode.steps], set())
             t = self._tenant(episode.tenant)
-            row = episode.model_copy(update={"steps": []}, deep=True)
+            row = _copy(episode.model_copy(update={"steps": []}))
             t.episodes[row.id] = row
             t.steps[row.id] = {s.step_number: _copy(s) for s in episode.steps}
             self._owner[row.id] = episode.tenant
+            t.ordinal[row.id] = t.next_ordinal
+            t.next_ordinal += 1
             bisect.insort(t.order, (row.started_at, row.id))
             t.text.add((row.id, 0), terms(row.task_description))
             for s in episode.steps:
@@ -272,13 +278,14 @@ class InMemoryStorage:
                 raise EpisodeStateError(f"episode {episode.id} is already completed")
             if extraction is not None:
                 self._validate_extraction(episode.tenant, extraction)
-            new_row = episode.model_copy(
-                update={
-                    "steps": [],
-                    "version": row.version + 1,
-                    "updated_at": max(utcnow(), row.updated_at),
-                },
-                deep=True,
+            new_row = _copy(
+                episode.model_copy(
+                    update={
+                        "steps": [],
+                        "version": row.version + 1,
+                        "updated_at": max(utcnow(), row.updated_at),
+                    }
+                )
             )
             if new_row.started_at != row.started_at:
                 t.order.remove((row.started_at, row.id))
@@ -319,6 +326,7 @@ class InMemoryStorage:
             row = t.episodes.pop(episode_id)
             stored_steps = t.steps.pop(episode_id)
             del t.summaries[episode_id]
+            del t.ordinal[episode_id]
             del self._owner[episode_id]
             self._pending.pop((tenant, episode_id), None)
             t.order.pop(bisect.bisect_left(t.order, (row.started_at, episode_id)))
@@ -377,7 +385,13 @@ class InMemoryStorage:
             if t is None or matrix is None:
                 return []
             unit = _unit(vector, matrix.dimension, "vector")
-            top = matrix.top_k(unit, limit, self._episode_filter(t, filters))
+            allowed = None
+            if not filters.is_empty():
+                allowed = np.zeros(t.next_ordinal, dtype=bool)
+                for eid, summary in t.summaries.items():
+                    if filters.matches(summary):
+                        allowed[t.ordinal[eid]] = True
+            top = matrix.top_k(unit, limit, allowed)
             return [SearchHit(episode_id=k[0], item=k[1], score=s) for k, s in top]
 
     def put_embeddings(self, tenant: str, records: Sequence[EmbeddingRecord]) -> None:
@@ -560,7 +574,7 @@ class InMemoryStorage:
     def _full_episode(self, t: _Tenant, episode_id: UUID) -> Episode:
         row = t.episodes[episode_id]
         steps = t.steps[episode_id]
-        return row.model_copy(update={"steps": [steps[n] for n in sorted(steps)]}, deep=True)
+        return _copy(row.model_copy(update={"steps": [steps[n] for n in sorted(steps)]}))
 
     def _refresh_summary(self, t: _Tenant, episode_id: UUID) -> None:
         row = t.episodes[episode_id]
@@ -588,21 +602,21 @@ class InMemoryStorage:
     def _validate_extraction(self, tenant: str, extraction: Extraction) -> None:
         self._validate_patterns(tenant, extraction.patterns)
         _check_tenants(tenant, extraction.heuristics, "heuristics")
-        self._validate_embeddings(self._peek(tenant), extraction.embeddings, must_exist=False)
+        self._validate_embeddings(self._peek(tenant), extraction.embeddings)
 
     def _write_extraction(self, tenant: str, t: _Tenant, extraction: Extraction) -> None:
         self._write_patterns(t, extraction.patterns)
         self._write_heuristics(t, extraction.heuristics)
-        units = self._validate_embeddings(t, extraction.embeddings, must_exist=False)
+        units = self._validate_embeddings(t, extraction.embeddings)
         self._write_embeddings(t, units)
 
     def _validate_embeddings(
-        self, t: _Tenant | None, records: Sequence[EmbeddingRecord], must_exist: bool = True
+        self, t: _Tenant | None, records: Sequence[EmbeddingRecord]
     ) -> list[tuple[EmbeddingRecord, npt.NDArray[np.float32]]]:
         batch_dims: dict[str, int] = {}
         units = []
         for i, record in enumerate(records):
-            if must_exist and (t is None or record.episode_id not in t.episodes):
+            if t is None or record.episode_id not in t.episodes:
                 raise EpisodeNotFoundError(record.episode_id)
             dim = self._dimensions.get(record.model_id) or batch_dims.setdefault(
                 record.model_id, record.dimension
@@ -618,7 +632,7 @@ class InMemoryStorage:
             matrix = t.vectors.get(record.model_id)
             if matrix is None:
                 matrix = t.vectors[record.model_id] = VectorMatrix(dim)
-            matrix.put((record.episode_id, record.item), unit)
+            matrix.put((record.episode_id, record.item), unit, t.ordinal[record.episode_id])
 
     def _validate_patterns(self, tenant: str, patterns: Sequence[Pattern]) -> None:
         _check_tenants(tenant, patterns, "patterns")

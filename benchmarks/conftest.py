@@ -1,0 +1,10 @@
+"""Puts ``benchmarks/`` on ``sys.path`` so tests import ``benchlib`` like the scripts do."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = str(Path(__file__).resolve().parent)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)

@@ -1,0 +1,267 @@
+"""Scale benchmark: operation × store size → p50/p95/p99, throughput, peak RSS, disk size.
+
+Builds one durable store (libSQL file) per size with ``SelfLearningMemory.import_episode``
+(the public import path: one transaction per finished episode, inline pattern extraction
+and embeddings), reusing the previous size's store as a head start and resuming an
+interrupted build. Stores live in ``benchmarks/.data/`` (gitignored) and are reused
+between runs; each measurement runs in a fresh process on a throwaway copy, so writes
+do not grow the cached store and peak RSS is that of one size::
+
+    uv run python benchmarks/scale.py                 # 1K, 10K, 100K
+    uv run python benchmarks/scale.py --full          # + 1M
+    uv run python benchmarks/scale.py --quick         # 200, 1000 (CI)
+    uv run python benchmarks/scale.py --sizes 5000    # any sizes
+
+Writes ``benchmarks/results/scale.md`` and ``scale.json`` (``--out`` to change).
+Retrieval queries are distinct per call, so they miss the retrieval cache and include
+embedding the query with the default local model; ``retrieve_context (cache hit)``
+repeats one query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchlib.stats import disk_mb, fmt_ms, machine, peak_rss_mb, summarize, timed
+from benchlib.workload import completed_episode, query, steps_for, task
+
+HERE = Path(__file__).resolve().parent
+WORKLOAD_VERSION = 1  # bump when benchlib.workload changes what a store contains
+SEED = 20250101
+
+
+def store_paths(data_dir: Path, size: int) -> tuple[Path, Path]:
+    return data_dir / f"scale-{size}.db", data_dir / f"scale-{size}.json"
+
+
+def _files(db: Path) -> list[Path]:
+    return [p for p in db.parent.glob(db.name + "*") if p.is_file()]
+
+
+def _open(db: Path, cache: str, cache_path: Path | None = None) -> Any:
+    from memory_core import MemoryConfig, SelfLearningMemory
+
+    config = MemoryConfig(
+        database_url=f"file:{db}",
+        cache_backend=cache,
+        cache_path=str(cache_path) if cache_path else None,
+        embedding_provider="local",
+    )
+    memory = SelfLearningMemory.from_config(config)
+    memory.warm()
+    return memory
+
+
+def build(data_dir: Path, size: int, log: Any = print) -> dict[str, Any]:
+    """Make sure ``scale-<size>.db`` holds ``size`` episodes; return its marker."""
+    db, marker = store_paths(data_dir, size)
+    if marker.is_file():
+        info = json.loads(marker.read_text())
+        if info.get("workload_version") == WORKLOAD_VERSION and info["episodes"] >= size:
+            return info
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not db.exists():
+        smaller = sorted(
+            (int(p.stem.split("-")[1]) for p in data_dir.glob("scale-*.json")
+             if json.loads(p.read_text()).get("workload_version") == WORKLOAD_VERSION),
+            reverse=True,
+        )  # fmt: skip
+        head = next((s for s in smaller if s < size), None)
+        if head is not None:
+            src, _ = store_paths(data_dir, head)
+            for f in _files(src):
+                shutil.copy2(f, data_dir / f.name.replace(src.name, db.name))
+            log(f"  head start: copied the {head:,}-episode store")
+    # Building needs no hot cache: 'none' keeps LMDB syncs out of the build rate.
+    memory = _open(db, "none")
+    have = memory.count_episodes()
+    t0 = time.perf_counter()
+    built = 0
+    try:
+        for i in range(have, size):
+            memory.import_episode(completed_episode(random.Random(SEED + i), i))
+            built += 1
+            if built % 5000 == 0:
+                rate = built / (time.perf_counter() - t0)
+                log(f"  {have + built:,}/{size:,} episodes ({rate:.0f}/s)")
+    finally:
+        memory.close()
+    elapsed = time.perf_counter() - t0
+    previous = json.loads(marker.read_text()) if marker.is_file() else {}
+    info = {
+        "episodes": size,
+        "workload_version": WORKLOAD_VERSION,
+        "built_now": built,
+        "build_seconds_now": round(elapsed, 2),
+        "build_rate_per_s": round(built / elapsed, 1)
+        if built
+        else previous.get("build_rate_per_s"),
+        "disk_mb": disk_mb(*_files(db)),
+    }
+    marker.write_text(json.dumps(info, indent=2))
+    return info
+
+
+def measure(data_dir: Path, size: int, rounds: int, queries: int) -> dict[str, Any]:
+    """Run every operation against a copy of the store (fresh LMDB cache beside it)."""
+    from memory_core import TaskOutcome
+
+    src, marker = store_paths(data_dir, size)
+    info = json.loads(marker.read_text())
+    rng = random.Random(7)
+    with tempfile.TemporaryDirectory(prefix="scale-", dir=data_dir) as tmp:
+        db = Path(tmp) / src.name
+        for f in _files(src):
+            shutil.copy2(f, Path(tmp) / f.name)
+        t0 = time.perf_counter()
+        memory = _open(db, "lmdb", Path(tmp) / "cache")
+        open_s = time.perf_counter() - t0
+        ops: dict[str, dict[str, float]] = {}
+
+        t0 = time.perf_counter()
+        memory.retrieve_relevant_context(query(rng))
+        first_query_s = time.perf_counter() - t0
+
+        tasks = [task(rng, size + i) for i in range(rounds)]
+        eids: list[Any] = []
+        ops["start_episode"] = summarize(
+            timed(lambda i: eids.append(memory.start_episode(
+                tasks[i].text, tasks[i].context, tasks[i].task_type)), rounds)
+        )  # fmt: skip
+        one = [steps_for(t, rng, count=1)[0] for t in tasks]
+        ops["log_step"] = summarize(timed(lambda i: memory.log_step(eids[i], one[i]), rounds))
+        batches = [steps_for(t, rng, start=2, count=100) for t in tasks]
+        n_batch = max(5, rounds // 4)
+        ops["log_steps (100 per call)"] = summarize(
+            timed(lambda i: memory.log_steps(eids[i], batches[i]), n_batch), items_per_sample=100
+        )
+        # Complete short episodes (like the stored ones), not the 100-step ones above.
+        short = [memory.start_episode(t.text, t.context, t.task_type) for t in tasks]
+        for eid, t in zip(short, tasks, strict=True):
+            memory.log_steps(eid, steps_for(t, rng))
+        ops["complete_episode"] = summarize(
+            timed(lambda i: memory.complete_episode(short[i], TaskOutcome.success("done")), rounds)
+        )
+        qs = [query(rng) for _ in range(queries)]
+        ops["retrieve_context (top 5)"] = summarize(
+            timed(lambda i: memory.retrieve_relevant_context(qs[i], limit=5), queries)
+        )
+        ops["retrieve_context (cache hit)"] = summarize(
+            timed(lambda i: memory.retrieve_relevant_context(qs[0], limit=5), queries)
+        )
+        pqs = [query(rng) for _ in range(queries)]
+        ops["retrieve_patterns (top 5)"] = summarize(
+            timed(lambda i: memory.retrieve_relevant_patterns(pqs[i], limit=5), queries)
+        )
+        hot = short[0]
+        memory.get_episode(hot)
+        ops["get_episode (cache hit)"] = summarize(
+            timed(lambda i: memory.get_episode(hot), rounds * 5)
+        )
+        memory.close()
+    return {
+        "size": size,
+        "open_ms": round(open_s * 1000, 1),
+        "first_query_ms": round(first_query_s * 1000, 1),
+        "peak_rss_mb": peak_rss_mb(),
+        "disk_mb": info["disk_mb"],
+        "build_rate_per_s": info.get("build_rate_per_s"),
+        "operations": ops,
+    }
+
+
+def render(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    lines = [
+        "# Scale benchmark",
+        "",
+        f"`{meta['command']}` on {meta['machine']['platform']}, {meta['machine']['cpus']} CPUs, "
+        f"load average {meta['machine']['loadavg_1m']} at start ({meta['machine']['when']}). "
+        "Durable default: libSQL file + LMDB cache + local embedder.",
+        "",
+        "| size | operation | p50 | p95 | p99 | throughput /s |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        for name, s in r["operations"].items():
+            lines.append(
+                f"| {r['size']:,} | {name} | {fmt_ms(s['p50_ms'])} | {fmt_ms(s['p95_ms'])} "
+                f"| {fmt_ms(s['p99_ms'])} | {s['throughput_per_s']:,.0f} |"
+            )
+    lines += [
+        "",
+        "| size | build rate (episodes/s) | DB on disk | peak RSS (measuring) | open | first query |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['size']:,} | {r['build_rate_per_s'] or '-'} | {r['disk_mb']} MiB "
+            f"| {r['peak_rss_mb']} MiB | {r['open_ms']:.0f} ms | {r['first_query_ms']:.0f} ms |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=None)
+    p.add_argument("--full", action="store_true", help="add the 1M store")
+    p.add_argument("--quick", action="store_true", help="sizes 200,1000 and few rounds (CI)")
+    p.add_argument("--rounds", type=int, default=None, help="samples per write operation")
+    p.add_argument("--queries", type=int, default=None, help="distinct queries per retrieval op")
+    p.add_argument("--data-dir", type=Path, default=HERE / ".data")
+    p.add_argument("--out", type=Path, default=HERE / "results")
+    p.add_argument("--measure-one", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--build-one", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    rounds = args.rounds or (20 if args.quick else 200)
+    queries = args.queries or (20 if args.quick else 200)
+
+    if args.build_one:
+        print(
+            json.dumps(
+                build(args.data_dir, args.build_one, log=lambda m: print(m, file=sys.stderr))
+            )
+        )
+        return 0
+    if args.measure_one:
+        print(json.dumps(measure(args.data_dir, args.measure_one, rounds, queries)))
+        return 0
+
+    sizes = args.sizes or ([200, 1000] if args.quick else [1_000, 10_000, 100_000])
+    if args.full and 1_000_000 not in sizes:
+        sizes.append(1_000_000)
+    meta = {"command": "python benchmarks/scale.py " + " ".join(argv or sys.argv[1:]),
+            "machine": machine(), "rounds": rounds, "queries": queries}  # fmt: skip
+    results = []
+    for size in sorted(sizes):
+        print(f"size {size:,}: building (or reusing) the store", file=sys.stderr)
+        base = [sys.executable, str(Path(__file__).resolve()), "--data-dir", str(args.data_dir),
+                "--rounds", str(rounds), "--queries", str(queries)]  # fmt: skip
+        built = subprocess.run([*base, "--build-one", str(size)], check=True, text=True,
+                               stdout=subprocess.PIPE)  # fmt: skip
+        info = json.loads(built.stdout)
+        if info["built_now"]:
+            print(f"  built {info['built_now']:,} episodes at {info['build_rate_per_s']}/s",
+                  file=sys.stderr)  # fmt: skip
+        print(f"size {size:,}: measuring", file=sys.stderr)
+        out = subprocess.run([*base, "--measure-one", str(size)], check=True, text=True,
+                             stdout=subprocess.PIPE)  # fmt: skip
+        results.append(json.loads(out.stdout))
+    table = render(results, meta)
+    print(table)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "scale.md").write_text(table)
+    (args.out / "scale.json").write_text(json.dumps({**meta, "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Contract tests for the ``RecordStore`` extension of a storage backend.
+
+Subclass ``RecordStoreContract`` and provide a function-scoped ``storage`` fixture that
+yields a fresh backend implementing both ``StorageBackend`` and ``RecordStore``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from memory_core._errors import EpisodeNotFoundError
+from memory_core._models import EpisodeFilter
+from memory_core._protocols import RecordStore
+from memory_core.testing.factories import make_episode, make_step
+
+T1, T2 = "tenant-a", "tenant-b"
+
+
+class RecordStoreContract:
+    """Every test gets a fresh ``storage`` from the subclass's fixture."""
+
+    def test_is_a_record_store(self, storage: Any) -> None:
+        assert isinstance(storage, RecordStore)
+
+    def test_put_get_replace_keeps_order(self, storage: Any) -> None:
+        for i in range(5):
+            storage.put_record(T1, "note", f"n{i}", {"i": i, "text": "é ✓"})
+        storage.put_record(T1, "note", "n1", {"i": 10})
+        assert storage.get_record(T1, "note", "n1") == {"i": 10}
+        assert storage.get_record(T1, "note", "missing") is None
+        rows = storage.list_records(T1, "note")
+        assert [rid for _, rid, _ in rows] == ["n0", "n1", "n2", "n3", "n4"]
+        seqs = [seq for seq, _, _ in rows]
+        assert seqs == sorted(seqs) and len(set(seqs)) == 5
+        after = storage.list_records(T1, "note", after_seq=seqs[2], limit=1)
+        assert [rid for _, rid, _ in after] == ["n3"]
+
+    def test_kinds_and_tenants_are_separate(self, storage: Any) -> None:
+        storage.put_record(T1, "a", "x", {"v": 1})
+        storage.put_record(T1, "b", "x", {"v": 2})
+        assert storage.get_record(T1, "b", "x") == {"v": 2}
+        assert storage.get_record(T2, "a", "x") is None
+        assert storage.list_records(T2, "a") == []
+        assert storage.delete_record(T2, "a", "x") is False
+        assert storage.delete_record(T1, "a", "x") is True
+        assert storage.get_record(T1, "a", "x") is None
+
+    def test_filter_by_episode_either_side(self, storage: Any) -> None:
+        a, b, c = (make_episode(f"task {i}", tenant=T1) for i in range(3))
+        for ep in (a, b, c):
+            storage.create_episode(ep)
+        storage.put_record(T1, "link", "ab", {"from": "a"}, episode_id=a.id, related_id=b.id)
+        storage.put_record(T1, "link", "bc", {"from": "b"}, episode_id=b.id, related_id=c.id)
+        assert {rid for _, rid, _ in storage.list_records(T1, "link", episode_id=b.id)} == {
+            "ab",
+            "bc",
+        }
+        assert {rid for _, rid, _ in storage.list_records(T1, "link", episode_id=a.id)} == {"ab"}
+
+    def test_delete_episode_removes_records_naming_it(self, storage: Any) -> None:
+        a, b = make_episode("first", tenant=T1), make_episode("second", tenant=T1)
+        storage.create_episode(a)
+        storage.create_episode(b)
+        storage.put_record(T1, "link", "ab", {}, episode_id=a.id, related_id=b.id)
+        storage.put_record(T1, "checkpoint", "cp", {}, episode_id=b.id)
+        storage.put_record(T1, "audit", "keep", {"op": "x"})
+        assert storage.delete_episode(T1, b.id)
+        assert storage.get_record(T1, "link", "ab") is None
+        assert storage.get_record(T1, "checkpoint", "cp") is None
+        assert storage.get_record(T1, "audit", "keep") == {"op": "x"}
+
+    def test_update_episode_tags(self, storage: Any) -> None:
+        ep = make_episode("tagged work", tenant=T1, tags=["old"])
+        storage.create_episode(ep)
+        storage.append_steps(T1, ep.id, [make_step(1)])
+        before = storage.get_episode(T1, ep.id)
+        updated = storage.update_episode_tags(T1, ep.id, ["new", "urgent"])
+        assert updated.context.tags == ["new", "urgent"]
+        again = storage.get_episode(T1, ep.id)
+        assert again.context.tags == ["new", "urgent"] and again.version > before.version
+        assert len(again.steps) == 1
+        assert storage.count_episodes(T1, EpisodeFilter(tags=["urgent"])) == 1
+        assert storage.count_episodes(T1, EpisodeFilter(tags=["old"])) == 0
+        with pytest.raises(EpisodeNotFoundError):
+            storage.update_episode_tags(T2, ep.id, ["x"])

@@ -1,0 +1,101 @@
+"""Schema migrations: upgrade a real version-1 database, refuse newer ones, stay idempotent."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import libsql
+import pytest
+from memory_core import EpisodeFilter, MemoryConfig, SchemaVersionError
+from memory_storage_turso import SCHEMA_LATEST
+from memory_storage_turso._connection import Database
+from memory_storage_turso._schema import MIGRATIONS, migrate
+from memory_storage_turso._url import Target
+
+FIXTURE = Path(__file__).parent / "fixtures" / "schema_v1.sql"
+NS = uuid.UUID("5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d")
+
+
+def _versions(path: Path) -> list[int]:
+    conn = libsql.connect(str(path), isolation_level=None)
+    return [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall()]
+
+
+def test_v1_database_from_fixture_is_upgraded(tmp_path: Path, factory: object) -> None:
+    path = tmp_path / "old.db"
+    libsql.connect(str(path), isolation_level=None).executescript(FIXTURE.read_text())
+    assert _versions(path) == [1]
+
+    store = factory.from_url(f"file:{path}", MemoryConfig())  # type: ignore[attr-defined]
+    try:
+        assert store.schema_version == SCHEMA_LATEST == 2
+        assert _versions(path) == [1, 2]
+        e1 = uuid.uuid5(NS, "e1")
+        episode = store.get_episode("legacy", e1)
+        assert episode is not None and [s.step_number for s in episode.steps] == [1, 2]
+        # The upgrade indexed what v1 stored: task text, reflection, step text, patterns.
+        assert {(h.episode_id, h.item) for h in store.lexical_search("legacy", "billing", 10, EpisodeFilter())} >= {(e1, 0)}
+        assert [(h.episode_id, h.item) for h in store.lexical_search("legacy", "deadlock", 10, EpisodeFilter())] == [(e1, 2)]
+        assert store.lexical_search("legacy", "batch", 10, EpisodeFilter())[0].item == 0
+        assert [p.key for p, _ in store.search_patterns("legacy", "suite", 5, _pf())] == ["tool_sequence:editor>pytest"]
+        assert store.list_episodes("legacy", EpisodeFilter(tags=["async"]), 10).items[0].id == e1
+        assert store.generation("legacy") == 7
+        # Writes work on the upgraded file and keep the generation counting.
+        assert store.delete_episode("legacy", e1)
+        assert store.lexical_search("legacy", "deadlock", 10, EpisodeFilter()) == []
+        assert store.get_pattern("legacy", store.list_patterns("legacy", _pf(), 1)[0].id).episode_ids == []
+        assert store.generation("legacy") == 8
+        assert store.integrity_check()["ok"]
+    finally:
+        store.close()
+
+
+def _pf():  # type: ignore[no-untyped-def]
+    from memory_core import PatternFilter
+
+    return PatternFilter()
+
+
+def test_running_only_migration_one_then_upgrading(tmp_path: Path, factory: object) -> None:
+    path = tmp_path / "m1.db"
+    db = Database(Target(mode="file", database=str(path)), 5_000)
+    assert migrate(db, upto=1) == 1
+    db.close()
+    assert _versions(path) == [1]
+    store = factory.from_url(f"file:{path}", MemoryConfig())  # type: ignore[attr-defined]
+    assert store.schema_version == 2
+    store.close()
+
+
+def test_reopening_is_idempotent(tmp_path: Path, factory: object) -> None:
+    url = f"file:{tmp_path / 'x.db'}"
+    for _ in range(3):
+        factory.from_url(url, MemoryConfig()).close()  # type: ignore[attr-defined]
+    assert _versions(tmp_path / "x.db") == [m.version for m in MIGRATIONS]
+
+
+def test_newer_database_is_refused_untouched(tmp_path: Path, factory: object) -> None:
+    url = f"file:{tmp_path / 'new.db'}"
+    factory.from_url(url, MemoryConfig()).close()  # type: ignore[attr-defined]
+    conn = libsql.connect(str(tmp_path / "new.db"), isolation_level=None)
+    conn.execute("INSERT INTO schema_version VALUES (99, 'from the future', 'later')")
+    with pytest.raises(SchemaVersionError, match="99") as info:
+        factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
+    assert "upgrade memory-storage-turso" in str(info.value)
+    assert _versions(tmp_path / "new.db") == [1, 2, 99]
+
+
+def test_failed_migration_rolls_back_whole(tmp_path: Path) -> None:
+    """A migration that fails midway leaves the previous version intact."""
+    from memory_storage_turso import _schema
+
+    path = tmp_path / "bad.db"
+    db = Database(Target(mode="file", database=str(path)), 5_000)
+    migrate(db, upto=1)
+    broken = _schema.Migration(2, "broken", ("CREATE TABLE half_done (x)", "THIS IS NOT SQL"))
+    with pytest.raises(Exception, match="syntax error"):
+        db.write(lambda tx: _schema._apply(tx, broken))
+    assert db.read(_schema.current_version) == 1
+    assert db.read(lambda tx: tx.one("SELECT 1 FROM sqlite_master WHERE name = 'half_done'")) is None
+    db.close()
