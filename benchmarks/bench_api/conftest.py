@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,9 +48,27 @@ def rounds() -> int:
 
 
 @pytest.fixture(scope="session")
-def memory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SelfLearningMemory]:
-    memory = open_memory(tmp_path_factory.mktemp("inproc") / "memory.db")
-    seed_store(memory, STORE_EPISODES)
+def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store of ``STORE_EPISODES`` finished episodes, built once per session."""
+    db = tmp_path_factory.mktemp("seed") / "memory.db"
+    with open_memory(db) as memory:
+        seed_store(memory, STORE_EPISODES)
+    return db
+
+
+def copy_store(src: Path, dst_dir: Path) -> Path:
+    """A private copy of the store (database files only; each copy gets its own cache)."""
+    for f in src.parent.glob(src.name + "*"):
+        if f.is_file():
+            shutil.copy2(f, dst_dir / f.name)
+    return dst_dir / src.name
+
+
+@pytest.fixture(scope="session")
+def memory(
+    seeded_db: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SelfLearningMemory]:
+    memory = open_memory(copy_store(seeded_db, tmp_path_factory.mktemp("inproc")))
     yield memory
     memory.close()
 
@@ -62,11 +81,11 @@ def portal() -> Iterator[BlockingPortal]:
 
 
 @pytest.fixture(scope="session")
-def mcp_tool(portal: BlockingPortal, tmp_path_factory: pytest.TempPathFactory) -> Iterator[McpTool]:
+def mcp_tool(
+    portal: BlockingPortal, seeded_db: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[McpTool]:
     """One server over stdio on a seeded store, one client session for all benchmarks."""
-    db = tmp_path_factory.mktemp("mcp") / "memory.db"
-    with open_memory(db) as memory:
-        seed_store(memory, STORE_EPISODES)
+    db = copy_store(seeded_db, tmp_path_factory.mktemp("mcp"))
     with portal.wrap_async_context_manager(Client(stdio_params(db))) as client:
         tool = McpTool(portal, client)
         tool("query_memory", {"query": "warm up: load the embedding model"})

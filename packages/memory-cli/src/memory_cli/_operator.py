@@ -29,16 +29,19 @@ def operator_method(storage: StorageBackend, name: str) -> Callable[..., Any]:
 
 
 def integrity_ok(result: Any) -> tuple[bool, list[str]]:
-    """Interpret an ``integrity_check`` result: bool, ``["ok"]`` or ``{"ok": ...}``."""
+    """Interpret an ``integrity_check`` result: a bool, ``["ok"]``-style messages, or a
+    mapping with ``ok`` and details (libSQL: ``messages`` and per-index ``fts`` results)."""
     if isinstance(result, bool):
         return result, []
     if isinstance(result, dict):
-        problems = result.get("problems") or result.get("errors") or result.get("messages") or []
-        return bool(result.get("ok")), [str(p) for p in problems]
-    if isinstance(result, str):
-        return result.strip().lower() == "ok", [] if result.strip().lower() == "ok" else [result]
+        ok = bool(result.get("ok"))
+        problems = [str(m) for m in result.get("messages") or [] if str(m) != "ok"]
+        for name, status in (result.get("fts") or {}).items():
+            if status != "ok":
+                problems.append(f"{name}: {status}")
+        return ok and not problems, problems
     if isinstance(result, list | tuple):
         messages = [str(m) for m in result]
-        ok = messages == ["ok"] or not messages
+        ok = messages in (["ok"], [])
         return ok, [] if ok else messages
     return bool(result), []

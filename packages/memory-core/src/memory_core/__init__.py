@@ -36,6 +36,7 @@ from memory_core._logging import configure_logging
 from memory_core._memory import SelfLearningMemory
 from memory_core._models import (
     SCHEMA_VERSION,
+    CacheKind,
     CacheStats,
     Complexity,
     EmbeddingModelInfo,
@@ -95,6 +96,7 @@ __all__ = [
     "BackendNotFoundError",
     "CacheBackend",
     "CacheError",
+    "CacheKind",
     "CacheStats",
     "Complexity",
     "ComponentHealth",

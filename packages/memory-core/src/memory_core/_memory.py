@@ -124,7 +124,7 @@ class SelfLearningMemory:
         self._worker: threading.Thread | None = None
         self._closed = False
         self._resumed = False
-        self._coherence_checked: dict[str, tuple[float, int]] = {}
+        self._generation_seen: dict[str, tuple[float, int]] = {}
 
     @classmethod
     def from_config(cls, config: MemoryConfig | None = None) -> SelfLearningMemory:
@@ -473,7 +473,7 @@ class SelfLearningMemory:
         with self.metrics_registry.timed("get_episode"):
             eid = _uuid(episode_id, "episode_id")
             t = self._tenant(tenant)
-            raw = self._cache_get("episode", t, str(eid))
+            raw = self._cached("episode", t, str(eid))
             if raw is not None:
                 try:
                     return Episode.model_validate_json(raw)
@@ -746,16 +746,15 @@ class SelfLearningMemory:
     def get_pattern(self, pattern_id: UUID | str, *, tenant: str | None = None) -> Pattern:
         pid = _uuid(pattern_id, "pattern_id")
         t = self._tenant(tenant)
-        raw = self._cache_get("pattern", t, str(pid))
+        raw = self._cached("pattern", t, str(pid))
         if raw is not None:
             return Pattern.model_validate_json(raw)
         with self._lock:
             pattern = self.storage.get_pattern(t, pid)
         if pattern is None:
             raise PatternNotFoundError(pid)
-        data = pattern.model_dump_json().encode()
-        self._cache_safe(
-            lambda: self.cache.put("pattern", t, str(pid), data, version=pattern.version)
+        self._cache_store(
+            "pattern", t, str(pid), pattern.model_dump_json().encode(), pattern.version
         )
         return pattern
 
@@ -943,30 +942,41 @@ class SelfLearningMemory:
     # -- cache helpers -----------------------------------------------------------------
     def _cache_get(self, kind: Any, tenant: str, key: str) -> bytes | None:
         try:
-            if kind != "retrieval":  # retrieval keys already include the generation
-                self._check_coherence(tenant)
             return self.cache.get(kind, tenant, key)
         except Exception:
             log.debug("cache get failed", exc_info=True)
             return None
 
-    def _check_coherence(self, tenant: str) -> None:
-        """Drop the tenant's cached entries when the database changed since last seen.
-
-        Another instance with its own cache may have deleted or changed an episode; the
-        per-tenant generation counter in the database tells, at the cost of one small
-        query per ``cache_coherence_seconds``. This process's own writes also move the
-        counter, which costs at most one tenant-wide refill per interval.
-        """
+    def _generation(self, tenant: str) -> int:
+        """The tenant's write generation, read from storage at most once per
+        ``cache_coherence_seconds`` (the staleness bound across instances)."""
         now = time.monotonic()
-        checked = self._coherence_checked.get(tenant)
-        if checked is not None and now - checked[0] < self.config.cache_coherence_seconds:
-            return
+        seen = self._generation_seen.get(tenant)
+        if seen is not None and now - seen[0] < self.config.cache_coherence_seconds:
+            return seen[1]
         with self._lock:
             generation = self.storage.generation(tenant)
-        if checked is not None and checked[1] != generation:
-            self.cache.invalidate_tenant(tenant)
-        self._coherence_checked[tenant] = (now, generation)
+        self._generation_seen[tenant] = (now, generation)
+        return generation
+
+    def _cached(self, kind: Any, tenant: str, key: str) -> bytes | None:
+        """A cached payload that is still valid, else ``None``.
+
+        Each value is stored with the tenant's generation at the time; when the database
+        has moved on (a write by this or another instance with its own cache), the value
+        is treated as a miss and refilled from storage. So a deleted or changed record is
+        served stale for at most ``cache_coherence_seconds``, without Redis.
+        """
+        raw = self._cache_get(kind, tenant, key)
+        if raw is None or len(raw) < 8:
+            return None
+        if int.from_bytes(raw[:8], "little") != self._generation(tenant):
+            return None
+        return raw[8:]
+
+    def _cache_store(self, kind: Any, tenant: str, key: str, payload: bytes, version: int) -> None:
+        stamped = self._generation(tenant).to_bytes(8, "little") + payload
+        self._cache_safe(lambda: self.cache.put(kind, tenant, key, stamped, version=version))
 
     def _cache_safe(self, fn: Callable[[], object]) -> None:
         try:
@@ -976,11 +986,7 @@ class SelfLearningMemory:
 
     def _cache_put_episode(self, episode: Episode) -> None:
         data = episode.model_dump_json().encode()
-        self._cache_safe(
-            lambda: self.cache.put(
-                "episode", episode.tenant, str(episode.id), data, version=episode.version
-            )
-        )
+        self._cache_store("episode", episode.tenant, str(episode.id), data, episode.version)
 
     def _invalidate_retrievals(self, tenant: str) -> None:
         """Retrieval keys include the storage generation, so new writes change the key;
@@ -988,12 +994,13 @@ class SelfLearningMemory:
 
 
 def _cache_name(config: MemoryConfig) -> str:
-    if (
-        config.url_scheme == "memory"
-        and config.cache_path is None
-        and config.cache_backend == "lmdb"
-    ):
-        return "none"
+    """The cache plugin: none for an ephemeral store, the Redis-coherent LMDB cache when
+    ``REDIS_URL`` is set, else what the config names."""
+    if config.cache_backend == "lmdb":
+        if config.url_scheme == "memory" and config.cache_path is None:
+            return "none"
+        if config.redis_url:
+            return "lmdb-redis"
     return config.cache_backend
 
 

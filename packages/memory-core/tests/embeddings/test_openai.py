@@ -49,7 +49,11 @@ def test_request_wire_format_and_auth_header(fake_openai) -> None:
     (request,) = fake_openai.requests
     assert request["path"] == "/v1/embeddings"
     assert request["headers"]["Authorization"] == f"Bearer {KEY}"
-    assert request["body"] == {"input": ["hello"], "model": "fake-embed", "encoding_format": "float"}
+    assert request["body"] == {
+        "input": ["hello"],
+        "model": "fake-embed",
+        "encoding_format": "float",
+    }
 
 
 def test_no_key_sends_no_authorization(fake_openai) -> None:
@@ -175,7 +179,10 @@ def test_connection_refused_is_retried_then_reported(sleeps: Sleeps) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     p = OpenAIEmbeddingProvider(
-        api_key=KEY, base_url=f"http://127.0.0.1:{port}/v1", model="m", max_retries=2,
+        api_key=KEY,
+        base_url=f"http://127.0.0.1:{port}/v1",
+        model="m",
+        max_retries=2,
         sleep=sleeps[1],
     )
     with pytest.raises(EmbeddingError, match="failed after 3 attempts: ConnectError") as info:

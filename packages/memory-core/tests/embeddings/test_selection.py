@@ -45,7 +45,9 @@ def test_auto_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_empty_key_counts_as_unset() -> None:
-    assert isinstance(provider_from_config(MemoryConfig(openai_api_key="")), StaticEmbeddingProvider)
+    assert isinstance(
+        provider_from_config(MemoryConfig(openai_api_key="")), StaticEmbeddingProvider
+    )
 
 
 def test_explicit_local_even_with_key() -> None:

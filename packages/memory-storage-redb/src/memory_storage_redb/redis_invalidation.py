@@ -18,6 +18,7 @@ between, staleness is bounded by the core's per-tenant generation check.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -102,7 +103,7 @@ class RedisInvalidationBus:
     def _run(self) -> None:
         backoff = 0.05
         while not self._stop.is_set():
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=False)
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=False)  # type: ignore[no-untyped-call]
             try:
                 pubsub.subscribe(self._channel)
                 while not self._stop.is_set():
@@ -121,10 +122,8 @@ class RedisInvalidationBus:
                 self._stop.wait(backoff)  # reconnect backoff, interrupted by close()
                 backoff = min(backoff * 2, self._max_backoff)
             finally:
-                try:
+                with contextlib.suppress(redis.RedisError):
                     pubsub.close()
-                except redis.RedisError:
-                    pass
         self._set_connected(False)
 
     def _resync(self) -> None:

@@ -51,7 +51,7 @@ def create(
         path.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
     backup(path)
-    data = {"path": str(path), "size_bytes": path.stat().st_size}
+    data = {"path": str(path), "size_bytes": path.stat().st_size}  # the file, whatever it returns
     emit(state.format, data)
 
 

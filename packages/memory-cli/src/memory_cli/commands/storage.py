@@ -79,19 +79,21 @@ def vacuum(ctx: typer.Context) -> None:
     """Reclaim free pages and rebuild the search indexes' storage (VACUUM)."""
     state = get_state(ctx)
     storage = state.memory.storage
+    vacuum_ = operator_method(storage, "vacuum")
     before = storage.stats().size_bytes
-    result = operator_method(storage, "vacuum")()
+    result = vacuum_()
     after = storage.stats().size_bytes
     data = {"size_bytes_before": before, "size_bytes_after": after, "result": to_data(result)}
-    emit(state.format, data)
+    emit(state.format, data, lambda: f"vacuumed: {before} -> {after} bytes")
 
 
 @app.command(epilog=examples("memory storage sync"))
 def sync(ctx: typer.Context) -> None:
     """Pull changes from the remote primary into an embedded replica (sync_url)."""
     state = get_state(ctx)
-    result = operator_method(state.memory.storage, "sync")()
-    emit(state.format, {"synced": True, "result": to_data(result)})
+    result = to_data(operator_method(state.memory.storage, "sync")())
+    data = result if isinstance(result, dict) else {"synced": True, "result": result}
+    emit(state.format, data)
 
 
 @app.command(epilog=examples(

@@ -141,21 +141,23 @@ class StaticEmbeddingProvider:
             texts = [text[: model.char_limit] for text in texts]
         ids = _token_ids(model, texts)
         out = np.zeros((len(ids), self._dimension), dtype=np.float32)
-        lengths = np.fromiter((len(row) for row in ids), dtype=np.int64, count=len(ids))
-        filled = np.flatnonzero(lengths)
-        if filled.size:
-            flat = np.fromiter(
-                (token for i in filled for token in ids[i]),
-                dtype=np.int64,
-                count=int(lengths[filled].sum()),
-            )
-            rows = model.table[flat if model.mapping is None else model.mapping[flat]]
-            rows = rows.astype(np.float32, copy=False)
-            if model.weights is not None:
-                rows = rows * model.weights[flat][:, None]
-            starts = np.concatenate(([0], np.cumsum(lengths[filled])[:-1]))
-            sums = np.add.reduceat(rows, starts, axis=0)
-            out[filled] = sums / lengths[filled, None].astype(np.float32)
+        table, mapping, weights = model.table, model.mapping, model.weights
+        integer = np.issubdtype(table.dtype, np.integer)
+        # One gather per text: bounded memory for any batch, and the same numbers as
+        # model2vec's float64 mean (an int32 sum of int8 rows is exact, and faster).
+        for i, row in enumerate(ids):
+            if not row:
+                continue  # nothing known: a zero row, as model2vec gives
+            if mapping is None and weights is None:
+                if integer:
+                    out[i] = table[row].sum(axis=0, dtype=np.int32) / len(row)
+                else:
+                    out[i] = table[row].mean(axis=0)
+            else:
+                rows = table[row if mapping is None else mapping[row]]
+                if weights is not None:
+                    rows = rows * weights[row][:, None]
+                out[i] = rows.mean(axis=0)
         if self._normalize:
             out /= np.linalg.norm(out, axis=1, keepdims=True) + _NORM_EPS
         return out

@@ -1,0 +1,134 @@
+"""Vector search equals an exact numpy computation, and stays fresh across processes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from memory_core import (
+    EmbeddingRecord,
+    Episode,
+    EpisodeFilter,
+    InvalidInputError,
+    MemoryConfig,
+    TaskContext,
+    TaskType,
+)
+
+MODEL = "test:m"
+
+
+def _fill(store: object, rng: np.random.Generator, episodes: int, items: int, dim: int):  # type: ignore[no-untyped-def]
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    rows = []
+    meta = {}
+    for e in range(episodes):
+        ep = Episode(
+            tenant="v",
+            task_description=f"episode {e}",
+            task_type=list(TaskType)[e % len(TaskType)],
+            context=TaskContext(domain=("web", "cli", "data")[e % 3], tags=["even"] if e % 2 == 0 else []),
+            started_at=t0 + timedelta(hours=e),
+        )
+        store.create_episode(ep)  # type: ignore[attr-defined]
+        meta[ep.id] = ep
+        vecs = rng.standard_normal((items, dim)).astype(np.float32)
+        store.put_embeddings(  # type: ignore[attr-defined]
+            "v",
+            [EmbeddingRecord(episode_id=ep.id, item=i, model_id=MODEL, vector=vecs[i].tolist()) for i in range(items)],
+        )
+        rows += [(ep.id, i, vecs[i]) for i in range(items)]
+    return rows, meta
+
+
+def _exact(rows, query, k, keep=lambda _id: True):  # type: ignore[no-untyped-def]
+    m = np.array([r[2] for r in rows], dtype=np.float64)
+    q = query.astype(np.float64)
+    sims = (m @ q) / (np.linalg.norm(m, axis=1) * np.linalg.norm(q))
+    order = [i for i in np.argsort(-sims) if keep(rows[i][0])][:k]
+    return [(rows[i][0], rows[i][1]) for i in order], [float(sims[i]) for i in order]
+
+
+def test_top_k_equals_exact_numpy_with_and_without_filters(store: object) -> None:
+    rng = np.random.default_rng(7)
+    rows, meta = _fill(store, rng, episodes=150, items=8, dim=48)
+    filters = [
+        (EpisodeFilter(), lambda _i: True),
+        (EpisodeFilter(domain="web"), lambda i: meta[i].context.domain == "web"),
+        (EpisodeFilter(tags=["even"], task_type=TaskType.DEBUGGING), lambda i: "even" in meta[i].context.tags and meta[i].task_type == TaskType.DEBUGGING),
+        (EpisodeFilter(since=datetime(2025, 1, 3, tzinfo=UTC)), lambda i: meta[i].started_at >= datetime(2025, 1, 3, tzinfo=UTC)),
+    ]
+    for _ in range(10):
+        query = rng.standard_normal(48).astype(np.float32)
+        for f, keep in filters:
+            for k in (1, 10, 50):
+                hits = store.vector_search("v", MODEL, query, k, f)  # type: ignore[attr-defined]
+                want, scores = _exact(rows, query, k, keep)
+                assert [(h.episode_id, h.item) for h in hits] == want
+                assert [h.score for h in hits] == pytest.approx(scores, abs=1e-5)
+
+
+def test_search_sees_writes_of_another_connection(tmp_path: Path, factory: object) -> None:
+    """A second instance (as another process would) inserts, replaces and deletes vectors;
+    the first one's cached matrix follows each change."""
+    url = f"file:{tmp_path / 'shared.db'}"
+    a = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
+    b = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
+    try:
+        e1, e2 = Episode(tenant="v", task_description="one"), Episode(tenant="v", task_description="two")
+        a.create_episode(e1)
+        a.create_episode(e2)
+        a.put_embeddings("v", [EmbeddingRecord(episode_id=e1.id, item=0, model_id=MODEL, vector=[1, 0, 0])])
+        q = np.array([0, 1, 0], np.float32)
+        assert [h.episode_id for h in a.vector_search("v", MODEL, q, 5, EpisodeFilter())] == [e1.id]
+
+        b.put_embeddings("v", [EmbeddingRecord(episode_id=e2.id, item=0, model_id=MODEL, vector=[0, 1, 0])])
+        assert [h.episode_id for h in a.vector_search("v", MODEL, q, 1, EpisodeFilter())] == [e2.id]
+
+        b.put_embeddings("v", [EmbeddingRecord(episode_id=e2.id, item=0, model_id=MODEL, vector=[0, -1, 0])])
+        hits = a.vector_search("v", MODEL, q, 5, EpisodeFilter())
+        assert [(h.episode_id, round(h.score, 5)) for h in hits] == [(e1.id, 0.0), (e2.id, -1.0)]
+
+        assert b.delete_episode("v", e1.id)
+        assert [h.episode_id for h in a.vector_search("v", MODEL, q, 5, EpisodeFilter())] == [e2.id]
+        assert b.delete_embeddings(MODEL) == 1
+        assert a.vector_search("v", MODEL, q, 5, EpisodeFilter()) == []
+    finally:
+        a.close()
+        b.close()
+
+
+def test_vectors_are_stored_as_f32_blobs_with_model_and_dimension(tmp_path: Path, factory: object) -> None:
+    import libsql
+
+    url = f"file:{tmp_path / 'blob.db'}"
+    store = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
+    ep = Episode(tenant="v", task_description="x")
+    store.create_episode(ep)
+    store.put_embeddings("v", [EmbeddingRecord(episode_id=ep.id, item=0, model_id=MODEL, vector=[0.5, -2.0, 3.25])])
+    store.close()
+    conn = libsql.connect(str(tmp_path / "blob.db"), isolation_level=None)
+    model, dim, blob, distance = conn.execute(
+        "SELECT model_id, dim, vector, vector_distance_cos(vector, vector32('[0.5,-2.0,3.25]')) FROM embeddings"
+    ).fetchall()[0]
+    assert (model, dim) == (MODEL, 3)
+    assert np.frombuffer(blob, "<f4").tolist() == [0.5, -2.0, 3.25]
+    assert distance == pytest.approx(0.0, abs=1e-6)  # libSQL's own vector functions read it
+
+
+def test_bad_vectors_are_refused_before_writing(store: object) -> None:
+    ep = Episode(tenant="v", task_description="x")
+    store.create_episode(ep)  # type: ignore[attr-defined]
+    store.put_embeddings("v", [EmbeddingRecord(episode_id=ep.id, item=0, model_id=MODEL, vector=[1, 2, 3])])  # type: ignore[attr-defined]
+    with pytest.raises(InvalidInputError) as info:
+        store.put_embeddings("v", [EmbeddingRecord(episode_id=ep.id, item=1, model_id=MODEL, vector=[1, 2])])  # type: ignore[attr-defined]
+    assert info.value.field == "records[0].vector" and info.value.limit == 3
+    with pytest.raises(InvalidInputError) as info:
+        store.put_embeddings("v", [EmbeddingRecord(episode_id=ep.id, item=1, model_id=MODEL, vector=[1, float("nan"), 3])])  # type: ignore[attr-defined]
+    assert info.value.field == "records[0].vector"
+    with pytest.raises(InvalidInputError) as info:
+        store.vector_search("v", MODEL, np.ones(4, np.float32), 3, EpisodeFilter())  # type: ignore[attr-defined]
+    assert info.value.field == "vector" and info.value.limit == 3
+    assert store.stats().embeddings == 1  # type: ignore[attr-defined]
