@@ -35,23 +35,59 @@ SIZES = [1_000, 10_000] if os.environ.get("BENCH_FULL") == "1" else [1_000]
 DIM = 384
 MODEL = "bench:384"
 T = "bench"
-WORDS = (
-    "parse config retry timeout cache index query schema migrate deploy build test lint "
-    "refactor async thread lock socket http json yaml token auth login session database "
-    "vector search embed rank merge branch commit rebase docker kube pod memory leak"
-).split()
+WORDS = [
+    "parse",
+    "config",
+    "retry",
+    "timeout",
+    "cache",
+    "index",
+    "query",
+    "schema",
+    "migrate",
+    "deploy",
+    "build",
+    "test",
+    "lint",
+    "refactor",
+    "async",
+    "thread",
+    "lock",
+    "socket",
+    "http",
+    "json",
+    "yaml",
+    "token",
+    "auth",
+    "login",
+    "session",
+    "database",
+    "vector",
+    "search",
+    "embed",
+    "rank",
+    "merge",
+    "branch",
+    "commit",
+    "rebase",
+    "docker",
+    "kube",
+    "pod",
+    "memory",
+    "leak",
+]
 DOMAINS = ("web", "cli", "data", "infra")
 
 
 def _text(rng: random.Random, n: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(n))
+    return " ".join(rng.choices(WORDS, weights=_WEIGHTS, k=n))
 
 
 def _episode(rng: random.Random, i: int) -> Episode:
     return Episode(
         tenant=T,
         task_description=f"{_text(rng, 8)} task {i}",
-        context=TaskContext(domain=DOMAINS[i % 4], tags=[rng.choice(WORDS)]),
+        context=TaskContext(domain=DOMAINS[i % 4], tags=[rng.choice(WORDS[:20])]),
     )
 
 

@@ -69,14 +69,37 @@ def test_first_frame_has_zero_rates() -> None:
 
 def test_progress_bar_renders_at_80_columns() -> None:
     console = _console()
-    with tracked("exporting", 250, console=console) as tracker:
-        for _ in range(250):
+    progress = make_progress(console)
+    task = progress.add_task("exporting", total=250)
+    progress.update(task, completed=100)
+    console.print(progress.get_renderable())
+    progress.update(task, completed=250)
+    console.print(progress.get_renderable())
+    lines = [line for line in _check(console.export_text()) if line.strip()]
+    assert len(lines) == 2
+    assert "100/250" in lines[0] and "40%" in lines[0]
+    assert "250/250" in lines[1] and "100%" in lines[1]
+    assert all(line.startswith("exporting") for line in lines)
+
+
+# What a live display may send besides text: colours, cursor up, erase line, hide/show cursor.
+_KNOWN = re.compile(r"\x1b\[[0-9;]*m|\x1b\[\d*A|\x1b\[2K|\x1b\[\?25[lh]")
+
+
+def test_live_progress_stream_has_only_known_control_codes() -> None:
+    """The raw bytes a terminal gets while the bar advances: every escape sequence is a
+    known one, and every line drawn fits in 80 columns."""
+    console = _console()
+    with tracked("importing", 5, console=console) as tracker:
+        for _ in range(5):
             tracker.advance()
-        tracker(250)
-    text = console.export_text()
-    lines = [line for line in _check(text) if line.strip()]
-    assert lines, "the bar was drawn"
-    assert "exporting" in lines[-1] and "250/250" in lines[-1] and "100%" in lines[-1]
+            tracker.progress.refresh()
+    raw = console.file.getvalue()  # type: ignore[attr-defined]
+    plain = _KNOWN.sub("", raw)
+    assert "\x1b" not in plain, repr(plain[:200])
+    segments = [seg for seg in re.split(r"[\r\n]", plain) if seg.strip()]
+    assert segments and all(len(seg) <= 80 for seg in segments)
+    assert "5/5" in segments[-1]
 
 
 def test_progress_is_silent_when_not_a_terminal() -> None:

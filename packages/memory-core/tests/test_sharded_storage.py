@@ -11,6 +11,7 @@ from memory_core import EpisodeFilter, InvalidInputError, MemoryConfig, SelfLear
 from memory_core.storage import InMemoryStorage
 from memory_core.storage.sharded import ShardedStorage
 from memory_core.testing import StorageContract
+from memory_core.testing.records_contract import RecordStoreContract
 
 
 class TestShardedContract(StorageContract):
@@ -52,3 +53,11 @@ def test_template_needs_tenant_and_tenant_names_are_safe() -> None:
     with pytest.raises(InvalidInputError) as err:
         memory.start_episode("x", tenant="../../etc/passwd")
     assert err.value.field == "tenant"
+
+
+class TestShardedRecords(RecordStoreContract):
+    @pytest.fixture
+    def storage(self) -> Iterator[ShardedStorage]:
+        backend = ShardedStorage("memory:{tenant}", lambda url: InMemoryStorage.from_url(url))
+        yield backend
+        backend.close()

@@ -5,19 +5,33 @@ Episodes:
 1. Candidates: the backend's lexical search (BM25 over task texts and step texts) and
    vector search (cosine, current embedding model only), each limited to
    ``candidates`` items, both with the caller's filters applied inside the query.
-2. Item relevance: ``w_lex × bm25 / max_bm25 + w_sem × (cos - cos_min) / (cos_max - cos_min)``
-   over the union of items; an item missing from one list gets 0 from it.
-3. Episode relevance: the best item (task text or step), plus a small share of the
+2. Item relevance: ``w_lex × bm25 / max_bm25 + w_sem × cos / max_cos`` over the union of
+   items. Each channel is scaled by its own best hit only, so zero keeps meaning "no
+   evidence" and the spread between items is the channel's own (min-max would stretch a
+   flat channel, ranks would erase how far apart two hits are). An item missing from a
+   channel gets 0 from it when the channel returned everything it had, and the channel's
+   lowest returned score when the list was cut at ``candidates``: the exact top-k
+   guarantees the missing score is at most that, and it is usually close.
+3. Context of a step: a step's relevance adds ``neighbour`` × the relevance of each
+   adjacent step of the same episode (the turn that answers a matching question, the
+   output after a matching command), so a step can be found through its neighbour.
+4. Episode relevance: the best item (task text or step), plus a small share of the
    second best, so one strong match wins but corroboration breaks ties.
-4. Final score: ``relevance × (1 + w_ctx·context + w_rec·recency + w_rew·reward)``: context,
+5. Final score: ``relevance × (1 + w_ctx·context + w_rec·recency + w_rew·reward)``: context,
    recency and reward reorder relevant episodes but never make an irrelevant one appear.
-5. Maximal marginal relevance on task-text word overlap, for diversity.
+6. Maximal marginal relevance on task-text word overlap, for diversity.
+7. Steps returned with an episode: its steps at least ``step_share`` as relevant as its
+   best step, best first, at most ``max_steps``; a reader going through the results in
+   order is not made to wade through an episode's weak matches before the next episode.
 
 Patterns are ranked by the evidence of the episodes they came from: the sum of the
 relevance of retrieved episodes that contain them, times a quality term that prefers the
 confidence bound of their applied effectiveness (``record_pattern_outcome``) when there
 is feedback, and of their observed success otherwise; a lexical match on the pattern text
 adds to the evidence.
+
+Measured on LoCoMo (``benchmarks/retrieval_quality/locomo.py``); the choices above are
+the ones that gained there at both the session and the turn level, see its README.
 """
 
 from __future__ import annotations
@@ -42,7 +56,9 @@ class RankingWeights:
 
     lexical: float = 0.55
     semantic: float = 0.45
+    neighbour: float = 0.25
     second_item_share: float = 0.15
+    step_share: float = 0.5
     context: float = 0.15
     recency: float = 0.05
     reward: float = 0.10
@@ -60,41 +76,80 @@ class EpisodeCandidate:
     items: dict[int, float] = field(default_factory=dict)
 
 
+def channel_scores(hits: list[SearchHit]) -> dict[tuple[UUID, int], float]:
+    """One channel's hits scaled by its best score into [0, 1] (negatives clipped)."""
+    top = max((h.score for h in hits), default=0.0)
+    if top <= 0:
+        return {}
+    return {(h.episode_id, h.item): max(0.0, h.score / top) for h in hits}
+
+
+def _missing_score(scores: dict[tuple[UUID, int], float], returned: int, limit: int) -> float:
+    """What an item absent from a channel's list gets: 0 if the list holds every hit,
+    else the lowest score listed (an upper bound of the absent one's)."""
+    if returned < limit or not scores:
+        return 0.0
+    return min(scores.values())
+
+
+def smooth_steps(items: dict[int, float], neighbour: float) -> dict[int, float]:
+    """Each step's relevance plus ``neighbour`` × each adjacent step's (task text, item
+    0, is nobody's neighbour). Steps next to a match enter with their share only."""
+    if neighbour <= 0:
+        return dict(items)
+    out = dict(items)
+    for n, score in items.items():
+        if n < 1 or score <= 0:
+            continue
+        for m in (n - 1, n + 1):
+            if m >= 1:
+                out[m] = out.get(m, 0.0) + neighbour * score
+    return out
+
+
 def fuse_items(
     lexical: list[SearchHit], semantic: list[SearchHit], weights: RankingWeights
 ) -> dict[UUID, EpisodeCandidate]:
-    """Item-level fusion of the two channels, aggregated per episode."""
-    lex_scores: dict[tuple[UUID, int], float] = {}
-    sem_scores: dict[tuple[UUID, int], float] = {}
-    if lexical:
-        top = max(h.score for h in lexical) or 1.0
-        for h in lexical:
-            lex_scores[(h.episode_id, h.item)] = max(0.0, h.score / top)
-    if semantic:
-        hi = max(h.score for h in semantic)
-        lo = min(h.score for h in semantic)
-        span = hi - lo
-        for h in semantic:
-            sem_scores[(h.episode_id, h.item)] = (h.score - lo) / span if span > 1e-9 else 1.0
+    """Item-level fusion of the two channels (steps 2-4 of the module docstring),
+    aggregated per episode."""
+    lex = channel_scores(lexical)
+    sem = channel_scores(semantic)
+    lex_missing = _missing_score(lex, len(lexical), weights.candidates)
+    sem_missing = _missing_score(sem, len(semantic), weights.candidates)
     w_lex, w_sem = weights.lexical, weights.semantic
-    if not lexical:
+    if not lex:
         w_lex, w_sem = 0.0, 1.0
-    elif not semantic:
+    elif not sem:
         w_lex, w_sem = 1.0, 0.0
     out: dict[UUID, EpisodeCandidate] = {}
-    for key in lex_scores.keys() | sem_scores.keys():
-        lx, sm = lex_scores.get(key, 0.0), sem_scores.get(key, 0.0)
+    for key in lex.keys() | sem.keys():
+        lx, sm = lex.get(key, lex_missing), sem.get(key, sem_missing)
         cand = out.get(key[0])
         if cand is None:
             cand = out[key[0]] = EpisodeCandidate(key[0])
         cand.items[key[1]] = w_lex * lx + w_sem * sm
-        cand.lexical = max(cand.lexical, lx)
-        cand.semantic = max(cand.semantic, sm)
+        cand.lexical = max(cand.lexical, lex.get(key, 0.0))
+        cand.semantic = max(cand.semantic, sem.get(key, 0.0))
     for cand in out.values():
+        cand.items = smooth_steps(cand.items, weights.neighbour)
         best = sorted(cand.items.values(), reverse=True)[:2]
         second = best[1] if len(best) > 1 else 0.0
         cand.relevance = best[0] + weights.second_item_share * second
     return out
+
+
+def relevant_steps(cand: EpisodeCandidate, max_steps: int, share: float) -> list[int]:
+    """Step numbers at least ``share`` as relevant as the episode's best step, best
+    first (ties by step number), at most ``max_steps``."""
+    if max_steps <= 0:
+        return []
+    steps = sorted(
+        ((n, s) for n, s in cand.items.items() if n > 0 and s > 0), key=lambda x: (-x[1], x[0])
+    )
+    if not steps:
+        return []
+    floor = share * steps[0][1]
+    return [n for n, s in steps[:max_steps] if s >= floor]
 
 
 def context_match(query: TaskContext | None, episode: TaskContext) -> float:
@@ -282,8 +337,8 @@ def rank_episodes(
     results: list[RetrievedEpisode] = []
     for score, summary in chosen:
         cand = candidates[summary.id]
-        items = sorted((i for i in cand.items if i > 0), key=lambda i: -cand.items[i])[:max_steps]
-        steps = storage.get_steps(tenant, summary.id, items) if items and max_steps > 0 else []
+        items = relevant_steps(cand, max_steps, w.step_share)
+        steps = storage.get_steps(tenant, summary.id, items) if items else []
         order = {n: k for k, n in enumerate(items)}
         steps.sort(key=lambda s: order.get(s.step_number, 0))
         results.append(

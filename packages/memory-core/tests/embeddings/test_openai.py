@@ -10,7 +10,6 @@ from collections.abc import Callable
 import httpx
 import numpy as np
 import pytest
-
 from memory_core import ConfigurationError, EmbeddingError, InvalidInputError, MemoryConfig
 from memory_core.embeddings import OpenAIEmbeddingProvider
 

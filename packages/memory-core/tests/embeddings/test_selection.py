@@ -5,7 +5,6 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 import pytest
-
 from memory_core import BackendNotFoundError, MemoryConfig
 from memory_core._plugins import EMBEDDINGS_GROUP, load_plugin
 from memory_core.embeddings import (

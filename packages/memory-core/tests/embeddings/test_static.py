@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from memory_core import EmbeddingError, InvalidInputError, MemoryConfig
 from memory_core.embeddings import StaticEmbeddingProvider
 from memory_core.embeddings.static import MODELS_DIR

@@ -17,6 +17,7 @@ import base64
 import binascii
 import bisect
 import heapq
+import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -100,6 +101,11 @@ class _Tenant:
     pattern_text: Bm25Index[UUID] = field(default_factory=Bm25Index)
     usage: dict[tuple[UUID, UUID], bool] = field(default_factory=dict)
     heuristics: dict[str, Heuristic] = field(default_factory=dict)
+    # RecordStore: (kind, id) -> (seq, data, episode_id, related_id)
+    records: dict[tuple[str, str], tuple[int, dict[str, Any], UUID | None, UUID | None]] = field(
+        default_factory=dict
+    )
+    next_seq: int = 0
     generation: int = 0
 
 
@@ -349,8 +355,85 @@ class InMemoryStorage:
                 if changed:
                     pattern.version += 1
                     pattern.updated_at = max(now, pattern.updated_at)
+            for rkey, (_, _, a, b) in list(t.records.items()):
+                if episode_id in (a, b):
+                    del t.records[rkey]
             t.generation += 1
             return True
+
+    # -- records (the RecordStore extension) --------------------------------------------
+
+    def put_record(
+        self,
+        tenant: str,
+        kind: str,
+        record_id: str,
+        data: dict[str, Any],
+        *,
+        episode_id: UUID | None = None,
+        related_id: UUID | None = None,
+    ) -> None:
+        copied = json.loads(json.dumps(data))
+        with self._lock:
+            self._open()
+            t = self._tenant(tenant)
+            old = t.records.get((kind, record_id))
+            if old is None:
+                t.next_seq += 1
+                seq = t.next_seq
+            else:
+                seq = old[0]
+            t.records[(kind, record_id)] = (seq, copied, episode_id, related_id)
+            t.generation += 1
+
+    def get_record(self, tenant: str, kind: str, record_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            self._open()
+            t = self._peek(tenant)
+            row = t.records.get((kind, record_id)) if t else None
+            return json.loads(json.dumps(row[1])) if row else None
+
+    def list_records(
+        self,
+        tenant: str,
+        kind: str,
+        *,
+        episode_id: UUID | None = None,
+        limit: int = 100,
+        after_seq: int = 0,
+    ) -> list[tuple[int, str, dict[str, Any]]]:
+        _check_limit(limit)
+        with self._lock:
+            self._open()
+            t = self._peek(tenant)
+            if t is None:
+                return []
+            rows = sorted(
+                (seq, rid, data)
+                for (k, rid), (seq, data, a, b) in t.records.items()
+                if k == kind and seq > after_seq and (episode_id is None or episode_id in (a, b))
+            )
+            return [(seq, rid, json.loads(json.dumps(data))) for seq, rid, data in rows[:limit]]
+
+    def delete_record(self, tenant: str, kind: str, record_id: str) -> bool:
+        with self._lock:
+            self._open()
+            t = self._peek(tenant)
+            if t is None or t.records.pop((kind, record_id), None) is None:
+                return False
+            t.generation += 1
+            return True
+
+    def update_episode_tags(self, tenant: str, episode_id: UUID, tags: Sequence[str]) -> Episode:
+        with self._lock:
+            self._open()
+            t = self._peek(tenant)
+            if t is None or episode_id not in t.episodes:
+                raise EpisodeNotFoundError(episode_id)
+            row = t.episodes[episode_id]
+            row.context = row.context.model_copy(update={"tags": list(tags)})
+            self._bump(t, episode_id)
+            return self._full_episode(t, episode_id)
 
     # -- search ------------------------------------------------------------------------
 

@@ -208,6 +208,43 @@ class ShardedStorage:
     ) -> list[Heuristic]:
         return self.shard(tenant).list_heuristics(tenant, limit, min_confidence)
 
+    # records (forwarded when the shards offer the RecordStore extension)
+    def put_record(
+        self,
+        tenant: str,
+        kind: str,
+        record_id: str,
+        data: dict[str, Any],
+        *,
+        episode_id: UUID | None = None,
+        related_id: UUID | None = None,
+    ) -> None:
+        self.shard(tenant).put_record(  # type: ignore[attr-defined]
+            tenant, kind, record_id, data, episode_id=episode_id, related_id=related_id
+        )
+
+    def get_record(self, tenant: str, kind: str, record_id: str) -> dict[str, Any] | None:
+        return self.shard(tenant).get_record(tenant, kind, record_id)  # type: ignore[attr-defined,no-any-return]
+
+    def list_records(
+        self,
+        tenant: str,
+        kind: str,
+        *,
+        episode_id: UUID | None = None,
+        limit: int = 100,
+        after_seq: int = 0,
+    ) -> list[tuple[int, str, dict[str, Any]]]:
+        return self.shard(tenant).list_records(  # type: ignore[attr-defined,no-any-return]
+            tenant, kind, episode_id=episode_id, limit=limit, after_seq=after_seq
+        )
+
+    def delete_record(self, tenant: str, kind: str, record_id: str) -> bool:
+        return self.shard(tenant).delete_record(tenant, kind, record_id)  # type: ignore[attr-defined,no-any-return]
+
+    def update_episode_tags(self, tenant: str, episode_id: UUID, tags: Sequence[str]) -> Episode:
+        return self.shard(tenant).update_episode_tags(tenant, episode_id, tags)  # type: ignore[attr-defined,no-any-return]
+
     # operations
     def stats(self, tenant: str | None = None) -> StorageStats:
         if tenant is not None:
