@@ -20,6 +20,7 @@ Writes ``benchmarks/results/concurrency.md`` and ``.json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import sys
@@ -115,7 +116,7 @@ async def open_episodes_scenario(url: str, episodes: int, steps: int, pool: int)
             for eid in ids[c]:
                 await _step(client, eid, rng, run)
 
-    async with anyio.AsyncExitStack() as stack:
+    async with contextlib.AsyncExitStack() as stack:
         sessions = [await stack.enter_async_context(Client(url)) for _ in range(pool)]
         async with anyio.create_task_group() as tg:
             for c, client in enumerate(sessions):

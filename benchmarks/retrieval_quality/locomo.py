@@ -24,6 +24,7 @@ Results go to ``benchmarks/results/locomo.json`` (``--out`` to change).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import re
@@ -44,6 +45,7 @@ from memory_core import (
     StepResult,
     TaskOutcome,
 )
+from memory_core.retrieval import RankingWeights
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "locomo.json"
@@ -215,6 +217,7 @@ def evaluate(
     storage: str = "memory",
     embeddings: str = "local",
     quick: bool = False,
+    weights: RankingWeights | None = None,
 ) -> dict[str, Any]:
     conversations = load(data_dir)
     if quick:
@@ -222,10 +225,12 @@ def evaluate(
     with tempfile.TemporaryDirectory(prefix="locomo-") as tmp:
         url = "memory:" if storage == "memory" else f"file:{Path(tmp) / 'locomo.db'}"
         config = MemoryConfig(database_url=url, cache_backend="none", embedding_provider=embeddings)
-        memory = SelfLearningMemory.from_config(config)
+        memory = SelfLearningMemory(config=config, weights=weights)
         try:
             memory.warm()
-            return _run(memory, conversations, data_dir, storage, embeddings, quick)
+            report = _run(memory, conversations, data_dir, storage, embeddings, quick)
+            report["weights"] = dataclasses.asdict(memory.weights)
+            return report
         finally:
             memory.close()
 
@@ -313,6 +318,20 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def parse_weights(parser: argparse.ArgumentParser, pairs: list[str]) -> RankingWeights:
+    fields = {f.name: f.type for f in dataclasses.fields(RankingWeights)}
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        name, _, raw = pair.partition("=")
+        if name not in fields or not raw:
+            parser.error(f"--weight: expected NAME=VALUE with NAME one of {', '.join(fields)}")
+        try:
+            values[name] = int(raw) if fields[name] in (int, "int") else float(raw)
+        except ValueError:
+            parser.error(f"--weight {name}: {raw!r} is not a number")
+    return RankingWeights(**values)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data_dir", type=Path, help="a directory of LoCoMo-format *.json files")
@@ -320,15 +339,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embeddings", choices=("local", "none"), default="local")
     parser.add_argument("--quick", action="store_true", help="only the first conversation")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
+    parser.add_argument(
+        "--weight",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a RankingWeights field, to measure a variant (repeatable)",
+    )
     args = parser.parse_args(argv)
     if not args.data_dir.is_dir():
         parser.error(f"data_dir: {args.data_dir} is not a directory")
     report = evaluate(
-        args.data_dir, storage=args.storage, embeddings=args.embeddings, quick=args.quick
+        args.data_dir,
+        storage=args.storage,
+        embeddings=args.embeddings,
+        quick=args.quick,
+        weights=parse_weights(parser, args.weight),
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(table(report))
+    print(table(report), flush=True)
     print(f"results written to {args.out}", file=sys.stderr)
     return 0
 

@@ -35,47 +35,28 @@ SIZES = [1_000, 10_000] if os.environ.get("BENCH_FULL") == "1" else [1_000]
 DIM = 384
 MODEL = "bench:384"
 T = "bench"
-WORDS = [
-    "parse",
-    "config",
-    "retry",
-    "timeout",
-    "cache",
-    "index",
-    "query",
-    "schema",
-    "migrate",
-    "deploy",
-    "build",
-    "test",
-    "lint",
-    "refactor",
-    "async",
-    "thread",
-    "lock",
-    "socket",
-    "http",
-    "json",
-    "yaml",
-    "token",
-    "auth",
-    "login",
-    "session",
-    "database",
-    "vector",
-    "search",
-    "embed",
-    "rank",
-    "merge",
-    "branch",
-    "commit",
-    "rebase",
-    "docker",
-    "kube",
-    "pod",
-    "memory",
-    "leak",
+_SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "nu",
+    "pe",
+    "ri",
+    "sa",
+    "to",
+    "vu",
+    "xe",
+    "zo",
+    "bar",
+    "cel",
+    "dun",
+    "fin",
+    "gor",
+    "hil",
 ]
+WORDS = sorted({a + b + c for a in _SYLLABLES for b in _SYLLABLES for c in ("", "n", "s", "t")})
+"""~1,150 words drawn with Zipf weights, like natural text: a few are very common."""
+_WEIGHTS = [1.0 / (rank + 1) for rank in range(len(WORDS))]
 DOMAINS = ("web", "cli", "data", "infra")
 
 

@@ -8,6 +8,7 @@ Measures, on the same N random 384-d unit vectors in a real libSQL file:
   against the exact answer, and the per-insert cost of maintaining that index.
 
     uv run python benchmarks/storage/vector_crossover.py 1000 10000
+    uv run python benchmarks/storage/vector_crossover.py --no-ann 100000  # DiskANN builds slowly
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def _ms(samples: list[float]) -> str:
     return f"median {statistics.median(samples) * 1e3:8.3f} ms  p95 {p95 * 1e3:8.3f} ms"
 
 
-def measure(n: int, queries: int = 50) -> None:
+def measure(n: int, queries: int = 50, ann: bool = True) -> None:
     rng = np.random.default_rng(n)
     data = rng.standard_normal((n, DIM)).astype(np.float32)
     data /= np.linalg.norm(data, axis=1, keepdims=True)
@@ -41,13 +42,16 @@ def measure(n: int, queries: int = 50) -> None:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"CREATE TABLE v (id INTEGER PRIMARY KEY, e F32_BLOB({DIM}))")
         conn.execute("BEGIN")
-        conn.executemany("INSERT INTO v (id, e) VALUES (?, ?)", [(i + 1, data[i].tobytes()) for i in range(n)])
+        conn.executemany(
+            "INSERT INTO v (id, e) VALUES (?, ?)", [(i + 1, data[i].tobytes()) for i in range(n)]
+        )
         conn.execute("COMMIT")
-        start = time.perf_counter()
-        conn.execute("CREATE INDEX v_idx ON v (libsql_vector_idx(e, 'metric=cosine'))")
-        build = time.perf_counter() - start
-        inserts = []
-        for i in range(50):  # maintenance cost of one more row with the index present
+        build, inserts = 0.0, []
+        if ann:
+            start = time.perf_counter()
+            conn.execute("CREATE INDEX v_idx ON v (libsql_vector_idx(e, 'metric=cosine'))")
+            build = time.perf_counter() - start
+        for i in range(50 if ann else 0):  # maintenance cost of one more row with the index present
             vec = rng.standard_normal(DIM).astype(np.float32)
             start = time.perf_counter()
             conn.execute("INSERT INTO v (id, e) VALUES (?, ?)", (n + 1 + i, vec.tobytes()))
@@ -70,16 +74,22 @@ def measure(n: int, queries: int = 50) -> None:
             ).fetchall()
             t_sql.append(time.perf_counter() - start)
             assert {r[0] for r in got_sql} == want
-            start = time.perf_counter()
-            got = conn.execute("SELECT id FROM vector_top_k('v_idx', ?, 10)", (blob,)).fetchall()
-            t_ann.append(time.perf_counter() - start)
-            recall.append(len({r[0] for r in got} & want) / 10)
+            if ann:
+                start = time.perf_counter()
+                got = conn.execute(
+                    "SELECT id FROM vector_top_k('v_idx', ?, 10)", (blob,)
+                ).fetchall()
+                t_ann.append(time.perf_counter() - start)
+                recall.append(len({r[0] for r in got} & want) / 10)
         print(f"N={n:>7}  numpy     {_ms(t_np)}")
         print(f"N={n:>7}  sql-exact {_ms(t_sql)}")
-        print(f"N={n:>7}  diskann   {_ms(t_ann)}  recall@10 {statistics.mean(recall):.3f}")
-        print(f"N={n:>7}  diskann index build {build:.1f} s, insert with index {_ms(inserts)}")
+        if ann:
+            print(f"N={n:>7}  diskann   {_ms(t_ann)}  recall@10 {statistics.mean(recall):.3f}")
+            print(f"N={n:>7}  diskann index build {build:.1f} s, insert with index {_ms(inserts)}")
 
 
 if __name__ == "__main__":
-    for arg in sys.argv[1:] or ["1000"]:
-        measure(int(arg))
+    args = sys.argv[1:] or ["1000"]
+    for arg in args:
+        if arg != "--no-ann":
+            measure(int(arg), ann="--no-ann" not in args)

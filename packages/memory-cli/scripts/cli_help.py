@@ -1,7 +1,7 @@
 """Regenerate docs/cli-help.md from `memory ... --help` (or check it with --check).
 
-    uv run python packages/memory-cli/scripts/cli_help.py           # write
-    uv run python packages/memory-cli/scripts/cli_help.py --check   # exit 1 if stale
+uv run python packages/memory-cli/scripts/cli_help.py           # write
+uv run python packages/memory-cli/scripts/cli_help.py --check   # exit 1 if stale
 """
 
 from __future__ import annotations

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from memory_cli import app
 from memory_core import MemoryConfig
 from pydantic import AliasChoices
 from typer.testing import CliRunner, Result
-
-from memory_cli import app
 
 STORAGE_BACKEND = os.environ.get("MEMORY_CLI_TEST_BACKEND", "libsql")
 
@@ -122,12 +121,45 @@ def _seed(run_json: Callable[..., Any]) -> dict[str, str]:
         ("data-ok", "Load the CSV export into Postgres", "data", "success", "code_generation"),
     ]
     for key, task, domain, outcome, ttype in specs:
-        eid = run_json("episode", "start", task, "--domain", domain, "--language", "python",
-                       "--type", ttype, "--tag", domain)["id"]
-        run_json("episode", "log", eid, "--tool", "read", "--action", "read the code",
-                 "--output", "found the handler", "--latency-ms", "12")
-        run_json("episode", "log", eid, "--tool", "edit", "--action", f"change for {key}",
-                 "--param", "file=app.py", "--param", "lines=3")
+        eid = run_json(
+            "episode",
+            "start",
+            task,
+            "--domain",
+            domain,
+            "--language",
+            "python",
+            "--type",
+            ttype,
+            "--tag",
+            domain,
+        )["id"]
+        run_json(
+            "episode",
+            "log",
+            eid,
+            "--tool",
+            "read",
+            "--action",
+            "read the code",
+            "--output",
+            "found the handler",
+            "--latency-ms",
+            "12",
+        )
+        run_json(
+            "episode",
+            "log",
+            eid,
+            "--tool",
+            "edit",
+            "--action",
+            f"change for {key}",
+            "--param",
+            "file=app.py",
+            "--param",
+            "lines=3",
+        )
         args = ["episode", "complete", eid, "--outcome", outcome, "--verdict", f"{key} done"]
         if outcome == "failure":
             args += ["--reason", "test still flaky"]

@@ -7,12 +7,13 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from memory_cli._config_template import render_template
 from memory_core import MemoryConfig
 
-from memory_cli._config_template import render_template
 
-
-def test_init_writes_a_commented_file_that_changes_nothing(run_json: Any, run: Any, env: Any) -> None:
+def test_init_writes_a_commented_file_that_changes_nothing(
+    run_json: Any, run: Any, env: Any
+) -> None:
     out = run_json("config", "init")
     path = Path(out["path"])
     assert path == env.work / "memory-cli.toml"
@@ -52,8 +53,7 @@ def test_uncommenting_every_default_reproduces_the_defaults(
 
 def test_show_reports_each_source(run_json: Any, env: Any, monkeypatch: Any) -> None:
     (env.work / "memory-cli.toml").write_text(
-        'tenant = "from-file"\nmcp_port = 4100\ncache_max_entries = 77\n'
-        "[limits]\nmax_tags = 5\n"
+        'tenant = "from-file"\nmcp_port = 4100\ncache_max_entries = 77\n[limits]\nmax_tags = 5\n'
     )
     (env.work / ".env").write_text("MCP_PORT=4200\nMEMORY_LOG_LEVEL=DEBUG\n")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-very-secret")
@@ -63,18 +63,26 @@ def test_show_reports_each_source(run_json: Any, env: Any, monkeypatch: Any) -> 
     s = data["settings"]
     assert data["config_file"] == str(env.work / "memory-cli.toml")
     assert s["tenant"] == {"value": "from-arg", "source": "argument", "origin": "--tenant"}
-    assert s["database_url"] == {"value": env.database_url, "source": "env",
-                                 "origin": "DATABASE_URL"}
-    assert s["cache_max_entries"] == {"value": 88, "source": "env",
-                                      "origin": "MEMORY_CACHE_MAX_ENTRIES"}
+    assert s["database_url"] == {
+        "value": env.database_url,
+        "source": "env",
+        "origin": "DATABASE_URL",
+    }
+    assert s["cache_max_entries"] == {
+        "value": 88,
+        "source": "env",
+        "origin": "MEMORY_CACHE_MAX_ENTRIES",
+    }
     assert s["mcp_port"] == {"value": 4200, "source": "dotenv", "origin": ".env"}
     assert s["log_level"]["source"] == "dotenv" and s["log_level"]["value"] == "DEBUG"
-    assert s["limits.max_tags"] == {"value": 5, "source": "file",
-                                    "origin": str(env.work / "memory-cli.toml")}
+    assert s["limits.max_tags"] == {
+        "value": 5,
+        "source": "file",
+        "origin": str(env.work / "memory-cli.toml"),
+    }
     assert s["limits.max_artifacts"]["source"] == "default"
     assert s["mcp_host"] == {"value": "localhost", "source": "default", "origin": None}
-    assert s["openai_api_key"] == {"value": "********", "source": "env",
-                                   "origin": "OPENAI_API_KEY"}
+    assert s["openai_api_key"] == {"value": "********", "source": "env", "origin": "OPENAI_API_KEY"}
     assert s["redis_url"]["value"] == "redis://user:********@cache:6379/0"
     assert s["turso_auth_token"]["value"] is None
 
@@ -93,7 +101,9 @@ def test_show_masks_secrets_everywhere(run: Any, monkeypatch: Any, tmp_path: Pat
     assert "TURSO_AUTH_TOKEN_FILE" in out
 
 
-def test_config_flag_and_env_file(run_json: Any, env: Any, tmp_path: Path, monkeypatch: Any) -> None:
+def test_config_flag_and_env_file(
+    run_json: Any, env: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
     cfg = tmp_path / "prod.toml"
     cfg.write_text('tenant = "prod"\n')
     assert run_json("--config", str(cfg), "config", "show")["settings"]["tenant"]["value"] == "prod"
@@ -132,7 +142,9 @@ def test_path(run_json: Any, run: Any, env: Any) -> None:
     assert data["user_config_dir"] == str(env.root / "xdg" / "memory-cli" / "config")
     run("config", "init", "--user")
     data = run_json("config", "path")
-    assert data["config_file"] == str(env.root / "xdg" / "memory-cli" / "config" / "memory-cli.toml")
+    assert data["config_file"] == str(
+        env.root / "xdg" / "memory-cli" / "config" / "memory-cli.toml"
+    )
     run("config", "init")
     assert run_json("config", "path")["config_file"] == str(env.work / "memory-cli.toml")
     broken = env.work / "memory-cli.toml"

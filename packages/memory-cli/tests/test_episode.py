@@ -9,13 +9,46 @@ from uuid import UUID, uuid4
 
 
 def test_lifecycle_start_log_complete_show(run_json: Any, run: Any) -> None:
-    eid = run_json("episode", "start", "Add a /health endpoint", "--domain", "web",
-                   "--language", "python", "--tag", "api", "--metadata", '{"ticket": 42}')["id"]
+    eid = run_json(
+        "episode",
+        "start",
+        "Add a /health endpoint",
+        "--domain",
+        "web",
+        "--language",
+        "python",
+        "--tag",
+        "api",
+        "--metadata",
+        '{"ticket": 42}',
+    )["id"]
     UUID(eid)
-    assert run_json("episode", "log", eid, "--tool", "edit", "--action", "add route",
-                    "--param", "file=app.py", "--param", "n=3")["step_numbers"] == [1]
-    assert run_json("episode", "log", eid, "--tool", "pytest", "--status", "error",
-                    "--message", "1 failed", "--latency-ms", "900")["step_numbers"] == [2]
+    assert run_json(
+        "episode",
+        "log",
+        eid,
+        "--tool",
+        "edit",
+        "--action",
+        "add route",
+        "--param",
+        "file=app.py",
+        "--param",
+        "n=3",
+    )["step_numbers"] == [1]
+    assert run_json(
+        "episode",
+        "log",
+        eid,
+        "--tool",
+        "pytest",
+        "--status",
+        "error",
+        "--message",
+        "1 failed",
+        "--latency-ms",
+        "900",
+    )["step_numbers"] == [2]
     shown = run_json("episode", "show", eid)
     assert shown["outcome"] is None
     assert [s["tool"] for s in shown["steps"]] == ["edit", "pytest"]
@@ -23,8 +56,17 @@ def test_lifecycle_start_log_complete_show(run_json: Any, run: Any) -> None:
     assert shown["steps"][1]["result"] == {"status": "error", "output": None, "message": "1 failed"}
     assert shown["context"]["tags"] == ["api"] and shown["metadata"] == {"ticket": 42}
 
-    done = run_json("episode", "complete", eid, "--outcome", "success", "--verdict", "added",
-                    "--artifact", "app.py")
+    done = run_json(
+        "episode",
+        "complete",
+        eid,
+        "--outcome",
+        "success",
+        "--verdict",
+        "added",
+        "--artifact",
+        "app.py",
+    )
     assert done["outcome"]["type"] == "success" and done["outcome"]["artifacts"] == ["app.py"]
     assert done["reward"]["total"] > 0 and done["completed_at"] is not None
     assert done["reflection"] is not None
@@ -37,8 +79,10 @@ def test_log_batch_from_json_file_and_stdin(run_json: Any, env: Any) -> None:
     eid = run_json("episode", "start", "Batch logging")["id"]
     steps = env.work / "steps.jsonl"
     steps.write_text(
-        json.dumps({"tool": "a", "action": "first"}) + "\n"
-        + json.dumps({"tool": "b", "action": "second", "result": {"status": "success"}}) + "\n"
+        json.dumps({"tool": "a", "action": "first"})
+        + "\n"
+        + json.dumps({"tool": "b", "action": "second", "result": {"status": "success"}})
+        + "\n"
     )
     assert run_json("episode", "log", eid, "--json", str(steps))["step_numbers"] == [1, 2]
     payload = json.dumps([{"step_number": 7, "tool": "c"}])
@@ -136,9 +180,7 @@ def test_yaml_output(run: Any, run_json: Any) -> None:
     assert data["id"] == eid and data["task_description"] == "yaml please"
 
 
-def test_database_url_and_tenant_options(
-    run_json: Any, run: Any, env: Any, tmp_path: Path
-) -> None:
+def test_database_url_and_tenant_options(run_json: Any, run: Any, env: Any, tmp_path: Path) -> None:
     other = tmp_path / "other.db"
     eid = run_json("--database-url", f"file:{other}", "episode", "start", "elsewhere")["id"]
     assert other.exists()

@@ -49,8 +49,14 @@ def test_monitor_json_frames(run: Any, seeded: dict[str, str]) -> None:
     frames = [json.loads(line) for line in out.splitlines()]
     assert len(frames) == 3
     for f in frames:
-        assert {"ops_per_second", "cache_hit_rate", "queue_depth", "metrics",
-                "episodes_per_second", "op_rates"} <= set(f)
+        assert {
+            "ops_per_second",
+            "cache_hit_rate",
+            "queue_depth",
+            "metrics",
+            "episodes_per_second",
+            "op_rates",
+        } <= set(f)
         assert f["metrics"]["episodes"] == 4
     assert frames[0]["ops_per_second"] == 0.0  # no previous frame
 
@@ -87,7 +93,11 @@ def test_monitor_live_view_exits_cleanly_on_ctrl_c(env: Any, seeded: dict[str, s
     child_env.pop("NO_COLOR", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "memory_cli", "monitor", "--interval", "0.2"],
-        stdin=slave, stdout=slave, stderr=slave, env=child_env, cwd=env.work,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=child_env,
+        cwd=env.work,
         start_new_session=True,
     )
     os.close(slave)

@@ -8,8 +8,16 @@ from uuid import uuid4
 
 
 def test_query_returns_episodes_patterns_heuristics(run_json: Any, seeded: dict[str, str]) -> None:
-    result = run_json("query", "add a health endpoint to flask", "--domain", "web",
-                      "--language", "python", "-n", "2")
+    result = run_json(
+        "query",
+        "add a health endpoint to flask",
+        "--domain",
+        "web",
+        "--language",
+        "python",
+        "-n",
+        "2",
+    )
     assert set(result) == {"episodes", "patterns", "heuristics"}
     assert 1 <= len(result["episodes"]) <= 2
     top = result["episodes"][0]

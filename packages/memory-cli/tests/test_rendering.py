@@ -5,32 +5,46 @@ from __future__ import annotations
 import io
 import re
 
-from memory_core import MetricsSnapshot, OperationMetrics
-from rich.console import Console
-
 from memory_cli._monitor import make_frame, render_frame
 from memory_cli._progress import make_progress, tracked
+from memory_core import MetricsSnapshot, OperationMetrics
+from rich.console import Console
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def _console() -> Console:
-    return Console(record=True, width=80, file=io.StringIO(), force_terminal=True,
-                   color_system="truecolor")
+    return Console(
+        record=True, width=80, file=io.StringIO(), force_terminal=True, color_system="truecolor"
+    )
 
 
 def _snapshot(scale: int) -> MetricsSnapshot:
     ops = {
-        name: OperationMetrics(count=100 * scale + i, errors=i, p50_ms=1.5 * i, p95_ms=12.25 * i,
-                               p99_ms=120.5 * i)
+        name: OperationMetrics(
+            count=100 * scale + i, errors=i, p50_ms=1.5 * i, p95_ms=12.25 * i, p99_ms=120.5 * i
+        )
         for i, name in enumerate(
-            ["start_episode", "log_steps", "complete_episode", "retrieve_relevant_context",
-             "a_very_long_operation_name_that_does_not_fit_in_the_column"], start=1)
+            [
+                "start_episode",
+                "log_steps",
+                "complete_episode",
+                "retrieve_relevant_context",
+                "a_very_long_operation_name_that_does_not_fit_in_the_column",
+            ],
+            start=1,
+        )
     }
     return MetricsSnapshot(
-        operations=ops, cache={"hits": 90.0 * scale, "misses": 10.0 * scale, "hit_rate": 0.9},
-        episodes=1000 * scale, completed_episodes=900 * scale, steps=12000 * scale,
-        patterns=321, heuristics=12, queue_depth=7, uptime_seconds=3600.0,
+        operations=ops,
+        cache={"hits": 90.0 * scale, "misses": 10.0 * scale, "hit_rate": 0.9},
+        episodes=1000 * scale,
+        completed_episodes=900 * scale,
+        steps=12000 * scale,
+        patterns=321,
+        heuristics=12,
+        queue_depth=7,
+        uptime_seconds=3600.0,
     )
 
 
@@ -53,8 +67,17 @@ def test_monitor_frame_renders_at_80_columns() -> None:
     text = console.export_text()
     lines = _check(text)
     joined = "\n".join(lines)
-    for needle in ("memory monitor", "ops/s", "cache hit", "90%", "queue", "7", "p95 ms",
-                   "retrieve_relevant_context", "Ctrl-C"):
+    for needle in (
+        "memory monitor",
+        "ops/s",
+        "cache hit",
+        "90%",
+        "queue",
+        "7",
+        "p95 ms",
+        "retrieve_relevant_context",
+        "Ctrl-C",
+    ):
         assert needle in joined, needle
     assert lines[0].startswith("╭") and lines[-1].startswith("╰")
 

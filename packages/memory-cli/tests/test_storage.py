@@ -58,8 +58,12 @@ def test_sync_on_a_local_file_is_a_no_op(run_json: Any) -> None:
 
 
 def test_operator_commands_on_a_backend_without_them(run: Any, tmp_path: Path) -> None:
-    for args in (["storage", "integrity"], ["storage", "vacuum"], ["storage", "sync"],
-                 ["backup", "create", str(tmp_path / "x.db")]):
+    for args in (
+        ["storage", "integrity"],
+        ["storage", "vacuum"],
+        ["storage", "sync"],
+        ["backup", "create", str(tmp_path / "x.db")],
+    ):
         r = run("--database-url", "memory:", *args, code=1)
         assert "'memory' storage backend does not support" in r.stderr, r.stderr
         assert "Traceback" not in r.output
@@ -83,8 +87,9 @@ def test_reembed_after_model_change(run_json: Any, run: Any, monkeypatch: Any) -
     assert hits[0]["components"]["semantic"] > 0
 
 
-def test_backup_create_and_restore(run_json: Any, run: Any, seeded: dict[str, str], env: Any,
-                                   tmp_path: Path) -> None:
+def test_backup_create_and_restore(
+    run_json: Any, run: Any, seeded: dict[str, str], env: Any, tmp_path: Path
+) -> None:
     snap = tmp_path / "backups" / "snap.db"
     created = run_json("backup", "create", str(snap))
     assert created["path"] == str(snap) and created["size_bytes"] == snap.stat().st_size > 0
@@ -122,8 +127,9 @@ def test_restore_rejects_bad_input(run: Any, env: Any, tmp_path: Path) -> None:
     assert not env.db_path.exists()
 
 
-def test_restore_removes_a_stale_wal(run_json: Any, seeded: dict[str, str], env: Any,
-                                     tmp_path: Path) -> None:
+def test_restore_removes_a_stale_wal(
+    run_json: Any, seeded: dict[str, str], env: Any, tmp_path: Path
+) -> None:
     snap = tmp_path / "snap.db"
     run_json("backup", "create", str(snap))
     wal = env.db_path.with_name(env.db_path.name + "-wal")

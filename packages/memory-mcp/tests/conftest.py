@@ -106,9 +106,11 @@ def start_http(data_dir: Path, *args: str, host: str = "127.0.0.1", **env: str) 
     return HttpServer(proc=proc, url=url, base=url.removesuffix("/mcp"), lines=lines)
 
 
-@pytest.fixture
-def http_server(data_dir: Path) -> Iterator[HttpServer]:
-    server = start_http(data_dir)
+@pytest.fixture(scope="module")
+def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
+    """One HTTP server per test module (process start-up dominates these tests)."""
+    data = tmp_path_factory.mktemp("http-data")
+    server = start_http(data)
     yield server
     server.stop()
 

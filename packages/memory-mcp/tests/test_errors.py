@@ -35,7 +35,7 @@ async def ok(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
     return result.structured_content
 
 
-async def test_argument_errors_name_the_field(data_dir: Path, stdio: Stdio) -> None:
+async def test_argument_errors_name_the_field_and_unknown_ids_are_not_found(data_dir: Path, stdio: Stdio) -> None:
     async with Client(stdio(data_dir)) as c:
         t = await error_text(c, "create_episode", {})
         assert "task_description" in t and "required" in t.lower()
@@ -61,9 +61,7 @@ async def test_argument_errors_name_the_field(data_dir: Path, stdio: Stdio) -> N
         t = await error_text(c, "no_such_tool", {})
         assert "no_such_tool" in t
 
-
-async def test_unknown_ids_are_not_found(data_dir: Path, stdio: Stdio) -> None:
-    async with Client(stdio(data_dir)) as c:
+        # Unknown ids: "not found", naming the id.
         for tool, args in [
             ("get_episode", {"episode_id": MISSING}),
             ("add_episode_step", {"episode_id": MISSING, "tool": "edit"}),

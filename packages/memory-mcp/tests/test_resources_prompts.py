@@ -13,7 +13,7 @@ from mcp.client.stdio import StdioServerParameters
 pytestmark = pytest.mark.anyio
 
 
-async def test_episode_and_pattern_resources(data_dir: Path, stdio: Callable[..., StdioServerParameters]) -> None:
+async def test_resources_and_workflow_prompt(data_dir: Path, stdio: Callable[..., StdioServerParameters]) -> None:
     async with Client(stdio(data_dir)) as c:
         created = await c.call_tool("create_episode", {"task_description": "write release notes"})
         eid = created.structured_content["episode_id"]  # type: ignore[index]
@@ -40,9 +40,7 @@ async def test_episode_and_pattern_resources(data_dir: Path, stdio: Callable[...
             pattern = json.loads(pr.contents[0].text)  # type: ignore[union-attr]
             assert pattern["id"] == pid and "success_rate" in pattern
 
-
-async def test_workflow_prompt(data_dir: Path, stdio: Callable[..., StdioServerParameters]) -> None:
-    async with Client(stdio(data_dir)) as c:
+        # The workflow prompt (same process: start-up dominates these tests).
         prompts = {p.name: p for p in (await c.list_prompts()).prompts}
         assert "memory_workflow" in prompts
         got = await c.get_prompt("memory_workflow", {"task": "fix the flaky login test", "domain": "web"})

@@ -13,6 +13,7 @@ import uuid
 
 import numpy as np
 from memory_core import (
+    STORAGE_GROUP,
     EmbeddingRecord,
     Episode,
     EpisodeFilter,
@@ -22,8 +23,8 @@ from memory_core import (
     StepResult,
     TaskContext,
     TaskOutcome,
+    load_plugin,
 )
-from memory_core._plugins import STORAGE_GROUP, load_plugin
 
 NAMESPACE = uuid.UUID("0b9a3c1e-2f4d-4e6a-8b7c-9d0e1f2a3b4c")
 DIM = 16
@@ -73,13 +74,17 @@ def main() -> None:
         done = store.get_episode(tenant, episode.id)
         assert done is not None
         done = done.model_copy(update={"outcome": TaskOutcome.success(f"done {n}")})
-        record = EmbeddingRecord(episode_id=episode.id, item=0, model_id="crash:m", vector=vector(worker, n))
+        record = EmbeddingRecord(
+            episode_id=episode.id, item=0, model_id="crash:m", vector=vector(worker, n)
+        )
         store.complete_episode(done, Extraction(embeddings=[record]))
         print(episode.id, flush=True)
         if read:
             assert store.lexical_search(tenant, f"module{n}", 5, EpisodeFilter())
             assert store.get_episode(tenant, episode.id) is not None
-            store.vector_search(tenant, "crash:m", np.asarray(record.vector, np.float32), 3, EpisodeFilter())
+            store.vector_search(
+                tenant, "crash:m", np.asarray(record.vector, np.float32), 3, EpisodeFilter()
+            )
             store.list_episodes(tenant, EpisodeFilter(), 10)
     store.close()
 

@@ -6,14 +6,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from memory_core import MemoryConfig
-from memory_core._plugins import STORAGE_GROUP, load_plugin
+from memory_core import STORAGE_GROUP, MemoryConfig, load_plugin
 
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No user config, .env or token leaks into a test."""
-    for name in ("DATABASE_URL", "TURSO_AUTH_TOKEN", "MEMORY_SYNC_URL", "TURSO_SYNC_URL", "MEMORY_CONFIG"):
+    for name in (
+        "DATABASE_URL",
+        "TURSO_AUTH_TOKEN",
+        "MEMORY_SYNC_URL",
+        "TURSO_SYNC_URL",
+        "MEMORY_CONFIG",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 

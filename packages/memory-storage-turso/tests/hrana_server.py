@@ -210,7 +210,9 @@ class HranaServer(ThreadingHTTPServer):
                 try:
                     results.append({"type": "ok", "response": stream.handle(request)})
                 except HranaError as exc:
-                    results.append({"type": "error", "error": {"message": str(exc), "code": exc.code}})
+                    results.append(
+                        {"type": "error", "error": {"message": str(exc), "code": exc.code}}
+                    )
             return {"baton": self._park(stream, closed), "base_url": None, "results": results}
 
     def cursor(self, body: Json) -> tuple[Json, list[Json]]:
@@ -258,13 +260,15 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: HranaServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _reply(self, status: int, body: Json | str) -> None:
         data = (json.dumps(body) if isinstance(body, dict) else body).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json" if isinstance(body, dict) else "text/plain")
+        self.send_header(
+            "Content-Type", "application/json" if isinstance(body, dict) else "text/plain"
+        )
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -273,13 +277,13 @@ class _Handler(BaseHTTPRequestHandler):
         expected = f"Bearer {self.server.token}"
         return secrets.compare_digest(self.headers.get("Authorization", ""), expected)
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         if self.path in ("/v3", "/health"):
             self._reply(200, "")
         else:
             self._reply(404, "not found")
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
         raw = self.rfile.read(length)
         if not self._authorised():
@@ -297,7 +301,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(400, {"error": str(exc), "code": exc.code})
             return
         self._reply(200, body)
-
 
     def _cursor(self, body: Json) -> None:
         try:

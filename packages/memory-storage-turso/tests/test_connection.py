@@ -22,7 +22,12 @@ from memory_storage_turso._url import parse_target
 
 
 def test_entry_point_serves_every_scheme() -> None:
-    for url in ("file:./m.db", "libsql://db.example.com", "https://db.example.com", "http://localhost:8080"):
+    for url in (
+        "file:./m.db",
+        "libsql://db.example.com",
+        "https://db.example.com",
+        "http://localhost:8080",
+    ):
         name, factory = storage_factory_for_url(url)
         assert (name, factory) == ("libsql", LibSQLStorage)
     assert LibSQLStorage.schemes == ("file", "libsql", "https", "http")
@@ -31,12 +36,26 @@ def test_entry_point_serves_every_scheme() -> None:
 def test_modes_from_url_and_config(tmp_path: Path) -> None:
     cfg = MemoryConfig(turso_auth_token="s3cret")
     assert parse_target(f"file:{tmp_path}/a.db", cfg).mode == "file"
-    assert parse_target(f"file://{tmp_path}/a.db?synchronous=full", cfg).database == f"{tmp_path}/a.db"
+    assert (
+        parse_target(f"file://{tmp_path}/a.db?synchronous=full", cfg).database == f"{tmp_path}/a.db"
+    )
     remote = parse_target("libsql://db.turso.io", cfg)
-    assert (remote.mode, remote.database, remote.auth_token) == ("remote", "libsql://db.turso.io", "s3cret")
+    assert (remote.mode, remote.database, remote.auth_token) == (
+        "remote",
+        "libsql://db.turso.io",
+        "s3cret",
+    )
     assert "s3cret" not in repr(remote)
-    replica = parse_target(f"file:{tmp_path}/r.db", MemoryConfig(sync_url="libsql://p.turso.io?authToken=t0k", sync_interval_seconds=30))
-    assert (replica.mode, replica.sync_url, replica.sync_interval, replica.auth_token) == ("replica", "libsql://p.turso.io", 30, "t0k")
+    replica = parse_target(
+        f"file:{tmp_path}/r.db",
+        MemoryConfig(sync_url="libsql://p.turso.io?authToken=t0k", sync_interval_seconds=30),
+    )
+    assert (replica.mode, replica.sync_url, replica.sync_interval, replica.auth_token) == (
+        "replica",
+        "libsql://p.turso.io",
+        30,
+        "t0k",
+    )
     assert "t0k" not in repr(replica) and "t0k" not in replica.display
 
 
@@ -69,7 +88,9 @@ def test_not_a_database_is_a_storage_error(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not a database file at all" * 200)
     with pytest.raises(StorageError) as info:
         LibSQLStorage.from_url(f"file:{bad}", MemoryConfig())
-    assert not isinstance(info.value.__cause__, StorageError) and isinstance(info.value.__cause__, ValueError)
+    assert not isinstance(info.value.__cause__, StorageError) and isinstance(
+        info.value.__cause__, ValueError
+    )
 
 
 def test_closed_store_raises_storage_error(store: LibSQLStorage) -> None:
@@ -85,10 +106,18 @@ def test_bad_input_writes_nothing(store: LibSQLStorage) -> None:
     store.create_episode(ep)
     gen = store.generation("t")
     with pytest.raises(InvalidInputError) as info:
-        store.append_steps("t", ep.id, [ExecutionStep(step_number=1, tool="a"), ExecutionStep(step_number=2**24, tool="b")])
+        store.append_steps(
+            "t",
+            ep.id,
+            [ExecutionStep(step_number=1, tool="a"), ExecutionStep(step_number=2**24, tool="b")],
+        )
     assert info.value.field == "steps[1].step_number" and info.value.limit == 2**24 - 1
     with pytest.raises(DuplicateStepError):
-        store.append_steps("t", ep.id, [ExecutionStep(step_number=3, tool="a"), ExecutionStep(step_number=3, tool="b")])
+        store.append_steps(
+            "t",
+            ep.id,
+            [ExecutionStep(step_number=3, tool="a"), ExecutionStep(step_number=3, tool="b")],
+        )
     assert store.get_episode("t", ep.id).steps == [] and store.generation("t") == gen
     with pytest.raises(InvalidInputError) as info:
         store.list_episodes("t", EpisodeFilter(), -1)
@@ -137,8 +166,14 @@ def test_operator_methods(store: LibSQLStorage, tmp_path: Path) -> None:
     for i in range(20):
         ep = Episode(tenant="t", task_description=f"episode {i}")
         store.create_episode(ep)
-        store.append_steps("t", ep.id, [ExecutionStep(step_number=1, tool="x", action=f"action {i}")])
-    assert store.integrity_check() == {"ok": True, "messages": ["ok"], "fts": {"episode_fts": "ok", "pattern_fts": "ok"}}
+        store.append_steps(
+            "t", ep.id, [ExecutionStep(step_number=1, tool="x", action=f"action {i}")]
+        )
+    assert store.integrity_check() == {
+        "ok": True,
+        "messages": ["ok"],
+        "fts": {"episode_fts": "ok", "pattern_fts": "ok"},
+    }
     report = store.backup(tmp_path / "snap.db")
     assert report["size_bytes"] > 0
     with pytest.raises(InvalidInputError) as info:

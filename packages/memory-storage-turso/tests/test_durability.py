@@ -19,7 +19,7 @@ import pytest
 from memory_core import EpisodeFilter, MemoryConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _writer import episode_id, expected, step_count  # noqa: E402
+from _writer import episode_id, expected, step_count
 
 WRITER = str(Path(__file__).parent / "_writer.py")
 

@@ -17,14 +17,35 @@ from memory_core import (
 from memory_storage_turso._fts import match_expression
 
 HOSTILE = [
-    '"', '""', "'", "NEAR(a b)", "a AND", "OR", "NOT x", "-x", "*", "a*", "col:value",
-    "text: x", "^start", "(unbalanced", "x) OR (y", "{text}: q", "\\", "\x00", "💥 émoji",
-    "SELECT * FROM episodes; --", " ", "",
+    '"',
+    '""',
+    "'",
+    "NEAR(a b)",
+    "a AND",
+    "OR",
+    "NOT x",
+    "-x",
+    "*",
+    "a*",
+    "col:value",
+    "text: x",
+    "^start",
+    "(unbalanced",
+    "x) OR (y",
+    "{text}: q",
+    "\\",
+    "\x00",
+    "💥 émoji",
+    "SELECT * FROM episodes; --",
+    " ",
+    "",
 ]
 
 
 def test_match_expression_quotes_every_term() -> None:
-    assert match_expression('Fix "login" NEAR(bug) -x') == '"fix" OR "login" OR "near" OR "bug" OR "x"'
+    assert (
+        match_expression('Fix "login" NEAR(bug) -x') == '"fix" OR "login" OR "near" OR "bug" OR "x"'
+    )
     assert match_expression("  *** ") is None
     assert match_expression("Ünïcode CAFÉ") == '"ünïcode" OR "café"'
 
@@ -41,16 +62,34 @@ def test_porter_stemming_and_diacritics(store: object) -> None:
     ep = Episode(tenant="x", task_description="Running the migrations on the café database")
     store.create_episode(ep)  # type: ignore[attr-defined]
     for q in ("run", "runs", "migration", "cafe"):
-        assert [h.episode_id for h in store.lexical_search("x", q, 5, EpisodeFilter())] == [ep.id], q  # type: ignore[attr-defined]
+        assert [h.episode_id for h in store.lexical_search("x", q, 5, EpisodeFilter())] == [
+            ep.id
+        ], q  # type: ignore[attr-defined]
 
 
 def test_reflection_text_is_searchable_as_item_zero(store: object) -> None:
     ep = Episode(tenant="x", task_description="deploy service")
     store.create_episode(ep)  # type: ignore[attr-defined]
-    store.append_steps("x", ep.id, [ExecutionStep(step_number=1, tool="kubectl", action="apply", result=StepResult.error("ImagePullBackOff"))])  # type: ignore[attr-defined]
-    assert [h.item for h in store.lexical_search("x", "imagepullbackoff", 5, EpisodeFilter())] == [1]  # type: ignore[attr-defined]
+    store.append_steps(
+        "x",
+        ep.id,
+        [
+            ExecutionStep(
+                step_number=1,
+                tool="kubectl",
+                action="apply",
+                result=StepResult.error("ImagePullBackOff"),
+            )
+        ],
+    )  # type: ignore[attr-defined]
+    assert [h.item for h in store.lexical_search("x", "imagepullbackoff", 5, EpisodeFilter())] == [
+        1
+    ]  # type: ignore[attr-defined]
     done = store.get_episode("x", ep.id).model_copy(  # type: ignore[attr-defined]
-        update={"outcome": TaskOutcome.success(), "reflection": Reflection(insights=["pin registry credentials"])}
+        update={
+            "outcome": TaskOutcome.success(),
+            "reflection": Reflection(insights=["pin registry credentials"]),
+        }
     )
     store.complete_episode(done, None)  # type: ignore[attr-defined]
     hits = store.lexical_search("x", "credentials", 5, EpisodeFilter())  # type: ignore[attr-defined]
@@ -70,14 +109,29 @@ def test_more_matching_terms_rank_higher(store: object) -> None:
 
 
 def test_pattern_text_search_and_delete_leaves_no_fts_rows(store: object) -> None:
-    p = Pattern(id=Pattern.make_id("x", "k"), tenant="x", kind=PatternKind.ERROR_RECOVERY, key="k",
-                description="retry flaky network calls", condition="timeout", action="backoff")
+    p = Pattern(
+        id=Pattern.make_id("x", "k"),
+        tenant="x",
+        kind=PatternKind.ERROR_RECOVERY,
+        key="k",
+        description="retry flaky network calls",
+        condition="timeout",
+        action="backoff",
+    )
     store.upsert_patterns("x", [p])  # type: ignore[attr-defined]
-    assert [q.id for q, _ in store.search_patterns("x", "backoff retries", 5, PatternFilter())] == [p.id]  # type: ignore[attr-defined]
+    assert [q.id for q, _ in store.search_patterns("x", "backoff retries", 5, PatternFilter())] == [
+        p.id
+    ]  # type: ignore[attr-defined]
     ep = Episode(tenant="x", task_description="zebra")
     store.create_episode(ep)  # type: ignore[attr-defined]
-    store.append_steps("x", ep.id, [ExecutionStep(step_number=n, tool="t", action=f"zebra {n}") for n in range(1, 4)])  # type: ignore[attr-defined]
+    store.append_steps(
+        "x",
+        ep.id,
+        [ExecutionStep(step_number=n, tool="t", action=f"zebra {n}") for n in range(1, 4)],
+    )  # type: ignore[attr-defined]
     assert len(store.lexical_search("x", "zebra", 10, EpisodeFilter())) == 4  # type: ignore[attr-defined]
     store.delete_episode("x", ep.id)  # type: ignore[attr-defined]
-    rows = store._db.read(lambda tx: tx.all("SELECT rowid FROM episode_fts WHERE episode_fts MATCH 'zebra'"))  # type: ignore[attr-defined]
+    rows = store._db.read(
+        lambda tx: tx.all("SELECT rowid FROM episode_fts WHERE episode_fts MATCH 'zebra'")
+    )  # type: ignore[attr-defined]
     assert rows == []

@@ -19,7 +19,9 @@ NS = uuid.UUID("5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d")
 
 def _versions(path: Path) -> list[int]:
     conn = libsql.connect(str(path), isolation_level=None)
-    return [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall()]
+    return [
+        r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall()
+    ]
 
 
 def test_v1_database_from_fixture_is_upgraded(tmp_path: Path, factory: object) -> None:
@@ -29,22 +31,33 @@ def test_v1_database_from_fixture_is_upgraded(tmp_path: Path, factory: object) -
 
     store = factory.from_url(f"file:{path}", MemoryConfig())  # type: ignore[attr-defined]
     try:
-        assert store.schema_version == SCHEMA_LATEST == 2
-        assert _versions(path) == [1, 2]
+        assert store.schema_version == SCHEMA_LATEST == 3
+        assert _versions(path) == [1, 2, 3]
         e1 = uuid.uuid5(NS, "e1")
         episode = store.get_episode("legacy", e1)
         assert episode is not None and [s.step_number for s in episode.steps] == [1, 2]
         # The upgrade indexed what v1 stored: task text, reflection, step text, patterns.
-        assert {(h.episode_id, h.item) for h in store.lexical_search("legacy", "billing", 10, EpisodeFilter())} >= {(e1, 0)}
-        assert [(h.episode_id, h.item) for h in store.lexical_search("legacy", "deadlock", 10, EpisodeFilter())] == [(e1, 2)]
+        assert {
+            (h.episode_id, h.item)
+            for h in store.lexical_search("legacy", "billing", 10, EpisodeFilter())
+        } >= {(e1, 0)}
+        assert [
+            (h.episode_id, h.item)
+            for h in store.lexical_search("legacy", "deadlock", 10, EpisodeFilter())
+        ] == [(e1, 2)]
         assert store.lexical_search("legacy", "batch", 10, EpisodeFilter())[0].item == 0
-        assert [p.key for p, _ in store.search_patterns("legacy", "suite", 5, _pf())] == ["tool_sequence:editor>pytest"]
+        assert [p.key for p, _ in store.search_patterns("legacy", "suite", 5, _pf())] == [
+            "tool_sequence:editor>pytest"
+        ]
         assert store.list_episodes("legacy", EpisodeFilter(tags=["async"]), 10).items[0].id == e1
         assert store.generation("legacy") == 7
         # Writes work on the upgraded file and keep the generation counting.
         assert store.delete_episode("legacy", e1)
         assert store.lexical_search("legacy", "deadlock", 10, EpisodeFilter()) == []
-        assert store.get_pattern("legacy", store.list_patterns("legacy", _pf(), 1)[0].id).episode_ids == []
+        assert (
+            store.get_pattern("legacy", store.list_patterns("legacy", _pf(), 1)[0].id).episode_ids
+            == []
+        )
         assert store.generation("legacy") == 8
         assert store.integrity_check()["ok"]
     finally:
@@ -64,7 +77,7 @@ def test_running_only_migration_one_then_upgrading(tmp_path: Path, factory: obje
     db.close()
     assert _versions(path) == [1]
     store = factory.from_url(f"file:{path}", MemoryConfig())  # type: ignore[attr-defined]
-    assert store.schema_version == 2
+    assert store.schema_version == SCHEMA_LATEST
     store.close()
 
 
@@ -83,7 +96,7 @@ def test_newer_database_is_refused_untouched(tmp_path: Path, factory: object) ->
     with pytest.raises(SchemaVersionError, match="99") as info:
         factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
     assert "upgrade memory-storage-turso" in str(info.value)
-    assert _versions(tmp_path / "new.db") == [1, 2, 99]
+    assert _versions(tmp_path / "new.db") == [1, 2, 3, 99]
 
 
 def test_failed_migration_rolls_back_whole(tmp_path: Path) -> None:
@@ -95,7 +108,9 @@ def test_failed_migration_rolls_back_whole(tmp_path: Path) -> None:
     migrate(db, upto=1)
     broken = _schema.Migration(2, "broken", ("CREATE TABLE half_done (x)", "THIS IS NOT SQL"))
     with pytest.raises(Exception, match="syntax error"):
-        db.write(lambda tx: _schema._apply(tx, broken))
+        db.write(lambda tx: _schema._apply(tx, migration=broken))
     assert db.read(_schema.current_version) == 1
-    assert db.read(lambda tx: tx.one("SELECT 1 FROM sqlite_master WHERE name = 'half_done'")) is None
+    assert (
+        db.read(lambda tx: tx.one("SELECT 1 FROM sqlite_master WHERE name = 'half_done'")) is None
+    )
     db.close()

@@ -46,19 +46,43 @@ def test_remote_round_trip_lands_in_the_primary_file(
     monkeypatch.setenv("TURSO_AUTH_TOKEN", TOKEN)  # as deployed: token from the environment
     store = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
     try:
-        assert store.schema_version == 2
+        assert store.schema_version == 3
         ep = Episode(tenant="r", task_description="rotate the signing keys")
         store.create_episode(ep)
-        assert store.append_steps("r", ep.id, [ExecutionStep(step_number=1, tool="vault", action="issue new key", result=StepResult.success("kid=2"))]) == 1
+        assert (
+            store.append_steps(
+                "r",
+                ep.id,
+                [
+                    ExecutionStep(
+                        step_number=1,
+                        tool="vault",
+                        action="issue new key",
+                        result=StepResult.success("kid=2"),
+                    )
+                ],
+            )
+            == 1
+        )
         got = store.get_episode("r", ep.id)
         assert got is not None and got.steps[0].result.output == "kid=2"
         record = EmbeddingRecord(episode_id=ep.id, item=0, model_id="m", vector=[0.25, -1.5, 2.0])
-        store.complete_episode(got.model_copy(update={"outcome": TaskOutcome.success("rotated")}), Extraction(embeddings=[record]))
-        assert [h.item for h in store.lexical_search("r", "signing key", 5, EpisodeFilter())] == [0, 1]
-        hits = store.vector_search("r", "m", np.array([0.25, -1.5, 2.0], np.float32), 3, EpisodeFilter())
+        store.complete_episode(
+            got.model_copy(update={"outcome": TaskOutcome.success("rotated")}),
+            Extraction(embeddings=[record]),
+        )
+        assert [h.item for h in store.lexical_search("r", "signing key", 5, EpisodeFilter())] == [
+            0,
+            1,
+        ]
+        hits = store.vector_search(
+            "r", "m", np.array([0.25, -1.5, 2.0], np.float32), 3, EpisodeFilter()
+        )
         assert hits[0].episode_id == ep.id and hits[0].score == pytest.approx(1.0)
         assert store.generation("r") == 3
-        assert store.health()["ok"] and TOKEN not in repr(store.health()) and TOKEN not in repr(store)
+        assert (
+            store.health()["ok"] and TOKEN not in repr(store.health()) and TOKEN not in repr(store)
+        )
     finally:
         store.close()
     # The server wrote a real libSQL file: open it directly and find the same episode.
@@ -80,14 +104,18 @@ def test_token_in_url_query_is_used_and_hidden(server: tuple[str, Path], factory
         store.close()
 
 
-def test_wrong_token_is_a_storage_error_without_the_token(server: tuple[str, Path], factory: object) -> None:
+def test_wrong_token_is_a_storage_error_without_the_token(
+    server: tuple[str, Path], factory: object
+) -> None:
     url, _ = server
     with pytest.raises(StorageError) as info:
         factory.from_url(url, MemoryConfig(turso_auth_token="not-the-token"))  # type: ignore[attr-defined]
     assert "401" in str(info.value) and "not-the-token" not in str(info.value)
 
 
-def test_operator_file_methods_refuse_remote(server: tuple[str, Path], factory: object, tmp_path: Path) -> None:
+def test_operator_file_methods_refuse_remote(
+    server: tuple[str, Path], factory: object, tmp_path: Path
+) -> None:
     url, _ = server
     store = factory.from_url(url, MemoryConfig(turso_auth_token=TOKEN))  # type: ignore[attr-defined]
     try:

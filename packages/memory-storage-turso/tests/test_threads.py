@@ -26,7 +26,9 @@ def test_asyncio_to_thread_hops_between_threads(store: object) -> None:
         for i in range(30):
             ep = Episode(tenant="t", task_description=f"async {i}")
             await asyncio.to_thread(store.create_episode, ep)  # type: ignore[attr-defined]
-            await asyncio.to_thread(store.append_steps, "t", ep.id, [ExecutionStep(step_number=1, tool="x")])  # type: ignore[attr-defined]
+            await asyncio.to_thread(
+                store.append_steps, "t", ep.id, [ExecutionStep(step_number=1, tool="x")]
+            )  # type: ignore[attr-defined]
             idents.add(await asyncio.to_thread(threading.get_ident))
         return idents
 
@@ -38,7 +40,9 @@ def test_concurrent_callers_are_serialised_not_corrupted(store: object) -> None:
     def work(i: int) -> int:
         ep = Episode(tenant="t", task_description=f"thread {i}")
         store.create_episode(ep)  # type: ignore[attr-defined]
-        n = store.append_steps("t", ep.id, [ExecutionStep(step_number=k, tool="x") for k in range(1, 6)])  # type: ignore[attr-defined]
+        n = store.append_steps(
+            "t", ep.id, [ExecutionStep(step_number=k, tool="x") for k in range(1, 6)]
+        )  # type: ignore[attr-defined]
         store.lexical_search("t", "thread", 5, EpisodeFilter())  # type: ignore[attr-defined]
         return int(n)
 

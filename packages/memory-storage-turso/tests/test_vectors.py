@@ -29,7 +29,9 @@ def _fill(store: object, rng: np.random.Generator, episodes: int, items: int, di
             tenant="v",
             task_description=f"episode {e}",
             task_type=list(TaskType)[e % len(TaskType)],
-            context=TaskContext(domain=("web", "cli", "data")[e % 3], tags=["even"] if e % 2 == 0 else []),
+            context=TaskContext(
+                domain=("web", "cli", "data")[e % 3], tags=["even"] if e % 2 == 0 else []
+            ),
             started_at=t0 + timedelta(hours=e),
         )
         store.create_episode(ep)  # type: ignore[attr-defined]
@@ -37,7 +39,10 @@ def _fill(store: object, rng: np.random.Generator, episodes: int, items: int, di
         vecs = rng.standard_normal((items, dim)).astype(np.float32)
         store.put_embeddings(  # type: ignore[attr-defined]
             "v",
-            [EmbeddingRecord(episode_id=ep.id, item=i, model_id=MODEL, vector=vecs[i].tolist()) for i in range(items)],
+            [
+                EmbeddingRecord(episode_id=ep.id, item=i, model_id=MODEL, vector=vecs[i].tolist())
+                for i in range(items)
+            ],
         )
         rows += [(ep.id, i, vecs[i]) for i in range(items)]
     return rows, meta
@@ -57,8 +62,14 @@ def test_top_k_equals_exact_numpy_with_and_without_filters(store: object) -> Non
     filters = [
         (EpisodeFilter(), lambda _i: True),
         (EpisodeFilter(domain="web"), lambda i: meta[i].context.domain == "web"),
-        (EpisodeFilter(tags=["even"], task_type=TaskType.DEBUGGING), lambda i: "even" in meta[i].context.tags and meta[i].task_type == TaskType.DEBUGGING),
-        (EpisodeFilter(since=datetime(2025, 1, 3, tzinfo=UTC)), lambda i: meta[i].started_at >= datetime(2025, 1, 3, tzinfo=UTC)),
+        (
+            EpisodeFilter(tags=["even"], task_type=TaskType.DEBUGGING),
+            lambda i: "even" in meta[i].context.tags and meta[i].task_type == TaskType.DEBUGGING,
+        ),
+        (
+            EpisodeFilter(since=datetime(2025, 1, 3, tzinfo=UTC)),
+            lambda i: meta[i].started_at >= datetime(2025, 1, 3, tzinfo=UTC),
+        ),
     ]
     for _ in range(10):
         query = rng.standard_normal(48).astype(np.float32)
@@ -77,17 +88,26 @@ def test_search_sees_writes_of_another_connection(tmp_path: Path, factory: objec
     a = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
     b = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
     try:
-        e1, e2 = Episode(tenant="v", task_description="one"), Episode(tenant="v", task_description="two")
+        e1, e2 = (
+            Episode(tenant="v", task_description="one"),
+            Episode(tenant="v", task_description="two"),
+        )
         a.create_episode(e1)
         a.create_episode(e2)
-        a.put_embeddings("v", [EmbeddingRecord(episode_id=e1.id, item=0, model_id=MODEL, vector=[1, 0, 0])])
+        a.put_embeddings(
+            "v", [EmbeddingRecord(episode_id=e1.id, item=0, model_id=MODEL, vector=[1, 0, 0])]
+        )
         q = np.array([0, 1, 0], np.float32)
         assert [h.episode_id for h in a.vector_search("v", MODEL, q, 5, EpisodeFilter())] == [e1.id]
 
-        b.put_embeddings("v", [EmbeddingRecord(episode_id=e2.id, item=0, model_id=MODEL, vector=[0, 1, 0])])
+        b.put_embeddings(
+            "v", [EmbeddingRecord(episode_id=e2.id, item=0, model_id=MODEL, vector=[0, 1, 0])]
+        )
         assert [h.episode_id for h in a.vector_search("v", MODEL, q, 1, EpisodeFilter())] == [e2.id]
 
-        b.put_embeddings("v", [EmbeddingRecord(episode_id=e2.id, item=0, model_id=MODEL, vector=[0, -1, 0])])
+        b.put_embeddings(
+            "v", [EmbeddingRecord(episode_id=e2.id, item=0, model_id=MODEL, vector=[0, -1, 0])]
+        )
         hits = a.vector_search("v", MODEL, q, 5, EpisodeFilter())
         assert [(h.episode_id, round(h.score, 5)) for h in hits] == [(e1.id, 0.0), (e2.id, -1.0)]
 
@@ -100,14 +120,18 @@ def test_search_sees_writes_of_another_connection(tmp_path: Path, factory: objec
         b.close()
 
 
-def test_vectors_are_stored_as_f32_blobs_with_model_and_dimension(tmp_path: Path, factory: object) -> None:
+def test_vectors_are_stored_as_f32_blobs_with_model_and_dimension(
+    tmp_path: Path, factory: object
+) -> None:
     import libsql
 
     url = f"file:{tmp_path / 'blob.db'}"
     store = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
     ep = Episode(tenant="v", task_description="x")
     store.create_episode(ep)
-    store.put_embeddings("v", [EmbeddingRecord(episode_id=ep.id, item=0, model_id=MODEL, vector=[0.5, -2.0, 3.25])])
+    store.put_embeddings(
+        "v", [EmbeddingRecord(episode_id=ep.id, item=0, model_id=MODEL, vector=[0.5, -2.0, 3.25])]
+    )
     store.close()
     conn = libsql.connect(str(tmp_path / "blob.db"), isolation_level=None)
     model, dim, blob, distance = conn.execute(
@@ -121,12 +145,23 @@ def test_vectors_are_stored_as_f32_blobs_with_model_and_dimension(tmp_path: Path
 def test_bad_vectors_are_refused_before_writing(store: object) -> None:
     ep = Episode(tenant="v", task_description="x")
     store.create_episode(ep)  # type: ignore[attr-defined]
-    store.put_embeddings("v", [EmbeddingRecord(episode_id=ep.id, item=0, model_id=MODEL, vector=[1, 2, 3])])  # type: ignore[attr-defined]
+    store.put_embeddings(
+        "v", [EmbeddingRecord(episode_id=ep.id, item=0, model_id=MODEL, vector=[1, 2, 3])]
+    )  # type: ignore[attr-defined]
     with pytest.raises(InvalidInputError) as info:
-        store.put_embeddings("v", [EmbeddingRecord(episode_id=ep.id, item=1, model_id=MODEL, vector=[1, 2])])  # type: ignore[attr-defined]
+        store.put_embeddings(
+            "v", [EmbeddingRecord(episode_id=ep.id, item=1, model_id=MODEL, vector=[1, 2])]
+        )  # type: ignore[attr-defined]
     assert info.value.field == "records[0].vector" and info.value.limit == 3
     with pytest.raises(InvalidInputError) as info:
-        store.put_embeddings("v", [EmbeddingRecord(episode_id=ep.id, item=1, model_id=MODEL, vector=[1, float("nan"), 3])])  # type: ignore[attr-defined]
+        store.put_embeddings(
+            "v",
+            [
+                EmbeddingRecord(
+                    episode_id=ep.id, item=1, model_id=MODEL, vector=[1, float("nan"), 3]
+                )
+            ],
+        )  # type: ignore[attr-defined]
     assert info.value.field == "records[0].vector"
     with pytest.raises(InvalidInputError) as info:
         store.vector_search("v", MODEL, np.ones(4, np.float32), 3, EpisodeFilter())  # type: ignore[attr-defined]

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from memory_cli._app import app
+from memory_cli._app import main
 
-
-def main() -> None:
-    app(prog_name="memory")
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
     main()

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import logging
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.logging import RichHandler
+from memory_core import configure_logging
 
 from memory_cli._errors import MemoryGroup
 from memory_cli._examples import examples
-from memory_cli._output import OutputFormat, stderr_console
+from memory_cli._output import OutputFormat
 from memory_cli._state import CliState
 from memory_cli._version import __version__
 from memory_cli.commands import (
@@ -51,7 +51,7 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def main(
+def root(
     ctx: typer.Context,
     config_file: Annotated[
         Path | None,
@@ -104,15 +104,9 @@ def main(
 
 
 def _setup_logging(verbose: int) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_memory_cli", False):
-            root.removeHandler(handler)
-    handler = RichHandler(console=stderr_console(), show_path=False, markup=False)
-    handler._memory_cli = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
-    root.setLevel(level)
+    """Warnings only by default (stdout carries data); -v info, -vv debug, on stderr."""
+    level = "WARNING" if verbose == 0 else "INFO" if verbose == 1 else "DEBUG"
+    configure_logging(level, "console", stream=sys.stderr)
 
 
 app.add_typer(episode.app, name="episode")
@@ -127,3 +121,8 @@ app.command("health", epilog=health.HEALTH_EPILOG)(health.health)
 app.command("metrics", epilog=health.METRICS_EPILOG)(health.metrics)
 app.command("monitor", epilog=monitor.EPILOG)(monitor.monitor)
 app.command("plugins", epilog=plugins.EPILOG)(plugins.plugins)
+
+
+def main() -> None:
+    """The ``memory`` console script."""
+    app(prog_name="memory")

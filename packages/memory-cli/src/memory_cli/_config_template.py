@@ -61,7 +61,11 @@ def _comment_lines(name: str, field: FieldInfo) -> list[str]:
     lines: list[str] = []
     if field.description:
         lines.append(f"# {field.description}")
-    choices = typing.get_args(field.annotation) if typing.get_origin(field.annotation) is typing.Literal else ()
+    choices = (
+        typing.get_args(field.annotation)
+        if typing.get_origin(field.annotation) is typing.Literal
+        else ()
+    )
     if choices:
         lines.append(f"# one of: {', '.join(str(c) for c in choices)}")
     env = env_names(name, field)
@@ -83,7 +87,9 @@ def render_template() -> str:
         out.extend(_comment_lines(name, field))
         if "Secret" in str(field.annotation):
             env = env_names(name, field)
-            out.append(f"# {name}: secret; set {env[0] if env else name.upper()} in the environment")
+            out.append(
+                f"# {name}: secret; set {env[0] if env else name.upper()} in the environment"
+            )
         elif default is None:
             example = _EXAMPLES.get(name)
             shown = toml_value(example) if example is not None else '""'

@@ -41,7 +41,9 @@ def help_text(path: list[str]) -> str:
     from memory_cli._app import app
 
     result = CliRunner().invoke(
-        app, [*path, "--help"], prog_name="memory",
+        app,
+        [*path, "--help"],
+        prog_name="memory",
         env={"COLUMNS": str(WIDTH), "TERMINAL_WIDTH": str(WIDTH), "NO_COLOR": "1"},
         color=False,
     )

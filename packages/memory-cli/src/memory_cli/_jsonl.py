@@ -29,10 +29,12 @@ def decode_line(line: str, lineno: int) -> Episode | None:
     try:
         record = json.loads(line)
     except ValueError as exc:
-        raise InvalidInputError(f"line {lineno}: invalid JSON: {exc}", field=f"line {lineno}") from None
+        raise InvalidInputError(
+            f"line {lineno}: invalid JSON: {exc}", field=f"line {lineno}"
+        ) from None
     if not isinstance(record, dict) or "type" not in record:
         raise InvalidInputError(
-            f"line {lineno}: expected an object with a \"type\" key", field=f"line {lineno}"
+            f'line {lineno}: expected an object with a "type" key', field=f"line {lineno}"
         )
     if record.pop("type") != EPISODE:
         return None
@@ -45,5 +47,3 @@ def decode_line(line: str, lineno: int) -> Episode | None:
             f"line {lineno}: invalid episode: {loc}: {err.get('msg')}",
             field=f"line {lineno}.{loc}",
         ) from None
-
-

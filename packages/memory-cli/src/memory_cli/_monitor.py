@@ -100,8 +100,13 @@ def render_frame(frame: Frame, *, title: str = "memory monitor") -> RenderableTy
     ops.add_column("p99 ms", justify="right")
     for name, op in sorted(s.operations.items()):
         ops.add_row(
-            name, f"{frame.op_rates.get(name, 0.0):.1f}", str(op.count), str(op.errors),
-            f"{op.p50_ms:.1f}", f"{op.p95_ms:.1f}", f"{op.p99_ms:.1f}",
+            name,
+            f"{frame.op_rates.get(name, 0.0):.1f}",
+            str(op.count),
+            str(op.errors),
+            f"{op.p50_ms:.1f}",
+            f"{op.p95_ms:.1f}",
+            f"{op.p99_ms:.1f}",
         )
     if not s.operations:
         ops.add_row("[dim](no operations yet)[/]", "", "", "", "", "", "")

@@ -17,8 +17,8 @@ from memory_cli._errors import EXIT_FAILED, CliError
 
 
 def operator_method(storage: StorageBackend, name: str) -> Callable[..., Any]:
-    method = getattr(storage, name, None)
-    if not callable(method):
+    method: Callable[..., Any] | None = getattr(storage, name, None)
+    if method is None or not callable(method):
         backend = getattr(storage, "name", type(storage).__name__)
         raise CliError(
             f"the {backend!r} storage backend does not support {name.replace('_', ' ')}"

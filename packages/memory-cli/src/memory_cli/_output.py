@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]  # no stubs in the workspace
 from pydantic import BaseModel
 from rich.console import Console, RenderableType
 from rich.table import Table
@@ -48,7 +48,8 @@ def dumps_json(data: Any) -> str:
 
 
 def dumps_yaml(data: Any) -> str:
-    return yaml.safe_dump(to_data(data), sort_keys=False, allow_unicode=True)
+    text: str = yaml.safe_dump(to_data(data), sort_keys=False, allow_unicode=True)
+    return text
 
 
 def stdout_console() -> Console:

@@ -53,7 +53,9 @@ class Tracker:
 
 
 @contextmanager
-def tracked(description: str, total: int | None, console: Console | None = None) -> Iterator[Tracker]:
+def tracked(
+    description: str, total: int | None, console: Console | None = None
+) -> Iterator[Tracker]:
     progress = make_progress(console)
     with progress:
         task = progress.add_task(description, total=total)

@@ -11,7 +11,7 @@ _SECRET_PARAM = re.compile(r"token|key|secret|password|passwd|auth", re.IGNORECA
 
 def mask_url(url: str | None) -> str | None:
     """Hide the password of ``user:pass@host`` and secret-looking query parameters."""
-    if not url or "://" not in url and "?" not in url:
+    if not url or ("://" not in url and "?" not in url):
         return url
     try:
         parts = urlsplit(url)

@@ -39,8 +39,13 @@ def outcome_text(outcome: object | None, status: object | None = None) -> Text:
     return Text(str(value), style=style)
 
 
-_SHORT_OUTCOME = {"success": "ok", "failure": "failed", "partial_success": "partial",
-                  "in_progress": "open", "completed": "done"}
+_SHORT_OUTCOME = {
+    "success": "ok",
+    "failure": "failed",
+    "partial_success": "partial",
+    "in_progress": "open",
+    "completed": "done",
+}
 
 
 def outcome_cell(outcome: object | None, status: object | None = None) -> Text:
@@ -86,8 +91,11 @@ def episode_view(episode: Episode) -> RenderableType:
         ("tenant", episode.tenant),
         ("task", episode.task_description),
         ("type", episode.task_type.value),
-        ("context", f"domain={ctx.domain} language={ctx.language or '-'} "
-         f"framework={ctx.framework or '-'} complexity={ctx.complexity.value}"),
+        (
+            "context",
+            f"domain={ctx.domain} language={ctx.language or '-'} "
+            f"framework={ctx.framework or '-'} complexity={ctx.complexity.value}",
+        ),
         ("tags", fmt_value(ctx.tags)),
         ("status", outcome_text(episode.outcome.type if episode.outcome else None, episode.status)),
         ("started", fmt_time(episode.started_at)),
@@ -101,8 +109,13 @@ def episode_view(episode: Episode) -> RenderableType:
             rows.append(("artifacts", fmt_value(episode.outcome.artifacts)))
     if episode.reward is not None:
         r = episode.reward
-        rows.append(("reward", f"{r.total:.3f} (base {r.base:.2f}, efficiency {r.efficiency:.2f}, "
-                     f"quality {r.quality:.2f})"))
+        rows.append(
+            (
+                "reward",
+                f"{r.total:.3f} (base {r.base:.2f}, efficiency {r.efficiency:.2f}, "
+                f"quality {r.quality:.2f})",
+            )
+        )
     if episode.pattern_ids:
         rows.append(("patterns", str(len(episode.pattern_ids))))
     if episode.metadata:
@@ -122,16 +135,19 @@ def episode_view(episode: Episode) -> RenderableType:
             text = outcome_text(result.status.value if result else "-")
             if result is not None and result.text():
                 text.append(f" {result.text()}", style="")
-            steps.add_row(str(step.step_number), step.tool, step.action or "-", text,
-                          f"{step.latency_ms:.0f}")
+            steps.add_row(
+                str(step.step_number), step.tool, step.action or "-", text, f"{step.latency_ms:.0f}"
+            )
         parts.append(steps)
     if episode.reflection is not None and episode.reflection.text():
         refl = _table("reflection")
         refl.add_column("kind", no_wrap=True)
         refl.add_column("note", overflow="fold", ratio=1)
-        for kind, notes in (("success", episode.reflection.successes),
-                            ("improve", episode.reflection.improvements),
-                            ("insight", episode.reflection.insights)):
+        for kind, notes in (
+            ("success", episode.reflection.successes),
+            ("improve", episode.reflection.improvements),
+            ("insight", episode.reflection.insights),
+        ):
             for note in notes:
                 refl.add_row(kind, note)
         parts.append(refl)
@@ -145,8 +161,10 @@ def retrieved_episodes_table(items: Sequence[RetrievedEpisode], title: str = "ep
     table.add_column("episode · score components", overflow="fold", ratio=1)
     for item in items:
         c = item.components
-        parts = (f"sem {c.semantic:.2f} · lex {c.lexical:.2f} · ctx {c.context:.2f} · "
-                 f"rec {c.recency:.2f} · rwd {c.reward:.2f}")
+        parts = (
+            f"sem {c.semantic:.2f} · lex {c.lexical:.2f} · ctx {c.context:.2f} · "
+            f"rec {c.recency:.2f} · rwd {c.reward:.2f}"
+        )
         table.add_row(
             f"{item.score:.3f}",
             outcome_cell(item.episode.outcome, item.episode.status),
@@ -164,8 +182,13 @@ def retrieved_patterns_table(items: Sequence[RetrievedPattern], title: str = "pa
     table.add_column("description", overflow="fold", ratio=1)
     for item in items:
         p = item.pattern
-        table.add_row(f"{item.score:.3f}", p.kind.value, str(p.support), fmt_ratio(p.confidence),
-                      p.description)
+        table.add_row(
+            f"{item.score:.3f}",
+            p.kind.value,
+            str(p.support),
+            fmt_ratio(p.confidence),
+            p.description,
+        )
     return table
 
 
@@ -189,9 +212,14 @@ def patterns_table(items: Sequence[Pattern], title: str | None = None) -> Table:
     table.add_column("eff", justify="right", no_wrap=True)
     table.add_column("pattern", overflow="fold", ratio=1)
     for p in items:
-        table.add_row(p.kind.value, str(p.support), fmt_ratio(p.success_rate),
-                      fmt_ratio(p.confidence), fmt_ratio(p.effectiveness),
-                      with_id(p.description, p.id))
+        table.add_row(
+            p.kind.value,
+            str(p.support),
+            fmt_ratio(p.success_rate),
+            fmt_ratio(p.confidence),
+            fmt_ratio(p.effectiveness),
+            with_id(p.description, p.id),
+        )
     return table
 
 
@@ -200,17 +228,26 @@ def pattern_view(p: Pattern) -> RenderableType:
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     rows = [
-        ("id", str(p.id)), ("kind", p.kind.value), ("description", p.description),
-        ("key", p.key), ("task type", fmt_value(p.task_type)), ("domain", fmt_value(p.domain)),
-        ("language", fmt_value(p.language)), ("tools", fmt_value(p.tools)),
-        ("condition", fmt_value(p.condition)), ("action", fmt_value(p.action)),
+        ("id", str(p.id)),
+        ("kind", p.kind.value),
+        ("description", p.description),
+        ("key", p.key),
+        ("task type", fmt_value(p.task_type)),
+        ("domain", fmt_value(p.domain)),
+        ("language", fmt_value(p.language)),
+        ("tools", fmt_value(p.tools)),
+        ("condition", fmt_value(p.condition)),
+        ("action", fmt_value(p.action)),
         ("support", f"{p.support} episodes, {p.successes:g} successful"),
         ("success rate", fmt_ratio(p.success_rate)),
         ("confidence", f"{fmt_ratio(p.confidence)} (Wilson 95% lower bound)"),
         ("applications", f"{p.applications} ({p.application_successes} successful)"),
         ("effectiveness", fmt_ratio(p.effectiveness)),
-        ("episodes", fmt_value([str(e) for e in p.episode_ids[:5]])
-         + (f" (+{len(p.episode_ids) - 5})" if len(p.episode_ids) > 5 else "")),
+        (
+            "episodes",
+            fmt_value([str(e) for e in p.episode_ids[:5]])
+            + (f" (+{len(p.episode_ids) - 5})" if len(p.episode_ids) > 5 else ""),
+        ),
         ("updated", fmt_time(p.updated_at)),
     ]
     for key, value in rows:
@@ -227,7 +264,12 @@ def analysis_table(items: Sequence[PatternAnalysis]) -> Table:
     table.add_column("trend", no_wrap=True)
     table.add_column("pattern", overflow="fold", ratio=1)
     for a in items:
-        table.add_row(str(a.pattern.support), fmt_ratio(a.success_rate), fmt_ratio(a.confidence),
-                      fmt_ratio(a.effectiveness), sparkline(a.trend[-10:]),
-                      with_id(a.pattern.description, a.pattern.id, a.pattern.kind.value))
+        table.add_row(
+            str(a.pattern.support),
+            fmt_ratio(a.success_rate),
+            fmt_ratio(a.confidence),
+            fmt_ratio(a.effectiveness),
+            sparkline(a.trend[-10:]),
+            with_id(a.pattern.description, a.pattern.id, a.pattern.kind.value),
+        )
     return table

@@ -31,11 +31,16 @@ from pydantic_settings import (
 from memory_core._errors import ConfigurationError
 from memory_core._limits import Limits
 
+# security: a pydantic-only leaf module (memory_core.security loads lazily, no cycle)
+from memory_core.security._policy import RetentionPolicy
+
 CONFIG_FILE_NAME = "memory-cli.toml"
 
 _SECRET_ENV = {
     "openai_api_key": "OPENAI_API_KEY",
     "turso_auth_token": "TURSO_AUTH_TOKEN",
+    # security: the encryption keyring (MEMORY_ENCRYPTION_KEYS_FILE works too)
+    "encryption_keys": "MEMORY_ENCRYPTION_KEYS",
 }
 
 
@@ -177,6 +182,33 @@ class MemoryConfig(BaseSettings):
         default="INFO", validation_alias=AliasChoices("MEMORY_LOG_LEVEL", "LOG_LEVEL")
     )
     log_format: Literal["console", "json"] = Field(default="console")
+
+    # security (memory_core.security): encryption at rest, audit log, retention
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description="keyring 'id:base64,id:base64' of 32-byte AES-256 master keys; "
+        "enables encryption of sensitive episodes",
+    )
+    encryption_active_key: str | None = Field(
+        default=None, description="key id that wraps new data keys; default: the last listed"
+    )
+    sensitive_tenants: list[str] = Field(
+        default_factory=list,
+        description="tenants whose every episode is encrypted ('*': all tenants)",
+    )
+    audit_enabled: bool = Field(
+        default=True, description="append an audit record for every write and erasure"
+    )
+    audit_retention_days: float | None = Field(
+        default=365.0, gt=0, description="the retention job purges older audit records"
+    )
+    retention: dict[str, RetentionPolicy] = Field(
+        default_factory=dict,
+        description="tenant -> retention policy; '*' for tenants without their own",
+    )
+    retention_interval_seconds: float | None = Field(
+        default=None, gt=0, description="run retention in a background thread this often"
+    )
 
     feature_flags: dict[str, bool] = Field(default_factory=dict)
 

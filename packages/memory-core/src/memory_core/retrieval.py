@@ -6,8 +6,8 @@ Episodes:
    vector search (cosine, current embedding model only), each limited to
    ``candidates`` items, both with the caller's filters applied inside the query.
 2. Item relevance: ``w_lex × bm25 / max_bm25 + w_sem × cos / max_cos`` over the union of
-   items. Each channel is scaled by its own best hit only, so zero keeps meaning "no
-   evidence" and the spread between items is the channel's own (min-max would stretch a
+   items (negative cosines count as 0). Each channel is scaled by its own best hit
+   only, so zero keeps meaning "no evidence" and the spread between items is the channel's own (min-max would stretch a
    flat channel, ranks would erase how far apart two hits are). An item missing from a
    channel gets 0 from it when the channel returned everything it had, and the channel's
    lowest returned score when the list was cut at ``candidates``: the exact top-k
@@ -21,8 +21,9 @@ Episodes:
    recency and reward reorder relevant episodes but never make an irrelevant one appear.
 6. Maximal marginal relevance on task-text word overlap, for diversity.
 7. Steps returned with an episode: its steps at least ``step_share`` as relevant as its
-   best step, best first, at most ``max_steps``; a reader going through the results in
-   order is not made to wade through an episode's weak matches before the next episode.
+   best step, best first, then the best step's two neighbours (its context), at most
+   ``max_steps``; a reader going through the results in order is not made to wade
+   through an episode's weak matches before the next episode.
 
 Patterns are ranked by the evidence of the episodes they came from: the sum of the
 relevance of retrieved episodes that contain them, times a quality term that prefers the
@@ -138,18 +139,28 @@ def fuse_items(
     return out
 
 
-def relevant_steps(cand: EpisodeCandidate, max_steps: int, share: float) -> list[int]:
-    """Step numbers at least ``share`` as relevant as the episode's best step, best
-    first (ties by step number), at most ``max_steps``."""
+def relevant_steps(
+    cand: EpisodeCandidate, max_steps: int, share: float, step_count: int | None = None
+) -> list[int]:
+    """Step numbers to return with an episode: those at least ``share`` as relevant as its
+    best step (best first, ties by number), then the best step's two neighbours (its
+    context: the reply to a matching question, the output of a matching command), at most
+    ``max_steps``. Numbers past ``step_count`` (neighbours of the last step) are dropped."""
     if max_steps <= 0:
         return []
+    last = step_count if step_count is not None else math.inf
     steps = sorted(
-        ((n, s) for n, s in cand.items.items() if n > 0 and s > 0), key=lambda x: (-x[1], x[0])
+        ((n, s) for n, s in cand.items.items() if 0 < n <= last and s > 0),
+        key=lambda x: (-x[1], x[0]),
     )
     if not steps:
         return []
     floor = share * steps[0][1]
-    return [n for n, s in steps[:max_steps] if s >= floor]
+    chosen = [n for n, s in steps if s >= floor]
+    best = steps[0][0]
+    context = [n for n in (best - 1, best + 1) if 0 < n <= last and n not in chosen]
+    context.sort(key=lambda n: -cand.items.get(n, 0.0))
+    return (chosen + context)[:max_steps]
 
 
 def context_match(query: TaskContext | None, episode: TaskContext) -> float:
@@ -337,7 +348,7 @@ def rank_episodes(
     results: list[RetrievedEpisode] = []
     for score, summary in chosen:
         cand = candidates[summary.id]
-        items = relevant_steps(cand, max_steps, w.step_share)
+        items = relevant_steps(cand, max_steps, w.step_share, summary.step_count)
         steps = storage.get_steps(tenant, summary.id, items) if items else []
         order = {n: k for k, n in enumerate(items)}
         steps.sort(key=lambda s: order.get(s.step_number, 0))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -176,3 +178,19 @@ def test_bundled_model_ships_its_notice() -> None:
     assert "Apache License" in notice
     assert "model2vec" in notice and "MIT License" in notice
     assert "Apache License" in (folder / "LICENSE").read_text()
+
+
+def test_runtime_needs_neither_torch_nor_model2vec() -> None:
+    code = (
+        "import sys\n"
+        "from memory_core.embeddings import StaticEmbeddingProvider\n"
+        "v = StaticEmbeddingProvider().embed(['a fresh process'])\n"
+        "assert v.shape == (1, 256), v.shape\n"
+        "heavy = sorted(m for m in ('torch', 'model2vec', 'transformers') if m in sys.modules)\n"
+        "print(','.join(heavy) or 'clean')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "clean"

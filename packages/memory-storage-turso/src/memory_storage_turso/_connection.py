@@ -19,6 +19,7 @@ lock serialises callers, so concurrent misuse is safe too, only not parallel.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import threading
@@ -26,15 +27,20 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-import libsql
-
+import libsql  # type: ignore[import-untyped]  # the binding ships no stubs
 from memory_core import MemoryCoreError, StorageError
+
 from memory_storage_turso._url import Target
 
 T = TypeVar("T")
 Row = tuple[Any, ...]
 
-_BUSY_MARKERS = ("database is locked", "database table is locked", "database is busy", "sqlite_busy")
+_BUSY_MARKERS = (
+    "database is locked",
+    "database table is locked",
+    "database is busy",
+    "sqlite_busy",
+)
 _MAX_BACKOFF_S = 0.025
 
 
@@ -128,9 +134,9 @@ class Database:
 
     def _pragmas(self, conn: Any) -> None:
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchall()
-        if t := (mode[0][0] if mode else None):
-            if str(t).lower() not in ("wal", "memory"):
-                raise StorageError(f"could not switch {self.target.display} to WAL (got {t})")
+        got = str(mode[0][0]).lower() if mode else ""
+        if got not in ("wal", "memory"):
+            raise StorageError(f"could not switch {self.target.display} to WAL (got {got!r})")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
 
@@ -141,10 +147,8 @@ class Database:
                 # The binding has no explicit close in every version; dropping it closes.
                 close = getattr(conn, "close", None)
                 if close is not None:
-                    try:
+                    with contextlib.suppress(ValueError):
                         close()
-                    except ValueError:
-                        pass
 
     @property
     def closed(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from memory_core import EpisodeFilter, PatternFilter
+
 from memory_storage_turso._codec import ts
 
 

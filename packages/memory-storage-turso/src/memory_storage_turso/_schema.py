@@ -15,8 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from memory_core import Episode, ExecutionStep, Pattern, SchemaVersionError
+
 from memory_storage_turso._connection import Database, Tx
 from memory_storage_turso._fts import ITEM_BITS, TOKENIZER, episode_text, pattern_text, step_text
 
@@ -166,13 +168,35 @@ V2 = (
     )""",
 )
 
+V3 = (
+    # Tenant-scoped JSON records (RecordStore): relationships, checkpoints, audit log...
+    # AUTOINCREMENT: seq is insertion order and never reused; a replace keeps its seq.
+    """CREATE TABLE records (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        episode_id TEXT,
+        related_id TEXT,
+        data TEXT NOT NULL,
+        UNIQUE (tenant, kind, id)
+    )""",
+    # list_records(kind) in insertion order, paged by seq.
+    "CREATE INDEX records_kind ON records (tenant, kind, seq)",
+    # list_records(episode_id=...) and erasure, on either episode column.
+    "CREATE INDEX records_episode ON records (tenant, episode_id) WHERE episode_id IS NOT NULL",
+    "CREATE INDEX records_related ON records (tenant, related_id) WHERE related_id IS NOT NULL",
+)
+
 
 def _backfill_fts(tx: Tx) -> None:
     """Index what a v1 database already holds."""
     for pk, data in tx.all("SELECT pk, data FROM episodes"):
         text = episode_text(Episode.model_validate_json(data))
         if text:
-            tx.run(f"INSERT INTO episode_fts (rowid, text) VALUES (? << {ITEM_BITS}, ?)", (pk, text))
+            tx.run(
+                f"INSERT INTO episode_fts (rowid, text) VALUES (? << {ITEM_BITS}, ?)", (pk, text)
+            )
     for pk, number, data in tx.all("SELECT episode_pk, step_number, data FROM steps"):
         text = step_text(ExecutionStep.model_validate_json(data))
         if text:
@@ -189,6 +213,7 @@ def _backfill_fts(tx: Tx) -> None:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "episodes, steps, patterns, heuristics, embeddings, usage", V1),
     Migration(2, "FTS5 over task, step, reflection and pattern texts", V2, _backfill_fts),
+    Migration(3, "records for features built on the loop (RecordStore)", V3),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -211,11 +236,11 @@ def migrate(db: Database, *, upto: int = LATEST) -> int:
     for migration in MIGRATIONS:
         if migration.version > upto or migration.version <= version:
             continue
-        version = db.write(lambda tx, m=migration: _apply(tx, m))  # type: ignore[misc]
+        version = db.write(partial(_apply, migration=migration))
     return version
 
 
-def _apply(tx: Tx, migration: Migration) -> int:
+def _apply(tx: Tx, *, migration: Migration) -> int:
     version = current_version(tx)  # re-read under the write lock: another process may have won
     if version >= migration.version:
         return version

@@ -25,7 +25,6 @@ from urllib.parse import parse_qsl
 from uuid import UUID
 
 import numpy as np
-
 from memory_core import (
     ConfigurationError,
     DuplicateStepError,
@@ -51,6 +50,7 @@ from memory_core import (
     StorageStats,
 )
 from memory_core._protocols import FloatArray
+
 from memory_storage_turso._codec import decode_cursor, encode_cursor, ts
 from memory_storage_turso._connection import Database, Tx
 from memory_storage_turso._filters import episode_where, pattern_where
@@ -198,7 +198,9 @@ class LibSQLStorage:
         tx.run(f"DELETE FROM episode_fts WHERE rowid = (? << {ITEM_BITS})", (pk,))
         text = episode_text(episode)
         if text:
-            tx.run(f"INSERT INTO episode_fts (rowid, text) VALUES (? << {ITEM_BITS}, ?)", (pk, text))
+            tx.run(
+                f"INSERT INTO episode_fts (rowid, text) VALUES (? << {ITEM_BITS}, ?)", (pk, text)
+            )
 
     @staticmethod
     def _write_tags(tx: Tx, tenant: str, pk: int, tags: Sequence[str]) -> None:
@@ -371,9 +373,11 @@ class LibSQLStorage:
             )
         )
         items = [self._summary(r[2], int(r[3])) for r in rows[:limit]]
-        next_cursor = encode_cursor(rows[limit - 1][0], rows[limit - 1][1]) if (
-            len(rows) > limit and limit > 0
-        ) else None
+        next_cursor = (
+            encode_cursor(rows[limit - 1][0], rows[limit - 1][1])
+            if (len(rows) > limit and limit > 0)
+            else None
+        )
         return EpisodePage(items=items, next_cursor=next_cursor)
 
     def count_episodes(self, tenant: str, filters: EpisodeFilter) -> int:
@@ -400,8 +404,7 @@ class LibSQLStorage:
         if status != "in_progress":
             raise EpisodeStateError(f"episode {episode.id} is already completed")
         stored = {
-            int(r[0])
-            for r in tx.all("SELECT step_number FROM steps WHERE episode_pk = ?", (pk,))
+            int(r[0]) for r in tx.all("SELECT step_number FROM steps WHERE episode_pk = ?", (pk,))
         }
         self._insert_steps(tx, pk, [s for s in episode.steps if s.step_number not in stored])
         count_row = tx.one("SELECT count(*) FROM steps WHERE episode_pk = ?", (pk,))
@@ -490,9 +493,7 @@ class LibSQLStorage:
                     }
                 ),
             )
-        tx.run(
-            "DELETE FROM pattern_usage WHERE tenant = ? AND episode_id = ?", (tenant, eid)
-        )
+        tx.run("DELETE FROM pattern_usage WHERE tenant = ? AND episode_id = ?", (tenant, eid))
         # Pattern evidence: forget the episode id (the aggregate counts stay).
         for (ppk,) in tx.all(
             "SELECT pattern_pk FROM pattern_sources WHERE tenant = ? AND episode_id = ?",
@@ -510,8 +511,10 @@ class LibSQLStorage:
                     }
                 ),
             )
+        tx.run("DELETE FROM pattern_sources WHERE tenant = ? AND episode_id = ?", (tenant, eid))
         tx.run(
-            "DELETE FROM pattern_sources WHERE tenant = ? AND episode_id = ?", (tenant, eid)
+            "DELETE FROM records WHERE tenant = ? AND (episode_id = ? OR related_id = ?)",
+            (tenant, eid, eid),
         )
         tx.run("DELETE FROM episodes WHERE pk = ?", (pk,))
         self._bump(tx, tenant)
@@ -582,7 +585,7 @@ class LibSQLStorage:
             top = matrix.top_k(query, limit, allowed)
             if not top:
                 return []
-            ids = dict(
+            ids: dict[int, str] = dict(
                 tx.all(
                     "SELECT pk, id FROM episodes WHERE pk IN (SELECT value FROM json_each(?))",
                     (json.dumps(sorted({t[0] for t in top})),),
@@ -635,14 +638,14 @@ class LibSQLStorage:
             return
         pks: dict[UUID, int] = {}
         for eid in dict.fromkeys(r.episode_id for r in records):
-            row = tx.one(
-                "SELECT pk FROM episodes WHERE tenant = ? AND id = ?", (tenant, str(eid))
-            )
+            row = tx.one("SELECT pk FROM episodes WHERE tenant = ? AND id = ?", (tenant, str(eid)))
             if row is None:
                 raise EpisodeNotFoundError(eid)
             pks[eid] = int(row[0])
         for i, record in enumerate(records):
-            row = tx.one("SELECT dim FROM embeddings WHERE model_id = ? LIMIT 1", (record.model_id,))
+            row = tx.one(
+                "SELECT dim FROM embeddings WHERE model_id = ? LIMIT 1", (record.model_id,)
+            )
             if row is not None and int(row[0]) != record.dimension:
                 raise InvalidInputError(
                     f"{record.model_id} vectors have {row[0]} dimensions, not {record.dimension}",
@@ -694,13 +697,18 @@ class LibSQLStorage:
                 "ORDER BY model_id"
             )
         )
-        return [EmbeddingModelInfo(model_id=r[0], dimension=int(r[1]), count=int(r[2])) for r in rows]
+        return [
+            EmbeddingModelInfo(model_id=r[0], dimension=int(r[1]), count=int(r[2])) for r in rows
+        ]
 
     def delete_embeddings(self, model_id: str) -> int:
         def op(tx: Tx) -> int:
-            tenants = [r[0] for r in tx.all(
-                "SELECT DISTINCT tenant FROM embeddings WHERE model_id = ?", (model_id,)
-            )]
+            tenants = [
+                r[0]
+                for r in tx.all(
+                    "SELECT DISTINCT tenant FROM embeddings WHERE model_id = ?", (model_id,)
+                )
+            ]
             count = tx.run("DELETE FROM embeddings WHERE model_id = ?", (model_id,))
             for tenant in tenants:
                 self._bump_vectors(tx, tenant, model_id)
@@ -886,8 +894,8 @@ class LibSQLStorage:
                 (pk, str(episode_id)),
             )
             applications = pattern.applications + (0 if previous else 1)
-            successes = pattern.application_successes + int(success) - (
-                int(previous[0]) if previous else 0
+            successes = (
+                pattern.application_successes + int(success) - (int(previous[0]) if previous else 0)
             )
             tx.run(
                 "INSERT INTO pattern_usage (pattern_pk, tenant, episode_id, success, recorded_at) "
@@ -949,6 +957,103 @@ class LibSQLStorage:
             )
         )
         return [Heuristic.model_validate_json(r[0]) for r in rows]
+
+    # -- records (the RecordStore extension) -------------------------------------------
+    def put_record(
+        self,
+        tenant: str,
+        kind: str,
+        record_id: str,
+        data: dict[str, Any],
+        *,
+        episode_id: UUID | None = None,
+        related_id: UUID | None = None,
+    ) -> None:
+        try:
+            text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"record data is not JSON: {exc}", field="data") from exc
+
+        def op(tx: Tx) -> None:
+            tx.run(
+                "INSERT INTO records (tenant, kind, id, episode_id, related_id, data) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, kind, id) DO UPDATE SET "
+                "episode_id = excluded.episode_id, related_id = excluded.related_id, "
+                "data = excluded.data",
+                (
+                    tenant,
+                    kind,
+                    record_id,
+                    str(episode_id) if episode_id else None,
+                    str(related_id) if related_id else None,
+                    text,
+                ),
+            )
+            self._bump(tx, tenant)
+
+        self._db.write(op)
+
+    def get_record(self, tenant: str, kind: str, record_id: str) -> dict[str, Any] | None:
+        row = self._db.read(
+            lambda tx: tx.one(
+                "SELECT data FROM records WHERE tenant = ? AND kind = ? AND id = ?",
+                (tenant, kind, record_id),
+            )
+        )
+        return dict(json.loads(row[0])) if row else None
+
+    def list_records(
+        self,
+        tenant: str,
+        kind: str,
+        *,
+        episode_id: UUID | None = None,
+        limit: int = 100,
+        after_seq: int = 0,
+    ) -> list[tuple[int, str, dict[str, Any]]]:
+        _check_limit(limit)
+        where, params = "", []
+        if episode_id is not None:
+            where = " AND (episode_id = ? OR related_id = ?)"
+            params = [str(episode_id), str(episode_id)]
+        rows = self._db.read(
+            lambda tx: tx.all(
+                "SELECT seq, id, data FROM records WHERE tenant = ? AND kind = ? AND seq > ?"
+                f"{where} ORDER BY seq LIMIT ?",
+                (tenant, kind, after_seq, *params, limit),
+            )
+        )
+        return [(int(r[0]), str(r[1]), dict(json.loads(r[2]))) for r in rows]
+
+    def delete_record(self, tenant: str, kind: str, record_id: str) -> bool:
+        def op(tx: Tx) -> bool:
+            gone = tx.run(
+                "DELETE FROM records WHERE tenant = ? AND kind = ? AND id = ?",
+                (tenant, kind, record_id),
+            )
+            if gone:
+                self._bump(tx, tenant)
+            return gone > 0
+
+        return self._db.write(op)
+
+    def update_episode_tags(self, tenant: str, episode_id: UUID, tags: Sequence[str]) -> Episode:
+        def op(tx: Tx) -> Episode:
+            pk, _, _, version, data, _ = self._episode_row(tx, tenant, episode_id)
+            stored = Episode.model_validate_json(data)
+            context = stored.context.model_copy(update={"tags": list(tags)})
+            episode = stored.model_copy(
+                update={"context": context, "version": int(version) + 1, "updated_at": _now()}
+            )
+            tx.run(
+                "UPDATE episodes SET version = ?, data = ? WHERE pk = ?",
+                (episode.version, episode.model_dump_json(exclude={"steps"}), pk),
+            )
+            self._write_tags(tx, tenant, pk, episode.context.tags)
+            self._bump(tx, tenant)
+            return episode.model_copy(update={"steps": self._load_steps(tx, pk)})
+
+        return self._db.write(op)
 
     # -- operations ------------------------------------------------------------------
     def stats(self, tenant: str | None = None) -> StorageStats:
@@ -1029,7 +1134,9 @@ class LibSQLStorage:
         if target.exists():
             raise InvalidInputError(f"backup target already exists: {target}", field="path")
         if not target.parent.is_dir():
-            raise InvalidInputError(f"backup directory does not exist: {target.parent}", field="path")
+            raise InvalidInputError(
+                f"backup directory does not exist: {target.parent}", field="path"
+            )
         self._db.autocommit("VACUUM INTO ?", (str(target),))
         return {"path": str(target), "size_bytes": target.stat().st_size}
 

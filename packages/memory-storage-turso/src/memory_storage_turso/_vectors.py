@@ -90,9 +90,7 @@ class Matrix:
             candidates, cand_scores = candidates[keep], cand_scores[keep]
         order = np.lexsort((self.items[candidates], pks[candidates], -cand_scores))[:k]
         chosen = candidates[order]
-        return [
-            (int(self.pks[i]), int(self.items[i]), float(scores[i])) for i in chosen.tolist()
-        ]
+        return [(int(self.pks[i]), int(self.items[i]), float(scores[i])) for i in chosen.tolist()]
 
     @property
     def nbytes(self) -> int:

@@ -26,6 +26,7 @@ from memory_cli._state import get_state
 
 app = typer.Typer(
     help="Snapshot the database online, or restore a snapshot (with the service stopped).",
+    epilog=examples("memory backup create snap.db", "memory backup restore snap.db --force"),
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
@@ -33,10 +34,12 @@ app = typer.Typer(
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
-@app.command(epilog=examples(
-    "memory backup create backups/memory-$(date +%F).db",
-    "memory backup create snapshot.db --force",
-))
+@app.command(
+    epilog=examples(
+        "memory backup create backups/memory-$(date +%F).db",
+        "memory backup create snapshot.db --force",
+    )
+)
 def create(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Where to write the snapshot file.")],
@@ -55,10 +58,12 @@ def create(
     emit(state.format, data)
 
 
-@app.command(epilog=examples(
-    "memory backup restore backups/memory-2025-01-31.db --force",
-    "memory --database-url file:./restored.db backup restore snapshot.db",
-))
+@app.command(
+    epilog=examples(
+        "memory backup restore backups/memory-2025-01-31.db --force",
+        "memory --database-url file:./restored.db backup restore snapshot.db",
+    )
+)
 def restore(
     ctx: typer.Context,
     snapshot: Annotated[Path, typer.Argument(help="A snapshot made by 'memory backup create'.")],

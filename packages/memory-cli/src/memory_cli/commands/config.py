@@ -7,9 +7,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from memory_core import ConfigurationError
-from memory_core._config import CONFIG_FILE_NAME, find_config_file, user_config_dir
-from memory_core._plugins import CACHE_GROUP, EMBEDDINGS_GROUP, load_plugin, storage_factory_for_url
+from memory_core import (
+    CONFIG_FILE_NAME,
+    STORAGE_GROUP,
+    ConfigurationError,
+    SelfLearningMemory,
+    find_config_file,
+    installed_plugins,
+    load_plugin,
+    user_config_dir,
+)
 from rich import box
 from rich.table import Table
 
@@ -22,16 +29,19 @@ from memory_cli._state import get_state
 
 app = typer.Typer(
     help="Write a commented config file, show effective settings and their sources, validate.",
+    epilog=examples("memory config init", "memory config show", "memory config validate"),
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
 
 
-@app.command(epilog=examples(
-    "memory config init",
-    "memory config init --user",
-    "memory config init --path deploy/memory-cli.toml --force",
-))
+@app.command(
+    epilog=examples(
+        "memory config init",
+        "memory config init --user",
+        "memory config init --path deploy/memory-cli.toml --force",
+    )
+)
 def init(
     ctx: typer.Context,
     path: Annotated[Path | None, typer.Option(help="Where to write the file.")] = None,
@@ -50,10 +60,12 @@ def init(
     emit(state.format, {"path": str(target)}, lambda: f"wrote {target}")
 
 
-@app.command(epilog=examples(
-    "memory config show",
-    "DATABASE_URL=file:/data/m.db memory -f json config show | jq .settings.database_url",
-))
+@app.command(
+    epilog=examples(
+        "memory config show",
+        "memory -f json config show | jq .settings.database_url",
+    )
+)
 def show(ctx: typer.Context) -> None:
     """Show every effective setting and where it came from (argument, env, .env, file,
     default). Secrets are masked."""
@@ -74,8 +86,11 @@ def show(ctx: typer.Context) -> None:
         for row in rows:
             origin = f" ({row.origin})" if row.origin and row.source != "default" else ""
             style = "dim" if row.source == "default" else ""
-            t.add_row(row.key, fmt_value(row.value), f"[{style}]{row.source}{origin}[/]"
-                      if style else f"{row.source}{origin}")
+            t.add_row(
+                row.key,
+                fmt_value(row.value),
+                f"[{style}]{row.source}{origin}[/]" if style else f"{row.source}{origin}",
+            )
         return [f"config file: {data['config_file'] or '(none)'}", t]
 
     emit(state.format, data, table)
@@ -89,10 +104,14 @@ def validate(ctx: typer.Context) -> None:
     """
     state = get_state(ctx)
     config = state.config
-    storage_name, _factory = storage_factory_for_url(config.database_url, config.storage_backend)
-    load_plugin(CACHE_GROUP, config.cache_backend)
-    if config.embedding_provider != "auto":
-        load_plugin(EMBEDDINGS_GROUP, config.embedding_provider)
+    # The library's own checks: plugin names resolve, the embedder's settings are complete.
+    # Nothing is opened: from_config is lazy and building the embedder loads no model.
+    memory = SelfLearningMemory.from_config(config)
+    try:
+        embedder = memory.embedder
+    finally:
+        memory.close()
+    storage_name = config.storage_backend or _storage_for_scheme(config.url_scheme)
     config_file = find_config_file(state.config_file)
     data = {
         "valid": True,
@@ -100,13 +119,35 @@ def validate(ctx: typer.Context) -> None:
         "storage_backend": storage_name,
         "cache_backend": config.cache_backend,
         "embedding_provider": config.embedding_provider,
+        "embedding_model": embedder.model_id if embedder is not None else None,
     }
-    emit(state.format, data, lambda: f"ok: {data['config_file'] or 'defaults'} "
-         f"(storage {storage_name}, cache {config.cache_backend}, "
-         f"embeddings {config.embedding_provider})")
+    emit(
+        state.format,
+        data,
+        lambda: (
+            f"ok: {data['config_file'] or 'defaults'} "
+            f"(storage {storage_name}, cache {config.cache_backend}, "
+            f"embeddings {config.embedding_provider})"
+        ),
+    )
 
 
-@app.command(epilog=examples("memory config path", "$EDITOR $(memory -f json config path | jq -r .config_file)"))
+def _storage_for_scheme(scheme: str) -> str:
+    """The name of the installed storage plugin serving a URL scheme (for display)."""
+    for name in installed_plugins(STORAGE_GROUP):
+        try:
+            if scheme in getattr(load_plugin(STORAGE_GROUP, name), "schemes", ()):
+                return name
+        except ConfigurationError:
+            continue
+    raise ConfigurationError(f"no storage backend serves {scheme}:", key="DATABASE_URL")
+
+
+@app.command(
+    epilog=examples(
+        "memory config path", "$EDITOR $(memory -f json config path | jq -r .config_file)"
+    )
+)
 def path(ctx: typer.Context) -> None:
     """Show which config file applies and where files are looked for, in order."""
     state = get_state(ctx)
@@ -116,8 +157,9 @@ def path(ctx: typer.Context) -> None:
     if os.environ.get("MEMORY_CONFIG"):
         searched.append({"via": "MEMORY_CONFIG", "path": os.environ["MEMORY_CONFIG"]})
     searched.append({"via": "working directory", "path": str(Path.cwd() / CONFIG_FILE_NAME)})
-    searched.append({"via": "user config directory",
-                     "path": str(user_config_dir() / CONFIG_FILE_NAME)})
+    searched.append(
+        {"via": "user config directory", "path": str(user_config_dir() / CONFIG_FILE_NAME)}
+    )
     for item in searched:
         item["exists"] = Path(item["path"]).is_file()
     try:

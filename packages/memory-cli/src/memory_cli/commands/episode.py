@@ -48,6 +48,12 @@ from memory_cli._views import (
 
 app = typer.Typer(
     help="Record and inspect episodes: one task an agent worked on, from start to outcome.",
+    epilog=examples(
+        "ID=$(memory -f json episode start 'Add /health' --domain web | jq -r .id)",
+        "memory episode log $ID --tool edit --action 'add route'",
+        "memory episode complete $ID --outcome success --verdict 'route added'",
+        "memory episode show $ID",
+    ),
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
@@ -63,8 +69,8 @@ def filter_kwargs(filters: EpisodeFilter) -> dict[str, Any]:
 
 @app.command(
     epilog=examples(
-        "memory episode start 'Add a /health endpoint' --domain web --language python",
-        "ID=$(memory -f json episode start 'Fix flaky test' --type debugging | jq -r .id)",
+        "memory episode start 'Add a /health endpoint' --domain web --language py",
+        "memory -f json episode start 'Fix flaky test' --type debugging",
     )
 )
 def start(
@@ -83,7 +89,10 @@ def start(
     """Start an episode and print its id."""
     state = get_state(ctx)
     context = TaskContext(
-        domain=domain, language=language, framework=framework, complexity=complexity,
+        domain=domain,
+        language=language,
+        framework=framework,
+        complexity=complexity,
         tags=tag or [],
     )
     episode_id = state.memory.start_episode(
@@ -110,8 +119,8 @@ def _read_steps(source: str) -> list[dict[str, Any]]:
 
 @app.command(
     epilog=examples(
-        "memory episode log $ID --tool edit --action 'add route' --output 'route added'",
-        "memory episode log $ID --tool pytest --status error --message '2 failed' --latency-ms 900",
+        "memory episode log $ID --tool edit --action 'add route' --output done",
+        "memory episode log $ID --tool pytest --status error --message '2 failed'",
         "memory episode log $ID --json steps.jsonl",
     )
 )
@@ -172,8 +181,8 @@ def log(
 @app.command(
     epilog=examples(
         "memory episode complete $ID --outcome success --verdict 'endpoint added'",
-        "memory episode complete $ID --outcome failure --reason 'tests still failing'",
-        "memory episode complete $ID --outcome partial_success --completed api --failed docs",
+        "memory episode complete $ID --outcome failure --reason 'tests still fail'",
+        "memory episode complete $ID --outcome partial_success --failed docs",
     )
 )
 def complete(
@@ -195,8 +204,12 @@ def complete(
     """Complete an episode: score it, reflect on it and extract patterns."""
     state = get_state(ctx)
     result = TaskOutcome(
-        type=outcome, verdict=verdict, reason=reason, artifacts=artifact or [],
-        completed=completed or [], failed=failed or [],
+        type=outcome,
+        verdict=verdict,
+        reason=reason,
+        artifacts=artifact or [],
+        completed=completed or [],
+        failed=failed or [],
     )
     episode = state.memory.complete_episode(parse_uuid(episode_id, "EPISODE_ID"), result)
     emit(state.format, episode, lambda: episode_view(episode))
@@ -210,11 +223,15 @@ def show(ctx: typer.Context, episode_id: EpisodeId) -> None:
     emit(state.format, episode, lambda: episode_view(episode))
 
 
-@app.command("list", epilog=examples(
-    "memory episode list --domain web --outcome success --since 7d",
-    "memory episode list --tag backend --tag api -n 20",
-    "memory -f json episode list --cursor $(memory -f json episode list | jq -r .next_cursor)",
-))
+@app.command(
+    "list",
+    epilog=examples(
+        "memory episode list --domain web --outcome success --since 7d",
+        "memory episode list --tag backend --tag api -n 20",
+        "memory -f json episode list -n 100 --cursor $CURSOR",
+        "memory -f json episode list --all | jq '.items | length'",
+    ),
+)
 def list_(
     ctx: typer.Context,
     domain: DomainOpt = None,
@@ -233,8 +250,15 @@ def list_(
     """List episodes, newest first, filtered and paged."""
     state = get_state(ctx)
     filters = episode_filter(
-        domain=domain, task_type=task_type, outcome=outcome, status=status, language=language,
-        framework=framework, tags=tag, since=since, until=until,
+        domain=domain,
+        task_type=task_type,
+        outcome=outcome,
+        status=status,
+        language=language,
+        framework=framework,
+        tags=tag,
+        since=since,
+        until=until,
     )
     page = state.memory.list_episodes(filters, limit=limit, cursor=cursor)
     if all_pages:
@@ -253,10 +277,12 @@ def list_(
     emit(state.format, page, table)
 
 
-@app.command(epilog=examples(
-    "memory episode search 'timeout in http client' --domain web",
-    "memory -f json episode search 'flaky test' -n 3",
-))
+@app.command(
+    epilog=examples(
+        "memory episode search 'timeout in http client' --domain web",
+        "memory -f json episode search 'flaky test' -n 3",
+    )
+)
 def search(
     ctx: typer.Context,
     text: Annotated[str, typer.Argument(help="Task description to find similar episodes for.")],
@@ -273,8 +299,14 @@ def search(
     """Find the past episodes most relevant to a task, with score components."""
     state = get_state(ctx)
     filters = episode_filter(
-        domain=domain, task_type=task_type, outcome=outcome, language=language,
-        framework=framework, tags=tag, since=since, until=until,
+        domain=domain,
+        task_type=task_type,
+        outcome=outcome,
+        language=language,
+        framework=framework,
+        tags=tag,
+        since=since,
+        until=until,
     )
     hits = state.memory.retrieve_relevant_context(text, limit=limit, **filter_kwargs(filters))
     emit(state.format, hits, lambda: or_empty(retrieved_episodes_table(hits), "matching episodes"))

@@ -26,10 +26,13 @@ def health_view(report: HealthReport) -> list[Any]:
     t.add_column("detail", overflow="fold", ratio=1)
     for name in ("storage", "cache", "embeddings"):
         comp = getattr(report, name)
-        t.add_row(name, "[green]yes[/]" if comp.ok else "[red]no[/]", comp.backend,
-                  fmt_value(comp.detail))
-    head = (f"{'[green]healthy[/]' if report.ok else '[red]unhealthy[/]'}  version {report.version}"
-            f"  retrieval {report.retrieval_mode}  queue {report.queue_depth}")
+        t.add_row(
+            name, "[green]yes[/]" if comp.ok else "[red]no[/]", comp.backend, fmt_value(comp.detail)
+        )
+    head = (
+        f"{'[green]healthy[/]' if report.ok else '[red]unhealthy[/]'}  version {report.version}"
+        f"  retrieval {report.retrieval_mode}  queue {report.queue_depth}"
+    )
     parts: list[Any] = [head, t]
     parts.extend(f"[yellow]warning:[/] {w}" for w in report.warnings)
     return parts
@@ -69,9 +72,11 @@ def metrics(ctx: typer.Context) -> None:
     snapshot = state.memory.metrics()
 
     def view() -> list[Any]:
-        counts = (f"episodes {snapshot.episodes} (completed {snapshot.completed_episodes})  "
-                  f"steps {snapshot.steps}  patterns {snapshot.patterns}  "
-                  f"heuristics {snapshot.heuristics}  queue {snapshot.queue_depth}")
+        counts = (
+            f"episodes {snapshot.episodes} (completed {snapshot.completed_episodes})  "
+            f"steps {snapshot.steps}  patterns {snapshot.patterns}  "
+            f"heuristics {snapshot.heuristics}  queue {snapshot.queue_depth}"
+        )
         cache = "  ".join(f"{k} {fmt_value(v)}" for k, v in snapshot.cache.items())
         return [counts, f"cache: {cache or '-'}", operations_table(snapshot)]
 

@@ -15,6 +15,7 @@ from memory_cli._views import analysis_table, or_empty, pattern_view, patterns_t
 
 app = typer.Typer(
     help="Inspect learned patterns: support, success rate, confidence, effectiveness.",
+    epilog=examples("memory pattern list --min-support 3", "memory pattern analyze"),
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
@@ -29,19 +30,28 @@ MinSupportOpt = Annotated[int, typer.Option("--min-support", min=0, help="Fewest
 
 
 def _filter(
-    kind: PatternKind | None, task_type: TaskType | None, domain: str | None,
-    min_success_rate: float, min_support: int,
+    kind: PatternKind | None,
+    task_type: TaskType | None,
+    domain: str | None,
+    min_success_rate: float,
+    min_support: int,
 ) -> PatternFilter:
     return PatternFilter(
-        kind=kind, task_type=task_type, domain=domain, min_success_rate=min_success_rate,
+        kind=kind,
+        task_type=task_type,
+        domain=domain,
+        min_success_rate=min_success_rate,
         min_support=min_support,
     )
 
 
-@app.command("list", epilog=examples(
-    "memory pattern list --kind tool_sequence --min-support 3",
-    "memory -f json pattern list --domain web | jq '.[].description'",
-))
+@app.command(
+    "list",
+    epilog=examples(
+        "memory pattern list --kind tool_sequence --min-support 3",
+        "memory -f json pattern list --domain web | jq '.[].description'",
+    ),
+)
 def list_(
     ctx: typer.Context,
     kind: KindOpt = None,
@@ -70,10 +80,12 @@ def show(
     emit(state.format, pattern, lambda: pattern_view(pattern))
 
 
-@app.command(epilog=examples(
-    "memory pattern analyze --min-support 5",
-    "memory -f json pattern analyze | jq '.[] | {d: .pattern.description, trend}'",
-))
+@app.command(
+    epilog=examples(
+        "memory pattern analyze --min-support 5",
+        "memory -f json pattern analyze | jq '.[].trend'",
+    )
+)
 def analyze(
     ctx: typer.Context,
     kind: KindOpt = None,

@@ -6,8 +6,14 @@ from importlib.metadata import entry_points
 from typing import Any
 
 import typer
-from memory_core import MemoryCoreError
-from memory_core._plugins import CACHE_GROUP, EMBEDDINGS_GROUP, STORAGE_GROUP, installed, load_plugin
+from memory_core import (
+    CACHE_GROUP,
+    EMBEDDINGS_GROUP,
+    STORAGE_GROUP,
+    MemoryCoreError,
+    installed_plugins,
+    load_plugin,
+)
 from rich import box
 from rich.table import Table
 
@@ -23,7 +29,7 @@ def describe(group: str) -> list[dict[str, Any]]:
     """Each plugin: name, target, distribution; storage plugins also list URL schemes."""
     eps = {ep.name: ep for ep in entry_points(group=group)}
     out = []
-    for name in installed(group):
+    for name in installed_plugins(group):
         ep = eps[name]
         dist = ep.dist
         item: dict[str, Any] = {
@@ -55,10 +61,14 @@ def plugins(ctx: typer.Context) -> None:
         t.add_column("notes", overflow="fold", ratio=1)
         for group, items in data.items():
             for item in items:
-                notes = f"[red]{item['error']}[/]" if item["error"] else (
-                    "schemes: " + ", ".join(item["schemes"]) if item.get("schemes") else "")
-                t.add_row(group.rsplit(".", 1)[-1], item["name"], item["distribution"] or "-",
-                          notes)
+                notes = (
+                    f"[red]{item['error']}[/]"
+                    if item["error"]
+                    else ("schemes: " + ", ".join(item["schemes"]) if item.get("schemes") else "")
+                )
+                t.add_row(
+                    group.rsplit(".", 1)[-1], item["name"], item["distribution"] or "-", notes
+                )
         return t
 
     emit(state.format, data, table)

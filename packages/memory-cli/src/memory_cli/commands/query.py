@@ -19,7 +19,7 @@ from memory_cli._views import (
 
 EPILOG = examples(
     "memory query 'add a health check route' --domain web --language python",
-    "memory -f json query 'fix flaky integration test' -n 3 | jq '.episodes[].score'",
+    "memory -f json query 'fix a flaky test' -n 3 | jq '.episodes[].score'",
 )
 
 
@@ -42,8 +42,11 @@ def query(
     context = None
     if any(v is not None for v in (domain, language, framework, complexity)) or tag:
         context = TaskContext(
-            domain=domain or "general", language=language, framework=framework,
-            complexity=complexity or Complexity.MODERATE, tags=tag or [],
+            domain=domain or "general",
+            language=language,
+            framework=framework,
+            complexity=complexity or Complexity.MODERATE,
+            tags=tag or [],
         )
     result = state.memory.query(task, context, limit=limit)
     emit(

@@ -17,6 +17,7 @@ from memory_cli._state import get_state
 
 app = typer.Typer(
     help="Maintain the durable store: stats, migrations, integrity, vacuum, sync, re-embedding.",
+    epilog=examples("memory storage stats", "memory storage integrity && memory storage vacuum"),
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
@@ -96,10 +97,12 @@ def sync(ctx: typer.Context) -> None:
     emit(state.format, data)
 
 
-@app.command(epilog=examples(
-    "EMBEDDING_MODEL=text-embedding-3-small memory storage reembed",
-    "memory --tenant team-a storage reembed",
-))
+@app.command(
+    epilog=examples(
+        "EMBEDDING_MODEL=text-embedding-3-small memory storage reembed",
+        "memory --tenant team-a storage reembed",
+    )
+)
 def reembed(ctx: typer.Context) -> None:
     """Re-embed every completed episode of the tenant with the configured model.
 

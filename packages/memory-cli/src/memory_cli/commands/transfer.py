@@ -6,7 +6,6 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Annotated
 
@@ -73,11 +72,6 @@ def export(
         stderr_console().print(f"exported {count} episodes", highlight=False)
 
 
-def _lines(fh: IO[str]) -> Iterator[tuple[int, str]]:
-    for lineno, line in enumerate(fh, start=1):
-        yield lineno, line
-
-
 def import_(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(help="JSON Lines file from 'memory export', or -.")],
@@ -96,14 +90,14 @@ def import_(
         MemoryConfig.load(state.config_file, **{**state.overrides, "tenant": as_tenant})
     with _open_source(source) as fh:
         total = 0
-        for lineno, line in _lines(fh):
+        for lineno, line in enumerate(fh, start=1):
             if decode_line(line, lineno) is not None:
                 total += 1
         fh.seek(0)
         memory = state.memory
         imported = existing = 0
         with tracked("importing", total) as tracker:
-            for lineno, line in _lines(fh):
+            for lineno, line in enumerate(fh, start=1):
                 episode = decode_line(line, lineno)
                 if episode is None:
                     continue
@@ -131,7 +125,7 @@ class _open_source:
             spool.seek(0)
             self.fh = spool
         else:
-            self.fh = open(self.source, encoding="utf-8", newline="")  # noqa: SIM115
+            self.fh = open(self.source, encoding="utf-8", newline="")
         return self.fh
 
     def __exit__(self, *exc: object) -> None:

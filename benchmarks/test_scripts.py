@@ -1,0 +1,87 @@
+"""The benchmark scripts in quick mode, each in a subprocess, checked through their JSON.
+
+They write to a temporary directory, so committed results in ``benchmarks/results/``
+are not touched. Numbers are not asserted (timings go in the reports); the structure,
+the invariants (p50 ≤ p95 ≤ p99, every step stored, ...) and the exit codes are.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+
+def run_script(name: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(HERE / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=HERE.parent,
+    )
+
+
+def _ok(proc: subprocess.CompletedProcess[str]) -> None:
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr[-3000:]}"
+
+
+def _percentiles_ordered(stats: dict[str, Any]) -> None:
+    assert 0 < stats["p50_ms"] <= stats["p95_ms"] <= stats["p99_ms"]
+
+
+def test_scale_quick(tmp_path: Path) -> None:
+    proc = run_script("scale.py", "--quick", "--rounds", "5", "--queries", "5",
+                      "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out"))  # fmt: skip
+    _ok(proc)
+    report = json.loads((tmp_path / "out" / "scale.json").read_text())
+    assert [r["size"] for r in report["results"]] == [200, 1000]
+    for r in report["results"]:
+        assert set(r["operations"]) == {
+            "start_episode", "log_step", "log_steps (100 per call)", "complete_episode",
+            "retrieve_context (top 5)", "retrieve_context (cache hit)",
+            "retrieve_patterns (top 5)", "get_episode (cache hit)",
+        }  # fmt: skip
+        for stats in r["operations"].values():
+            _percentiles_ordered(stats)
+            assert stats["throughput_per_s"] > 0
+        assert r["disk_mb"] > 0 and r["peak_rss_mb"] > 0 and r["build_rate_per_s"] > 0
+    small, large = report["results"]
+    assert large["disk_mb"] > small["disk_mb"], "the 1,000-episode store is not larger"
+    # The stores are reused: a second build of the same size adds nothing.
+    again = run_script("scale.py", "--build-one", "1000", "--data-dir", str(tmp_path / "data"))
+    _ok(again)
+    assert json.loads(again.stdout)["built_now"] == 0
+    assert "| 1,000 | retrieve_context (top 5) |" in (tmp_path / "out" / "scale.md").read_text()
+
+
+def test_concurrency_quick_every_step_is_stored(tmp_path: Path) -> None:
+    proc = run_script("concurrency.py", "--clients", "5", "--steps", "4", "--open-episodes",
+                      "40", "--pool", "5", "--out", str(tmp_path))  # fmt: skip
+    _ok(proc)
+    results = json.loads((tmp_path / "concurrency.json").read_text())["results"]
+    clients, open_eps = results
+    assert clients["steps"] == 5 * 4 and clients["verify"]["steps_stored"] == 20
+    assert open_eps["verify"]["episodes"] == 40 and open_eps["verify"]["steps_stored"] == 80
+    for r in results:
+        assert r["verify"]["ok"] and r["server_exit_code"] == 0 and not r["errors"]
+        _percentiles_ordered(r)
+
+
+def test_peers_quick(tmp_path: Path) -> None:
+    proc = run_script("peers.py", "--spawns", "1", "--writes", "10", "--notes", "50",
+                      "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path))  # fmt: skip
+    _ok(proc)
+    r = json.loads((tmp_path / "peers.json").read_text())
+    assert r["cold_start"]["median_s"] > 0 and r["writes"]["writes_per_s"] > 0
+    assert r["search"]["queries"] == 50
+    for key in ("search", "search_inprocess", "search_mild"):
+        assert 0 <= r[key]["recall_at_5"] <= 1
+    # Same ranking behind both front ends: MCP and in-process agree on recall.
+    assert r["search"]["recall_at_5"] == r["search_inprocess"]["recall_at_5"]
+    assert r["mean_word_overlap"] < r["mild_word_overlap"]
+    assert "memory-mcp (ours)" in (tmp_path / "peers.md").read_text()

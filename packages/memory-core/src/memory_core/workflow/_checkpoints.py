@@ -1,0 +1,269 @@
+"""Checkpoints and hand-off: let a long task survive a context reset.
+
+``checkpoint_episode`` stores a ``checkpoint`` record naming the episode, holding a
+compact ``HandoffPack`` built at that moment (what was done and failed, open questions,
+relevant patterns and past episodes). ``resume_from_handoff`` continues the episode if
+it is still in progress, numbering on from the highest stored step, so nothing logged
+before or after the checkpoint is lost or repeated; if the episode was completed it
+starts a new episode that ``follows`` it, and if it was deleted a new unlinked one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from memory_core._errors import EpisodeNotFoundError, EpisodeStateError
+from memory_core._models import Episode, EpisodeStatus, ExecutionStep, utcnow
+from memory_core._validation import check_text, coerce
+from memory_core.workflow._common import as_uuid, clip, records, scan
+from memory_core.workflow._errors import CheckpointNotFoundError
+from memory_core.workflow._models import (
+    Checkpoint,
+    HandoffPack,
+    HandoffPattern,
+    HandoffStep,
+    PastEpisode,
+    RelationshipType,
+    ResumeResult,
+)
+
+if TYPE_CHECKING:
+    from memory_core._memory import SelfLearningMemory
+
+CHECKPOINT_KIND = "checkpoint"
+RECENT_STEPS = 12
+MAX_FAILED = 10
+TEXT_CHARS = 160
+_MAX_ID = 64
+
+
+class CheckpointsMixin:
+    """Checkpoint and hand-off methods of ``SelfLearningMemory``."""
+
+    def checkpoint_episode(
+        self: SelfLearningMemory,
+        episode_id: UUID | str,
+        reason: str = "",
+        note: str = "",
+        *,
+        tenant: str | None = None,
+    ) -> Checkpoint:
+        """Snapshot an in-progress episode for hand-off; durable when this returns.
+
+        Raises ``EpisodeNotFoundError`` or ``EpisodeStateError`` (already completed).
+        """
+        with self.metrics_registry.timed("checkpoint_episode"):
+            eid = as_uuid(episode_id, "episode_id")
+            check_text(reason, "reason", self.limits.max_short_text_chars)
+            check_text(note, "note", self.limits.max_action_chars)
+            t = self._tenant(tenant)
+            store = records(self.storage)
+            with self._lock:
+                episode = self.storage.get_episode(t, eid)
+            if episode is None:
+                raise EpisodeNotFoundError(eid)
+            if episode.is_complete:
+                raise EpisodeStateError(f"episode {eid} is completed; nothing to hand off")
+            pack = _pack(self, t, episode, str(uuid.uuid4()), reason, note)
+            cp = Checkpoint(
+                id=pack.checkpoint_id,
+                episode_id=eid,
+                reason=reason,
+                note=note,
+                step_count=pack.step_count,
+                last_step_number=pack.last_step_number,
+                created_at=pack.created_at,
+            )
+            data = {"checkpoint": cp.model_dump(mode="json"), "pack": pack.model_dump(mode="json")}
+            with self._lock:
+                store.put_record(t, CHECKPOINT_KIND, cp.id, data, episode_id=eid)
+            return cp
+
+    def list_checkpoints(
+        self: SelfLearningMemory, episode_id: UUID | str, *, tenant: str | None = None
+    ) -> list[Checkpoint]:
+        """The episode's checkpoints, oldest first."""
+        eid = as_uuid(episode_id, "episode_id")
+        t = self._tenant(tenant)
+        with self._lock:
+            rows = list(scan(records(self.storage), t, CHECKPOINT_KIND, episode_id=eid))
+        return [Checkpoint.model_validate(d["checkpoint"]) for _, _, d in rows]
+
+    def get_handoff_pack(
+        self: SelfLearningMemory, checkpoint_id: str, *, tenant: str | None = None
+    ) -> HandoffPack:
+        """The pack stored with a checkpoint. Raises ``CheckpointNotFoundError`` (also
+        once its episode was deleted: deleting an episode removes its checkpoints)."""
+        cid = _checkpoint_id(checkpoint_id)
+        t = self._tenant(tenant)
+        with self._lock:
+            data = records(self.storage).get_record(t, CHECKPOINT_KIND, cid)
+        if data is None:
+            raise CheckpointNotFoundError(cid)
+        return HandoffPack.model_validate(data["pack"])
+
+    def resume_from_handoff(
+        self: SelfLearningMemory,
+        pack: HandoffPack | dict[str, Any] | str,
+        *,
+        tenant: str | None = None,
+    ) -> ResumeResult:
+        """Take over from a pack: log the next step as ``next_step_number``.
+
+        The same episode when it is still in progress (steps logged after the checkpoint
+        are returned so the new agent sees them); otherwise a new episode with the same
+        goal and context, linked ``new follows old`` when the old one still exists.
+        """
+        with self.metrics_registry.timed("resume_from_handoff"):
+            p = coerce(HandoffPack, pack, "pack")
+            t = self._tenant(tenant)
+            store = records(self.storage)
+            with self._lock:
+                episode = self.storage.get_episode(t, p.episode_id)
+                if episode is not None and not episode.is_complete:
+                    data = store.get_record(t, CHECKPOINT_KIND, p.checkpoint_id)
+                    if data is not None:
+                        data["checkpoint"]["resumed"] = int(data["checkpoint"]["resumed"]) + 1
+                        store.put_record(
+                            t, CHECKPOINT_KIND, p.checkpoint_id, data, episode_id=p.episode_id
+                        )
+                    last = max((s.step_number for s in episode.steps), default=0)
+                    return ResumeResult(
+                        episode_id=p.episode_id,
+                        next_step_number=last + 1,
+                        continued=True,
+                        steps_since_checkpoint=[
+                            _digest(s) for s in episode.steps if s.step_number > p.last_step_number
+                        ],
+                    )
+                new_id = self.start_episode(
+                    p.goal,
+                    p.context,
+                    p.task_type,
+                    metadata={"resumed_from": str(p.episode_id), "checkpoint_id": p.checkpoint_id},
+                    tenant=t,
+                )
+                if episode is not None:
+                    self.add_relationship(
+                        new_id,
+                        p.episode_id,
+                        RelationshipType.FOLLOWS,
+                        reason=f"resumed from checkpoint {p.checkpoint_id}",
+                        tenant=t,
+                    )
+            return ResumeResult(
+                episode_id=new_id,
+                next_step_number=1,
+                continued=False,
+                previous_episode_id=p.episode_id,
+            )
+
+
+def _checkpoint_id(value: str) -> str:
+    from memory_core._errors import InvalidInputError
+
+    if not isinstance(value, str) or not value or len(value) > _MAX_ID:
+        raise InvalidInputError(
+            f"checkpoint_id must be 1-{_MAX_ID} characters", field="checkpoint_id", limit=_MAX_ID
+        )
+    return value
+
+
+def _digest(step: ExecutionStep) -> HandoffStep:
+    return HandoffStep(
+        step_number=step.step_number,
+        tool=step.tool,
+        action=clip(step.action, TEXT_CHARS),
+        ok=step.ok,
+        result=clip(step.result.text(), TEXT_CHARS) if step.result is not None else "",
+    )
+
+
+def _open_questions(episode: Episode, note: str) -> list[str]:
+    """Failures not followed by a success of the same tool, and the note's questions."""
+    out: list[str] = []
+    steps = episode.steps
+    for i, step in enumerate(steps):
+        if step.ok:
+            continue
+        if any(later.ok and later.tool == step.tool for later in steps[i + 1 :]):
+            continue
+        why = clip(step.result.text(), TEXT_CHARS) if step.result is not None else "failed"
+        out.append(f"Step {step.step_number} ({step.tool}) failed and is not resolved: {why}")
+    for sentence in note.replace("\n", " ").split("?")[:-1]:
+        question = sentence.split(". ")[-1].strip()
+        if question:
+            out.append(clip(question, TEXT_CHARS * 2) + "?")
+    if not steps:
+        out.append("No step has been logged yet: where to start?")
+    return out[:MAX_FAILED]
+
+
+def _summary_line(steps: list[ExecutionStep]) -> str:
+    if not steps:
+        return "no steps yet"
+    tools = Counter(s.tool for s in steps)
+    failed = sum(1 for s in steps if not s.ok)
+    used = ", ".join(f"{tool} ×{n}" for tool, n in tools.most_common(8))
+    plural = "s" if len(steps) != 1 else ""
+    return f"{len(steps)} step{plural} ({failed} failed): {used}"
+
+
+def _pack(
+    memory: SelfLearningMemory,
+    tenant: str,
+    episode: Episode,
+    checkpoint_id: str,
+    reason: str,
+    note: str,
+) -> HandoffPack:
+    goal, ctx = episode.task_description, episode.context
+    patterns = memory.retrieve_relevant_patterns(goal, ctx, 5, tenant=tenant)
+    past = memory.retrieve_relevant_context(
+        goal,
+        ctx,
+        3,
+        tenant=tenant,
+        max_steps_per_episode=0,
+        status=EpisodeStatus.COMPLETED,
+    )
+    steps = episode.steps
+    return HandoffPack(
+        checkpoint_id=checkpoint_id,
+        episode_id=episode.id,
+        goal=goal,
+        task_type=episode.task_type,
+        context=ctx,
+        reason=reason,
+        note=note,
+        step_count=len(steps),
+        last_step_number=max((s.step_number for s in steps), default=0),
+        done=[_digest(s) for s in steps[-RECENT_STEPS:]],
+        done_summary=_summary_line(steps),
+        failed=[_digest(s) for s in steps if not s.ok][-MAX_FAILED:],
+        open_questions=_open_questions(episode, note),
+        patterns=[
+            HandoffPattern(
+                id=r.pattern.id,
+                kind=r.pattern.kind,
+                description=clip(r.pattern.description, 240),
+                success_rate=round(r.pattern.success_rate, 4),
+                confidence=round(r.pattern.confidence, 4),
+            )
+            for r in patterns
+        ],
+        past_episodes=[
+            PastEpisode(
+                id=r.episode.id,
+                task_description=clip(r.episode.task_description, 240),
+                outcome=r.episode.outcome,
+                verdict=clip(r.episode.verdict or "", 240) or None,
+                score=round(r.score, 4),
+            )
+            for r in past
+        ],
+        created_at=utcnow(),
+    )

@@ -1,0 +1,438 @@
+"""Typed, directed links between episodes.
+
+Each link is a ``relationship`` record with ``episode_id`` = source and ``related_id`` =
+target, so ``delete_episode`` removes an episode's links in the same transaction, and
+the links of one episode are one indexed query. Adding a link of an acyclic type is
+refused when it would close a cycle (see ``_graph`` for how types are grouped); the
+check and the write run under the memory's lock, so one process cannot race itself.
+Two processes adding crossing links at the same instant could still both succeed;
+``check_relationship_cycles`` finds such cycles.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from memory_core._errors import EpisodeNotFoundError, InvalidInputError
+from memory_core._models import EpisodeSummary
+from memory_core._protocols import RecordStore
+from memory_core._validation import check_limit, check_text
+from memory_core.workflow._common import as_uuid, check_range, records, scan
+from memory_core.workflow._errors import RelationshipCycleError, RelationshipNotFoundError
+from memory_core.workflow._graph import (
+    GROUPS,
+    PRECEDENCE,
+    find_cycles,
+    group_of,
+    path_between,
+    precedence,
+    topo_sort,
+)
+from memory_core.workflow._models import (
+    CycleReport,
+    DependencyGraph,
+    Direction,
+    GraphNode,
+    RelatedEpisode,
+    Relationship,
+    RelationshipType,
+    TopologicalOrder,
+)
+
+if TYPE_CHECKING:
+    from memory_core._memory import SelfLearningMemory
+
+REL_KIND = "relationship"
+MAX_DEPTH = 10
+_MAX_ID = 200
+
+
+class RelationshipsMixin:
+    """Relationship methods of ``SelfLearningMemory``."""
+
+    def add_relationship(
+        self: SelfLearningMemory,
+        source_id: UUID | str,
+        target_id: UUID | str,
+        type: RelationshipType | str,
+        reason: str = "",
+        priority: int = 5,
+        *,
+        tenant: str | None = None,
+    ) -> Relationship:
+        """Link ``source <type> target``; adding the same link again updates it.
+
+        Raises ``EpisodeNotFoundError`` if either episode is missing in the tenant,
+        ``InvalidInputError`` for a self-link, ``RelationshipCycleError`` if the link
+        would close a cycle of an acyclic type.
+        """
+        with self.metrics_registry.timed("add_relationship"):
+            src = as_uuid(source_id, "source_id")
+            dst = as_uuid(target_id, "target_id")
+            rtype = _rel_type(type)
+            check_text(reason, "reason", self.limits.max_action_chars)
+            check_range(priority, "priority", 1, 10)
+            if src == dst:
+                raise InvalidInputError("an episode cannot be linked to itself", field="target_id")
+            t = self._tenant(tenant)
+            store = records(self.storage)
+            rel = Relationship(
+                id=Relationship.make_id(src, rtype, dst),
+                source_id=src,
+                target_id=dst,
+                type=rtype,
+                reason=reason,
+                priority=priority,
+            )
+            with self._lock:
+                found = {s.id for s in self.storage.get_summaries(t, [src, dst])}
+                for eid in (src, dst):
+                    if eid not in found:
+                        raise EpisodeNotFoundError(eid)
+                old = store.get_record(t, REL_KIND, rel.id)
+                if old is not None:
+                    rel = rel.model_copy(
+                        update={"created_at": Relationship.model_validate(old).created_at}
+                    )
+                else:
+                    _refuse_cycle(store, t, rel)
+                store.put_record(
+                    t,
+                    REL_KIND,
+                    rel.id,
+                    rel.model_dump(mode="json"),
+                    episode_id=src,
+                    related_id=dst,
+                )
+            return rel
+
+    def get_relationship(
+        self: SelfLearningMemory, relationship_id: str, *, tenant: str | None = None
+    ) -> Relationship:
+        rid = _rel_id(relationship_id)
+        t = self._tenant(tenant)
+        with self._lock:
+            data = records(self.storage).get_record(t, REL_KIND, rid)
+        if data is None:
+            raise RelationshipNotFoundError(rid)
+        return Relationship.model_validate(data)
+
+    def remove_relationship(
+        self: SelfLearningMemory, relationship_id: str, *, tenant: str | None = None
+    ) -> bool:
+        """Delete a link by id (``Relationship.make_id``); returns whether it existed."""
+        with self.metrics_registry.timed("remove_relationship"):
+            rid = _rel_id(relationship_id)
+            t = self._tenant(tenant)
+            with self._lock:
+                return records(self.storage).delete_record(t, REL_KIND, rid)
+
+    def list_relationships(
+        self: SelfLearningMemory,
+        episode_id: UUID | str,
+        direction: Direction = "both",
+        types: Sequence[RelationshipType | str] | None = None,
+        *,
+        tenant: str | None = None,
+    ) -> list[Relationship]:
+        """The episode's links: ``out`` (it is the source), ``in`` (the target), or both;
+        by priority (highest first), then age."""
+        eid = as_uuid(episode_id, "episode_id")
+        _direction(direction)
+        wanted = _types(types)
+        t = self._tenant(tenant)
+        with self._lock:
+            _require(self, t, [eid])
+            links = _links_of(records(self.storage), t, eid)
+        out = [r for r in links if _side_ok(r, eid, direction) and r.type in wanted]
+        out.sort(key=lambda r: (-r.priority, r.created_at))
+        return out
+
+    def find_related_episodes(
+        self: SelfLearningMemory,
+        episode_id: UUID | str,
+        max_depth: int = 2,
+        direction: Direction = "both",
+        types: Sequence[RelationshipType | str] | None = None,
+        limit: int = 100,
+        *,
+        tenant: str | None = None,
+    ) -> list[RelatedEpisode]:
+        """Episodes reachable by following links, nearest first (breadth first)."""
+        with self.metrics_registry.timed("find_related_episodes"):
+            start = as_uuid(episode_id, "episode_id")
+            check_range(max_depth, "max_depth", 1, MAX_DEPTH)
+            _direction(direction)
+            check_limit(limit, self.limits)
+            wanted = _types(types)
+            t = self._tenant(tenant)
+            with self._lock:
+                _require(self, t, [start])
+                reached = _walk(records(self.storage), t, start, max_depth, direction, wanted)
+                order = list(reached)[:limit]
+                summaries = {s.id: s for s in self.storage.get_summaries(t, order)}
+            out = []
+            for eid in order:
+                s = summaries.get(eid)
+                if s is None:
+                    continue
+                depth, path, via = reached[eid]
+                out.append(
+                    RelatedEpisode(
+                        episode_id=eid,
+                        task_description=s.task_description,
+                        status=s.status,
+                        outcome=s.outcome,
+                        depth=depth,
+                        path=path,
+                        via=via,
+                    )
+                )
+            return out
+
+    def relationship_graph(
+        self: SelfLearningMemory,
+        episode_id: UUID | str | None = None,
+        max_depth: int = 3,
+        types: Sequence[RelationshipType | str] | None = None,
+        *,
+        tenant: str | None = None,
+    ) -> DependencyGraph:
+        """The links around an episode (within ``max_depth``, both directions), or of the
+        whole tenant without ``episode_id``. ``.to_dot()`` renders it for Graphviz."""
+        with self.metrics_registry.timed("relationship_graph"):
+            check_range(max_depth, "max_depth", 1, MAX_DEPTH)
+            wanted = _types(types)
+            t = self._tenant(tenant)
+            store = records(self.storage)
+            root = as_uuid(episode_id, "episode_id") if episode_id is not None else None
+            with self._lock:
+                if root is not None:
+                    _require(self, t, [root])
+                    reached = _walk(store, t, root, max_depth, "both", wanted)
+                    ids = {root, *reached}
+                    edges = {
+                        r.id: r
+                        for eid in ids
+                        for r in _links_of(store, t, eid)
+                        if r.type in wanted and r.source_id in ids and r.target_id in ids
+                    }
+                else:
+                    edges = {r.id: r for r in _all_links(store, t) if r.type in wanted}
+                    ids = {x for r in edges.values() for x in (r.source_id, r.target_id)}
+                summaries = _summaries(self, t, ids)
+            return DependencyGraph(
+                root=root,
+                nodes=[_node(summaries[i]) for i in sorted(summaries)],
+                edges=sorted(edges.values(), key=lambda r: (str(r.source_id), r.id)),
+            )
+
+    def relationship_graph_dot(
+        self: SelfLearningMemory,
+        episode_id: UUID | str | None = None,
+        max_depth: int = 3,
+        types: Sequence[RelationshipType | str] | None = None,
+        *,
+        tenant: str | None = None,
+    ) -> str:
+        """``relationship_graph`` as Graphviz DOT text."""
+        return self.relationship_graph(episode_id, max_depth, types, tenant=tenant).to_dot()
+
+    def check_relationship_cycles(
+        self: SelfLearningMemory, *, tenant: str | None = None
+    ) -> CycleReport:
+        """Cycles among the acyclic types, hierarchy and precedence checked apart."""
+        t = self._tenant(tenant)
+        with self._lock:
+            links = _all_links(records(self.storage), t)
+        cycles: list[list[UUID]] = []
+        for group in GROUPS:
+            cycles.extend(find_cycles(precedence(r) for r in links if r.type in group))
+        checked = sorted((x for g in GROUPS for x in g), key=lambda x: x.value)
+        return CycleReport(acyclic=not cycles, cycles=cycles, checked_types=checked)
+
+    def relationship_topological_order(
+        self: SelfLearningMemory,
+        types: Sequence[RelationshipType | str] | None = None,
+        *,
+        tenant: str | None = None,
+    ) -> TopologicalOrder:
+        """Linked episodes in an order that respects every link of ``types`` (default:
+        depends_on, follows, blocks): what must come first comes first.
+
+        Raises ``RelationshipCycleError`` (field ``types``) if those links form a cycle.
+        """
+        chosen = _types(types) if types is not None else set(PRECEDENCE)
+        for x in chosen:
+            if group_of(x) is None:
+                raise InvalidInputError(
+                    f"types: {x.value} has no order; use parent_child, depends_on, follows "
+                    "or blocks",
+                    field="types",
+                )
+        t = self._tenant(tenant)
+        with self._lock:
+            links = [r for r in _all_links(records(self.storage), t) if r.type in chosen]
+        edges = [precedence(r) for r in links]
+        nodes = {x for e in edges for x in e}
+        order, left = topo_sort(nodes, edges)
+        if left:
+            cycle = find_cycles(e for e in edges if e[0] in left and e[1] in left)[0]
+            raise RelationshipCycleError(
+                "the links form a cycle: " + " → ".join(str(x) for x in cycle),
+                cycle,
+                field="types",
+            )
+        return TopologicalOrder(order=order, types=sorted(chosen, key=lambda x: x.value))
+
+
+def _rel_type(value: RelationshipType | str) -> RelationshipType:
+    try:
+        return RelationshipType(value)
+    except ValueError:
+        allowed = ", ".join(x.value for x in RelationshipType)
+        raise InvalidInputError(
+            f"type must be one of {allowed}; got {str(value)[:64]!r}", field="type"
+        ) from None
+
+
+def _types(values: Sequence[RelationshipType | str] | None) -> set[RelationshipType]:
+    if values is None:
+        return set(RelationshipType)
+    if isinstance(values, str):
+        values = [values]
+    out = set()
+    for v in values:
+        try:
+            out.add(RelationshipType(v))
+        except ValueError:
+            allowed = ", ".join(x.value for x in RelationshipType)
+            raise InvalidInputError(
+                f"types: {str(v)[:64]!r} is not one of {allowed}", field="types"
+            ) from None
+    return out
+
+
+def _direction(value: str) -> None:
+    if value not in ("out", "in", "both"):
+        raise InvalidInputError(
+            f"direction must be 'out', 'in' or 'both'; got {value!r}", field="direction"
+        )
+
+
+def _rel_id(value: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > _MAX_ID:
+        raise InvalidInputError(
+            f"relationship_id must be 1-{_MAX_ID} characters",
+            field="relationship_id",
+            limit=_MAX_ID,
+        )
+    return value
+
+
+def _side_ok(rel: Relationship, eid: UUID, direction: Direction) -> bool:
+    if direction == "out":
+        return rel.source_id == eid
+    if direction == "in":
+        return rel.target_id == eid
+    return True
+
+
+def _require(memory: SelfLearningMemory, tenant: str, ids: list[UUID]) -> None:
+    found = {s.id for s in memory.storage.get_summaries(tenant, ids)}
+    for eid in ids:
+        if eid not in found:
+            raise EpisodeNotFoundError(eid)
+
+
+def _links_of(store: RecordStore, tenant: str, eid: UUID) -> list[Relationship]:
+    return [
+        Relationship.model_validate(d) for _, _, d in scan(store, tenant, REL_KIND, episode_id=eid)
+    ]
+
+
+def _all_links(store: RecordStore, tenant: str) -> list[Relationship]:
+    return [Relationship.model_validate(d) for _, _, d in scan(store, tenant, REL_KIND)]
+
+
+def _refuse_cycle(store: RecordStore, tenant: str, rel: Relationship) -> None:
+    """Raise if ``rel`` would close a cycle in its acyclic group: is there already a
+    path from its 'after' end back to its 'first' end? Explores only reachable nodes."""
+    group = group_of(rel.type)
+    if group is None:
+        return
+    first, after = precedence(rel)
+    succ: dict[UUID, set[UUID]] = {}
+    queue, seen = deque([after]), {after}
+    while queue:
+        node = queue.popleft()
+        nxt = {
+            b
+            for r in _links_of(store, tenant, node)
+            if r.type in group
+            for a, b in [precedence(r)]
+            if a == node
+        }
+        succ[node] = nxt
+        if node == first:
+            break
+        for n in nxt - seen:
+            seen.add(n)
+            queue.append(n)
+    path = path_between(succ, after, first)
+    if path is not None:
+        cycle = [first, *path]
+        raise RelationshipCycleError(
+            f"{rel.source_id} {rel.type.value} {rel.target_id} would close a cycle: "
+            + " → ".join(str(x) for x in cycle),
+            cycle,
+        )
+
+
+def _walk(
+    store: RecordStore,
+    tenant: str,
+    start: UUID,
+    max_depth: int,
+    direction: Direction,
+    wanted: set[RelationshipType],
+) -> dict[UUID, tuple[int, list[UUID], Relationship]]:
+    """Breadth-first: each reached episode with its depth, path and first link."""
+    reached: dict[UUID, tuple[int, list[UUID], Relationship]] = {}
+    frontier = [(start, [start])]
+    for depth in range(1, max_depth + 1):
+        nxt_frontier = []
+        for node, path in frontier:
+            links = sorted(_links_of(store, tenant, node), key=lambda r: (-r.priority, r.id))
+            for r in links:
+                if r.type not in wanted or not _side_ok(r, node, direction):
+                    continue
+                other = r.target_id if r.source_id == node else r.source_id
+                if other == start or other in reached:
+                    continue
+                reached[other] = (depth, [*path, other], r)
+                nxt_frontier.append((other, [*path, other]))
+        frontier = nxt_frontier
+        if not frontier:
+            break
+    return reached
+
+
+def _summaries(
+    memory: SelfLearningMemory, tenant: str, ids: Iterable[UUID]
+) -> dict[UUID, EpisodeSummary]:
+    wanted = sorted(ids)
+    out: dict[UUID, EpisodeSummary] = {}
+    for i in range(0, len(wanted), 500):
+        for s in memory.storage.get_summaries(tenant, wanted[i : i + 500]):
+            out[s.id] = s
+    return out
+
+
+def _node(s: EpisodeSummary) -> GraphNode:
+    return GraphNode(
+        id=s.id, task_description=s.task_description, status=s.status, outcome=s.outcome
+    )

@@ -1,0 +1,288 @@
+"""The ranking pipeline's parts (memory_core.retrieval), one behaviour per test.
+
+End-to-end retrieval through SelfLearningMemory is covered by test_learning_loop.py;
+here the pieces are checked on hand-made hits, and rank_episodes on the real in-memory
+backend.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from uuid import UUID
+
+import numpy as np
+import pytest
+
+from memory_core import EmbeddingRecord, EpisodeFilter, SearchHit, TaskContext
+from memory_core.retrieval import (
+    EpisodeCandidate,
+    RankingWeights,
+    context_match,
+    fuse_items,
+    mmr,
+    rank_episodes,
+    rank_patterns,
+    recency,
+    relevant_steps,
+    score_episode,
+    smooth_steps,
+)
+from memory_core.storage.in_memory import InMemoryStorage
+from memory_core.testing.factories import BASE_TIME, complete, make_episode, make_pattern, make_step
+
+W = RankingWeights()
+A, B, C = (UUID(int=i) for i in (1, 2, 3))
+
+
+def hit(episode: UUID, item: int, score: float) -> SearchHit:
+    return SearchHit(episode_id=episode, item=item, score=score)
+
+
+# -- fusion -------------------------------------------------------------------------------
+
+
+def test_fusion_with_semantic_channel_empty_is_lexical_alone() -> None:
+    fused = fuse_items([hit(A, 2, 8.0), hit(B, 1, 2.0)], [], RankingWeights(neighbour=0))
+    assert fused[A].items[2] == pytest.approx(1.0)  # full weight, not w_lex
+    assert fused[B].items[1] == pytest.approx(0.25)
+    assert fused[A].semantic == 0.0
+    assert fused[A].relevance > fused[B].relevance
+
+
+def test_fusion_with_lexical_channel_empty_is_semantic_alone() -> None:
+    fused = fuse_items([], [hit(A, 0, 0.8), hit(B, 3, 0.4)], RankingWeights(neighbour=0))
+    assert fused[A].items[0] == pytest.approx(1.0)
+    assert fused[B].items[3] == pytest.approx(0.5)  # scaled by the best, not min-max
+    assert fused[B].lexical == 0.0
+
+
+def test_both_channels_empty_give_no_candidates() -> None:
+    assert fuse_items([], [], W) == {}
+
+
+def test_an_item_found_by_both_channels_beats_one_found_by_either() -> None:
+    lexical = [hit(A, 1, 5.0), hit(B, 1, 5.0)]
+    semantic = [hit(A, 1, 0.7), hit(C, 1, 0.7)]
+    fused = fuse_items(lexical, semantic, RankingWeights(neighbour=0))
+    assert fused[A].relevance > fused[B].relevance
+    assert fused[A].relevance > fused[C].relevance
+
+
+def test_missing_from_a_complete_list_scores_zero_from_a_cut_list_its_floor() -> None:
+    """A list shorter than ``candidates`` holds every hit (absent = no evidence); a full
+    list was cut, so an absent item scored at most the last one listed."""
+    lexical = [hit(A, 1, 4.0)]
+    semantic = [hit(B, 1, 0.8), hit(C, 1, 0.4)]
+    w = RankingWeights(neighbour=0, candidates=2)
+    cut = fuse_items(lexical, semantic, w)
+    assert cut[A].items[1] == pytest.approx(w.lexical * 1.0 + w.semantic * 0.5)
+    whole = fuse_items(lexical, semantic, RankingWeights(neighbour=0, candidates=3))
+    assert whole[A].items[1] == pytest.approx(w.lexical * 1.0)
+
+
+def test_negative_cosines_do_not_subtract() -> None:
+    fused = fuse_items([hit(A, 1, 3.0)], [hit(B, 1, 0.5), hit(A, 1, -0.3)], W)
+    assert fused[A].items[1] >= W.lexical
+
+
+def test_second_item_corroborates_but_one_strong_match_wins() -> None:
+    lexical = [hit(A, 1, 10.0), hit(B, 1, 7.0), hit(B, 5, 7.0)]
+    fused = fuse_items(lexical, [], RankingWeights(neighbour=0))
+    assert fused[A].relevance > fused[B].relevance  # 1.0 vs 0.7 + 0.15 * 0.7
+    tie = fuse_items([hit(A, 1, 7.0), hit(B, 1, 7.0), hit(B, 5, 7.0)], [], W)
+    assert tie[B].relevance > tie[A].relevance
+
+
+# -- neighbouring steps -------------------------------------------------------------------
+
+
+def test_smoothing_lifts_the_neighbours_of_a_match() -> None:
+    smoothed = smooth_steps({0: 1.0, 4: 1.0, 9: 0.2}, 0.25)
+    assert smoothed[3] == pytest.approx(0.25)
+    assert smoothed[5] == pytest.approx(0.25)
+    assert smoothed[4] == pytest.approx(1.0)
+    assert 1 not in smoothed  # the task text is nobody's neighbour
+    assert smoothed[0] == 1.0
+    assert smooth_steps({4: 1.0}, 0.0) == {4: 1.0}
+
+
+def test_a_step_next_to_a_match_is_returned_through_it() -> None:
+    """The answer after a matching question: its own match is weak, its context strong."""
+    lexical = [hit(A, 6, 9.0), hit(A, 7, 3.0), hit(A, 2, 3.0)]
+    fused = fuse_items(lexical, [], W)
+    steps = relevant_steps(fused[A], 10, W.step_share)
+    assert steps[:2] == [6, 7]
+    assert 2 not in steps[:2]
+
+
+def test_relevant_steps_keeps_strong_steps_best_first_then_the_best_ones_context() -> None:
+    cand = EpisodeCandidate(A, items={0: 2.0, 1: 0.3, 2: 0.2, 3: 1.0, 4: 0.6, 6: 0.9, 7: 0.1})
+    assert relevant_steps(cand, 10, 0.5) == [3, 6, 4, 2]  # 2: context of 3; 1, 7 too weak
+    assert relevant_steps(cand, 2, 0.5) == [3, 6]
+    assert relevant_steps(cand, 10, 0.0) == [3, 6, 4, 1, 2, 7]
+    assert relevant_steps(cand, 0, 0.5) == []
+    assert relevant_steps(EpisodeCandidate(A, items={0: 1.0}), 5, 0.5) == []
+
+
+def test_relevant_steps_never_names_a_step_past_the_last() -> None:
+    cand = EpisodeCandidate(A, items={5: 1.0, 6: 0.9})
+    assert relevant_steps(cand, 10, 0.5, step_count=5) == [5, 4]
+    assert relevant_steps(cand, 10, 0.5) == [5, 6, 4]
+
+
+# -- context, recency, final score --------------------------------------------------------
+
+
+def test_context_match_counts_only_fields_the_query_gives() -> None:
+    episode = TaskContext(domain="web", language="python", framework="django", tags=["a", "b"])
+    assert context_match(None, episode) == 0.0
+    assert context_match(TaskContext(), episode) == 0.0  # domain "general" says nothing
+    assert context_match(TaskContext(domain="web"), episode) == 1.0
+    assert context_match(TaskContext(domain="cli"), episode) == 0.0
+    half = context_match(TaskContext(domain="web", language="rust"), episode)
+    assert 0.0 < half < 1.0
+    tags = context_match(TaskContext(tags=["a", "z"]), episode)
+    assert tags == pytest.approx(0.5)
+
+
+def test_recency_halves_every_half_life_and_never_exceeds_one() -> None:
+    now = BASE_TIME
+    assert recency(now, now, 30.0) == pytest.approx(1.0)
+    assert recency(now - timedelta(days=30), now, 30.0) == pytest.approx(0.5)
+    assert recency(now - timedelta(days=60), now, 30.0) == pytest.approx(0.25)
+    assert recency(now + timedelta(days=1), now, 30.0) == pytest.approx(1.0)
+
+
+def test_context_recency_and_reward_reorder_but_never_create_relevance() -> None:
+    ctx = TaskContext(domain="web", language="python")
+    fresh = complete(make_episode(started_at=BASE_TIME), quality=0.9).summary()
+    old = complete(
+        make_episode(started_at=BASE_TIME - timedelta(days=300), domain="cli", language="go"),
+        quality=0.1,
+    ).summary()
+    same = EpisodeCandidate(A, relevance=0.5)
+    s_fresh, comp = score_episode(same, fresh, ctx, W, now=BASE_TIME)
+    s_old, _ = score_episode(EpisodeCandidate(B, relevance=0.5), old, ctx, W, now=BASE_TIME)
+    assert s_fresh > s_old
+    assert comp.context == 1.0 and comp.recency == pytest.approx(1.0)
+    assert comp.reward == pytest.approx(0.9)
+    zero, _ = score_episode(EpisodeCandidate(C, relevance=0.0), fresh, ctx, W, now=BASE_TIME)
+    assert zero == 0.0
+    # a clearly more relevant episode is not overtaken by the boosts
+    s_relevant, _ = score_episode(EpisodeCandidate(B, relevance=0.9), old, ctx, W, now=BASE_TIME)
+    assert s_relevant > s_fresh
+
+
+# -- diversity ----------------------------------------------------------------------------
+
+
+def test_mmr_prefers_a_different_task_over_a_near_duplicate() -> None:
+    first = complete(make_episode("fix the login redirect bug in the auth service")).summary()
+    dup = complete(make_episode("fix the login redirect bug in the auth service again")).summary()
+    other = complete(make_episode("upgrade the postgres driver")).summary()
+    scored = [(1.0, first), (0.97, dup), (0.9, other)]
+    diverse = mmr(scored, 2, 0.85)
+    assert [s.id for _, s in diverse] == [first.id, other.id]
+    plain = mmr(scored, 2, 1.0)
+    assert [s.id for _, s in plain] == [first.id, dup.id]
+    # a duplicate far more relevant than the alternative still comes through
+    assert mmr([(1.0, first), (0.99, dup), (0.2, other)], 2, 0.85)[1][1].id == dup.id
+
+
+# -- patterns -----------------------------------------------------------------------------
+
+
+def test_patterns_rank_by_quality_when_evidence_is_equal() -> None:
+    eid = uuid.uuid4()
+    good = make_pattern("good", support=20, successes=19.0, episode_ids=[eid])
+    poor = make_pattern("poor", support=20, successes=4.0, episode_ids=[eid])
+    ranked = rank_patterns({eid: 1.0}, [poor, good], {}, None, 5)
+    assert [r.pattern.key for r in ranked] == ["good", "poor"]
+    assert ranked[0].evidence_episode_ids == [eid]
+    assert ranked[0].components["quality"] > ranked[1].components["quality"]
+
+
+def test_pattern_failing_when_applied_sinks_below_one_that_works() -> None:
+    eid = uuid.uuid4()
+    observed = make_pattern("observed", support=30, successes=29.0, episode_ids=[eid])
+    observed = observed.model_copy(update={"applications": 20, "application_successes": 2})
+    applied = make_pattern("applied", support=10, successes=7.0, episode_ids=[eid])
+    applied = applied.model_copy(update={"applications": 20, "application_successes": 19})
+    ranked = rank_patterns({eid: 1.0}, [observed, applied], {}, None, 5)
+    assert [r.pattern.key for r in ranked] == ["applied", "observed"]
+
+
+def test_patterns_without_evidence_or_lexical_match_are_left_out() -> None:
+    eid = uuid.uuid4()
+    unrelated = make_pattern("unrelated", episode_ids=[uuid.uuid4()])
+    named = make_pattern("named")
+    ranked = rank_patterns({eid: 1.0}, [unrelated, named], {named.id: 1.0}, None, 5)
+    assert [r.pattern.key for r in ranked] == ["named"]
+
+
+# -- the whole episode pipeline on the in-memory backend -------------------------------------
+
+
+def _store(storage: InMemoryStorage, task: str, actions: list[str]) -> UUID:
+    episode = make_episode(task)
+    steps = [make_step(i + 1, action=a, output="") for i, a in enumerate(actions)]
+    storage.create_episode(episode)
+    storage.append_steps("default", episode.id, steps)
+    done = storage.get_episode("default", episode.id)
+    assert done is not None
+    storage.complete_episode(complete(done), None)
+    return episode.id
+
+
+def test_rank_episodes_returns_the_matching_episode_and_its_answer_step() -> None:
+    storage = InMemoryStorage()
+    chat = _store(
+        storage,
+        "chat about the weekend",
+        [
+            "how was the weekend",
+            "what did you bake for the party",
+            "a lemon tart, everyone at the party loved it",
+            "see you monday",
+            "the party playlist was far too loud",
+        ],
+    )
+    other = _store(storage, "deploy the billing service", ["run the deploy script", "check logs"])
+    query = "what did they bake for the party"
+    results, scores = rank_episodes(
+        storage, "default", query, None, None, None, EpisodeFilter(), 5, 5, W
+    )
+    assert [r.episode.id for r in results] == [chat]
+    assert other not in scores
+    assert results[0].components.lexical == pytest.approx(1.0)
+    # the best match, then its context: the answer before the greeting
+    assert [s.step_number for s in results[0].steps] == [2, 3, 1]
+    everything, _ = rank_episodes(
+        storage, "default", query, None, None, None, EpisodeFilter(), 5, 5,
+        RankingWeights(step_share=0.0),
+    )  # fmt: skip
+    steps = [s.step_number for s in everything[0].steps]
+    # the answer shares only "party" with the query, like step 5, but follows the question
+    assert steps[:2] == [2, 3]
+    assert steps.index(3) < steps.index(5)
+    assert steps.index(1) < steps.index(4)  # next to the strong match, not to weak ones
+
+
+def test_rank_episodes_uses_vectors_of_the_given_model_only() -> None:
+    storage = InMemoryStorage()
+    near = _store(storage, "alpha", ["one"])
+    far = _store(storage, "beta", ["two"])
+    records = [
+        EmbeddingRecord(episode_id=near, item=1, model_id="m1", vector=[1.0, 0.0]),
+        EmbeddingRecord(episode_id=far, item=1, model_id="m1", vector=[0.0, 1.0]),
+        EmbeddingRecord(episode_id=far, item=0, model_id="m2", vector=[1.0, 0.0]),
+    ]
+    storage.put_embeddings("default", records)
+    query = np.array([0.9, 0.1], dtype=np.float32)
+    results, _ = rank_episodes(
+        storage, "default", "zzz", query, "m1", None, EpisodeFilter(), 5, 3, W
+    )
+    assert [r.episode.id for r in results] == [near, far]
+    assert results[0].components.semantic == pytest.approx(1.0)
+    assert [s.step_number for s in results[0].steps] == [1]
