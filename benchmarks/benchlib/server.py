@@ -18,6 +18,11 @@ from mcp.client.stdio import StdioServerParameters
 
 BIN = Path(sys.executable).parent / "memory-mcp"
 STARTUP_TIMEOUT = 120.0
+PYCACHE = Path(__file__).resolve().parents[1] / ".data" / "pycache"
+"""Bytecode cache of the server processes. Installed tools run from compiled bytecode;
+with ``PYTHONDONTWRITEBYTECODE`` set (as in some sandboxes) and no ``__pycache__`` in the
+environment, every start would compile the MCP SDK from source (seconds), which is not
+what a user sees. A private prefix keeps the shared environment untouched."""
 
 
 def server_env(db: Path, **extra: str) -> dict[str, str]:
@@ -25,9 +30,11 @@ def server_env(db: Path, **extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("MEMORY_", "MCP_", "OPENAI_")) and k != "DATABASE_URL"
+        if not k.startswith(("MEMORY_", "MCP_", "OPENAI_"))
+        and k not in ("DATABASE_URL", "PYTHONDONTWRITEBYTECODE")
     }
     env.update(
+        PYTHONPYCACHEPREFIX=str(PYCACHE),
         DATABASE_URL=f"file:{db}",
         XDG_CONFIG_HOME=str(db.parent / "xdg"),
         MEMORY_LOG_LEVEL="WARNING",

@@ -7,7 +7,6 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
-
 from memory_core import (
     ExecutionStep,
     MemoryConfig,

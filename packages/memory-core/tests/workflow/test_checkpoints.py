@@ -12,7 +12,6 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
-
 from memory_core import (
     EpisodeNotFoundError,
     EpisodeStateError,

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from uuid import UUID
 
 import pytest
-
 from memory_core import (
     EpisodeNotFoundError,
     InvalidInputError,
@@ -24,16 +23,22 @@ def _history(memory: SelfLearningMemory, run: Run) -> None:
     for i in range(6):
         run(memory, f"Deploy the web service to staging, attempt {i}", ["build", "push", "deploy"])
     for i in range(4):
-        run(memory, f"Deploy the web service to staging, variant {i}", ["build", "deploy", "verify"])
+        run(
+            memory, f"Deploy the web service to staging, variant {i}", ["build", "deploy", "verify"]
+        )
 
 
-def _backbone(memory: SelfLearningMemory, for_episode: UUID | None = None) -> tuple[UUID, list[str]]:
+def _backbone(
+    memory: SelfLearningMemory, for_episode: UUID | None = None
+) -> tuple[UUID, list[str]]:
     pb = memory.recommend_playbook(TASK, for_episode=for_episode)
     do = [s for s in pb.steps if s.kind == "do"]
     return do[0].evidence_pattern_ids[0], [s.tool for s in do]
 
 
-def test_failing_pattern_sinks_and_the_playbook_changes(memory: SelfLearningMemory, run: Run) -> None:
+def test_failing_pattern_sinks_and_the_playbook_changes(
+    memory: SelfLearningMemory, run: Run
+) -> None:
     """A pattern that keeps failing when applied sinks below one that keeps working."""
     _history(memory, run)
     first, tools = _backbone(memory)
@@ -68,8 +73,8 @@ def test_failing_pattern_sinks_and_the_playbook_changes(memory: SelfLearningMemo
 def test_sessions_adoption_and_deferred_outcome(memory: SelfLearningMemory, run: Run) -> None:
     _history(memory, run)
     eid = run(memory, f"{TASK} again", ["note"], complete=False)
-    shown = memory.retrieve_relevant_patterns(TASK, limit=4, for_episode=eid)
-    assert len(shown) == 4
+    shown = memory.retrieve_relevant_patterns(TASK, limit=3, for_episode=eid)
+    assert len(shown) == 3
     [session] = memory.list_recommendation_sessions(eid)
     assert session.source == "patterns" and session.pattern_ids == [r.pattern.id for r in shown]
     applied = shown[0].pattern.id
@@ -83,7 +88,8 @@ def test_sessions_adoption_and_deferred_outcome(memory: SelfLearningMemory, run:
     assert after == {pid: n + (pid == applied) for pid, n in before.items()}
     assert memory.get_pattern(applied).application_successes == 1
     stats = memory.get_recommendation_stats()
-    assert (stats.recommended, stats.applied, stats.adoption_rate) == (4, 1, 0.25)
+    assert (stats.recommended, stats.applied) == (3, 1)
+    assert stats.adoption_rate == pytest.approx(1 / 3, abs=1e-6)
     assert stats.success_rate_when_applied == 1.0 and stats.average_rating == 4.0
     # Feedback after completion takes the outcome from the episode and replaces the earlier.
     again = memory.record_recommendation_feedback(eid, [applied, shown[1].pattern.id])
@@ -115,7 +121,9 @@ def test_sessions_and_feedback_survive_a_restart(
     with durable() as m:
         _history(m, run)
         silent = run(m, f"{TASK} without feedback", ["note"], complete=False)
-        shown = [r.pattern.id for r in m.retrieve_relevant_patterns(TASK, 3, for_episode=silent)]
+        shown = [
+            r.pattern.id for r in m.retrieve_relevant_patterns(TASK, limit=3, for_episode=silent)
+        ]
         told = run(m, f"{TASK} with feedback", ["note"], complete=False)
         pb = m.recommend_playbook(TASK, for_episode=told)
         m.record_recommendation_feedback(told, pb.pattern_ids[:1], rating=2)

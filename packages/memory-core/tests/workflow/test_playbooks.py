@@ -6,7 +6,6 @@ from collections.abc import Callable
 from uuid import UUID
 
 import pytest
-
 from memory_core import InvalidInputError, PatternKind, PatternNotFoundError, SelfLearningMemory
 from memory_core.workflow import Playbook
 
@@ -79,7 +78,9 @@ def test_explain_pattern(memory: SelfLearningMemory, run: Run) -> None:
     assert "Observed in 5 episodes; it succeeded in 5 (100%" in ex.text
     assert "not been applied" in ex.text
     assert len(ex.source_episodes) == 5
-    assert all(s.task_description.startswith("Add a REST endpoint for orders") for s in ex.source_episodes)
+    assert all(
+        s.task_description.startswith("Add a REST endpoint for orders") for s in ex.source_episodes
+    )
     e = run(memory, "Add a REST endpoint for carts", ["shell"], complete=False)
     memory.record_pattern_outcome(seq_id, e, False)
     applied = memory.explain_pattern(str(seq_id))

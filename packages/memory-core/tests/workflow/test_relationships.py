@@ -6,7 +6,6 @@ from collections.abc import Callable
 from uuid import UUID
 
 import pytest
-
 from memory_core import EpisodeNotFoundError, InvalidInputError, SelfLearningMemory
 from memory_core.workflow import (
     Relationship,

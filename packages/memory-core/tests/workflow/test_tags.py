@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 from uuid import UUID
 
 import pytest
-
 from memory_core import (
     EpisodeFilter,
     EpisodeNotFoundError,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from memory_core import Episode, ExecutionStep, Pattern
+from memory_core.text import STOPWORDS
 
 ITEM_BITS = 24
 MAX_ITEM = (1 << ITEM_BITS) - 1
@@ -47,7 +48,11 @@ def match_expression(query: str) -> str | None:
     read as FTS syntax (``NEAR``, ``-``, ``*``, ``"``, column filters). ``None`` if the
     query has no words."""
     seen: dict[str, None] = {}
-    for term in _TERM.findall(query.lower()):
+    words = _TERM.findall(query.lower())
+    # Stopwords match nearly every document, and FTS5 scores every match: dropping them
+    # cuts the cost of a query by an order of magnitude without changing the top ranks.
+    content = [w for w in words if w not in STOPWORDS] or words
+    for term in content:
         seen.setdefault(term, None)
         if len(seen) >= MAX_QUERY_TERMS:
             break
