@@ -67,7 +67,7 @@ def build(data_dir: Path, size: int, log: Any = print) -> dict[str, Any]:
     if marker.is_file():
         info = json.loads(marker.read_text())
         if info.get("workload_version") == WORKLOAD_VERSION and info["episodes"] >= size:
-            return info
+            return {**info, "built_now": 0}
     data_dir.mkdir(parents=True, exist_ok=True)
     if not db.exists():
         smaller = sorted(

@@ -100,3 +100,11 @@ def test_plugins(run_json: Any, run: Any) -> None:
     assert {"local", "openai", "none"} <= {p["name"] for p in data["memory_core.embeddings"]}
     out = run("plugins").stdout
     assert "libsql" in out and all(len(line) <= 80 for line in out.splitlines())
+
+
+def test_verbose_logs_go_to_stderr(run: Any) -> None:
+    quiet = run("--format", "json", "storage", "migrate")
+    assert quiet.stderr == ""
+    loud = run("-v", "--format", "json", "storage", "migrate")
+    assert "storage opened" in loud.stderr
+    assert loud.stdout == quiet.stdout  # logs never mix into the data on stdout

@@ -136,7 +136,6 @@ def http_factory() -> Iterator[Callable[..., HttpServer]]:
         server.stop()
 
 
-
 @pytest.fixture
 def cli(data_dir: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """``cli(*args, **env)`` runs ``memory-mcp`` to completion in ``data_dir``."""

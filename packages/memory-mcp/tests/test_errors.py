@@ -35,7 +35,9 @@ async def ok(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
     return result.structured_content
 
 
-async def test_argument_errors_name_the_field_and_unknown_ids_are_not_found(data_dir: Path, stdio: Stdio) -> None:
+async def test_argument_errors_name_the_field_and_unknown_ids_are_not_found(
+    data_dir: Path, stdio: Stdio
+) -> None:
     async with Client(stdio(data_dir)) as c:
         t = await error_text(c, "create_episode", {})
         assert "task_description" in t and "required" in t.lower()
@@ -43,7 +45,9 @@ async def test_argument_errors_name_the_field_and_unknown_ids_are_not_found(data
         t = await error_text(c, "create_episode", {"task_description": "x" * 10_001})
         assert "task_description" in t and "10000" in t
 
-        t = await error_text(c, "create_episode", {"task_description": "t", "task_type": "juggling"})
+        t = await error_text(
+            c, "create_episode", {"task_description": "t", "task_type": "juggling"}
+        )
         assert "task_type" in t and "code_generation" in t
 
         t = await error_text(c, "create_episode", {"task_description": "t", "tags": ["a"] * 33})
@@ -67,7 +71,10 @@ async def test_argument_errors_name_the_field_and_unknown_ids_are_not_found(data
             ("add_episode_step", {"episode_id": MISSING, "tool": "edit"}),
             ("complete_episode", {"episode_id": MISSING, "outcome_type": "success"}),
             ("delete_episode", {"episode_id": MISSING, "confirm": True}),
-            ("record_pattern_outcome", {"pattern_id": MISSING, "episode_id": MISSING, "success": True}),
+            (
+                "record_pattern_outcome",
+                {"pattern_id": MISSING, "episode_id": MISSING, "success": True},
+            ),
         ]:
             t = await error_text(c, tool, args)
             assert "not found" in t and MISSING in t, (tool, t)
@@ -93,11 +100,15 @@ async def test_nothing_half_written(data_dir: Path, stdio: Stdio) -> None:
         assert "parameters" in t and "65536" in t.replace(",", "").replace("_", ""), t
 
         # A duplicate step number is refused as a conflict.
-        t = await error_text(c, "add_episode_step", {"episode_id": eid, "tool": "edit", "step_number": 1})
+        t = await error_text(
+            c, "add_episode_step", {"episode_id": eid, "tool": "edit", "step_number": 1}
+        )
         assert "step" in t.lower() and "1" in t
 
         # One-step form and batch form are exclusive.
-        t = await error_text(c, "add_episode_step", {"episode_id": eid, "tool": "x", "steps": [{"tool": "y"}]})
+        t = await error_text(
+            c, "add_episode_step", {"episode_id": eid, "tool": "x", "steps": [{"tool": "y"}]}
+        )
         assert "steps" in t
 
         episode = await ok(c, "get_episode", {"episode_id": eid})
@@ -111,7 +122,11 @@ async def test_nothing_half_written(data_dir: Path, stdio: Stdio) -> None:
         # Failure needs a reason; completing twice is a conflict.
         t = await error_text(c, "complete_episode", {"episode_id": eid, "outcome_type": "failure"})
         assert "reason" in t
-        await ok(c, "complete_episode", {"episode_id": eid, "outcome_type": "failure", "reason": "flaky CI"})
+        await ok(
+            c,
+            "complete_episode",
+            {"episode_id": eid, "outcome_type": "failure", "reason": "flaky CI"},
+        )
         t = await error_text(c, "add_episode_step", {"episode_id": eid, "tool": "edit"})
         assert "conflict" in t or "complete" in t
 

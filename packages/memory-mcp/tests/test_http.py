@@ -23,7 +23,11 @@ def initialize(version: str) -> dict[str, Any]:
         "jsonrpc": "2.0",
         "id": 1,
         "method": "initialize",
-        "params": {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+        "params": {
+            "protocolVersion": version,
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"},
+        },
     }
 
 
@@ -91,18 +95,24 @@ async def test_health_and_prometheus_metrics(http_server: Any) -> None:
 
 async def test_foreign_host_header_is_rejected(http_server: Any) -> None:
     async with httpx.AsyncClient(timeout=30) as http:
-        evil = await http.post(http_server.url, json=INIT, headers={**MCP_HEADERS, "Host": "evil.example"})
+        evil = await http.post(
+            http_server.url, json=INIT, headers={**MCP_HEADERS, "Host": "evil.example"}
+        )
         good = await http.post(http_server.url, json=INIT, headers=MCP_HEADERS)
     assert evil.status_code in (400, 403, 421)
     assert good.status_code == 200
 
 
-async def test_wildcard_bind_keeps_host_check(data_dir: Path, http_factory: Callable[..., Any]) -> None:
+async def test_wildcard_bind_keeps_host_check(
+    data_dir: Path, http_factory: Callable[..., Any]
+) -> None:
     server = http_factory(data_dir, "--allowed-host", "memory.internal", host="0.0.0.0")
     port = server.url.rsplit(":", 1)[1].split("/")[0]
     url = f"http://127.0.0.1:{port}/mcp"
     async with httpx.AsyncClient(timeout=30) as http:
-        allowed = await http.post(url, json=INIT, headers={**MCP_HEADERS, "Host": f"memory.internal:{port}"})
+        allowed = await http.post(
+            url, json=INIT, headers={**MCP_HEADERS, "Host": f"memory.internal:{port}"}
+        )
         local = await http.post(url, json=INIT, headers=MCP_HEADERS)
         evil = await http.post(url, json=INIT, headers={**MCP_HEADERS, "Host": "evil.example"})
     assert allowed.status_code == 200
@@ -110,7 +120,9 @@ async def test_wildcard_bind_keeps_host_check(data_dir: Path, http_factory: Call
     assert evil.status_code in (400, 403, 421)
 
 
-async def test_stateless_mode_serves_without_sessions(data_dir: Path, http_factory: Callable[..., Any]) -> None:
+async def test_stateless_mode_serves_without_sessions(
+    data_dir: Path, http_factory: Callable[..., Any]
+) -> None:
     server = http_factory(data_dir, "--stateless")
     async with httpx.AsyncClient(timeout=30) as http:
         r = await http.post(server.url, json=INIT, headers=MCP_HEADERS)

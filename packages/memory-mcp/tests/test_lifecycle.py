@@ -73,7 +73,9 @@ async def run_lifecycle(client: Client) -> str:
         for i in range(10)
     ]
     res = await client.call_tool(
-        "add_episode_step", {"episode_id": episode_id, "steps": batch}, progress_callback=on_progress
+        "add_episode_step",
+        {"episode_id": episode_id, "steps": batch},
+        progress_callback=on_progress,
     )
     assert not res.is_error, res.content
     assert res.structured_content is not None
@@ -97,7 +99,9 @@ async def run_lifecycle(client: Client) -> str:
     extracted = {p["pattern_id"] for p in done["patterns"]}
     assert extracted, "completing a 20-step episode should extract patterns"
 
-    found = await call(client, "query_memory", {"query": "rate limiter for an HTTP API", "limit": 3})
+    found = await call(
+        client, "query_memory", {"query": "rate limiter for an HTTP API", "limit": 3}
+    )
     ids = [e["episode_id"] for e in found["episodes"]]
     assert episode_id in ids
     hit = found["episodes"][ids.index(episode_id)]

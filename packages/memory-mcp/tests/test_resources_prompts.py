@@ -13,11 +13,16 @@ from mcp.client.stdio import StdioServerParameters
 pytestmark = pytest.mark.anyio
 
 
-async def test_resources_and_workflow_prompt(data_dir: Path, stdio: Callable[..., StdioServerParameters]) -> None:
+async def test_resources_and_workflow_prompt(
+    data_dir: Path, stdio: Callable[..., StdioServerParameters]
+) -> None:
     async with Client(stdio(data_dir)) as c:
         created = await c.call_tool("create_episode", {"task_description": "write release notes"})
         eid = created.structured_content["episode_id"]  # type: ignore[index]
-        steps = [{"tool": t, "action": f"{t} notes", "result": "ok"} for t in ("git_log", "edit", "review")]
+        steps = [
+            {"tool": t, "action": f"{t} notes", "result": "ok"}
+            for t in ("git_log", "edit", "review")
+        ]
         await c.call_tool("add_episode_step", {"episode_id": eid, "steps": steps})
         done = await c.call_tool("complete_episode", {"episode_id": eid, "outcome_type": "success"})
         patterns = done.structured_content["patterns"]  # type: ignore[index]
@@ -43,9 +48,15 @@ async def test_resources_and_workflow_prompt(data_dir: Path, stdio: Callable[...
         # The workflow prompt (same process: start-up dominates these tests).
         prompts = {p.name: p for p in (await c.list_prompts()).prompts}
         assert "memory_workflow" in prompts
-        got = await c.get_prompt("memory_workflow", {"task": "fix the flaky login test", "domain": "web"})
+        got = await c.get_prompt(
+            "memory_workflow", {"task": "fix the flaky login test", "domain": "web"}
+        )
         text = got.messages[0].content.text  # type: ignore[union-attr]
         assert "fix the flaky login test" in text
         for tool in ("query_memory", "create_episode", "add_episode_step", "complete_episode"):
             assert tool in text
-        assert text.index("query_memory") < text.index("add_episode_step") < text.index("complete_episode")
+        assert (
+            text.index("query_memory")
+            < text.index("add_episode_step")
+            < text.index("complete_episode")
+        )

@@ -31,10 +31,16 @@ async def test_restart_reads_everything_back(
                 "task_description": f"migrate table {i} to the new schema",
                 "domain": "db", "task_type": "refactoring", "tags": [f"t{i}"],
             }))["episode_id"]  # fmt: skip
-            steps = [{"tool": "sql", "action": f"ALTER TABLE t{i}", "result": "ok"} for _ in range(4)]
+            steps = [
+                {"tool": "sql", "action": f"ALTER TABLE t{i}", "result": "ok"} for _ in range(4)
+            ]
             await ok(c, "add_episode_step", {"episode_id": eid, "steps": steps})
             if i < 2:
-                await ok(c, "complete_episode", {"episode_id": eid, "outcome_type": "success", "verdict": "done"})
+                await ok(
+                    c,
+                    "complete_episode",
+                    {"episode_id": eid, "outcome_type": "success", "verdict": "done"},
+                )
             written[eid] = await ok(c, "get_episode", {"episode_id": eid})
         patterns_before = (await ok(c, "analyze_patterns", {"limit": 100}))["patterns"]
     assert (data_dir / "memory.db").exists()
@@ -44,9 +50,13 @@ async def test_restart_reads_everything_back(
             after = await ok(c, "get_episode", {"episode_id": eid})
             assert after == before
         page = await ok(c, "list_episodes", {"limit": 10})
-        assert {e["episode_id"] if "episode_id" in e else e["id"] for e in page["episodes"]} == set(written)
+        assert {e["episode_id"] if "episode_id" in e else e["id"] for e in page["episodes"]} == set(
+            written
+        )
         patterns_after = (await ok(c, "analyze_patterns", {"limit": 100}))["patterns"]
-        assert {p["pattern_id"] for p in patterns_after} == {p["pattern_id"] for p in patterns_before}
+        assert {p["pattern_id"] for p in patterns_after} == {
+            p["pattern_id"] for p in patterns_before
+        }
         # the in-progress episode can still be completed after the restart
         open_id = next(eid for eid, ep in written.items() if ep["outcome"] is None)
         await ok(c, "complete_episode", {"episode_id": open_id, "outcome_type": "partial_success",
@@ -54,7 +64,9 @@ async def test_restart_reads_everything_back(
 
     server = http_factory(data_dir)
     async with Client(server.url) as c:
-        found = await ok(c, "query_memory", {"query": "migrate table to the new schema", "limit": 5})
+        found = await ok(
+            c, "query_memory", {"query": "migrate table to the new schema", "limit": 5}
+        )
         assert {e["episode_id"] for e in found["episodes"]} == set(written)
         metrics = await ok(c, "get_metrics")
         assert metrics["core"]["episodes"] == 3 and metrics["core"]["completed_episodes"] == 3

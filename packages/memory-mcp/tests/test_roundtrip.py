@@ -35,6 +35,8 @@ async def test_cheap_tool_round_trip_over_stdio(
                 r = await c.call_tool(tool, args)
                 samples.append((time.perf_counter() - t0) * 1000)
                 assert not r.is_error
-            report.append(f"{tool}: p50 {statistics.median(samples):.2f} ms, p95 {p(samples, 0.95):.2f} ms")
+            report.append(
+                f"{tool}: p50 {statistics.median(samples):.2f} ms, p95 {p(samples, 0.95):.2f} ms"
+            )
     with capsys.disabled():
         print(f"\nstdio round trip over {CALLS} calls: " + "; ".join(report))

@@ -6,6 +6,7 @@ fails when the file is out of date, so the documentation cannot drift from the c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 WIDTH = 80
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 _HEADER = """\
 # `memory` command reference
@@ -49,7 +51,8 @@ def help_text(path: list[str]) -> str:
     )
     if result.exit_code != 0:
         raise RuntimeError(f"memory {' '.join(path)} --help failed: {result.output}")
-    lines = [line.rstrip() for line in result.output.splitlines()]
+    plain = _ANSI.sub("", result.output)  # in case FORCE_COLOR or similar is set
+    lines = [line.rstrip() for line in plain.splitlines()]
     while lines and not lines[0]:
         lines.pop(0)
     while lines and not lines[-1]:

@@ -128,8 +128,11 @@ def fmt_ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
-def fmt_time(value: datetime | None) -> str:
-    return "-" if value is None else value.strftime("%Y-%m-%d %H:%M")
+def fmt_time(value: datetime | None, *, short: bool = False) -> str:
+    """``2025-01-31 12:00``; ``short`` drops the year (narrow list columns)."""
+    if value is None:
+        return "-"
+    return value.strftime("%m-%d %H:%M" if short else "%Y-%m-%d %H:%M")
 
 
 _SPARKS = "▁▂▃▄▅▆▇█"

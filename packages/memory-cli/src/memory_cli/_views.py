@@ -72,7 +72,7 @@ def episodes_table(items: Sequence[EpisodeSummary], title: str | None = None) ->
     table.add_column("episode", overflow="fold", ratio=1)
     for s in items:
         table.add_row(
-            fmt_time(s.started_at),
+            fmt_time(s.started_at, short=True),
             outcome_cell(s.outcome, s.status),
             fmt_value(s.reward),
             str(s.step_count),
@@ -205,20 +205,18 @@ def heuristics_table(items: Sequence[Heuristic], title: str = "heuristics") -> T
 
 def patterns_table(items: Sequence[Pattern], title: str | None = None) -> Table:
     table = _table(title)
-    table.add_column("kind", no_wrap=True)
     table.add_column("sup", justify="right", no_wrap=True)
     table.add_column("rate", justify="right", no_wrap=True)
     table.add_column("conf", justify="right", no_wrap=True)
     table.add_column("eff", justify="right", no_wrap=True)
-    table.add_column("pattern", overflow="fold", ratio=1)
+    table.add_column("pattern · kind", overflow="fold", ratio=1)
     for p in items:
         table.add_row(
-            p.kind.value,
             str(p.support),
             fmt_ratio(p.success_rate),
             fmt_ratio(p.confidence),
             fmt_ratio(p.effectiveness),
-            with_id(p.description, p.id),
+            with_id(p.description, p.id, p.kind.value),
         )
     return table
 

@@ -7,6 +7,7 @@ a single thread, calls keep their order, and the event loop never blocks on I/O.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +33,11 @@ class AsyncSelfLearningMemory:
     async def run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run any callable on the memory's worker thread."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+        # Copy the caller's context so context variables (e.g. the audited principal set
+        # with ``memory_core.security.acting_as``) follow the call to the worker thread.
+        ctx = contextvars.copy_context()
+        call = functools.partial(fn, *args, **kwargs)
+        return await loop.run_in_executor(self._executor, ctx.run, call)
 
     def __getattr__(self, name: str) -> Any:
         target = getattr(self.sync, name)

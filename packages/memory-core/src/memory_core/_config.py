@@ -199,6 +199,12 @@ class MemoryConfig(BaseSettings):
     audit_enabled: bool = Field(
         default=True, description="append an audit record for every write and erasure"
     )
+    audit_steps: bool = Field(
+        default=False,
+        description="also audit every log_step/log_steps call; off by default because it "
+        "doubles the cost of the hot path, while the start, completion and erasure of every "
+        "episode are always audited",
+    )
     audit_retention_days: float | None = Field(
         default=365.0, gt=0, description="the retention job purges older audit records"
     )

@@ -301,7 +301,8 @@ class SelfLearningMemory(WorkflowMixin):
             t = self._tenant(tenant)
             with self._lock:
                 count = self.storage.append_steps(t, eid, parsed)
-            self._audit(op, t, [eid])  # security
+            if self.config.audit_steps:
+                self._audit(op, t, [eid])  # security
             if count > self.limits.max_steps_per_episode:
                 # The backend stored them; the per-episode bound is enforced on the next
                 # call. Checking first would cost a read per step on the hot path.
@@ -566,6 +567,9 @@ class SelfLearningMemory(WorkflowMixin):
             if ep.outcome is None:
                 self.storage.create_episode(ep)
                 return True
+            # Completing bumps the row version by one, so start one below the exported
+            # version: the stored episode then carries exactly the version it was exported
+            # with (export → import → export is byte-identical).
             in_progress = ep.model_copy(
                 update={
                     "outcome": None,
@@ -573,6 +577,7 @@ class SelfLearningMemory(WorkflowMixin):
                     "reflection": None,
                     "completed_at": None,
                     "pattern_ids": [],
+                    "version": max(1, ep.version - 1),
                 }
             )
             self.storage.create_episode(in_progress)
@@ -939,6 +944,7 @@ class SelfLearningMemory(WorkflowMixin):
                 if m.model_id != emb.model_id:
                     self.storage.delete_embeddings(m.model_id)
             self.cache.invalidate_tenant(t)
+        self._audit("reembed", t, [], f"ok:{done}")  # security
         return done
 
     def close(self) -> None:

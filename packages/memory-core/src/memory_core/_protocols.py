@@ -277,6 +277,20 @@ class RecordStore(Protocol):
 
     def delete_record(self, tenant: str, kind: str, record_id: str) -> bool: ...
 
+    def replace_patterns(
+        self,
+        tenant: str,
+        patterns: Sequence[Pattern],
+        *,
+        delete_patterns: Sequence[UUID] = (),
+        delete_heuristics: Sequence[UUID] = (),
+    ) -> None:
+        """Atomically store each given pattern exactly as given (matched by id, key
+        unchanged; unknown ids skipped; FTS text and sources rewritten), delete the patterns
+        in ``delete_patterns`` (with their usage rows) and the heuristics in
+        ``delete_heuristics``; bump the generation. Erasure uses it to take an erased
+        episode's contribution back out of shared patterns."""
+
     def update_episode_tags(self, tenant: str, episode_id: UUID, tags: Sequence[str]) -> Episode:
         """Replace an episode's tags (any status); bumps its version. Raises
         ``EpisodeNotFoundError``."""

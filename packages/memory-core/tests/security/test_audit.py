@@ -8,7 +8,6 @@ import json
 from datetime import timedelta
 
 import pytest
-
 from memory_core import ExecutionStep, InvalidInputError, TaskOutcome
 from memory_core._models import utcnow
 from memory_core.security import AuditLog, acting_as, erase_episode

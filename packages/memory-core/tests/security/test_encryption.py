@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from memory_core import ConfigurationError, EpisodeFilter, PatternKind, TaskOutcome
 from memory_core.security import (
     DecryptionError,
@@ -167,7 +166,11 @@ def test_ciphertext_is_bound_to_its_episode(ephemeral: MakeMemory, key: str) -> 
     swapped = sealed_b.model_copy(update={"task_description": sealed_a.task_description})
     with pytest.raises(DecryptionError):
         storage._open_episode(swapped)
-    flipped = sealed_a.task_description[:-3] + ("A" if sealed_a.task_description[-3] != "A" else "B") + sealed_a.task_description[-2:]
+    flipped = (
+        sealed_a.task_description[:-3]
+        + ("A" if sealed_a.task_description[-3] != "A" else "B")
+        + sealed_a.task_description[-2:]
+    )
     with pytest.raises(DecryptionError):
         storage._open_episode(sealed_a.model_copy(update={"task_description": flipped}))
 
@@ -197,7 +200,11 @@ def test_key_rotation_rewraps_in_batches_with_progress(durable: MakeMemory, key:
     assert key_usage(both) == {"k1": 25}
     seen: list[RotationProgress] = []
     assert rotate_keys(both, batch=10, progress=seen.append) == 25
-    assert [(p.seen, p.rewrapped, p.total) for p in seen] == [(10, 10, 25), (20, 20, 25), (25, 25, 25)]
+    assert [(p.seen, p.rewrapped, p.total) for p in seen] == [
+        (10, 10, 25),
+        (20, 20, 25),
+        (25, 25, 25),
+    ]
     assert key_usage(both) == {"k2": 25}
     assert rotate_keys(both, batch=10) == 0  # idempotent
     rotations = both.audit_log.query("default", operation="rotate_keys")
@@ -210,9 +217,7 @@ def test_key_rotation_rewraps_in_batches_with_progress(durable: MakeMemory, key:
     assert only_new.get_episode(plain).task_description.endswith(PLAIN)
 
 
-def test_erasing_a_sensitive_episode_destroys_its_data_key(
-    ephemeral: MakeMemory, key: str
-) -> None:
+def test_erasing_a_sensitive_episode_destroys_its_data_key(ephemeral: MakeMemory, key: str) -> None:
     memory = ephemeral(encryption_keys=f"k1:{key}")
     eid = record_episode(memory, "to be forgotten", words=SECRET, sensitive=True)
     storage = memory.storage

@@ -7,7 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-
 from memory_core import InvalidInputError, NotFoundError
 from memory_core.security import SYSTEM_TENANT, TokenStore
 from memory_core.security._system import TOKEN_KIND
@@ -50,7 +49,15 @@ def test_create_verify_list_revoke(durable: MakeMemory, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "Bearer x", "mcm_zzzzzzzzzzzz_" + "a" * 43, "mcm_000000000000_" + "a" * 43, None, 42, "mcm_" + "a" * 5000],
+    [
+        "",
+        "Bearer x",
+        "mcm_zzzzzzzzzzzz_" + "a" * 43,
+        "mcm_000000000000_" + "a" * 43,
+        None,
+        42,
+        "mcm_" + "a" * 5000,
+    ],
 )
 def test_verify_rejects_garbage_without_raising(ephemeral: MakeMemory, bad: object) -> None:
     store = TokenStore(ephemeral().storage)

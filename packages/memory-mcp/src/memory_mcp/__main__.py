@@ -42,9 +42,15 @@ def parser() -> argparse.ArgumentParser:
         help="stdio (default) or http: streamable HTTP at /mcp, with /health and /metrics",
     )
     p.add_argument("--host", help="HTTP bind address (default: MCP_HOST or localhost)")
-    p.add_argument("--port", type=int, help="HTTP port, 0 for any free one (default: MCP_PORT or 3000)")
-    p.add_argument("--config", metavar="PATH", help="TOML config file (default: ./memory-cli.toml if present)")
-    p.add_argument("--database-url", metavar="URL", help="overrides DATABASE_URL (default file:./memory.db)")
+    p.add_argument(
+        "--port", type=int, help="HTTP port, 0 for any free one (default: MCP_PORT or 3000)"
+    )
+    p.add_argument(
+        "--config", metavar="PATH", help="TOML config file (default: ./memory-cli.toml if present)"
+    )
+    p.add_argument(
+        "--database-url", metavar="URL", help="overrides DATABASE_URL (default file:./memory.db)"
+    )
     p.add_argument(
         "--stateless",
         action="store_true",
@@ -144,7 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     stateless=args.stateless,
                     allowed_hosts=[*args.allowed_host, *allowed_hosts_from_env()],
                 )
-                await serve_http(app, host=config.mcp_host, port=config.mcp_port, log_level=config.log_level)
+                await serve_http(
+                    app, host=config.mcp_host, port=config.mcp_port, log_level=config.log_level
+                )
         except asyncio.CancelledError:
             logger.info("stopping")
         finally:

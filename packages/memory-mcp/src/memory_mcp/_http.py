@@ -51,7 +51,9 @@ def transport_security(host: str, extra_hosts: list[str]) -> TransportSecuritySe
             origins.extend([f"http://{name}", f"https://{name}"])
             continue
         hosts.extend([name, f"{name}:*"])
-        origins.extend([f"http://{name}:*", f"https://{name}:*", f"http://{name}", f"https://{name}"])
+        origins.extend(
+            [f"http://{name}:*", f"https://{name}:*", f"http://{name}", f"https://{name}"]
+        )
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
     )
@@ -72,7 +74,6 @@ def build_http_app(
 ) -> Starlette:
     """The ASGI app: MCP at /mcp, GET /health, GET /metrics."""
 
-    @server.custom_route("/health", methods=["GET"], name="health")
     async def health(request: Request) -> Response:
         rt.warmup.start()  # a probe means the instance is in service
         status = rt.warmup.status()
@@ -85,7 +86,6 @@ def build_http_app(
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    @server.custom_route("/metrics", methods=["GET"], name="metrics")
     async def metrics(request: Request) -> Response:
         core: MetricsSnapshot | None
         try:
@@ -98,12 +98,16 @@ def build_http_app(
             media_type="text/plain; version=0.0.4; charset=utf-8",
         )
 
-    return server.streamable_http_app(
+    app = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         stateless_http=stateless,
         transport_security=transport_security(host, allowed_hosts or []),
         host=host,
     )
+    # Outside /mcp: no MCP session, no DNS-rebinding check (probes use the pod IP).
+    app.add_route("/health", health, methods=["GET"], name="health")
+    app.add_route("/metrics", metrics, methods=["GET"], name="metrics")
+    return app
 
 
 async def serve_http(
@@ -134,7 +138,11 @@ async def serve_http(
             for sock in srv.sockets:
                 addr = sock.getsockname()
                 shown = f"[{addr[0]}]" if ":" in addr[0] else addr[0]
-                print(f"memory-mcp: listening on http://{shown}:{addr[1]}{MCP_PATH}", file=sys.stderr, flush=True)
+                print(
+                    f"memory-mcp: listening on http://{shown}:{addr[1]}{MCP_PATH}",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     announcer = asyncio.create_task(announce())
     try:

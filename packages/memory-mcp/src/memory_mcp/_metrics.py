@@ -103,7 +103,9 @@ def render_prometheus(server: ServerMetrics, core: MetricsSnapshot | None, versi
         ordered = sorted(stats.latencies)
         for q in (0.5, 0.95, 0.99):
             value = percentile(ordered, q * 100)
-            out.append(f'memory_mcp_tool_latency_ms{{tool="{_label(name)}",quantile="{q}"}} {value:.3f}')
+            out.append(
+                f'memory_mcp_tool_latency_ms{{tool="{_label(name)}",quantile="{q}"}} {value:.3f}'
+            )
         out.append(f'memory_mcp_tool_latency_ms_sum{{tool="{_label(name)}"}} {stats.total_ms:.3f}')
         out.append(f'memory_mcp_tool_latency_ms_count{{tool="{_label(name)}"}} {stats.calls}')
 
@@ -132,7 +134,9 @@ def render_prometheus(server: ServerMetrics, core: MetricsSnapshot | None, versi
         for name, (value, help_text) in gauges.items():
             family(name, "gauge", help_text)
             out.append(f"{name} {value}")
-        family("memory_core_cache", "gauge", "Cache statistics by name (hits, misses, hit_rate...).")
+        family(
+            "memory_core_cache", "gauge", "Cache statistics by name (hits, misses, hit_rate...)."
+        )
         for key, value in sorted(core.cache.items()):
             out.append(f'memory_core_cache{{stat="{_label(key)}"}} {float(value)}')
     return "\n".join(out) + "\n"

@@ -124,7 +124,9 @@ class PatternStat(BaseModel):
     effectiveness: float | None = Field(
         None, description="success when applied (Wilson lower bound); null before feedback"
     )
-    trend: list[float] = Field(default_factory=list, description="recent applications, oldest first")
+    trend: list[float] = Field(
+        default_factory=list, description="recent applications, oldest first"
+    )
 
 
 class AnalyzePatternsResult(BaseModel):

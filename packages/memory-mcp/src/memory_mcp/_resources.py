@@ -7,7 +7,7 @@ from uuid import UUID
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
-from memory_core import MemoryCoreError, NotFoundError
+from memory_core import Episode, MemoryCoreError, NotFoundError
 
 from memory_mcp._runtime import Runtime
 
@@ -31,7 +31,9 @@ def register_resources(server: MCPServer, rt: Runtime) -> None:
     )
     async def episode(episode_id: str) -> str:
         try:
-            ep = await rt.memory.get_episode(_uuid("episode", episode_id), tenant=rt.tenant())
+            ep: Episode = await rt.memory.get_episode(
+                _uuid("episode", episode_id), tenant=rt.tenant()
+            )
         except NotFoundError as exc:
             raise ResourceNotFoundError(str(exc)) from exc
         except MemoryCoreError as exc:
@@ -53,7 +55,11 @@ def register_resources(server: MCPServer, rt: Runtime) -> None:
         except MemoryCoreError as exc:
             raise ResourceError(f"cannot read pattern {pattern_id}: {exc}") from exc
         data = p.model_dump(mode="json")
-        data |= {"success_rate": p.success_rate, "confidence": p.confidence, "effectiveness": p.effectiveness}
+        data |= {
+            "success_rate": p.success_rate,
+            "confidence": p.confidence,
+            "effectiveness": p.effectiveness,
+        }
         return json.dumps(data, indent=2)
 
     @server.resource(

@@ -16,6 +16,7 @@ from memory_core import AsyncSelfLearningMemory, Limits, MemoryConfig
 
 from memory_mcp._metrics import ServerMetrics
 from memory_mcp._outputs import WarmupStatus
+from memory_mcp._subscriptions import SessionRegistry
 
 logger = logging.getLogger("memory_mcp")
 
@@ -80,6 +81,7 @@ class Runtime:
     metrics: ServerMetrics
     version: str
     tenant_resolver: TenantResolver = config_tenant
+    sessions: SessionRegistry = field(default_factory=SessionRegistry)
     warmup: Warmup = field(init=False)
 
     def __post_init__(self) -> None:

@@ -8,14 +8,15 @@ open in the background (``Runtime.warmup``) or on first use.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from memory_core import AsyncSelfLearningMemory, MemoryConfig, SelfLearningMemory
 
+from memory_mcp._completions import register_completions
 from memory_mcp._metrics import ServerMetrics
 from memory_mcp._prompts import INSTRUCTIONS, register_prompts
 from memory_mcp._resources import register_resources
@@ -38,7 +39,9 @@ class RuntimeMiddleware:
         self.rt = rt
         self.metrics = rt.metrics
 
-    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    async def __call__(
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
         if ctx.method not in _HANDSHAKE:
             # Normally notifications/initialized: the handshake is done, so opening the
             # storage and loading the model can no longer delay it.
@@ -50,15 +53,18 @@ class RuntimeMiddleware:
         error = True
         try:
             result = await call_next(ctx)
-            error = isinstance(result, dict) and bool(result.get("isError"))
-            if error:
+            error = False
+            if isinstance(result, dict) and result.get("isError"):
+                error = True
                 result = _readable_validation_error(result)
             return result
         finally:
             self.metrics.record(name, (time.perf_counter() - started) * 1000.0, error=error)
 
 
-_PYDANTIC = re.compile(r"^Error executing tool (?P<tool>\S+): \d+ validation errors? for \S+\n(?P<body>.*)$", re.S)
+_PYDANTIC = re.compile(
+    r"^Error executing tool (?P<tool>\S+): \d+ validation errors? for \S+\n(?P<body>.*)$", re.S
+)
 _PYDANTIC_ITEM = re.compile(r"^(?P<loc>\S[^\n]*)\n  (?P<msg>[^\n]*?)(?: \[type=[^\n]*)?$", re.M)
 
 
@@ -66,13 +72,17 @@ def _readable_validation_error(result: dict[str, Any]) -> dict[str, Any]:
     """Rewrite the SDK's argument-validation text (pydantic's multi-line report, with
     input echoes and doc links) as one line per field: ``invalid argument <field>: <why>``."""
     content = result.get("content")
-    first = content[0] if isinstance(content, list) and content else None
+    if not isinstance(content, list) or not content:
+        return result
+    first = content[0]
     if not isinstance(first, dict) or not isinstance(first.get("text"), str):
         return result
     match = _PYDANTIC.match(first["text"])
     if match is None:
         return result
-    parts = [f"invalid argument {m['loc']}: {m['msg']}" for m in _PYDANTIC_ITEM.finditer(match["body"])]
+    parts = [
+        f"invalid argument {m['loc']}: {m['msg']}" for m in _PYDANTIC_ITEM.finditer(match["body"])
+    ]
     if not parts:
         return result
     text = f"Error executing tool {match['tool']}: " + "; ".join(parts)
@@ -108,6 +118,8 @@ def build_server(
     register_tools(server, rt)
     register_resources(server, rt)
     register_prompts(server)
+    register_completions(server, rt)
+    rt.sessions.install(server)
     return server, rt
 
 

@@ -20,7 +20,9 @@ from memory_core import (
     Complexity,
     Episode,
     EpisodeFilter,
+    EpisodeNotFoundError,
     ExecutionStep,
+    HealthReport,
     MemoryCoreError,
     OutcomeType,
     Pattern,
@@ -64,9 +66,15 @@ R = TypeVar("R")
 
 KEY_STEPS_PER_EPISODE = 5
 
-READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
-ADDITIVE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
-DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
+READ_ONLY = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+ADDITIVE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
+DESTRUCTIVE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+)
 
 
 def _mapped(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -82,7 +90,7 @@ def _mapped(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     return wrapper
 
 
-def register_tools(server: MCPServer, rt: Runtime) -> None:  # noqa: C901 - one closure per tool
+def register_tools(server: MCPServer, rt: Runtime) -> None:
     """Add every tool to ``server``; argument bounds come from ``rt.limits``."""
     lim = rt.limits
     Short = Annotated[str, Field(min_length=1, max_length=lim.max_short_text_chars)]
@@ -105,8 +113,10 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:  # noqa: C901 - one 
 
     StepResultArg = Annotated[
         StepResultInput | Text | None,
-        Field(description='an object {"type": "success"|"error"|"timeout", "output", "message"}, '
-              "or a plain string meaning a successful output"),
+        Field(
+            description='an object {"type": "success"|"error"|"timeout", "output", "message"}, '
+            "or a plain string meaning a successful output"
+        ),
     ]
 
     class StepInput(BaseModel):
@@ -146,10 +156,18 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:  # noqa: C901 - one 
     @server.tool(annotations=ADDITIVE, title="Create episode")
     @_mapped
     async def create_episode(
+        ctx: Context,
         task_description: Annotated[
-            str, Field(min_length=1, max_length=lim.max_task_description_chars, description="what the task is")
+            str,
+            Field(
+                min_length=1,
+                max_length=lim.max_task_description_chars,
+                description="what the task is",
+            ),
         ],
-        domain: Annotated[Short | None, Field(description="e.g. web-api, cli; default general")] = None,
+        domain: Annotated[
+            Short | None, Field(description="e.g. web-api, cli; default general")
+        ] = None,
         task_type: TaskType = TaskType.OTHER,
         complexity: Complexity = Complexity.MODERATE,
         tags: Tags | None = None,
@@ -171,7 +189,10 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:  # noqa: C901 - one 
         episode_id = await rt.memory.start_episode(
             task_description, context, task_type, metadata=metadata, tenant=rt.tenant()
         )
-        return CreateEpisodeResult(episode_id=episode_id, task_type=task_type, domain=context.domain)
+        await rt.sessions.resource_updated(ctx, "memory://episodes")
+        return CreateEpisodeResult(
+            episode_id=episode_id, task_type=task_type, domain=context.domain
+        )
 
     @server.tool(annotations=ADDITIVE, title="Log episode step(s)")
     @_mapped
@@ -179,7 +200,8 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:  # noqa: C901 - one 
         ctx: Context,
         episode_id: UUID,
         step_number: Annotated[
-            int | None, Field(ge=1, le=lim.max_steps_per_episode, description="default: next number")
+            int | None,
+            Field(ge=1, le=lim.max_steps_per_episode, description="default: next number"),
         ] = None,
         tool: Annotated[Short | None, Field(description="the tool or component that acted")] = None,
         action: Action = "",
@@ -189,7 +211,9 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:  # noqa: C901 - one 
         tokens_used: Annotated[int | None, Field(ge=0)] = None,
         steps: Annotated[
             list[StepInput] | None,
-            Field(max_length=lim.max_steps_per_call, description="batch form: several steps at once"),
+            Field(
+                max_length=lim.max_steps_per_call, description="batch form: several steps at once"
+            ),
         ] = None,
     ) -> AddStepResult:
         """Log one step (tool, action, result) of an in-progress episode, or a batch in `steps`.
@@ -197,7 +221,9 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:  # noqa: C901 - one 
         A batch is stored atomically (all or nothing) and reports progress."""
         if steps is not None:
             if tool is not None or step_number is not None or result is not None:
-                raise invalid("steps", "give either one step (tool, action, ...) or a steps batch, not both")
+                raise invalid(
+                    "steps", "give either one step (tool, action, ...) or a steps batch, not both"
+                )
             if not steps:
                 raise invalid("steps", "must contain at least one step")
             inputs = list(steps)
@@ -246,6 +272,7 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:  # noqa: C901 - one 
             )
 
         outcome = await rt.memory.run(log, rt.memory.sync)
+        await rt.sessions.resource_updated(ctx, f"memory://episodes/{episode_id}")
         if batch:
             await ctx.report_progress(total, total, f"stored {total} steps")
         return outcome
@@ -253,6 +280,7 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:  # noqa: C901 - one 
     @server.tool(annotations=ADDITIVE, title="Complete episode")
     @_mapped
     async def complete_episode(
+        ctx: Context,
         episode_id: UUID,
         outcome_type: OutcomeType,
         verdict: Text = "",
@@ -260,7 +288,9 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:  # noqa: C901 - one 
         completed: Annotated[list[Text] | None, Field(max_length=lim.max_artifacts)] = None,
         failed: Annotated[list[Text] | None, Field(max_length=lim.max_artifacts)] = None,
         reason: Text | None = None,
-        error_details: Annotated[Text | None, Field(description="failure details, kept with reason")] = None,
+        error_details: Annotated[
+            Text | None, Field(description="failure details, kept with reason")
+        ] = None,
     ) -> CompleteEpisodeResult:
         """Finish an episode with its outcome; scores it, reflects on it, extracts patterns.
 
@@ -297,23 +327,38 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:  # noqa: C901 - one 
                 patterns=refs,
             )
 
-        return await rt.memory.run(complete, rt.memory.sync)
+        done = await rt.memory.run(complete, rt.memory.sync)
+        await rt.sessions.resource_updated(ctx, f"memory://episodes/{episode_id}")
+        for ref in done.patterns:
+            await rt.sessions.resource_updated(ctx, f"memory://patterns/{ref.pattern_id}")
+        reward = f"{done.reward.total:.2f}" if done.reward else "n/a"
+        await rt.sessions.log(
+            ctx,
+            "info",
+            f"episode {episode_id} completed: reward {reward}, {len(done.patterns)} pattern(s)",
+        )
+        return done
 
     @server.tool(annotations=READ_ONLY, title="Get episode")
     @_mapped
     async def get_episode(episode_id: UUID) -> Episode:
         """Everything recorded for one episode: context, steps, outcome, reward, reflection."""
-        return await rt.memory.get_episode(episode_id, tenant=rt.tenant())
+        episode: Episode = await rt.memory.get_episode(episode_id, tenant=rt.tenant())
+        return episode
 
     @server.tool(annotations=READ_ONLY, title="List episodes")
     @_mapped
     async def list_episodes(
         filters: Annotated[
             EpisodeFilter | None,
-            Field(description="domain, task_type, outcome, status, language, framework, tags, since, until"),
+            Field(
+                description="domain, task_type, outcome, status, language, framework, tags, since, until"
+            ),
         ] = None,
         limit: Limit = 20,
-        cursor: Annotated[str | None, Field(max_length=1024, description="next_cursor of the previous page")] = None,
+        cursor: Annotated[
+            str | None, Field(max_length=1024, description="next_cursor of the previous page")
+        ] = None,
     ) -> ListEpisodesResult:
         """Episode summaries, newest first, filtered and paged with a cursor."""
         page = await rt.memory.list_episodes(filters, limit, cursor, tenant=rt.tenant())
@@ -322,15 +367,19 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:  # noqa: C901 - one 
     @server.tool(annotations=DESTRUCTIVE, title="Delete episode")
     @_mapped
     async def delete_episode(
+        ctx: Context,
         episode_id: UUID,
         confirm: Annotated[bool, Field(description="must be true: deletion is permanent")] = False,
     ) -> DeleteEpisodeResult:
         """Delete an episode permanently (steps, embeddings, cache). Requires confirm=true."""
         if confirm is not True:
-            raise invalid("confirm", f"must be true to delete episode {episode_id}; deletion is permanent")
+            raise invalid(
+                "confirm", f"must be true to delete episode {episode_id}; deletion is permanent"
+            )
         deleted = await rt.memory.delete_episode(episode_id, tenant=rt.tenant())
         if not deleted:
-            raise tool_error(_not_found(episode_id))
+            raise tool_error(EpisodeNotFoundError(episode_id))
+        await rt.sessions.resource_updated(ctx, f"memory://episodes/{episode_id}")
         return DeleteEpisodeResult(episode_id=episode_id, deleted=True)
 
     # -- memory --------------------------------------------------------------------------
@@ -338,14 +387,18 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:  # noqa: C901 - one 
     @server.tool(annotations=READ_ONLY, title="Query memory")
     @_mapped
     async def query_memory(
-        query: Annotated[str, Field(min_length=1, max_length=lim.max_query_chars, description="the new task")],
+        query: Annotated[
+            str, Field(min_length=1, max_length=lim.max_query_chars, description="the new task")
+        ],
         domain: Short | None = None,
         task_type: TaskType | None = None,
         limit: Annotated[int, Field(ge=1, le=min(lim.max_limit, 50))] = 5,
         language: Short | None = None,
         framework: Short | None = None,
         tags: Tags | None = None,
-        outcome: Annotated[OutcomeType | None, Field(description="only episodes with this outcome")] = None,
+        outcome: Annotated[
+            OutcomeType | None, Field(description="only episodes with this outcome")
+        ] = None,
     ) -> QueryMemoryResult:
         """Before a task: relevant past episodes (with key steps), patterns and heuristics.
 
@@ -411,6 +464,7 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:  # noqa: C901 - one 
     @server.tool(annotations=ADDITIVE, title="Record pattern outcome")
     @_mapped
     async def record_pattern_outcome(
+        ctx: Context,
         pattern_id: UUID,
         episode_id: Annotated[UUID, Field(description="the episode the pattern was applied in")],
         success: bool,
@@ -419,6 +473,7 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:  # noqa: C901 - one 
         p: Pattern = await rt.memory.record_pattern_outcome(
             pattern_id, episode_id, success, tenant=rt.tenant()
         )
+        await rt.sessions.resource_updated(ctx, f"memory://patterns/{p.id}")
         return PatternOutcomeResult(
             pattern_id=p.id,
             applications=p.applications,
@@ -431,17 +486,23 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:  # noqa: C901 - one 
     @server.tool(annotations=READ_ONLY, title="Health check")
     async def health_check() -> HealthCheckResult:
         """Storage, cache and embeddings status, queue depth, versions, warm-up state."""
-        base = {
-            "server_version": rt.version,
-            "transport": rt.metrics.transport,
-            "uptime_seconds": round(rt.metrics.uptime_seconds, 3),
-            "warmup": rt.warmup.status(),
-        }
+
+        def result(report: HealthReport | None, error: str | None = None) -> HealthCheckResult:
+            return HealthCheckResult(
+                ok=report is not None and report.ok,
+                server_version=rt.version,
+                transport=rt.metrics.transport,
+                uptime_seconds=round(rt.metrics.uptime_seconds, 3),
+                warmup=rt.warmup.status(),
+                memory=report,
+                error=error,
+            )
+
         try:
-            report = await rt.memory.health()
+            report: HealthReport = await rt.memory.health()
         except MemoryCoreError as exc:
-            return HealthCheckResult(ok=False, error=f"{type(exc).__name__}: {exc}", **base)
-        return HealthCheckResult(ok=report.ok, memory=report, **base)
+            return result(None, f"{type(exc).__name__}: {exc}")
+        return result(report)
 
     @server.tool(annotations=READ_ONLY, title="Get metrics")
     @_mapped
@@ -450,17 +511,13 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:  # noqa: C901 - one 
         core = await rt.memory.metrics(tenant=rt.tenant())
         return GetMetricsResult(
             uptime_seconds=round(rt.metrics.uptime_seconds, 3),
-            tools={k: ToolCallStats(**v) for k, v in rt.metrics.tool_snapshot().items()},
+            tools={
+                k: ToolCallStats.model_validate(v) for k, v in rt.metrics.tool_snapshot().items()
+            },
             core=core,
             cache_hit_rate=core.cache.get("hit_rate"),
             collected_at=datetime.now(UTC),
         )
-
-
-def _not_found(episode_id: UUID) -> MemoryCoreError:
-    from memory_core import EpisodeNotFoundError
-
-    return EpisodeNotFoundError(episode_id)
 
 
 def _key_steps(steps: Sequence[ExecutionStep]) -> list[KeyStep]:
@@ -522,7 +579,9 @@ def _compact(result: QueryResult) -> QueryMemoryResult:
     )
 
 
-def _summary(episodes: list[EpisodeHit], patterns: list[PatternHit], heuristics: list[HeuristicHit]) -> str:
+def _summary(
+    episodes: list[EpisodeHit], patterns: list[PatternHit], heuristics: list[HeuristicHit]
+) -> str:
     if not (episodes or patterns or heuristics):
         return "No relevant past episodes, patterns or heuristics yet."
     lines: list[str] = []

@@ -668,6 +668,22 @@ class LMDBCache:
             if not (self._closed or self._disabled) and (self._pending_touch or self._pending_drop):
                 self._flush_locked()
 
+    def compact(self) -> dict[str, Any]:
+        """Drop freed pages from the data file (after an erasure, so no byte of an erased
+        entry stays on disk). Only when no other process has the cache open."""
+        with self._lock:
+            if self._closed or self._disabled:
+                return {"compacted": False, "reason": "cache closed or disabled"}
+            before = (self._env.path / "data.mdb").stat().st_size
+            try:
+                done = self._env.compact()
+            except (OSError, lmdb.Error) as exc:
+                raise CacheError(f"cannot compact the LMDB cache: {exc}") from exc
+            after = (self._env.path / "data.mdb").stat().st_size
+            if not done:
+                return {"compacted": False, "reason": "other processes have the cache open"}
+            return {"compacted": True, "bytes_before": before, "bytes_after": after}
+
     def close(self) -> None:
         """Write buffered promotions and release the environment. Idempotent."""
         self.flush()

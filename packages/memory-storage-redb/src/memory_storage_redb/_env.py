@@ -197,12 +197,15 @@ class Environment:
             max_spare_txns=4,
         )
         self._check_length()
-        self.dbs = self.write(
+        handles = self.write(
             lambda txn: {
                 name: self.env.open_db(name, txn=txn, dupsort=name == b"episodes")
                 for name in DB_NAMES
             }
         )
+        # In place: every cache sharing this environment holds a reference to this dict.
+        self.dbs.clear()
+        self.dbs.update(handles)
 
     def _check_length(self) -> None:
         """A truncated file is caught here, before any page past its end is touched."""
@@ -277,12 +280,37 @@ class Environment:
     def sync(self) -> None:
         self.env.sync(True)
 
+    def compact(self) -> bool:
+        """Rewrite the data file without free pages, so bytes of deleted entries are gone
+        from it (LMDB is copy-on-write and never zeroes freed pages). Only when this
+        process is the sole user: replacing the file under another process's map would
+        split the cache. Returns whether it compacted. Call with ``self.lock`` held."""
+        if self._users is None or self.env is None:
+            return False
+        if not _lock(self._users, exclusive=True, blocking=False):
+            return False
+        try:
+            tmp = self.path / f"compact-{_stamp()}"
+            tmp.mkdir()
+            try:
+                self.env.copy(str(tmp), compact=True)
+                size = self.env.info()["map_size"]
+                self._close_engine()
+                os.replace(tmp / "data.mdb", self.path / "data.mdb")
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            self._initial_map_bytes = size
+            self._open_engine()
+            return True
+        finally:
+            _lock(self._users, exclusive=False)
+
     def _close_engine(self) -> None:
         if self.env is not None:
             with contextlib.suppress(lmdb.Error):
                 self.env.close()
             self.env = None
-            self.dbs = {}
+            self.dbs.clear()
 
     def close(self) -> None:
         self._close_engine()

@@ -827,6 +827,62 @@ class LibSQLStorage:
 
         return self._db.write(op)
 
+    def replace_patterns(
+        self,
+        tenant: str,
+        patterns: Sequence[Pattern],
+        *,
+        delete_patterns: Sequence[UUID] = (),
+        delete_heuristics: Sequence[UUID] = (),
+    ) -> None:
+        """Store patterns exactly as given and delete others, in one transaction (erasure
+        takes an erased episode's contribution back out of shared patterns this way)."""
+        for i, p in enumerate(patterns):
+            if p.tenant != tenant:
+                raise InvalidInputError(
+                    f"patterns[{i}] belongs to tenant {p.tenant!r}, not {tenant!r}",
+                    field=f"patterns[{i}].tenant",
+                )
+
+        def op(tx: Tx) -> None:
+            for i, p in enumerate(patterns):
+                row = tx.one(
+                    "SELECT pk, key FROM patterns WHERE tenant = ? AND id = ?", (tenant, str(p.id))
+                )
+                if row is None:
+                    continue
+                if row[1] != p.key:
+                    raise InvalidInputError(
+                        "a pattern's key cannot change", field=f"patterns[{i}].key"
+                    )
+                pk = int(row[0])
+                self._save_pattern(tx, pk, p)
+                tx.run("DELETE FROM pattern_fts WHERE rowid = ?", (pk,))
+                text = pattern_text(p)
+                if text:
+                    tx.run("INSERT INTO pattern_fts (rowid, text) VALUES (?, ?)", (pk, text))
+                tx.run("DELETE FROM pattern_sources WHERE pattern_pk = ?", (pk,))
+                tx.many(
+                    "INSERT INTO pattern_sources (pattern_pk, tenant, episode_id) VALUES (?, ?, ?)",
+                    [(pk, tenant, str(e)) for e in p.episode_ids],
+                )
+            for pid in delete_patterns:
+                row = tx.one(
+                    "SELECT pk FROM patterns WHERE tenant = ? AND id = ?", (tenant, str(pid))
+                )
+                if row is None:
+                    continue
+                pk = int(row[0])
+                tx.run("DELETE FROM pattern_fts WHERE rowid = ?", (pk,))
+                tx.run("DELETE FROM pattern_sources WHERE pattern_pk = ?", (pk,))
+                tx.run("DELETE FROM pattern_usage WHERE pattern_pk = ?", (pk,))
+                tx.run("DELETE FROM patterns WHERE pk = ?", (pk,))
+            for hid in delete_heuristics:
+                tx.run("DELETE FROM heuristics WHERE tenant = ? AND id = ?", (tenant, str(hid)))
+            self._bump(tx, tenant)
+
+        self._db.write(op)
+
     def get_pattern(self, tenant: str, pattern_id: UUID) -> Pattern | None:
         row = self._db.read(
             lambda tx: tx.one(

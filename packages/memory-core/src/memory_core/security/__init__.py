@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         RetentionJob,
         RetentionReport,
         apply_retention,
+        start_retention_job,
     )
     from memory_core.security._rotation import (
         RotationProgress,
@@ -66,6 +67,7 @@ _WHERE = {
     "RetentionJob": "_retention",
     "RetentionReport": "_retention",
     "apply_retention": "_retention",
+    "start_retention_job": "_retention",
     "RotationProgress": "_rotation",
     "encrypted_tenants": "_rotation",
     "key_usage": "_rotation",
@@ -77,7 +79,36 @@ _WHERE = {
     "TokenStore": "_tokens",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "SYSTEM_TENANT",
+    "AuditLog",
+    "AuditRecord",
+    "AuthenticationError",
+    "DecryptionError",
+    "EncryptedStorage",
+    "ErasureReport",
+    "IssuedToken",
+    "Keyring",
+    "RetentionJob",
+    "RetentionPolicy",
+    "RetentionReport",
+    "RotationProgress",
+    "Scope",
+    "TokenInfo",
+    "TokenStore",
+    "acting_as",
+    "apply_retention",
+    "current_principal",
+    "encrypted_tenants",
+    "erase_episode",
+    "erase_matching",
+    "erase_tenant",
+    "generate_key",
+    "key_usage",
+    "rotate_keys",
+    "start_retention_job",
+    "structural_patterns",
+]
 
 
 def __getattr__(name: str) -> Any:

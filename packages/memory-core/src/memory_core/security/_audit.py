@@ -143,9 +143,7 @@ class AuditLog:
             target_ids=targets,
             outcome=outcome,
         )
-        log.debug(
-            "audit %s by %s on %d target(s): %s", operation, who, len(targets), outcome
-        )
+        log.debug("audit %s by %s on %d target(s): %s", operation, who, len(targets), outcome)
         if self._store is not None:
             self._store.put_record(
                 tenant, AUDIT_KIND, record.id, record.model_dump(mode="json", exclude={"id"})

@@ -42,7 +42,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 from memory_core._errors import ConfigurationError, InvalidInputError
@@ -155,7 +155,7 @@ class EncryptedStorage:
 
     @property
     def records(self) -> RecordStore:
-        return self.inner  # type: ignore[return-value]
+        return cast(RecordStore, self.inner)
 
     # -- policy ------------------------------------------------------------------------
     def tenant_is_sensitive(self, tenant: str) -> bool:
@@ -204,7 +204,9 @@ class EncryptedStorage:
                 "keyring (MEMORY_ENCRYPTION_KEYS)",
                 key_id=kid,
             )
-        return open_sealed(master, b64d(str(record["dek"])), _dek_aad(tenant, episode_id), key_id=kid)
+        return open_sealed(
+            master, b64d(str(record["dek"])), _dek_aad(tenant, episode_id), key_id=kid
+        )
 
     def wrap(self, tenant: str, episode_id: UUID, key: bytes) -> dict[str, Any]:
         """A ``dek`` record for a data key, wrapped with the active master key."""
@@ -221,10 +223,16 @@ class EncryptedStorage:
             raise ConfigurationError(_NO_KEY, key="MEMORY_ENCRYPTION_KEYS")
         key = new_data_key()
         if tenant not in self._registered:
-            self.records.put_record(SYSTEM_TENANT, ENCRYPTED_TENANT_KIND, tenant, {"tenant": tenant})
+            self.records.put_record(
+                SYSTEM_TENANT, ENCRYPTED_TENANT_KIND, tenant, {"tenant": tenant}
+            )
             self._registered.add(tenant)
         self.records.put_record(
-            tenant, DEK_KIND, str(episode_id), self.wrap(tenant, episode_id, key), episode_id=episode_id
+            tenant,
+            DEK_KIND,
+            str(episode_id),
+            self.wrap(tenant, episode_id, key),
+            episode_id=episode_id,
         )
         self._remember(tenant, episode_id, key)
         return key
@@ -304,7 +312,11 @@ class EncryptedStorage:
         if ep.outcome is not None and _sealed(ep.outcome.verdict):
             body = self._open(key, t, e, "outcome", ep.outcome.verdict)
             update["outcome"] = TaskOutcome(type=ep.outcome.type, **body)
-        if ep.reflection is not None and ep.reflection.insights and _sealed(ep.reflection.insights[0]):
+        if (
+            ep.reflection is not None
+            and ep.reflection.insights
+            and _sealed(ep.reflection.insights[0])
+        ):
             update["reflection"] = Reflection(
                 **self._open(key, t, e, "reflection", ep.reflection.insights[0])
             )
@@ -408,7 +420,11 @@ class EncryptedStorage:
         if key is None:
             self.inner.complete_episode(episode, extraction)
             return
-        kept = structural_patterns(extract_patterns(episode, episode.outcome)) if episode.outcome else []
+        kept = (
+            structural_patterns(extract_patterns(episode, episode.outcome))
+            if episode.outcome
+            else []
+        )
         kept_ids = {p.id for p in kept}
         sealed = self._seal_episode(key, episode)
         sealed.pattern_ids = [i for i in episode.pattern_ids if i in kept_ids]
@@ -563,7 +579,9 @@ def wrap_if_configured(storage: StorageBackend, config: MemoryConfig) -> Storage
     keyring = Keyring.from_config(config)
     if keyring is None and not config.sensitive_tenants:
         return storage
-    return EncryptedStorage(storage, keyring, sensitive_tenants=config.sensitive_tenants)
+    wrapped = EncryptedStorage(storage, keyring, sensitive_tenants=config.sensitive_tenants)
+    # the backend's name is an instance attribute here (it names the wrapped backend)
+    return cast(StorageBackend, wrapped)
 
 
 def sensitive_flag(metadata: dict[str, Any] | None) -> bool:

@@ -14,7 +14,8 @@
 * the cache (the episode's entries and the tenant's retrieval results);
 * exports made afterwards (they read storage);
 * with ``compact=True``, free pages and the write-ahead log of a local database file
-  (``vacuum``), so the bytes are gone from disk too.
+  (``vacuum``) and the cache's free pages (``compact``, request R2), so the bytes are gone
+  from disk too.
 
 The audit log keeps one record that the erasure happened (operation, ids, outcome).
 """
@@ -159,8 +160,12 @@ def retract_patterns(memory: SelfLearningMemory, tenant: str, episode: Episode) 
     report.patterns_updated = len(updated)
     report.patterns_deleted = len(deleted)
     report.heuristics_deleted = len(stale)
+    cache = memory.cache
     for pid in [*deleted, *(p.id for p in updated)]:
-        memory._cache_safe(lambda pid=pid: memory.cache.delete("pattern", tenant, str(pid)))
+        try:
+            cache.delete("pattern", tenant, str(pid))
+        except Exception:
+            log.debug("cache delete failed", exc_info=True)
     return report
 
 
@@ -175,14 +180,27 @@ def _erase_one(memory: SelfLearningMemory, tenant: str, episode_id: UUID) -> Era
     return report
 
 
+def _nothing() -> None:
+    return None
+
+
 def _compact(memory: SelfLearningMemory, report: ErasureReport) -> None:
+    """Drop freed pages that still hold erased bytes: the database's ``vacuum`` and the
+    cache's ``compact`` (optional operator methods; request R2 for the LMDB cache)."""
     vacuum = getattr(memory.storage, "vacuum", None)
-    if callable(vacuum):
-        with memory._lock:
+    compact = getattr(memory.cache, "compact", None)
+    if getattr(memory.cache, "name", None) == "none":
+        compact = _nothing  # nothing was ever written
+    with memory._lock:
+        if callable(vacuum):
             vacuum()
-        report.compacted = True
-    else:
-        log.warning("the storage backend has no vacuum; freed pages keep old bytes until reused")
+        else:
+            log.warning("the storage backend has no vacuum; freed pages keep old bytes")
+        if callable(compact):
+            compact()
+        else:
+            log.warning("the cache has no compact(); its freed pages keep old bytes until reused")
+    report.compacted = callable(vacuum) and callable(compact)
 
 
 def erase_episode(
@@ -298,4 +316,3 @@ def erase_tenant(
         _compact(memory, report)
     memory._audit("erase_tenant", t, [t], "ok")
     return report
-

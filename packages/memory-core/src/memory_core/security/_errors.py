@@ -1,9 +1,9 @@
 """Errors of the security package, under memory-core's tree::
 
-    MemoryCoreError
-    ├── StorageError
-    │   └── DecryptionError       a stored envelope cannot be opened (unknown key id, tampered)
-    └── AuthenticationError       a bearer token is malformed (verify() returns None otherwise)
+MemoryCoreError
+├── StorageError
+│   └── DecryptionError       a stored envelope cannot be opened (unknown key id, tampered)
+└── AuthenticationError       a bearer token is malformed (verify() returns None otherwise)
 """
 
 from __future__ import annotations

@@ -76,9 +76,7 @@ class Keyring:
             try:
                 raw = json.loads(text)
             except ValueError:
-                raise ConfigurationError(
-                    f"{_SETTING} is not valid JSON", key=_SETTING
-                ) from None
+                raise ConfigurationError(f"{_SETTING} is not valid JSON", key=_SETTING) from None
             if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
                 raise ConfigurationError(
                     f"{_SETTING} must map key ids to base64 strings", key=_SETTING

@@ -34,7 +34,14 @@ from memory_core.security._policy import RetentionPolicy
 if TYPE_CHECKING:
     from memory_core._memory import SelfLearningMemory
 
-__all__ = ["RetentionJob", "RetentionReport", "apply_retention", "policy_for", "select_expired"]
+__all__ = [
+    "RetentionJob",
+    "RetentionReport",
+    "apply_retention",
+    "policy_for",
+    "select_expired",
+    "start_retention_job",
+]
 
 log = logging.getLogger("memory_core.security")
 
@@ -203,3 +210,12 @@ class RetentionJob:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+
+def start_retention_job(memory: SelfLearningMemory) -> RetentionJob | None:
+    """Start the background job when ``retention_interval_seconds`` is configured (servers
+    call this at startup and ``stop()`` at shutdown); ``None`` otherwise."""
+    interval = memory.config.retention_interval_seconds
+    if interval is None:
+        return None
+    return RetentionJob(memory, interval).start()

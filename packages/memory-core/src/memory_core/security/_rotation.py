@@ -56,14 +56,18 @@ def encrypted_tenants(memory: SelfLearningMemory) -> list[str]:
     out: list[str] = []
     after = 0
     while True:
-        page = records.list_records(SYSTEM_TENANT, ENCRYPTED_TENANT_KIND, limit=500, after_seq=after)
+        page = records.list_records(
+            SYSTEM_TENANT, ENCRYPTED_TENANT_KIND, limit=500, after_seq=after
+        )
         out.extend(rid for _, rid, _ in page)
         if len(page) < 500:
             return out
         after = page[-1][0]
 
 
-def key_usage(memory: SelfLearningMemory, *, tenants: Iterable[str] | None = None) -> dict[str, int]:
+def key_usage(
+    memory: SelfLearningMemory, *, tenants: Iterable[str] | None = None
+) -> dict[str, int]:
     """How many data keys each master key id wraps: an old key may be removed from the
     keyring when it no longer appears here."""
     records = encrypted_storage(memory).records

@@ -187,9 +187,7 @@ class TokenStore:
             self._cache.pop(str(token_id), None)
         return _info(data)
 
-    def rotate(
-        self, token_id: str, *, expires_in: timedelta | None = None
-    ) -> IssuedToken:
+    def rotate(self, token_id: str, *, expires_in: timedelta | None = None) -> IssuedToken:
         """A new token with the same tenant, scope and name; the old one is revoked."""
         data = self._store.get_record(SYSTEM_TENANT, TOKEN_KIND, str(token_id))
         if data is None:

@@ -361,6 +361,47 @@ class InMemoryStorage:
             t.generation += 1
             return True
 
+    def replace_patterns(
+        self,
+        tenant: str,
+        patterns: Sequence[Pattern],
+        *,
+        delete_patterns: Sequence[UUID] = (),
+        delete_heuristics: Sequence[UUID] = (),
+    ) -> None:
+        """Overwrite patterns exactly (by id; key unchanged) and delete patterns and
+        heuristics, atomically (erasure takes an episode's contribution back this way)."""
+        with self._lock:
+            self._open()
+            _check_tenants(tenant, patterns, "patterns")
+            t = self._peek(tenant)
+            if t is None:
+                return
+            for i, p in enumerate(patterns):
+                old = t.patterns.get(p.id)
+                if old is not None and old.key != p.key:
+                    raise InvalidInputError(
+                        "a pattern's key cannot change", field=f"patterns[{i}].key"
+                    )
+            for p in patterns:
+                if p.id not in t.patterns:
+                    continue
+                t.pattern_text.remove(p.id)
+                t.patterns[p.id] = _copy(p)
+                t.pattern_text.add(p.id, terms(p.description))
+            for pid in delete_patterns:
+                gone = t.patterns.pop(pid, None)
+                if gone is None:
+                    continue
+                t.pattern_by_key.pop(gone.key, None)
+                t.pattern_text.remove(pid)
+                for k in [k for k in t.usage if k[0] == pid]:
+                    del t.usage[k]
+            dropped = set(delete_heuristics)
+            for key in [k for k, h in t.heuristics.items() if h.id in dropped]:
+                del t.heuristics[key]
+            t.generation += 1
+
     # -- records (the RecordStore extension) --------------------------------------------
 
     def put_record(

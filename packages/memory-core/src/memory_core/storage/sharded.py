@@ -245,6 +245,18 @@ class ShardedStorage:
     def update_episode_tags(self, tenant: str, episode_id: UUID, tags: Sequence[str]) -> Episode:
         return self.shard(tenant).update_episode_tags(tenant, episode_id, tags)  # type: ignore[attr-defined,no-any-return]
 
+    def replace_patterns(
+        self,
+        tenant: str,
+        patterns: Sequence[Pattern],
+        *,
+        delete_patterns: Sequence[UUID] = (),
+        delete_heuristics: Sequence[UUID] = (),
+    ) -> None:
+        self.shard(tenant).replace_patterns(  # type: ignore[attr-defined]
+            tenant, patterns, delete_patterns=delete_patterns, delete_heuristics=delete_heuristics
+        )
+
     # operations
     def stats(self, tenant: str | None = None) -> StorageStats:
         if tenant is not None:

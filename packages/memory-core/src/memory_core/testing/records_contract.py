@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from memory_core._errors import EpisodeNotFoundError
-from memory_core._models import EpisodeFilter
+from memory_core._models import EpisodeFilter, PatternFilter
 from memory_core._protocols import RecordStore
-from memory_core.testing.factories import make_episode, make_step
+from memory_core.testing.factories import make_episode, make_heuristic, make_pattern, make_step
 
 T1, T2 = "tenant-a", "tenant-b"
 
@@ -85,3 +85,25 @@ class RecordStoreContract:
         assert storage.count_episodes(T1, EpisodeFilter(tags=["old"])) == 0
         with pytest.raises(EpisodeNotFoundError):
             storage.update_episode_tags(T2, ep.id, ["x"])
+
+    def test_replace_patterns_overwrites_and_deletes(self, storage: Any) -> None:
+        keep, drop = (
+            make_pattern("keep", tenant=T1, support=3, successes=2.0),
+            make_pattern("drop", tenant=T1, description="zebra crossing pattern"),
+        )
+        other = make_pattern("keep", tenant=T2, support=3, successes=2.0)
+        storage.upsert_patterns(T1, [keep, drop])
+        storage.upsert_patterns(T2, [other])
+        h = make_heuristic("h", tenant=T1)
+        storage.upsert_heuristics(T1, [h])
+        lowered = keep.model_copy(update={"support": 2, "successes": 1.0, "description": "quokka"})
+        storage.replace_patterns(T1, [lowered], delete_patterns=[drop.id], delete_heuristics=[h.id])
+        got = storage.get_pattern(T1, keep.id)
+        assert (got.support, got.successes, got.description) == (2, 1.0, "quokka")
+        assert storage.get_pattern(T1, drop.id) is None
+        assert storage.search_patterns(T1, "zebra", 10, PatternFilter()) == []
+        assert [p.id for p, _ in storage.search_patterns(T1, "quokka", 10, PatternFilter())] == [
+            keep.id
+        ]
+        assert storage.list_heuristics(T1, 10) == []
+        assert storage.get_pattern(T2, other.id).support == 3

@@ -31,7 +31,7 @@ from memory_core.workflow._models import (
 )
 
 if TYPE_CHECKING:
-    from memory_core._memory import SelfLearningMemory
+    from memory_core.workflow._host import MemoryHost
 
 CHECKPOINT_KIND = "checkpoint"
 RECENT_STEPS = 12
@@ -44,7 +44,7 @@ class CheckpointsMixin:
     """Checkpoint and hand-off methods of ``SelfLearningMemory``."""
 
     def checkpoint_episode(
-        self: SelfLearningMemory,
+        self: MemoryHost,
         episode_id: UUID | str,
         reason: str = "",
         note: str = "",
@@ -83,7 +83,7 @@ class CheckpointsMixin:
             return cp
 
     def list_checkpoints(
-        self: SelfLearningMemory, episode_id: UUID | str, *, tenant: str | None = None
+        self: MemoryHost, episode_id: UUID | str, *, tenant: str | None = None
     ) -> list[Checkpoint]:
         """The episode's checkpoints, oldest first."""
         eid = as_uuid(episode_id, "episode_id")
@@ -93,7 +93,7 @@ class CheckpointsMixin:
         return [Checkpoint.model_validate(d["checkpoint"]) for _, _, d in rows]
 
     def get_handoff_pack(
-        self: SelfLearningMemory, checkpoint_id: str, *, tenant: str | None = None
+        self: MemoryHost, checkpoint_id: str, *, tenant: str | None = None
     ) -> HandoffPack:
         """The pack stored with a checkpoint. Raises ``CheckpointNotFoundError`` (also
         once its episode was deleted: deleting an episode removes its checkpoints)."""
@@ -106,7 +106,7 @@ class CheckpointsMixin:
         return HandoffPack.model_validate(data["pack"])
 
     def resume_from_handoff(
-        self: SelfLearningMemory,
+        self: MemoryHost,
         pack: HandoffPack | dict[str, Any] | str,
         *,
         tenant: str | None = None,
@@ -213,7 +213,7 @@ def _summary_line(steps: list[ExecutionStep]) -> str:
 
 
 def _pack(
-    memory: SelfLearningMemory,
+    memory: MemoryHost,
     tenant: str,
     episode: Episode,
     checkpoint_id: str,

@@ -35,7 +35,7 @@ from memory_core.workflow._models import (
 )
 
 if TYPE_CHECKING:
-    from memory_core._memory import SelfLearningMemory
+    from memory_core.workflow._host import MemoryHost
 
 SESSION_KIND = "recommendation"
 FEEDBACK_KIND = "recommendation_feedback"
@@ -45,7 +45,7 @@ class FeedbackMixin:
     """Recommendation session and feedback methods of ``SelfLearningMemory``."""
 
     def record_recommendation_feedback(
-        self: SelfLearningMemory,
+        self: MemoryHost,
         episode_id: UUID | str,
         applied_pattern_ids: Sequence[UUID | str],
         success: bool | None = None,
@@ -113,7 +113,7 @@ class FeedbackMixin:
             return fb
 
     def list_recommendation_sessions(
-        self: SelfLearningMemory, episode_id: UUID | str, *, tenant: str | None = None
+        self: MemoryHost, episode_id: UUID | str, *, tenant: str | None = None
     ) -> list[RecommendationSession]:
         """What was recommended for an episode, oldest first."""
         eid = as_uuid(episode_id, "episode_id")
@@ -123,7 +123,7 @@ class FeedbackMixin:
         return [RecommendationSession.model_validate(d) for _, _, d in rows]
 
     def get_recommendation_stats(
-        self: SelfLearningMemory, limit: int = 20, *, tenant: str | None = None
+        self: MemoryHost, limit: int = 20, *, tenant: str | None = None
     ) -> RecommendationStats:
         """Adoption (applied / recommended) and success when applied, overall and per
         pattern; patterns ordered by the Wilson lower bound of success when applied."""
@@ -203,9 +203,9 @@ class FeedbackMixin:
                 patterns=top,
             )
 
-    # -- hooks called by SelfLearningMemory ---------------------------------------------
+    # -- hooks called by MemoryHost ---------------------------------------------
     def _record_recommendation(
-        self: SelfLearningMemory,
+        self: MemoryHost,
         tenant: str,
         episode_id: UUID,
         pattern_ids: Sequence[UUID],
@@ -233,7 +233,7 @@ class FeedbackMixin:
             )
         return session.id
 
-    def _close_recommendations(self: SelfLearningMemory, tenant: str, episode: Episode) -> None:
+    def _close_recommendations(self: MemoryHost, tenant: str, episode: Episode) -> None:
         """At completion, before the core credits retrieved patterns: apply explicit
         feedback that waited for the outcome, or else make sure every pattern shown in a
         stored session (also before a restart) is credited with the outcome."""
@@ -257,12 +257,19 @@ class FeedbackMixin:
                 self.storage.record_pattern_usage(tenant, pid, episode.id, success)
             except PatternNotFoundError:
                 continue
-            self._cache_safe(lambda pid=pid: self.cache.delete("pattern", tenant, str(pid)))
+            _forget_pattern(self, tenant, pid)
         done = fb.model_copy(update={"success": success, "applied_recorded": True})
         store.put_record(
             tenant, FEEDBACK_KIND, str(episode.id), done.model_dump(mode="json"),
             episode_id=episode.id,
         )  # fmt: skip
+
+
+def _forget_pattern(memory: MemoryHost, tenant: str, pattern_id: UUID) -> None:
+    def drop() -> None:
+        memory.cache.delete("pattern", tenant, str(pattern_id))
+
+    memory._cache_safe(drop)
 
 
 def _recommended(store: RecordStore, tenant: str, episode_id: UUID) -> list[UUID]:

@@ -66,7 +66,8 @@ class TagStat(_Model):
     tag: str
     count: int = Field(ge=0, description="episodes of the tenant carrying the tag")
     last_used: datetime | None = Field(
-        None, description="latest of: a tag write naming it, the start of an episode with it"
+        default=None,
+        description="latest of: a tag write naming it, the start of an episode with it",
     )
 
 
@@ -214,7 +215,7 @@ class HandoffPack(_Model):
     done: list[HandoffStep] = Field(
         default_factory=list, description="the most recent steps, oldest first"
     )
-    done_summary: str = Field("", description="all steps in one line: tools and how often")
+    done_summary: str = Field(default="", description="all steps in one line: tools and how often")
     failed: list[HandoffStep] = Field(default_factory=list)
     open_questions: list[str] = Field(default_factory=list)
     patterns: list[HandoffPattern] = Field(default_factory=list)
@@ -232,7 +233,7 @@ class Checkpoint(_Model):
     step_count: int
     last_step_number: int
     created_at: datetime
-    resumed: int = Field(0, description="how many times a hand-off from it was resumed")
+    resumed: int = Field(default=0, description="how many times a hand-off from it was resumed")
 
 
 class ResumeResult(_Model):
@@ -272,7 +273,9 @@ class Playbook(_Model):
     pattern_ids: list[UUID] = Field(
         default_factory=list, description="every pattern the steps rely on"
     )
-    session_id: str | None = Field(None, description="recommendation session, with for_episode")
+    session_id: str | None = Field(
+        default=None, description="recommendation session, with for_episode"
+    )
 
 
 class PatternExplanation(_Model):
@@ -315,11 +318,14 @@ class RecommendationFeedback(_Model):
     episode_id: UUID
     recommended_pattern_ids: list[UUID] = Field(default_factory=list)
     applied_pattern_ids: list[UUID]
-    success: bool | None = Field(None, description="None: taken from the outcome at completion")
-    rating: int | None = Field(None, ge=1, le=5)
+    success: bool | None = Field(
+        default=None, description="None: taken from the outcome at completion"
+    )
+    rating: int | None = Field(default=None, ge=1, le=5)
     recorded_at: datetime = Field(default_factory=utcnow)
     applied_recorded: bool = Field(
-        False, description="the applied patterns' outcomes are recorded (else at completion)"
+        default=False,
+        description="the applied patterns' outcomes are recorded (else at completion)",
     )
 
 
@@ -331,7 +337,9 @@ class PatternEffectiveness(_Model):
     applied_successes: int = 0
     adoption_rate: float = 0.0
     success_rate: float | None = None
-    wilson_lower_bound: float = Field(0.0, description="95% lower bound of success when applied")
+    wilson_lower_bound: float = Field(
+        default=0.0, description="95% lower bound of success when applied"
+    )
 
 
 class RecommendationStats(_Model):

@@ -22,7 +22,7 @@ from memory_core.workflow._common import as_uuid, check_range, clip
 from memory_core.workflow._models import PastEpisode, PatternExplanation, Playbook, PlaybookStep
 
 if TYPE_CHECKING:
-    from memory_core._memory import SelfLearningMemory
+    from memory_core.workflow._host import MemoryHost
 
 MAX_PLAYBOOK_STEPS = 50
 CANDIDATES = 30
@@ -34,7 +34,7 @@ class PlaybooksMixin:
     """Playbook and pattern-explanation methods of ``SelfLearningMemory``."""
 
     def recommend_playbook(
-        self: SelfLearningMemory,
+        self: MemoryHost,
         task_description: str,
         context: TaskContext | dict[str, Any] | None = None,
         max_steps: int = 7,
@@ -72,7 +72,7 @@ class PlaybooksMixin:
             )
 
     def explain_pattern(
-        self: SelfLearningMemory, pattern_id: UUID | str, *, tenant: str | None = None
+        self: MemoryHost, pattern_id: UUID | str, *, tenant: str | None = None
     ) -> PatternExplanation:
         """When a pattern applies, how often it worked (observed and when applied) and
         from which episodes it was learned, in plain words."""
@@ -154,7 +154,7 @@ def _step(
     )
 
 
-def _actions(memory: SelfLearningMemory, tenant: str, r: RetrievedPattern) -> list[str]:
+def _actions(memory: MemoryHost, tenant: str, r: RetrievedPattern) -> list[str]:
     """Concrete action texts for the sequence's tools, from a source episode."""
     tools = r.pattern.tools
     sources = [*r.evidence_episode_ids, *reversed(r.pattern.episode_ids)]
@@ -179,7 +179,7 @@ def _actions(memory: SelfLearningMemory, tenant: str, r: RetrievedPattern) -> li
 
 
 def _plan(
-    memory: SelfLearningMemory,
+    memory: MemoryHost,
     tenant: str,
     ranked: list[RetrievedPattern],
     heuristics: list[Heuristic],

@@ -43,7 +43,7 @@ from memory_core.workflow._models import (
 )
 
 if TYPE_CHECKING:
-    from memory_core._memory import SelfLearningMemory
+    from memory_core.workflow._host import MemoryHost
 
 REL_KIND = "relationship"
 MAX_DEPTH = 10
@@ -54,7 +54,7 @@ class RelationshipsMixin:
     """Relationship methods of ``SelfLearningMemory``."""
 
     def add_relationship(
-        self: SelfLearningMemory,
+        self: MemoryHost,
         source_id: UUID | str,
         target_id: UUID | str,
         type: RelationshipType | str,
@@ -110,7 +110,7 @@ class RelationshipsMixin:
             return rel
 
     def get_relationship(
-        self: SelfLearningMemory, relationship_id: str, *, tenant: str | None = None
+        self: MemoryHost, relationship_id: str, *, tenant: str | None = None
     ) -> Relationship:
         rid = _rel_id(relationship_id)
         t = self._tenant(tenant)
@@ -121,7 +121,7 @@ class RelationshipsMixin:
         return Relationship.model_validate(data)
 
     def remove_relationship(
-        self: SelfLearningMemory, relationship_id: str, *, tenant: str | None = None
+        self: MemoryHost, relationship_id: str, *, tenant: str | None = None
     ) -> bool:
         """Delete a link by id (``Relationship.make_id``); returns whether it existed."""
         with self.metrics_registry.timed("remove_relationship"):
@@ -131,7 +131,7 @@ class RelationshipsMixin:
                 return records(self.storage).delete_record(t, REL_KIND, rid)
 
     def list_relationships(
-        self: SelfLearningMemory,
+        self: MemoryHost,
         episode_id: UUID | str,
         direction: Direction = "both",
         types: Sequence[RelationshipType | str] | None = None,
@@ -152,7 +152,7 @@ class RelationshipsMixin:
         return out
 
     def find_related_episodes(
-        self: SelfLearningMemory,
+        self: MemoryHost,
         episode_id: UUID | str,
         max_depth: int = 2,
         direction: Direction = "both",
@@ -194,7 +194,7 @@ class RelationshipsMixin:
             return out
 
     def relationship_graph(
-        self: SelfLearningMemory,
+        self: MemoryHost,
         episode_id: UUID | str | None = None,
         max_depth: int = 3,
         types: Sequence[RelationshipType | str] | None = None,
@@ -231,7 +231,7 @@ class RelationshipsMixin:
             )
 
     def relationship_graph_dot(
-        self: SelfLearningMemory,
+        self: MemoryHost,
         episode_id: UUID | str | None = None,
         max_depth: int = 3,
         types: Sequence[RelationshipType | str] | None = None,
@@ -241,9 +241,7 @@ class RelationshipsMixin:
         """``relationship_graph`` as Graphviz DOT text."""
         return self.relationship_graph(episode_id, max_depth, types, tenant=tenant).to_dot()
 
-    def check_relationship_cycles(
-        self: SelfLearningMemory, *, tenant: str | None = None
-    ) -> CycleReport:
+    def check_relationship_cycles(self: MemoryHost, *, tenant: str | None = None) -> CycleReport:
         """Cycles among the acyclic types, hierarchy and precedence checked apart."""
         t = self._tenant(tenant)
         with self._lock:
@@ -255,7 +253,7 @@ class RelationshipsMixin:
         return CycleReport(acyclic=not cycles, cycles=cycles, checked_types=checked)
 
     def relationship_topological_order(
-        self: SelfLearningMemory,
+        self: MemoryHost,
         types: Sequence[RelationshipType | str] | None = None,
         *,
         tenant: str | None = None,
@@ -341,7 +339,7 @@ def _side_ok(rel: Relationship, eid: UUID, direction: Direction) -> bool:
     return True
 
 
-def _require(memory: SelfLearningMemory, tenant: str, ids: list[UUID]) -> None:
+def _require(memory: MemoryHost, tenant: str, ids: list[UUID]) -> None:
     found = {s.id for s in memory.storage.get_summaries(tenant, ids)}
     for eid in ids:
         if eid not in found:
@@ -421,9 +419,7 @@ def _walk(
     return reached
 
 
-def _summaries(
-    memory: SelfLearningMemory, tenant: str, ids: Iterable[UUID]
-) -> dict[UUID, EpisodeSummary]:
+def _summaries(memory: MemoryHost, tenant: str, ids: Iterable[UUID]) -> dict[UUID, EpisodeSummary]:
     wanted = sorted(ids)
     out: dict[UUID, EpisodeSummary] = {}
     for i in range(0, len(wanted), 500):

@@ -25,7 +25,7 @@ from memory_core.workflow._common import as_uuid, records, scan
 from memory_core.workflow._models import TagMatch, TagStat
 
 if TYPE_CHECKING:
-    from memory_core._memory import SelfLearningMemory
+    from memory_core.workflow._host import MemoryHost
 
 TAG_KIND = "tag"
 _BAD_TAG = re.compile(r"[,\x00-\x1f\x7f]")
@@ -36,7 +36,7 @@ class TagsMixin:
     """Tag methods of ``SelfLearningMemory``."""
 
     def list_tags(
-        self: SelfLearningMemory, episode_id: UUID | str, *, tenant: str | None = None
+        self: MemoryHost, episode_id: UUID | str, *, tenant: str | None = None
     ) -> list[str]:
         """The episode's tags, in the order they were added."""
         eid = as_uuid(episode_id, "episode_id")
@@ -45,7 +45,7 @@ class TagsMixin:
             return list(_summary(self, t, eid).context.tags)
 
     def add_tags(
-        self: SelfLearningMemory,
+        self: MemoryHost,
         episode_id: UUID | str,
         tags: Sequence[str],
         *,
@@ -56,7 +56,7 @@ class TagsMixin:
         return _write(self, episode_id, tenant, "add_tags", lambda old: [*old, *new])
 
     def remove_tags(
-        self: SelfLearningMemory,
+        self: MemoryHost,
         episode_id: UUID | str,
         tags: Sequence[str],
         *,
@@ -69,7 +69,7 @@ class TagsMixin:
         )
 
     def set_tags(
-        self: SelfLearningMemory,
+        self: MemoryHost,
         episode_id: UUID | str,
         tags: Sequence[str],
         *,
@@ -80,7 +80,7 @@ class TagsMixin:
         return _write(self, episode_id, tenant, "set_tags", lambda _old: new)
 
     def search_episodes_by_tags(
-        self: SelfLearningMemory,
+        self: MemoryHost,
         tags: Sequence[str],
         match: TagMatch = "any",
         limit: int = 50,
@@ -112,7 +112,7 @@ class TagsMixin:
             return _search_any(self, t, base, wanted, limit, cursor)
 
     def tag_statistics(
-        self: SelfLearningMemory, limit: int = 100, *, tenant: str | None = None
+        self: MemoryHost, limit: int = 100, *, tenant: str | None = None
     ) -> list[TagStat]:
         """Tags by how many episodes carry them (most first), with when each was last used.
 
@@ -147,14 +147,14 @@ class TagsMixin:
             return stats[:limit]
 
 
-def _summary(memory: SelfLearningMemory, tenant: str, eid: UUID) -> EpisodeSummary:
+def _summary(memory: MemoryHost, tenant: str, eid: UUID) -> EpisodeSummary:
     found = memory.storage.get_summaries(tenant, [eid])
     if not found:
         raise EpisodeNotFoundError(eid)
     return found[0]
 
 
-def _clean_tags(memory: SelfLearningMemory, tags: Sequence[str]) -> list[str]:
+def _clean_tags(memory: MemoryHost, tags: Sequence[str]) -> list[str]:
     """Stripped, non-empty, unique tags within the limits; a bare string is one tag."""
     limits = memory.limits
     if isinstance(tags, str):
@@ -191,7 +191,7 @@ def _clean_tags(memory: SelfLearningMemory, tags: Sequence[str]) -> list[str]:
 
 
 def _write(
-    memory: SelfLearningMemory,
+    memory: MemoryHost,
     episode_id: UUID | str,
     tenant: str | None,
     op: str,
@@ -224,7 +224,7 @@ def _write(
 
 
 def _search_any(
-    memory: SelfLearningMemory,
+    memory: MemoryHost,
     tenant: str,
     base: EpisodeFilter,
     tags: list[str],

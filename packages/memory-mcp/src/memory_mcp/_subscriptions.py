@@ -1,0 +1,113 @@
+"""What each connected client asked to be told: ``resources/subscribe`` URIs and its
+``logging/setLevel`` threshold (handshake-era protocol features).
+
+When a tool changes an episode or pattern, every session subscribed to its ``memory://``
+URI gets ``notifications/resources/updated``; 2026-07-28 clients listening through
+``subscriptions/listen`` get the same event from the SDK's subscription bus.
+
+The SDK's ``MCPServer`` has no public hook for these request handlers, so they are added
+on its low-level server (``Server.add_request_handler``), and state is keyed by the
+per-client ``Connection`` behind each per-request ``ServerSession`` proxy (the only object
+that lives as long as the client).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+import weakref
+from typing import Any
+
+from mcp.server.connection import Connection
+from mcp.server.context import ServerRequestContext
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.session import ServerSession
+from mcp.shared.exceptions import MCPDeprecationWarning
+from mcp.types import (
+    EmptyResult,
+    LoggingLevel,
+    SetLevelRequestParams,
+    SubscribeRequestParams,
+    UnsubscribeRequestParams,
+)
+
+logger = logging.getLogger("memory_mcp")
+
+_LEVELS: tuple[LoggingLevel, ...] = (
+    "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency",
+)  # fmt: skip
+
+
+def connection_of(session: ServerSession) -> Connection | None:
+    connection = getattr(session, "_connection", None)
+    return connection if isinstance(connection, Connection) else None
+
+
+class SessionRegistry:
+    """Per-client subscriptions and log threshold; connections are held weakly."""
+
+    def __init__(self) -> None:
+        self._uris: weakref.WeakKeyDictionary[Connection, set[str]] = weakref.WeakKeyDictionary()
+        self._levels: weakref.WeakKeyDictionary[Connection, LoggingLevel] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def install(self, server: MCPServer) -> None:
+        low = server._lowlevel_server  # no public MCPServer hook for these handlers
+        low.add_request_handler("resources/subscribe", SubscribeRequestParams, self._subscribe)
+        low.add_request_handler(
+            "resources/unsubscribe", UnsubscribeRequestParams, self._unsubscribe
+        )
+        low.add_request_handler("logging/setLevel", SetLevelRequestParams, self._set_level)
+
+    async def _subscribe(
+        self, ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams
+    ) -> EmptyResult:
+        connection = connection_of(ctx.session)
+        if connection is not None:
+            self._uris.setdefault(connection, set()).add(str(params.uri))
+        return EmptyResult()
+
+    async def _unsubscribe(
+        self, ctx: ServerRequestContext[Any, Any], params: UnsubscribeRequestParams
+    ) -> EmptyResult:
+        connection = connection_of(ctx.session)
+        if connection is not None:
+            self._uris.get(connection, set()).discard(str(params.uri))
+        return EmptyResult()
+
+    async def _set_level(
+        self, ctx: ServerRequestContext[Any, Any], params: SetLevelRequestParams
+    ) -> EmptyResult:
+        connection = connection_of(ctx.session)
+        if connection is not None:
+            self._levels[connection] = params.level
+        return EmptyResult()
+
+    def subscribed(self, uri: str) -> list[Connection]:
+        return [connection for connection, uris in list(self._uris.items()) if uri in uris]
+
+    async def resource_updated(self, ctx: Context, uri: str) -> None:
+        """Tell every subscribed session (and subscriptions/listen streams) that ``uri`` changed."""
+        for connection in self.subscribed(uri):
+            try:
+                await connection.send_resource_updated(uri)
+            except Exception as exc:  # a gone session must not fail the tool call
+                logger.debug("resource update to a closed session dropped: %s", exc)
+        with contextlib.suppress(Exception):
+            await ctx.notify_resource_updated(uri)
+
+    async def log(self, ctx: Context, level: LoggingLevel, message: str) -> None:
+        """A log notification to the calling client, if it asked for this level."""
+        try:
+            connection = connection_of(ctx.request_context.session)
+        except ValueError:
+            return
+        threshold = self._levels.get(connection) if connection is not None else None
+        if threshold is None or _LEVELS.index(level) < _LEVELS.index(threshold):
+            return
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MCPDeprecationWarning)  # current for 2025 clients
+            with contextlib.suppress(Exception):
+                await ctx.log(level, message, logger_name="memory-mcp")
