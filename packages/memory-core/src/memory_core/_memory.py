@@ -402,8 +402,19 @@ class SelfLearningMemory(WorkflowMixin):
         heuristics = derive_heuristics(stored)
         if heuristics:
             self.storage.upsert_heuristics(tenant, heuristics)
-        for p in stored:
-            self._cache_safe(lambda p=p: self.cache.delete("pattern", tenant, str(p.id)))
+        for p in stored:  # write-through: cheaper than a (durable) invalidation
+            self._cache_store("pattern", tenant, str(p.id), p.model_dump_json().encode(), p.version)
+
+    def _record_usage(
+        self, tenant: str, pattern_id: UUID, episode_id: UUID, success: bool
+    ) -> Pattern:
+        """Store an application of a pattern and write the new statistics through to the
+        cache (every pattern write goes through here or ``_after_extraction``)."""
+        pattern = self.storage.record_pattern_usage(tenant, pattern_id, episode_id, success)
+        self._cache_store(
+            "pattern", tenant, str(pattern_id), pattern.model_dump_json().encode(), pattern.version
+        )
+        return pattern
 
     def _feedback_from_retrieval(self, tenant: str, episode: Episode) -> None:
         """Patterns retrieved for this episode learn from its outcome."""
@@ -413,7 +424,7 @@ class SelfLearningMemory(WorkflowMixin):
         success = episode.outcome.type is OutcomeType.SUCCESS
         for pid in retrieved:
             try:
-                self.storage.record_pattern_usage(tenant, pid, episode.id, success)
+                self._record_usage(tenant, pid, episode.id, success)
             except PatternNotFoundError:
                 continue
 
@@ -690,20 +701,37 @@ class SelfLearningMemory(WorkflowMixin):
             t = self._tenant(tenant)
             with self._lock:
                 ranked = self._patterns_for(t, task_description, ctx, limit)
-            if for_episode is not None:
-                eid = _uuid(for_episode, "for_episode")
-                self._retrieved_for.setdefault((t, eid), set()).update(r.pattern.id for r in ranked)
-                self._record_recommendation(  # workflow: a durable recommendation session
-                    t, eid, [r.pattern.id for r in ranked], "patterns", task_description
-                )
+            self._remember_shown(t, for_episode, ranked, task_description)
             return ranked
 
-    def _patterns_for(
-        self, tenant: str, text: str, ctx: TaskContext | None, limit: int
-    ) -> list[RetrievedPattern]:
-        _, episode_scores = self._retrieve(
-            tenant, text, ctx, EpisodeFilter(), 30, 0, diversify=False
+    def _remember_shown(
+        self,
+        tenant: str,
+        for_episode: UUID | str | None,
+        ranked: list[RetrievedPattern],
+        task_description: str,
+    ) -> None:
+        """Patterns shown for an episode learn from its outcome when it completes."""
+        if for_episode is None:
+            return
+        eid = _uuid(for_episode, "for_episode")
+        self._retrieved_for.setdefault((tenant, eid), set()).update(r.pattern.id for r in ranked)
+        self._record_recommendation(  # workflow: a durable recommendation session
+            tenant, eid, [r.pattern.id for r in ranked], "patterns", task_description
         )
+
+    def _patterns_for(
+        self,
+        tenant: str,
+        text: str,
+        ctx: TaskContext | None,
+        limit: int,
+        episode_scores: dict[UUID, float] | None = None,
+    ) -> list[RetrievedPattern]:
+        if episode_scores is None:
+            _, episode_scores = self._retrieve(
+                tenant, text, ctx, EpisodeFilter(), 30, 0, diversify=False
+            )
         top = sorted(episode_scores.items(), key=lambda kv: -kv[1])[:30]
         episode_scores = dict(top)
         ids: list[UUID] = []
@@ -726,18 +754,25 @@ class SelfLearningMemory(WorkflowMixin):
         for_episode: UUID | str | None = None,
         **filters: Any,
     ) -> QueryResult:
-        """Everything an agent wants before a task: episodes, patterns and heuristics."""
-        episodes = self.retrieve_relevant_context(
-            task_description, context, limit, tenant=tenant, **filters
-        )
-        patterns = self.retrieve_relevant_patterns(
-            task_description, context, limit, tenant=tenant, for_episode=for_episode
-        )
-        return QueryResult(
-            episodes=episodes,
-            patterns=patterns,
-            heuristics=self.list_heuristics(limit, tenant=tenant),
-        )
+        """Everything an agent wants before a task: episodes, patterns and heuristics.
+
+        One retrieval serves both lists: the patterns are ranked by the evidence of the
+        episodes scored for the episode list (the same filters apply to both).
+        """
+        with self.metrics_registry.timed("query"):
+            check_text(
+                task_description, "task_description", self.limits.max_query_chars, required=True
+            )
+            check_limit(limit, self.limits)
+            ctx = coerce(TaskContext, context, "context") if context is not None else None
+            f = _filters(filters)
+            t = self._tenant(tenant)
+            with self._lock:
+                episodes, scores = self._retrieve(t, task_description, ctx, f, limit, 3)
+                patterns = self._patterns_for(t, task_description, ctx, limit, scores)
+                heuristics = self.storage.list_heuristics(t, limit, 0.0)
+            self._remember_shown(t, for_episode, patterns, task_description)
+            return QueryResult(episodes=episodes, patterns=patterns, heuristics=heuristics)
 
     def _retrieval_key(self, *parts: Any) -> str:
         emb = self._embedder.model_id if self._embedder is not None else "none"
@@ -764,8 +799,7 @@ class SelfLearningMemory(WorkflowMixin):
             eid = _uuid(applied_in_episode, "applied_in_episode")
             t = self._tenant(tenant)
             with self._lock:
-                pattern = self.storage.record_pattern_usage(t, pid, eid, bool(success))
-                self._cache_safe(lambda: self.cache.delete("pattern", t, str(pid)))
+                pattern = self._record_usage(t, pid, eid, bool(success))
                 self._invalidate_retrievals(t)
             self._audit("record_pattern_outcome", t, [pid, eid])  # security
             return pattern

@@ -8,6 +8,7 @@ All models round-trip through JSON unchanged (``Model.model_validate_json(m.mode
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -389,15 +390,19 @@ class PatternFilter(_Model):
     min_support: int = Field(default=0, ge=0)
 
 
-class SearchHit(_Model):
+@dataclass(frozen=True, slots=True)
+class SearchHit:
     """One item found by a backend search. Higher ``score`` is better.
 
     For lexical search the score is BM25 as a positive number; for vector search it is
-    cosine similarity in [-1, 1].
+    cosine similarity in [-1, 1]. ``item`` 0 is the task text, n ≥ 1 is step n.
+
+    A plain dataclass, not a pydantic model: hundreds are built per query on the
+    retrieval hot path, and they never cross a trust boundary.
     """
 
     episode_id: UUID
-    item: int = Field(ge=0, description="0: the task text; n ≥ 1: step n")
+    item: int
     score: float
 
 

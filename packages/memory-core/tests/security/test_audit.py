@@ -19,7 +19,7 @@ SECRET = "lyrebirdpayload"
 
 
 def test_every_write_is_audited_with_ids_and_no_payload(durable: MakeMemory) -> None:
-    memory = durable()
+    memory = durable(audit_steps=True)
     with acting_as("token:abc123"):
         eid = memory.start_episode(f"Task with {SECRET}", {"domain": "web"})
         memory.log_step(eid, ExecutionStep(step_number=1, tool="t", action=SECRET))
@@ -123,3 +123,14 @@ def test_purge_by_age_and_disabled_log(ephemeral: MakeMemory) -> None:
     quiet = ephemeral(audit_enabled=False)
     quiet.start_episode("nothing audited")
     assert AuditLog(quiet.storage).query("default") == []
+
+
+def test_step_logging_is_not_audited_by_default(durable: MakeMemory) -> None:
+    memory = durable()
+    eid = memory.start_episode("quiet steps")
+    memory.log_step(eid, ExecutionStep(step_number=1, tool="t"))
+    memory.complete_episode(eid, TaskOutcome.success())
+    assert [r.operation for r in memory.audit_log.query("default")] == [
+        "start_episode",
+        "complete_episode",
+    ]

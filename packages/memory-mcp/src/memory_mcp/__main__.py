@@ -110,6 +110,14 @@ def configure_logging(level: str) -> None:
     root.setLevel(level.upper() if level.upper() in logging.getLevelNamesMapping() else "INFO")
 
 
+def skip_sdk_logging_setup() -> None:
+    """The CLI has configured stderr logging already; ``MCPServer()`` would otherwise set
+    up its own, importing ``rich`` on the way (about 0.3 s of a cold start)."""
+    import mcp.server.mcpserver.server as sdk_server
+
+    sdk_server.configure_logging = lambda *args, **kwargs: None  # type: ignore[attr-defined]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from memory_core import ConfigurationError
@@ -120,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"memory-mcp: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(config.log_level)
+    skip_sdk_logging_setup()
 
     from memory_mcp._server import build_server
 

@@ -254,7 +254,7 @@ class FeedbackMixin:
         success = episode.outcome.type is OutcomeType.SUCCESS
         for pid in fb.applied_pattern_ids:
             try:
-                self.storage.record_pattern_usage(tenant, pid, episode.id, success)
+                self._record_usage(tenant, pid, episode.id, success)
             except PatternNotFoundError:
                 continue
             _forget_pattern(self, tenant, pid)

@@ -58,6 +58,9 @@ class MemoryHost(Protocol):
     def record_pattern_outcome(self) -> Callable[..., Pattern]: ...
 
     @property
+    def _record_usage(self) -> Callable[..., Pattern]: ...
+
+    @property
     def add_relationship(self) -> Callable[..., Relationship]: ...
 
     @property
