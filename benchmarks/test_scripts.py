@@ -81,6 +81,7 @@ def test_peers_quick(tmp_path: Path) -> None:
     assert r["search"]["queries"] == 50
     for key in ("search", "search_inprocess", "search_mild"):
         assert 0 <= r[key]["recall_at_5"] <= 1
+    assert r["search_verbatim"]["recall_at_5"] == 1.0, "a stored note was not found by its own text"
     # Same ranking behind both front ends: MCP and in-process agree on recall.
     assert r["search"]["recall_at_5"] == r["search_inprocess"]["recall_at_5"]
     assert r["mean_word_overlap"] < r["mild_word_overlap"]

@@ -161,9 +161,7 @@ def store(memory: SelfLearningMemory, conv: Conversation, tenant: str) -> dict[s
         ]
         for start in range(0, len(steps), batch):
             memory.log_steps(eid, steps[start : start + batch], tenant=tenant)
-        memory.complete_episode(
-            eid, TaskOutcome(type="success", verdict="conversation recorded"), tenant=tenant
-        )
+        memory.complete_episode(eid, TaskOutcome.success("conversation recorded"), tenant=tenant)
         episodes[str(eid)] = session.number
     return episodes
 

@@ -13,7 +13,6 @@ from uuid import UUID
 
 import numpy as np
 import pytest
-
 from memory_core import EmbeddingRecord, EpisodeFilter, SearchHit, TaskContext
 from memory_core.retrieval import (
     EpisodeCandidate,
@@ -51,9 +50,10 @@ def test_fusion_with_semantic_channel_empty_is_lexical_alone() -> None:
 
 
 def test_fusion_with_lexical_channel_empty_is_semantic_alone() -> None:
-    fused = fuse_items([], [hit(A, 0, 0.8), hit(B, 3, 0.4)], RankingWeights(neighbour=0))
-    assert fused[A].items[0] == pytest.approx(1.0)
-    assert fused[B].items[3] == pytest.approx(0.5)  # scaled by the best, not min-max
+    semantic = [hit(A, 0, 0.8), hit(B, 3, 0.6), hit(C, 1, 0.4)]
+    fused = fuse_items([], semantic, RankingWeights(neighbour=0))
+    assert fused[A].items[0] == pytest.approx(1.0)  # full weight, not w_sem
+    assert fused[B].items[3] == pytest.approx(0.5)  # between the worst and the best
     assert fused[B].lexical == 0.0
 
 
@@ -72,18 +72,25 @@ def test_an_item_found_by_both_channels_beats_one_found_by_either() -> None:
 def test_missing_from_a_complete_list_scores_zero_from_a_cut_list_its_floor() -> None:
     """A list shorter than ``candidates`` holds every hit (absent = no evidence); a full
     list was cut, so an absent item scored at most the last one listed."""
-    lexical = [hit(A, 1, 4.0)]
-    semantic = [hit(B, 1, 0.8), hit(C, 1, 0.4)]
+    lexical = [hit(A, 1, 4.0), hit(B, 1, 2.0)]
+    semantic = [hit(C, 1, 0.8), hit(A, 1, 0.4)]
     w = RankingWeights(neighbour=0, candidates=2)
     cut = fuse_items(lexical, semantic, w)
-    assert cut[A].items[1] == pytest.approx(w.lexical * 1.0 + w.semantic * 0.5)
+    assert cut[C].items[1] == pytest.approx(w.lexical * 0.5 + w.semantic * 1.0)
+    assert cut[B].items[1] == pytest.approx(w.lexical * 0.5)  # min-max floor is 0
     whole = fuse_items(lexical, semantic, RankingWeights(neighbour=0, candidates=3))
-    assert whole[A].items[1] == pytest.approx(w.lexical * 1.0)
+    assert whole[C].items[1] == pytest.approx(w.semantic * 1.0)
 
 
-def test_negative_cosines_do_not_subtract() -> None:
-    fused = fuse_items([hit(A, 1, 3.0)], [hit(B, 1, 0.5), hit(A, 1, -0.3)], W)
-    assert fused[A].items[1] >= W.lexical
+def test_cosine_offset_does_not_change_the_fusion() -> None:
+    """Unrelated texts sit at a model-dependent cosine; only differences may count."""
+    lexical = [hit(A, 1, 3.0), hit(B, 2, 1.0)]
+    low = [hit(B, 2, 0.30), hit(C, 1, 0.20), hit(A, 1, 0.10)]
+    high = [hit(h.episode_id, h.item, h.score + 0.6) for h in low]
+    a, b = fuse_items(lexical, low, W), fuse_items(lexical, high, W)
+    for e in (A, B, C):
+        assert a[e].items == pytest.approx(b[e].items)
+    assert a[B].items[2] == pytest.approx(W.lexical / 3 + W.semantic)
 
 
 def test_second_item_corroborates_but_one_strong_match_wins() -> None:

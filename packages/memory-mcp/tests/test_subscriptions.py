@@ -20,7 +20,9 @@ from mcp.types import (
 
 pytestmark = [
     pytest.mark.anyio,
-    pytest.mark.filterwarnings("ignore:.*2026-07-28:DeprecationWarning"),
+    pytest.mark.filterwarnings(
+        "ignore::mcp.shared.exceptions.MCPDeprecationWarning"
+    ),  # old-protocol features on purpose
 ]
 
 

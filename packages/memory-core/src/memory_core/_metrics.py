@@ -11,8 +11,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import numpy as np
-
 from memory_core._results import OperationMetrics
 
 _RING = 2048
@@ -64,6 +62,8 @@ class Metrics:
         out: dict[str, OperationMetrics] = {}
         for name, count, errors, ring in items:
             if ring:
+                import numpy as np  # lazy: keeps numpy out of server start-up
+
                 p50, p95, p99 = np.percentile(np.asarray(ring), [50, 95, 99]).tolist()
             else:
                 p50 = p95 = p99 = 0.0

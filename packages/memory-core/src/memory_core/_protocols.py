@@ -26,8 +26,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 from uuid import UUID
 
-import numpy as np
-import numpy.typing as npt
 
 from memory_core._models import (
     CacheKind,
@@ -48,9 +46,14 @@ from memory_core._models import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
     from memory_core._config import MemoryConfig
 
-FloatArray = npt.NDArray[np.float32]
+    FloatArray = npt.NDArray[np.float32]
+else:  # numpy stays out of import time (server start-up); the alias is for type checkers
+    FloatArray = "numpy.typing.NDArray[numpy.float32]"
 
 __all__ = [
     "CacheBackend",

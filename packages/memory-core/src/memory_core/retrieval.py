@@ -5,13 +5,15 @@ Episodes:
 1. Candidates: the backend's lexical search (BM25 over task texts and step texts) and
    vector search (cosine, current embedding model only), each limited to
    ``candidates`` items, both with the caller's filters applied inside the query.
-2. Item relevance: ``w_lex × bm25 / max_bm25 + w_sem × cos / max_cos`` over the union of
-   items (negative cosines count as 0). Each channel is scaled by its own best hit
-   only, so zero keeps meaning "no evidence" and the spread between items is the channel's own (min-max would stretch a
-   flat channel, ranks would erase how far apart two hits are). An item missing from a
-   channel gets 0 from it when the channel returned everything it had, and the channel's
-   lowest returned score when the list was cut at ``candidates``: the exact top-k
-   guarantees the missing score is at most that, and it is usually close.
+2. Item relevance: ``w_lex × bm25 / max_bm25 + w_sem × (cos - cos_min) / (cos_max - cos_min)``
+   over the union of items. BM25 has a true zero (no query term), so it is only scaled
+   by its best hit; cosine has none (unrelated texts sit at a model- and format-dependent
+   level, higher when every step carries its actor's name), so it is scaled between the
+   worst and the best candidate. Rank-based fusion (RRF, percentiles) was measured and
+   lost: it erases how far apart two hits are. An item missing from a channel gets 0
+   from it when the channel returned everything it had, and the score of the channel's
+   last listed hit when the list was cut at ``candidates`` (the exact top-k guarantees
+   the missing score is at most that).
 3. Context of a step: a step's relevance adds ``neighbour`` × the relevance of each
    adjacent step of the same episode (the turn that answers a matching question, the
    output after a matching command), so a step can be found through its neighbour.
@@ -77,12 +79,23 @@ class EpisodeCandidate:
     items: dict[int, float] = field(default_factory=dict)
 
 
-def channel_scores(hits: list[SearchHit]) -> dict[tuple[UUID, int], float]:
-    """One channel's hits scaled by its best score into [0, 1] (negatives clipped)."""
+def lexical_scores(hits: list[SearchHit]) -> dict[tuple[UUID, int], float]:
+    """BM25 hits scaled by the best into [0, 1]: zero still means no query term."""
     top = max((h.score for h in hits), default=0.0)
     if top <= 0:
         return {}
     return {(h.episode_id, h.item): max(0.0, h.score / top) for h in hits}
+
+
+def semantic_scores(hits: list[SearchHit]) -> dict[tuple[UUID, int], float]:
+    """Cosine hits scaled between the worst and the best candidate into [0, 1]; all
+    equal (or one hit) gives 1: they are as good as the best."""
+    if not hits:
+        return {}
+    hi = max(h.score for h in hits)
+    lo = min(h.score for h in hits)
+    span = hi - lo
+    return {(h.episode_id, h.item): (h.score - lo) / span if span > 1e-9 else 1.0 for h in hits}
 
 
 def _missing_score(scores: dict[tuple[UUID, int], float], returned: int, limit: int) -> float:
@@ -113,8 +126,8 @@ def fuse_items(
 ) -> dict[UUID, EpisodeCandidate]:
     """Item-level fusion of the two channels (steps 2-4 of the module docstring),
     aggregated per episode."""
-    lex = channel_scores(lexical)
-    sem = channel_scores(semantic)
+    lex = lexical_scores(lexical)
+    sem = semantic_scores(semantic)
     lex_missing = _missing_score(lex, len(lexical), weights.candidates)
     sem_missing = _missing_score(sem, len(semantic), weights.candidates)
     w_lex, w_sem = weights.lexical, weights.semantic
