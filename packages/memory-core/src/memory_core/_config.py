@@ -176,6 +176,11 @@ class MemoryConfig(BaseSettings):
     # server
     mcp_host: str = Field(default="localhost", validation_alias=AliasChoices("MCP_HOST"))
     mcp_port: int = Field(default=3000, ge=0, le=65535, validation_alias=AliasChoices("MCP_PORT"))
+    mcp_tool_profile: Literal["core", "full"] = Field(
+        default="core",
+        description="MCP tools listed: core (episode loop, hand-off, playbook) or full (also "
+        "tags, relationships, feedback, pattern explanations)",
+    )
 
     # logging
     log_level: str = Field(

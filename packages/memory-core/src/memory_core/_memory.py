@@ -62,6 +62,7 @@ from memory_core._validation import (
 )
 from memory_core._version import __version__
 from memory_core.extraction import derive_heuristics, extract_patterns
+from memory_core.flags import effective_flags, enabled  # deploy: feature flags
 from memory_core.reflection import reflect
 from memory_core.retrieval import RankingWeights, rank_episodes, rank_patterns
 from memory_core.reward import compute_reward
@@ -80,9 +81,7 @@ def _embed_items(episode: Episode) -> list[tuple[int, str]]:
     for step in episode.steps:
         text = step.search_text()
         if text.strip():
-            # Who or what acted is part of the meaning (measured on LoCoMo: +8 points of
-            # turn recall for "speaker: text" over the bare text).
-            items.append((step.step_number, f"{step.tool}: {text}"[:_EMBED_TEXT_CHARS]))
+            items.append((step.step_number, text[:_EMBED_TEXT_CHARS]))
     return items
 
 
@@ -511,6 +510,16 @@ class SelfLearningMemory(WorkflowMixin):
                 self._cache_put_episode(episode)
             return episode
 
+    def get_summary(self, episode_id: UUID | str, *, tenant: str | None = None) -> EpisodeSummary:
+        """The episode without its steps (cheap: one row), e.g. its ``step_count``."""
+        eid = _uuid(episode_id, "episode_id")
+        t = self._tenant(tenant)
+        with self._lock:
+            found = self.storage.get_summaries(t, [eid])
+        if not found:
+            raise EpisodeNotFoundError(eid)
+        return found[0]
+
     def list_episodes(
         self,
         filters: EpisodeFilter | dict[str, Any] | None = None,
@@ -675,7 +684,7 @@ class SelfLearningMemory(WorkflowMixin):
             limit,
             max_steps,
             self.weights,
-            diversify=diversify,
+            diversify=diversify and enabled(self.config, "mmr"),  # deploy: feature flag
         )
 
     def retrieve_relevant_patterns(
@@ -768,7 +777,13 @@ class SelfLearningMemory(WorkflowMixin):
             f = _filters(filters)
             t = self._tenant(tenant)
             with self._lock:
-                episodes, scores = self._retrieve(t, task_description, ctx, f, limit, 3)
+                episodes, scores = self._retrieve(t, task_description, ctx, f, limit + 1, 3)
+            if for_episode is not None:  # an in-progress episode matches its own task text
+                own = _uuid(for_episode, "for_episode")
+                episodes = [e for e in episodes if e.episode.id != own]
+                scores.pop(own, None)
+            episodes = episodes[:limit]
+            with self._lock:
                 patterns = self._patterns_for(t, task_description, ctx, limit, scores)
                 heuristics = self.storage.list_heuristics(t, limit, 0.0)
             self._remember_shown(t, for_episode, patterns, task_description)
@@ -778,7 +793,14 @@ class SelfLearningMemory(WorkflowMixin):
         emb = self._embedder.model_id if self._embedder is not None else "none"
         generation = self.storage.generation(parts[1])
         blob = json.dumps(
-            [SCHEMA_VERSION, emb, repr(self.weights), generation, *[_jsonable(p) for p in parts]],
+            [
+                SCHEMA_VERSION,
+                emb,
+                repr(self.weights),
+                effective_flags(self.config),
+                generation,
+                *[_jsonable(p) for p in parts],
+            ],  # deploy: flags change the ranking
             sort_keys=True,
             default=str,
         )
@@ -924,6 +946,7 @@ class SelfLearningMemory(WorkflowMixin):
             retrieval_mode=mode,
             queue_depth=self.queue_depth,
             warnings=warnings,
+            feature_flags=effective_flags(self.config),  # deploy: flags in health_check
         )
 
     def metrics(self, *, tenant: str | None = None) -> MetricsSnapshot:

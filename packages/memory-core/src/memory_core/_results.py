@@ -63,6 +63,9 @@ class HealthReport(BaseModel):
     retrieval_mode: str = Field(description="hybrid (lexical + semantic) or lexical-only, and why")
     queue_depth: int = 0
     warnings: list[str] = Field(default_factory=list)
+    feature_flags: dict[str, bool] = Field(
+        default_factory=dict, description="effective feature flags (memory_core.flags)"
+    )
 
 
 class OperationMetrics(BaseModel):

@@ -18,6 +18,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from memory_core import (
     Complexity,
+    DuplicateStepError,
     Episode,
     EpisodeFilter,
     EpisodeNotFoundError,
@@ -249,8 +250,20 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:
 
         def log(mem: SelfLearningMemory) -> AddStepResult:
             # Read and write on the worker thread in one go, so "next number" is stable.
-            episode = mem.get_episode(episode_id, tenant=tenant)
-            next_number = max((s.step_number for s in episode.steps), default=0) + 1
+            # The summary's step count (one row, no steps) gives the next number when the
+            # agent numbers steps contiguously; a gap makes that number collide, and then
+            # the full episode tells the real maximum (see DuplicateStepError below).
+            stored = mem.get_summary(episode_id, tenant=tenant).step_count
+            try:
+                return numbered(mem, stored + 1, stored)
+            except DuplicateStepError:
+                if all(s.step_number is not None for s in inputs):
+                    raise
+                episode = mem.get_episode(episode_id, tenant=tenant)
+                top = max((s.step_number for s in episode.steps), default=0)
+                return numbered(mem, top + 1, len(episode.steps))
+
+        def numbered(mem: SelfLearningMemory, next_number: int, stored: int) -> AddStepResult:
             converted: list[ExecutionStep] = []
             for i, s in enumerate(inputs):
                 number = s.step_number if s.step_number is not None else next_number
@@ -268,7 +281,7 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:
                 episode_id=episode_id,
                 steps_logged=len(converted),
                 step_numbers=[s.step_number for s in converted],
-                total_steps=len(episode.steps) + len(converted),
+                total_steps=stored + len(converted),
             )
 
         outcome = await rt.memory.run(log, rt.memory.sync)

@@ -1,0 +1,41 @@
+"""Fixtures of the deployment tests: a real ``redis-server`` and the cluster helpers.
+
+``cluster.py`` (beside this file) is imported as a plain module; it is also what
+``benchmarks/instances.py`` uses. The Redis tests need Debian's ``redis-server``
+(.ci/run installs it): without it they fail with that message, they are not skipped.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+HERE = str(Path(__file__).resolve().parent)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from cluster import RedisServer  # noqa: E402
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def start_redis(directory: Path) -> RedisServer:
+    reason = RedisServer.missing_reason()
+    if reason is not None:
+        pytest.fail(reason, pytrace=False)
+    server = RedisServer(directory)
+    server.start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
