@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import anyio
 import httpx
@@ -240,7 +239,3 @@ async def test_redis_invalidation_alone_and_the_bound_without_it(
     # bounds (default 1 s; 0 in the cluster above).
     assert await served(b, second)
     assert not await served(a, second)
-
-
-def _unused(*_: Any) -> None:  # keeps the Any import honest for type checkers
-    return None

@@ -64,6 +64,12 @@ def parser() -> argparse.ArgumentParser:
         help="extra Host header accepted over HTTP (repeatable; also MCP_ALLOWED_HOSTS, comma-separated)",
     )
     p.add_argument("--log-level", help="DEBUG, INFO (default), WARNING or ERROR")
+    p.add_argument(
+        "--tools",
+        choices=["core", "full"],
+        help="tool profile: core (default; episodes, hand-off, playbook) or full (also tags, "
+        "relationships, feedback); also MEMORY_MCP_TOOL_PROFILE",
+    )
     return p
 
 
@@ -80,6 +86,8 @@ def load_config(args: argparse.Namespace) -> MemoryConfig:
         overrides["database_url"] = args.database_url
     if args.log_level is not None:
         overrides["log_level"] = args.log_level
+    if args.tools is not None:
+        overrides["mcp_tool_profile"] = args.tools
     config = MemoryConfig.load(args.config, **overrides)
     preflight(config)
     return config

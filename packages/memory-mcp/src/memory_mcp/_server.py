@@ -22,6 +22,7 @@ from memory_mcp._prompts import INSTRUCTIONS, register_prompts
 from memory_mcp._resources import register_resources
 from memory_mcp._runtime import Runtime, TenantResolver, config_tenant
 from memory_mcp._tools import register_tools
+from memory_mcp._tools_workflow import register_workflow_tools
 from memory_mcp._version import __version__
 
 SERVER_NAME = "memory-mcp"
@@ -116,6 +117,7 @@ def build_server(
         middleware=[RuntimeMiddleware(rt)],
     )
     register_tools(server, rt)
+    register_workflow_tools(server, rt, config.mcp_tool_profile)
     register_resources(server, rt)
     register_prompts(server)
     register_completions(server, rt)
