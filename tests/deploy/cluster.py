@@ -257,14 +257,14 @@ class Mcp:
     async def __aexit__(self, *exc: object) -> None:
         await self._client.__aexit__(*exc)  # type: ignore[arg-type]
 
-    async def call(self, tool: str, **arguments: Any) -> dict[str, Any]:
+    async def call(self, tool: str, /, **arguments: Any) -> dict[str, Any]:
         result = await self._client.call_tool(tool, arguments)
         if result.is_error:
             raise ToolError(tool, _text(result))
         assert result.structured_content is not None, tool
         return dict(result.structured_content)
 
-    async def outcome(self, tool: str, **arguments: Any) -> tuple[bool, Any]:
+    async def outcome(self, tool: str, /, **arguments: Any) -> tuple[bool, Any]:
         """(ok, structured result or error text) without raising."""
         result = await self._client.call_tool(tool, arguments)
         if result.is_error:

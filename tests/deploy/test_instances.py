@@ -47,6 +47,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer)
             d / f"cache-{i}",
             REDIS_URL=redis_server.url,
             MEMORY_CACHE_COHERENCE_SECONDS="0",
+            # A flag rollout in progress: one instance has retrieval diversification off.
+            MEMORY_FEATURE_FLAGS='{"mmr": false}' if i == 2 else '{"mmr": true}',
         )
         for i in range(3)
     ]
@@ -121,6 +123,14 @@ async def test_episodes_written_through_the_balancer_are_read_by_every_instance(
             if not cursor:
                 break
     assert set(ids.values()) <= listed
+
+
+async def test_health_check_reports_the_instances_feature_flags(cluster: Cluster) -> None:
+    flags = []
+    for server in cluster.servers:
+        async with Mcp(server.url) as mcp:
+            flags.append((await mcp.call("health_check"))["memory"]["feature_flags"])
+    assert flags == [{"mmr": True}, {"mmr": True}, {"mmr": False}]
 
 
 async def cache_hits(server: Server) -> int:

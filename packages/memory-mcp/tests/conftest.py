@@ -115,7 +115,7 @@ def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer
     server.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def stdio() -> Callable[..., StdioServerParameters]:
     """``stdio(data_dir, *args, **env)`` → parameters that launch ``memory-mcp`` on stdio."""
     return stdio_params

@@ -172,7 +172,8 @@ def test_operator_methods(store: LibSQLStorage, tmp_path: Path) -> None:
     assert store.integrity_check() == {
         "ok": True,
         "messages": ["ok"],
-        "fts": {"episode_fts": "ok", "pattern_fts": "ok"},
+        "fts": {"pattern_fts": "ok"},
+        "lexical": "ok",
     }
     report = store.backup(tmp_path / "snap.db")
     assert report["size_bytes"] > 0

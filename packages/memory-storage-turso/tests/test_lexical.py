@@ -67,7 +67,9 @@ def test_porter_stemming_and_diacritics(store: object) -> None:
         ], q  # type: ignore[attr-defined]
 
 
-def test_reflection_text_is_searchable_as_item_zero(store: object) -> None:
+def test_item_zero_is_the_task_description_as_in_memory(store: object) -> None:
+    """Item 0 is the task description only (as memory-core's in-memory backend indexes
+    it, so both rank alike); a reflection added at completion is not searchable."""
     ep = Episode(tenant="x", task_description="deploy service")
     store.create_episode(ep)  # type: ignore[attr-defined]
     store.append_steps(
@@ -92,7 +94,8 @@ def test_reflection_text_is_searchable_as_item_zero(store: object) -> None:
         }
     )
     store.complete_episode(done, None)  # type: ignore[attr-defined]
-    hits = store.lexical_search("x", "credentials", 5, EpisodeFilter())  # type: ignore[attr-defined]
+    assert store.lexical_search("x", "credentials", 5, EpisodeFilter()) == []  # type: ignore[attr-defined]
+    hits = store.lexical_search("x", "deploy", 5, EpisodeFilter())  # type: ignore[attr-defined]
     assert [(h.episode_id, h.item) for h in hits] == [(ep.id, 0)] and hits[0].score > 0
 
 
@@ -132,6 +135,7 @@ def test_pattern_text_search_and_delete_leaves_no_fts_rows(store: object) -> Non
     assert len(store.lexical_search("x", "zebra", 10, EpisodeFilter())) == 4  # type: ignore[attr-defined]
     store.delete_episode("x", ep.id)  # type: ignore[attr-defined]
     rows = store._db.read(
-        lambda tx: tx.all("SELECT rowid FROM episode_fts WHERE episode_fts MATCH 'zebra'")
+        lambda tx: tx.all("SELECT seq FROM lexical_docs WHERE episode_id = ?", (str(ep.id),))
     )  # type: ignore[attr-defined]
     assert rows == []
+    assert store.lexical_search("x", "zebra", 10, EpisodeFilter()) == []  # type: ignore[attr-defined]

@@ -31,12 +31,18 @@ def test_v1_database_from_fixture_is_upgraded(tmp_path: Path, factory: object) -
 
     store = factory.from_url(f"file:{path}", MemoryConfig())  # type: ignore[attr-defined]
     try:
-        assert store.schema_version == SCHEMA_LATEST == 3
-        assert _versions(path) == [1, 2, 3]
+        assert store.schema_version == SCHEMA_LATEST == 4
+        assert _versions(path) == [1, 2, 3, 4]
+        # v4 moved episode texts from FTS5 to lexical_docs (back-filled from the rows).
+        conn = libsql.connect(str(path), isolation_level=None)
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master").fetchall()}
+        assert "episode_fts" not in tables and "pattern_fts" in tables
+        docs = conn.execute("SELECT episode_id, item FROM lexical_docs ORDER BY seq").fetchall()
+        assert {(d[0], d[1]) for d in docs} >= {(str(uuid.uuid5(NS, "e1")), n) for n in (0, 1, 2)}
         e1 = uuid.uuid5(NS, "e1")
         episode = store.get_episode("legacy", e1)
         assert episode is not None and [s.step_number for s in episode.steps] == [1, 2]
-        # The upgrade indexed what v1 stored: task text, reflection, step text, patterns.
+        # The upgrade indexed what v1 stored: task text, step text, patterns.
         assert {
             (h.episode_id, h.item)
             for h in store.lexical_search("legacy", "billing", 10, EpisodeFilter())
@@ -96,7 +102,7 @@ def test_newer_database_is_refused_untouched(tmp_path: Path, factory: object) ->
     with pytest.raises(SchemaVersionError, match="99") as info:
         factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
     assert "upgrade memory-storage-turso" in str(info.value)
-    assert _versions(tmp_path / "new.db") == [1, 2, 3, 99]
+    assert _versions(tmp_path / "new.db") == [1, 2, 3, 4, 99]
 
 
 def test_failed_migration_rolls_back_whole(tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ def test_remote_round_trip_lands_in_the_primary_file(
     monkeypatch.setenv("TURSO_AUTH_TOKEN", TOKEN)  # as deployed: token from the environment
     store = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
     try:
-        assert store.schema_version == 3
+        assert store.schema_version == 4
         ep = Episode(tenant="r", task_description="rotate the signing keys")
         store.create_episode(ep)
         assert (

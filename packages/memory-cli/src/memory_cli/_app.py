@@ -18,12 +18,16 @@ from memory_cli.commands import (
     backup,
     config,
     episode,
+    feedback,
     health,
     monitor,
     pattern,
+    playbook,
     plugins,
     query,
+    relationship,
     storage,
+    tag,
     transfer,
 )
 
@@ -112,6 +116,10 @@ def _setup_logging(verbose: int) -> None:
 app.add_typer(episode.app, name="episode")
 app.command("query", epilog=query.EPILOG)(query.query)
 app.add_typer(pattern.app, name="pattern")
+app.add_typer(tag.app, name="tag")
+app.add_typer(relationship.app, name="relationship")
+app.add_typer(playbook.app, name="playbook")
+app.add_typer(feedback.app, name="feedback")
 app.add_typer(storage.app, name="storage")
 app.add_typer(backup.app, name="backup")
 app.command("export", epilog=transfer.EXPORT_EPILOG)(transfer.export)

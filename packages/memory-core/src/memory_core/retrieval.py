@@ -49,6 +49,7 @@ from uuid import UUID
 from memory_core._models import EpisodeFilter, EpisodeSummary, Pattern, SearchHit, TaskContext
 from memory_core._protocols import FloatArray, StorageBackend
 from memory_core._results import RetrievedEpisode, RetrievedPattern, ScoreComponents
+from memory_core._stats import wilson_lower_bound
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -252,18 +253,25 @@ def mmr(
     return chosen
 
 
-def pattern_quality(p: Pattern) -> float:
-    """Applied effectiveness bound when there is feedback, else observed confidence.
+OBSERVED_PSEUDO_TRIALS = 10.0
+"""Observations weigh at most this many trials against applied feedback."""
 
-    With feedback the two are blended by the amount of feedback, so a pattern observed
-    in many successes but failing every time it is applied sinks as feedback accrues.
+
+def pattern_quality(p: Pattern) -> float:
+    """Wilson lower bound over observed and applied evidence pooled.
+
+    Observations (episodes the pattern was seen in) are scaled down to at most
+    ``OBSERVED_PSEUDO_TRIALS`` trials, so that feedback from applying the pattern
+    (``record_pattern_outcome``) can overrule them: a pattern seen in fifty successes
+    that fails every time it is applied sinks, and two lucky uses do not beat fifty good
+    ones. Pooling keeps it monotonic: one more applied success never lowers the quality,
+    one more failure never raises it.
     """
-    observed = p.confidence
-    if not p.applications:
-        return observed
-    applied = p.effectiveness or 0.0
-    share = p.applications / (p.applications + 3.0)
-    return share * applied + (1 - share) * observed
+    n = p.support
+    weight = min(1.0, OBSERVED_PSEUDO_TRIALS / n) if n else 0.0
+    return wilson_lower_bound(
+        p.successes * weight + p.application_successes, n * weight + p.applications
+    )
 
 
 def rank_patterns(

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -70,6 +68,9 @@ def parser() -> argparse.ArgumentParser:
         help="tool profile: core (default; episodes, hand-off, playbook) or full (also tags, "
         "relationships, feedback); also MEMORY_MCP_TOOL_PROFILE",
     )
+    from memory_mcp._httpsec import add_arguments  # stdlib only: --help stays fast
+
+    add_arguments(p)
     return p
 
 
@@ -128,6 +129,12 @@ def skip_sdk_logging_setup() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    front = None
+    if args.transport == "stdio":
+        # Answers `initialize` from a thread while the SDK and memory-core import below.
+        from memory_mcp._fast_stdio import StdioFront
+
+        front = StdioFront.start()
     from memory_core import ConfigurationError
 
     try:
@@ -138,25 +145,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(config.log_level)
     skip_sdk_logging_setup()
 
+    from memory_mcp._httpsec import resolve as resolve_security
     from memory_mcp._server import build_server
 
     transport = "http" if args.transport in ("http", "streamable-http") else "stdio"
     try:
-        server, rt = build_server(config, transport=transport)
+        security = resolve_security(args, config.mcp_host) if transport == "http" else None
+        server, rt = build_server(
+            config,
+            transport=transport,
+            authenticated=security is not None and security.auth,
+            tool_timeout=security.request_timeout if security is not None else None,
+        )
     except ConfigurationError as exc:
         print(f"memory-mcp: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
 
-    async def run() -> None:
-        loop = asyncio.get_running_loop()
+    from memory_mcp._shutdown import DRAIN_SECONDS, Shutdown, close_memory, exit_unclean
+
+    async def run() -> bool:
         task = asyncio.current_task()
         assert task is not None
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, task.cancel)
+        shutdown = Shutdown()
+        # HTTP: uvicorn drains in-flight calls (serve_http watches the request); stdio:
+        # cancel the read loop.
+        shutdown.install(task.cancel if transport == "stdio" else (lambda: None))
         try:
-            if transport == "stdio":
-                await server.run_stdio_async()
+            if front is not None:
+                await front.serve(server)
             else:
                 from memory_mcp._http import allowed_hosts_from_env, build_http_app, serve_http
 
@@ -166,18 +182,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                     host=config.mcp_host,
                     stateless=args.stateless,
                     allowed_hosts=[*args.allowed_host, *allowed_hosts_from_env()],
+                    security=security,
                 )
                 await serve_http(
-                    app, host=config.mcp_host, port=config.mcp_port, log_level=config.log_level
+                    app,
+                    host=config.mcp_host,
+                    port=config.mcp_port,
+                    log_level=config.log_level,
+                    tls=security.tls if security is not None else None,
+                    stop=shutdown.requested,
+                    drain_seconds=DRAIN_SECONDS,
                 )
         except asyncio.CancelledError:
             logger.info("stopping")
-        finally:
-            # Flush and close storage and cache on the worker thread before exiting.
-            rt.warmup.join(timeout=30)
-            await rt.memory.aclose()
+        # Flush extractions and close storage and cache on the worker thread, bounded.
+        return await close_memory(rt)
 
-    asyncio.run(run())
+    if not asyncio.run(run()):
+        exit_unclean()
     return 0
 
 

@@ -54,14 +54,29 @@ class ServerMetrics:
         self.transport = transport
         self.started = time.monotonic()
         self.tools: dict[str, ToolStats] = {}
+        # security: per-tenant counters, so one tenant never sees another's activity
+        self.by_tenant: dict[str, dict[str, ToolStats]] = {}
 
-    def record(self, tool: str, elapsed_ms: float, *, error: bool) -> None:
-        stats = self.tools.setdefault(tool, ToolStats())
-        stats.calls += 1
-        stats.total_ms += elapsed_ms
-        stats.latencies.append(elapsed_ms)
-        if error:
-            stats.errors += 1
+    def record(
+        self, tool: str, elapsed_ms: float, *, error: bool, tenant: str | None = None
+    ) -> None:
+        tables = [self.tools]
+        if tenant is not None:
+            tables.append(self.by_tenant.setdefault(tenant, {}))
+        for table in tables:
+            stats = table.setdefault(tool, ToolStats())
+            stats.calls += 1
+            stats.total_ms += elapsed_ms
+            stats.latencies.append(elapsed_ms)
+            if error:
+                stats.errors += 1
+
+    def for_tenant(self, tenant: str) -> ServerMetrics:
+        """A view with only ``tenant``'s tool calls (same transport and start time)."""
+        view = ServerMetrics(self.transport)
+        view.started = self.started
+        view.tools = self.by_tenant.get(tenant, {})
+        return view
 
     @property
     def uptime_seconds(self) -> float:

@@ -81,6 +81,9 @@ class Runtime:
     metrics: ServerMetrics
     version: str
     tenant_resolver: TenantResolver = config_tenant
+    multi_tenant: bool = False
+    """security: tenants share this server (authenticated HTTP); results show each caller
+    only its own tenant's numbers (see _tenancy)."""
     sessions: SessionRegistry = field(default_factory=SessionRegistry)
     warmup: Warmup = field(init=False)
 

@@ -17,10 +17,12 @@ from mcp.server.mcpserver import MCPServer
 from memory_core import AsyncSelfLearningMemory, MemoryConfig, SelfLearningMemory
 
 from memory_mcp._completions import register_completions
+from memory_mcp._guard import CallGuard, default_principal
 from memory_mcp._metrics import ServerMetrics
 from memory_mcp._prompts import INSTRUCTIONS, register_prompts
 from memory_mcp._resources import register_resources
 from memory_mcp._runtime import Runtime, TenantResolver, config_tenant
+from memory_mcp._tenancy import caller_tenant, tenant_or_none
 from memory_mcp._tools import register_tools
 from memory_mcp._tools_workflow import register_workflow_tools
 from memory_mcp._version import __version__
@@ -60,7 +62,12 @@ class RuntimeMiddleware:
                 result = _readable_validation_error(result)
             return result
         finally:
-            self.metrics.record(name, (time.perf_counter() - started) * 1000.0, error=error)
+            self.metrics.record(
+                name,
+                (time.perf_counter() - started) * 1000.0,
+                error=error,
+                tenant=tenant_or_none(),
+            )
 
 
 _PYDANTIC = re.compile(
@@ -96,8 +103,14 @@ def build_server(
     memory: SelfLearningMemory | None = None,
     transport: str = "stdio",
     tenant_resolver: TenantResolver = config_tenant,
+    authenticated: bool = False,
+    tool_timeout: float | None = None,
 ) -> tuple[MCPServer, Runtime]:
-    """The MCP server and its runtime; nothing is opened until warm-up or first use."""
+    """The MCP server and its runtime; nothing is opened until warm-up or first use.
+
+    ``authenticated``: every request carries a verified caller (HTTP with bearer tokens,
+    see _admission); the tenant then comes from the token only and tenants share the
+    server. ``tool_timeout``: seconds a tool call may take."""
     sync = memory if memory is not None else SelfLearningMemory.from_config(config)
     metrics = ServerMetrics(transport)
     rt = Runtime(
@@ -105,7 +118,18 @@ def build_server(
         config=config,
         metrics=metrics,
         version=__version__,
-        tenant_resolver=tenant_resolver,
+        tenant_resolver=caller_tenant if authenticated else tenant_resolver,
+        multi_tenant=authenticated,
+    )
+    if authenticated:
+        rt.sessions.tenant_of = tenant_or_none
+        rt.sessions.publish_bus = False
+    guard = CallGuard(
+        None,
+        rt.memory,
+        require_auth=authenticated,
+        principal=default_principal(transport),
+        timeout=tool_timeout,
     )
     server: MCPServer = MCPServer(
         SERVER_NAME,
@@ -114,8 +138,10 @@ def build_server(
         instructions=INSTRUCTIONS,
         version=__version__,
         log_level=_sdk_level(config.log_level),
-        middleware=[RuntimeMiddleware(rt)],
+        # security: CallGuard first, so the other middleware and the tools see the caller.
+        middleware=[guard, RuntimeMiddleware(rt)],
     )
+    guard.server = server
     register_tools(server, rt)
     register_workflow_tools(server, rt, config.mcp_tool_profile)
     register_resources(server, rt)

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import warnings
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from mcp.server.connection import Connection
@@ -49,6 +50,14 @@ class SessionRegistry:
 
     def __init__(self) -> None:
         self._uris: weakref.WeakKeyDictionary[Connection, set[str]] = weakref.WeakKeyDictionary()
+        # security: the tenant each connection subscribed as; updates reach only sessions
+        # of the tenant that made the change, and the SDK's subscriptions/listen bus (which
+        # has no notion of tenants) is not used when tenants share the server.
+        self._tenants: weakref.WeakKeyDictionary[Connection, str | None] = (
+            weakref.WeakKeyDictionary()
+        )
+        self.tenant_of: Callable[[], str | None] = lambda: None
+        self.publish_bus = True
         self._levels: weakref.WeakKeyDictionary[Connection, LoggingLevel] = (
             weakref.WeakKeyDictionary()
         )
@@ -67,6 +76,7 @@ class SessionRegistry:
         connection = connection_of(ctx.session)
         if connection is not None:
             self._uris.setdefault(connection, set()).add(str(params.uri))
+            self._tenants[connection] = self.tenant_of()
         return EmptyResult()
 
     async def _unsubscribe(
@@ -86,7 +96,12 @@ class SessionRegistry:
         return EmptyResult()
 
     def subscribed(self, uri: str) -> list[Connection]:
-        return [connection for connection, uris in list(self._uris.items()) if uri in uris]
+        tenant = self.tenant_of()
+        return [
+            connection
+            for connection, uris in list(self._uris.items())
+            if uri in uris and self._tenants.get(connection) == tenant
+        ]
 
     async def resource_updated(self, ctx: Context, uri: str) -> None:
         """Tell every subscribed session (and subscriptions/listen streams) that ``uri`` changed."""
@@ -95,8 +110,9 @@ class SessionRegistry:
                 await connection.send_resource_updated(uri)
             except Exception as exc:  # a gone session must not fail the tool call
                 logger.debug("resource update to a closed session dropped: %s", exc)
-        with contextlib.suppress(Exception):
-            await ctx.notify_resource_updated(uri)
+        if self.publish_bus:
+            with contextlib.suppress(Exception):
+                await ctx.notify_resource_updated(uri)
 
     async def log(self, ctx: Context, level: LoggingLevel, message: str) -> None:
         """A log notification to the calling client, if it asked for this level."""

@@ -61,6 +61,7 @@ from memory_mcp._outputs import (
     snippet,
 )
 from memory_mcp._runtime import Runtime
+from memory_mcp._tenancy import tenant_health, tenant_metrics
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -515,18 +516,21 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:
             report: HealthReport = await rt.memory.health()
         except MemoryCoreError as exc:
             return result(None, f"{type(exc).__name__}: {exc}")
-        return result(report)
+        return result(tenant_health(report) if rt.multi_tenant else report)
 
     @server.tool(annotations=READ_ONLY, title="Get metrics")
     @_mapped
     async def get_metrics() -> GetMetricsResult:
         """Operation counts, latency percentiles, cache hit rate, episode/pattern counts."""
-        core = await rt.memory.metrics(tenant=rt.tenant())
+        tenant = rt.tenant()
+        core = await rt.memory.metrics(tenant=tenant)
+        server = rt.metrics
+        if rt.multi_tenant and tenant is not None:  # security: only the caller's tenant
+            core = tenant_metrics(core)
+            server = server.for_tenant(tenant)
         return GetMetricsResult(
             uptime_seconds=round(rt.metrics.uptime_seconds, 3),
-            tools={
-                k: ToolCallStats.model_validate(v) for k, v in rt.metrics.tool_snapshot().items()
-            },
+            tools={k: ToolCallStats.model_validate(v) for k, v in server.tool_snapshot().items()},
             core=core,
             cache_hit_rate=core.cache.get("hit_rate"),
             collected_at=datetime.now(UTC),

@@ -21,6 +21,7 @@ from memory_core import Episode, ExecutionStep, Pattern, SchemaVersionError
 
 from memory_storage_turso._connection import Database, Tx
 from memory_storage_turso._fts import ITEM_BITS, TOKENIZER, episode_text, pattern_text, step_text
+from memory_storage_turso._lexical import INSERT_DOC, analyse
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,60 @@ V3 = (
 )
 
 
+V4 = (
+    # Episode lexical search moves to an in-process BM25 index per tenant (_lexical.py);
+    # this table holds each indexed text's analysed terms (and their count), with the
+    # episode id so that loading needs no join. AUTOINCREMENT: seq only grows,
+    # so "rows with seq > last seen" is exactly what was added since an index was loaded.
+    # The source texts stay in episodes/steps (this table can be rebuilt from them).
+    """CREATE TABLE lexical_docs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        episode_pk INTEGER NOT NULL REFERENCES episodes (pk) ON DELETE CASCADE,
+        episode_id TEXT NOT NULL,
+        item INTEGER NOT NULL,
+        length INTEGER NOT NULL,
+        terms TEXT NOT NULL,
+        UNIQUE (episode_pk, item)
+    )""",
+    # Loading and topping up one tenant's index in seq order.
+    "CREATE INDEX lexical_docs_load ON lexical_docs (tenant, seq)",
+    # Bumped when a tenant's documents are erased: every process's index reloads.
+    """CREATE TABLE lexical_generations (
+        tenant TEXT PRIMARY KEY,
+        generation INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID""",
+    # No longer written or read: its per-step insert cost and shared statistics are what
+    # this version replaces. pattern_fts stays (search_patterns).
+    "DROP TABLE episode_fts",
+)
+
+
+def rebuild_lexical_docs(tx: Tx) -> None:
+    """(Re)index every episode's texts from the rows that hold them: item 0 is the task
+    description, item n is step n's ``search_text()`` (what memory-core's in-memory
+    backend indexes)."""
+    tx.run("DELETE FROM lexical_docs")
+    rows: list[tuple[str, int, str, int, str]] = []
+    for pk, tenant, eid, data in tx.all("SELECT pk, tenant, id, data FROM episodes"):
+        rows.append((tenant, pk, eid, 0, Episode.model_validate_json(data).task_description))
+    for pk, tenant, eid, number, data in tx.all(
+        "SELECT s.episode_pk, e.tenant, e.id, s.step_number, s.data FROM steps s "
+        "JOIN episodes e ON e.pk = s.episode_pk"
+    ):
+        rows.append(
+            (tenant, pk, eid, number, ExecutionStep.model_validate_json(data).search_text())
+        )
+    rows.sort(key=lambda r: (r[1], r[3]))
+    tx.many(INSERT_DOC, [(t, pk, eid, item, *analyse(text)) for t, pk, eid, item, text in rows])
+    for (tenant,) in tx.all("SELECT DISTINCT tenant FROM episodes"):
+        tx.run(
+            "INSERT INTO lexical_generations (tenant, generation) VALUES (?, 1) "
+            "ON CONFLICT (tenant) DO UPDATE SET generation = generation + 1",
+            (tenant,),
+        )
+
+
 def _backfill_fts(tx: Tx) -> None:
     """Index what a v1 database already holds."""
     for pk, data in tx.all("SELECT pk, data FROM episodes"):
@@ -214,6 +269,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "episodes, steps, patterns, heuristics, embeddings, usage", V1),
     Migration(2, "FTS5 over task, step, reflection and pattern texts", V2, _backfill_fts),
     Migration(3, "records for features built on the loop (RecordStore)", V3),
+    Migration(4, "in-process BM25: lexical_docs replaces episode_fts", V4, rebuild_lexical_docs),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -50,17 +50,17 @@ from memory_core import (
     StorageStats,
 )
 from memory_core._protocols import FloatArray
+from memory_core.text import terms
 
 from memory_storage_turso._codec import decode_cursor, encode_cursor, ts
 from memory_storage_turso._connection import Database, Tx
 from memory_storage_turso._filters import episode_where, pattern_where
-from memory_storage_turso._fts import (
-    ITEM_BITS,
-    MAX_ITEM,
-    episode_text,
-    match_expression,
-    pattern_text,
-    step_text,
+from memory_storage_turso._fts import MAX_ITEM, match_expression, pattern_text
+from memory_storage_turso._lexical import (
+    LexicalIndex,
+    bump_generation,
+    index_texts,
+    replace_task_text,
 )
 from memory_storage_turso._schema import LATEST, migrate
 from memory_storage_turso._url import SCHEMES, Target, parse_target
@@ -109,6 +109,7 @@ class LibSQLStorage:
             self._db.close()
             raise
         self._vectors = VectorIndex()
+        self._lexical = LexicalIndex()
 
     @classmethod
     def from_url(cls, url: str, config: MemoryConfig) -> LibSQLStorage:
@@ -137,6 +138,7 @@ class LibSQLStorage:
     def close(self) -> None:
         self._db.close()
         self._vectors.forget()
+        self._lexical.forget()
 
     @property
     def schema_version(self) -> int:
@@ -194,15 +196,6 @@ class LibSQLStorage:
         )
 
     @staticmethod
-    def _index_episode_text(tx: Tx, pk: int, episode: Episode) -> None:
-        tx.run(f"DELETE FROM episode_fts WHERE rowid = (? << {ITEM_BITS})", (pk,))
-        text = episode_text(episode)
-        if text:
-            tx.run(
-                f"INSERT INTO episode_fts (rowid, text) VALUES (? << {ITEM_BITS}, ?)", (pk, text)
-            )
-
-    @staticmethod
     def _write_tags(tx: Tx, tenant: str, pk: int, tags: Sequence[str]) -> None:
         tx.run("DELETE FROM episode_tags WHERE episode_pk = ?", (pk,))
         tx.many(
@@ -211,15 +204,14 @@ class LibSQLStorage:
         )
 
     @staticmethod
-    def _insert_steps(tx: Tx, pk: int, steps: Sequence[ExecutionStep]) -> None:
+    def _insert_steps(
+        tx: Tx, tenant: str, pk: int, episode_id: UUID, steps: Sequence[ExecutionStep]
+    ) -> None:
         tx.many(
             "INSERT INTO steps (episode_pk, step_number, data) VALUES (?, ?, ?)",
             [(pk, s.step_number, s.model_dump_json()) for s in steps],
         )
-        tx.many(
-            f"INSERT INTO episode_fts (rowid, text) VALUES ((? << {ITEM_BITS}) | ?, ?)",
-            [(pk, s.step_number, t) for s in steps if (t := step_text(s))],
-        )
+        index_texts(tx, tenant, pk, episode_id, [(s.step_number, s.search_text()) for s in steps])
 
     @staticmethod
     def _check_steps(steps: Sequence[ExecutionStep], field: str = "steps") -> None:
@@ -281,8 +273,8 @@ class LibSQLStorage:
         assert row is not None
         pk = int(row[0])
         self._write_tags(tx, tenant, pk, episode.context.tags)
-        self._index_episode_text(tx, pk, episode)
-        self._insert_steps(tx, pk, steps)
+        index_texts(tx, tenant, pk, episode.id, [(0, episode.task_description)])
+        self._insert_steps(tx, tenant, pk, episode.id, steps)
         self._bump(tx, tenant)
 
     def append_steps(self, tenant: str, episode_id: UUID, steps: Sequence[ExecutionStep]) -> int:
@@ -303,7 +295,7 @@ class LibSQLStorage:
         if taken:
             numbers = ", ".join(str(r[0]) for r in sorted(taken))
             raise DuplicateStepError(f"episode {episode_id} already has step(s) {numbers}")
-        self._insert_steps(tx, pk, steps)
+        self._insert_steps(tx, tenant, pk, episode_id, steps)
         count = int(count) + len(steps)
         episode = Episode.model_validate_json(data).model_copy(
             update={"version": int(version) + 1, "updated_at": _now()}
@@ -406,7 +398,9 @@ class LibSQLStorage:
         stored = {
             int(r[0]) for r in tx.all("SELECT step_number FROM steps WHERE episode_pk = ?", (pk,))
         }
-        self._insert_steps(tx, pk, [s for s in episode.steps if s.step_number not in stored])
+        self._insert_steps(
+            tx, tenant, pk, episode.id, [s for s in episode.steps if s.step_number not in stored]
+        )
         count_row = tx.one("SELECT count(*) FROM steps WHERE episode_pk = ?", (pk,))
         count = int(count_row[0]) if count_row else 0
         episode = episode.model_copy(update={"version": max(int(version) + 1, episode.version)})
@@ -417,7 +411,7 @@ class LibSQLStorage:
             (*self._columns(episode, count, extraction is None), pk),
         )
         self._write_tags(tx, tenant, pk, episode.context.tags)
-        self._index_episode_text(tx, pk, episode)
+        replace_task_text(tx, tenant, pk, episode.id, episode.task_description)
         if extraction is not None:
             self._write_extraction(tx, tenant, extraction)
         self._bump(tx, tenant)
@@ -461,11 +455,8 @@ class LibSQLStorage:
         pk, eid = int(row[0]), str(episode_id)
         # Explicit deletes rather than relying on ON DELETE CASCADE: over a remote
         # connection PRAGMA foreign_keys does not persist between requests.
-        tx.run(
-            f"DELETE FROM episode_fts WHERE rowid BETWEEN (? << {ITEM_BITS}) "
-            f"AND ((? << {ITEM_BITS}) | {MAX_ITEM})",
-            (pk, pk),
-        )
+        tx.run("DELETE FROM lexical_docs WHERE episode_pk = ?", (pk,))
+        bump_generation(tx, tenant)
         tx.run("DELETE FROM steps WHERE episode_pk = ?", (pk,))
         tx.run("DELETE FROM episode_tags WHERE episode_pk = ?", (pk,))
         for (model_id,) in tx.all(
@@ -524,21 +515,51 @@ class LibSQLStorage:
     def lexical_search(
         self, tenant: str, query: str, limit: int, filters: EpisodeFilter
     ) -> list[SearchHit]:
+        """BM25 over the tenant's in-process index (``_lexical.py``), brought up to date
+        and filtered inside one read snapshot."""
         _check_limit(limit)
-        expression = match_expression(query)
-        if expression is None or limit == 0:
+        query_terms = terms(query)
+        if not query_terms or limit == 0:
             return []
         where, params = episode_where(filters)
-        rows = self._db.read(
-            lambda tx: tx.all(
-                f"SELECT e.id, f.rowid & {MAX_ITEM} AS item, -bm25(episode_fts) AS score "
-                f"FROM episode_fts f JOIN episodes e ON e.pk = (f.rowid >> {ITEM_BITS}) "
-                f"WHERE episode_fts MATCH ? AND e.tenant = ? AND {where} "
-                "ORDER BY score DESC, e.id, item LIMIT ?",
-                (expression, tenant, *params, limit),
+
+        def op(tx: Tx) -> list[tuple[UUID, int, float]]:
+            index = self._lexical.refreshed(tx, tenant)
+            allowed = None
+            if not filters.is_empty():
+                pks = tx.all(
+                    f"SELECT e.pk FROM episodes e WHERE e.tenant = ? AND {where}",
+                    (tenant, *params),
+                )
+                allowed = np.fromiter((r[0] for r in pks), dtype=np.int64, count=len(pks))
+            return index.top_k(query_terms, limit, allowed)
+
+        return [
+            SearchHit(episode_id=eid, item=item, score=score)
+            for eid, item, score in self._db.read(op)
+        ]
+
+    def warm(self, tenant: str | None = None) -> dict[str, Any]:
+        """Load the in-process search indexes now instead of on the first search: the
+        lexical index of ``tenant`` (every tenant when None) and its vector matrices.
+        Servers can call this in the background after start-up."""
+
+        def op(tx: Tx) -> dict[str, Any]:
+            tenants = (
+                [r[0] for r in tx.all("SELECT tenant FROM tenants")] if tenant is None else [tenant]
             )
-        )
-        return [SearchHit(episode_id=UUID(r[0]), item=int(r[1]), score=float(r[2])) for r in rows]
+            for t in tenants:
+                self._lexical.refreshed(tx, t)
+            models = tx.all(
+                "SELECT DISTINCT e.tenant, e.model_id, e.dim FROM embeddings e "
+                "WHERE e.vid IN (SELECT max(vid) FROM embeddings GROUP BY tenant, model_id)"
+            )
+            for t, model_id, dim in models:
+                if t in tenants:
+                    self._vectors.refreshed(tx, t, model_id, int(dim))
+            return {"lexical": self._lexical.stats(), "vectors": self._vectors.stats()}
+
+        return self._db.read(op)
 
     def vector_search(
         self,
@@ -1147,6 +1168,7 @@ class LibSQLStorage:
             "mode": self._target.mode,
             "lock_retries": self._db.retries,
             "vector_cache": self._vectors.stats(),
+            "lexical_index": self._lexical.stats(),
         }
         return stats
 
@@ -1158,24 +1180,42 @@ class LibSQLStorage:
 
     # -- operator extension (called by the CLI via getattr) ----------------------------
     def integrity_check(self) -> dict[str, Any]:
-        """``PRAGMA integrity_check`` plus the FTS5 indexes' own consistency checks."""
+        """``PRAGMA integrity_check``, FTS5's own check of ``pattern_fts``, and that every
+        task and step text has its ``lexical_docs`` row (and no row outlives its episode)."""
         messages = [str(r[0]) for r in self._db.autocommit("PRAGMA integrity_check")]
         ok = messages == ["ok"]
         fts: dict[str, str] = {}
-        for table in ("episode_fts", "pattern_fts"):
+        for table in ("pattern_fts",):
             try:
                 self._db.autocommit(f"INSERT INTO {table} ({table}) VALUES ('integrity-check')")
                 fts[table] = "ok"
             except StorageError as exc:
                 fts[table] = str(exc)
                 ok = False
-        return {"ok": ok, "messages": messages, "fts": fts}
+        missing = self._db.autocommit(
+            "SELECT (SELECT count(*) FROM episodes e WHERE NOT EXISTS (SELECT 1 FROM "
+            "lexical_docs d WHERE d.episode_pk = e.pk AND d.item = 0)) + (SELECT count(*) "
+            "FROM steps s WHERE NOT EXISTS (SELECT 1 FROM lexical_docs d WHERE "
+            "d.episode_pk = s.episode_pk AND d.item = s.step_number))"
+        )
+        orphans = self._db.autocommit(
+            "SELECT count(*) FROM lexical_docs d WHERE NOT EXISTS "
+            "(SELECT 1 FROM episodes e WHERE e.pk = d.episode_pk AND e.tenant = d.tenant)"
+        )
+        problems = int(missing[0][0]) + int(orphans[0][0])
+        lexical = (
+            "ok"
+            if problems == 0
+            else (f"{missing[0][0]} texts not indexed, {orphans[0][0]} orphan index rows")
+        )
+        ok = ok and problems == 0
+        return {"ok": ok, "messages": messages, "fts": fts, "lexical": lexical}
 
     def vacuum(self) -> dict[str, Any]:
         """Merge FTS segments, rebuild the file without free pages, checkpoint the WAL."""
         self._require_local("vacuum")
         before = self.stats().size_bytes
-        for table in ("episode_fts", "pattern_fts"):
+        for table in ("pattern_fts",):
             self._db.autocommit(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
         self._db.autocommit("VACUUM")
         self._db.autocommit("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -1203,6 +1243,7 @@ class LibSQLStorage:
             return {"synced": False, "mode": self._target.mode}
         self._db.sync()
         self._vectors.forget()
+        self._lexical.forget()
         return {"synced": True, "mode": self._target.mode}
 
     def _require_local(self, what: str) -> None:

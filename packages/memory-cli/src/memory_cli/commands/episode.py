@@ -45,6 +45,7 @@ from memory_cli._views import (
     or_empty,
     retrieved_episodes_table,
 )
+from memory_cli.commands import handoff
 
 app = typer.Typer(
     help="Record and inspect episodes: one task an agent worked on, from start to outcome.",
@@ -327,3 +328,7 @@ def delete(
     if not deleted:
         raise CliError(f"episode not found: {eid}", exit_code=EXIT_FAILED)
     emit(state.format, {"id": str(eid), "deleted": True}, lambda: f"deleted {eid}")
+
+
+# checkpoint, handoff, resume: the hand-off flow (commands/handoff.py)
+handoff.register(app)

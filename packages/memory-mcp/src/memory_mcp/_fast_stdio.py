@@ -1,0 +1,247 @@
+"""The stdio front: ``initialize`` is answered before the MCP SDK has finished importing.
+
+A thread started first thing reads the client's first line from stdin. If it is a plain
+``initialize`` request, the answer (``_handshake``) is written at once, while the main
+thread imports the SDK and memory-core and builds the server (about 2 s of CPU). Then the
+SDK server runs on streams this module controls: the first line is replayed into it, its
+own answer to that ``initialize`` is compared with the one already sent and discarded, and
+only then is the rest of stdin relayed, so the SDK sees the usual handshake order. Any
+other first line (or an installed SDK that is not the verified release, or
+``MEMORY_MCP_FAST_HANDSHAKE=0``) is passed through untouched.
+
+Only the standard library is imported at module level.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from memory_mcp import _handshake
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+
+logger = logging.getLogger("memory_mcp")
+
+DISABLE_ENV = "MEMORY_MCP_FAST_HANDSHAKE"
+FIRST_LINE_LIMIT = 1 << 20
+"""A longer first line is not an initialize request worth answering early; pass it through."""
+
+
+class StdioFront:
+    """Owns stdin's first line; ``serve`` later hands everything to the SDK server."""
+
+    def __init__(self, stdin_fd: int = 0, stdout_fd: int = 1) -> None:
+        self._stdin_fd = stdin_fd
+        self._stdout_fd = stdout_fd
+        self._started = time.perf_counter()
+        self._done = threading.Event()
+        self.enabled = False
+        self.prefix = b""
+        """Bytes read from stdin that the SDK has not seen yet (the first line and beyond)."""
+        self.first_line = b""
+        self.answered: tuple[_handshake.RequestId, str] | None = None
+        """``(id, requested version)`` of the initialize request answered by the front."""
+        self.answered_after: float | None = None
+        self._thread = threading.Thread(target=self._run, name="stdio-front", daemon=True)
+
+    @classmethod
+    def start(cls) -> StdioFront:
+        front = cls()
+        front._thread.start()
+        return front
+
+    def _run(self) -> None:
+        try:
+            self.enabled = os.environ.get(DISABLE_ENV, "1") != "0" and _handshake.sdk_is_verified()
+            if not self.enabled:
+                return  # stdin stays untouched for the SDK's own transport
+            self.first_line, rest = _read_line(self._stdin_fd)
+            self.prefix = self.first_line + rest
+            parsed = _handshake.parse_initialize(self.first_line)
+            if parsed is not None:
+                _write_all(self._stdout_fd, _handshake.response_line(*parsed))
+                self.answered = parsed
+                self.answered_after = time.perf_counter() - self._started
+        except OSError as exc:  # e.g. stdout closed: the SDK will meet the same and report it
+            logger.debug("stdio front: %s", exc)
+        finally:
+            self._done.set()
+
+    async def serve(self, server: MCPServer) -> None:
+        """Serve ``server`` over stdio, behind the front's early answer if it gave one."""
+        import anyio.to_thread
+
+        await anyio.to_thread.run_sync(self._done.wait, abandon_on_cancel=True)
+        if not self.enabled:
+            await server.run_stdio_async()
+            return
+        with _claimed_stdio(self._stdin_fd, self._stdout_fd) as (wire_in, wire_out):
+            await self._serve_streams(server, wire_in, wire_out)
+
+    async def _serve_streams(self, server: MCPServer, wire_in: int, wire_out: int) -> None:
+        import anyio
+        from mcp.server.stdio import stdio_server
+        from mcp.shared.message import SessionMessage
+
+        stdin = anyio.wrap_file(
+            io.TextIOWrapper(
+                io.BufferedReader(_PrefixedReader(self.prefix, wire_in)),
+                encoding="utf-8",
+                errors="replace",
+            )
+        )
+        stdout = anyio.wrap_file(
+            io.TextIOWrapper(os.fdopen(wire_out, "wb", closefd=False), encoding="utf-8")
+        )
+        lowlevel = server._lowlevel_server  # what MCPServer.run_stdio_async runs, too
+        options = lowlevel.create_initialization_options()
+        async with stdio_server(stdin, stdout) as (read, write):
+            if self.answered is None:
+                await lowlevel.run(read, write, options)
+                return
+            request_id = self.answered[0]
+            handshake = anyio.Event()
+            in_send, in_recv = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+            out_send, out_recv = anyio.create_memory_object_stream[SessionMessage](0)
+
+            async def relay_in() -> None:
+                async with in_send:
+                    first = True
+                    async for item in read:
+                        await in_send.send(item)
+                        if first:
+                            first = False
+                            if not _is_request(item, request_id):
+                                logger.error("stdio front: the SDK did not read the replayed initialize")
+                                handshake.set()
+                            # Hold the rest until the SDK has answered, as a client would.
+                            await handshake.wait()
+
+            async def relay_out() -> None:
+                try:
+                    async with write:
+                        async for item in out_recv:
+                            if not handshake.is_set() and _is_reply(item, request_id):
+                                self._verify(item)
+                                handshake.set()
+                                continue
+                            await write.send(item)
+                finally:
+                    handshake.set()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(relay_in)
+                tg.start_soon(relay_out)
+                await lowlevel.run(in_recv, out_send, options)
+
+    def _verify(self, reply: Any) -> None:
+        """Log whether the SDK's answer to the replayed request equals the one sent."""
+        assert self.answered is not None
+        sent = json.loads(_handshake.response_line(*self.answered))
+        sdk = reply.message.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        ready = time.perf_counter() - self._started
+        if sdk != sent:
+            logger.error(
+                "stdio front: its initialize answer differs from the SDK's; sent %s, SDK %s",
+                json.dumps(sent),
+                json.dumps(sdk),
+            )
+            return
+        logger.info(
+            "initialize answered by the stdio front %.0f ms after start (matches the SDK); "
+            "server ready after %.2f s",
+            (self.answered_after or 0.0) * 1000,
+            ready,
+        )
+
+
+def _is_request(item: object, request_id: _handshake.RequestId) -> bool:
+    message = getattr(item, "message", None)
+    return getattr(message, "method", None) == "initialize" and _same_id(message, request_id)
+
+
+def _is_reply(item: object, request_id: _handshake.RequestId) -> bool:
+    message = getattr(item, "message", None)
+    return getattr(message, "method", None) is None and _same_id(message, request_id)
+
+
+def _same_id(message: object, request_id: _handshake.RequestId) -> bool:
+    other = getattr(message, "id", None)
+    return type(other) is type(request_id) and other == request_id
+
+
+def _read_line(fd: int) -> tuple[bytes, bytes]:
+    """``(first line, what was read after it)``; the line keeps its newline. Reads whole
+    chunks; whatever follows the line is replayed to the SDK, so nothing is lost."""
+    buffer = b""
+    while b"\n" not in buffer and len(buffer) < FIRST_LINE_LIMIT:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        buffer += chunk
+    line, newline, rest = buffer.partition(b"\n")
+    if not newline:
+        return buffer, b""
+    return line + newline, rest
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class _PrefixedReader(io.RawIOBase):
+    """Stdin as the SDK should see it: the bytes the front already read, then the wire."""
+
+    def __init__(self, prefix: bytes, fd: int) -> None:
+        self._prefix = prefix
+        self._fd = fd
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._prefix:
+            size = min(len(buffer), len(self._prefix))
+            buffer[:size] = self._prefix[:size]
+            self._prefix = self._prefix[size:]
+            return size
+        data = os.read(self._fd, len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+@contextlib.contextmanager
+def _claimed_stdio(stdin_fd: int, stdout_fd: int) -> Iterator[tuple[int, int]]:
+    """Serve the protocol from private copies of fds 0 and 1, and point fd 0 at the null
+    device and fd 1 at stderr meanwhile, so stray reads and prints miss the wire (what the
+    SDK's own ``stdio_server`` does when it opens stdin and stdout itself)."""
+    wire_in, wire_out = os.dup(stdin_fd), os.dup(stdout_fd)
+    saved: list[tuple[int, int]] = []
+    try:
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        try:
+            os.dup2(devnull, stdin_fd)
+        finally:
+            os.close(devnull)
+        saved.append((stdin_fd, wire_in))
+        os.dup2(2, stdout_fd)
+        saved.append((stdout_fd, wire_out))
+        yield wire_in, wire_out
+    finally:
+        # The wire copies stay open: a worker thread may still block reading one.
+        for fd, wire in saved:
+            try:
+                os.dup2(wire, fd)
+            except OSError as error:
+                logger.debug("stdio front: cannot restore fd %d: %s", fd, error)

@@ -1,0 +1,186 @@
+"""``CallGuard``: the MCP-level middleware that sets the caller of every request, enforces
+the token's scope on tool calls, bounds their time, and audits every tool call.
+
+Scopes (a token has one; ``read`` < ``write`` < ``admin``):
+
+* ``read``: every read-only tool (``readOnlyHint``), resources, prompts, completions;
+* ``write``: tools that add or change memory (no hint, or ``destructiveHint: false``);
+* ``admin``: destructive tools (``destructiveHint: true``, e.g. ``delete_episode``):
+  deletion is permanent, so an agent's everyday ``write`` token cannot erase memory.
+
+A refused tool call is a JSON-RPC error (code -32003) naming the scope it needs and the
+token's; it is audited with outcome ``denied``. Every tool call appends one audit record: operation
+``tool:<name>``, the principal (``token:<id>`` over HTTP, never the token itself;
+``stdio:<user>`` on stdio), the episode/pattern ids it names, and the outcome (``ok``,
+``error``, ``denied``, ``timeout``). Arguments and results are never audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
+
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver import MCPServer
+from mcp.shared.exceptions import MCPError
+from memory_core import AsyncSelfLearningMemory
+from memory_core.security import acting_as
+
+from memory_mcp._admission import CALLER_KEY, FORBIDDEN, TIMED_OUT, UNAUTHORIZED
+from memory_mcp._tenancy import Caller, Scope, reset_caller, set_caller
+
+logger = logging.getLogger("memory_mcp")
+
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,58}")
+_ID_ARGS = ("episode_id", "pattern_id", "source_id", "target_id", "parent_id", "checkpoint_id")
+
+
+def default_principal(transport: str) -> str:
+    """Who acts when no token says so: the OS user on stdio, "anonymous" over HTTP."""
+    if transport == "stdio":
+        try:
+            return f"stdio:{getpass.getuser()}"[:256]
+        except Exception:  # no user name in a minimal container
+            return "stdio:unknown"
+    return "http:anonymous"
+
+
+def required_scope(annotations: Any) -> Scope:
+    if annotations is None:
+        return "write"
+    if getattr(annotations, "read_only_hint", None) is True:
+        return "read"
+    if getattr(annotations, "destructive_hint", None) is True:
+        return "admin"
+    return "write"
+
+
+def _target_ids(arguments: Any, result: Any) -> list[str]:
+    """Ids the call names (arguments) or created (result): UUIDs only, never payloads."""
+    out: list[str] = []
+    for source in (arguments, (result or {}).get("structuredContent") if result else None):
+        if not isinstance(source, Mapping):
+            continue
+        for key in _ID_ARGS:
+            value = source.get(key)
+            if isinstance(value, str):
+                try:
+                    out.append(str(UUID(value)))
+                except ValueError:
+                    continue
+    return list(dict.fromkeys(out))
+
+
+class CallGuard:
+    """Server middleware (outermost); see the module docstring.
+
+    Args:
+        server: the MCP server, to read tool annotations (may be set after construction).
+        memory: where audit records go.
+        require_auth: refuse requests that arrive without a verified caller.
+        principal: the principal of unauthenticated requests.
+        timeout: seconds a tool call may take (None: unbounded).
+    """
+
+    def __init__(
+        self,
+        server: MCPServer | None,
+        memory: AsyncSelfLearningMemory,
+        *,
+        require_auth: bool,
+        principal: str,
+        timeout: float | None = None,
+    ) -> None:
+        self.server = server
+        self.memory = memory
+        self.require_auth = require_auth
+        self.principal = principal
+        self.timeout = timeout
+        self._scopes: dict[str, Scope] = {}
+
+    async def __call__(
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        caller = self._caller(ctx)
+        token = set_caller(caller)
+        try:
+            with acting_as(caller.principal):
+                if ctx.method == "tools/call" and isinstance(ctx.params, Mapping):
+                    return await self._tool_call(ctx, call_next, caller)
+                return await call_next(ctx)
+        finally:
+            reset_caller(token)
+
+    def _caller(self, ctx: ServerRequestContext[Any, Any]) -> Caller:
+        request = ctx.request
+        scope = getattr(request, "scope", None)
+        caller = scope.get(CALLER_KEY) if isinstance(scope, dict) else None
+        if isinstance(caller, Caller):
+            return caller
+        if self.require_auth:
+            # Only reachable if a transport bypassed the HTTP admission check.
+            raise MCPError(UNAUTHORIZED, "unauthorized: no verified bearer token")
+        return Caller(principal=self.principal)
+
+    async def _scope_of(self, name: str) -> Scope:
+        if name not in self._scopes and self.server is not None:
+            for tool in await self.server.list_tools():
+                self._scopes[tool.name] = required_scope(tool.annotations)
+        return self._scopes.get(name, "write")
+
+    async def _tool_call(
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext, caller: Caller
+    ) -> HandlerResult:
+        params = ctx.params or {}
+        raw = params.get("name")
+        name = raw if isinstance(raw, str) and _TOOL_NAME.fullmatch(raw) else "unknown"
+        arguments = params.get("arguments")
+        needed = await self._scope_of(name)
+        if not caller.allows(needed):
+            await self._audit(name, caller, arguments, None, "denied")
+            raise MCPError(
+                FORBIDDEN,
+                f"forbidden: {name} needs a token with scope '{needed}'; "
+                f"this token ({caller.token_id}) has scope '{caller.scope}'",
+                {"required_scope": needed, "token_scope": caller.scope},
+            )
+        outcome = "error"
+        result: Any = None
+        try:
+            if self.timeout is None:
+                result = await call_next(ctx)
+            else:
+                async with asyncio.timeout(self.timeout):
+                    result = await call_next(ctx)
+            outcome = "error" if isinstance(result, dict) and result.get("isError") else "ok"
+            return result
+        except TimeoutError:
+            outcome = "timeout"
+            raise MCPError(
+                TIMED_OUT,
+                f"{name} did not finish within {self.timeout:g} s (--request-timeout); "
+                "a write may still complete",
+            ) from None
+        finally:
+            await self._audit(name, caller, arguments, result, outcome)
+
+    async def _audit(
+        self, name: str, caller: Caller, arguments: Any, result: Any, outcome: str
+    ) -> None:
+        try:
+            await asyncio.shield(
+                self.memory.audit(
+                    f"tool:{name}",
+                    caller.principal,
+                    _target_ids(arguments, result),
+                    outcome,
+                    tenant=caller.tenant,
+                )
+            )
+        except Exception as exc:  # an audit failure must not fail or hide the call
+            logger.warning("audit of tool %s failed: %s", name, type(exc).__name__)
