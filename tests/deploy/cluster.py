@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import queue
 import shutil
 import signal
 import socket
@@ -53,31 +52,57 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+class Log(list[str]):
+    """A process's stderr lines, appended by a reader thread; ``wait_for`` blocks on new
+    lines (no polling, no sleeps)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changed = threading.Condition()
+        self.closed = False
+
+    def add(self, line: str | None) -> None:
+        with self.changed:
+            if line is None:
+                self.closed = True
+            else:
+                self.append(line)
+            self.changed.notify_all()
+
+    def wait_for(self, marker: str, timeout: float = STARTUP_TIMEOUT) -> str | None:
+        """The first line containing ``marker``; None if the stream ends or time runs out."""
+        with self.changed:
+            found: list[str] = []
+
+            def seen() -> bool:
+                found[:] = [ln for ln in self if marker in ln][:1]
+                return bool(found) or self.closed
+
+            self.changed.wait_for(seen, timeout)
+            return found[0] if found else None
+
+
 def _await_line(
     proc: subprocess.Popen[str], marker: str, what: str, timeout: float = STARTUP_TIMEOUT
-) -> tuple[str, list[str]]:
+) -> tuple[str, Log]:
     """Drain stderr in a thread; return the first line containing ``marker``."""
-    lines: list[str] = []
-    ready: queue.Queue[str | None] = queue.Queue()
+    log = Log()
 
     def drain() -> None:
         assert proc.stderr is not None
         for line in proc.stderr:
-            lines.append(line)
-            if marker in line:
-                ready.put(line)
-        ready.put(None)
+            log.add(line)
+        log.add(None)
 
     threading.Thread(target=drain, daemon=True).start()
-    try:
-        line = ready.get(timeout=timeout)
-    except queue.Empty:
-        proc.kill()
-        raise RuntimeError(f"{what} did not start:\n" + "".join(lines)) from None
+    line = log.wait_for(marker, timeout)
     if line is None:
+        if proc.poll() is None:
+            proc.kill()
+            raise RuntimeError(f"{what} did not start:\n" + "".join(log))
         proc.wait()
-        raise RuntimeError(f"{what} exited with {proc.returncode}:\n" + "".join(lines))
-    return line, lines
+        raise RuntimeError(f"{what} exited with {proc.returncode}:\n" + "".join(log))
+    return line, log
 
 
 @dataclass
@@ -86,7 +111,7 @@ class Server:
 
     proc: subprocess.Popen[str]
     url: str
-    lines: list[str] = field(default_factory=list)
+    lines: Log = field(default_factory=Log)
 
     @property
     def base(self) -> str:
@@ -157,14 +182,14 @@ class Server:
 
 def memory_env(database_url: str, cache_dir: Path, **extra: str) -> dict[str, str]:
     """A server environment: the database, a private cache directory, the local embedder."""
-    return clean_env(
-        DATABASE_URL=database_url,
-        MEMORY_CACHE_PATH=str(cache_dir),
-        XDG_CONFIG_HOME=str(cache_dir.parent / "xdg"),
-        MEMORY_EMBEDDING_PROVIDER="local",
-        MEMORY_LOG_LEVEL="INFO",
-        **extra,
-    )
+    settings = {
+        "DATABASE_URL": database_url,
+        "MEMORY_CACHE_PATH": str(cache_dir),
+        "XDG_CONFIG_HOME": str(cache_dir.parent / "xdg"),
+        "MEMORY_EMBEDDING_PROVIDER": "local",
+        "MEMORY_LOG_LEVEL": "INFO",
+    }
+    return clean_env(**{**settings, **extra})
 
 
 class RedisServer:
@@ -190,8 +215,19 @@ class RedisServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory)],  # fmt: skip
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -319,7 +355,9 @@ def _proxy_main(backends: list[str]) -> None:
 
     turn = itertools.cycle(range(len(backends)))
     counts = [0] * len(backends)
-    client = httpx.AsyncClient(timeout=httpx.Timeout(120.0), limits=httpx.Limits(max_connections=200))
+    client = httpx.AsyncClient(
+        timeout=httpx.Timeout(120.0), limits=httpx.Limits(max_connections=200)
+    )
 
     async def forward(request: Request) -> Response:
         i = next(turn)
@@ -356,7 +394,9 @@ def _proxy_main(backends: list[str]) -> None:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(512)  # connections queue in the backlog until uvicorn accepts them
-    print(f"proxy listening on http://127.0.0.1:{sock.getsockname()[1]}", file=sys.stderr, flush=True)
+    print(
+        f"proxy listening on http://127.0.0.1:{sock.getsockname()[1]}", file=sys.stderr, flush=True
+    )
     config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
 

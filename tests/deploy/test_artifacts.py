@@ -147,9 +147,17 @@ def test_kubernetes_manifests_validate_against_the_schemas(tmp_path: Path) -> No
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     kinds = {d["kind"] for d in manifests()}
-    assert {"Deployment", "Service", "Secret", "HorizontalPodAutoscaler", "PodDisruptionBudget"} <= kinds
+    assert {
+        "Deployment",
+        "Service",
+        "Secret",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+    } <= kinds
     # A typo in a field name fails strict validation: the check has teeth.
-    broken = (DEPLOY / "k8s" / "deployment.yaml").read_text().replace("readinessProbe", "readinesProbe")
+    broken = (
+        (DEPLOY / "k8s" / "deployment.yaml").read_text().replace("readinessProbe", "readinesProbe")
+    )
     (tmp_path / "broken.yaml").write_text(broken)
     caught = subprocess.run(
         [str(tool), "--strict", str(tmp_path / "broken.yaml")], capture_output=True, text=True
@@ -179,7 +187,11 @@ def test_deployment_probes_ports_and_secret_files() -> None:
     volume = next(v for v in pod["volumes"] if v["name"] == "secrets")
     assert volume["secret"]["secretName"] == secret["metadata"]["name"] and mount["readOnly"]
     files = {k: v for k, v in env.items() if k.endswith("_FILE")}
-    assert set(files) == {"TURSO_AUTH_TOKEN_FILE", "OPENAI_API_KEY_FILE", "MEMORY_ENCRYPTION_KEYS_FILE"}
+    assert set(files) == {
+        "TURSO_AUTH_TOKEN_FILE",
+        "OPENAI_API_KEY_FILE",
+        "MEMORY_ENCRYPTION_KEYS_FILE",
+    }
     for path in files.values():
         assert path is not None and path.startswith(mount["mountPath"] + "/")
         assert path.rsplit("/", 1)[1] in secret["stringData"]
@@ -190,12 +202,17 @@ def test_deployment_probes_ports_and_secret_files() -> None:
     assert service["spec"]["selector"].items() <= labels.items()
     assert service["spec"]["ports"][0]["targetPort"] == "http"
     assert by_kind("HorizontalPodAutoscaler")["spec"]["scaleTargetRef"]["name"] == "memory-mcp"
-    assert by_kind("PodDisruptionBudget")["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert (
+        by_kind("PodDisruptionBudget")["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    )
     # The shutdown bound of the server fits in the grace period.
     from memory_mcp._shutdown import CLOSE_SECONDS, DRAIN_SECONDS
 
     grace = pod["terminationGracePeriodSeconds"]
-    assert DRAIN_SECONDS + CLOSE_SECONDS + container["lifecycle"]["preStop"]["sleep"]["seconds"] < grace
+    assert (
+        DRAIN_SECONDS + CLOSE_SECONDS + container["lifecycle"]["preStop"]["sleep"]["seconds"]
+        < grace
+    )
 
 
 def test_secret_files_configure_the_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -227,6 +244,8 @@ def test_compose_and_nginx_agree() -> None:
         assert service["build"]["dockerfile"] == "deploy/Dockerfile"
         assert service["environment"]["REDIS_URL"].startswith("redis://redis:")
         assert f"server {name}:8080" in nginx
-    caches = {v for n in ("mcp-1", "mcp-2") for v in services[n]["volumes"] if v.endswith(":/cache")}
+    caches = {
+        v for n in ("mcp-1", "mcp-2") for v in services[n]["volumes"] if v.endswith(":/cache")
+    }
     assert len(caches) == 2, "each instance needs its own cache volume"
     assert "proxy_buffering off" in nginx  # SSE responses must stream

@@ -135,7 +135,7 @@ def test_pattern_text_search_and_delete_leaves_no_fts_rows(store: object) -> Non
     assert len(store.lexical_search("x", "zebra", 10, EpisodeFilter())) == 4  # type: ignore[attr-defined]
     store.delete_episode("x", ep.id)  # type: ignore[attr-defined]
     rows = store._db.read(
-        lambda tx: tx.all("SELECT seq FROM lexical_docs WHERE episode_id = ?", (str(ep.id),))
+        lambda tx: tx.all("SELECT seq FROM lexical_batches WHERE episode_id = ?", (str(ep.id),))
     )  # type: ignore[attr-defined]
     assert rows == []
     assert store.lexical_search("x", "zebra", 10, EpisodeFilter()) == []  # type: ignore[attr-defined]

@@ -15,19 +15,24 @@ from memory_cli._output import OutputFormat
 from memory_cli._state import CliState
 from memory_cli._version import __version__
 from memory_cli.commands import (
+    audit,
     backup,
     config,
     episode,
+    erase,
     feedback,
     health,
+    keys,
     monitor,
     pattern,
     playbook,
     plugins,
     query,
     relationship,
+    retention,
     storage,
     tag,
+    token,
     transfer,
 )
 
@@ -129,6 +134,12 @@ app.command("health", epilog=health.HEALTH_EPILOG)(health.health)
 app.command("metrics", epilog=health.METRICS_EPILOG)(health.metrics)
 app.command("monitor", epilog=monitor.EPILOG)(monitor.monitor)
 app.command("plugins", epilog=plugins.EPILOG)(plugins.plugins)
+# security (issue 9): tokens for the HTTP server, audit log, retention, erasure, keys
+app.add_typer(token.app, name="token")
+app.add_typer(audit.app, name="audit")
+app.add_typer(retention.app, name="retention")
+app.add_typer(erase.app, name="erase")
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:

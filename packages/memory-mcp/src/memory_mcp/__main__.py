@@ -7,7 +7,6 @@ stderr, naming the setting; an unknown backend lists what is installed).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import Sequence
@@ -135,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from memory_mcp._fast_stdio import StdioFront
 
         front = StdioFront.start()
+    import asyncio  # here, not at the top: it costs the front ~60 ms of a cold start
+
     from memory_core import ConfigurationError
 
     try:

@@ -116,7 +116,7 @@ class HttpGuard:
                     401,
                     UNAUTHORIZED,
                     "unauthorized: send 'Authorization: Bearer <token>' "
-                    "(create a token with `memory token create --tenant NAME`)",
+                    "(create one with `memory --tenant NAME token create`)",
                     headers=[(b"www-authenticate", REALM.encode())],
                 )
                 return

@@ -121,7 +121,9 @@ class StdioFront:
                         if first:
                             first = False
                             if not _is_request(item, request_id):
-                                logger.error("stdio front: the SDK did not read the replayed initialize")
+                                logger.error(
+                                    "stdio front: the SDK did not read the replayed initialize"
+                                )
                                 handshake.set()
                             # Hold the rest until the SDK has answered, as a client would.
                             await handshake.wait()

@@ -65,6 +65,10 @@ class Warmup:
             logger.info("memory warmed up in %.2fs", time.perf_counter() - started)
         finally:
             self._seconds = round(time.perf_counter() - started, 3)
+        if self._state == "done":  # deploy: recent episodes/patterns into the local cache
+            from memory_mcp._cachewarm import WarmLimits, warm_cache
+
+            warm_cache(self._memory.sync, WarmLimits.from_env())
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:

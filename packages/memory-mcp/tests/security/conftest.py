@@ -177,18 +177,23 @@ AUTH_ARGS = ("--auth", "token", "--token-cache-seconds", "0")
 
 @asynccontextmanager
 async def connect(
-    url: str, token: str | None, *, verify: Any = True, timeout: float = 60.0
+    url: str, token: str | None, *, verify: Any = True, timeout: float = 60.0, **options: Any
 ) -> AsyncIterator[Client]:
-    """An official-SDK client over streamable HTTP that sends the bearer token."""
+    """An official-SDK client over streamable HTTP that sends the bearer token
+    (``options``: more ``Client`` arguments, e.g. ``mode``, ``message_handler``)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with httpx2.AsyncClient(headers=headers, verify=verify, timeout=timeout) as http:
-        async with Client(
-            streamable_http_client(url, http_client=http), read_timeout_seconds=timeout
-        ) as client:
-            yield client
+    async with (
+        httpx2.AsyncClient(headers=headers, verify=verify, timeout=timeout) as http,
+        Client(
+            streamable_http_client(url, http_client=http),
+            read_timeout_seconds=timeout,
+            **options,
+        ) as client,
+    ):
+        yield client
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def mcp_connect() -> Callable[..., Any]:
     """``async with mcp_connect(url, token) as client`` (see ``connect``)."""
     return connect

@@ -128,7 +128,9 @@ async def test_scopes_read_write_admin(
             assert denied.value.code == -32003
             assert f"{name} needs a token with scope 'write'" in denied.value.message
             assert reader.id in denied.value.message and reader.token not in denied.value.message
-        assert len((await client.call_tool("list_episodes", {})).structured_content["episodes"]) == 1
+        assert (
+            len((await client.call_tool("list_episodes", {})).structured_content["episodes"]) == 1
+        )
 
     async with mcp_connect(server.url, admin.token) as client:
         gone = await client.call_tool("delete_episode", {"episode_id": eid, "confirm": True})
@@ -307,11 +309,13 @@ async def test_rate_limit_per_token(
         assert f"rate limit exceeded for token {first.id}" in error["message"]
         assert error["data"]["retry_after_seconds"] > 0
         # per token: another token of the same tenant is not affected
-        assert (await http.post(server.url, json=INIT, headers=bearer(second.token))).status_code == 200
+        assert (
+            await http.post(server.url, json=INIT, headers=bearer(second.token))
+        ).status_code == 200
 
     # Through the official client the refusal is a JSON-RPC error with the same message.
     seen: MCPError | None = None
-    with pytest.raises(Exception) as outer:  # noqa: PT012 - the handshake may be refused too
+    with pytest.raises(Exception) as outer:
         async with mcp_connect(server.url, second.token) as client:
             for _ in range(10):
                 try:
@@ -360,7 +364,7 @@ async def test_oversize_body_is_413_and_slow_body_is_408(
             (
                 f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                 f"Authorization: Bearer {issued.token}\r\nContent-Type: application/json\r\n"
-                "Content-Length: 500\r\n\r\n{\"jsonrpc\":"
+                'Content-Length: 500\r\n\r\n{"jsonrpc":'
             ).encode()
         )
         reply = b""

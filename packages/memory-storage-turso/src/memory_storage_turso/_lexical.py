@@ -13,7 +13,7 @@ stemmer), the same documents (item 0 = the task description, item n = step n's
 k1 = 1.2, b = 0.75, OR semantics, and the same floating-point operations in the same
 order, so scores agree to the last bit and ties fall the same way (episode id, then item).
 
-The database holds each document's analysed terms in ``lexical_docs`` (one row per text,
+The database holds each document's analysed terms in ``lexical_batches`` (one row per text,
 ``seq`` AUTOINCREMENT). Freshness across processes works like the vector matrices: the
 index remembers the largest ``seq`` it holds and the tenant's ``lexical_generations``
 value. Before each search, inside the search's read transaction, it reads both (two index
@@ -42,19 +42,23 @@ B = 0.75
 
 _LOW64 = (1 << 64) - 1
 
-LOAD_CHUNK = 100_000
-"""Documents fetched per query when loading (bounds the aggregated strings' size)."""
+MERGE_MIN_PAIRS = 1 << 16
+"""Fold the delta into the base once it holds this many (term, document) pairs, or a
+quarter of the base if that is more (amortised O(1) per appended pair)."""
+
+LOAD_CHUNK = 20_000
+"""Rows (batches of texts) fetched per query when loading (bounds the strings' size)."""
 
 
-INSERT_DOC = (
-    "INSERT INTO lexical_docs (tenant, episode_pk, episode_id, item, length, terms) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+INSERT_BATCH = (
+    "INSERT INTO lexical_batches (tenant, episode_pk, episode_id, n, items, lengths, terms) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 
 
 def analyse(text: str) -> tuple[int, str]:
-    """What ``lexical_docs`` stores for a text: its number of search terms and the terms,
-    space-separated."""
+    """What ``lexical_batches`` stores for a text: its number of search terms and the
+    terms, space-separated."""
     found = terms(text)
     return len(found), " ".join(found)
 
@@ -151,7 +155,7 @@ class TenantIndex:
             entry[0].frombytes(docs[lo:hi].tobytes())
             entry[1].frombytes(tf[lo:hi].astype(np.float64).tobytes())
         self.delta_pairs += int(terms_.size)
-        if self.delta_pairs > max(1 << 16, self.docs.size // 4):
+        if self.delta_pairs > max(MERGE_MIN_PAIRS, self.docs.size // 4):
             self._merge()
 
     def _set_base(
@@ -306,29 +310,31 @@ class LexicalIndex:
             index = TenantIndex(generation=generation)
             self._tenants[tenant] = index
         while True:
-            # One row per chunk: the binding's per-row cost (~3 µs) dominated a row-per-doc
-            # load; group_concat builds the columns in C. All columns aggregate the same
-            # rows in the same order; document order itself does not affect scores.
+            # One result row per chunk: the binding's per-row cost (~3 µs) dominated a
+            # row-per-document load; group_concat builds the columns in C. All columns
+            # aggregate the same rows in the same order (document order does not affect
+            # scores).
             row = tx.one(
-                "SELECT count(*), max(seq), group_concat(episode_pk), group_concat(item), "
-                "group_concat(length), group_concat(terms, char(10)), "
-                "group_concat(episode_id, '') FROM (SELECT seq, episode_pk, item, length, "
-                "terms, episode_id FROM lexical_docs WHERE tenant = ? AND seq > ? "
+                "SELECT count(*), sum(n), max(seq), group_concat(episode_pk), group_concat(n), "
+                "group_concat(items), group_concat(lengths), group_concat(terms, char(10)), "
+                "group_concat(episode_id, '') FROM (SELECT seq, episode_pk, n, items, lengths, "
+                "terms, episode_id FROM lexical_batches WHERE tenant = ? AND seq > ? "
                 "ORDER BY seq LIMIT ?)",
                 (tenant, index.last_seq, LOAD_CHUNK),
             )
             if row is None or not row[0]:
                 return index
-            count = int(row[0])
+            batches, docs = int(row[0]), int(row[1])
+            per_batch = _ints(row[4], batches)
             index.append(
-                int(row[1]),
-                _ints(row[2], count),
-                _ints(row[3], count),
-                _ints(row[4], count),
-                str(row[5]).split("\n"),
-                _uuid_halves(row[6], count),
+                int(row[2]),
+                np.repeat(_ints(row[3], batches), per_batch),
+                _ints(row[5], docs),
+                _ints(row[6], docs),
+                str(row[7]).split("\n"),
+                np.repeat(_uuid_halves(row[8], batches), per_batch, axis=0),
             )
-            if count < LOAD_CHUNK:
+            if batches < LOAD_CHUNK:
                 return index
 
     def forget(self, tenant: str | None = None) -> None:
@@ -356,21 +362,49 @@ def bump_generation(tx: Tx, tenant: str) -> None:
     )
 
 
+def batch_row(
+    tenant: str, pk: int, episode_id: UUID | str, texts: Sequence[tuple[int, str]]
+) -> tuple[Any, ...]:
+    """The ``lexical_batches`` row of an episode's texts ``(item, text)`` written together."""
+    analysed = [analyse(text) for _, text in texts]
+    return (
+        tenant,
+        pk,
+        str(episode_id),
+        len(texts),
+        ",".join(str(item) for item, _ in texts),
+        ",".join(str(length) for length, _ in analysed),
+        "\n".join(terms_ for _, terms_ in analysed),
+    )
+
+
 def index_texts(
     tx: Tx, tenant: str, pk: int, episode_id: UUID, texts: Sequence[tuple[int, str]]
 ) -> None:
-    """Store the analysed terms of an episode's new texts ``(item, text)``."""
-    eid = str(episode_id)
-    tx.many(INSERT_DOC, [(tenant, pk, eid, item, *analyse(text)) for item, text in texts])
+    """Store the analysed terms of texts written together, as one row: one insert per
+    call however many steps it carries (FTS5 cost an index update per step)."""
+    if texts:
+        tx.run(INSERT_BATCH, batch_row(tenant, pk, episode_id, texts))
 
 
-def replace_task_text(tx: Tx, tenant: str, pk: int, episode_id: UUID, text: str) -> None:
+def replace_task_text(tx: Tx, tenant: str, pk: int, text: str) -> None:
     """Re-index item 0 if its terms changed. Rare (the core never rewrites a task's
-    description), so it simply makes every process reload the tenant's index."""
+    description), so it rewrites the row in place and makes every process reload."""
     length, analysed = analyse(text)
-    row = tx.one("SELECT terms FROM lexical_docs WHERE episode_pk = ? AND item = 0", (pk,))
-    if row is not None and row[0] == analysed:
+    for seq, items, lengths, terms_ in tx.all(
+        "SELECT seq, items, lengths, terms FROM lexical_batches WHERE episode_pk = ?", (pk,)
+    ):
+        numbers = str(items).split(",")
+        if "0" not in numbers:
+            continue
+        at = numbers.index("0")
+        texts, counts = str(terms_).split("\n"), str(lengths).split(",")
+        if texts[at] == analysed:
+            return
+        texts[at], counts[at] = analysed, str(length)
+        tx.run(
+            "UPDATE lexical_batches SET lengths = ?, terms = ? WHERE seq = ?",
+            (",".join(counts), "\n".join(texts), seq),
+        )
+        bump_generation(tx, tenant)
         return
-    tx.run("DELETE FROM lexical_docs WHERE episode_pk = ? AND item = 0", (pk,))
-    tx.run(INSERT_DOC, (tenant, pk, str(episode_id), 0, length, analysed))
-    bump_generation(tx, tenant)

@@ -21,7 +21,7 @@ from memory_core import Episode, ExecutionStep, Pattern, SchemaVersionError
 
 from memory_storage_turso._connection import Database, Tx
 from memory_storage_turso._fts import ITEM_BITS, TOKENIZER, episode_text, pattern_text, step_text
-from memory_storage_turso._lexical import INSERT_DOC, analyse
+from memory_storage_turso._lexical import INSERT_BATCH, batch_row
 
 
 @dataclass(frozen=True)
@@ -191,24 +191,28 @@ V3 = (
 
 
 V4 = (
-    # Episode lexical search moves to an in-process BM25 index per tenant (_lexical.py);
-    # this table holds each indexed text's analysed terms (and their count), with the
-    # episode id so that loading needs no join. AUTOINCREMENT: seq only grows,
-    # so "rows with seq > last seen" is exactly what was added since an index was loaded.
-    # The source texts stay in episodes/steps (this table can be rebuilt from them).
-    """CREATE TABLE lexical_docs (
+    # Episode lexical search moves to an in-process BM25 index per tenant (_lexical.py).
+    # One row per write of an episode's texts (create: task + steps; append_steps: the
+    # batch), so logging 100 steps costs one insert, not 100 index updates. A row holds
+    # its texts' item numbers, term counts and analysed terms, and the episode id so that
+    # loading needs no join. AUTOINCREMENT: seq only grows, so "rows with seq > last seen"
+    # is exactly what was added since an index was loaded. The source texts stay in
+    # episodes/steps (rebuild_lexical_batches re-derives this table from them).
+    """CREATE TABLE lexical_batches (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         tenant TEXT NOT NULL,
         episode_pk INTEGER NOT NULL REFERENCES episodes (pk) ON DELETE CASCADE,
         episode_id TEXT NOT NULL,
-        item INTEGER NOT NULL,
-        length INTEGER NOT NULL,
-        terms TEXT NOT NULL,
-        UNIQUE (episode_pk, item)
+        n INTEGER NOT NULL,
+        items TEXT NOT NULL,
+        lengths TEXT NOT NULL,
+        terms TEXT NOT NULL
     )""",
     # Loading and topping up one tenant's index in seq order.
-    "CREATE INDEX lexical_docs_load ON lexical_docs (tenant, seq)",
-    # Bumped when a tenant's documents are erased: every process's index reloads.
+    "CREATE INDEX lexical_batches_load ON lexical_batches (tenant, seq)",
+    # Erasure and task-text rewrites: the rows of one episode.
+    "CREATE INDEX lexical_batches_episode ON lexical_batches (episode_pk)",
+    # Bumped when a tenant's texts are erased or rewritten: every process's index reloads.
     """CREATE TABLE lexical_generations (
         tenant TEXT PRIMARY KEY,
         generation INTEGER NOT NULL DEFAULT 0
@@ -219,23 +223,29 @@ V4 = (
 )
 
 
-def rebuild_lexical_docs(tx: Tx) -> None:
-    """(Re)index every episode's texts from the rows that hold them: item 0 is the task
-    description, item n is step n's ``search_text()`` (what memory-core's in-memory
-    backend indexes)."""
-    tx.run("DELETE FROM lexical_docs")
-    rows: list[tuple[str, int, str, int, str]] = []
-    for pk, tenant, eid, data in tx.all("SELECT pk, tenant, id, data FROM episodes"):
-        rows.append((tenant, pk, eid, 0, Episode.model_validate_json(data).task_description))
-    for pk, tenant, eid, number, data in tx.all(
-        "SELECT s.episode_pk, e.tenant, e.id, s.step_number, s.data FROM steps s "
-        "JOIN episodes e ON e.pk = s.episode_pk"
-    ):
-        rows.append(
-            (tenant, pk, eid, number, ExecutionStep.model_validate_json(data).search_text())
-        )
-    rows.sort(key=lambda r: (r[1], r[3]))
-    tx.many(INSERT_DOC, [(t, pk, eid, item, *analyse(text)) for t, pk, eid, item, text in rows])
+def rebuild_lexical_batches(tx: Tx) -> None:
+    """(Re)index every episode's texts from the rows that hold them, one row per episode:
+    item 0 is the task description, item n is step n's ``search_text()`` (what
+    memory-core's in-memory backend indexes)."""
+    tx.run("DELETE FROM lexical_batches")
+    texts: dict[int, list[tuple[int, str]]] = {}
+    for pk, data in tx.all("SELECT episode_pk, data FROM steps ORDER BY episode_pk, step_number"):
+        step = ExecutionStep.model_validate_json(data)
+        texts.setdefault(int(pk), []).append((step.step_number, step.search_text()))
+    tx.many(
+        INSERT_BATCH,
+        [
+            batch_row(
+                tenant,
+                pk,
+                eid,
+                [(0, Episode.model_validate_json(data).task_description), *texts.get(pk, [])],
+            )
+            for pk, tenant, eid, data in tx.all(
+                "SELECT pk, tenant, id, data FROM episodes ORDER BY pk"
+            )
+        ],
+    )
     for (tenant,) in tx.all("SELECT DISTINCT tenant FROM episodes"):
         tx.run(
             "INSERT INTO lexical_generations (tenant, generation) VALUES (?, 1) "
@@ -269,7 +279,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "episodes, steps, patterns, heuristics, embeddings, usage", V1),
     Migration(2, "FTS5 over task, step, reflection and pattern texts", V2, _backfill_fts),
     Migration(3, "records for features built on the loop (RecordStore)", V3),
-    Migration(4, "in-process BM25: lexical_docs replaces episode_fts", V4, rebuild_lexical_docs),
+    Migration(
+        4, "in-process BM25: lexical_batches replace episode_fts", V4, rebuild_lexical_batches
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -22,7 +22,7 @@ app = typer.Typer(
     help="Link episodes (depends_on, blocks, follows, parent_child, related_to, duplicates, "
     "references) and explore the links: related episodes, graph, cycles, order.",
     epilog=examples(
-        "memory relationship add $B $A --type depends_on --reason 'needs the schema'",
+        "memory relationship add $B $A --type depends_on --reason 'needs A'",
         "memory relationship graph $A --format dot | dot -Tsvg > deps.svg",
         "memory relationship order",
     ),
@@ -60,7 +60,7 @@ DepthOpt = Annotated[int, typer.Option("--depth", min=1, max=10, help="Links to 
 @app.command(
     epilog=examples(
         "memory relationship add $B $A --type depends_on",
-        "memory relationship add $A $B --type blocks --priority 9 --reason 'API first'",
+        "memory relationship add $A $B -t blocks --priority 9 --reason 'API first'",
     )
 )
 def add(
