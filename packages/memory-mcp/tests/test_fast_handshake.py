@@ -27,7 +27,11 @@ import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared.message import SessionMessage
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
+from mcp_types.version import (
+    HANDSHAKE_PROTOCOL_VERSIONS,
+    LATEST_HANDSHAKE_VERSION,
+    MODERN_PROTOCOL_VERSIONS,
+)
 from memory_core import MemoryConfig
 from memory_mcp import _handshake
 from memory_mcp._server import build_server
@@ -35,7 +39,8 @@ from memory_mcp._server import build_server
 # Every version the SDK serves through initialize, the modern one it does not (it counters
 # with its latest), and one it has never heard of.
 VERSIONS = [*HANDSHAKE_PROTOCOL_VERSIONS, "2026-07-28", "1999-01-01"]
-FRONT_LOG = "initialize answered by the stdio front"
+FRONT_LOG = "answered by the stdio front"
+CLIENT = {"name": "raw-test-client", "version": "0", "title": "Raw"}
 Stdio = Callable[..., StdioServerParameters]
 
 
@@ -47,10 +52,25 @@ def initialize(version: str, request_id: int | str = 1, **params: Any) -> dict[s
         "params": {
             "protocolVersion": version,
             "capabilities": {"roots": {"listChanged": True}, "sampling": {}},
-            "clientInfo": {"name": "raw-test-client", "version": "0", "title": "Raw"},
+            "clientInfo": CLIENT,
             **params,
         },
     }
+
+
+def envelope(version: str = "2026-07-28", **meta: Any) -> dict[str, Any]:
+    """The 2026 per-request ``_meta`` (what the Python SDK 2.x client stamps on each request)."""
+    return {
+        f"{_handshake.ENVELOPE}protocolVersion": version,
+        f"{_handshake.ENVELOPE}clientInfo": CLIENT,
+        f"{_handshake.ENVELOPE}clientCapabilities": {"roots": {}},
+        **{_handshake.ENVELOPE + key: value for key, value in meta.items()},
+    }
+
+
+def discover(request_id: int | str = 1, **meta: Any) -> dict[str, Any]:
+    params = {"_meta": envelope(**meta)}
+    return {"jsonrpc": "2.0", "id": request_id, "method": "server/discover", "params": params}
 
 
 def test_constants_are_the_installed_sdks() -> None:
@@ -61,6 +81,7 @@ def test_constants_are_the_installed_sdks() -> None:
     assert _handshake.sdk_is_verified()
     assert _handshake.HANDSHAKE_PROTOCOL_VERSIONS == HANDSHAKE_PROTOCOL_VERSIONS
     assert _handshake.LATEST_HANDSHAKE_VERSION == LATEST_HANDSHAKE_VERSION
+    assert _handshake.MODERN_PROTOCOL_VERSIONS == MODERN_PROTOCOL_VERSIONS
 
 
 async def sdk_replies(requests: list[dict[str, Any]], tmp_path: Path) -> list[dict[str, Any]]:
@@ -90,15 +111,16 @@ async def sdk_replies(requests: list[dict[str, Any]], tmp_path: Path) -> list[di
 @pytest.mark.anyio
 async def test_front_answer_equals_the_sdk_server(tmp_path: Path) -> None:
     requests = [initialize(v, request_id=i) for i, v in enumerate(VERSIONS)]
-    requests.append(initialize("2025-06-18", request_id="string-id"))
+    requests += [initialize("2025-06-18", request_id="string-id"), discover(request_id=9)]
     expected = await sdk_replies(requests, tmp_path)
     for request, sdk in zip(requests, expected, strict=True):
-        parsed = _handshake.parse_initialize(json.dumps(request).encode() + b"\n")
-        assert parsed == (request["id"], request["params"]["protocolVersion"])
-        assert json.loads(_handshake.response_line(*parsed)) == sdk
-    negotiated = [reply["result"]["protocolVersion"] for reply in expected]
+        opening = _handshake.parse_opening(json.dumps(request).encode() + b"\n")
+        assert opening is not None and opening.id == request["id"], request
+        assert json.loads(_handshake.response_line(opening)) == sdk
+    negotiated = [reply["result"].get("protocolVersion") for reply in expected]
     assert negotiated[:4] == list(HANDSHAKE_PROTOCOL_VERSIONS)
     assert negotiated[4:6] == [LATEST_HANDSHAKE_VERSION] * 2
+    assert expected[-1]["result"]["supportedVersions"] == list(MODERN_PROTOCOL_VERSIONS)
 
 
 @pytest.mark.parametrize(
@@ -114,15 +136,20 @@ async def test_front_answer_equals_the_sdk_server(tmp_path: Path) -> None:
         initialize("2025-06-18", capabilities={"roots": {"listChanged": "yes"}}),
         initialize("2025-06-18", capabilities={"sampling": None}),
         initialize(20250618),  # type: ignore[arg-type]
+        discover(protocolVersion="2025-11-25"),
+        discover(protocolVersion="2099-01-01"),
+        discover(logLevel="debug"),
+        {**discover(), "params": {"_meta": envelope(), "cursor": "x"}},
+        {**discover(), "params": {"_meta": {}}},
     ],
 )
 def test_front_leaves_anything_unusual_to_the_sdk(message: dict[str, Any]) -> None:
-    assert _handshake.parse_initialize(json.dumps(message).encode()) is None
+    assert _handshake.parse_opening(json.dumps(message).encode()) is None
 
 
 def test_front_ignores_non_json() -> None:
-    assert _handshake.parse_initialize(b"{not json\n") is None
-    assert _handshake.parse_initialize(b"[]\n") is None
+    assert _handshake.parse_opening(b"{not json\n") is None
+    assert _handshake.parse_opening(b"[]\n") is None
 
 
 def spawn(params: StdioServerParameters, stderr: IO[str] | int) -> subprocess.Popen[bytes]:
@@ -163,29 +190,44 @@ def finish(proc: subprocess.Popen[bytes], log: Path) -> str:
     return log.read_text()
 
 
-# Served as asked, and countered with the latest (test_protocol also opens with 2025-03-26).
-@pytest.mark.parametrize("version", ["2025-06-18", "2026-07-28"])
+def expected(opening: dict[str, Any]) -> dict[str, Any]:
+    """The front's answer to ``opening`` (proven equal to the SDK's above)."""
+    parsed = _handshake.parse_opening(json.dumps(opening).encode())
+    assert parsed is not None
+    reply: dict[str, Any] = json.loads(_handshake.response_line(parsed))
+    return reply
+
+
+TOOLS_LIST = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+
+
+# initialize served as asked, and countered with the latest (test_protocol also opens with
+# 2025-03-26); server/discover followed by an enveloped 2026 request.
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [initialize("2025-06-18"), INITIALIZED, TOOLS_LIST],
+        [initialize("2026-07-28"), INITIALIZED, TOOLS_LIST],
+        [discover(), {**TOOLS_LIST, "params": {"_meta": envelope()}}],
+    ],
+    ids=["initialize-2025-06-18", "initialize-2026-07-28", "discover"],
+)
 def test_front_answers_then_hands_over(
-    data_dir: Path, tmp_path: Path, stdio: Stdio, version: str
+    data_dir: Path, tmp_path: Path, stdio: Stdio, messages: list[dict[str, Any]]
 ) -> None:
     """The early answer is the static one; the server checked it against the SDK's reply to
-    the same request; requests pipelined behind initialize are served after the handover."""
+    the same request; requests pipelined behind the opening are served after the handover."""
     log = tmp_path / "stderr.log"
     with log.open("w") as err:
         proc = spawn(stdio(data_dir), err)
-        send(
-            proc,
-            initialize(version),
-            {"jsonrpc": "2.0", "method": "notifications/initialized"},
-            {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-        )
-        reply = receive(proc, 1)
-        assert reply == json.loads(_handshake.response_line(1, version))
-        assert reply["result"]["protocolVersion"] == _handshake.negotiate(version)
+        send(proc, *messages)
+        assert receive(proc, 1) == expected(messages[0])
         tools = receive(proc, 2)["result"]["tools"]
         assert "create_episode" in {t["name"] for t in tools}
         stderr = finish(proc, log)
-    assert f"{FRONT_LOG}" in stderr and "(matches the SDK)" in stderr, stderr
+    method = messages[0]["method"]
+    assert f"{method} {FRONT_LOG}" in stderr and "(matches the SDK)" in stderr, stderr
     assert "differs from the SDK" not in stderr
 
 
@@ -209,28 +251,25 @@ def test_other_openings_pass_through(
         first = receive(proc, opening["id"])
         assert ("error" in first) == (opening["id"] == "bad"), first
         send(proc, initialize("2025-06-18", request_id=7))
-        assert receive(proc, 7) == json.loads(_handshake.response_line(7, "2025-06-18"))
-        send(
-            proc,
-            {"jsonrpc": "2.0", "method": "notifications/initialized"},
-            {"jsonrpc": "2.0", "id": 8, "method": "tools/list"},
-        )
-        assert receive(proc, 8)["result"]["tools"]
+        assert receive(proc, 7) == expected(initialize("2025-06-18", request_id=7))
+        send(proc, INITIALIZED, TOOLS_LIST)
+        assert receive(proc, 2)["result"]["tools"]
         stderr = finish(proc, log)
     assert FRONT_LOG not in stderr
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_official_client_through_the_front(
-    data_dir: Path, tmp_path: Path, stdio: Stdio
+    data_dir: Path, tmp_path: Path, stdio: Stdio, mode: Any
 ) -> None:
-    """The official client's initialize handshake is answered by the front, and the session
-    then works: create, log a step, complete, read it back. (Its default ``auto`` mode opens
-    with server/discover, which goes straight to the SDK: test_lifecycle covers it.)"""
+    """The official client's opening (server/discover in its default ``auto`` mode,
+    initialize in ``legacy``) is answered by the front, and the session then works: create,
+    log a step, complete, read it back."""
     params = stdio(data_dir)
     log = tmp_path / "stderr.log"
     with log.open("w") as err:
-        async with Client(stdio_client(params, errlog=err), mode="legacy") as client:
+        async with Client(stdio_client(params, errlog=err), mode=mode) as client:
             created = await client.call_tool(
                 "create_episode", {"task_description": "cache the API"}
             )
@@ -246,7 +285,8 @@ async def test_official_client_through_the_front(
             got = await client.call_tool("get_episode", {"episode_id": episode_id})
             assert got.structured_content is not None
             assert len(got.structured_content["steps"]) == 1
-    assert FRONT_LOG in log.read_text()
+    opening = "initialize" if mode == "legacy" else "server/discover"
+    assert f"{opening} {FRONT_LOG}" in log.read_text()
 
 
 def test_cold_start_to_initialize_with_front(
@@ -264,7 +304,7 @@ def test_cold_start_to_initialize_with_front(
             send(proc, initialize("2025-06-18"))
             reply = receive(proc, 1)
             samples.append(time.perf_counter() - started)
-            assert reply == json.loads(_handshake.response_line(1, "2025-06-18"))
+            assert reply == expected(initialize("2025-06-18"))
             assert proc.stdin is not None
             proc.stdin.close()
             proc.wait(timeout=60)

@@ -203,6 +203,12 @@ class SelfLearningMemory(WorkflowMixin):
         """Open storage and cache and load the embedding model now (servers call this in
         the background after the handshake); otherwise everything opens on first use."""
         _ = self.storage, self.cache
+        warm_storage = getattr(self.storage, "warm", None)  # optional: in-process indexes
+        if callable(warm_storage):
+            try:
+                warm_storage()
+            except MemoryCoreError:
+                log.exception("could not warm the storage indexes; they load on first use")
         emb = self.embedder
         if emb is not None:
             try:

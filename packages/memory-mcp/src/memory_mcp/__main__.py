@@ -162,7 +162,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"memory-mcp: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
 
+    # security: retention policies applied in the background when retention_interval_seconds
+    # is set (None otherwise; nothing is opened here).
+    from memory_core.security import start_retention_job
+
     from memory_mcp._shutdown import DRAIN_SECONDS, Shutdown, close_memory, exit_unclean
+
+    retention = start_retention_job(rt.memory.sync)
 
     async def run() -> bool:
         task = asyncio.current_task()
@@ -196,6 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
         except asyncio.CancelledError:
             logger.info("stopping")
+        if retention is not None:
+            retention.stop(timeout=10)
         # Flush extractions and close storage and cache on the worker thread, bounded.
         return await close_memory(rt)
 

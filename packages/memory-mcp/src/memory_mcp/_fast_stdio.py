@@ -1,11 +1,11 @@
-"""The stdio front: ``initialize`` is answered before the MCP SDK has finished importing.
+"""The stdio front: the handshake is answered before the MCP SDK has finished importing.
 
 A thread started first thing reads the client's first line from stdin. If it is a plain
-``initialize`` request, the answer (``_handshake``) is written at once, while the main
-thread imports the SDK and memory-core and builds the server (about 2 s of CPU). Then the
-SDK server runs on streams this module controls: the first line is replayed into it, its
-own answer to that ``initialize`` is compared with the one already sent and discarded, and
-only then is the rest of stdin relayed, so the SDK sees the usual handshake order. Any
+``initialize`` request (or a 2026 ``server/discover``), the answer (``_handshake``) is written
+at once, while the main thread imports the SDK and memory-core and builds the server (about
+2 s of CPU). Then the SDK server runs on streams this module controls: the first line is
+replayed into it, its own answer to that request is compared with the one already sent and
+discarded, and only then is the rest of stdin relayed, so the SDK sees the usual order. Any
 other first line (or an installed SDK that is not the verified release, or
 ``MEMORY_MCP_FAST_HANDSHAKE=0``) is passed through untouched.
 
@@ -33,7 +33,7 @@ logger = logging.getLogger("memory_mcp")
 
 DISABLE_ENV = "MEMORY_MCP_FAST_HANDSHAKE"
 FIRST_LINE_LIMIT = 1 << 20
-"""A longer first line is not an initialize request worth answering early; pass it through."""
+"""A longer first line is not a handshake worth answering early; pass it through."""
 
 
 class StdioFront:
@@ -48,8 +48,8 @@ class StdioFront:
         self.prefix = b""
         """Bytes read from stdin that the SDK has not seen yet (the first line and beyond)."""
         self.first_line = b""
-        self.answered: tuple[_handshake.RequestId, str] | None = None
-        """``(id, requested version)`` of the initialize request answered by the front."""
+        self.answered: _handshake.Opening | None = None
+        """The opening request the front answered, if it did."""
         self.answered_after: float | None = None
         self._thread = threading.Thread(target=self._run, name="stdio-front", daemon=True)
 
@@ -66,10 +66,10 @@ class StdioFront:
                 return  # stdin stays untouched for the SDK's own transport
             self.first_line, rest = _read_line(self._stdin_fd)
             self.prefix = self.first_line + rest
-            parsed = _handshake.parse_initialize(self.first_line)
-            if parsed is not None:
-                _write_all(self._stdout_fd, _handshake.response_line(*parsed))
-                self.answered = parsed
+            opening = _handshake.parse_opening(self.first_line)
+            if opening is not None:
+                _write_all(self._stdout_fd, _handshake.response_line(opening))
+                self.answered = opening
                 self.answered_after = time.perf_counter() - self._started
         except OSError as exc:  # e.g. stdout closed: the SDK will meet the same and report it
             logger.debug("stdio front: %s", exc)
@@ -108,7 +108,7 @@ class StdioFront:
             if self.answered is None:
                 await lowlevel.run(read, write, options)
                 return
-            request_id = self.answered[0]
+            opening = self.answered
             handshake = anyio.Event()
             in_send, in_recv = anyio.create_memory_object_stream[SessionMessage | Exception](0)
             out_send, out_recv = anyio.create_memory_object_stream[SessionMessage](0)
@@ -120,9 +120,9 @@ class StdioFront:
                         await in_send.send(item)
                         if first:
                             first = False
-                            if not _is_request(item, request_id):
+                            if not _is_request(item, opening):
                                 logger.error(
-                                    "stdio front: the SDK did not read the replayed initialize"
+                                    "stdio front: the SDK did not read the replayed request"
                                 )
                                 handshake.set()
                             # Hold the rest until the SDK has answered, as a client would.
@@ -132,7 +132,7 @@ class StdioFront:
                 try:
                     async with write:
                         async for item in out_recv:
-                            if not handshake.is_set() and _is_reply(item, request_id):
+                            if not handshake.is_set() and _is_reply(item, opening.id):
                                 self._verify(item)
                                 handshake.set()
                                 continue
@@ -148,27 +148,30 @@ class StdioFront:
     def _verify(self, reply: Any) -> None:
         """Log whether the SDK's answer to the replayed request equals the one sent."""
         assert self.answered is not None
-        sent = json.loads(_handshake.response_line(*self.answered))
+        method = self.answered.method
+        sent = json.loads(_handshake.response_line(self.answered))
         sdk = reply.message.model_dump(mode="json", by_alias=True, exclude_unset=True)
         ready = time.perf_counter() - self._started
         if sdk != sent:
             logger.error(
-                "stdio front: its initialize answer differs from the SDK's; sent %s, SDK %s",
+                "stdio front: its %s answer differs from the SDK's; sent %s, SDK %s",
+                method,
                 json.dumps(sent),
                 json.dumps(sdk),
             )
             return
         logger.info(
-            "initialize answered by the stdio front %.0f ms after start (matches the SDK); "
+            "%s answered by the stdio front %.0f ms after start (matches the SDK); "
             "server ready after %.2f s",
+            method,
             (self.answered_after or 0.0) * 1000,
             ready,
         )
 
 
-def _is_request(item: object, request_id: _handshake.RequestId) -> bool:
+def _is_request(item: object, opening: _handshake.Opening) -> bool:
     message = getattr(item, "message", None)
-    return getattr(message, "method", None) == "initialize" and _same_id(message, request_id)
+    return getattr(message, "method", None) == opening.method and _same_id(message, opening.id)
 
 
 def _is_reply(item: object, request_id: _handshake.RequestId) -> bool:

@@ -150,7 +150,7 @@ class CallGuard:
                 {"required_scope": needed, "token_scope": caller.scope},
             )
         outcome = "error"
-        result: Any = None
+        result: HandlerResult = None
         try:
             if self.timeout is None:
                 result = await call_next(ctx)

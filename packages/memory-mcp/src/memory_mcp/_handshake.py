@@ -1,12 +1,15 @@
-"""The server's ``initialize`` answer, known without importing the MCP SDK.
+"""The server's handshake answers, known without importing the MCP SDK.
 
 Importing the SDK costs about 2 s of CPU (its protocol types build pydantic models for
 several protocol revisions), twice the start-up budget, so the stdio front
-(``_fast_stdio``) answers the handshake from these constants while the SDK imports.
-Standard library only. Nothing here may drift from the SDK: ``tests/test_fast_handshake.py``
-proves field for field that the SDK server answers the same, the front only answers when
-the installed SDK is the verified release, and at run time it compares its answer with the
-SDK's own answer to the same request and logs any difference.
+(``_fast_stdio``) answers a client's opening request from these constants while the SDK
+imports: ``initialize`` (protocol 2024-11-05 to 2025-11-25) and ``server/discover``
+(2026-07-28, what the Python SDK 2.x client sends first). Standard library only.
+
+Nothing here may drift from the SDK: ``tests/test_fast_handshake.py`` proves field for field
+that the SDK server answers the same; the front only answers when the installed SDK is the
+verified release; and at run time it compares its answer with the SDK's own answer to the
+replayed request and logs any difference.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import json
 import os
 import re
 import sys
-from typing import Any
+from typing import Any, NamedTuple
 
 from memory_mcp._version import __version__
 
@@ -27,6 +30,12 @@ HANDSHAKE_PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-1
 
 LATEST_HANDSHAKE_VERSION = HANDSHAKE_PROTOCOL_VERSIONS[-1]
 
+MODERN_PROTOCOL_VERSIONS = ("2026-07-28",)
+"""``mcp_types.version.MODERN_PROTOCOL_VERSIONS``: every request carries its own envelope."""
+
+ENVELOPE = "io.modelcontextprotocol/"
+"""Prefix of the 2026 per-request ``_meta`` keys (protocolVersion, clientInfo, ...)."""
+
 SERVER_INFO: dict[str, str] = {
     "name": "memory-mcp",
     "title": "Self-learning memory",
@@ -34,13 +43,21 @@ SERVER_INFO: dict[str, str] = {
     "version": __version__,
 }
 
-CAPABILITIES: dict[str, dict[str, bool]] = {
-    "completions": {},
-    "logging": {},
-    "prompts": {"listChanged": False},
-    "resources": {"listChanged": False, "subscribe": True},
-    "tools": {"listChanged": False},
-}
+_CAPABILITIES = ("completions", "logging", "prompts", "resources", "tools")
+
+
+def capabilities(modern: bool) -> dict[str, dict[str, bool]]:
+    """What the server registers; at 2026 versions change notifications are served on
+    ``subscriptions/listen``, so the SDK reports ``listChanged`` as true there."""
+    changes = {"listChanged": modern}
+    return {
+        "completions": {},
+        "logging": {},
+        "prompts": dict(changes),
+        "resources": {**changes, "subscribe": True},
+        "tools": dict(changes),
+    }
+
 
 INSTRUCTIONS = """\
 Persistent, self-learning memory of past coding tasks. Around each task:
@@ -55,6 +72,15 @@ Persistent, self-learning memory of past coding tasks. Around each task:
 RequestId = int | str
 
 
+class Opening(NamedTuple):
+    """A client's first request, as far as the front needs it."""
+
+    id: RequestId
+    method: str
+    """``initialize`` or ``server/discover``."""
+    protocol_version: str
+
+
 def negotiate(requested: str) -> str:
     """The SDK's rule: the client's version if served, else the latest handshake version."""
     return requested if requested in HANDSHAKE_PROTOCOL_VERSIONS else LATEST_HANDSHAKE_VERSION
@@ -63,46 +89,72 @@ def negotiate(requested: str) -> str:
 def initialize_result(requested: str) -> dict[str, Any]:
     return {
         "protocolVersion": negotiate(requested),
-        "capabilities": json.loads(json.dumps(CAPABILITIES)),
+        "capabilities": capabilities(modern=False),
         "serverInfo": dict(SERVER_INFO),
         "instructions": INSTRUCTIONS,
     }
 
 
-def parse_initialize(line: bytes) -> tuple[RequestId, str] | None:
-    """``(id, requested version)`` when ``line`` is an ``initialize`` request the SDK is
-    certain to accept, else None (the front then passes it through to the SDK untouched).
+def discover_result() -> dict[str, Any]:
+    return {
+        "supportedVersions": list(MODERN_PROTOCOL_VERSIONS),
+        "capabilities": capabilities(modern=True),
+        "instructions": INSTRUCTIONS,
+        "cacheScope": "private",
+        "ttlMs": 0,
+        "resultType": "complete",
+        "_meta": {ENVELOPE + "serverInfo": dict(SERVER_INFO)},
+    }
 
-    Deliberately narrower than the SDK's validation: anything unusual (``_meta``, icons,
-    a capability that is not an object, a float id...) is left to the SDK."""
+
+def response_line(opening: Opening) -> bytes:
+    """The JSON-RPC response line, as compact as the SDK writes it."""
+    if opening.method == "initialize":
+        result = initialize_result(opening.protocol_version)
+    else:
+        result = discover_result()
+    response = {"jsonrpc": "2.0", "id": opening.id, "result": result}
+    return json.dumps(response, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+def parse_opening(line: bytes) -> Opening | None:
+    """The opening request when ``line`` is an ``initialize`` or a 2026 ``server/discover``
+    the SDK is certain to accept, else None (the front then passes it through untouched).
+
+    Deliberately narrower than the SDK's validation: anything unusual (``_meta`` on
+    initialize, icons, a capability that is not an object, a float id...) is left to the SDK."""
     try:
         message = json.loads(line)
     except ValueError:
         return None
     if not isinstance(message, dict) or set(message) != {"jsonrpc", "id", "method", "params"}:
         return None
-    request_id = message["id"]
-    if message["jsonrpc"] != "2.0" or message["method"] != "initialize":
+    request_id, method, params = message["id"], message["method"], message["params"]
+    if message["jsonrpc"] != "2.0" or not isinstance(params, dict):
         return None
     if isinstance(request_id, bool) or not isinstance(request_id, int | str):
         return None
-    params = message["params"]
-    if not isinstance(params, dict) or set(params) != {
-        "protocolVersion",
-        "capabilities",
-        "clientInfo",
-    }:
+    if method == "initialize":
+        fields: tuple[str, ...] = ("protocolVersion", "capabilities", "clientInfo")
+        versions: tuple[str, ...] | None = None  # any string: the SDK counters unknown ones
+    elif method == "server/discover" and set(params) == {"_meta"}:
+        params = params["_meta"]
+        if not isinstance(params, dict):
+            return None
+        fields = tuple(
+            ENVELOPE + key for key in ("protocolVersion", "clientCapabilities", "clientInfo")
+        )
+        versions = MODERN_PROTOCOL_VERSIONS
+    else:
         return None
-    version, capabilities, client = (
-        params["protocolVersion"],
-        params["capabilities"],
-        params["clientInfo"],
-    )
-    if not isinstance(version, str) or not _plain_capabilities(capabilities):
+    if set(params) != set(fields):
         return None
-    if not _plain_implementation(client):
+    version, client_capabilities, client_info = (params[key] for key in fields)
+    if not isinstance(version, str) or (versions is not None and version not in versions):
         return None
-    return request_id, version
+    if not _plain_capabilities(client_capabilities) or not _plain_implementation(client_info):
+        return None
+    return Opening(request_id, method, version)
 
 
 def _plain_capabilities(capabilities: object) -> bool:
@@ -119,17 +171,8 @@ def _plain_implementation(client: object) -> bool:
         return False
     if not isinstance(client.get("name"), str) or not isinstance(client.get("version"), str):
         return False
-    return all(
-        isinstance(client[key], str)
-        for key in ("title", "description", "websiteUrl")
-        if key in client
-    )
-
-
-def response_line(request_id: RequestId, requested: str) -> bytes:
-    """The JSON-RPC response line, as compact as the SDK writes it."""
-    response = {"jsonrpc": "2.0", "id": request_id, "result": initialize_result(requested)}
-    return json.dumps(response, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    optional = ("title", "description", "websiteUrl")
+    return all(isinstance(client[key], str) for key in optional if key in client)
 
 
 def sdk_is_verified() -> bool:

@@ -144,9 +144,7 @@ def resolve(args: argparse.Namespace, host: str) -> HttpSecurity:
     """The effective options for serving HTTP on ``host``; raises ``ConfigurationError``."""
     mode = args.auth or _env("MCP_AUTH") or "auto"
     if mode not in ("auto", "token", "none"):
-        raise _error(
-            f"MCP_AUTH must be auto, token or none, got {mode!r}", key="MCP_AUTH"
-        )
+        raise _error(f"MCP_AUTH must be auto, token or none, got {mode!r}", key="MCP_AUTH")
     loopback = is_loopback(host)
     auth = mode == "token" or (mode == "auto" and not loopback)
     insecure = args.insecure_no_auth or _env("MCP_INSECURE_NO_AUTH") in ("1", "true", "yes")

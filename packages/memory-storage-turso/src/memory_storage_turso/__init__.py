@@ -1,5 +1,5 @@
 """Durable storage for memory-core on libSQL (Turso): a local file, a remote server, or an
-embedded replica, with FTS5 lexical search and exact vector search.
+embedded replica, with in-process BM25 lexical search and exact vector search.
 
 memory-core finds it through the ``memory_core.storage`` entry point ``libsql``::
 

@@ -1,11 +1,9 @@
-"""Full-text search helpers: document keys, indexed text, and safe MATCH expressions.
+"""FTS5 helpers: pattern text, safe MATCH expressions, and the texts of schema v2.
 
-One FTS5 table, ``episode_fts``, holds every searchable text of an episode so BM25
-statistics are shared between task texts and step texts (their scores are comparable):
-item 0 is the task description plus the reflection, item n ≥ 1 is step n's
-``search_text()``. Its rowid packs both: ``episode_pk << 24 | item``. The rowid range of
-one episode is contiguous, so erasure is a single range delete.
-``pattern_fts`` is keyed by ``patterns.pk``.
+``pattern_fts`` (keyed by ``patterns.pk``) serves ``search_patterns``. Episode texts left
+FTS5 in schema v4 (see ``_lexical.py``); ``episode_text``/``step_text`` and the rowid
+packing (``episode_pk << 24 | item``) remain for migration 2's back-fill, which must keep
+doing what it did. ``MAX_ITEM`` still bounds step numbers and vector items.
 """
 
 from __future__ import annotations
