@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from memory_core import (
     EpisodeNotFoundError,
     ExecutionStep,
@@ -35,9 +34,24 @@ def _episode(memory: SelfLearningMemory, task: str) -> str:
     memory.log_steps(
         eid,
         [
-            ExecutionStep(step_number=1, tool="shell", action="run pytest", result=StepResult.error("1 failed")),
-            ExecutionStep(step_number=2, tool="edit_file", action="fix off-by-one", result=StepResult.success("ok")),
-            ExecutionStep(step_number=3, tool="shell", action="run pytest", result=StepResult.success("5 passed")),
+            ExecutionStep(
+                step_number=1,
+                tool="shell",
+                action="run pytest",
+                result=StepResult.error("1 failed"),
+            ),
+            ExecutionStep(
+                step_number=2,
+                tool="edit_file",
+                action="fix off-by-one",
+                result=StepResult.success("ok"),
+            ),
+            ExecutionStep(
+                step_number=3,
+                tool="shell",
+                action="run pytest",
+                result=StepResult.success("5 passed"),
+            ),
         ],
     )
     memory.complete_episode(eid, TaskOutcome.success("fixed"))

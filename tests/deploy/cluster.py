@@ -246,6 +246,18 @@ class RedisServer:
             self.proc = None
 
 
+def start_redis(directory: Path) -> RedisServer:
+    """A started Redis; in a test without ``redis-server``, a failure saying so (not a skip)."""
+    reason = RedisServer.missing_reason()
+    if reason is not None:
+        import pytest
+
+        pytest.fail(reason, pytrace=False)
+    server = RedisServer(directory)
+    server.start()
+    return server
+
+
 @dataclass
 class Proxy:
     """The round-robin load balancer process (``python cluster.py proxy ...``)."""

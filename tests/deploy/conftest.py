@@ -17,21 +17,12 @@ HERE = str(Path(__file__).resolve().parent)
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from cluster import RedisServer  # noqa: E402
+from cluster import RedisServer, start_redis  # noqa: E402
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def start_redis(directory: Path) -> RedisServer:
-    reason = RedisServer.missing_reason()
-    if reason is not None:
-        pytest.fail(reason, pytrace=False)
-    server = RedisServer(directory)
-    server.start()
-    return server
 
 
 @pytest.fixture(scope="module")

@@ -116,6 +116,14 @@ def test_the_image_command_line_serves_health_and_stops_cleanly(tmp_path: Path) 
         assert server.url == f"http://127.0.0.1:{port}/mcp"
         health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=30)
         assert health.status_code == 200 and health.json()["status"] == "ok"
+        # Bound to 0.0.0.0, /mcp requires a bearer token (memory-mcp --auth auto).
+        anonymous = httpx.post(
+            server.url,
+            json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+            headers={"Accept": "application/json, text/event-stream"},
+            timeout=30,
+        )
+        assert anonymous.status_code == 401, anonymous.text
         probe = json.loads(one(stage, "HEALTHCHECK").split("CMD", 1)[1].strip())
         assert probe[0] == "python"
         checked = subprocess.run(

@@ -22,8 +22,7 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
-from cluster import Mcp, Proxy, RedisServer, Server, memory_env, write_episode
-from conftest import start_redis
+from cluster import Mcp, Proxy, RedisServer, Server, memory_env, start_redis, write_episode
 
 pytestmark = pytest.mark.anyio
 

@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
-from memory_core import Episode, ExecutionStep, PatternKind, StepResult, TaskContext, TaskOutcome, TaskType
+from memory_core import (
+    Episode,
+    ExecutionStep,
+    PatternKind,
+    StepResult,
+    TaskContext,
+    TaskOutcome,
+    TaskType,
+)
 from memory_core.extraction import derive_heuristics, extract_patterns, signature
 
 
-def _episode(task: str, tools: list[str], *, error_at: int | None = None, actions: dict[int, str] | None = None) -> Episode:
+def _episode(
+    task: str,
+    tools: list[str],
+    *,
+    error_at: int | None = None,
+    actions: dict[int, str] | None = None,
+) -> Episode:
     steps = []
     for i, tool in enumerate(tools, start=1):
-        result = StepResult.error(f"ImportError: no module 'x{i}' at /tmp/a/{i}.py") if i == error_at else StepResult.success("ok")
-        steps.append(ExecutionStep(step_number=i, tool=tool, action=(actions or {}).get(i, f"do {tool}"), result=result))
+        result = (
+            StepResult.error(f"ImportError: no module 'x{i}' at /tmp/a/{i}.py")
+            if i == error_at
+            else StepResult.success("ok")
+        )
+        steps.append(
+            ExecutionStep(
+                step_number=i, tool=tool, action=(actions or {}).get(i, f"do {tool}"), result=result
+            )
+        )
     return Episode(
         task_description=task,
         task_type=TaskType.DEBUGGING,
@@ -39,13 +61,17 @@ def test_error_recovery_signature_ignores_numbers_and_paths() -> None:
 
 
 def test_decision_point_found_after_a_check() -> None:
-    ep = _episode("z", ["shell", "edit"], actions={1: "Check whether the migration 0042 was applied"})
+    ep = _episode(
+        "z", ["shell", "edit"], actions={1: "Check whether the migration 0042 was applied"}
+    )
     kinds = {p.kind for p in extract_patterns(ep, TaskOutcome.success())}
     assert PatternKind.DECISION_POINT in kinds and PatternKind.CONTEXT_PATTERN in kinds
 
 
 def test_failure_counts_support_without_success_and_yields_avoid_heuristic() -> None:
-    patterns = extract_patterns(_episode("w", ["read", "deploy"]), TaskOutcome.failure("broke prod"))
+    patterns = extract_patterns(
+        _episode("w", ["read", "deploy"]), TaskOutcome.failure("broke prod")
+    )
     seq = next(p for p in patterns if p.kind is PatternKind.TOOL_SEQUENCE)
     assert seq.support == 1 and seq.successes == 0
     merged = seq.model_copy(update={"support": 5, "successes": 0.0})

@@ -7,7 +7,6 @@ import random
 from uuid import UUID
 
 import pytest
-
 from memory_core import (
     EpisodeNotFoundError,
     EpisodeStateError,
@@ -21,7 +20,18 @@ from memory_core import (
     TaskType,
 )
 
-OBJECTS = ["invoices", "customers", "orders", "shipments", "payments", "refunds", "coupons", "reviews", "carts", "wishlists"]
+OBJECTS = [
+    "invoices",
+    "customers",
+    "orders",
+    "shipments",
+    "payments",
+    "refunds",
+    "coupons",
+    "reviews",
+    "carts",
+    "wishlists",
+]
 FAMILIES = {
     "endpoint": (
         TaskType.CODE_GENERATION,
@@ -52,7 +62,9 @@ FAMILIES = {
 
 def _steps(tools: list[str], task: str) -> list[ExecutionStep]:
     return [
-        ExecutionStep(step_number=i, tool=t, action=f"{t} for: {task}", result=StepResult.success(f"{t} done"))
+        ExecutionStep(
+            step_number=i, tool=t, action=f"{t} for: {task}", result=StepResult.success(f"{t} done")
+        )
         for i, t in enumerate(tools, start=1)
     ]
 
@@ -74,11 +86,15 @@ def loaded() -> tuple[SelfLearningMemory, dict[tuple[str, str], UUID]]:
         task = f"Investigate flaky behaviour number {i} in the {rng.choice(['scheduler', 'cache', 'logger'])}"
         eid = memory.start_episode(task, TaskContext(domain="infra"), TaskType.ANALYSIS)
         memory.log_steps(eid, _steps(["shell", "read_file"], task))
-        memory.complete_episode(eid, TaskOutcome.failure("could not reproduce") if i % 2 else TaskOutcome.success())
+        memory.complete_episode(
+            eid, TaskOutcome.failure("could not reproduce") if i % 2 else TaskOutcome.success()
+        )
     return memory, ids
 
 
-def test_hundred_episodes_stored(loaded: tuple[SelfLearningMemory, dict[tuple[str, str], UUID]]) -> None:
+def test_hundred_episodes_stored(
+    loaded: tuple[SelfLearningMemory, dict[tuple[str, str], UUID]],
+) -> None:
     memory, _ = loaded
     assert memory.count_episodes() == 100
 
@@ -99,7 +115,9 @@ def test_paraphrased_task_retrieves_the_right_episode(
     assert hits >= 9, f"{fam}: only {hits}/10 paraphrases found their episode first"
 
 
-def test_patterns_are_merged_not_duplicated(loaded: tuple[SelfLearningMemory, dict[tuple[str, str], UUID]]) -> None:
+def test_patterns_are_merged_not_duplicated(
+    loaded: tuple[SelfLearningMemory, dict[tuple[str, str], UUID]],
+) -> None:
     memory, _ = loaded
     seqs = memory.list_patterns({"kind": PatternKind.TOOL_SEQUENCE}, limit=100)
     keys = [p.key for p in seqs]
@@ -108,13 +126,19 @@ def test_patterns_are_merged_not_duplicated(loaded: tuple[SelfLearningMemory, di
     assert len(endpoint) == 1 and endpoint[0].support == 10 and endpoint[0].success_rate == 1.0
 
 
-def test_retrieved_steps_and_filters(loaded: tuple[SelfLearningMemory, dict[tuple[str, str], UUID]]) -> None:
+def test_retrieved_steps_and_filters(
+    loaded: tuple[SelfLearningMemory, dict[tuple[str, str], UUID]],
+) -> None:
     memory, ids = loaded
-    results = memory.retrieve_relevant_context("migration for the refunds table", limit=3, task_type="debugging")
+    results = memory.retrieve_relevant_context(
+        "migration for the refunds table", limit=3, task_type="debugging"
+    )
     assert results[0].episode.id == ids[("migration", "refunds")]
     assert all(r.episode.task_type is TaskType.DEBUGGING for r in results)
     assert results[0].steps and all(s.step_number >= 1 for s in results[0].steps)
-    assert memory.retrieve_relevant_context("migration for the refunds table", domain="nowhere") == []
+    assert (
+        memory.retrieve_relevant_context("migration for the refunds table", domain="nowhere") == []
+    )
 
 
 def test_effectiveness_feedback_changes_pattern_ranking() -> None:
@@ -145,11 +169,15 @@ def test_effectiveness_feedback_changes_pattern_ranking() -> None:
 def test_retrieval_for_episode_credits_patterns_on_completion() -> None:
     memory = SelfLearningMemory()
     for i in range(3):
-        eid = memory.start_episode(f"Add caching to service {i}", task_type=TaskType.CODE_GENERATION)
+        eid = memory.start_episode(
+            f"Add caching to service {i}", task_type=TaskType.CODE_GENERATION
+        )
         memory.log_steps(eid, _steps(["read_file", "edit_file"], "cache"))
         memory.complete_episode(eid, TaskOutcome.success())
     new = memory.start_episode("Add caching to the billing service")
-    ranked = memory.retrieve_relevant_patterns("Add caching to the billing service", for_episode=new)
+    ranked = memory.retrieve_relevant_patterns(
+        "Add caching to the billing service", for_episode=new
+    )
     assert ranked
     memory.complete_episode(new, TaskOutcome.failure("cache stampede"))
     assert memory.get_pattern(ranked[0].pattern.id).applications == 1

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from memory_core import Episode, ExecutionStep, StepResult, TaskContext, TaskOutcome, TaskType
 
 json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-(2**53), 2**53), st.text(max_size=10))
 json_values = st.recursive(
     json_leaf,
-    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(st.text(max_size=5), children, max_size=3)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
     max_leaves=10,
 )
 
@@ -20,7 +21,11 @@ steps = st.builds(
     tool=st.text(min_size=1, max_size=20),
     action=st.text(max_size=50),
     parameters=st.dictionaries(st.text(max_size=8), json_values, max_size=4),
-    result=st.one_of(st.none(), st.builds(StepResult.success, st.text(max_size=20)), st.builds(StepResult.error, st.text(max_size=20))),
+    result=st.one_of(
+        st.none(),
+        st.builds(StepResult.success, st.text(max_size=20)),
+        st.builds(StepResult.error, st.text(max_size=20)),
+    ),
     latency_ms=st.floats(0, 1e6),
 )
 
@@ -32,7 +37,9 @@ steps = st.builds(
     st.lists(st.text(max_size=8), max_size=4),
 )
 @settings(max_examples=150, deadline=None)
-def test_episode_json_round_trip(task: str, ttype: TaskType, step_list: list[ExecutionStep], tags: list[str]) -> None:
+def test_episode_json_round_trip(
+    task: str, ttype: TaskType, step_list: list[ExecutionStep], tags: list[str]
+) -> None:
     ep = Episode(
         task_description=task,
         task_type=ttype,

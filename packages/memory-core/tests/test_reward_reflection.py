@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from memory_core import (
     Complexity,
     Episode,
@@ -31,7 +30,12 @@ tools = st.sampled_from(["read", "edit", "test", "shell", "search"])
 def episodes(draw: st.DrawFn) -> Episode:
     n = draw(st.integers(0, 60))
     steps = [
-        ExecutionStep(step_number=i + 1, tool=draw(tools), action=draw(st.text(max_size=30)), result=draw(results))
+        ExecutionStep(
+            step_number=i + 1,
+            tool=draw(tools),
+            action=draw(st.text(max_size=30)),
+            result=draw(results),
+        )
         for i in range(n)
     ]
     ctx = TaskContext(complexity=draw(st.sampled_from(list(Complexity))))
@@ -52,16 +56,20 @@ durations = st.floats(0, 10_000)
 
 @given(episodes(), outcomes, durations)
 @settings(max_examples=200, deadline=None)
-def test_reward_is_bounded_and_failure_scores_zero(ep: Episode, out: TaskOutcome, secs: float) -> None:
+def test_reward_is_bounded_and_failure_scores_zero(
+    ep: Episode, out: TaskOutcome, secs: float
+) -> None:
     r = compute_reward(ep, out, ep.started_at + timedelta(seconds=secs))
     assert 0.0 <= r.total <= MAX_REWARD
     assert 0.0 <= r.quality <= 1.0
     assert 0.5 <= r.efficiency <= 1.0
     if out.type is OutcomeType.FAILURE:
         assert r.total == 0.0
-    assert r.total == round(r.base * r.efficiency + r.complexity_bonus + r.error_recovery_bonus, 6) or abs(
-        r.total - (r.base * r.efficiency + r.complexity_bonus + r.error_recovery_bonus)
-    ) < 1e-5
+    assert (
+        r.total == round(r.base * r.efficiency + r.complexity_bonus + r.error_recovery_bonus, 6)
+        or abs(r.total - (r.base * r.efficiency + r.complexity_bonus + r.error_recovery_bonus))
+        < 1e-5
+    )
 
 
 @given(episodes(), durations)
@@ -83,16 +91,19 @@ def test_more_steps_never_raise_the_reward(ep: Episode, secs: float) -> None:
             "steps": [
                 *ep.steps,
                 *[
-                    ExecutionStep(step_number=len(ep.steps) + i + 1, tool="noop", result=StepResult.success())
+                    ExecutionStep(
+                        step_number=len(ep.steps) + i + 1, tool="noop", result=StepResult.success()
+                    )
                     for i in range(50)
                 ],
             ]
         }
     )
     # Successful filler steps can add a recovery bonus only if there were unrecovered errors.
-    assert compute_reward(longer, TaskOutcome.success(), end).efficiency <= compute_reward(
-        ep, TaskOutcome.success(), end
-    ).efficiency
+    assert (
+        compute_reward(longer, TaskOutcome.success(), end).efficiency
+        <= compute_reward(ep, TaskOutcome.success(), end).efficiency
+    )
 
 
 @given(episodes(), outcomes)

@@ -6,8 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
-from memory_core import EpisodeFilter, InvalidInputError, MemoryConfig, SelfLearningMemory, TaskOutcome
+from memory_core import (
+    EpisodeFilter,
+    InvalidInputError,
+    MemoryConfig,
+    SelfLearningMemory,
+    TaskOutcome,
+)
 from memory_core.storage import InMemoryStorage
 from memory_core.storage.sharded import ShardedStorage
 from memory_core.testing import StorageContract
@@ -48,7 +53,9 @@ def test_tenants_get_their_own_backend_and_idle_ones_close() -> None:
 def test_template_needs_tenant_and_tenant_names_are_safe() -> None:
     with pytest.raises(InvalidInputError):
         ShardedStorage("memory:", lambda url: InMemoryStorage.from_url(url))
-    memory = SelfLearningMemory(config=MemoryConfig(database_url="memory:{tenant}", cache_backend="none"), embedder=None)
+    memory = SelfLearningMemory(
+        config=MemoryConfig(database_url="memory:{tenant}", cache_backend="none"), embedder=None
+    )
     assert isinstance(memory.storage, ShardedStorage)
     with pytest.raises(InvalidInputError) as err:
         memory.start_episode("x", tenant="../../etc/passwd")

@@ -150,6 +150,7 @@ def test_front_leaves_anything_unusual_to_the_sdk(message: dict[str, Any]) -> No
 def test_front_ignores_non_json() -> None:
     assert _handshake.parse_opening(b"{not json\n") is None
     assert _handshake.parse_opening(b"[]\n") is None
+    assert _handshake.parse_opening(b"[" * 100_000 + b"]" * 100_000) is None
 
 
 def spawn(params: StdioServerParameters, stderr: IO[str] | int) -> subprocess.Popen[bytes]:

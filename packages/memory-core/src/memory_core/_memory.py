@@ -30,6 +30,7 @@ from memory_core._models import (
     Episode,
     EpisodeFilter,
     EpisodePage,
+    EpisodeSummary,
     ExecutionStep,
     Extraction,
     Heuristic,

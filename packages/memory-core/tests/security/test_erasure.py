@@ -25,7 +25,6 @@ BODY_WORD = "okapibody"  # in outputs, parameters, metadata, verdict: only in th
 KEEP_WORD = "keepersafe"
 
 
-
 def _episode(memory: SelfLearningMemory, task_word: str, body_word: str, **kw: object) -> UUID:
     eid = memory.start_episode(f"Reconcile ledger {task_word}", {"domain": "finance"}, **kw)  # type: ignore[arg-type]
     memory.log_steps(

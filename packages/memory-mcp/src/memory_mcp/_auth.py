@@ -66,12 +66,6 @@ class TokenAuth:
             self._cache.popitem(last=False)
         return info
 
-    def count(self) -> int:
-        """Active tokens in the store (start-up warning when there are none)."""
-        if self._store is None:
-            self._store = TokenStore(self._memory.storage, cache_seconds=0.0)
-        return len(self._store.list())
-
 
 def bearer_token(headers: list[tuple[bytes, bytes]] | Any) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header (scheme case-insensitive)."""

@@ -125,7 +125,7 @@ def parse_opening(line: bytes) -> Opening | None:
     initialize, icons, a capability that is not an object, a float id...) is left to the SDK."""
     try:
         message = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than json can parse
         return None
     if not isinstance(message, dict) or set(message) != {"jsonrpc", "id", "method", "params"}:
         return None

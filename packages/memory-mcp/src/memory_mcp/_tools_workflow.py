@@ -35,7 +35,6 @@ from memory_core import (
 from memory_core.workflow import ACYCLIC_TYPES
 from pydantic import Field, JsonValue
 
-from memory_mcp._cycles import proposed_cycle
 from memory_mcp._errors import invalid, tool_error
 from memory_mcp._outputs_workflow import (
     CheckpointResult,
@@ -383,8 +382,8 @@ def register_workflow_tools(server: MCPServer, rt: Runtime, profile: str = "core
                 acyclic=report.acyclic, cycles=report.cycles, checked_types=report.checked_types
             )
             if from_episode_id and to_episode_id and relationship_type:
-                cycle = proposed_cycle(
-                    mem, from_episode_id, to_episode_id, relationship_type, tenant=tenant
+                cycle = mem.relationship_would_cycle(
+                    from_episode_id, to_episode_id, relationship_type, tenant=tenant
                 )
                 result.would_create_cycle = cycle is not None
                 result.cycle_path = cycle
@@ -548,7 +547,7 @@ def register_workflow_tools(server: MCPServer, rt: Runtime, profile: str = "core
         )
         return explained
 
-    @tool(annotations=IDEMPOTENT, title="Record recommendation feedback")
+    @tool(annotations=ADDITIVE, title="Record recommendation feedback")
     @_mapped
     async def record_recommendation_feedback(
         episode_id: UUID,

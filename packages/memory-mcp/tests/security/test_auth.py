@@ -157,7 +157,7 @@ async def test_scopes_read_write_admin(
 async def test_rotation_takes_effect_without_restart(
     data_dir: Path, servers: Callable[..., Any], tokens: Any, mcp_connect: Any
 ) -> None:
-    server = servers(data_dir, *AUTH)
+    server = servers(data_dir, *AUTH, "--stateless")  # every request authenticates alone
     old = tokens.create("alpha", "write")
     async with mcp_connect(server.url, old.token) as client:
         assert not (await client.call_tool("health_check", {})).is_error
@@ -168,6 +168,10 @@ async def test_rotation_takes_effect_without_restart(
     async with mcp_connect(server.url, new.token) as client:
         created = await client.call_tool("create_episode", {"task_description": "after rotation"})
         assert not created.is_error
+        eid = created.structured_content["episode_id"]
+    async with mcp_connect(server.url, tokens.create("beta", "read").token) as client:
+        assert (await client.call_tool("list_episodes", {})).structured_content["episodes"] == []
+        assert (await client.call_tool("get_episode", {"episode_id": eid})).is_error
     assert new.info.tenant == "alpha" and new.info.scope == "write"
     assert server.proc.poll() is None  # same process throughout
 

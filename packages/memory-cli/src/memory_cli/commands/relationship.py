@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import typer
 from memory_core import InvalidInputError, RelationshipCycleError, RelationshipType
 
-from memory_cli._cycles import proposed_cycle
 from memory_cli._errors import EXIT_FAILED, EXIT_USAGE, CliError
 from memory_cli._examples import examples
 from memory_cli._output import OutputFormat, emit
@@ -210,8 +209,7 @@ def check(
     would: bool | None = None
     cycle: list[str] | None = None
     if from_id is not None and to_id is not None and rel_type is not None:
-        found = proposed_cycle(
-            state.memory,
+        found = state.memory.relationship_would_cycle(
             parse_uuid(from_id, "--from"),
             parse_uuid(to_id, "--to"),
             rel_type,

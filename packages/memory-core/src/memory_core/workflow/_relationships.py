@@ -109,6 +109,40 @@ class RelationshipsMixin:
                 )
             return rel
 
+    def relationship_would_cycle(
+        self: MemoryHost,
+        source_id: UUID | str,
+        target_id: UUID | str,
+        type: RelationshipType | str,
+        *,
+        tenant: str | None = None,
+    ) -> list[UUID] | None:
+        """Dry run of ``add_relationship``: the cycle ``source <type> target`` would close
+        (first id repeated at the end), or ``None``. Writes nothing; the same checks
+        (self-link, both episodes in the tenant) apply."""
+        src = as_uuid(source_id, "source_id")
+        dst = as_uuid(target_id, "target_id")
+        rtype = _rel_type(type)
+        if src == dst:
+            raise InvalidInputError("an episode cannot be linked to itself", field="target_id")
+        t = self._tenant(tenant)
+        store = records(self.storage)
+        rel = Relationship(
+            id=Relationship.make_id(src, rtype, dst), source_id=src, target_id=dst, type=rtype
+        )
+        with self._lock:
+            found = {s.id for s in self.storage.get_summaries(t, [src, dst])}
+            for eid in (src, dst):
+                if eid not in found:
+                    raise EpisodeNotFoundError(eid)
+            if store.get_record(t, REL_KIND, rel.id) is not None:
+                return None  # already stored: adding it again changes nothing
+            try:
+                _refuse_cycle(store, t, rel)
+            except RelationshipCycleError as exc:
+                return list(exc.cycle)
+        return None
+
     def get_relationship(
         self: MemoryHost, relationship_id: str, *, tenant: str | None = None
     ) -> Relationship:
