@@ -106,7 +106,16 @@ async def test_foreign_host_header_is_rejected(http_server: Any) -> None:
 async def test_wildcard_bind_keeps_host_check(
     data_dir: Path, http_factory: Callable[..., Any]
 ) -> None:
-    server = http_factory(data_dir, "--allowed-host", "memory.internal", host="0.0.0.0")
+    # --auth none: this test is about the Host check (tokens: tests/security/test_auth.py)
+    server = http_factory(
+        data_dir,
+        "--allowed-host",
+        "memory.internal",
+        "--auth",
+        "none",
+        "--insecure-no-auth",
+        host="0.0.0.0",
+    )
     port = server.url.rsplit(":", 1)[1].split("/")[0]
     url = f"http://127.0.0.1:{port}/mcp"
     async with httpx.AsyncClient(timeout=30) as http:

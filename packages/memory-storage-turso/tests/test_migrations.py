@@ -33,10 +33,11 @@ def test_v1_database_from_fixture_is_upgraded(tmp_path: Path, factory: object) -
     try:
         assert store.schema_version == SCHEMA_LATEST == 4
         assert _versions(path) == [1, 2, 3, 4]
-        # v4 moved episode texts from FTS5 to lexical_batches (back-filled from the rows).
+        # v4 moved episode search from FTS5 to lexical_batches (back-filled from the rows);
+        # episode_fts stays, still written, for schema-3 readers during a rolling update.
         conn = libsql.connect(str(path), isolation_level=None)
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master").fetchall()}
-        assert "episode_fts" not in tables and "pattern_fts" in tables
+        assert "episode_fts" in tables and "pattern_fts" in tables
         rows = conn.execute("SELECT episode_id, items FROM lexical_batches").fetchall()
         assert (str(uuid.uuid5(NS, "e1")), "0,1,2") in rows
         e1 = uuid.uuid5(NS, "e1")

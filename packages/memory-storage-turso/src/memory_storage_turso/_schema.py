@@ -217,9 +217,8 @@ V4 = (
         tenant TEXT PRIMARY KEY,
         generation INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID""",
-    # No longer written or read: its per-step insert cost and shared statistics are what
-    # this version replaces. pattern_fts stays (search_patterns).
-    "DROP TABLE episode_fts",
+    # episode_fts is no longer read, but still written (expand-then-contract): releases
+    # of schema 3 search it while a rolling update runs both. A later migration drops it.
 )
 
 

@@ -56,7 +56,7 @@ from memory_core.text import terms
 from memory_storage_turso._codec import decode_cursor, encode_cursor, ts
 from memory_storage_turso._connection import Database, Tx
 from memory_storage_turso._filters import episode_where, pattern_where
-from memory_storage_turso._fts import MAX_ITEM, match_expression, pattern_text
+from memory_storage_turso._fts import ITEM_BITS, MAX_ITEM, match_expression, pattern_text
 from memory_storage_turso._lexical import (
     LexicalIndex,
     bump_generation,
@@ -463,6 +463,11 @@ class LibSQLStorage:
         # Explicit deletes rather than relying on ON DELETE CASCADE: over a remote
         # connection PRAGMA foreign_keys does not persist between requests.
         tx.run("DELETE FROM lexical_batches WHERE episode_pk = ?", (pk,))
+        tx.run(  # kept for schema-3 readers during a rollout (see _schema V4)
+            f"DELETE FROM episode_fts WHERE rowid BETWEEN (? << {ITEM_BITS}) "
+            f"AND ((? << {ITEM_BITS}) | {MAX_ITEM})",
+            (pk, pk),
+        )
         bump_generation(tx, tenant)
         tx.run("DELETE FROM steps WHERE episode_pk = ?", (pk,))
         tx.run("DELETE FROM episode_tags WHERE episode_pk = ?", (pk,))
