@@ -21,6 +21,7 @@ from pathlib import Path
 import anyio
 import pytest
 from cluster import Mcp, Server, memory_env, write_episode
+from memory_core import MemoryConfig, SelfLearningMemory
 
 pytestmark = pytest.mark.anyio
 
@@ -74,6 +75,7 @@ class Rollout:
     new: Server
     before: str  # written by the old release before the new one started
     after: str  # written by the new release after it migrated
+    db: str
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +89,7 @@ def rollout(previous_release: Path, tmp_path_factory: pytest.TempPathFactory) ->
         before = anyio.run(first_episode, old.url, 1)
         new = Server.start(memory_env(db, d / "cache-new"), "--stateless")
         after = anyio.run(first_episode, new.url, 2)
-        yield Rollout(old, new, before, after)
+        yield Rollout(old, new, before, after, db)
     finally:
         for server in (old, new):
             if server is not None:
@@ -124,3 +126,9 @@ async def test_the_previous_release_keeps_writing_and_querying_after_the_migrati
         assert (await mcp.call("get_episode", episode_id=later))["task_description"] == (
             "deploy task 3"
         )
+    # The old release does not write the new lexical index; the next open of the new
+    # code indexes what it wrote, so text search finds it.
+    config = MemoryConfig(database_url=rollout.db, cache_backend="none", embedding_provider="none")
+    with SelfLearningMemory.from_config(config) as memory:
+        hits = memory.retrieve_relevant_context("deploy task 3", domain="rollout", limit=10)
+        assert later in {str(h.episode.id) for h in hits}

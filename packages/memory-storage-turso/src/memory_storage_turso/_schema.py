@@ -253,6 +253,34 @@ def rebuild_lexical_batches(tx: Tx) -> None:
         )
 
 
+def reconcile_lexical_batches(tx: Tx) -> int:
+    """Index the texts that a release without ``lexical_batches`` (schema 3, during a
+    rolling update) wrote: every episode whose indexed items differ from its task plus
+    steps is re-indexed from its rows. Runs at open; returns how many were re-indexed."""
+    stale = tx.all(
+        "SELECT e.pk, e.tenant, e.id, e.data FROM episodes e WHERE "
+        "(SELECT count(*) FROM steps s WHERE s.episode_pk = e.pk) + 1 != "
+        "coalesce((SELECT sum(n) FROM lexical_batches d WHERE d.episode_pk = e.pk), 0)"
+    )
+    for pk, tenant, eid, data in stale:
+        steps = [
+            ExecutionStep.model_validate_json(row[0])
+            for row in tx.all(
+                "SELECT data FROM steps WHERE episode_pk = ? ORDER BY step_number", (pk,)
+            )
+        ]
+        tx.run("DELETE FROM lexical_batches WHERE episode_pk = ?", (pk,))
+        texts = [(0, Episode.model_validate_json(data).task_description)]
+        texts += [(s.step_number, s.search_text()) for s in steps]
+        tx.run(INSERT_BATCH, batch_row(tenant, int(pk), eid, texts))
+        tx.run(
+            "INSERT INTO lexical_generations (tenant, generation) VALUES (?, 1) "
+            "ON CONFLICT (tenant) DO UPDATE SET generation = generation + 1",
+            (tenant,),
+        )
+    return len(stale)
+
+
 def _backfill_fts(tx: Tx) -> None:
     """Index what a v1 database already holds."""
     for pk, data in tx.all("SELECT pk, data FROM episodes"):

@@ -63,7 +63,7 @@ from memory_storage_turso._lexical import (
     index_texts,
     replace_task_text,
 )
-from memory_storage_turso._schema import LATEST, migrate
+from memory_storage_turso._schema import LATEST, migrate, reconcile_lexical_batches
 from memory_storage_turso._url import SCHEMES, Target, parse_target
 from memory_storage_turso._vectors import VectorIndex
 
@@ -106,6 +106,9 @@ class LibSQLStorage:
         self._db = Database(target, busy_timeout_ms, synchronous)
         try:
             self._version = migrate(self._db)
+            # Texts written by a schema-3 release during a rolling update (it does not
+            # know lexical_batches) become searchable here, at the next open.
+            self._db.write(reconcile_lexical_batches)
         except BaseException:
             self._db.close()
             raise
