@@ -179,12 +179,15 @@ async def test_rotation_takes_effect_without_restart(
 ) -> None:
     server = servers(data_dir, *AUTH, "--stateless")  # every request authenticates alone
     old = tokens.create("alpha", "write")
-    async with mcp_connect(server.url, old.token) as client:
-        assert not (await client.call_tool("health_check", {})).is_error
-        new = tokens.store.rotate(old.id)
-        with pytest.raises(MCPError) as refused:
+    new = None
+    with pytest.raises(BaseException) as refused:
+        async with mcp_connect(server.url, old.token) as client:
+            assert not (await client.call_tool("health_check", {})).is_error
+            new = tokens.store.rotate(old.id)
             await client.call_tool("health_check", {})
-        assert refused.value.code == -32001
+    assert new is not None
+    codes = [getattr(e, "code", None) for e in leaves(refused.value)]
+    assert -32001 in codes, leaves(refused.value)
     async with mcp_connect(server.url, new.token) as client:
         created = await client.call_tool("create_episode", {"task_description": "after rotation"})
         assert not created.is_error
@@ -439,7 +442,8 @@ async def test_secrets_never_appear_in_logs(
     fake.shutdown()
     assert FakeOpenAI.seen == [f"Bearer {api_key}"] * len(FakeOpenAI.seen) and FakeOpenAI.seen
     log = server.stderr
-    assert ("DEBUG" in log and "invalid_api_key" in log) or "401" in log  # errors were logged
+    assert "DEBUG" in log  # the logs ran at debug level
+    assert "401" in log or "invalid_api_key" in log  # and the embedding failure was logged
     for issued_token in (issued, writer):
         secret = issued_token.token.rsplit("_", 1)[1]
         assert secret not in log and secret[:-1] not in log

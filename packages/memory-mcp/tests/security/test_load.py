@@ -2,7 +2,7 @@
 four tokens over two tenants). No error other than rate-limit refusals, no lost or
 misfiled write, and the server's resident memory stays bounded.
 
-Quick variant (default run): 24 clients, 6 episodes each. Full variant: 200 clients for
+Quick variant (default run): 16 clients, 5 episodes each. Full variant: 200 clients for
 60 seconds (prints requests/s and latency percentiles)::
 
     uv run pytest packages/memory-mcp/tests/security/test_load.py -m slow -q -s
@@ -165,7 +165,7 @@ async def _load(
 async def test_concurrent_clients_quick(
     data_dir: Path, servers: Any, tokens: Any, mcp_connect: Any
 ) -> None:
-    await _load(data_dir, servers, tokens, mcp_connect, clients=24, episodes=6, seconds=None)
+    await _load(data_dir, servers, tokens, mcp_connect, clients=16, episodes=5, seconds=None)
 
 
 @pytest.mark.slow

@@ -1234,7 +1234,7 @@ class LibSQLStorage:
         """Merge FTS segments, rebuild the file without free pages, checkpoint the WAL."""
         self._require_local("vacuum")
         before = self.stats().size_bytes
-        for table in ("pattern_fts",):
+        for table in ("episode_fts", "pattern_fts"):
             self._db.autocommit(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
         self._db.autocommit("VACUUM")
         self._db.autocommit("PRAGMA wal_checkpoint(TRUNCATE)")
