@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from mcp.server.mcpserver import MCPServer
 
-INSTRUCTIONS = """\
-Persistent, self-learning memory of past coding tasks. Around each task:
-1. Before: call query_memory with the task description to get relevant past episodes,
-   their key steps, patterns and heuristics.
-2. Start: call create_episode (task_description; domain, task_type, language... if known).
-3. During: call add_episode_step for each meaningful action (tool, action, result).
-4. After: call complete_episode with outcome_type success, partial_success or failure.
-5. If a retrieved pattern helped or misled you, call record_pattern_outcome.
-"""
+# One source for the server's instructions: the stdio front sends them before the SDK
+# has loaded (see _handshake.py).
+from memory_mcp._handshake import INSTRUCTIONS
+
+__all__ = ["INSTRUCTIONS", "register_prompts", "workflow_text"]
 
 
 def workflow_text(task: str, domain: str | None = None) -> str:

@@ -18,8 +18,9 @@ from memory_core import AsyncSelfLearningMemory, MemoryConfig, SelfLearningMemor
 
 from memory_mcp._completions import register_completions
 from memory_mcp._guard import CallGuard, default_principal
+from memory_mcp._handshake import INSTRUCTIONS, SERVER_INFO
 from memory_mcp._metrics import ServerMetrics
-from memory_mcp._prompts import INSTRUCTIONS, register_prompts
+from memory_mcp._prompts import register_prompts
 from memory_mcp._resources import register_resources
 from memory_mcp._runtime import Runtime, TenantResolver, config_tenant
 from memory_mcp._tenancy import caller_tenant, tenant_or_none
@@ -27,7 +28,7 @@ from memory_mcp._tools import register_tools
 from memory_mcp._tools_workflow import register_workflow_tools
 from memory_mcp._version import __version__
 
-SERVER_NAME = "memory-mcp"
+SERVER_NAME = SERVER_INFO["name"]
 """Clients prefix tool names with it: memory-mcp_health_check, memory-mcp_get_metrics."""
 
 
@@ -132,9 +133,9 @@ def build_server(
         timeout=tool_timeout,
     )
     server: MCPServer = MCPServer(
-        SERVER_NAME,
-        title="Self-learning memory",
-        description="Persistent, self-learning memory for coding agents.",
+        SERVER_INFO["name"],
+        title=SERVER_INFO["title"],
+        description=SERVER_INFO["description"],
         instructions=INSTRUCTIONS,
         version=__version__,
         log_level=_sdk_level(config.log_level),

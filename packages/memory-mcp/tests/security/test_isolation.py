@@ -234,9 +234,10 @@ async def test_reads_see_only_the_callers_tenant(world: World, name: str, mcp_co
         assert r.status_code == 200
         assert f"memory_core_episodes {EPISODES}" in r.text
         assert f'memory_mcp_tool_calls_total{{tool="create_episode"}} {EPISODES}' in r.text
-        assert (
-            "memory_core_operations_total" not in r.text.split("# HELP memory_core_operations")[0]
-        )
+        samples = [ln for ln in r.text.splitlines() if ln and not ln.startswith("#")]
+        process_wide = ("memory_core_operation", "memory_core_cache")
+        assert not [ln for ln in samples if ln.startswith(process_wide)]
+        assert "memory_core_queue_depth 0" in samples
 
 
 @pytest.mark.parametrize("name", ["alpha", "beta"])
