@@ -16,7 +16,10 @@ General rules for every backend method:
   query itself by it (``WHERE tenant = ?``), never filter afterwards.
 * Atomicity: a method either takes full effect or none; on failure it raises a
   ``memory_core`` error (``StorageError`` for engine failures), chained to the engine's.
-* Thread safety: the core calls a backend from one thread at a time per instance.
+* Thread safety: the core serialises its own calls, but front ends may read from other
+  threads at the same time (e.g. the MCP server verifying tokens through the
+  ``RecordStore`` methods), so a backend must tolerate concurrent calls (the bundled
+  backends hold a lock per instance).
 * Durability: when a write method returns, the write survives a process crash.
 """
 

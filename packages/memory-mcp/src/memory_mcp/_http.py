@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import socket
 import sys
@@ -158,7 +159,7 @@ async def serve_http(
         access_log=log_level.upper() == "DEBUG",
         lifespan="on",
         # deploy: graceful stop (memory_mcp._shutdown): in-flight requests finish, bounded
-        timeout_graceful_shutdown=drain_seconds,
+        timeout_graceful_shutdown=None if drain_seconds is None else math.ceil(drain_seconds),
     )
     server = uvicorn.Server(config)
 
