@@ -123,7 +123,7 @@ class SelfLearningMemory(WorkflowMixin):
             self._embedder = embedder
         self._embedder_error: str | None = None
         self._retrieved_for: dict[tuple[str, UUID], set[UUID]] = {}
-        self._queue: queue.Queue[tuple[str, UUID]] | None = None
+        self._queue: queue.Queue[tuple[str, UUID] | None] | None = None
         self._worker: threading.Thread | None = None
         self._closed = False
         self._resumed = False
@@ -453,7 +453,7 @@ class SelfLearningMemory(WorkflowMixin):
         assert self._queue is not None
         while True:
             item = self._queue.get()
-            if item is None:  # type: ignore[comparison-overlap]
+            if item is None:  # the stop sentinel from close()
                 return
             try:
                 self._finish_extraction(*item)
@@ -1017,7 +1017,7 @@ class SelfLearningMemory(WorkflowMixin):
         self._closed = True
         if self._queue is not None:
             self._queue.join()
-            self._queue.put(None)  # type: ignore[arg-type]
+            self._queue.put(None)
         for part in (self._embedder, self._cache, self._storage):
             if part is not None:
                 try:
