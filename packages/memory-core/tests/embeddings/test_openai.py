@@ -264,3 +264,14 @@ def test_from_config_local_server_needs_no_key(fake_openai) -> None:
     config = MemoryConfig(openai_base_url=fake_openai.url, embedding_model="nomic-embed-text")
     p = OpenAIEmbeddingProvider.from_config(config)
     assert p.dimension == 768
+
+
+def test_key_file_rotation_takes_effect_without_restart(fake_openai, tmp_path) -> None:
+    key_file = tmp_path / "openai-key"
+    key_file.write_text("sk-first-key\n")
+    p = make(fake_openai, api_key=None, api_key_file=key_file)
+    p.embed(["one"])
+    key_file.write_text("sk-second-key-rotated\n")
+    p.embed(["two"])
+    sent = [r["headers"]["Authorization"] for r in fake_openai.requests]
+    assert sent == ["Bearer sk-first-key", "Bearer sk-second-key-rotated"]

@@ -15,11 +15,13 @@ from __future__ import annotations
 import base64
 import email.utils
 import logging
+import os
 import random
 import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
@@ -91,6 +93,7 @@ class OpenAIEmbeddingProvider:
         dimension: int | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        api_key_file: str | os.PathLike[str] | None = None,
     ) -> None:
         for field, value, low in (
             ("batch_size", batch_size, 1),
@@ -105,6 +108,10 @@ class OpenAIEmbeddingProvider:
         if isinstance(api_key, str):
             api_key = SecretStr(api_key)
         self._api_key = api_key if api_key is not None and api_key.get_secret_value() else None
+        # Rotation without restart: a key mounted as a file (OPENAI_API_KEY_FILE) is read
+        # again when the file changes (one stat per request).
+        self._key_file = Path(api_key_file) if api_key_file else None
+        self._key_stamp: tuple[int, int] | None = None
         self._url = base_url.rstrip("/") + "/embeddings"
         self._model = model
         self._batch_size = batch_size
@@ -136,6 +143,7 @@ class OpenAIEmbeddingProvider:
             model = model[len("openai:") :]
         return cls(
             api_key=key,
+            api_key_file=os.environ.get("OPENAI_API_KEY_FILE") or None,
             base_url=config.openai_base_url,
             model=model,
             batch_size=config.embedding_batch_size,
@@ -205,12 +213,29 @@ class OpenAIEmbeddingProvider:
                 )
             return self._client
 
+    def _reload_key(self, client: httpx.Client) -> None:
+        if self._key_file is None:
+            return
+        try:
+            st = self._key_file.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+            if stamp == self._key_stamp:
+                return
+            key = self._key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise EmbeddingError(f"cannot read the API key file: {exc.strerror}") from None
+        self._key_stamp = stamp
+        if key:
+            self._api_key = SecretStr(key)
+            client.headers["Authorization"] = f"Bearer {key}"
+
     def _request(self, batch: list[str]) -> npt.NDArray[np.float32]:
         """One batch, retried; returns (len(batch), dim) raw vectors."""
         body = {"input": batch, "model": self._model, "encoding_format": "float"}
         attempt = 0
         while True:
             client = self._ensure_client()
+            self._reload_key(client)
             try:
                 response = client.post(self._url, json=body)
             except httpx.TransportError as exc:
