@@ -35,12 +35,19 @@ def previous_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``memory-mcp`` of the previous release, in its own virtual environment."""
     if shutil.which("git") is None or shutil.which("uv") is None:
         pytest.fail("git and uv are needed to install the previous release", pytrace=False)
-    found = subprocess.run(
-        ["git", "-C", str(ROOT), "cat-file", "-e", f"{PREVIOUS_RELEASE}^{{commit}}"],
-        capture_output=True,
-    )
-    if found.returncode != 0:
-        pytest.skip(f"commit {PREVIOUS_RELEASE} is not in this clone (shallow clone?)")
+
+    def have_release() -> bool:
+        probe = ["git", "-C", str(ROOT), "cat-file", "-e", f"{PREVIOUS_RELEASE}^{{commit}}"]
+        return subprocess.run(probe, capture_output=True).returncode == 0
+
+    if not have_release():  # a shallow clone: fetch the history it left out
+        subprocess.run(
+            ["git", "-C", str(ROOT), "fetch", "--unshallow", "--quiet"], capture_output=True
+        )
+    if not have_release():
+        # The only case this test cannot run: the previous release's commit is neither in
+        # this clone nor fetchable (a shallow clone without access to its origin).
+        pytest.skip(f"commit {PREVIOUS_RELEASE} is not in this clone and cannot be fetched")
     tree = tmp_path_factory.mktemp("previous-release")
     archive = subprocess.run(
         [
