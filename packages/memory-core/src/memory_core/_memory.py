@@ -9,7 +9,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal
 from uuid import UUID
 
@@ -62,6 +62,7 @@ from memory_core._validation import (
     coerce,
 )
 from memory_core._version import __version__
+from memory_core.bulk_import import DEFAULT_BATCH_SIZE, ImportReport, bulk_import
 from memory_core.extraction import derive_heuristics, extract_patterns
 from memory_core.flags import effective_flags, enabled  # deploy: feature flags
 from memory_core.reflection import reflect
@@ -615,6 +616,26 @@ class SelfLearningMemory(WorkflowMixin):
             self._invalidate_retrievals(ep.tenant)
             return True
 
+    def import_episodes(
+        self,
+        episodes: Iterable[Episode | dict[str, Any] | str],
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: Callable[[ImportReport], None] | None = None,
+    ) -> ImportReport:
+        """Store many exported episodes (``Episode``, dict or JSON, as
+        ``export_episodes`` yields), ``batch_size`` per transaction; idempotent like
+        ``import_episode`` (an id already stored, or repeated, counts as a duplicate).
+
+        Each batch is one transaction with its vectors (one embedder call) and its
+        patterns merged once; ``progress(report)`` runs after each batch is committed, so
+        everything a reported batch imported survives a crash. An input that does not
+        parse or is refused is skipped and listed in ``report.problems`` with its index
+        in ``episodes`` and the field; nothing of it is stored. Stable API: the whole-
+        memory import (patterns, relationships, checkpoints) builds on it.
+        """
+        return bulk_import(self, episodes, batch_size=batch_size, progress=progress)
+
     # -- retrieval ---------------------------------------------------------------------
     def retrieve_relevant_context(
         self,
@@ -671,6 +692,7 @@ class SelfLearningMemory(WorkflowMixin):
         max_steps: int,
         *,
         diversify: bool = True,
+        fetched: dict[UUID, EpisodeSummary] | None = None,
     ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
         query_vector = None
         emb = self.embedder
@@ -692,6 +714,7 @@ class SelfLearningMemory(WorkflowMixin):
             max_steps,
             self.weights,
             diversify=diversify and enabled(self.config, "mmr"),  # deploy: feature flag
+            fetched=fetched,
         )
 
     def retrieve_relevant_patterns(
@@ -743,16 +766,22 @@ class SelfLearningMemory(WorkflowMixin):
         ctx: TaskContext | None,
         limit: int,
         episode_scores: dict[UUID, float] | None = None,
+        fetched: dict[UUID, EpisodeSummary] | None = None,
     ) -> list[RetrievedPattern]:
+        fetched = {} if fetched is None else fetched
         if episode_scores is None:
             _, episode_scores = self._retrieve(
-                tenant, text, ctx, EpisodeFilter(), 30, 0, diversify=False
+                tenant, text, ctx, EpisodeFilter(), 30, 0, diversify=False, fetched=fetched
             )
         top = sorted(episode_scores.items(), key=lambda kv: -kv[1])[:30]
         episode_scores = dict(top)
         ids: list[UUID] = []
-        for s in self.storage.get_summaries(tenant, list(episode_scores)):
-            ids.extend(s.pattern_ids)
+        missing = [i for i in episode_scores if i not in fetched]  # the scored are fetched
+        if missing:
+            fetched.update((s.id, s) for s in self.storage.get_summaries(tenant, missing))
+        for eid in episode_scores:
+            if eid in fetched:
+                ids.extend(fetched[eid].pattern_ids)
         lexical_hits = self.storage.search_patterns(tenant, text, 50, PatternFilter())
         top_lx = max((score for _, score in lexical_hits), default=0.0) or 1.0
         lexical = {p.id: score / top_lx for p, score in lexical_hits}
@@ -783,15 +812,18 @@ class SelfLearningMemory(WorkflowMixin):
             ctx = coerce(TaskContext, context, "context") if context is not None else None
             f = _filters(filters)
             t = self._tenant(tenant)
+            fetched: dict[UUID, EpisodeSummary] = {}  # one read of summaries serves both lists
             with self._lock:
-                episodes, scores = self._retrieve(t, task_description, ctx, f, limit + 1, 3)
+                episodes, scores = self._retrieve(
+                    t, task_description, ctx, f, limit + 1, 3, fetched=fetched
+                )
             if for_episode is not None:  # an in-progress episode matches its own task text
                 own = _uuid(for_episode, "for_episode")
                 episodes = [e for e in episodes if e.episode.id != own]
                 scores.pop(own, None)
             episodes = episodes[:limit]
             with self._lock:
-                patterns = self._patterns_for(t, task_description, ctx, limit, scores)
+                patterns = self._patterns_for(t, task_description, ctx, limit, scores, fetched)
                 heuristics = self.storage.list_heuristics(t, limit, 0.0)
             self._remember_shown(t, for_episode, patterns, task_description)
             return QueryResult(episodes=episodes, patterns=patterns, heuristics=heuristics)

@@ -394,6 +394,18 @@ def index_texts(
         )
 
 
+def index_many(
+    tx: Tx, tenant: str, episodes: Sequence[tuple[int, UUID, Sequence[tuple[int, str]]]]
+) -> None:
+    """``index_texts`` for many new episodes ``(pk, id, texts)`` in two statements."""
+    rows = [(pk, eid, texts) for pk, eid, texts in episodes if texts]
+    tx.many(INSERT_BATCH, [batch_row(tenant, pk, eid, texts) for pk, eid, texts in rows])
+    tx.many(  # the expand phase of a rolling update, as in index_texts
+        "INSERT OR REPLACE INTO episode_fts (rowid, text) VALUES (?, ?)",
+        [((pk << ITEM_BITS) | item, text) for pk, _, texts in rows for item, text in texts],
+    )
+
+
 def replace_task_text(tx: Tx, tenant: str, pk: int, text: str) -> None:
     """Re-index item 0 if its terms changed. Rare (the core never rewrites a task's
     description), so it rewrites the row in place and makes every process reload."""
