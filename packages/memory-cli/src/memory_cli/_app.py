@@ -34,6 +34,7 @@ from memory_cli.commands import (
     tag,
     token,
     transfer,
+    ui,
 )
 
 app = typer.Typer(
@@ -140,6 +141,8 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(retention.app, name="retention")
 app.add_typer(erase.app, name="erase")
 app.add_typer(keys.app, name="keys")
+# web dashboard (issue 18)
+app.command("ui", epilog=ui.EPILOG)(ui.ui)
 
 
 def main() -> None:

@@ -1,0 +1,132 @@
+"""``memory ui`` as a real subprocess over a real libSQL file and LMDB cache, driven by a
+real headless Chromium (Debian's ``chromium`` + ``chromium-driver``, installed by
+``.ci/run``) through Selenium.
+
+Screenshots of every page go to ``$MEMORY_UI_SCREENSHOTS`` (default
+``test-artifacts/ui/`` at the repository root, git-ignored) so a reviewer can look at them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from memory_core import (
+    ExecutionStep,
+    MemoryConfig,
+    SelfLearningMemory,
+    StepResult,
+    StepStatus,
+    TaskContext,
+    TaskOutcome,
+)
+from memory_core import OutcomeType as Outcome
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+REPO = Path(__file__).resolve().parents[4]
+SCREENSHOTS = Path(os.environ.get("MEMORY_UI_SCREENSHOTS", REPO / "test-artifacts" / "ui"))
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+_SERVING = re.compile(r"memory ui: serving (http://\S+/)")
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[str]
+
+    def stop(self) -> str:
+        self.process.terminate()
+        try:
+            _, err = self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            _, err = self.process.communicate()
+        return err or ""
+
+
+def start_ui(*args: str, env: dict[str, str] | None = None) -> Server:
+    """``memory ui --port 0 ARGS``; returns once it printed the URL it listens on."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "memory_cli", "ui", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    assert process.stderr is not None
+    lines = []
+    for line in process.stderr:  # blocks until the server announces itself or exits
+        lines.append(line)
+        match = _SERVING.search(line)
+        if match:
+            return Server(url=match.group(1).rstrip("/"), process=process)
+    process.wait(timeout=20)
+    raise AssertionError("memory ui did not start:\n" + "".join(lines))
+
+
+def open_memory(tenant: str | None = None) -> SelfLearningMemory:
+    overrides: dict[str, Any] = {"tenant": tenant} if tenant else {}
+    return SelfLearningMemory.from_config(MemoryConfig.load(None, **overrides))
+
+
+def record(
+    memory: SelfLearningMemory,
+    task: str,
+    *,
+    outcome: Outcome = Outcome.SUCCESS,
+    domain: str = "web",
+    tags: tuple[str, ...] = (),
+    steps: tuple[tuple[str, str, str, bool], ...] = (),
+    tenant: str | None = None,
+) -> str:
+    """A completed episode; each step is (tool, action, output or message, succeeded)."""
+    eid = memory.start_episode(task, TaskContext(domain=domain, tags=list(tags)), tenant=tenant)
+    for number, (tool, action, text, ok) in enumerate(steps, start=1):
+        result = (
+            StepResult(status=StepStatus.SUCCESS, output=text)
+            if ok
+            else StepResult(status=StepStatus.ERROR, message=text)
+        )
+        step = ExecutionStep(step_number=number, tool=tool, action=action, result=result)
+        memory.log_step(eid, step, tenant=tenant)
+    memory.complete_episode(
+        eid, TaskOutcome(type=outcome, verdict=f"{outcome.value}"), tenant=tenant
+    )
+    memory.flush()
+    return str(eid)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[webdriver.Chrome]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(flag)
+    options.add_argument("--window-size=1280,900")
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def screenshot(driver: webdriver.Chrome, name: str, *, width: int = 1280) -> Path:
+    """A full-page screenshot (the whole document height) at ``width`` CSS pixels."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, max(600, min(int(height) + 120, 6000)))
+    path = SCREENSHOTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    driver.set_window_size(1280, 900)
+    return path

@@ -1,0 +1,173 @@
+"""The dashboard in a real headless Chromium: search, read, delete, give feedback; every
+page is screenshotted (desktop, and the episode page at a phone width)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from memory_core import OutcomeType
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from .conftest import Server, open_memory, record, screenshot, start_ui
+
+MARKER = "quokkaflux"  # unique text: must be gone from every file after delete
+
+
+@pytest.fixture
+def seeded_ui(env: object) -> Iterator[tuple[Server, dict[str, str]]]:
+    memory = open_memory()
+    ids = {
+        "target": record(
+            memory,
+            f"Add a {MARKER} health endpoint to the billing API",
+            tags=("api", "billing"),
+            steps=(
+                ("edit", "add route /health", "route added", True),
+                ("pytest", "run the tests", f"1 failed: {MARKER} handler missing", False),
+                ("edit", "register the handler", "done", True),
+                ("pytest", "run the tests again", "12 passed", True),
+            ),
+        ),
+        "other": record(
+            memory,
+            "Fix the flaky login test in the web client",
+            outcome=OutcomeType.FAILURE,
+            steps=(("pytest", "run login test", "timeout", False),),
+        ),
+        "third": record(
+            memory,
+            "Document the billing API endpoints",
+            outcome=OutcomeType.PARTIAL_SUCCESS,
+            steps=(("edit", "write docs", "half done", True),),
+        ),
+    }
+    memory.close()
+    server = start_ui()
+    try:
+        yield server, ids
+    finally:
+        server.stop()
+
+
+def _files_containing(root: Path, needle: bytes) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def test_search_open_and_delete_an_episode(
+    browser: webdriver.Chrome, seeded_ui: tuple[Server, dict[str, str]], env: object
+) -> None:
+    server, ids = seeded_ui
+    browser.get(server.url + "/")
+    assert f"{MARKER} health endpoint" in browser.find_element(By.TAG_NAME, "main").text
+    screenshot(browser, "home")
+
+    # Search with the keyboard only: type into the search box and press Enter.
+    box = browser.find_element(By.ID, "q")
+    box.send_keys(f"{MARKER} health endpoint", Keys.ENTER)
+    hits = browser.find_elements(By.CSS_SELECTOR, "article.hit h3 a")
+    assert hits and MARKER in hits[0].text
+    assert "Relevance" in browser.find_element(By.CSS_SELECTOR, "article.hit").text
+    screenshot(browser, "search")
+
+    hits[0].click()
+    assert browser.current_url.endswith(f"/episodes/{ids['target']}")
+    steps = browser.find_elements(By.CSS_SELECTOR, "ol.timeline li")
+    assert [s.text.split("\n")[0].split(" ")[0] for s in steps] == [
+        "edit",
+        "pytest",
+        "edit",
+        "pytest",
+    ]
+    failed = browser.find_elements(By.CSS_SELECTOR, "ol.timeline li.failed")
+    assert (
+        len(failed) == 1 and "run the tests" in failed[0].text and "ERROR" in failed[0].text.upper()
+    )
+    assert "Total" in browser.find_element(By.ID, "reward-h").find_element(By.XPATH, "..").text
+    screenshot(browser, "episode")
+    screenshot(browser, "episode-phone", width=390)
+
+    # Edit tags through the form.
+    tags = browser.find_element(By.ID, "tags-input")
+    tags.clear()
+    tags.send_keys("api, reviewed", Keys.ENTER)
+    assert "Tags saved" in browser.find_element(By.ID, "tags").text
+    assert [t.text for t in browser.find_elements(By.CSS_SELECTOR, "#tags span.tag")] == [
+        "api",
+        "reviewed",
+    ]
+
+    browser.find_element(By.LINK_TEXT, "Delete this episode…").click()
+    screenshot(browser, "delete-confirm")
+    browser.find_element(By.ID, "confirm-delete").click()
+    assert browser.current_url.split("?")[0] == server.url + "/"
+    main = browser.find_element(By.TAG_NAME, "main").text
+    assert f"Deleted episode {ids['target']}" in main and MARKER not in main
+
+    browser.get(server.url + f"/episodes/{ids['target']}")
+    assert "episode not found" in browser.find_element(By.TAG_NAME, "main").text
+    browser.get(server.url + f"/search?q={MARKER}+health+endpoint")
+    assert MARKER not in browser.find_element(By.TAG_NAME, "main").text
+
+    err = server.stop()  # closes the store: everything it wrote is on disk now
+    assert "Traceback" not in err
+    root = Path(str(env.root))
+    assert _files_containing(root / "data", MARKER.encode()) == []
+    assert _files_containing(root / "cache", MARKER.encode()) == []
+
+
+def test_patterns_show_effectiveness_after_feedback(
+    browser: webdriver.Chrome, seeded_ui: tuple[Server, dict[str, str]]
+) -> None:
+    server, _ = seeded_ui
+    browser.get(server.url + "/patterns")
+    first = browser.find_element(By.CSS_SELECTOR, "article.pattern")
+    pattern_id = first.get_attribute("id")
+    assert "no feedback yet" in first.find_element(By.CSS_SELECTOR, "dd.effectiveness").text
+    first.find_element(By.XPATH, ".//button[normalize-space()='Mark as wrong']").click()
+    assert browser.current_url.endswith(f"/patterns#{pattern_id}")
+    marked = browser.find_element(By.ID, str(pattern_id))
+    effectiveness = marked.find_element(By.CSS_SELECTOR, "dd.effectiveness").text
+    assert "0/1 applications" in effectiveness and effectiveness.startswith("0%")
+    screenshot(browser, "patterns")
+
+
+def test_learning_and_health_pages(
+    browser: webdriver.Chrome, seeded_ui: tuple[Server, dict[str, str]]
+) -> None:
+    server, _ = seeded_ui
+    browser.get(server.url + "/learning")
+    charts = browser.find_elements(By.CSS_SELECTOR, "svg.chart")
+    assert len(charts) >= 4
+    labels = [c.get_attribute("aria-label") for c in charts]
+    assert any(label and label.startswith("Episodes per day by outcome") for label in labels)
+    bars = browser.find_elements(By.CSS_SELECTOR, "svg.chart rect")
+    assert bars, "today's three episodes are drawn"
+    screenshot(browser, "learning")
+
+    browser.get(server.url + "/health")
+    text = browser.find_element(By.TAG_NAME, "main").text
+    assert "healthy" in text and "Schema version" in text and "Extraction queue depth" in text
+    screenshot(browser, "health")
+
+
+def test_bad_query_parameters_name_the_field(
+    browser: webdriver.Chrome, seeded_ui: tuple[Server, dict[str, str]]
+) -> None:
+    server, _ = seeded_ui
+    for query, field in (
+        ("q=x&outcom=success", "outcom"),
+        ("q=x&since=last+tuesday", "since"),
+        ("q=x&outcome=great", "outcome"),
+        ("q=x&limit=lots", "limit"),
+    ):
+        browser.get(server.url + "/search?" + query)
+        alert = browser.find_element(By.CSS_SELECTOR, "[role=alert]")
+        assert alert.find_element(By.CSS_SELECTOR, ".field").text == field
+        assert "Traceback" not in browser.page_source
+    screenshot(browser, "error")
+    browser.get(server.url + "/episodes/not-a-uuid")
+    assert "episode id" in browser.find_element(By.CSS_SELECTOR, "[role=alert]").text
