@@ -103,7 +103,7 @@ def test_newer_database_is_refused_untouched(tmp_path: Path, factory: object) ->
     conn.execute("INSERT INTO schema_version VALUES (99, 'from the future', 'later')")
     with pytest.raises(SchemaVersionError, match="99") as info:
         factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
-    assert "upgrade memory-storage-turso" in str(info.value)
+    assert "upgrade selfmem-storage-turso" in str(info.value)
     assert _versions(tmp_path / "new.db") == [1, 2, 3, 4, 99]
 
 

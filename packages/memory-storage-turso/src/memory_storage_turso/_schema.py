@@ -356,5 +356,5 @@ def _refuse_newer(db: Database, version: int) -> None:
     if version > LATEST:
         raise SchemaVersionError(
             f"{db.target.display} has schema version {version}, newer than the {LATEST} this "
-            "memory-storage-turso understands; upgrade memory-storage-turso to open it"
+            "memory-storage-turso understands; upgrade selfmem-storage-turso to open it"
         )

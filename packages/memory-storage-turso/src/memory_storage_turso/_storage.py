@@ -64,7 +64,7 @@ from memory_storage_turso._lexical import (
     replace_task_text,
 )
 from memory_storage_turso._schema import LATEST, migrate, reconcile_lexical_batches
-from memory_storage_turso._url import SCHEMES, Target, parse_target
+from memory_storage_turso._url import SCHEMES, Target, create_parent_directory, parse_target
 from memory_storage_turso._vectors import VectorIndex
 
 MAX_PATTERN_SOURCES = 50
@@ -133,6 +133,7 @@ class LibSQLStorage:
                     f"DATABASE_URL synchronous= must be one of {', '.join(_SYNCHRONOUS)}",
                     key="DATABASE_URL",
                 )
+        create_parent_directory(target)
         return cls(target, busy_timeout_ms=config.busy_timeout_ms, synchronous=synchronous)
 
     def __repr__(self) -> str:
