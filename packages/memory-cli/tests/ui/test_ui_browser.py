@@ -4,10 +4,12 @@ page is screenshotted (desktop, and the episode page at a phone width)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from memory_core import OutcomeType
+from memory_core.testing.factories import complete, make_episode
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -45,6 +47,17 @@ def seeded_ui(env: object) -> Iterator[tuple[Server, dict[str, str]]]:
             steps=(("edit", "write docs", "half done", True),),
         ),
     }
+    # A week of history (imported with its own timestamps): day d ago has d successes
+    # and one failure, so the Learning page has something to draw and to count.
+    noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    for d in range(1, 7):
+        for i in range(d + 1):
+            started = noon - timedelta(days=d, minutes=i)  # same UTC day whatever the hour
+            episode = make_episode(
+                f"history task {d}-{i} on the reports service", started_at=started
+            )
+            outcome = OutcomeType.FAILURE if i == d else OutcomeType.SUCCESS
+            memory.import_episode(complete(episode, outcome=outcome))
     memory.close()
     server = start_ui()
     try:
@@ -145,7 +158,17 @@ def test_learning_and_health_pages(
     labels = [c.get_attribute("aria-label") for c in charts]
     assert any(label and label.startswith("Episodes per day by outcome") for label in labels)
     bars = browser.find_elements(By.CSS_SELECTOR, "svg.chart rect")
-    assert bars, "today's three episodes are drawn"
+    assert len(bars) >= 7 * 2, "a success and a failure bar for each day with episodes"
+    browser.find_element(By.XPATH, "//summary[normalize-space()='Data']").click()
+    rows = {
+        r.find_elements(By.TAG_NAME, "td")[0].text: [
+            c.text for c in r.find_elements(By.TAG_NAME, "td")[1:]
+        ]
+        for r in browser.find_elements(By.CSS_SELECTOR, "#per-day-h ~ details tbody tr")
+    }
+    three_days_ago = (datetime.now(UTC) - timedelta(days=3)).date().isoformat()
+    # success, partial success, failure, in progress, success rate
+    assert rows[three_days_ago] == ["3", "0", "1", "0", "75%"]
     screenshot(browser, "learning")
 
     browser.get(server.url + "/health")
