@@ -13,7 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,9 @@ from memory_core import (
 from memory_core import OutcomeType as Outcome
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 REPO = Path(__file__).resolve().parents[4]
 SCREENSHOTS = Path(os.environ.get("MEMORY_UI_SCREENSHOTS", REPO / "test-artifacts" / "ui"))
@@ -54,10 +57,10 @@ class Server:
         return err or ""
 
 
-def start_ui(*args: str, env: dict[str, str] | None = None) -> Server:
-    """``memory ui --port 0 ARGS``; returns once it printed the URL it listens on."""
+def start_ui(*args: str, env: dict[str, str] | None = None, before: tuple[str, ...] = ()) -> Server:
+    """``memory BEFORE ui --port 0 ARGS``; returns once it printed the URL it listens on."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "memory_cli", "ui", "--port", "0", *args],
+        [sys.executable, "-m", "memory_cli", *before, "ui", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -113,6 +116,11 @@ def browser() -> Iterator[webdriver.Chrome]:
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
         options.add_argument(flag)
     options.add_argument("--window-size=1280,900")
+    # JavaScript off for the pages: everything must work without it (the driver's own
+    # scripts, used for screenshots and layout checks, still run).
+    options.add_experimental_option(
+        "prefs", {"profile.managed_default_content_settings.javascript": 2}
+    )
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
     try:
@@ -130,3 +138,11 @@ def screenshot(driver: webdriver.Chrome, name: str, *, width: int = 1280) -> Pat
     driver.save_screenshot(str(path))
     driver.set_window_size(1280, 900)
     return path
+
+
+def navigate(driver: webdriver.Chrome, action: Callable[[], object]) -> None:
+    """Do ``action`` (a click or Enter that loads a page) and wait for the new page: a
+    keypress returns before the browser has replaced the document."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    action()
+    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(old))

@@ -11,6 +11,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from memory_core.security import TokenStore
@@ -18,7 +19,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from .conftest import Server, open_memory, record, screenshot, start_ui
+from .conftest import Server, navigate, open_memory, record, screenshot, start_ui
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -157,6 +158,27 @@ def test_a_tenant_token_never_shows_another_tenants_data(two_tenants: TwoTenants
     assert own.status == 200 and "betagizmo" in own.body
 
 
+def test_loopback_serves_the_cli_tenant_and_database(env: Any) -> None:
+    """``memory --tenant T ui --database-url URL``: the CLI's tenant and store, nothing else."""
+    memory = open_memory()
+    record(memory, "Tune the alphawidget cache eviction", tenant="team-a")
+    record(memory, "Rotate the betagizmo signing keys", tenant="team-b")
+    memory.close()
+    database_url = str(env.database_url)
+    server = start_ui("--database-url", database_url, before=("--tenant", "team-b"))
+    try:
+        home = http("GET", server.url + "/")
+        assert "betagizmo" in home.body and "alphawidget" not in home.body
+        assert "tenant <strong>team-b</strong>" in home.body
+    finally:
+        server.stop()
+    other = start_ui("--database-url", "file:" + str(env.root) + "/data/empty.db")
+    try:
+        assert "No episodes yet" in http("GET", other.url + "/").body
+    finally:
+        other.stop()
+
+
 def test_forms_without_the_csrf_token_are_refused(env: object) -> None:
     memory = open_memory()
     eid = record(memory, "Keep this episode through a forged form")
@@ -191,16 +213,19 @@ def test_browser_logs_in_with_a_token(browser: webdriver.Chrome, two_tenants: Tw
     browser.delete_all_cookies()
     browser.get(two_tenants.server.url + "/patterns")
     assert "/login" in browser.current_url
-    browser.find_element(By.ID, "token").send_keys("not-a-token", Keys.ENTER)
+    navigate(
+        browser, lambda: browser.find_element(By.ID, "token").send_keys("not-a-token", Keys.ENTER)
+    )
     assert "token" in browser.find_element(By.CSS_SELECTOR, "[role=alert]").text
     screenshot(browser, "login")
-    browser.find_element(By.ID, "token").send_keys(two_tenants.tokens["a-read"], Keys.ENTER)
-    assert browser.current_url.endswith("/patterns")
+    token = two_tenants.tokens["a-read"]
+    navigate(browser, lambda: browser.find_element(By.ID, "token").send_keys(token, Keys.ENTER))
+    assert browser.current_url.endswith("/patterns"), browser.find_element(By.TAG_NAME, "main").text
     nav = browser.find_element(By.TAG_NAME, "header").text
     assert "team-a" in nav and "read" in nav
     assert not browser.find_elements(By.XPATH, "//button[normalize-space()='Mark as wrong']")
     browser.get(two_tenants.server.url + "/")
     assert "alphawidget" in browser.find_element(By.TAG_NAME, "main").text
-    browser.find_element(By.XPATH, "//button[normalize-space()='Log out']").click()
+    navigate(browser, browser.find_element(By.XPATH, "//button[normalize-space()='Log out']").click)
     browser.get(two_tenants.server.url + "/")
     assert "/login" in browser.current_url

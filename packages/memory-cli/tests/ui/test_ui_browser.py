@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from memory_core import OutcomeType
@@ -14,7 +15,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from .conftest import Server, open_memory, record, screenshot, start_ui
+from .conftest import Server, navigate, open_memory, record, screenshot, start_ui
 
 MARKER = "quokkaflux"  # unique text: must be gone from every file after delete
 
@@ -71,7 +72,7 @@ def _files_containing(root: Path, needle: bytes) -> list[Path]:
 
 
 def test_search_open_and_delete_an_episode(
-    browser: webdriver.Chrome, seeded_ui: tuple[Server, dict[str, str]], env: object
+    browser: webdriver.Chrome, seeded_ui: tuple[Server, dict[str, str]], env: Any
 ) -> None:
     server, ids = seeded_ui
     browser.get(server.url + "/")
@@ -80,13 +81,13 @@ def test_search_open_and_delete_an_episode(
 
     # Search with the keyboard only: type into the search box and press Enter.
     box = browser.find_element(By.ID, "q")
-    box.send_keys(f"{MARKER} health endpoint", Keys.ENTER)
+    navigate(browser, lambda: box.send_keys(f"{MARKER} health endpoint", Keys.ENTER))
     hits = browser.find_elements(By.CSS_SELECTOR, "article.hit h3 a")
     assert hits and MARKER in hits[0].text
     assert "Relevance" in browser.find_element(By.CSS_SELECTOR, "article.hit").text
     screenshot(browser, "search")
 
-    hits[0].click()
+    navigate(browser, hits[0].click)
     assert browser.current_url.endswith(f"/episodes/{ids['target']}")
     steps = browser.find_elements(By.CSS_SELECTOR, "ol.timeline li")
     assert [s.text.split("\n")[0].split(" ")[0] for s in steps] == [
@@ -106,16 +107,16 @@ def test_search_open_and_delete_an_episode(
     # Edit tags through the form.
     tags = browser.find_element(By.ID, "tags-input")
     tags.clear()
-    tags.send_keys("api, reviewed", Keys.ENTER)
+    navigate(browser, lambda: tags.send_keys("api, reviewed", Keys.ENTER))
     assert "Tags saved" in browser.find_element(By.ID, "tags").text
     assert [t.text for t in browser.find_elements(By.CSS_SELECTOR, "#tags span.tag")] == [
         "api",
         "reviewed",
     ]
 
-    browser.find_element(By.LINK_TEXT, "Delete this episode…").click()
+    navigate(browser, browser.find_element(By.LINK_TEXT, "Delete this episode…").click)
     screenshot(browser, "delete-confirm")
-    browser.find_element(By.ID, "confirm-delete").click()
+    navigate(browser, browser.find_element(By.ID, "confirm-delete").click)
     assert browser.current_url.split("?")[0] == server.url + "/"
     main = browser.find_element(By.TAG_NAME, "main").text
     assert f"Deleted episode {ids['target']}" in main and MARKER not in main
@@ -140,7 +141,9 @@ def test_patterns_show_effectiveness_after_feedback(
     first = browser.find_element(By.CSS_SELECTOR, "article.pattern")
     pattern_id = first.get_attribute("id")
     assert "no feedback yet" in first.find_element(By.CSS_SELECTOR, "dd.effectiveness").text
-    first.find_element(By.XPATH, ".//button[normalize-space()='Mark as wrong']").click()
+    navigate(
+        browser, first.find_element(By.XPATH, ".//button[normalize-space()='Mark as wrong']").click
+    )
     assert browser.current_url.endswith(f"/patterns#{pattern_id}")
     marked = browser.find_element(By.ID, str(pattern_id))
     effectiveness = marked.find_element(By.CSS_SELECTOR, "dd.effectiveness").text
@@ -194,3 +197,54 @@ def test_bad_query_parameters_name_the_field(
     screenshot(browser, "error")
     browser.get(server.url + "/episodes/not-a-uuid")
     assert "episode id" in browser.find_element(By.CSS_SELECTOR, "[role=alert]").text
+
+
+PAGES = ("/", "/search?q=billing+api", "/patterns", "/learning", "/health")
+
+
+def test_pages_fit_a_phone_and_80_percent_zoom_without_scripts(
+    browser: webdriver.Chrome, seeded_ui: tuple[Server, dict[str, str]]
+) -> None:
+    """No page scrolls sideways at a phone width (390 CSS px) or at 80% zoom of a 1280 px
+    window (1600 CSS px); none carries a script."""
+    server, ids = seeded_ui
+    try:
+        for width in (390, 1600):
+            browser.set_window_size(width, 900)
+            for path in (*PAGES, f"/episodes/{ids['other']}"):
+                browser.get(server.url + path)
+                overflow = browser.execute_script(
+                    "return document.documentElement.scrollWidth - window.innerWidth"
+                )
+                assert overflow <= 0, (width, path, overflow)
+                assert not browser.find_elements(By.TAG_NAME, "script"), path
+        browser.set_window_size(390, 900)
+        browser.get(server.url + "/learning")
+        screenshot(browser, "learning-phone", width=390)
+    finally:
+        browser.set_window_size(1280, 900)
+
+
+def test_keyboard_reaches_everything_in_order(
+    browser: webdriver.Chrome, seeded_ui: tuple[Server, dict[str, str]]
+) -> None:
+    server, _ = seeded_ui
+    browser.get(server.url + "/")
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.TAB)
+    skip = browser.switch_to.active_element
+    assert skip.text == "Skip to content"
+    names = []
+    for _ in range(6):
+        browser.switch_to.active_element.send_keys(Keys.TAB)
+        names.append(browser.switch_to.active_element.text)
+    assert names == ["memory", "Home", "Search", "Patterns", "Learning", "Health"]
+    # From the nav, Tab reaches the search box; typing and Enter searches.
+    for _ in range(10):
+        browser.switch_to.active_element.send_keys(Keys.TAB)
+        if browser.switch_to.active_element.get_attribute("id") == "q":
+            break
+    box = browser.switch_to.active_element
+    assert box.get_attribute("id") == "q"
+    navigate(browser, lambda: box.send_keys("billing", Keys.ENTER))
+    assert browser.find_elements(By.CSS_SELECTOR, "article.hit")
