@@ -84,7 +84,10 @@ def test_search_open_and_delete_an_episode(
     navigate(browser, lambda: box.send_keys(f"{MARKER} health endpoint", Keys.ENTER))
     hits = browser.find_elements(By.CSS_SELECTOR, "article.hit h3 a")
     assert hits and MARKER in hits[0].text
-    assert "Relevance" in browser.find_element(By.CSS_SELECTOR, "article.hit").text
+    why = browser.find_element(By.CSS_SELECTOR, "article.hit dl.why").text
+    assert "Relevance" in why and f"words in the task: {MARKER}, health, endpoint" in why
+    assert f"pytest run the tests — matches {MARKER}" in why  # found in the step's message
+    assert "register the handler —" not in why  # a step without the query's words
     screenshot(browser, "search")
 
     navigate(browser, hits[0].click)

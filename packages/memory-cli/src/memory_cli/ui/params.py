@@ -118,7 +118,7 @@ class SearchParams:
             since=since,
             until=until,
             limit=int_param(params, "limit", 10, 1, 100),
-            raw={k: params[k] for k in cls.NAMES if k in params and k != "tag"}
+            raw={k: params[k] for k in cls.NAMES if params.get(k, "").strip() and k != "tag"}
             | ({"tag": ", ".join(tags)} if tags else {}),
         )
 

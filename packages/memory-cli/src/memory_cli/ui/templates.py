@@ -11,6 +11,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.responses import HTMLResponse
 
 from memory_cli.ui import charts
+from memory_cli.ui.explain import matched_words
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -47,7 +48,9 @@ def build_environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(when=_when, pct=_pct, num=_num, label=lambda v: str(v).replace("_", " "))
-    env.globals.update(charts=charts, OUTCOME_COLOURS=charts.OUTCOME_COLOURS)
+    env.globals.update(
+        charts=charts, OUTCOME_COLOURS=charts.OUTCOME_COLOURS, matched_words=matched_words
+    )
     return env
 
 
