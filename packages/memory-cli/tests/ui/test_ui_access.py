@@ -141,6 +141,16 @@ def test_read_scope_token_cannot_delete(two_tenants: TwoTenants) -> None:
     assert done.status == 303
     assert http("GET", url + f"/episodes/{eid}", token=two_tenants.tokens["a-read"]).status == 404
 
+    # The audit log names the token that erased it (never the token itself).
+    two_tenants.server.stop()
+    memory = open_memory()
+    try:
+        erased = memory.audit_log.query("team-a", operation="erase_episode")
+    finally:
+        memory.close()
+    admin_id = two_tenants.tokens["a-admin"].split("_")[1]
+    assert [(r.principal, r.target_ids) for r in erased] == [(f"ui:token:{admin_id}", [eid])]
+
 
 def test_a_tenant_token_never_shows_another_tenants_data(two_tenants: TwoTenants) -> None:
     url, a_token = two_tenants.server.url, two_tenants.tokens["a-read"]

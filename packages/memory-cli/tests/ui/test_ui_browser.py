@@ -78,6 +78,11 @@ def test_search_open_and_delete_an_episode(
     browser.get(server.url + "/")
     assert f"{MARKER} health endpoint" in browser.find_element(By.TAG_NAME, "main").text
     screenshot(browser, "home")
+    first_page = browser.find_element(By.TAG_NAME, "tbody").text
+    navigate(browser, browser.find_element(By.PARTIAL_LINK_TEXT, "Older episodes").click)
+    older = browser.find_element(By.TAG_NAME, "tbody").text
+    assert "history task 6-6 " in older and "history task 6-6 " not in first_page  # 30 > 25
+    browser.get(server.url + "/")
 
     # Search with the keyboard only: type into the search box and press Enter.
     box = browser.find_element(By.ID, "q")
