@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 from uuid import UUID
 
+from memory_core._cache_sealing import CacheSealer
 from memory_core._config import MemoryConfig
+from memory_core._deletion import delete_everywhere
 from memory_core._errors import (
     EmbeddingError,
     EpisodeNotFoundError,
@@ -129,6 +131,7 @@ class SelfLearningMemory(WorkflowMixin):
         self._resumed = False
         self._generation_seen: dict[str, tuple[float, int]] = {}
         self._audit_log: Any = None  # security: built on first use
+        self._sealer = CacheSealer(lambda: self.storage, self._generation, self._lock)
 
     @classmethod
     def from_config(cls, config: MemoryConfig | None = None) -> SelfLearningMemory:
@@ -549,18 +552,19 @@ class SelfLearningMemory(WorkflowMixin):
             return self.storage.count_episodes(self._tenant(tenant), f)
 
     def delete_episode(self, episode_id: UUID | str, *, tenant: str | None = None) -> bool:
-        """Erase an episode everywhere (storage, indexes, vectors, cache)."""
+        """Erase an episode everywhere, physically (storage, indexes, patterns, cache;
+        see ``_deletion``)."""
+        return bool(self._delete_episode(episode_id, tenant).episode_ids)
+
+    def _delete_episode(self, episode_id: UUID | str, tenant: str | None) -> Any:
         with self.metrics_registry.timed("delete_episode"):
             eid = _uuid(episode_id, "episode_id")
             t = self._tenant(tenant)
-            with self._lock:
-                existed = self.storage.delete_episode(t, eid)
-                # Must not be swallowed: a stale cache would resurrect the episode.
-                self.cache.invalidate_episode(t, eid)
-                self._retrieved_for.pop((t, eid), None)
+            report = delete_everywhere(self, t, eid)
+            existed = bool(report.episode_ids)
             self._audit("delete_episode", t, [eid], "ok" if existed else "not_found")  # security
             event("episode deleted", episode_id=str(eid), existed=existed)
-            return existed
+            return report
 
     def export_episodes(self, *, tenant: str | None = None, batch: int = 200) -> Iterator[Episode]:
         """Every episode of the tenant, full, newest first (streaming, in pages)."""
@@ -655,7 +659,7 @@ class SelfLearningMemory(WorkflowMixin):
                     "retrieval",
                     t,
                     key,
-                    payload,
+                    self._sealer.seal(t, payload),
                     ttl_seconds=self.config.retrieval_cache_ttl_seconds,
                 )
             )
@@ -1034,7 +1038,8 @@ class SelfLearningMemory(WorkflowMixin):
     # -- cache helpers -----------------------------------------------------------------
     def _cache_get(self, kind: Any, tenant: str, key: str) -> bytes | None:
         try:
-            return self.cache.get(kind, tenant, key)
+            raw = self.cache.get(kind, tenant, key)
+            return None if raw is None else self._sealer.open(tenant, raw)
         except Exception:
             log.debug("cache get failed", exc_info=True)
             return None
@@ -1068,7 +1073,8 @@ class SelfLearningMemory(WorkflowMixin):
 
     def _cache_store(self, kind: Any, tenant: str, key: str, payload: bytes, version: int) -> None:
         stamped = self._generation(tenant).to_bytes(8, "little") + payload
-        self._cache_safe(lambda: self.cache.put(kind, tenant, key, stamped, version=version))
+        sealed = self._sealer.seal(tenant, stamped)
+        self._cache_safe(lambda: self.cache.put(kind, tenant, key, sealed, version=version))
 
     def _cache_safe(self, fn: Callable[[], object]) -> None:
         try:
