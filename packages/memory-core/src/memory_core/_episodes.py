@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from memory_core._context import MemoryContext
+from memory_core._deletion import delete_everywhere
 from memory_core._errors import EpisodeNotFoundError, EpisodeStateError, InvalidInputError
 from memory_core._ids import as_enum, as_uuid
 from memory_core._logging import event
@@ -39,6 +40,10 @@ from memory_core._validation import (
 from memory_core.extraction import extract_patterns
 from memory_core.reflection import reflect
 from memory_core.reward import compute_reward
+from memory_core.security._erasure import ErasureReport
+
+if TYPE_CHECKING:
+    from memory_core._memory import SelfLearningMemory
 
 log = logging.getLogger("memory_core")
 
@@ -216,19 +221,20 @@ class EpisodeLifecycle:
         with c.lock:
             return c.backends.storage.count_episodes(c.tenant(tenant), f)
 
-    def delete_episode(self, episode_id: UUID | str, tenant: str | None) -> bool:
+    def delete_episode(
+        self, episode_id: UUID | str, tenant: str | None, host: SelfLearningMemory
+    ) -> ErasureReport:
+        """Physical deletion (``_deletion``); the report's ``episode_ids`` is empty when
+        the episode did not exist."""
         c = self._ctx
         with c.metrics.timed("delete_episode"):
             eid = as_uuid(episode_id, "episode_id")
             t = c.tenant(tenant)
-            with c.lock:
-                existed = c.backends.storage.delete_episode(t, eid)
-                # Must not be swallowed: a stale cache would resurrect the episode.
-                c.backends.cache.invalidate_episode(t, eid)
-                c.events.episode_deleted(t, eid)
+            report = delete_everywhere(c, host, t, eid)
+            existed = bool(report.episode_ids)
             c.guard.audit("delete_episode", t, [eid], "ok" if existed else "not_found")
             event("episode deleted", episode_id=str(eid), existed=existed)
-            return existed
+            return report
 
     def export_episodes(self, tenant: str | None, batch: int) -> Iterator[Episode]:
         c = self._ctx

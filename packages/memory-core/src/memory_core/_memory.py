@@ -55,6 +55,7 @@ from memory_core._results import (
 )
 from memory_core._retriever import Retriever
 from memory_core.retrieval import RankingWeights
+from memory_core.security._erasure import ErasureReport
 from memory_core.workflow import WorkflowMixin
 
 if TYPE_CHECKING:
@@ -215,8 +216,12 @@ class SelfLearningMemory(WorkflowMixin):
         return self._episodes.count_episodes(filters, tenant)
 
     def delete_episode(self, episode_id: UUID | str, *, tenant: str | None = None) -> bool:
-        """Erase an episode everywhere (storage, indexes, vectors, cache)."""
-        return self._episodes.delete_episode(episode_id, tenant)
+        """Erase an episode everywhere, physically (storage, indexes, patterns, cache;
+        see ``_deletion``)."""
+        return bool(self._delete_episode(episode_id, tenant).episode_ids)
+
+    def _delete_episode(self, episode_id: UUID | str, tenant: str | None) -> ErasureReport:
+        return self._episodes.delete_episode(episode_id, tenant, self)
 
     def export_episodes(self, *, tenant: str | None = None, batch: int = 200) -> Iterator[Episode]:
         """Every episode of the tenant, full, newest first (streaming, in pages)."""

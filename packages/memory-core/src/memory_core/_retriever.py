@@ -77,7 +77,7 @@ class Retriever:
                     "retrieval",
                     t,
                     key,
-                    payload,
+                    c.cache.seal(t, payload),
                     ttl_seconds=c.config.retrieval_cache_ttl_seconds,
                 )
             )

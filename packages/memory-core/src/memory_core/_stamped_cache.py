@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from memory_core._backends import Backends
+from memory_core._cache_sealing import CacheSealer
 from memory_core._config import MemoryConfig
 from memory_core._guard import Guard
 from memory_core._models import CacheKind, Episode, Pattern
@@ -41,14 +42,21 @@ class StampedCache:
         self._lock = lock
         self._guard = guard
         self._generation_seen: dict[str, tuple[float, int]] = {}
+        self.sealer = CacheSealer(lambda: backends.storage, self.generation, lock)
 
     def get(self, kind: CacheKind, tenant: str, key: str) -> bytes | None:
-        """The raw cached bytes (unstamped kinds such as retrievals), or ``None``."""
+        """The cached bytes, unsealed (unstamped kinds such as retrievals), or ``None``
+        (also when sealed under a key a delete shredded)."""
         try:
-            return self._backends.cache.get(kind, tenant, key)
+            raw = self._backends.cache.get(kind, tenant, key)
+            return None if raw is None else self.sealer.open(tenant, raw)
         except Exception:
             log.debug("cache get failed", exc_info=True)
             return None
+
+    def seal(self, tenant: str, payload: bytes) -> bytes:
+        """A payload as the cache must hold it (see ``_cache_sealing``)."""
+        return self.sealer.seal(tenant, payload)
 
     def generation(self, tenant: str) -> int:
         """The tenant's write generation, read from storage at most once per
@@ -73,7 +81,8 @@ class StampedCache:
 
     def store(self, kind: CacheKind, tenant: str, key: str, payload: bytes, version: int) -> None:
         stamped = self.generation(tenant).to_bytes(_STAMP, "little") + payload
-        self.safe(lambda: self._backends.cache.put(kind, tenant, key, stamped, version=version))
+        sealed = self.sealer.seal(tenant, stamped)
+        self.safe(lambda: self._backends.cache.put(kind, tenant, key, sealed, version=version))
 
     def safe(self, fn: Callable[[], object]) -> None:
         """Run a cache write; a failure is logged at debug level, never raised."""
