@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +41,9 @@ REPO = Path(__file__).resolve().parents[4]
 SCREENSHOTS = Path(os.environ.get("MEMORY_UI_SCREENSHOTS", REPO / "test-artifacts" / "ui"))
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-_SERVING = re.compile(r"memory ui: serving (http://\S+/)")
+STARTUP_LIMIT_S = 120.0
+"""A server that neither listens nor exits by then is a failure, not a hang."""
+_SERVING = re.compile(r"memory ui: serving (https?://\S+/)")
 
 
 @dataclass
@@ -67,12 +71,18 @@ def start_ui(*args: str, env: dict[str, str] | None = None, before: tuple[str, .
         env={**os.environ, **(env or {})},
     )
     assert process.stderr is not None
-    lines = []
-    for line in process.stderr:  # blocks until the server announces itself or exits
+    lines: list[str] = []
+    deadline = time.monotonic() + STARTUP_LIMIT_S
+    while time.monotonic() < deadline:  # until the server announces itself or exits
+        ready, _, _ = select.select([process.stderr], [], [], deadline - time.monotonic())
+        line = process.stderr.readline() if ready else ""
+        if not line and (not ready or process.poll() is not None):
+            break
         lines.append(line)
         match = _SERVING.search(line)
         if match:
             return Server(url=match.group(1).rstrip("/"), process=process)
+    process.kill()
     process.wait(timeout=20)
     raise AssertionError("memory ui did not start:\n" + "".join(lines))
 

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import ssl
 import subprocess
 import sys
 import urllib.error
@@ -11,9 +13,15 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from memory_core.security import TokenStore
 from selenium import webdriver
 from selenium.webdriver.common.by import By
@@ -239,3 +247,81 @@ def test_browser_logs_in_with_a_token(browser: webdriver.Chrome, two_tenants: Tw
     navigate(browser, browser.find_element(By.XPATH, "//button[normalize-space()='Log out']").click)
     browser.get(two_tenants.server.url + "/")
     assert "/login" in browser.current_url
+
+
+def _certificate(directory: Path) -> tuple[Path, Path]:
+    """A throwaway self-signed certificate for 127.0.0.1 (its own CA)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "memory ui test")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "ui-cert.pem", directory / "ui-key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def test_tls_serves_https_with_a_secure_session_cookie(env: Any) -> None:
+    cert, key = _certificate(Path(env.root))
+    half = subprocess.run(
+        [sys.executable, "-m", "memory_cli", "ui", "--port", "0", "--tls-cert", str(cert)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert half.returncode == 2 and "--tls-key: TLS needs both" in half.stderr
+
+    memory = open_memory()
+    record(memory, "Serve the dashboard over HTTPS", tenant="team-a")
+    token = TokenStore(memory.storage).create("team-a", "read").token
+    memory.close()
+    server = start_ui("--auth", "token", "--tls-cert", str(cert), "--tls-key", str(key))
+    try:
+        assert server.url.startswith("https://127.0.0.1:")
+        context = ssl.create_default_context(cafile=str(cert))
+        request = urllib.request.Request(server.url + "/login")
+        with urllib.request.urlopen(request, context=context, timeout=30) as response:
+            cookie = response.headers["set-cookie"]
+            page = response.read().decode()
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+        assert csrf is not None
+        form = urllib.parse.urlencode({"csrf": csrf.group(1), "token": token, "next": "/"})
+        login = urllib.request.Request(
+            server.url + "/login",
+            data=form.encode(),
+            headers={"Cookie": cookie.split(";")[0]},
+            method="POST",
+        )
+        opener = urllib.request.build_opener(
+            _NoRedirect, urllib.request.HTTPSHandler(context=context)
+        )
+        with pytest.raises(urllib.error.HTTPError) as redirect:  # 303: no redirect handler
+            opener.open(login, timeout=30)
+        assert redirect.value.code == 303
+        session = redirect.value.headers["set-cookie"].split(";")[0]
+        home = urllib.request.Request(server.url + "/", headers={"Cookie": session})
+        with urllib.request.urlopen(home, context=context, timeout=30) as response:
+            assert "Serve the dashboard over HTTPS" in response.read().decode()
+    finally:
+        server.stop()

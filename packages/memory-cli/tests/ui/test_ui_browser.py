@@ -48,6 +48,7 @@ def seeded_ui(env: object) -> Iterator[tuple[Server, dict[str, str]]]:
             steps=(("edit", "write docs", "half done", True),),
         ),
     }
+    memory.add_relationship(ids["third"], ids["target"], "depends_on", reason="documents it")
     # A week of history (imported with its own timestamps): day d ago has d successes
     # and one failure, so the Learning page has something to draw and to count.
     noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
@@ -109,6 +110,13 @@ def test_search_open_and_delete_an_episode(
         len(failed) == 1 and "run the tests" in failed[0].text and "ERROR" in failed[0].text.upper()
     )
     assert "Total" in browser.find_element(By.ID, "reward-h").find_element(By.XPATH, "..").text
+    related = browser.find_element(By.ID, "rel-h").find_element(By.XPATH, "..")
+    link = related.find_element(By.LINK_TEXT, "Document the billing API endpoints")
+    assert link.get_attribute("href").endswith(f"/episodes/{ids['third']}")
+    assert "depends on" in related.text and "documents it" in related.text
+    fed = browser.find_element(By.ID, "fed-h").find_element(By.XPATH, "..")
+    fed_links = fed.find_elements(By.CSS_SELECTOR, "a[href^='/patterns#p-']")
+    assert any("edit → pytest" in a.text for a in fed_links)
     screenshot(browser, "episode")
     screenshot(browser, "episode-phone", width=390)
 
