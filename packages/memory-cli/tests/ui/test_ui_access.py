@@ -153,7 +153,7 @@ def test_read_scope_token_cannot_delete(two_tenants: TwoTenants) -> None:
     two_tenants.server.stop()
     memory = open_memory()
     try:
-        erased = memory.audit_log.query("team-a", operation="erase_episode")
+        erased = memory.audit_log.query("team-a", operation="delete_episode")
     finally:
         memory.close()
     admin_id = two_tenants.tokens["a-admin"].split("_")[1]

@@ -18,7 +18,7 @@ from memory_core import (
     PatternNotFoundError,
     SelfLearningMemory,
 )
-from memory_core.security import acting_as, erase_episode
+from memory_core.security import acting_as
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -249,10 +249,10 @@ class Dashboard:
 
     async def delete(self, request: Request, access: Access) -> Response:
         eid = _uuid(request.path_params["episode_id"], "episode id")
-        # The most thorough delete memory-core has: storage, indexes, vectors, cache, the
-        # text of patterns quoting the episode, then free pages and WAL (``compact``).
-        report = await self.run(erase_episode, self.memory, eid, tenant=access.tenant, compact=True)
-        if not report.episode_ids:
+        # As ``memory episode delete``: physical (rows, indexes, vectors, patterns, cache,
+        # freed pages and write-ahead log; see memory_core._deletion).
+        existed = await self.run(self.memory.delete_episode, eid, tenant=access.tenant)
+        if not existed:
             raise EpisodeNotFoundError(eid)
         return RedirectResponse("/?" + urlencode({"deleted": str(eid)}), 303)
 
