@@ -19,6 +19,7 @@ from memory_core import (
     SelfLearningMemory,
 )
 from memory_core.security import acting_as
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -155,8 +156,13 @@ class Dashboard:
             except (EpisodeNotFoundError, PatternNotFoundError) as exc:
                 return self.error(request, access, 404, "Not found", str(exc))
             except InvalidInputError as exc:
-                field = getattr(exc, "field", None)
-                return self.error(request, access, 400, "Bad request", str(exc), field=field)
+                return self.error(request, access, 400, "Bad request", str(exc), field=exc.field)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                field = ".".join(str(p) for p in first.get("loc", ())) or None
+                return self.error(
+                    request, access, 400, "Bad request", str(first.get("msg")), field=field
+                )
             except MemoryCoreError as exc:
                 return self.error(request, access, 500, "The memory refused", str(exc))
 
