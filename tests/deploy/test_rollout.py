@@ -68,7 +68,8 @@ def previous_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "VIRTUAL_ENV"))}
     env["UV_PROJECT_ENVIRONMENT"] = str(tree / ".venv")
     subprocess.run(
-        ["uv", "sync", "--locked", "--no-dev", "--package", "selfmem-mcp", "--quiet"],
+        # That release predates the selfmem- rename: its server distribution is memory-mcp.
+        ["uv", "sync", "--locked", "--no-dev", "--package", "memory-mcp", "--quiet"],
         cwd=tree,
         env=env,
         check=True,

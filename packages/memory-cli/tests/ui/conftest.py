@@ -32,6 +32,7 @@ from memory_core import (
 )
 from memory_core import OutcomeType as Outcome
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
@@ -154,5 +155,14 @@ def navigate(driver: webdriver.Chrome, action: Callable[[], object]) -> None:
     """Do ``action`` (a click or Enter that loads a page) and wait for the new page: a
     keypress returns before the browser has replaced the document."""
     old = driver.find_element(By.TAG_NAME, "html")
-    action()
-    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(old))
+    try:
+        action()
+    except WebDriverException as exc:
+        # chromedriver may report that the element it just activated left the document:
+        # the page changed under it, which is what the action was for.
+        if "does not belong to the document" not in str(exc):
+            raise
+    wait = WebDriverWait(driver, 60)
+    wait.until(expected_conditions.staleness_of(old))
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+    wait.until(expected_conditions.presence_of_element_located((By.TAG_NAME, "main")))

@@ -11,6 +11,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -153,7 +154,7 @@ def test_read_scope_token_cannot_delete(two_tenants: TwoTenants) -> None:
     two_tenants.server.stop()
     memory = open_memory()
     try:
-        erased = memory.audit_log.query("team-a", operation="erase_episode")
+        erased = memory.audit_log.query("team-a", operation="delete_episode")
     finally:
         memory.close()
     admin_id = two_tenants.tokens["a-admin"].split("_")[1]
@@ -211,6 +212,29 @@ def test_forms_without_the_csrf_token_are_refused(env: object) -> None:
         page = http("GET", server.url + f"/episodes/{eid}/delete", cookie=cookie)
         csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.body)
         assert csrf is not None
+        token = csrf.group(1)
+        bad_tag = http(
+            "POST",
+            server.url + f"/episodes/{eid}/tags",
+            form={"csrf": token, "tags": "fine, bad\x01tag"},
+            cookie=cookie,
+        )
+        assert bad_tag.status == 400 and "Traceback" not in bad_tag.body
+        assert re.search(r'class="field">tags?\b', bad_tag.body), bad_tag.body[-600:]
+        missing = http(
+            "POST",
+            server.url + f"/patterns/{uuid.uuid4()}/wrong",
+            form={"csrf": token, "episode": eid},
+            cookie=cookie,
+        )
+        assert missing.status == 404 and "pattern not found" in missing.body
+        not_uuid = http(
+            "POST",
+            server.url + f"/patterns/{uuid.uuid4()}/wrong",
+            form={"csrf": token, "episode": "nope"},
+            cookie=cookie,
+        )
+        assert not_uuid.status == 400 and 'class="field">episode<' in not_uuid.body
         ok = http(
             "POST",
             server.url + f"/episodes/{eid}/delete",

@@ -18,7 +18,8 @@ from memory_core import (
     PatternNotFoundError,
     SelfLearningMemory,
 )
-from memory_core.security import acting_as, erase_episode
+from memory_core.security import acting_as
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -155,8 +156,13 @@ class Dashboard:
             except (EpisodeNotFoundError, PatternNotFoundError) as exc:
                 return self.error(request, access, 404, "Not found", str(exc))
             except InvalidInputError as exc:
-                field = getattr(exc, "field", None)
-                return self.error(request, access, 400, "Bad request", str(exc), field=field)
+                return self.error(request, access, 400, "Bad request", str(exc), field=exc.field)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                field = ".".join(str(p) for p in first.get("loc", ())) or None
+                return self.error(
+                    request, access, 400, "Bad request", str(first.get("msg")), field=field
+                )
             except MemoryCoreError as exc:
                 return self.error(request, access, 500, "The memory refused", str(exc))
 
@@ -249,10 +255,10 @@ class Dashboard:
 
     async def delete(self, request: Request, access: Access) -> Response:
         eid = _uuid(request.path_params["episode_id"], "episode id")
-        # The most thorough delete memory-core has: storage, indexes, vectors, cache, the
-        # text of patterns quoting the episode, then free pages and WAL (``compact``).
-        report = await self.run(erase_episode, self.memory, eid, tenant=access.tenant, compact=True)
-        if not report.episode_ids:
+        # As ``memory episode delete``: physical (rows, indexes, vectors, patterns, cache,
+        # freed pages and write-ahead log; see memory_core._deletion).
+        existed = await self.run(self.memory.delete_episode, eid, tenant=access.tenant)
+        if not existed:
             raise EpisodeNotFoundError(eid)
         return RedirectResponse("/?" + urlencode({"deleted": str(eid)}), 303)
 
