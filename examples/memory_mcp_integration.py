@@ -29,7 +29,7 @@ def server_command() -> str:
     beside = Path(sys.executable).parent / "memory-mcp"
     found = str(beside) if beside.exists() else shutil.which("memory-mcp")
     if found is None:
-        raise SystemExit("memory-mcp is not installed: uv pip install memory-mcp")
+        raise SystemExit("memory-mcp is not installed: uv pip install selfmem-mcp")
     return found
 
 

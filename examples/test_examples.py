@@ -44,7 +44,11 @@ def test_claude_code_snippets_are_valid() -> None:
     blocks = re.findall(r"```json\n(.*?)```", text, re.S)
     configs = [json.loads(b)["mcpServers"]["memory"] for b in blocks]
     assert [c["type"] for c in configs] == ["stdio", "http"]
-    assert configs[0]["command"] == "uvx" and configs[0]["args"] == ["memory-mcp"]
+    assert configs[0]["command"] == "uvx" and configs[0]["args"] == [
+        "--from",
+        "selfmem-mcp",
+        "memory-mcp",
+    ]
     assert configs[1]["url"].endswith("/mcp")
     assert configs[1]["headers"]["Authorization"].startswith("Bearer ")
     assert "claude mcp add memory" in text and "--transport http" in text

@@ -95,7 +95,7 @@ def test_plugins(run_json: Any, run: Any) -> None:
     assert "libsql" in storage and "memory" in storage
     assert storage["libsql"]["error"] is None
     assert "file" in storage["libsql"]["schemes"]
-    assert storage["libsql"]["distribution"].startswith("memory-storage-turso ")
+    assert storage["libsql"]["distribution"].startswith("selfmem-storage-turso ")
     assert "lmdb" in {p["name"] for p in data["memory_core.cache"]}
     assert {"local", "openai", "none"} <= {p["name"] for p in data["memory_core.embeddings"]}
     out = run("plugins").stdout

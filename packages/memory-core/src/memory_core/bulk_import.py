@@ -34,7 +34,7 @@ from memory_core._validation import coerce
 from memory_core.extraction import extract_patterns
 
 if TYPE_CHECKING:
-    from memory_core._memory import SelfLearningMemory
+    from memory_core._context import MemoryContext
 
 log = logging.getLogger("memory_core")
 
@@ -92,7 +92,8 @@ class _Item:
 
 
 def bulk_import(
-    memory: SelfLearningMemory,
+    memory: MemoryContext,
+    import_one: Callable[[Episode], bool],
     episodes: Iterable[Episode | dict[str, Any] | str],
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -114,13 +115,13 @@ def bulk_import(
         )
     report = ImportReport()
     started = time.perf_counter()
-    bulk = _bulk_capable(memory.storage)
+    bulk = _bulk_capable(memory.backends.storage)
     seen: set[UUID] = set()
     for batch in _batches(enumerate(episodes), batch_size):
         if bulk:
             _import_batch(memory, batch, report, seen)
         else:
-            _import_one_by_one(memory, batch, report)
+            _import_one_by_one(memory, import_one, batch, report)
         report.processed += len(batch)
         report.batches += 1
         report.seconds = time.perf_counter() - started
@@ -142,13 +143,13 @@ def _batches(items: Iterable[tuple[int, Any]], size: int) -> Iterator[list[tuple
         yield batch
 
 
-def _parse(memory: SelfLearningMemory, raw: Any) -> Episode:
+def _parse(memory: MemoryContext, raw: Any) -> Episode:
     episode = coerce(Episode, raw, "")
-    memory._tenant(episode.tenant)  # the same tenant rule as every other call
+    memory.tenant(episode.tenant)  # the same tenant rule as every other call
     numbers = [s.step_number for s in episode.steps]
     if len(set(numbers)) != len(numbers):
         raise InvalidInputError("step numbers repeat within the episode", field="steps")
-    memory._require_encryption(episode.metadata)  # security: sensitive needs encryption
+    memory.guard.require_encryption(episode.metadata)  # security: sensitive needs encryption
     return episode
 
 
@@ -165,7 +166,7 @@ def _problem(index: int, exc: MemoryCoreError) -> ImportProblem:
 
 
 def _import_batch(
-    memory: SelfLearningMemory,
+    memory: MemoryContext,
     batch: list[tuple[int, Any]],
     report: ImportReport,
     seen: set[UUID],
@@ -187,9 +188,12 @@ def _import_batch(
             episode = episode.model_copy(update={"pattern_ids": [p.id for p in patterns]})
         by_tenant.setdefault(episode.tenant, []).append(_Item(index, episode, patterns))
     for tenant, items in by_tenant.items():
-        with memory._lock:
+        with memory.lock:
             stored = {
-                s.id for s in memory.storage.get_summaries(tenant, [i.episode.id for i in items])
+                s.id
+                for s in memory.backends.storage.get_summaries(
+                    tenant, [i.episode.id for i in items]
+                )
             }
         report.duplicates += sum(1 for i in items if i.episode.id in stored)
         fresh = [i for i in items if i.episode.id not in stored]
@@ -197,13 +201,11 @@ def _import_batch(
             _write(memory, tenant, fresh, report)
 
 
-def _write(
-    memory: SelfLearningMemory, tenant: str, items: list[_Item], report: ImportReport
-) -> None:
+def _write(memory: MemoryContext, tenant: str, items: list[_Item], report: ImportReport) -> None:
     vectors = _embed(memory, [i.episode for i in items])
-    storage: Any = memory.storage
+    storage: Any = memory.backends.storage
     try:
-        with memory._lock:
+        with memory.lock:
             storage.import_batch(tenant, [i.episode for i in items], _extraction(items, vectors))
     except (InvalidInputError, EpisodeNotFoundError):
         if len(items) == 1:
@@ -215,11 +217,11 @@ def _write(
                 report.problems.append(_problem(item.index, exc))
         return
     merged = _merge_patterns(items)
-    with memory._lock:
-        memory._after_extraction(tenant, merged)  # heuristics: re-derivable, one write
+    with memory.lock:
+        memory.worker.after_extraction(tenant, merged)  # heuristics: re-derivable, one write
     report.imported += len(items)
     ids = [i.episode.id for i in items]
-    memory._audit("import_episodes", tenant, ids[:_MAX_AUDIT_TARGETS], f"ok:{len(ids)}")
+    memory.guard.audit("import_episodes", tenant, ids[:_MAX_AUDIT_TARGETS], f"ok:{len(ids)}")
 
 
 def _extraction(items: list[_Item], vectors: dict[UUID, list[EmbeddingRecord]]) -> Extraction:
@@ -259,14 +261,12 @@ def _merge_patterns(items: list[_Item]) -> list[Pattern]:
     ]
 
 
-def _embed(
-    memory: SelfLearningMemory, episodes: list[Episode]
-) -> dict[UUID, list[EmbeddingRecord]]:
+def _embed(memory: MemoryContext, episodes: list[Episode]) -> dict[UUID, list[EmbeddingRecord]]:
     """Vectors of every completed episode of a batch, from one ``embed`` call; none when
     there is no embedder or it fails (the episodes are stored anyway, as one by one)."""
-    from memory_core._memory import _embed_items  # the one rule for what gets a vector
+    from memory_core._extraction_worker import embed_items  # the one rule: what gets a vector
 
-    emb = memory.embedder
+    emb = memory.backends.embedder
     if emb is None:
         return {}
     keys: list[tuple[UUID, int, int]] = []
@@ -274,7 +274,7 @@ def _embed(
     for episode in episodes:
         if episode.outcome is None:
             continue
-        for item, text in _embed_items(episode):
+        for item, text in embed_items(episode):
             keys.append((episode.id, item, rows.setdefault(text, len(rows))))
     if not rows:
         return {}
@@ -298,13 +298,16 @@ def _embed(
 
 
 def _import_one_by_one(
-    memory: SelfLearningMemory, batch: list[tuple[int, Any]], report: ImportReport
+    memory: MemoryContext,
+    import_one: Callable[[Episode], bool],
+    batch: list[tuple[int, Any]],
+    report: ImportReport,
 ) -> None:
     """The path for wrapped backends: ``import_episode`` per input, the same report."""
     for index, raw in batch:
         try:
             episode = _parse(memory, raw)
-            if memory.import_episode(episode):
+            if import_one(episode):
                 report.imported += 1
             else:
                 report.duplicates += 1

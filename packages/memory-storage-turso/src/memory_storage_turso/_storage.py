@@ -55,7 +55,7 @@ from memory_core.text import terms
 from memory_storage_turso._codec import decode_cursor, encode_cursor, ts
 from memory_storage_turso._connection import Database, Tx
 from memory_storage_turso._filters import episode_where, pattern_where
-from memory_storage_turso._fts import ITEM_BITS, MAX_ITEM, match_expression, pattern_text
+from memory_storage_turso._fts import MAX_ITEM, match_expression, pattern_text
 from memory_storage_turso._lexical import (
     LexicalIndex,
     bump_generation,
@@ -64,7 +64,7 @@ from memory_storage_turso._lexical import (
     replace_task_text,
 )
 from memory_storage_turso._schema import LATEST, migrate, reconcile_lexical_batches
-from memory_storage_turso._url import SCHEMES, Target, parse_target
+from memory_storage_turso._url import SCHEMES, Target, create_parent_directory, parse_target
 from memory_storage_turso._vectors import VectorIndex
 
 MAX_PATTERN_SOURCES = 50
@@ -133,6 +133,7 @@ class LibSQLStorage:
                     f"DATABASE_URL synchronous= must be one of {', '.join(_SYNCHRONOUS)}",
                     key="DATABASE_URL",
                 )
+        create_parent_directory(target)
         return cls(target, busy_timeout_ms=config.busy_timeout_ms, synchronous=synchronous)
 
     def __repr__(self) -> str:
@@ -581,11 +582,6 @@ class LibSQLStorage:
         # Explicit deletes rather than relying on ON DELETE CASCADE: over a remote
         # connection PRAGMA foreign_keys does not persist between requests.
         tx.run("DELETE FROM lexical_batches WHERE episode_pk = ?", (pk,))
-        tx.run(  # kept for schema-3 readers during a rollout (see _schema V4)
-            f"DELETE FROM episode_fts WHERE rowid BETWEEN (? << {ITEM_BITS}) "
-            f"AND ((? << {ITEM_BITS}) | {MAX_ITEM})",
-            (pk, pk),
-        )
         bump_generation(tx, tenant)
         tx.run("DELETE FROM steps WHERE episode_pk = ?", (pk,))
         tx.run("DELETE FROM episode_tags WHERE episode_pk = ?", (pk,))
@@ -1369,12 +1365,26 @@ class LibSQLStorage:
         """Merge FTS segments, rebuild the file without free pages, checkpoint the WAL."""
         self._require_local("vacuum")
         before = self.stats().size_bytes
-        for table in ("episode_fts", "pattern_fts"):
-            self._db.autocommit(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
+        self._db.autocommit("INSERT INTO pattern_fts (pattern_fts) VALUES ('optimize')")
         self._db.autocommit("VACUUM")
         self._db.autocommit("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.autocommit("PRAGMA optimize")
         return {"size_before": before, "size_after": self.stats().size_bytes}
+
+    def scrub(self) -> dict[str, Any]:
+        """Make what was just deleted unreadable in the files, cheaply enough for every
+        delete (no VACUUM): ``secure_delete`` already zeroed the freed cells and pages;
+        ``pattern_fts`` keeps a deleted row's terms in its segments until a merge, so it
+        is merged (patterns are few); the write-ahead log, which still holds the pages as
+        they were before the delete, is checkpointed into the file and truncated.
+
+        Returns ``{"scrubbed": bool, "wal_frames": int}``; ``scrubbed`` is false when other
+        connections kept the log busy for the whole busy timeout (logged as a warning).
+        """
+        if self._target.mode != "file":
+            return {"scrubbed": False, "wal_frames": 0}
+        self._db.autocommit("INSERT INTO pattern_fts (pattern_fts) VALUES ('optimize')")
+        return self._db.truncate_wal()
 
     def backup(self, path: str | Path) -> dict[str, Any]:
         """A consistent snapshot of the live database into a new file (``VACUUM INTO``);

@@ -43,7 +43,7 @@ _DEFAULT_MAX_LENGTH = 512
 # model2vec adds this to the norm so an all-zero row divides cleanly (stays zero).
 _NORM_EPS = 1e-32
 _REBUILD_HINT = (
-    "reinstall memory-core, or rebuild the bundled model with "
+    "reinstall selfmem-core, or rebuild the bundled model with "
     "scripts/build_static_model.py (see its docstring)"
 )
 
