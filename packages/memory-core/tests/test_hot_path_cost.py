@@ -107,7 +107,7 @@ def test_query_reads_storage_once_per_kind(
     assert calls == {
         "lexical_search": 1,
         "vector_search": 1,
-        "get_summaries": 2,  # candidates, then the patterns' evidence (to merge: one)
+        "get_summaries": 1,  # candidates; the patterns reuse them as evidence
         "get_steps_many": 1,
         "search_patterns": 1,
         "get_patterns": 1,

@@ -16,7 +16,13 @@ from uuid import UUID
 from memory_core._context import MemoryContext
 from memory_core._errors import EmbeddingError, InvalidInputError
 from memory_core._ids import as_uuid
-from memory_core._models import SCHEMA_VERSION, EpisodeFilter, PatternFilter, TaskContext
+from memory_core._models import (
+    SCHEMA_VERSION,
+    EpisodeFilter,
+    EpisodeSummary,
+    PatternFilter,
+    TaskContext,
+)
 from memory_core._results import QueryResult, RetrievedEpisode, RetrievedPattern
 from memory_core._validation import check_limit, check_text, coerce
 from memory_core.flags import effective_flags, enabled  # deploy: feature flags
@@ -93,8 +99,10 @@ class Retriever:
         max_steps: int,
         *,
         diversify: bool = True,
+        fetched: dict[UUID, EpisodeSummary] | None = None,
     ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
-        """Ranked episodes and every scored episode's score (the pattern evidence)."""
+        """Ranked episodes and every scored episode's score (the pattern evidence);
+        ``fetched`` receives the candidates' summaries (one read serves the patterns)."""
         c = self._ctx
         query_vector = None
         emb = c.backends.embedder
@@ -116,6 +124,7 @@ class Retriever:
             max_steps,
             c.weights,
             diversify=diversify and enabled(c.config, "mmr"),  # deploy: feature flag
+            fetched=fetched,
         )
 
     def retrieve_relevant_patterns(
@@ -156,17 +165,30 @@ class Retriever:
         ctx: TaskContext | None,
         limit: int,
         episode_scores: dict[UUID, float] | None = None,
+        fetched: dict[UUID, EpisodeSummary] | None = None,
     ) -> list[RetrievedPattern]:
         storage = self._ctx.backends.storage
+        fetched = {} if fetched is None else fetched
         if episode_scores is None:
             _, episode_scores = self.retrieve(
-                tenant, text, ctx, EpisodeFilter(), _PATTERN_EVIDENCE, 0, diversify=False
+                tenant,
+                text,
+                ctx,
+                EpisodeFilter(),
+                _PATTERN_EVIDENCE,
+                0,
+                diversify=False,
+                fetched=fetched,
             )
         top = sorted(episode_scores.items(), key=lambda kv: -kv[1])[:_PATTERN_EVIDENCE]
         episode_scores = dict(top)
+        missing = [i for i in episode_scores if i not in fetched]  # scored ones are fetched
+        if missing:
+            fetched.update((s.id, s) for s in storage.get_summaries(tenant, missing))
         ids: list[UUID] = []
-        for s in storage.get_summaries(tenant, list(episode_scores)):
-            ids.extend(s.pattern_ids)
+        for eid in episode_scores:
+            if eid in fetched:
+                ids.extend(fetched[eid].pattern_ids)
         lexical_hits = storage.search_patterns(tenant, text, _PATTERN_LEXICAL, PatternFilter())
         top_lx = max((score for _, score in lexical_hits), default=0.0) or 1.0
         lexical = {p.id: score / top_lx for p, score in lexical_hits}
@@ -188,15 +210,18 @@ class Retriever:
             ctx = self._prepare(task_description, context, limit)
             f = episode_filter(filters)
             t = c.tenant(tenant)
+            fetched: dict[UUID, EpisodeSummary] = {}  # one read of summaries serves both lists
             with c.lock:
-                episodes, scores = self.retrieve(t, task_description, ctx, f, limit + 1, 3)
+                episodes, scores = self.retrieve(
+                    t, task_description, ctx, f, limit + 1, 3, fetched=fetched
+                )
             if for_episode is not None:  # an in-progress episode matches its own task text
                 own = as_uuid(for_episode, "for_episode")
                 episodes = [e for e in episodes if e.episode.id != own]
                 scores.pop(own, None)
             episodes = episodes[:limit]
             with c.lock:
-                patterns = self.patterns_for(t, task_description, ctx, limit, scores)
+                patterns = self.patterns_for(t, task_description, ctx, limit, scores, fetched)
                 heuristics = c.backends.storage.list_heuristics(t, limit, 0.0)
             self._remember_shown(t, for_episode, patterns, task_description)
             return QueryResult(episodes=episodes, patterns=patterns, heuristics=heuristics)
