@@ -32,7 +32,7 @@ from memory_core import (
 )
 from memory_core import OutcomeType as Outcome
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
@@ -162,6 +162,20 @@ def screenshot(driver: webdriver.Chrome, name: str, *, width: int = 1280) -> Pat
     return path
 
 
+def _left_the_document(element: Any) -> bool:
+    """Whether the page that held ``element`` was replaced. chromedriver reports it either
+    as a stale reference or as a node that "does not belong to the document"."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
+
+
 def navigate(driver: webdriver.Chrome, action: Callable[[], object]) -> None:
     """Do ``action`` (a click or Enter that loads a page) and wait for the new page: a
     keypress returns before the browser has replaced the document."""
@@ -174,6 +188,6 @@ def navigate(driver: webdriver.Chrome, action: Callable[[], object]) -> None:
         if "does not belong to the document" not in str(exc):
             raise
     wait = WebDriverWait(driver, 60)
-    wait.until(expected_conditions.staleness_of(old))
+    wait.until(lambda _: _left_the_document(old))
     wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
     wait.until(expected_conditions.presence_of_element_located((By.TAG_NAME, "main")))
