@@ -63,7 +63,7 @@ def work_on(memory: SelfLearningMemory, task: str, plan: list[tuple[str, str, st
         print(f"memory recalls: {hit.episode.task_description!r} (score {hit.score:.2f}, "
               f"outcome {outcome})")  # fmt: skip
     for p in recalled.patterns:
-        print(f"memory suggests pattern: {p.pattern.description.split('. First seen')[0]}")
+        print(f"memory suggests pattern: {p.pattern.description}")
 
     tools = simulated_tools()
     for number, (tool, action, arg) in enumerate(plan, start=1):

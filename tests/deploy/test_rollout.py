@@ -1,6 +1,6 @@
 """A rolling update on one database: the previous release and this one side by side.
 
-The previous release is real code: ``git archive`` of ``PREVIOUS_RELEASE`` (schema 3),
+The previous release is real code: ``git archive`` of ``PREVIOUS_RELEASE`` (schema 4),
 installed with ``uv sync --locked --no-dev`` into its own environment. The old server
 serves first; the new server starts on the same file and migrates it on first open while
 the old one keeps running (Kubernetes' ``maxSurge: 1, maxUnavailable: 0``). For that to
@@ -26,8 +26,9 @@ from memory_core import MemoryConfig, SelfLearningMemory
 pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parents[2]
-PREVIOUS_RELEASE = "d916b67"
-"""The last commit at schema version 3 (before the in-process BM25 migration, 4)."""
+PREVIOUS_RELEASE = "33f1893"
+"""The last commit at schema version 4 (before migration 5 replaced episode_fts, which
+schema 4 still wrote, by a view that absorbs those writes)."""
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,8 @@ def previous_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "VIRTUAL_ENV"))}
     env["UV_PROJECT_ENVIRONMENT"] = str(tree / ".venv")
     subprocess.run(
-        ["uv", "sync", "--locked", "--no-dev", "--package", "selfmem-mcp", "--quiet"],
+        # That release predates the selfmem- rename: its server distribution is memory-mcp.
+        ["uv", "sync", "--locked", "--no-dev", "--package", "memory-mcp", "--quiet"],
         cwd=tree,
         env=env,
         check=True,
@@ -133,8 +135,7 @@ async def test_the_previous_release_keeps_writing_and_querying_after_the_migrati
         assert (await mcp.call("get_episode", episode_id=later))["task_description"] == (
             "deploy task 3"
         )
-    # The old release does not write the new lexical index; the next open of the new
-    # code indexes what it wrote, so text search finds it.
+    # What the old release wrote is found by text search in the new code too.
     config = MemoryConfig(database_url=rollout.db, cache_backend="none", embedding_provider="none")
     with SelfLearningMemory.from_config(config) as memory:
         hits = memory.retrieve_relevant_context("deploy task 3", domain="rollout", limit=10)

@@ -1,4 +1,4 @@
-"""Cross-instance invalidation over a real Redis (Debian's ``redis-server``, started here).
+"""Cross-instance invalidation over a real Redis (``memory_test_utils.RedisServer``).
 
 Two instances with separate cache directories share one Redis: an invalidation through
 one removes the entry from the other; with Redis down nothing fails, and when Redis is
@@ -6,69 +6,18 @@ back the subscriber clears its local cache (it may have missed messages)."""
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-# A real Redis is part of what these tests prove: without it they fail, never skip
-# (.ci/run installs Debian's redis-server; the redis client is a workspace dependency).
-if shutil.which("redis-server") is None:
-    raise RuntimeError("redis-server is not installed: apt-get install redis-server (.ci/run does)")
-
 from memory_core import MemoryConfig
 from memory_core._plugins import CACHE_GROUP, load_plugin
 from memory_storage_redb import LMDBCache
 from memory_storage_redb.redis_invalidation import CoherentCache
+from memory_test_utils import RedisServer
 
 T = "acme"
-
-
-class RedisServer:
-    def __init__(self, directory: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.directory = directory
-        self.proc: subprocess.Popen[str] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.directory),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:  # wait for readiness by reading its log, not by sleeping
-            if "Ready to accept connections" in line:
-                return
-        raise RuntimeError("redis-server exited before it was ready")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
-            self.proc = None
 
 
 @pytest.fixture

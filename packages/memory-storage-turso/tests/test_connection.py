@@ -61,12 +61,28 @@ def test_modes_from_url_and_config(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["file:", "file:/no/such/dir/m.db", "redis://x", "libsql://", "file:{tmp}"],
+    ["file:", "file:{tmp}/a-file/m.db", "redis://x", "libsql://", "file:{tmp}"],
 )
 def test_bad_urls_name_the_setting(url: str, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
     with pytest.raises(ConfigurationError) as info:
         LibSQLStorage.from_url(url.format(tmp=tmp_path), MemoryConfig())
     assert info.value.key == "DATABASE_URL"
+
+
+def test_a_missing_directory_is_created_on_first_open(tmp_path: Path) -> None:
+    db = tmp_path / "new" / "nested" / "memory.db"
+    store = LibSQLStorage.from_url(f"file:{db}", MemoryConfig())
+    store.close()
+    assert db.is_file()
+
+
+def test_an_uncreatable_directory_names_it(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ConfigurationError, match="a-file/sub cannot be created") as info:
+        LibSQLStorage.from_url(f"file:{tmp_path}/a-file/sub/m.db", MemoryConfig())
+    assert info.value.key == "DATABASE_URL"
+    assert not (tmp_path / "a-file").is_dir()
 
 
 def test_synchronous_option_is_validated(tmp_path: Path) -> None:

@@ -31,13 +31,16 @@ def test_v1_database_from_fixture_is_upgraded(tmp_path: Path, factory: object) -
 
     store = factory.from_url(f"file:{path}", MemoryConfig())  # type: ignore[attr-defined]
     try:
-        assert store.schema_version == SCHEMA_LATEST == 4
-        assert _versions(path) == [1, 2, 3, 4]
+        assert store.schema_version == SCHEMA_LATEST == 5
+        assert _versions(path) == [1, 2, 3, 4, 5]
         # v4 moved episode search from FTS5 to lexical_batches (back-filled from the rows);
-        # episode_fts stays, still written, for schema-3 readers during a rolling update.
+        # v5 dropped episode_fts: a view that absorbs the writes of schema-4 peers remains.
         conn = libsql.connect(str(path), isolation_level=None)
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master").fetchall()}
-        assert "episode_fts" in tables and "pattern_fts" in tables
+        kinds = dict(conn.execute("SELECT name, type FROM sqlite_master").fetchall())
+        assert kinds["episode_fts"] == "view" and kinds["pattern_fts"] == "table"
+        assert "episode_fts_data" not in kinds  # no FTS5 shadow table keeps deleted terms
+        conn.execute("INSERT OR REPLACE INTO episode_fts (rowid, text) VALUES (1, 'old peer')")
+        conn.execute("DELETE FROM episode_fts WHERE rowid BETWEEN 0 AND 9")
         rows = conn.execute("SELECT episode_id, items FROM lexical_batches").fetchall()
         assert (str(uuid.uuid5(NS, "e1")), "0,1,2") in rows
         e1 = uuid.uuid5(NS, "e1")
@@ -104,7 +107,7 @@ def test_newer_database_is_refused_untouched(tmp_path: Path, factory: object) ->
     with pytest.raises(SchemaVersionError, match="99") as info:
         factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
     assert "upgrade selfmem-storage-turso" in str(info.value)
-    assert _versions(tmp_path / "new.db") == [1, 2, 3, 4, 99]
+    assert _versions(tmp_path / "new.db") == [1, 2, 3, 4, 5, 99]
 
 
 def test_failed_migration_rolls_back_whole(tmp_path: Path) -> None:

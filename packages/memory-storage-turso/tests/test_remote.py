@@ -21,6 +21,7 @@ from memory_core import (
     StorageError,
     TaskOutcome,
 )
+from memory_storage_turso import SCHEMA_LATEST
 
 SERVER = str(Path(__file__).parent / "hrana_server.py")
 TOKEN = "test-token-7f3a9c"
@@ -46,7 +47,7 @@ def test_remote_round_trip_lands_in_the_primary_file(
     monkeypatch.setenv("TURSO_AUTH_TOKEN", TOKEN)  # as deployed: token from the environment
     store = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
     try:
-        assert store.schema_version == 4
+        assert store.schema_version == SCHEMA_LATEST
         ep = Episode(tenant="r", task_description="rotate the signing keys")
         store.create_episode(ep)
         assert (

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from memory_cli._app import main
+import sys
+
+
+def main() -> None:
+    """The ``memory`` console script; ``memory hook …`` skips Typer (it must be fast)."""
+    if len(sys.argv) > 1 and sys.argv[1] == "hook":
+        from memory_cli.hooks._fast import run
+
+        sys.exit(run(sys.argv[2:]))
+    from memory_cli._app import main as app_main
+
+    app_main()
+
 
 __all__ = ["main"]
 

@@ -22,6 +22,7 @@ from memory_cli.commands import (
     erase,
     feedback,
     health,
+    hooks,
     keys,
     monitor,
     pattern,
@@ -34,6 +35,7 @@ from memory_cli.commands import (
     tag,
     token,
     transfer,
+    ui,
 )
 
 app = typer.Typer(
@@ -140,6 +142,11 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(retention.app, name="retention")
 app.add_typer(erase.app, name="erase")
 app.add_typer(keys.app, name="keys")
+# web dashboard (issue 18)
+app.command("ui", epilog=ui.EPILOG)(ui.ui)
+# agent hooks (issue 17): automatic capture and recall
+app.add_typer(hooks.app, name="hooks")
+app.command("hook", epilog=hooks.HOOK_EPILOG)(hooks.hook)
 
 
 def main() -> None:

@@ -85,6 +85,7 @@ from memory_core._results import (
     ScoreComponents,
 )
 from memory_core._version import __version__
+from memory_core.bulk_import import ImportProblem, ImportReport
 from memory_core.workflow import (
     Checkpoint,
     CheckpointNotFoundError,
@@ -152,6 +153,8 @@ __all__ = [
     "HandoffStep",
     "HealthReport",
     "Heuristic",
+    "ImportProblem",
+    "ImportReport",
     "InvalidInputError",
     "Limits",
     "MemoryConfig",

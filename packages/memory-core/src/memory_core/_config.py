@@ -30,6 +30,7 @@ from pydantic_settings import (
 
 from memory_core._errors import ConfigurationError
 from memory_core._limits import Limits
+from memory_core._user_data import resolve_user_url
 
 # security: a pydantic-only leaf module (memory_core.security loads lazily, no cycle)
 from memory_core.security._policy import RetentionPolicy
@@ -79,7 +80,8 @@ class MemoryConfig(BaseSettings):
     database_url: str = Field(
         default="file:./memory.db",
         validation_alias=AliasChoices("DATABASE_URL", "MEMORY_DATABASE_URL"),
-        description="file:path (embedded), libsql://… or https://… (remote), memory: (ephemeral)",
+        description="file:path (embedded), user: (the per-user database), libsql://… or "
+        "https://… (remote), memory: (ephemeral)",
     )
     storage_backend: str | None = Field(
         default=None,
@@ -227,8 +229,10 @@ class MemoryConfig(BaseSettings):
     @classmethod
     def _check_url(cls, value: str) -> str:
         if ":" not in value:
-            raise ValueError("expected a URL such as file:./memory.db, libsql://host or memory:")
-        return value
+            raise ValueError(
+                "expected a URL such as file:./memory.db, user:, libsql://host or memory:"
+            )
+        return resolve_user_url(value)
 
     @field_validator("tenant")
     @classmethod
@@ -286,7 +290,7 @@ class MemoryConfig(BaseSettings):
         raw = raw.split("?", 1)[0]
         if raw.startswith("//"):
             raw = raw[2:]
-        return Path(raw)
+        return Path(raw).expanduser()
 
     def resolved_cache_path(self) -> Path:
         if self.cache_path:

@@ -64,6 +64,7 @@ __all__ = [
     "EmbeddingProviderFactory",
     "FloatArray",
     "RecordStore",
+    "SensitiveStore",
     "StorageBackend",
     "StorageFactory",
 ]
@@ -299,6 +300,21 @@ class RecordStore(Protocol):
     def update_episode_tags(self, tenant: str, episode_id: UUID, tags: Sequence[str]) -> Episode:
         """Replace an episode's tags (any status); bumps its version. Raises
         ``EpisodeNotFoundError``."""
+        ...
+
+
+@runtime_checkable
+class SensitiveStore(Protocol):
+    """A storage that encrypts sensitive episodes at rest (``memory_core.security``).
+
+    The core asks it which episodes are sensitive, so that their plaintext never
+    reaches the cache or the embedder.
+    """
+
+    encrypts: bool
+
+    def contains_sensitive(self, tenant: str, episode_ids: Sequence[UUID]) -> bool:
+        """Whether any of these episodes is stored encrypted."""
         ...
 
 

@@ -12,6 +12,11 @@ write), not a pile of copies:
   that led to the next success;
 * ``context_pattern``: task type, domain, language and framework, with the tools used.
 
+Descriptions are built from the pattern's structure only (tools, task type, context,
+the normalised signature that is its merge key), never quoting an episode's free text:
+a pattern outlives the episodes it came from, and a deleted episode must leave no text
+behind (a signature unique to one episode goes with that episode's retraction).
+
 Observed success per episode: 1 for success, the base reward for a partial success,
 0 for failure, so a sequence that keeps failing accumulates support but no successes.
 """
@@ -98,8 +103,7 @@ def extract_patterns(episode: Episode, outcome: TaskOutcome) -> list[Pattern]:
         add(
             PatternKind.TOOL_SEQUENCE,
             f"{task_type.value}|{'>'.join(tools)}",
-            f"Tool sequence for {task_type.value} tasks{_where(episode)}: {' → '.join(tools)}. "
-            f"First seen on: {episode.task_description[:200]}",
+            f"Tool sequence for {task_type.value} tasks{_where(episode)}: {' → '.join(tools)}.",
             tools=tools,
             domain=ctx.domain,
             language=ctx.language,
@@ -114,7 +118,7 @@ def extract_patterns(episode: Episode, outcome: TaskOutcome) -> list[Pattern]:
                 add(
                     PatternKind.DECISION_POINT,
                     f"{step.tool}|{condition}|{nxt.tool}",
-                    f"After '{condition}' with {step.tool}, continue with {nxt.tool}: {nxt.action[:120]}",
+                    f"After '{condition}' with {step.tool}, continue with {nxt.tool}.",
                     tools=[step.tool, nxt.tool],
                     condition=condition,
                     action=nxt.tool,

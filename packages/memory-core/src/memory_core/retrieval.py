@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
 
+from memory_core._fetch import fetch_steps
 from memory_core._models import EpisodeFilter, EpisodeSummary, Pattern, SearchHit, TaskContext
 from memory_core._protocols import FloatArray, StorageBackend
 from memory_core._results import RetrievedEpisode, RetrievedPattern, ScoreComponents
@@ -335,11 +336,13 @@ def rank_episodes(
     weights: RankingWeights,
     *,
     diversify: bool = True,
+    fetched: dict[UUID, EpisodeSummary] | None = None,
 ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
     """The episode pipeline of the module docstring.
 
     Returns the results and the score of every candidate scored (pattern ranking uses
-    the latter as evidence).
+    the latter as evidence). ``fetched``, if given, receives the candidates' summaries,
+    so pattern ranking reads no episode twice.
     """
     w = weights
     lexical = storage.lexical_search(tenant, text, w.candidates, filters)
@@ -351,6 +354,8 @@ def rank_episodes(
         return [], {}
     pool = sorted(candidates.values(), key=lambda c: -c.relevance)[: max(limit * 10, 50)]
     summaries = {s.id: s for s in storage.get_summaries(tenant, [c.episode_id for c in pool])}
+    if fetched is not None:
+        fetched.update(summaries)
     now = datetime.now(UTC)
     scored: list[tuple[float, EpisodeSummary]] = []
     comps: dict[UUID, ScoreComponents] = {}
@@ -367,10 +372,17 @@ def rank_episodes(
     else:
         chosen = sorted(scored, key=lambda x: -x[0])[:limit]
     results: list[RetrievedEpisode] = []
+    chosen_items = {
+        summary.id: relevant_steps(
+            candidates[summary.id], max_steps, w.step_share, summary.step_count
+        )
+        for _, summary in chosen
+    }
+    fetched_steps = fetch_steps(storage, tenant, list(chosen_items.items()))  # one read
     for score, summary in chosen:
         cand = candidates[summary.id]
-        items = relevant_steps(cand, max_steps, w.step_share, summary.step_count)
-        steps = storage.get_steps(tenant, summary.id, items) if items else []
+        items = chosen_items[summary.id]
+        steps = fetched_steps.get(summary.id, [])
         order = {n: k for k, n in enumerate(items)}
         steps.sort(key=lambda s: order.get(s.step_number, 0))
         results.append(

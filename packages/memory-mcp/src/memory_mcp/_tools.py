@@ -383,7 +383,9 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:
     async def delete_episode(
         ctx: Context,
         episode_id: UUID,
-        confirm: Annotated[bool, Field(description="must be true: deletion is permanent")] = False,
+        confirm: Annotated[
+            bool, Field(strict=True, description="must be true: deletion is permanent")
+        ] = False,
     ) -> DeleteEpisodeResult:
         """Delete an episode permanently (steps, embeddings, cache). Requires confirm=true."""
         if confirm is not True:

@@ -20,6 +20,7 @@ lock serialises callers, so concurrent misuse is safe too, only not parallel.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import random
 import threading
@@ -33,6 +34,7 @@ from memory_core import MemoryCoreError, StorageError
 from memory_storage_turso._url import Target
 
 T = TypeVar("T")
+logger = logging.getLogger("memory_storage_turso")
 Row = tuple[Any, ...]
 
 _BUSY_MARKERS = (
@@ -139,6 +141,9 @@ class Database:
             raise StorageError(f"could not switch {self.target.display} to WAL (got {got!r})")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
+        # Deleted rows are overwritten with zeros, not left in free pages and free space
+        # of b-tree pages: a delete must not leave the text in the file (see scrub()).
+        conn.execute("PRAGMA secure_delete=ON")
 
     def close(self) -> None:
         with self._lock:
@@ -168,6 +173,27 @@ class Database:
         with self._lock:
             conn = self._live()
             return self._retrying(lambda: fetch(conn.execute(sql, tuple(params))))
+
+    def truncate_wal(self) -> dict[str, Any]:
+        """``PRAGMA wal_checkpoint(TRUNCATE)`` until it completes (a reader of another
+        process can hold old frames) or the busy timeout runs out."""
+        deadline = time.monotonic() + self._timeout_s
+        delay = 0.0005
+        frames = 0
+        while True:
+            rows = self.autocommit("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy, frames = (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
+            if busy == 0:
+                return {"scrubbed": True, "wal_frames": frames}
+            if time.monotonic() >= deadline:
+                logger.warning(
+                    "the write-ahead log stayed busy for %.1f s: deleted pages remain in it "
+                    "until the next checkpoint",
+                    self._timeout_s,
+                )
+                return {"scrubbed": False, "wal_frames": frames}
+            time.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, _MAX_BACKOFF_S)
 
     def sync(self) -> None:
         """Pull the primary's new frames into an embedded replica."""

@@ -36,7 +36,6 @@ import numpy.typing as npt
 from memory_core.text import terms
 
 from memory_storage_turso._connection import Tx
-from memory_storage_turso._fts import ITEM_BITS
 
 K1 = 1.2
 B = 0.75
@@ -386,12 +385,14 @@ def index_texts(
     call however many steps it carries (FTS5 cost an index update per step)."""
     if texts:
         tx.run(INSERT_BATCH, batch_row(tenant, pk, episode_id, texts))
-        # Expand phase of a rolling update: schema-3 releases still search episode_fts,
-        # so it is kept written until the migration after this one drops it.
-        tx.many(
-            "INSERT OR REPLACE INTO episode_fts (rowid, text) VALUES (?, ?)",
-            [((pk << ITEM_BITS) | item, text) for item, text in texts],
-        )
+
+
+def index_many(
+    tx: Tx, tenant: str, episodes: Sequence[tuple[int, UUID, Sequence[tuple[int, str]]]]
+) -> None:
+    """``index_texts`` for many new episodes ``(pk, id, texts)`` in one statement."""
+    rows = [(pk, eid, texts) for pk, eid, texts in episodes if texts]
+    tx.many(INSERT_BATCH, [batch_row(tenant, pk, eid, texts) for pk, eid, texts in rows])
 
 
 def replace_task_text(tx: Tx, tenant: str, pk: int, text: str) -> None:

@@ -218,7 +218,19 @@ V4 = (
         generation INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID""",
     # episode_fts is no longer read, but still written (expand-then-contract): releases
-    # of schema 3 search it while a rolling update runs both. A later migration drops it.
+    # of schema 3 search it while a rolling update runs both. Migration 5 drops it.
+)
+
+V5 = (
+    # Contract phase: nothing reads episode_fts since schema 4, and FTS5 keeps a deleted
+    # row's terms in its segments until a merge, so deleted text outlived its episode.
+    # A view with do-nothing triggers takes its place: schema-4 processes still running
+    # beside this release during a rolling update keep writing to it without failing.
+    "DROP TABLE episode_fts",
+    "CREATE VIEW episode_fts (rowid, text) AS SELECT NULL, NULL WHERE 0",
+    "CREATE TRIGGER episode_fts_insert INSTEAD OF INSERT ON episode_fts BEGIN SELECT 1; END",
+    "CREATE TRIGGER episode_fts_update INSTEAD OF UPDATE ON episode_fts BEGIN SELECT 1; END",
+    "CREATE TRIGGER episode_fts_delete INSTEAD OF DELETE ON episode_fts BEGIN SELECT 1; END",
 )
 
 
@@ -309,6 +321,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         4, "in-process BM25: lexical_batches replace episode_fts", V4, rebuild_lexical_batches
     ),
+    Migration(5, "episode_fts dropped (a write-absorbing view for schema-4 peers)", V5),
 )
 LATEST = MIGRATIONS[-1].version
 

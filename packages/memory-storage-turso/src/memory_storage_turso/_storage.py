@@ -15,7 +15,6 @@ also bumps the tenant's generation in the same transaction.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
@@ -56,15 +55,16 @@ from memory_core.text import terms
 from memory_storage_turso._codec import decode_cursor, encode_cursor, ts
 from memory_storage_turso._connection import Database, Tx
 from memory_storage_turso._filters import episode_where, pattern_where
-from memory_storage_turso._fts import ITEM_BITS, MAX_ITEM, match_expression, pattern_text
+from memory_storage_turso._fts import MAX_ITEM, match_expression, pattern_text
 from memory_storage_turso._lexical import (
     LexicalIndex,
     bump_generation,
+    index_many,
     index_texts,
     replace_task_text,
 )
 from memory_storage_turso._schema import LATEST, migrate, reconcile_lexical_batches
-from memory_storage_turso._url import SCHEMES, Target, parse_target
+from memory_storage_turso._url import SCHEMES, Target, create_parent_directory, parse_target
 from memory_storage_turso._vectors import VectorIndex
 
 MAX_PATTERN_SOURCES = 50
@@ -133,6 +133,7 @@ class LibSQLStorage:
                     f"DATABASE_URL synchronous= must be one of {', '.join(_SYNCHRONOUS)}",
                     key="DATABASE_URL",
                 )
+        create_parent_directory(target)
         return cls(target, busy_timeout_ms=config.busy_timeout_ms, synchronous=synchronous)
 
     def __repr__(self) -> str:
@@ -287,6 +288,100 @@ class LibSQLStorage:
         self._insert_steps(tx, tenant, pk, episode.id, steps, task=episode.task_description)
         self._bump(tx, tenant)
 
+    def import_batch(
+        self, tenant: str, episodes: Sequence[Episode], extraction: Extraction
+    ) -> None:
+        """Insert new episodes exactly as given (any status) with one extraction for all
+        of them in one transaction (the bulk path of ``SelfLearningMemory.import_episodes``).
+
+        Raises ``InvalidInputError`` naming ``episodes[i]`` (another tenant, an existing
+        id, a bad step number); nothing of the batch is written then.
+        """
+        ordered: list[list[ExecutionStep]] = []
+        for i, episode in enumerate(episodes):
+            if episode.tenant != tenant:
+                raise InvalidInputError(
+                    f"episodes[{i}] belongs to tenant {episode.tenant!r}, not {tenant!r}",
+                    field=f"episodes[{i}].tenant",
+                )
+            try:
+                self._check_steps(episode.steps, f"episodes[{i}].steps")
+            except DuplicateStepError as exc:
+                raise InvalidInputError(str(exc), field=f"episodes[{i}].steps") from None
+            ordered.append(sorted(episode.steps, key=lambda s: s.step_number))
+        self._check_extraction(tenant, extraction)
+
+        def op(tx: Tx) -> None:
+            ids = [str(e.id) for e in episodes]
+            taken = {
+                r[0]
+                for r in tx.all(
+                    "SELECT id FROM episodes WHERE tenant = ? "
+                    "AND id IN (SELECT value FROM json_each(?))",
+                    (tenant, json.dumps(ids)),
+                )
+            }
+            for i, eid in enumerate(ids):
+                if eid in taken or eid in ids[:i]:
+                    raise InvalidInputError(
+                        f"an episode with id {eid} already exists", field=f"episodes[{i}].id"
+                    )
+            # The write lock is held (BEGIN IMMEDIATE), so the next pks are known and every
+            # table gets one executemany for the whole batch instead of a few per episode.
+            top = tx.one("SELECT coalesce(max(pk), 0) FROM episodes")
+            first = int(top[0]) + 1 if top else 1
+            pks = list(range(first, first + len(episodes)))
+            tx.many(
+                "INSERT INTO episodes (pk, tenant, id, task_type, domain, language, framework, "
+                "status, outcome, started_at, completed_at, step_count, pending_extraction, "
+                "version, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (pk, tenant, eid, *self._columns(e, len(steps), False))
+                    for pk, eid, e, steps in zip(pks, ids, episodes, ordered, strict=True)
+                ],
+            )
+            tx.many(
+                "INSERT INTO episode_tags (tenant, tag, episode_pk) VALUES (?, ?, ?)",
+                [
+                    (tenant, tag, pk)
+                    for pk, e in zip(pks, episodes, strict=True)
+                    for tag in dict.fromkeys(e.context.tags)
+                ],
+            )
+            tx.many(
+                "INSERT INTO steps (episode_pk, step_number, data) VALUES (?, ?, ?)",
+                [
+                    (pk, s.step_number, s.model_dump_json())
+                    for pk, steps in zip(pks, ordered, strict=True)
+                    for s in steps
+                ],
+            )
+            index_many(
+                tx,
+                tenant,
+                [
+                    (
+                        pk,
+                        e.id,
+                        [(0, e.task_description)]
+                        + [(s.step_number, s.search_text()) for s in steps],
+                    )
+                    for pk, e, steps in zip(pks, episodes, ordered, strict=True)
+                ],
+            )
+            self._upsert_patterns(tx, tenant, extraction.patterns)
+            self._upsert_heuristics(tx, tenant, extraction.heuristics)
+            self._write_embeddings(
+                tx,
+                tenant,
+                extraction.embeddings,
+                "extraction.embeddings",
+                fresh=dict(zip([e.id for e in episodes], pks, strict=True)),
+            )
+            self._bump(tx, tenant)
+
+        self._db.write(op)
+
     def append_steps(self, tenant: str, episode_id: UUID, steps: Sequence[ExecutionStep]) -> int:
         self._check_steps(steps)
         return self._db.write(partial(self._append, tenant, episode_id, list(steps)))
@@ -344,6 +439,27 @@ class LibSQLStorage:
             )
         )
         return [ExecutionStep.model_validate_json(r[0]) for r in rows]
+
+    def get_steps_many(
+        self, tenant: str, wanted: Sequence[tuple[UUID, Sequence[int]]]
+    ) -> dict[UUID, list[ExecutionStep]]:
+        """``get_steps`` for several episodes in one statement (the query path's one read)."""
+        pairs = [[str(eid), int(n)] for eid, numbers in wanted for n in dict.fromkeys(numbers)]
+        if not pairs:
+            return {}
+        rows = self._db.read(
+            lambda tx: tx.all(
+                "SELECT e.id, s.data FROM json_each(?) w "
+                "JOIN episodes e ON e.tenant = ? AND e.id = w.value ->> 0 "
+                "JOIN steps s ON s.episode_pk = e.pk AND s.step_number = w.value ->> 1 "
+                "ORDER BY e.pk, s.step_number",
+                (json.dumps(pairs), tenant),
+            )
+        )
+        out: dict[UUID, list[ExecutionStep]] = {}
+        for eid, data in rows:
+            out.setdefault(UUID(eid), []).append(ExecutionStep.model_validate_json(data))
+        return out
 
     def get_summaries(self, tenant: str, episode_ids: Sequence[UUID]) -> list[EpisodeSummary]:
         if not episode_ids:
@@ -466,11 +582,6 @@ class LibSQLStorage:
         # Explicit deletes rather than relying on ON DELETE CASCADE: over a remote
         # connection PRAGMA foreign_keys does not persist between requests.
         tx.run("DELETE FROM lexical_batches WHERE episode_pk = ?", (pk,))
-        tx.run(  # kept for schema-3 readers during a rollout (see _schema V4)
-            f"DELETE FROM episode_fts WHERE rowid BETWEEN (? << {ITEM_BITS}) "
-            f"AND ((? << {ITEM_BITS}) | {MAX_ITEM})",
-            (pk, pk),
-        )
         bump_generation(tx, tenant)
         tx.run("DELETE FROM steps WHERE episode_pk = ?", (pk,))
         tx.run("DELETE FROM episode_tags WHERE episode_pk = ?", (pk,))
@@ -653,7 +764,7 @@ class LibSQLStorage:
                 )
             if not record.vector:
                 raise InvalidInputError("vector must not be empty", field=f"{where}.vector")
-            if not all(math.isfinite(v) for v in record.vector):
+            if not np.isfinite(np.asarray(record.vector, dtype=np.float64)).all():
                 raise InvalidInputError("vector contains NaN or infinity", field=f"{where}.vector")
             dim = dims.setdefault(record.model_id, record.dimension)
             if dim != record.dimension:
@@ -672,28 +783,42 @@ class LibSQLStorage:
         )
 
     def _write_embeddings(
-        self, tx: Tx, tenant: str, records: Sequence[EmbeddingRecord], field: str
+        self,
+        tx: Tx,
+        tenant: str,
+        records: Sequence[EmbeddingRecord],
+        field: str,
+        *,
+        fresh: dict[UUID, int] | None = None,
     ) -> None:
+        """Insert (or replace) vectors; ``fresh``: the pks of episodes created in this
+        transaction (their vectors are new: nothing to look up or replace)."""
         if not records:
             return
-        pks: dict[UUID, int] = {}
-        for eid in dict.fromkeys(r.episode_id for r in records):
+        pks: dict[UUID, int] = dict(fresh or {})
+        for eid in dict.fromkeys(r.episode_id for r in records if r.episode_id not in pks):
             row = tx.one("SELECT pk FROM episodes WHERE tenant = ? AND id = ?", (tenant, str(eid)))
             if row is None:
                 raise EpisodeNotFoundError(eid)
             pks[eid] = int(row[0])
+        stored_dims: dict[str, int | None] = {}  # one look-up per model, not per vector
         for i, record in enumerate(records):
-            row = tx.one(
-                "SELECT dim FROM embeddings WHERE model_id = ? LIMIT 1", (record.model_id,)
-            )
-            if row is not None and int(row[0]) != record.dimension:
+            if record.model_id not in stored_dims:
+                row = tx.one(
+                    "SELECT dim FROM embeddings WHERE model_id = ? LIMIT 1", (record.model_id,)
+                )
+                stored_dims[record.model_id] = int(row[0]) if row is not None else None
+            dim = stored_dims[record.model_id]
+            if dim is not None and dim != record.dimension:
                 raise InvalidInputError(
-                    f"{record.model_id} vectors have {row[0]} dimensions, not {record.dimension}",
+                    f"{record.model_id} vectors have {dim} dimensions, not {record.dimension}",
                     field=f"{field}[{i}].vector",
-                    limit=int(row[0]),
+                    limit=dim,
                 )
         replaced: set[str] = set()
         for record in records:
+            if fresh is not None and record.episode_id in fresh:
+                continue
             # Delete-then-insert gives a replaced vector a new vid, and bumping the
             # generation makes every process's matrix reload instead of keeping the old row.
             if tx.run(
@@ -1108,17 +1233,23 @@ class LibSQLStorage:
         after_seq: int = 0,
     ) -> list[tuple[int, str, dict[str, Any]]]:
         _check_limit(limit)
-        where, params = "", []
-        if episode_id is not None:
-            where = " AND (episode_id = ? OR related_id = ?)"
-            params = [str(episode_id), str(episode_id)]
-        rows = self._db.read(
-            lambda tx: tx.all(
-                "SELECT seq, id, data FROM records WHERE tenant = ? AND kind = ? AND seq > ?"
-                f"{where} ORDER BY seq LIMIT ?",
-                (tenant, kind, after_seq, *params, limit),
+        if episode_id is None:
+            sql = (
+                "SELECT seq, id, data FROM records WHERE tenant = ?1 AND kind = ?2 AND seq > ?3 "
+                "ORDER BY seq LIMIT ?4"
             )
-        )
+            params: tuple[Any, ...] = (tenant, kind, after_seq, limit)
+        else:
+            # One indexed lookup per episode column: with ``episode_id = ? OR related_id
+            # = ?`` the planner walks every record of the kind (records_kind) instead.
+            sql = (
+                "SELECT seq, id, data FROM records WHERE tenant = ?1 AND episode_id = ?5 "
+                "AND kind = ?2 AND seq > ?3 UNION SELECT seq, id, data FROM records "
+                "WHERE tenant = ?1 AND related_id = ?5 AND kind = ?2 AND seq > ?3 "
+                "ORDER BY seq LIMIT ?4"
+            )
+            params = (tenant, kind, after_seq, limit, str(episode_id))
+        rows = self._db.read(lambda tx: tx.all(sql, params))
         return [(int(r[0]), str(r[1]), dict(json.loads(r[2]))) for r in rows]
 
     def delete_record(self, tenant: str, kind: str, record_id: str) -> bool:
@@ -1234,12 +1365,26 @@ class LibSQLStorage:
         """Merge FTS segments, rebuild the file without free pages, checkpoint the WAL."""
         self._require_local("vacuum")
         before = self.stats().size_bytes
-        for table in ("episode_fts", "pattern_fts"):
-            self._db.autocommit(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
+        self._db.autocommit("INSERT INTO pattern_fts (pattern_fts) VALUES ('optimize')")
         self._db.autocommit("VACUUM")
         self._db.autocommit("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.autocommit("PRAGMA optimize")
         return {"size_before": before, "size_after": self.stats().size_bytes}
+
+    def scrub(self) -> dict[str, Any]:
+        """Make what was just deleted unreadable in the files, cheaply enough for every
+        delete (no VACUUM): ``secure_delete`` already zeroed the freed cells and pages;
+        ``pattern_fts`` keeps a deleted row's terms in its segments until a merge, so it
+        is merged (patterns are few); the write-ahead log, which still holds the pages as
+        they were before the delete, is checkpointed into the file and truncated.
+
+        Returns ``{"scrubbed": bool, "wal_frames": int}``; ``scrubbed`` is false when other
+        connections kept the log busy for the whole busy timeout (logged as a warning).
+        """
+        if self._target.mode != "file":
+            return {"scrubbed": False, "wal_frames": 0}
+        self._db.autocommit("INSERT INTO pattern_fts (pattern_fts) VALUES ('optimize')")
+        return self._db.truncate_wal()
 
     def backup(self, path: str | Path) -> dict[str, Any]:
         """A consistent snapshot of the live database into a new file (``VACUUM INTO``);

@@ -86,11 +86,22 @@ def _file_path(url: str) -> str:
     path = Path(raw).expanduser()
     if path.is_dir():
         raise ConfigurationError(f"DATABASE_URL points at a directory: {path}", key="DATABASE_URL")
-    if not path.parent.exists():
-        raise ConfigurationError(
-            f"DATABASE_URL directory does not exist: {path.parent}", key="DATABASE_URL"
-        )
     return str(path)
+
+
+def create_parent_directory(target: Target) -> None:
+    """Create a local database's directory on first open, so a client snippet pointing at
+    ``file:.memory/memory.db`` or a per-user data directory works as copied."""
+    if not target.is_local or target.database == ":memory:":
+        return
+    parent = Path(target.database).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"DATABASE_URL directory {parent} cannot be created: {exc.strerror or exc}",
+            key="DATABASE_URL",
+        ) from None
 
 
 def _strip_token(url: str, *, key: str) -> tuple[str, str]:

@@ -3,7 +3,12 @@
 ``provider_from_config`` reads ``embedding_provider``:
 
 * ``auto`` (default): ``openai`` when ``OPENAI_API_KEY`` is set, else ``local``;
-* ``local``: the bundled static model (offline, numpy only);
+* ``transformer``: all-MiniLM-L6-v2 run on numpy (offline, no torch; weights from
+  ``selfmem-embeddings-minilm``, ``pip install 'selfmem-core[transformer]'``). Not yet the
+  ``auto`` choice: it embeds synchronously on the write path (≈13 ms per text here), which
+  would cut single writes over MCP below their target until embedding moves to a
+  background worker;
+* ``local``: the bundled static model (offline, numpy only; the light fallback);
 * ``openai``: any OpenAI-compatible ``/embeddings`` endpoint;
 * ``none``: no embeddings; retrieval is lexical + context only;
 * any other name: a plugin registered under the ``memory_core.embeddings`` entry point.

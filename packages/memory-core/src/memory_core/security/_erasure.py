@@ -170,13 +170,8 @@ def retract_patterns(memory: SelfLearningMemory, tenant: str, episode: Episode) 
 
 
 def _erase_one(memory: SelfLearningMemory, tenant: str, episode_id: UUID) -> ErasureReport:
-    with memory._lock:
-        episode = memory.storage.get_episode(tenant, episode_id)
-        report = ErasureReport(tenant=tenant)
-        if episode is not None:
-            report = retract_patterns(memory, tenant, episode)
-        if memory.delete_episode(episode_id, tenant=tenant) or episode is not None:
-            report.episode_ids.append(episode_id)
+    # delete_episode retracts the patterns and deletes physically (memory_core._deletion)
+    report: ErasureReport = memory._delete_episode(episode_id, tenant)
     return report
 
 

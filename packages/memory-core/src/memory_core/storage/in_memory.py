@@ -105,6 +105,12 @@ class _Tenant:
     records: dict[tuple[str, str], tuple[int, dict[str, Any], UUID | None, UUID | None]] = field(
         default_factory=dict
     )
+    # Indexes over ``records`` so no read walks every kind (the audit log grows by two
+    # records per episode): per kind, ascending seqs and seq -> id; per episode named
+    # (as episode_id or related_id), the (kind, id) keys.
+    record_seqs: dict[str, list[int]] = field(default_factory=dict)
+    record_ids: dict[str, dict[int, str]] = field(default_factory=dict)
+    records_of_episode: dict[UUID, dict[tuple[str, str], None]] = field(default_factory=dict)
     next_seq: int = 0
     generation: int = 0
 
@@ -181,17 +187,75 @@ class InMemoryStorage:
                 )
             _check_step_numbers([s.step_number for s in episode.steps], set())
             t = self._tenant(episode.tenant)
-            row = _copy(episode.model_copy(update={"steps": []}))
-            t.episodes[row.id] = row
-            t.steps[row.id] = {s.step_number: _copy(s) for s in episode.steps}
-            self._owner[row.id] = episode.tenant
-            t.ordinal[row.id] = t.next_ordinal
-            t.next_ordinal += 1
-            bisect.insort(t.order, (row.started_at, row.id))
-            t.text.add((row.id, 0), terms(row.task_description))
-            for s in episode.steps:
-                t.text.add((row.id, s.step_number), terms(s.search_text()))
-            self._refresh_summary(t, row.id)
+            self._insert_episode(t, episode)
+            t.generation += 1
+
+    def _insert_episode(self, t: _Tenant, episode: Episode) -> None:
+        """Add a new (validated) episode to every structure of its tenant."""
+        row = _copy(episode.model_copy(update={"steps": []}))
+        t.episodes[row.id] = row
+        t.steps[row.id] = {s.step_number: _copy(s) for s in episode.steps}
+        self._owner[row.id] = episode.tenant
+        t.ordinal[row.id] = t.next_ordinal
+        t.next_ordinal += 1
+        bisect.insort(t.order, (row.started_at, row.id))
+        t.text.add((row.id, 0), terms(row.task_description))
+        for s in episode.steps:
+            t.text.add((row.id, s.step_number), terms(s.search_text()))
+        self._refresh_summary(t, row.id)
+
+    def import_batch(
+        self, tenant: str, episodes: Sequence[Episode], extraction: Extraction
+    ) -> None:
+        """Store new episodes exactly as given (any status) and one extraction for all of
+        them, all or nothing (the bulk path of ``SelfLearningMemory.import_episodes``).
+
+        Raises ``InvalidInputError`` naming ``episodes[i]`` when one is of another tenant
+        or its id exists (in any tenant), or a step number repeats; nothing is written.
+        """
+        with self._lock:
+            self._open()
+            seen: set[UUID] = set()
+            for i, episode in enumerate(episodes):
+                if episode.tenant != tenant:
+                    raise InvalidInputError(
+                        f"episodes[{i}] belongs to tenant {episode.tenant!r}, not {tenant!r}",
+                        field=f"episodes[{i}].tenant",
+                    )
+                if episode.id in self._owner or episode.id in seen:
+                    raise InvalidInputError(
+                        f"an episode with id {episode.id} already exists", field=f"episodes[{i}].id"
+                    )
+                seen.add(episode.id)
+                try:
+                    _check_step_numbers([s.step_number for s in episode.steps], set())
+                except DuplicateStepError as exc:
+                    raise InvalidInputError(str(exc), field=f"episodes[{i}].steps") from None
+            self._validate_patterns(tenant, extraction.patterns)
+            _check_tenants(tenant, extraction.heuristics, "heuristics")
+            batch_dims: dict[str, int] = {}
+            for j, record in enumerate(extraction.embeddings):
+                if record.episode_id not in seen:
+                    raise EpisodeNotFoundError(record.episode_id)
+                dim = self._dimensions.get(record.model_id) or batch_dims.setdefault(
+                    record.model_id, record.dimension
+                )
+                if record.dimension != dim:
+                    raise InvalidInputError(
+                        f"embeddings[{j}].vector must have {dim} dimensions",
+                        field=f"embeddings[{j}].vector",
+                        limit=dim,
+                    )
+            t = self._tenant(tenant)
+            for episode in episodes:
+                self._insert_episode(t, episode)
+            self._write_patterns(t, extraction.patterns)
+            self._write_heuristics(t, extraction.heuristics)
+            units = [
+                (r, _unit(r.vector, r.dimension, f"embeddings[{j}].vector"))
+                for j, r in enumerate(extraction.embeddings)
+            ]
+            self._write_embeddings(t, units)
             t.generation += 1
 
     def append_steps(self, tenant: str, episode_id: UUID, steps: Sequence[ExecutionStep]) -> int:
@@ -230,6 +294,22 @@ class InMemoryStorage:
             if not stored:
                 return []
             return [_copy(stored[n]) for n in sorted(set(step_numbers)) if n in stored]
+
+    def get_steps_many(
+        self, tenant: str, wanted: Sequence[tuple[UUID, Sequence[int]]]
+    ) -> dict[UUID, list[ExecutionStep]]:
+        """``get_steps`` for several episodes in one call (the query path's one read)."""
+        with self._lock:
+            self._open()
+            t = self._peek(tenant)
+            out: dict[UUID, list[ExecutionStep]] = {}
+            for episode_id, numbers in wanted:
+                stored = t.steps.get(episode_id) if t is not None else None
+                if stored:
+                    out[episode_id] = [
+                        _copy(stored[n]) for n in sorted(set(numbers)) if n in stored
+                    ]
+            return out
 
     def get_summaries(self, tenant: str, episode_ids: Sequence[UUID]) -> list[EpisodeSummary]:
         with self._lock:
@@ -355,9 +435,10 @@ class InMemoryStorage:
                 if changed:
                     pattern.version += 1
                     pattern.updated_at = max(now, pattern.updated_at)
-            for rkey, (_, _, a, b) in list(t.records.items()):
-                if episode_id in (a, b):
-                    del t.records[rkey]
+            for rkey in list(t.records_of_episode.get(episode_id, {})):
+                old = t.records.pop(rkey, None)
+                if old is not None:
+                    _forget_record(t, rkey, old)
             t.generation += 1
             return True
 
@@ -418,13 +499,20 @@ class InMemoryStorage:
         with self._lock:
             self._open()
             t = self._tenant(tenant)
-            old = t.records.get((kind, record_id))
+            key = (kind, record_id)
+            old = t.records.get(key)
             if old is None:
                 t.next_seq += 1
                 seq = t.next_seq
+                t.record_seqs.setdefault(kind, []).append(seq)  # seqs only grow: stays sorted
+                t.record_ids.setdefault(kind, {})[seq] = record_id
             else:
                 seq = old[0]
-            t.records[(kind, record_id)] = (seq, copied, episode_id, related_id)
+                _unlink_record(t, key, old[2], old[3])
+            t.records[key] = (seq, copied, episode_id, related_id)
+            for named in (episode_id, related_id):
+                if named is not None:
+                    t.records_of_episode.setdefault(named, {})[key] = None
             t.generation += 1
 
     def get_record(self, tenant: str, kind: str, record_id: str) -> dict[str, Any] | None:
@@ -449,19 +537,29 @@ class InMemoryStorage:
             t = self._peek(tenant)
             if t is None:
                 return []
-            rows = sorted(
-                (seq, rid, data)
-                for (k, rid), (seq, data, a, b) in t.records.items()
-                if k == kind and seq > after_seq and (episode_id is None or episode_id in (a, b))
-            )
-            return [(seq, rid, json.loads(json.dumps(data))) for seq, rid, data in rows[:limit]]
+            if episode_id is not None:
+                named = t.records_of_episode.get(episode_id, {})
+                seqs = sorted(t.records[key][0] for key in named if key[0] == kind)
+                seqs = seqs[bisect.bisect_right(seqs, after_seq) :][:limit]
+            else:
+                all_seqs = t.record_seqs.get(kind, [])
+                start = bisect.bisect_right(all_seqs, after_seq)
+                seqs = all_seqs[start : start + limit]
+            ids = t.record_ids.get(kind, {})
+            out = []
+            for seq in seqs:
+                rid = ids[seq]
+                out.append((seq, rid, json.loads(json.dumps(t.records[(kind, rid)][1]))))
+            return out
 
     def delete_record(self, tenant: str, kind: str, record_id: str) -> bool:
         with self._lock:
             self._open()
             t = self._peek(tenant)
-            if t is None or t.records.pop((kind, record_id), None) is None:
+            old = t.records.pop((kind, record_id), None) if t is not None else None
+            if t is None or old is None:
                 return False
+            _forget_record(t, (kind, record_id), old)
             t.generation += 1
             return True
 
@@ -801,6 +899,32 @@ class InMemoryStorage:
 
 
 # -- helpers ---------------------------------------------------------------------------
+
+
+def _unlink_record(t: _Tenant, key: tuple[str, str], *named: UUID | None) -> None:
+    """Take a record out of the per-episode index of the episodes it names."""
+    for eid in named:
+        if eid is None:
+            continue
+        keys = t.records_of_episode.get(eid)
+        if keys is not None:
+            keys.pop(key, None)
+            if not keys:
+                del t.records_of_episode[eid]
+
+
+def _forget_record(
+    t: _Tenant,
+    key: tuple[str, str],
+    old: tuple[int, dict[str, Any], UUID | None, UUID | None],
+) -> None:
+    """Drop a removed record from every index (``records`` itself is done by the caller)."""
+    seq, _, a, b = old
+    kind = key[0]
+    seqs = t.record_seqs[kind]
+    del seqs[bisect.bisect_left(seqs, seq)]
+    del t.record_ids[kind][seq]
+    _unlink_record(t, key, a, b)
 
 
 def _check_step_numbers(numbers: Sequence[int], stored: set[int]) -> None:

@@ -1,0 +1,108 @@
+"""What a hook puts in front of the agent before it works: relevant past episodes, their
+key steps and the playbook for the task, within a token budget, or nothing at all.
+
+Nothing is better than noise: an episode is shown only when it passes the relevance
+floor, and the playbook only when at least one episode did (patterns from irrelevant
+evidence are not advice). Tokens are counted as characters / 4.
+"""
+
+from __future__ import annotations
+
+import os
+from uuid import UUID
+
+from memory_core import RetrievedEpisode, SelfLearningMemory, TaskContext
+from memory_core.text import terms
+
+DEFAULT_TOKENS = 600
+EPISODES = 3
+STEPS_PER_EPISODE = 3
+PLAYBOOK_STEPS = 5
+# Until retrieval scores are calibrated (issue 14), the floor is how much of the prompt
+# an episode's own text covers: a third of the prompt's terms, at least one of them.
+MIN_TERM_COVERAGE = 1 / 3
+
+
+def token_budget() -> int:
+    """``MEMORY_HOOK_CONTEXT_TOKENS``; 0 turns the context off."""
+    raw = os.environ.get("MEMORY_HOOK_CONTEXT_TOKENS", "")
+    try:
+        return max(0, int(raw)) if raw else DEFAULT_TOKENS
+    except ValueError:
+        return DEFAULT_TOKENS
+
+
+def relevant(hit: RetrievedEpisode, prompt: str) -> bool:
+    """Whether an episode clears the relevance floor for ``prompt``."""
+    wanted = set(terms(prompt))
+    if not wanted:
+        return False
+    text = " ".join([hit.episode.task_description, *(f"{s.tool} {s.action}" for s in hit.steps)])
+    covered = wanted & set(terms(text))
+    return bool(covered) and len(covered) / len(wanted) >= MIN_TERM_COVERAGE
+
+
+def _episode_lines(n: int, hit: RetrievedEpisode) -> list[str]:
+    e = hit.episode
+    outcome = e.outcome.value if e.outcome else "in progress"
+    when = e.started_at.date().isoformat()
+    lines = [f"{n}. [{outcome}] {e.task_description[:200]} ({e.context.domain}, {when})"]
+    if e.verdict:
+        lines.append(f"   outcome: {e.verdict[:200]}")
+    for s in hit.steps[:STEPS_PER_EPISODE]:
+        result = ""
+        if s.result is not None and not s.result.ok:
+            result = f" → failed: {(s.result.message or '')[:120]}"
+        lines.append(f"   - {s.tool}: {s.action[:160]}{result}")
+    return lines
+
+
+def build_context(
+    memory: SelfLearningMemory,
+    prompt: str,
+    project: str,
+    *,
+    episode_id: UUID | None = None,
+    budget_tokens: int | None = None,
+) -> str:
+    """The additionalContext text for ``prompt``, or ``""`` when nothing relevant is known."""
+    budget = (token_budget() if budget_tokens is None else budget_tokens) * 4
+    if budget <= 0 or not terms(prompt):
+        return ""
+    ctx = TaskContext(domain=project)
+    result = memory.query(
+        prompt, ctx, limit=EPISODES + 2, for_episode=episode_id, status="completed"
+    )
+    hits = [h for h in result.episodes if relevant(h, prompt)][:EPISODES]
+    if not hits:
+        return ""
+    header = "Relevant past work from memory (outcomes of hook-recorded sessions are inferred):"
+    blocks = [_episode_lines(i, h) for i, h in enumerate(hits, start=1)]
+    playbook = memory.recommend_playbook(prompt, ctx, PLAYBOOK_STEPS, for_episode=episode_id)
+    plan = [
+        f"{s.order}. {s.tool}: {s.action[:160]} ({s.success_rate:.0%} of {s.support})"
+        for s in playbook.steps
+    ]
+    warnings = [f"- {w[:200]}" for w in playbook.warnings[:2]]
+    out = [header]
+    used = len(header)
+    for block in blocks:
+        size = sum(len(line) + 1 for line in block)
+        if used + size > budget:
+            if len(out) == 1:  # always show the best episode's first line
+                out.append(block[0][: max(0, budget - used - 1)])
+            break
+        out.extend(block)
+        used += size
+    for title, lines in (("Playbook for this task:", plan), ("Watch out:", warnings)):
+        if not lines:
+            continue
+        section = [title]
+        for line in lines:
+            if used + sum(len(x) + 1 for x in [*section, line]) > budget:
+                break
+            section.append(line)
+        if len(section) > 1:
+            out.extend(section)
+            used += sum(len(x) + 1 for x in section)
+    return "\n".join(out)

@@ -1,0 +1,287 @@
+"""``EpisodeLifecycle``: start → log steps → complete, and reading, deleting, moving episodes.
+
+Completion computes reward and reflection, extracts patterns (inline or through the
+``ExtractionWorker``), stores the episode durably and then announces it
+(``LifecycleEvents.episode_completed``) so feedback and workflow features learn from it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from memory_core._context import MemoryContext
+from memory_core._deletion import delete_everywhere
+from memory_core._errors import EpisodeNotFoundError, EpisodeStateError, InvalidInputError
+from memory_core._ids import as_enum, as_uuid
+from memory_core._logging import event
+from memory_core._models import (
+    Episode,
+    EpisodeFilter,
+    EpisodePage,
+    EpisodeSummary,
+    ExecutionStep,
+    TaskContext,
+    TaskOutcome,
+    TaskType,
+    utcnow,
+)
+from memory_core._validation import (
+    check_context,
+    check_json,
+    check_limit,
+    check_outcome,
+    check_steps,
+    check_text,
+    coerce,
+)
+from memory_core.extraction import extract_patterns
+from memory_core.reflection import reflect
+from memory_core.reward import compute_reward
+from memory_core.security._erasure import ErasureReport
+
+if TYPE_CHECKING:
+    from memory_core._memory import SelfLearningMemory
+
+log = logging.getLogger("memory_core")
+
+
+class EpisodeLifecycle:
+    """The episode half of the learning loop; see the module docstring."""
+
+    def __init__(self, ctx: MemoryContext) -> None:
+        self._ctx = ctx
+
+    def start_episode(
+        self,
+        task_description: str,
+        context: TaskContext | dict[str, Any] | None,
+        task_type: TaskType | str,
+        metadata: dict[str, Any] | None,
+        tenant: str | None,
+    ) -> UUID:
+        c = self._ctx
+        with c.metrics.timed("start_episode"):
+            limits = c.limits
+            check_text(
+                task_description,
+                "task_description",
+                limits.max_task_description_chars,
+                required=True,
+            )
+            ctx = coerce(TaskContext, context or {}, "context")
+            check_context(ctx, limits)
+            ttype = as_enum(TaskType, task_type, "task_type")
+            meta = dict(metadata or {})
+            check_json(meta, "metadata", limits.max_metadata_bytes, limits.max_json_depth)
+            episode = Episode(
+                tenant=c.tenant(tenant),
+                task_description=task_description,
+                task_type=ttype,
+                context=ctx,
+                metadata=meta,
+            )
+            c.guard.require_encryption(meta)  # security: never store a sensitive one in clear
+            with c.lock:
+                c.backends.storage.create_episode(episode)
+            c.guard.audit("start_episode", episode.tenant, [episode.id])  # security
+            event(
+                "episode started", logging.DEBUG, episode_id=str(episode.id), task_type=ttype.value
+            )
+            return episode.id
+
+    def append(
+        self,
+        episode_id: UUID | str,
+        steps: Sequence[ExecutionStep | dict[str, Any]],
+        tenant: str | None,
+        op: str,
+    ) -> None:
+        c = self._ctx
+        with c.metrics.timed(op):
+            eid = as_uuid(episode_id, "episode_id")
+            parsed = [coerce(ExecutionStep, s, f"steps[{i}]") for i, s in enumerate(steps)]
+            check_steps(parsed, c.limits, existing=0)
+            t = c.tenant(tenant)
+            with c.lock:
+                count = c.backends.storage.append_steps(t, eid, parsed)
+            if c.config.audit_steps:
+                c.guard.audit(op, t, [eid])  # security
+            if count > c.limits.max_steps_per_episode:
+                # The backend stored them; the per-episode bound is enforced on the next
+                # call. Checking first would cost a read per step on the hot path.
+                log.warning("episode %s exceeds %d steps", eid, c.limits.max_steps_per_episode)
+
+    def complete_episode(
+        self, episode_id: UUID | str, outcome: TaskOutcome | dict[str, Any], tenant: str | None
+    ) -> Episode:
+        c = self._ctx
+        with c.metrics.timed("complete_episode"):
+            eid = as_uuid(episode_id, "episode_id")
+            out = coerce(TaskOutcome, outcome, "outcome")
+            check_outcome(out, c.limits)
+            t = c.tenant(tenant)
+            with c.lock:
+                storage = c.backends.storage
+                episode = storage.get_episode(t, eid)
+                if episode is None:
+                    raise EpisodeNotFoundError(eid)
+                if episode.is_complete:
+                    raise EpisodeStateError(f"episode {eid} is already completed")
+                limit = c.limits.max_steps_per_episode
+                if len(episode.steps) > limit:
+                    raise InvalidInputError(
+                        f"the episode has {len(episode.steps)} steps; the limit is {limit}",
+                        field="steps",
+                        limit=limit,
+                    )
+                now = utcnow()
+                reward = compute_reward(episode, out, now)
+                done = episode.model_copy(
+                    update={
+                        "outcome": out,
+                        "reward": reward,
+                        "reflection": reflect(episode, out, reward),
+                        "completed_at": now,
+                        "updated_at": now,
+                        "version": episode.version + 1,
+                    }
+                )
+                patterns = extract_patterns(done, out)
+                done.pattern_ids = [p.id for p in patterns]
+                if c.config.extraction_mode == "queue" and c.worker.enqueue(t, eid):
+                    storage.complete_episode(done, None)
+                else:
+                    storage.complete_episode(done, c.worker.extraction(done, patterns))
+                    c.worker.after_extraction(t, patterns)
+                c.events.episode_completed(t, done)  # feedback credit, workflow sessions
+                c.cache.put_episode(done)
+                c.cache.invalidate_retrievals(t)
+            c.guard.audit("complete_episode", t, [eid])  # security
+            event(
+                "episode completed",
+                episode_id=str(eid),
+                outcome=out.type.value,
+                reward=reward.total,
+                steps=len(done.steps),
+                patterns=len(patterns),
+            )
+            return done
+
+    def get_episode(self, episode_id: UUID | str, tenant: str | None) -> Episode:
+        c = self._ctx
+        with c.metrics.timed("get_episode"):
+            eid = as_uuid(episode_id, "episode_id")
+            t = c.tenant(tenant)
+            raw = c.cache.cached("episode", t, str(eid))
+            if raw is not None:
+                try:
+                    return Episode.model_validate_json(raw)
+                except ValueError:
+                    c.cache.safe(lambda: c.backends.cache.delete("episode", t, str(eid)))
+            with c.lock:
+                episode = c.backends.storage.get_episode(t, eid)
+            if episode is None:
+                raise EpisodeNotFoundError(eid)
+            if episode.is_complete:
+                c.cache.put_episode(episode)
+            return episode
+
+    def get_summary(self, episode_id: UUID | str, tenant: str | None) -> EpisodeSummary:
+        c = self._ctx
+        eid = as_uuid(episode_id, "episode_id")
+        t = c.tenant(tenant)
+        with c.lock:
+            found = c.backends.storage.get_summaries(t, [eid])
+        if not found:
+            raise EpisodeNotFoundError(eid)
+        return found[0]
+
+    def list_episodes(
+        self,
+        filters: EpisodeFilter | dict[str, Any] | None,
+        limit: int,
+        cursor: str | None,
+        tenant: str | None,
+    ) -> EpisodePage:
+        c = self._ctx
+        with c.metrics.timed("list_episodes"):
+            f = coerce(EpisodeFilter, filters or {}, "filters")
+            check_limit(limit, c.limits)
+            with c.lock:
+                return c.backends.storage.list_episodes(c.tenant(tenant), f, limit, cursor)
+
+    def count_episodes(
+        self, filters: EpisodeFilter | dict[str, Any] | None, tenant: str | None
+    ) -> int:
+        c = self._ctx
+        f = coerce(EpisodeFilter, filters or {}, "filters")
+        with c.lock:
+            return c.backends.storage.count_episodes(c.tenant(tenant), f)
+
+    def delete_episode(
+        self, episode_id: UUID | str, tenant: str | None, host: SelfLearningMemory
+    ) -> ErasureReport:
+        """Physical deletion (``_deletion``); the report's ``episode_ids`` is empty when
+        the episode did not exist."""
+        c = self._ctx
+        with c.metrics.timed("delete_episode"):
+            eid = as_uuid(episode_id, "episode_id")
+            t = c.tenant(tenant)
+            report = delete_everywhere(c, host, t, eid)
+            existed = bool(report.episode_ids)
+            c.guard.audit("delete_episode", t, [eid], "ok" if existed else "not_found")
+            event("episode deleted", episode_id=str(eid), existed=existed)
+            return report
+
+    def export_episodes(self, tenant: str | None, batch: int) -> Iterator[Episode]:
+        c = self._ctx
+        t = c.tenant(tenant)
+        c.guard.audit("export_episodes", t)  # security: a bulk read
+        cursor: str | None = None
+        while True:
+            with c.lock:
+                page = c.backends.storage.list_episodes(t, EpisodeFilter(), batch, cursor)
+            for summary in page.items:
+                with c.lock:
+                    episode = c.backends.storage.get_episode(t, summary.id)
+                if episode is not None:
+                    yield episode
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    def import_episode(self, episode: Episode | dict[str, Any] | str) -> bool:
+        c = self._ctx
+        ep = coerce(Episode, episode, "episode")
+        c.guard.require_encryption(ep.metadata)  # security
+        c.guard.audit("import_episode", c.tenant(ep.tenant), [ep.id])  # security
+        with c.lock:
+            storage = c.backends.storage
+            if storage.get_episode(ep.tenant, ep.id) is not None:
+                return False
+            if ep.outcome is None:
+                storage.create_episode(ep)
+                return True
+            # Completing bumps the row version by one, so start one below the exported
+            # version: the stored episode then carries exactly the version it was exported
+            # with (export → import → export is byte-identical).
+            in_progress = ep.model_copy(
+                update={
+                    "outcome": None,
+                    "reward": None,
+                    "reflection": None,
+                    "completed_at": None,
+                    "pattern_ids": [],
+                    "version": max(1, ep.version - 1),
+                }
+            )
+            storage.create_episode(in_progress)
+            patterns = extract_patterns(ep, ep.outcome)
+            ep = ep.model_copy(update={"pattern_ids": [p.id for p in patterns]})
+            storage.complete_episode(ep, c.worker.extraction(ep, patterns))
+            c.worker.after_extraction(ep.tenant, patterns)
+            c.cache.invalidate_retrievals(ep.tenant)
+            return True

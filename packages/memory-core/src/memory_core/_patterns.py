@@ -1,0 +1,149 @@
+"""Patterns: reading them, their applied outcomes, and the credit from retrieval.
+
+Every pattern write goes through ``PatternService.record_usage`` (or the extraction
+worker), which writes the new statistics through to the cache. ``RetrievalFeedback``
+remembers which patterns were shown for an in-progress episode and, when it completes,
+credits or debits them with its outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from memory_core._context import MemoryContext
+from memory_core._errors import PatternNotFoundError
+from memory_core._events import LifecycleListener, ShownSource
+from memory_core._ids import as_uuid
+from memory_core._models import Episode, Heuristic, OutcomeType, Pattern, PatternFilter
+from memory_core._results import PatternAnalysis
+from memory_core._validation import check_limit, coerce
+
+ShownPatterns = dict[tuple[str, UUID], set[UUID]]
+"""(tenant, episode id) → ids of the patterns shown for that episode."""
+
+
+class PatternService:
+    """Pattern reads, analysis, heuristics and applied-outcome feedback."""
+
+    def __init__(self, ctx: MemoryContext) -> None:
+        self._ctx = ctx
+
+    def record_usage(
+        self, tenant: str, pattern_id: UUID, episode_id: UUID, success: bool
+    ) -> Pattern:
+        """Store an application of a pattern and write the new statistics through."""
+        pattern = self._ctx.backends.storage.record_pattern_usage(
+            tenant, pattern_id, episode_id, success
+        )
+        self._ctx.cache.put_pattern(tenant, pattern)
+        return pattern
+
+    def record_pattern_outcome(
+        self,
+        pattern_id: UUID | str,
+        applied_in_episode: UUID | str,
+        success: bool,
+        tenant: str | None,
+    ) -> Pattern:
+        c = self._ctx
+        with c.metrics.timed("record_pattern_outcome"):
+            pid = as_uuid(pattern_id, "pattern_id")
+            eid = as_uuid(applied_in_episode, "applied_in_episode")
+            t = c.tenant(tenant)
+            with c.lock:
+                pattern = self.record_usage(t, pid, eid, bool(success))
+                c.cache.invalidate_retrievals(t)
+            c.guard.audit("record_pattern_outcome", t, [pid, eid])  # security
+            return pattern
+
+    def get_pattern(self, pattern_id: UUID | str, tenant: str | None) -> Pattern:
+        c = self._ctx
+        pid = as_uuid(pattern_id, "pattern_id")
+        t = c.tenant(tenant)
+        raw = c.cache.cached("pattern", t, str(pid))
+        if raw is not None:
+            return Pattern.model_validate_json(raw)
+        with c.lock:
+            pattern = c.backends.storage.get_pattern(t, pid)
+        if pattern is None:
+            raise PatternNotFoundError(pid)
+        c.cache.put_pattern(t, pattern)
+        return pattern
+
+    def list_patterns(
+        self, filters: PatternFilter | dict[str, Any] | None, limit: int, tenant: str | None
+    ) -> list[Pattern]:
+        c = self._ctx
+        f = coerce(PatternFilter, filters or {}, "filters")
+        check_limit(limit, c.limits)
+        with c.lock:
+            return c.backends.storage.list_patterns(c.tenant(tenant), f, limit)
+
+    def analyze_patterns(
+        self, filters: PatternFilter | dict[str, Any] | None, limit: int, tenant: str | None
+    ) -> list[PatternAnalysis]:
+        c = self._ctx
+        with c.metrics.timed("analyze_patterns"):
+            patterns = self.list_patterns(filters, limit, tenant)
+            trend_of = getattr(c.backends.storage, "pattern_usage_trend", None)
+            t = c.tenant(tenant)
+            out = []
+            for p in patterns:
+                trend: list[float] = []
+                if callable(trend_of):
+                    with c.lock:
+                        trend = list(trend_of(t, p.id))
+                out.append(
+                    PatternAnalysis(
+                        pattern=p,
+                        success_rate=round(p.success_rate, 6),
+                        confidence=round(p.confidence, 6),
+                        effectiveness=None
+                        if p.effectiveness is None
+                        else round(p.effectiveness, 6),
+                        trend=trend,
+                    )
+                )
+            return out
+
+    def list_heuristics(
+        self, limit: int, tenant: str | None, min_confidence: float
+    ) -> list[Heuristic]:
+        c = self._ctx
+        check_limit(limit, c.limits)
+        with c.lock:
+            return c.backends.storage.list_heuristics(c.tenant(tenant), limit, min_confidence)
+
+
+class RetrievalFeedback(LifecycleListener):
+    """Patterns shown for an episode learn from its outcome when it completes."""
+
+    def __init__(self, patterns: PatternService) -> None:
+        self._patterns = patterns
+        self.shown: ShownPatterns = {}
+
+    def patterns_shown(
+        self,
+        tenant: str,
+        episode_id: UUID,
+        pattern_ids: Sequence[UUID],
+        source: ShownSource,
+        task_description: str,
+    ) -> None:
+        self.shown.setdefault((tenant, episode_id), set()).update(pattern_ids)
+
+    def episode_completed(self, tenant: str, episode: Episode) -> None:
+        retrieved = self.shown.pop((tenant, episode.id), None)
+        if not retrieved or episode.outcome is None:
+            return
+        success = episode.outcome.type is OutcomeType.SUCCESS
+        for pid in retrieved:
+            try:
+                self._patterns.record_usage(tenant, pid, episode.id, success)
+            except PatternNotFoundError:
+                continue
+
+    def episode_deleted(self, tenant: str, episode_id: UUID) -> None:
+        self.shown.pop((tenant, episode_id), None)

@@ -1,0 +1,261 @@
+"""``Retriever``: episodes and patterns relevant to a task, with a retrieval cache.
+
+One scoring pass (``retrieval.rank_episodes``: lexical + semantic + context) serves the
+episode list and, through the evidence of the scored episodes, the pattern ranking.
+Results are cached under a key that includes the storage generation, so a write by any
+instance changes the key instead of needing an invalidation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from uuid import UUID
+
+from memory_core._context import MemoryContext
+from memory_core._errors import EmbeddingError, InvalidInputError
+from memory_core._ids import as_uuid
+from memory_core._models import (
+    SCHEMA_VERSION,
+    EpisodeFilter,
+    EpisodeSummary,
+    PatternFilter,
+    TaskContext,
+)
+from memory_core._results import QueryResult, RetrievedEpisode, RetrievedPattern
+from memory_core._validation import check_limit, check_text, coerce
+from memory_core.flags import effective_flags, enabled  # deploy: feature flags
+from memory_core.retrieval import rank_episodes, rank_patterns
+
+_FILTER_KEYS = set(EpisodeFilter.model_fields)
+_PATTERN_EVIDENCE = 30
+"""Top-scored episodes whose patterns are candidates for the pattern list."""
+_PATTERN_LEXICAL = 50
+"""Patterns matched by text that are candidates too."""
+
+
+class Retriever:
+    """Retrieval for one memory; see the module docstring."""
+
+    def __init__(self, ctx: MemoryContext) -> None:
+        self._ctx = ctx
+
+    def _prepare(
+        self, task_description: str, context: TaskContext | dict[str, Any] | None, limit: int
+    ) -> TaskContext | None:
+        """The checks every query makes: text, limit and context."""
+        check_text(
+            task_description, "task_description", self._ctx.limits.max_query_chars, required=True
+        )
+        check_limit(limit, self._ctx.limits)
+        return coerce(TaskContext, context, "context") if context is not None else None
+
+    def retrieve_relevant_context(
+        self,
+        task_description: str,
+        context: TaskContext | dict[str, Any] | None,
+        limit: int,
+        tenant: str | None,
+        max_steps_per_episode: int,
+        filters: dict[str, Any],
+    ) -> list[RetrievedEpisode]:
+        c = self._ctx
+        with c.metrics.timed("retrieve_relevant_context"):
+            ctx = self._prepare(task_description, context, limit)
+            f = episode_filter(filters)
+            t = c.tenant(tenant)
+            key = self._retrieval_key(
+                "ctx", t, task_description, ctx, f, limit, max_steps_per_episode
+            )
+            raw = c.cache.get("retrieval", t, key)
+            if raw is not None:
+                return [RetrievedEpisode.model_validate(x) for x in json.loads(raw)]
+            with c.lock:
+                results, _ = self.retrieve(
+                    t, task_description, ctx, f, limit, max_steps_per_episode
+                )
+            payload = json.dumps([r.model_dump(mode="json") for r in results]).encode()
+            if c.guard.sensitive(t, [r.episode.id for r in results]):
+                return results  # security: no plaintext of sensitive episodes in the cache
+            c.cache.safe(
+                lambda: c.backends.cache.put(
+                    "retrieval",
+                    t,
+                    key,
+                    c.cache.seal(t, payload),
+                    ttl_seconds=c.config.retrieval_cache_ttl_seconds,
+                )
+            )
+            return results
+
+    def retrieve(
+        self,
+        tenant: str,
+        text: str,
+        ctx: TaskContext | None,
+        filters: EpisodeFilter,
+        limit: int,
+        max_steps: int,
+        *,
+        diversify: bool = True,
+        fetched: dict[UUID, EpisodeSummary] | None = None,
+    ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
+        """Ranked episodes and every scored episode's score (the pattern evidence);
+        ``fetched`` receives the candidates' summaries (one read serves the patterns)."""
+        c = self._ctx
+        query_vector = None
+        emb = c.backends.embedder
+        if emb is not None:
+            try:
+                query_vector = emb.embed([text])[0]
+            except EmbeddingError as exc:
+                c.backends.disable_embedder(exc)
+                emb = None
+        return rank_episodes(
+            c.backends.storage,
+            tenant,
+            text,
+            query_vector,
+            emb.model_id if emb is not None else None,
+            ctx,
+            filters,
+            limit,
+            max_steps,
+            c.weights,
+            diversify=diversify and enabled(c.config, "mmr"),  # deploy: feature flag
+            fetched=fetched,
+        )
+
+    def retrieve_relevant_patterns(
+        self,
+        task_description: str,
+        context: TaskContext | dict[str, Any] | None,
+        limit: int,
+        tenant: str | None,
+        for_episode: UUID | str | None,
+    ) -> list[RetrievedPattern]:
+        c = self._ctx
+        with c.metrics.timed("retrieve_relevant_patterns"):
+            ctx = self._prepare(task_description, context, limit)
+            t = c.tenant(tenant)
+            with c.lock:
+                ranked = self.patterns_for(t, task_description, ctx, limit)
+            self._remember_shown(t, for_episode, ranked, task_description)
+            return ranked
+
+    def _remember_shown(
+        self,
+        tenant: str,
+        for_episode: UUID | str | None,
+        ranked: list[RetrievedPattern],
+        task_description: str,
+    ) -> None:
+        """Announce the patterns shown for an episode: they learn from its outcome."""
+        if for_episode is None:
+            return
+        eid = as_uuid(for_episode, "for_episode")
+        ids = [r.pattern.id for r in ranked]
+        self._ctx.events.patterns_shown(tenant, eid, ids, "patterns", task_description)
+
+    def patterns_for(
+        self,
+        tenant: str,
+        text: str,
+        ctx: TaskContext | None,
+        limit: int,
+        episode_scores: dict[UUID, float] | None = None,
+        fetched: dict[UUID, EpisodeSummary] | None = None,
+    ) -> list[RetrievedPattern]:
+        storage = self._ctx.backends.storage
+        fetched = {} if fetched is None else fetched
+        if episode_scores is None:
+            _, episode_scores = self.retrieve(
+                tenant,
+                text,
+                ctx,
+                EpisodeFilter(),
+                _PATTERN_EVIDENCE,
+                0,
+                diversify=False,
+                fetched=fetched,
+            )
+        top = sorted(episode_scores.items(), key=lambda kv: -kv[1])[:_PATTERN_EVIDENCE]
+        episode_scores = dict(top)
+        missing = [i for i in episode_scores if i not in fetched]  # scored ones are fetched
+        if missing:
+            fetched.update((s.id, s) for s in storage.get_summaries(tenant, missing))
+        ids: list[UUID] = []
+        for eid in episode_scores:
+            if eid in fetched:
+                ids.extend(fetched[eid].pattern_ids)
+        lexical_hits = storage.search_patterns(tenant, text, _PATTERN_LEXICAL, PatternFilter())
+        top_lx = max((score for _, score in lexical_hits), default=0.0) or 1.0
+        lexical = {p.id: score / top_lx for p, score in lexical_hits}
+        wanted = list(dict.fromkeys([*ids, *lexical]))
+        patterns = storage.get_patterns(tenant, wanted)
+        return rank_patterns(episode_scores, patterns, lexical, ctx, limit)
+
+    def query(
+        self,
+        task_description: str,
+        context: TaskContext | dict[str, Any] | None,
+        limit: int,
+        tenant: str | None,
+        for_episode: UUID | str | None,
+        filters: dict[str, Any],
+    ) -> QueryResult:
+        c = self._ctx
+        with c.metrics.timed("query"):
+            ctx = self._prepare(task_description, context, limit)
+            f = episode_filter(filters)
+            t = c.tenant(tenant)
+            fetched: dict[UUID, EpisodeSummary] = {}  # one read of summaries serves both lists
+            with c.lock:
+                episodes, scores = self.retrieve(
+                    t, task_description, ctx, f, limit + 1, 3, fetched=fetched
+                )
+            if for_episode is not None:  # an in-progress episode matches its own task text
+                own = as_uuid(for_episode, "for_episode")
+                episodes = [e for e in episodes if e.episode.id != own]
+                scores.pop(own, None)
+            episodes = episodes[:limit]
+            with c.lock:
+                patterns = self.patterns_for(t, task_description, ctx, limit, scores, fetched)
+                heuristics = c.backends.storage.list_heuristics(t, limit, 0.0)
+            self._remember_shown(t, for_episode, patterns, task_description)
+            return QueryResult(episodes=episodes, patterns=patterns, heuristics=heuristics)
+
+    def _retrieval_key(self, *parts: Any) -> str:
+        c = self._ctx
+        generation = c.backends.storage.generation(parts[1])
+        blob = json.dumps(
+            [
+                SCHEMA_VERSION,
+                c.backends.embedding_model_id,
+                repr(c.weights),
+                effective_flags(c.config),
+                generation,
+                *[_jsonable(p) for p in parts],
+            ],  # deploy: flags change the ranking
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def episode_filter(filters: dict[str, Any]) -> EpisodeFilter:
+    """Keyword filters as an ``EpisodeFilter``; an unknown name is an error naming it."""
+    unknown = set(filters) - _FILTER_KEYS
+    if unknown:
+        name = sorted(unknown)[0]
+        raise InvalidInputError(
+            f"unknown filter {name!r}; filters are {', '.join(sorted(_FILTER_KEYS))}", field=name
+        )
+    return coerce(EpisodeFilter, {k: v for k, v in filters.items() if v is not None}, "filters")
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return value

@@ -1,0 +1,99 @@
+"""The numpy transformer embedder against Hugging Face transformers on torch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from memory_core import EmbeddingError, InvalidInputError, MemoryConfig
+from memory_core.embeddings import provider_from_config
+from memory_core.embeddings.transformer import (
+    DEFAULT_TRANSFORMER,
+    TransformerEmbeddingProvider,
+    installed_transformer_models,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "transformer"
+SENTENCES: list[str] = json.loads((FIXTURES / "sentences.json").read_text())
+# Written by fixtures/transformer/make_reference.py (torch 2.13.0 CPU + transformers).
+EXPECTED = np.load(FIXTURES / "expected.npy")
+
+
+@pytest.fixture(scope="module")
+def provider() -> TransformerEmbeddingProvider:
+    return TransformerEmbeddingProvider()
+
+
+def test_weights_come_from_an_installed_package() -> None:
+    path = installed_transformer_models()[DEFAULT_TRANSFORMER]
+    assert "site-packages" in str(path) or "memory-embeddings-minilm" in str(path)
+    assert (path / "model.safetensors").is_file()
+
+
+def test_batch_matches_torch_reference(provider: TransformerEmbeddingProvider) -> None:
+    got = provider.embed(SENTENCES)
+    assert got.shape == EXPECTED.shape == (len(SENTENCES), 384)
+    cosine = (got * EXPECTED).sum(axis=1)
+    assert cosine.min() >= 0.999, cosine
+
+
+def test_one_at_a_time_matches_the_batch(provider: TransformerEmbeddingProvider) -> None:
+    batch = provider.embed(SENTENCES)
+    single = np.vstack([provider.embed([s]) for s in SENTENCES])
+    assert ((batch * single).sum(axis=1)).min() >= 0.99999
+
+
+def test_paraphrase_is_closer_than_an_unrelated_text(
+    provider: TransformerEmbeddingProvider,
+) -> None:
+    login, oauth, cake = provider.embed(
+        [
+            "log in with a Google account through OAuth",
+            "sign-in with Google using a third-party identity provider",
+            "bake a chocolate cake for my grandmother's birthday",
+        ]
+    )
+    assert float(login @ oauth) > float(login @ cake) + 0.3
+
+
+def test_bad_input(provider: TransformerEmbeddingProvider) -> None:
+    with pytest.raises(InvalidInputError, match="texts"):
+        provider.embed("a string")
+    assert provider.embed([]).shape == (0, 384)
+
+
+def test_unknown_model_names_what_is_installed() -> None:
+    with pytest.raises(EmbeddingError, match=r"not installed \(installed: all-minilm-l6-v2\)"):
+        TransformerEmbeddingProvider("no-such-model")
+
+
+def test_incomplete_directory(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(EmbeddingError, match=r"missing model\.safetensors, tokenizer\.json"):
+        TransformerEmbeddingProvider(tmp_path)
+
+
+def test_selected_by_name_from_the_config() -> None:
+    provider = provider_from_config(MemoryConfig(embedding_provider="transformer"))
+    assert isinstance(provider, TransformerEmbeddingProvider)
+    assert provider.model_id == "transformer:all-minilm-l6-v2"
+
+
+def test_no_torch_and_no_network_at_run_time() -> None:
+    """A fresh interpreter embeds with sockets disabled and never imports torch."""
+    code = (
+        "import socket, sys\n"
+        "def no(*a, **k): raise OSError('network used')\n"
+        "socket.socket.connect = no\n"
+        "from memory_core.embeddings.transformer import TransformerEmbeddingProvider\n"
+        "v = TransformerEmbeddingProvider().embed(['hello world'])\n"
+        "assert v.shape == (1, 384)\n"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"
