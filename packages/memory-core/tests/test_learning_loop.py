@@ -166,7 +166,7 @@ def test_effectiveness_feedback_changes_pattern_ranking() -> None:
     assert memory.get_pattern(deploy.id).applications == 8
 
 
-def test_retrieval_for_episode_credits_patterns_on_completion() -> None:
+def test_shown_patterns_are_credited_only_when_the_steps_follow_them() -> None:
     memory = SelfLearningMemory()
     for i in range(3):
         eid = memory.start_episode(
@@ -174,13 +174,19 @@ def test_retrieval_for_episode_credits_patterns_on_completion() -> None:
         )
         memory.log_steps(eid, _steps(["read_file", "edit_file"], "cache"))
         memory.complete_episode(eid, TaskOutcome.success())
-    new = memory.start_episode("Add caching to the billing service")
-    ranked = memory.retrieve_relevant_patterns(
-        "Add caching to the billing service", for_episode=new
-    )
-    assert ranked
-    memory.complete_episode(new, TaskOutcome.failure("cache stampede"))
-    assert memory.get_pattern(ranked[0].pattern.id).applications == 1
+    query = "Add caching to the billing service"
+    unused = memory.start_episode(query)
+    ranked = memory.retrieve_relevant_patterns(query, for_episode=unused)
+    seq = next(r.pattern for r in ranked if r.pattern.kind is PatternKind.TOOL_SEQUENCE)
+    memory.log_steps(unused, _steps(["git_commit"], "release"))
+    memory.complete_episode(unused, TaskOutcome.failure("unrelated release"))
+    assert memory.get_pattern(seq.id).applications == 0, "credited by being shown"
+    used = memory.start_episode(query)
+    memory.retrieve_relevant_patterns(query, for_episode=used)
+    memory.log_steps(used, _steps(["read_file", "edit_file"], "cache"))
+    memory.complete_episode(used, TaskOutcome.failure("cache stampede"))
+    after = memory.get_pattern(seq.id)
+    assert (after.applications, after.application_successes) == (1, 0)
 
 
 def test_lifecycle_errors_are_clear() -> None:

@@ -16,9 +16,10 @@ from memory_core._context import MemoryContext
 from memory_core._errors import PatternNotFoundError
 from memory_core._events import LifecycleListener, ShownSource
 from memory_core._ids import as_uuid
-from memory_core._models import Episode, Heuristic, OutcomeType, Pattern, PatternFilter
+from memory_core._models import Episode, Heuristic, Pattern, PatternFilter
 from memory_core._results import PatternAnalysis
 from memory_core._validation import check_limit, coerce
+from memory_core.credit import applied_outcome
 
 ShownPatterns = dict[tuple[str, UUID], set[UUID]]
 """(tenant, episode id) → ids of the patterns shown for that episode."""
@@ -138,10 +139,13 @@ class RetrievalFeedback(LifecycleListener):
         retrieved = self.shown.pop((tenant, episode.id), None)
         if not retrieved or episode.outcome is None:
             return
-        success = episode.outcome.type is OutcomeType.SUCCESS
-        for pid in retrieved:
+        storage = self._patterns._ctx.backends.storage
+        for p in storage.get_patterns(tenant, list(retrieved)):
+            success = applied_outcome(p, episode)  # credit only what the steps followed
+            if success is None:
+                continue
             try:
-                self._patterns.record_usage(tenant, pid, episode.id, success)
+                self._patterns.record_usage(tenant, p.id, episode.id, success)
             except PatternNotFoundError:
                 continue
 

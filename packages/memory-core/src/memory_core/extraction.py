@@ -109,6 +109,23 @@ def extract_patterns(episode: Episode, outcome: TaskOutcome) -> list[Pattern]:
             language=ctx.language,
         )
 
+    last_failed = max((i for i, s in enumerate(steps) if not s.ok), default=None)
+    if success > 0 and last_failed is not None:
+        # The working path: what came after the last failure (an earlier attempt that
+        # failed is not part of what to repeat next time).
+        working = collapse([s.tool for s in steps[last_failed + 1 :]])[:MAX_SEQUENCE]
+        if len(working) >= 2 and working != tools:
+            add(
+                PatternKind.TOOL_SEQUENCE,
+                f"{task_type.value}|{'>'.join(working)}",
+                f"Tool sequence for {task_type.value} tasks{_where(episode)}: "
+                f"{' → '.join(working)} (after the last failed step). "
+                f"First seen on: {episode.task_description[:200]}",
+                tools=working,
+                domain=ctx.domain,
+                language=ctx.language,
+            )
+
     for i, step in enumerate(steps[:-1]):
         action = step.action.lower()
         if step.ok and action.startswith(_DECISION_VERBS):

@@ -66,8 +66,9 @@ def test_failing_pattern_sinks_and_the_playbook_changes(
     per = {p.pattern_id: p for p in stats.patterns}
     assert per[good.id].wilson_lower_bound > per[bad.id].wilson_lower_bound == 0.0
     assert stats.patterns[0].pattern_id == good.id
-    pb = memory.recommend_playbook(TASK)
-    assert any("failed" in w and "when applied" in w for w in pb.warnings)
+    # The switch now comes after one or two failures (pattern_ranking: applied evidence
+    # dominates), before the >= 3-failure warning would trigger; the playbook has switched.
+    assert _backbone(memory)[1] == ["build", "deploy", "verify"]
 
 
 def test_sessions_adoption_and_deferred_outcome(memory: SelfLearningMemory, run: Run) -> None:
@@ -128,12 +129,13 @@ def test_sessions_and_feedback_survive_a_restart(
         pb = m.recommend_playbook(TASK, for_episode=told)
         m.record_recommendation_feedback(told, pb.pattern_ids[:1], rating=2)
     with durable() as m:
-        # Shown before the restart, credited at completion after it.
+        # Shown before the restart, but the steps ("note") followed none of them: no
+        # credit (memory_core.credit); the told one is debited after the restart.
         m.complete_episode(silent, TaskOutcome.success("ok"))
-        assert all(m.get_pattern(p).applications == 1 for p in shown)
+        assert all(m.get_pattern(p).applications == 0 for p in shown)
         m.complete_episode(told, TaskOutcome.failure("no"))
         applied = m.get_pattern(pb.pattern_ids[0])
-        assert (applied.applications, applied.application_successes) == (2, 1)
+        assert (applied.applications, applied.application_successes) == (1, 0)
     with durable() as m:
         stats = m.get_recommendation_stats()
         assert stats.sessions == 2 and stats.episodes_with_feedback == 1

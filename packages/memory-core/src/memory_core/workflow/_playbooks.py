@@ -17,7 +17,7 @@ from uuid import UUID
 from memory_core._models import Heuristic, Pattern, PatternKind, TaskContext
 from memory_core._results import RetrievedPattern
 from memory_core._validation import check_text
-from memory_core.retrieval import pattern_quality
+from memory_core.pattern_ranking import RECOMMEND_FLOOR, pattern_quality
 from memory_core.workflow._common import as_uuid, check_range, clip
 from memory_core.workflow._models import PastEpisode, PatternExplanation, Playbook, PlaybookStep
 
@@ -194,7 +194,10 @@ def _plan(
     ]
     for r in ranked:
         p = r.pattern
-        if p.applications >= 3 and (p.effectiveness or 0.0) < _POOR:
+        below_floor = r.components.get("quality", 1.0) < RECOMMEND_FLOOR
+        if p.applications > p.application_successes and (
+            below_floor or (p.applications >= 3 and (p.effectiveness or 0.0) < _POOR)
+        ):
             warnings.append(
                 f"{clip(p.description, 120)} failed {p.applications - p.application_successes} "
                 f"of {p.applications} times when applied"
@@ -202,14 +205,15 @@ def _plan(
     seqs = [r for r in ranked if r.pattern.kind is PatternKind.TOOL_SEQUENCE and r.pattern.tools]
     ctxs = [r for r in ranked if r.pattern.kind is PatternKind.CONTEXT_PATTERN and r.pattern.tools]
     main: list[PlaybookStep] = []
-    if seqs:
-        best = max(seqs, key=lambda r: r.score)
+    good = [r for r in seqs if r.components.get("quality", 1.0) >= RECOMMEND_FLOOR]
+    if good:
+        best = good[0]
         texts = _actions(memory, tenant, best)
         main = [
             _step(t, a, "do", [best.pattern])
             for t, a in zip(best.pattern.tools, texts, strict=True)
         ]
-    elif ctxs:
+    elif ctxs and not seqs:
         best = max(ctxs, key=lambda r: r.score)
         main = [
             _step(

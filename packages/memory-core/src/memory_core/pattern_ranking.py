@@ -1,0 +1,153 @@
+"""Ranking patterns for a task: relevance says *whether* a pattern is about the task,
+outcomes say *which* of the relevant ones comes first.
+
+1. **Relevance** ``r = 0.8 × evidence + 0.2 × lexical`` ∈ [0, 1]: ``evidence`` is the best
+   retrieval score among the episodes the pattern was learned from (scaled by the best
+   episode's), ``lexical`` the pattern text's BM25 match. The best, not the sum: being
+   seen in many episodes makes a pattern better *known*, not more *about* the task; how
+   often it worked is the outcome's business (below).
+2. **Gate** ``g = min(1, r / RELEVANCE_BAND)``: every pattern at least half as relevant as
+   the best evidence competes on outcomes alone; weaker ones are scaled down.
+3. **Estimate** of success when followed, a Beta(1, 1)-prior mean over two kinds of
+   evidence::
+
+       p = (s_app + k·s_obs + 1) / (a + k·n_obs + 2),   k = APPLIED_DOMINANCE / (APPLIED_DOMINANCE + a)
+
+   ``a``/``s_app``: times the pattern was applied after a recommendation and worked
+   (``record_pattern_outcome``). ``n_obs``/``s_obs``: observations in the episodes this
+   query retrieved, each weighted by its relevance (so a sequence that worked for *this*
+   kind of task counts more than one that worked elsewhere); without retrieved sources,
+   the pattern's own observed rate over at most ``APPLIED_DOMINANCE`` episodes. ``k``
+   fades observations as applied evidence accrues: after ``APPLIED_DOMINANCE``
+   applications they weigh half, so a pattern that failed 5 of 5 times when applied
+   ranks below one that worked 5 of 5, however often either was seen.
+4. **Exploration**: ``+ EXPLORATION / (1 + a)``, bounded by ``EXPLORATION``: an untried
+   candidate is preferred over a tried one only when the estimates are within 0.1, and
+   the bonus shrinks with every application, so exploration fades and the learning curve
+   rises in expectation instead of oscillating.
+5. **Score** ``g × (p + bonus) × (1 + 0.1 × context match)``; ties go to the shorter
+   tool list (cheaper to follow).
+
+``RECOMMEND_FLOOR``: a playbook follows a sequence only when its estimate ``p`` is at
+least 0.5 (it worked at least as often as not); below that it is reported as one to
+avoid and the agent explores instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from uuid import UUID
+
+from memory_core._models import Pattern, TaskContext
+from memory_core._results import RetrievedPattern
+from memory_core.retrieval import context_match
+
+RELEVANCE_BAND = 0.5
+APPLIED_DOMINANCE = 5.0
+EXPLORATION = 0.1
+RECOMMEND_FLOOR = 0.5
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A pattern's estimated success when followed, and the evidence behind it."""
+
+    p: float
+    bonus: float
+    observed_weight: float
+    applications: int
+
+
+def estimate(p: Pattern, local: tuple[float, float] | None = None) -> Estimate:
+    """Step 3 and 4 of the module docstring. ``local``: (weighted successes, weight) of
+    the pattern's source episodes retrieved for the query, if any."""
+    a, s_app = p.applications, p.application_successes
+    if local is not None and local[1] > 0:
+        s_obs, n_obs = local
+    else:
+        n_obs = float(min(p.support, APPLIED_DOMINANCE))
+        s_obs = p.success_rate * n_obs
+    k = APPLIED_DOMINANCE / (APPLIED_DOMINANCE + a)
+    value = (s_app + k * s_obs + 1.0) / (a + k * n_obs + 2.0)
+    return Estimate(
+        p=value, bonus=EXPLORATION / (1.0 + a), observed_weight=k * n_obs, applications=a
+    )
+
+
+def pattern_quality(p: Pattern) -> float:
+    """The estimate of success when followed, from the pattern's own statistics (no
+    query): what playbook steps report as their confidence."""
+    return estimate(p).p
+
+
+def rank_patterns(
+    episode_scores: dict[UUID, float],
+    patterns: list[Pattern],
+    lexical: dict[UUID, float],
+    context: TaskContext | None,
+    limit: int,
+    outcomes: Mapping[UUID, float] | None = None,
+) -> list[RetrievedPattern]:
+    """Patterns for a query, best first (the module docstring's rule).
+
+    Args:
+        episode_scores: retrieval score of each episode scored for the query.
+        patterns: candidates (from those episodes and from the lexical pattern search).
+        lexical: the pattern text's lexical score, scaled to [0, 1].
+        context: the query's context, for the small context-match factor.
+        limit: how many to return.
+        outcomes: observed success (0..1) of scored episodes, for the local evidence;
+            without it the patterns' own observed rates are used.
+    """
+    top = max(episode_scores.values(), default=0.0) or 1.0
+    out: list[tuple[float, int, RetrievedPattern]] = []
+    for p in patterns:
+        best = 0.0
+        sources: list[tuple[float, UUID]] = []
+        s_loc = n_loc = 0.0
+        for eid in p.episode_ids:
+            score = episode_scores.get(eid)
+            if not score:
+                continue
+            w = score / top
+            best = max(best, w)
+            sources.append((w, eid))
+            if outcomes is not None and eid in outcomes:
+                s_loc += w * outcomes[eid]
+                n_loc += w
+        lx = lexical.get(p.id, 0.0)
+        relevance = 0.8 * best + 0.2 * lx
+        if relevance <= 0:
+            continue
+        gate = min(1.0, relevance / RELEVANCE_BAND)
+        est = estimate(p, (s_loc, n_loc) if n_loc > 0 else None)
+        ctx = 0.0
+        if context is not None:
+            ctx = context_match(
+                context, TaskContext(domain=p.domain or "general", language=p.language)
+            )
+        score = gate * (est.p + est.bonus) * (1 + 0.1 * ctx)
+        sources.sort(key=lambda x: -x[0])
+        out.append(
+            (
+                -round(score, 9),
+                len(p.tools),
+                RetrievedPattern(
+                    pattern=p,
+                    score=round(score, 6),
+                    components={
+                        "evidence": round(best, 6),
+                        "lexical": round(lx, 6),
+                        "relevance": round(relevance, 6),
+                        "quality": round(est.p, 6),
+                        "exploration": round(est.bonus, 6),
+                        "observed_weight": round(est.observed_weight, 6),
+                        "context": round(ctx, 6),
+                    },
+                    evidence_episode_ids=[eid for _, eid in sources[:10]],
+                ),
+            )
+        )
+    out.sort(key=lambda x: (x[0], x[1]))
+    return [r for _, _, r in out[:limit]]

@@ -1,0 +1,71 @@
+"""Outcome-driven pattern ranking (``pattern_ranking``) and credit for use (``credit``)."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+
+from memory_core import ExecutionStep, StepResult, TaskOutcome
+from memory_core.credit import applied_outcome
+from memory_core.pattern_ranking import EXPLORATION, estimate, rank_patterns
+from memory_core.testing.factories import make_episode, make_pattern
+
+
+def _applied(key: str, tools: tuple[str, ...], applications: int, worked: int, eid: uuid.UUID):  # type: ignore[no-untyped-def]
+    p = make_pattern(key, tools=tools, support=10, successes=10.0, episode_ids=[eid])
+    return p.model_copy(update={"applications": applications, "application_successes": worked})
+
+
+def test_failed_five_of_five_ranks_below_worked_five_of_five_despite_more_relevance() -> None:
+    near, far = uuid.uuid4(), uuid.uuid4()
+    bad = _applied("bad", ("a", "b"), 5, 0, near)
+    good = _applied("good", ("a", "c"), 5, 5, far)
+    # the failing one comes from the most relevant episode and matches the text too
+    ranked = rank_patterns({near: 1.0, far: 0.6}, [bad, good], {bad.id: 1.0}, None, 5)
+    assert [r.pattern.key for r in ranked] == ["good", "bad"]
+    assert ranked[1].components["quality"] < 0.5 < ranked[0].components["quality"]
+
+
+def test_exploration_is_bounded_and_fades_with_applications() -> None:
+    p = make_pattern("p", support=1, successes=1.0)
+    bonuses = [
+        estimate(p.model_copy(update={"applications": a, "application_successes": a})).bonus
+        for a in range(6)
+    ]
+    assert bonuses[0] == EXPLORATION
+    assert all(x > y for x, y in itertools.pairwise(bonuses))
+
+
+def test_irrelevant_patterns_are_scaled_down_by_the_gate() -> None:
+    near, far = uuid.uuid4(), uuid.uuid4()
+    a = make_pattern("a", episode_ids=[near])
+    b = make_pattern("b", episode_ids=[far])
+    ranked = rank_patterns({near: 1.0, far: 0.1}, [a, b], {}, None, 5)
+    assert [r.pattern.key for r in ranked] == ["a", "b"] and ranked[1].score < ranked[0].score / 2
+
+
+def _episode(tools_ok: list[tuple[str, bool]], success: bool):  # type: ignore[no-untyped-def]
+    ep = make_episode("task")
+    steps = [
+        ExecutionStep(
+            step_number=i,
+            tool=t,
+            result=StepResult.success("ok") if ok else StepResult.error("failed"),
+        )
+        for i, (t, ok) in enumerate(tools_ok, 1)
+    ]
+    outcome = TaskOutcome.success() if success else TaskOutcome.failure("no")
+    return ep.model_copy(update={"steps": steps, "outcome": outcome})
+
+
+def test_credit_only_when_the_steps_follow_the_pattern() -> None:
+    seq = make_pattern("s", tools=("read", "edit", "test"))
+    assert applied_outcome(seq, _episode([("git", True)], True)) is None
+    assert applied_outcome(seq, _episode([("read", True), ("edit", True), ("test", True)], True))
+    # followed, its own last step failed, a later attempt rescued the episode: debited
+    rescued = _episode(
+        [("read", True), ("edit", True), ("test", False), ("grep", True), ("fix", True)], True
+    )
+    assert applied_outcome(seq, rescued) is False
+    ctx = make_pattern("c", kind=seq.kind.CONTEXT_PATTERN, tools=("read",))
+    assert applied_outcome(ctx, _episode([("read", True)], True)) is None
