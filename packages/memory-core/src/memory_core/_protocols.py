@@ -221,6 +221,11 @@ class StorageBackend(Protocol):
         """
         ...
 
+    def pattern_usage_history(self, tenant: str, pattern_id: UUID, limit: int) -> list[bool]:
+        """Results of the pattern's latest ``limit`` applications, oldest first (empty for
+        an unknown pattern); ``analyze_patterns`` turns them into a trend."""
+        ...
+
     def upsert_heuristics(self, tenant: str, heuristics: Sequence[Heuristic]) -> None:
         """Insert or replace heuristics by ``key``."""
 
