@@ -261,6 +261,7 @@ class SelfLearningMemory(WorkflowMixin):
     # -- retrieval ---------------------------------------------------------------------
     def retrieve_relevant_context(
         self,
+        /,
         task_description: str,
         context: TaskContext | dict[str, Any] | None = None,
         limit: int = 5,
@@ -296,6 +297,7 @@ class SelfLearningMemory(WorkflowMixin):
 
     def query(
         self,
+        /,
         task_description: str,
         context: TaskContext | dict[str, Any] | None = None,
         limit: int = 5,
