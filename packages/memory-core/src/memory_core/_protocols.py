@@ -323,6 +323,7 @@ class SensitiveStore(Protocol):
         ...
 
 
+@runtime_checkable
 class StorageFactory(Protocol):
     """What the ``memory_core.storage`` entry point must resolve to."""
 
@@ -373,7 +374,10 @@ class CacheBackend(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
 class CacheFactory(Protocol):
+    """What the ``memory_core.cache`` entry point must resolve to."""
+
     def from_config(self, config: MemoryConfig) -> CacheBackend: ...
 
 
@@ -404,5 +408,8 @@ class EmbeddingProvider(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
 class EmbeddingProviderFactory(Protocol):
+    """What the ``memory_core.embeddings`` entry point must resolve to."""
+
     def from_config(self, config: MemoryConfig) -> EmbeddingProvider | None: ...
