@@ -6,18 +6,12 @@ so a benchmark never reads or writes the user's memory.
 
 from __future__ import annotations
 
-import os
-import queue
-import subprocess
-import sys
-import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from mcp.client.stdio import StdioServerParameters
+from memory_test_utils import MEMORY_MCP, ServerProcess, clean_env, start_http_server
 
-BIN = Path(sys.executable).parent / "memory-mcp"
-STARTUP_TIMEOUT = 120.0
+BIN = MEMORY_MCP
 PYCACHE = Path(__file__).resolve().parents[1] / ".data" / "pycache"
 """Bytecode cache of the server processes. Installed tools run from compiled bytecode;
 with ``PYTHONDONTWRITEBYTECODE`` set (as in some sandboxes) and no ``__pycache__`` in the
@@ -27,22 +21,14 @@ what a user sees. A private prefix keeps the shared environment untouched."""
 
 def server_env(db: Path, **extra: str) -> dict[str, str]:
     """The environment of a server on ``db`` (its LMDB cache goes beside it)."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("MEMORY_", "MCP_", "OPENAI_"))
-        and k not in ("DATABASE_URL", "PYTHONDONTWRITEBYTECODE")
+    settings = {
+        "PYTHONPYCACHEPREFIX": str(PYCACHE),
+        "DATABASE_URL": f"file:{db}",
+        "XDG_CONFIG_HOME": str(db.parent / "xdg"),
+        "MEMORY_LOG_LEVEL": "WARNING",
+        "MEMORY_EMBEDDING_PROVIDER": "local",
     }
-    env.update(
-        PYTHONPYCACHEPREFIX=str(PYCACHE),
-        DATABASE_URL=f"file:{db}",
-        XDG_CONFIG_HOME=str(db.parent / "xdg"),
-        MEMORY_LOG_LEVEL="WARNING",
-        MEMORY_EMBEDDING_PROVIDER="local",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env
+    return clean_env(**{**settings, **extra})
 
 
 def stdio_params(db: Path, **env: str) -> StdioServerParameters:
@@ -52,55 +38,11 @@ def stdio_params(db: Path, **env: str) -> StdioServerParameters:
     )
 
 
-@dataclass
-class HttpServer:
-    """A ``memory-mcp --transport http`` subprocess on a free port."""
-
-    proc: subprocess.Popen[str]
-    url: str
-    lines: list[str] = field(default_factory=list)
-
-    def stop(self) -> int:
-        """SIGTERM, wait for the clean shutdown (it closes storage), kill if stuck."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                return self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                return self.proc.wait()
-        return self.proc.returncode
+HttpServer = ServerProcess
 
 
 def start_http(db: Path, *args: str, **env: str) -> HttpServer:
     """Start the server on 127.0.0.1 and a free port; return once it listens."""
-    proc = subprocess.Popen(
-        [str(BIN), "--transport", "http", "--host", "127.0.0.1", "--port", "0", *args],
-        env=server_env(db, MEMORY_LOG_LEVEL="INFO", **env),
-        cwd=str(db.parent),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    return start_http_server(
+        server_env(db, **{"MEMORY_LOG_LEVEL": "INFO", **env}), *args, cwd=db.parent
     )
-    lines: list[str] = []
-    ready: queue.Queue[str | None] = queue.Queue()
-
-    def drain() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            lines.append(line)
-            if "listening on http://" in line:
-                ready.put(line.rsplit(" ", 1)[-1].strip())
-        ready.put(None)
-
-    threading.Thread(target=drain, daemon=True).start()
-    try:
-        url = ready.get(timeout=STARTUP_TIMEOUT)
-    except queue.Empty:
-        proc.kill()
-        raise RuntimeError("memory-mcp did not start:\n" + "".join(lines)) from None
-    if url is None:
-        proc.wait()
-        raise RuntimeError(f"memory-mcp exited with {proc.returncode}:\n" + "".join(lines))
-    return HttpServer(proc=proc, url=url, lines=lines)

@@ -14,22 +14,25 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
-import signal
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from memory_test_utils import RedisServer
+from memory_test_utils import (
+    MEMORY_MCP,
+    RedisServer,
+    ServerProcess,
+    await_line,
+    start_http_server,
+    start_http_servers,
+)
+from memory_test_utils import clean_env as base_clean_env
 
-BIN = Path(sys.executable).parent / "memory-mcp"
-STARTUP_TIMEOUT = 120.0
-STOP_TIMEOUT = 60.0
+BIN = MEMORY_MCP
 HERE = Path(__file__).resolve()
 PYCACHE = HERE.parents[2] / ".data" / "pycache"
 
@@ -42,81 +45,11 @@ def free_port() -> int:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This environment without any memory/MCP/OpenAI/Redis setting, plus ``extra``."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("MEMORY_", "MCP_", "OPENAI_", "TURSO_"))
-        and k not in ("DATABASE_URL", "REDIS_URL", "PYTHONDONTWRITEBYTECODE")
-    }
-    env.update(PYTHONUNBUFFERED="1", PYTHONPYCACHEPREFIX=str(PYCACHE))
-    env.update(extra)
-    return env
+    return base_clean_env(PYTHONPYCACHEPREFIX=str(PYCACHE), **extra)
 
 
-class Log(list[str]):
-    """A process's stderr lines, appended by a reader thread; ``wait_for`` blocks on new
-    lines (no polling, no sleeps)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.changed = threading.Condition()
-        self.closed = False
-
-    def add(self, line: str | None) -> None:
-        with self.changed:
-            if line is None:
-                self.closed = True
-            else:
-                self.append(line)
-            self.changed.notify_all()
-
-    def wait_for(self, marker: str, timeout: float = STARTUP_TIMEOUT) -> str | None:
-        """The first line containing ``marker``; None if the stream ends or time runs out."""
-        with self.changed:
-            found: list[str] = []
-
-            def seen() -> bool:
-                found[:] = [ln for ln in self if marker in ln][:1]
-                return bool(found) or self.closed
-
-            self.changed.wait_for(seen, timeout)
-            return found[0] if found else None
-
-
-def _await_line(
-    proc: subprocess.Popen[str], marker: str, what: str, timeout: float = STARTUP_TIMEOUT
-) -> tuple[str, Log]:
-    """Drain stderr in a thread; return the first line containing ``marker``."""
-    log = Log()
-
-    def drain() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            log.add(line)
-        log.add(None)
-
-    threading.Thread(target=drain, daemon=True).start()
-    line = log.wait_for(marker, timeout)
-    if line is None:
-        if proc.poll() is None:
-            proc.kill()
-            raise RuntimeError(f"{what} did not start:\n" + "".join(log))
-        proc.wait()
-        raise RuntimeError(f"{what} exited with {proc.returncode}:\n" + "".join(log))
-    return line, log
-
-
-@dataclass
-class Server:
-    """A running ``memory-mcp`` HTTP process."""
-
-    proc: subprocess.Popen[str]
-    url: str
-    lines: Log = field(default_factory=Log)
-
-    @property
-    def base(self) -> str:
-        return self.url.rsplit("/mcp", 1)[0]
+class Server(ServerProcess):
+    """A running ``memory-mcp`` HTTP process (``memory_test_utils.ServerProcess``)."""
 
     @classmethod
     def start(
@@ -125,9 +58,9 @@ class Server:
         *args: str,
         command: Sequence[str] | None = None,
         cwd: Path | None = None,
-    ) -> Server:
+    ) -> ServerProcess:
         """``command`` defaults to ``memory-mcp --transport http --host 127.0.0.1 --port 0``."""
-        return cls.start_many([env], *args, command=command, cwd=cwd)[0]
+        return start_http_server(env, *args, command=command, cwd=cwd)
 
     @classmethod
     def start_many(
@@ -136,49 +69,9 @@ class Server:
         *args: str,
         command: Sequence[str] | None = None,
         cwd: Path | None = None,
-    ) -> list[Server]:
+    ) -> list[ServerProcess]:
         """Start one process per environment at once; return when all of them listen."""
-        argv = list(command or [str(BIN), "--transport", "http", "--host", "127.0.0.1"])
-        if command is None:
-            argv += ["--port", "0"]
-        procs = [
-            subprocess.Popen(
-                [*argv, *args],
-                env=env,
-                cwd=str(cwd) if cwd else None,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for env in envs
-        ]
-        servers = []
-        try:
-            for proc in procs:
-                line, lines = _await_line(proc, "listening on http://", "memory-mcp")
-                url = line.rsplit(" ", 1)[-1].strip()
-                url = url.replace("http://0.0.0.0:", "http://127.0.0.1:")
-                servers.append(cls(proc=proc, url=url, lines=lines))
-        except BaseException:
-            for proc in procs:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-            raise
-        return servers
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> int:
-        """Signal, wait for the exit (bounded), kill if stuck; the exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                return self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise
-        return self.proc.returncode
+        return start_http_servers(envs, *args, command=command, cwd=cwd)
 
 
 def memory_env(database_url: str, cache_dir: Path, **extra: str) -> dict[str, str]:
@@ -222,7 +115,7 @@ class Proxy:
             stderr=subprocess.PIPE,
             text=True,
         )
-        line, _ = _await_line(proc, "proxy listening on http://", "proxy")
+        line, _ = await_line(proc, "proxy listening on http://", "proxy")
         return cls(proc=proc, url=line.rsplit(" ", 1)[-1].strip() + "/mcp")
 
     def stop(self) -> None:

@@ -6,38 +6,21 @@ clean environment (no user config file, no OpenAI key), so tests never touch use
 
 from __future__ import annotations
 
-import os
-import queue
 import subprocess
-import sys
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from mcp.client.stdio import StdioServerParameters
+from memory_test_utils import MEMORY_MCP, ServerProcess, server_env, start_http_server
 
-BIN = Path(sys.executable).parent / "memory-mcp"
-STARTUP_TIMEOUT = 60.0
+BIN = MEMORY_MCP
+HttpServer = ServerProcess
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEMORY_", "MCP_", "OPENAI_"))}
-    env.pop("DATABASE_URL", None)
-    env.update(
-        DATABASE_URL=f"file:{data_dir / 'memory.db'}",
-        XDG_CONFIG_HOME=str(data_dir / "xdg"),
-        MEMORY_LOG_LEVEL="INFO",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env
 
 
 @pytest.fixture
@@ -53,57 +36,8 @@ def stdio_params(data_dir: Path, *args: str, **env: str) -> StdioServerParameter
     )
 
 
-@dataclass
-class HttpServer:
-    """A ``memory-mcp --transport http`` subprocess; stderr is drained by a thread."""
-
-    proc: subprocess.Popen[str]
-    url: str
-    base: str
-    lines: list[str] = field(default_factory=list)
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                return self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                return self.proc.wait()
-        return self.proc.returncode
-
-
 def start_http(data_dir: Path, *args: str, host: str = "127.0.0.1", **env: str) -> HttpServer:
-    proc = subprocess.Popen(
-        [str(BIN), "--transport", "http", "--host", host, "--port", "0", *args],
-        env=server_env(data_dir, **env),
-        cwd=str(data_dir),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: list[str] = []
-    ready: queue.Queue[str | None] = queue.Queue()
-
-    def drain() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            lines.append(line)
-            if "listening on http://" in line:
-                ready.put(line.rsplit(" ", 1)[-1].strip())
-        ready.put(None)
-
-    threading.Thread(target=drain, daemon=True).start()
-    try:
-        url = ready.get(timeout=STARTUP_TIMEOUT)
-    except queue.Empty:
-        proc.kill()
-        raise RuntimeError("memory-mcp did not start:\n" + "".join(lines)) from None
-    if url is None:
-        proc.wait()
-        raise RuntimeError(f"memory-mcp exited with {proc.returncode}:\n" + "".join(lines))
-    return HttpServer(proc=proc, url=url, base=url.removesuffix("/mcp"), lines=lines)
+    return start_http_server(server_env(data_dir, **env), *args, host=host, cwd=data_dir)
 
 
 @pytest.fixture(scope="module")

@@ -208,3 +208,15 @@ __all__ = [
     "load_plugin",
     "user_config_dir",
 ]
+
+
+def _own_public_names() -> None:
+    """Show public classes and functions as ``memory_core.X`` (reprs, docs, tracebacks),
+    not as the private module that defines them; pickling finds them here too."""
+    for name in __all__:
+        member = globals()[name]
+        if isinstance(member, type) or callable(member):
+            member.__module__ = "memory_core"
+
+
+_own_public_names()

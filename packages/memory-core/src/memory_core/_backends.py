@@ -15,7 +15,7 @@ from typing import Literal
 from memory_core._config import MemoryConfig
 from memory_core._errors import EmbeddingError, MemoryCoreError
 from memory_core._logging import event
-from memory_core._plugins import CACHE_GROUP, load_plugin, storage_factory_for_url
+from memory_core._plugins import load_cache_factory, storage_factory_for_url
 from memory_core._protocols import CacheBackend, EmbeddingProvider, StorageBackend
 
 log = logging.getLogger("memory_core")
@@ -83,7 +83,7 @@ class Backends:
         if self._cache is None:
             with self._open_lock:
                 if self._cache is None:
-                    self._cache = load_plugin(CACHE_GROUP, cache_name(self.config)).from_config(
+                    self._cache = load_cache_factory(cache_name(self.config)).from_config(
                         self.config
                     )
         return self._cache

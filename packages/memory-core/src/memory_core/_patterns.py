@@ -21,6 +21,28 @@ from memory_core._results import PatternAnalysis
 from memory_core._validation import check_limit, coerce
 from memory_core.credit import applied_outcome
 
+TREND_WINDOW = 5
+"""Applications per point of a pattern's trend."""
+TREND_WINDOWS = 4
+"""Points in a trend: the latest ``TREND_WINDOWS * TREND_WINDOW`` applications."""
+
+
+def usage_trend(history: Sequence[bool], window: int = TREND_WINDOW) -> list[float]:
+    """Success rate per consecutive window of applications, oldest first.
+
+    Windows are aligned on the latest application, so the last point always covers the
+    most recent ``window`` results; an older partial window is dropped unless it is the
+    only one (a pattern applied 3 times has a one-point trend of those 3).
+    """
+    if not history:
+        return []
+    if len(history) <= window:
+        return [round(sum(history) / len(history), 6)]
+    start = len(history) % window
+    chunks = [history[i : i + window] for i in range(start, len(history), window)]
+    return [round(sum(chunk) / len(chunk), 6) for chunk in chunks]
+
+
 ShownPatterns = dict[tuple[str, UUID], set[UUID]]
 """(tenant, episode id) → ids of the patterns shown for that episode."""
 
@@ -88,14 +110,14 @@ class PatternService:
         c = self._ctx
         with c.metrics.timed("analyze_patterns"):
             patterns = self.list_patterns(filters, limit, tenant)
-            trend_of = getattr(c.backends.storage, "pattern_usage_trend", None)
             t = c.tenant(tenant)
             out = []
             for p in patterns:
-                trend: list[float] = []
-                if callable(trend_of):
-                    with c.lock:
-                        trend = list(trend_of(t, p.id))
+                with c.lock:
+                    history = c.backends.storage.pattern_usage_history(
+                        t, p.id, TREND_WINDOWS * TREND_WINDOW
+                    )
+                trend = usage_trend(history)
                 out.append(
                     PatternAnalysis(
                         pattern=p,

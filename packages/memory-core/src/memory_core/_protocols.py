@@ -221,6 +221,11 @@ class StorageBackend(Protocol):
         """
         ...
 
+    def pattern_usage_history(self, tenant: str, pattern_id: UUID, limit: int) -> list[bool]:
+        """Results of the pattern's latest ``limit`` applications, oldest first (empty for
+        an unknown pattern); ``analyze_patterns`` turns them into a trend."""
+        ...
+
     def upsert_heuristics(self, tenant: str, heuristics: Sequence[Heuristic]) -> None:
         """Insert or replace heuristics by ``key``."""
 
@@ -318,6 +323,7 @@ class SensitiveStore(Protocol):
         ...
 
 
+@runtime_checkable
 class StorageFactory(Protocol):
     """What the ``memory_core.storage`` entry point must resolve to."""
 
@@ -368,7 +374,10 @@ class CacheBackend(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
 class CacheFactory(Protocol):
+    """What the ``memory_core.cache`` entry point must resolve to."""
+
     def from_config(self, config: MemoryConfig) -> CacheBackend: ...
 
 
@@ -399,5 +408,8 @@ class EmbeddingProvider(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
 class EmbeddingProviderFactory(Protocol):
+    """What the ``memory_core.embeddings`` entry point must resolve to."""
+
     def from_config(self, config: MemoryConfig) -> EmbeddingProvider | None: ...

@@ -8,15 +8,8 @@ revoked or rotated by another process is refused on the very next request (no wa
 
 from __future__ import annotations
 
-import os
-import queue
-import signal
-import subprocess
-import sys
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +19,9 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from memory_core import MemoryConfig, SelfLearningMemory
 from memory_core.security import IssuedToken, TokenStore
+from memory_test_utils import ServerProcess, server_env, start_http_server
 
-BIN = Path(sys.executable).parent / "memory-mcp"
-STARTUP_TIMEOUT = 90.0
+Server = ServerProcess
 
 
 @pytest.fixture
@@ -37,52 +30,7 @@ def anyio_backend() -> str:
 
 
 def secure_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEMORY_", "MCP_", "OPENAI_"))}
-    env.pop("DATABASE_URL", None)
-    env.update(
-        DATABASE_URL=f"file:{data_dir / 'memory.db'}",
-        XDG_CONFIG_HOME=str(data_dir / "xdg"),
-        MEMORY_LOG_LEVEL="INFO",
-        MEMORY_EMBEDDING_PROVIDER="none",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env
-
-
-@dataclass
-class Server:
-    """A running server; stderr is collected line by line by a thread."""
-
-    proc: subprocess.Popen[str]
-    url: str
-    base: str
-    data_dir: Path
-    lines: list[str] = field(default_factory=list)
-
-    @property
-    def stderr(self) -> str:
-        return "".join(self.lines)
-
-    def kill9(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                return self.proc.wait(timeout=45)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                return self.proc.wait()
-        return self.proc.returncode
-
-    def rss_kib(self) -> int:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        raise AssertionError("no VmRSS")
+    return server_env(data_dir, **{"MEMORY_EMBEDDING_PROVIDER": "none", **extra})
 
 
 def launch(
@@ -92,36 +40,7 @@ def launch(
     env: dict[str, str] | None = None,
 ) -> Server:
     """Start ``memory-mcp --transport http --port 0`` and wait for its address."""
-    proc = subprocess.Popen(
-        [str(BIN), "--transport", "http", "--host", host, "--port", "0", *args],
-        env=secure_env(data_dir, **(env or {})),
-        cwd=str(data_dir),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: list[str] = []
-    ready: queue.Queue[str | None] = queue.Queue()
-
-    def drain() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            lines.append(line)
-            if "memory-mcp: listening on " in line:
-                ready.put(line.rsplit(" ", 1)[-1].strip())
-        ready.put(None)
-
-    threading.Thread(target=drain, daemon=True).start()
-    try:
-        url = ready.get(timeout=STARTUP_TIMEOUT)
-    except queue.Empty:
-        proc.kill()
-        raise RuntimeError("memory-mcp did not start:\n" + "".join(lines)) from None
-    if url is None:
-        proc.wait()
-        raise RuntimeError(f"memory-mcp exited with {proc.returncode}:\n" + "".join(lines))
-    return Server(proc=proc, url=url, base=url.removesuffix("/mcp"), data_dir=data_dir, lines=lines)
+    return start_http_server(secure_env(data_dir, **(env or {})), *args, host=host, cwd=data_dir)
 
 
 class Tokens:

@@ -1056,6 +1056,19 @@ class LibSQLStorage:
         )
         return Pattern.model_validate_json(row[0]) if row else None
 
+    def pattern_usage_history(self, tenant: str, pattern_id: UUID, limit: int) -> list[bool]:
+        if limit <= 0:
+            return []
+        rows = self._db.read(
+            lambda tx: tx.all(
+                "SELECT u.success FROM pattern_usage u JOIN patterns p ON p.pk = u.pattern_pk "
+                "WHERE p.tenant = ? AND p.id = ? ORDER BY u.recorded_at DESC, u.episode_id DESC "
+                "LIMIT ?",
+                (tenant, str(pattern_id), limit),
+            )
+        )
+        return [bool(r[0]) for r in reversed(rows)]
+
     def get_patterns(self, tenant: str, pattern_ids: Sequence[UUID]) -> list[Pattern]:
         if not pattern_ids:
             return []

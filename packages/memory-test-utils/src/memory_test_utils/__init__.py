@@ -1,5 +1,26 @@
 """Test utilities shared by the selfmem packages' tests and benchmarks."""
 
+from memory_test_utils.mcp_server import (
+    MEMORY_MCP,
+    ServerProcess,
+    StderrLog,
+    await_line,
+    clean_env,
+    server_env,
+    start_http_server,
+    start_http_servers,
+)
 from memory_test_utils.redis import RedisServer, redis_server_binary
 
-__all__ = ["RedisServer", "redis_server_binary"]
+__all__ = [
+    "MEMORY_MCP",
+    "RedisServer",
+    "ServerProcess",
+    "StderrLog",
+    "await_line",
+    "clean_env",
+    "redis_server_binary",
+    "server_env",
+    "start_http_server",
+    "start_http_servers",
+]

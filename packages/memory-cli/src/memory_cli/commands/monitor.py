@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -21,6 +26,28 @@ EPILOG = examples(
     "memory monitor --interval 5",
     "memory -f json monitor --iterations 10 --interval 1 > samples.jsonl",
 )
+
+
+@contextmanager
+def _ctrl_c_between_frames() -> Iterator[threading.Event]:
+    """Ctrl-C sets an event instead of raising wherever the main thread happens to be.
+
+    A KeyboardInterrupt raised inside a storage read could leave a transaction or lock
+    half-released and hang the exit; with the event, the loop ends between two frames.
+    """
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def monitor(
@@ -55,30 +82,35 @@ def monitor(
         previous, last = snapshot, now
         return frame
 
-    def more() -> bool:
-        return limit is None or count < limit
+    with _ctrl_c_between_frames() as stop:
 
-    try:
-        if state.format is not OutputFormat.TABLE or not console.is_terminal or limit == 1:
-            while more():
-                if count:
-                    time.sleep(interval)
+        def more() -> bool:
+            return not stop.is_set() and (limit is None or count < limit)
+
+        try:
+            if state.format is not OutputFormat.TABLE or not console.is_terminal or limit == 1:
+                while more():
+                    if count and stop.wait(interval):
+                        break
+                    frame = next_frame()
+                    count += 1
+                    if state.format is OutputFormat.JSON:
+                        sys.stdout.write(json.dumps(frame.as_dict(), ensure_ascii=False) + "\n")
+                    elif state.format is OutputFormat.YAML:
+                        sys.stdout.write("---\n" + dumps_yaml(frame.as_dict()))
+                    else:
+                        console.print(render_frame(frame))
+                    sys.stdout.flush()
+            else:
                 frame = next_frame()
-                count += 1
-                if state.format is OutputFormat.JSON:
-                    sys.stdout.write(json.dumps(frame.as_dict(), ensure_ascii=False) + "\n")
-                elif state.format is OutputFormat.YAML:
-                    sys.stdout.write("---\n" + dumps_yaml(frame.as_dict()))
-                else:
-                    console.print(render_frame(frame))
-                sys.stdout.flush()
-            return
-        frame = next_frame()
-        count = 1
-        with Live(render_frame(frame), console=console, auto_refresh=False) as live:
-            while more():
-                time.sleep(interval)
-                live.update(render_frame(next_frame()), refresh=True)
-                count += 1
-    except KeyboardInterrupt:
-        console.print("[dim]monitor stopped[/dim]")
+                count = 1
+                with Live(render_frame(frame), console=console, auto_refresh=False) as live:
+                    while more():
+                        if stop.wait(interval):
+                            break
+                        live.update(render_frame(next_frame()), refresh=True)
+                        count += 1
+        except KeyboardInterrupt:  # a second Ctrl-C before the handler was installed
+            pass
+        if stop.is_set():
+            console.print("[dim]monitor stopped[/dim]")

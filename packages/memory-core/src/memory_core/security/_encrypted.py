@@ -488,6 +488,9 @@ class EncryptedStorage:
     ) -> list[tuple[Pattern, float]]:
         return self.inner.search_patterns(tenant, query, limit, filters)
 
+    def pattern_usage_history(self, tenant: str, pattern_id: UUID, limit: int) -> list[bool]:
+        return self.inner.pattern_usage_history(tenant, pattern_id, limit)
+
     def record_pattern_usage(
         self, tenant: str, pattern_id: UUID, episode_id: UUID, success: bool
     ) -> Pattern:

@@ -725,11 +725,21 @@ class InMemoryStorage:
             else:
                 pattern.application_successes -= int(previous)
             pattern.application_successes += int(success)
+            t.usage.pop((pattern_id, episode_id), None)  # re-recorded: now the latest
             t.usage[(pattern_id, episode_id)] = bool(success)
             pattern.version += 1
             pattern.updated_at = max(utcnow(), pattern.updated_at)
             t.generation += 1
             return _copy(pattern)
+
+    def pattern_usage_history(self, tenant: str, pattern_id: UUID, limit: int) -> list[bool]:
+        with self._lock:
+            self._open()
+            t = self._peek(tenant)
+            if t is None or limit <= 0:
+                return []
+            results = [ok for (pid, _), ok in t.usage.items() if pid == pattern_id]
+            return results[-limit:]
 
     def upsert_heuristics(self, tenant: str, heuristics: Sequence[Heuristic]) -> None:
         with self._lock:

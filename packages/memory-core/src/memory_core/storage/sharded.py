@@ -195,6 +195,9 @@ class ShardedStorage:
     ) -> list[tuple[Pattern, float]]:
         return self.shard(tenant).search_patterns(tenant, query, limit, filters)
 
+    def pattern_usage_history(self, tenant: str, pattern_id: UUID, limit: int) -> list[bool]:
+        return self.shard(tenant).pattern_usage_history(tenant, pattern_id, limit)
+
     def record_pattern_usage(
         self, tenant: str, pattern_id: UUID, episode_id: UUID, success: bool
     ) -> Pattern:

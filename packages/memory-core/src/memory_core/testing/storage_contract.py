@@ -954,6 +954,21 @@ class StorageContract:
         (merged,) = storage.upsert_patterns(T1, [make_pattern("u", tenant=T1)])
         assert (merged.applications, merged.application_successes) == (2, 1)
 
+    def test_pattern_usage_history_is_latest_first_and_bounded(
+        self, storage: StorageBackend
+    ) -> None:
+        (p,) = storage.upsert_patterns(T1, [make_pattern("h", tenant=T1)])
+        episodes = [uuid.uuid4() for _ in range(4)]
+        for e, ok in zip(episodes, (True, False, True, True), strict=True):
+            storage.record_pattern_usage(T1, p.id, e, ok)
+        assert storage.pattern_usage_history(T1, p.id, 10) == [True, False, True, True]
+        assert storage.pattern_usage_history(T1, p.id, 2) == [True, True]
+        # re-recording an episode replaces its result and makes it the latest
+        storage.record_pattern_usage(T1, p.id, episodes[0], False)
+        assert storage.pattern_usage_history(T1, p.id, 10) == [False, True, True, False]
+        assert storage.pattern_usage_history(T2, p.id, 10) == []
+        assert storage.pattern_usage_history(T1, uuid.uuid4(), 10) == []
+
     def test_record_pattern_usage_unknown_pattern(self, storage: StorageBackend) -> None:
         with pytest.raises(PatternNotFoundError):
             storage.record_pattern_usage(T1, uuid.uuid4(), uuid.uuid4(), True)
