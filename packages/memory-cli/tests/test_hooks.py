@@ -286,3 +286,25 @@ def test_install_refuses_a_broken_settings_file(env: Any, run: Any) -> None:
     r = run("hooks", "install", "claude-code", "--project", code=1)
     assert "not valid JSON" in r.stderr
     assert settings.read_text() == "{not json"
+
+
+def test_opencode_plugin_install_is_idempotent_and_uninstall_removes_only_ours(
+    env: Any, run: Any
+) -> None:
+    os.chdir(env.work)
+    plugin = env.work / ".opencode" / "plugins" / "memory.js"
+    dry = run("hooks", "install", "opencode", "--project", "--dry-run")
+    assert "+export const MemoryPlugin" in dry.stdout and not plugin.exists()
+    for _ in range(2):
+        run("hooks", "install", "opencode", "--project")
+    assert 'spawn(COMMAND, ["hook", "opencode"]' in plugin.read_text()
+    other = env.work / ".opencode" / "plugins" / "theirs.js"
+    other.write_text("export const Theirs = async () => ({})\n")
+    run("hooks", "uninstall", "opencode", "--project")
+    assert not plugin.exists() and other.exists()
+
+    plugin.write_text("// someone else's memory.js\n")
+    r = run("hooks", "install", "opencode", "--project", code=1)
+    assert "is not the memory plugin" in r.stderr
+    run("hooks", "uninstall", "opencode", "--project", code=1)
+    assert plugin.read_text() == "// someone else's memory.js\n"

@@ -16,17 +16,18 @@ from memory_cli._errors import CliError
 from memory_cli._examples import examples
 from memory_cli._output import emit
 from memory_cli._state import get_state
-from memory_cli.hooks import _spool
+from memory_cli.hooks import _opencode, _spool
 from memory_cli.hooks._fast import AGENTS, SOCKET
 from memory_cli.hooks._fast import run as run_hook
 from memory_cli.hooks._settings import DEFAULT_COMMAND, SettingsError, plan, settings_path
 
 app = typer.Typer(
-    help="Record and recall automatically through Claude Code's hooks: install, remove, "
-    "check the background recorder.",
+    help="Record and recall automatically through Claude Code's hooks or OpenCode's plugin: "
+    "install, remove, check the background recorder.",
     epilog=examples(
         "memory hooks install claude-code",
         "memory hooks install claude-code --project --dry-run",
+        "memory hooks install opencode --project",
         "memory hooks status",
         "memory hooks uninstall claude-code",
     ),
@@ -37,17 +38,25 @@ app = typer.Typer(
 
 class Agent(StrEnum):
     CLAUDE_CODE = "claude-code"
+    OPENCODE = "opencode"
 
 
 AgentArg = Annotated[Agent, typer.Argument(help="The agent whose settings to change.")]
 ProjectOpt = Annotated[
     bool,
     typer.Option(
-        "--project", help="This project's .claude/settings.json instead of ~/.claude/settings.json."
+        "--project",
+        help="This project's .claude/settings.json (OpenCode: .opencode/plugins/) instead of "
+        "the user's.",
     ),
 ]
 UserOpt = Annotated[
-    bool, typer.Option("--user", help="~/.claude/settings.json (the default): every project.")
+    bool,
+    typer.Option(
+        "--user",
+        help="~/.claude/settings.json (OpenCode: ~/.config/opencode/plugins/), the default: "
+        "every project.",
+    ),
 ]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Print the change as a diff; write nothing.")
@@ -61,12 +70,23 @@ def _scope(project: bool, user: bool) -> str:
 
 
 def _apply(
-    ctx: typer.Context, install: bool, project: bool, user: bool, dry_run: bool, command: str
+    ctx: typer.Context,
+    agent: Agent,
+    install: bool,
+    project: bool,
+    user: bool,
+    dry_run: bool,
+    command: str,
 ) -> None:
     state = get_state(ctx)
-    path = settings_path(_scope(project, user))
+    scope = _scope(project, user)
     try:
-        change = plan(path, install, command)
+        if agent is Agent.OPENCODE:
+            path = _opencode.plugin_path(scope)
+            change = _opencode.plan(path, install)
+        else:
+            path = settings_path(scope)
+            change = plan(path, install, command)
     except SettingsError as exc:
         raise CliError(str(exc)) from None
     if dry_run:
@@ -85,6 +105,7 @@ def _apply(
         "memory hooks install claude-code",
         "memory hooks install claude-code --project --dry-run",
         "memory hooks install claude-code --user",
+        "memory hooks install opencode --project",
     )
 )
 def install(
@@ -97,13 +118,22 @@ def install(
         str, typer.Option("--command", help="The command the hooks run.")
     ] = DEFAULT_COMMAND,
 ) -> None:
-    """Add the memory hooks to Claude Code's settings (every other entry is kept)."""
-    _apply(ctx, True, project, user, dry_run, command)
+    """Add the memory hooks to Claude Code's settings (every other entry is kept), or the
+    memory plugin to OpenCode's plugin folder."""
+    if agent is Agent.OPENCODE and command != DEFAULT_COMMAND:
+        raise CliError(
+            "--command is for claude-code; the OpenCode plugin runs MEMORY_HOOK_COMMAND "
+            "(default: memory)",
+            exit_code=2,
+        )
+    _apply(ctx, agent, True, project, user, dry_run, command)
 
 
 @app.command(
     epilog=examples(
-        "memory hooks uninstall claude-code", "memory hooks uninstall claude-code --project"
+        "memory hooks uninstall claude-code",
+        "memory hooks uninstall claude-code --project",
+        "memory hooks uninstall opencode --project",
     )
 )
 def uninstall(
@@ -113,8 +143,9 @@ def uninstall(
     user: UserOpt = False,
     dry_run: DryRunOpt = False,
 ) -> None:
-    """Remove only the memory hooks from Claude Code's settings."""
-    _apply(ctx, False, project, user, dry_run, DEFAULT_COMMAND)
+    """Remove only the memory hooks from Claude Code's settings (or only our OpenCode
+    plugin file)."""
+    _apply(ctx, agent, False, project, user, dry_run, DEFAULT_COMMAND)
 
 
 def _ask(directory: str, op: str) -> dict[str, object] | None:

@@ -148,6 +148,10 @@ class Change:
         )
 
     def write(self) -> None:
+        """Write ``after``; an empty ``after`` deletes the file."""
+        if not self.after:
+            self.path.unlink(missing_ok=True)
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".memory-tmp")
         tmp.write_text(self.after, encoding="utf-8")
