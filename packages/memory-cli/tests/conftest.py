@@ -4,10 +4,13 @@ every environment variable the config model reads."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import select
 import shutil
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -198,3 +201,70 @@ def seeded(env: Env, _seed_template: tuple[Path, dict[str, str]]) -> dict[str, s
         if source.exists():
             shutil.copyfile(source, env.db_path.with_name(env.db_path.name + suffix))
     return dict(ids)
+
+
+class Recorder:
+    """The background recorder of a test's hook directory, driven over its socket."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def ask(self, op: str) -> dict[str, Any] | None:
+        """One request; ``None`` when no recorder listens."""
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(120)
+                sock.connect(str(self.directory / "recorder.sock"))
+                sock.sendall(json.dumps({"op": op}).encode() + b"\n")
+                reply = json.loads(sock.recv(65536).split(b"\n")[0])
+        except OSError:
+            return None
+        assert isinstance(reply, dict) and reply["ok"] is True
+        return reply
+
+    def alive(self) -> bool:
+        """Whether a recorder (running or starting) holds the directory's lock."""
+        if not (self.directory / "recorder.lock").exists():
+            return False
+        fd = os.open(self.directory / "recorder.lock", os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    def wait(self) -> dict[str, Any]:
+        """Block until the recorder that a hook call started answers (it starts in ~1 s)."""
+        for _ in range(12_000):
+            reply = self.ask("ping")
+            if reply is not None:
+                return reply
+            assert self.alive(), "no recorder was started"
+            select.select([], [], [], 0.01)
+        raise AssertionError("the recorder never answered")
+
+    def stop(self) -> None:
+        """Ingest and exit, then wait until the recorder has let go of the lock."""
+        if not self.alive():
+            return
+        self.wait()
+        self.ask("shutdown")
+        fd = os.open(self.directory / "recorder.lock", os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # blocks until the recorder process has closed
+        finally:
+            os.close(fd)
+
+
+@pytest.fixture
+def recorder(env: Env, monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
+    """A hook directory for the test (``MEMORY_HOOK_DIR``), whose recorder, if a hook call
+    started one, is stopped at the end. Context requests wait for the recorder's answer."""
+    directory = env.root / "hooks"
+    monkeypatch.setenv("MEMORY_HOOK_DIR", str(directory))
+    monkeypatch.setenv("MEMORY_HOOK_WAIT_MS", "120000")
+    rec = Recorder(directory)
+    yield rec
+    rec.stop()

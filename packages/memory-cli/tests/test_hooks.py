@@ -1,19 +1,18 @@
 """``memory hook claude-code`` in real processes: a recorded Claude Code session replayed
 through the installed console script, a real background recorder, a real database file.
 
-Context requests wait for a starting recorder (``MEMORY_HOOK_WAIT_MS``), so each test is
-deterministic without sleeping; the recorder is stopped (after ingesting) at the end.
+A hook call never waits for a recorder that is starting (it answers without context), so
+a test that needs context first waits until the recorder started by its first event
+answers; context requests then wait for the answer (``MEMORY_HOOK_WAIT_MS``), so each test
+is deterministic without sleeping. The recorder is stopped (after ingesting) at the end.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,33 +40,8 @@ def session_events(session: str, cwd: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def stop_recorder(directory: Path) -> None:
-    """Ask the recorder to ingest and exit, then wait until it has let go of the lock."""
-    if not (directory / "recorder.sock").exists():
-        return
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(120)
-        sock.connect(str(directory / "recorder.sock"))
-        sock.sendall(b'{"op": "shutdown"}\n')
-        assert sock.recv(1024).startswith(b'{"ok": true')
-    fd = os.open(directory / "recorder.lock", os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # blocks until the recorder process has closed
-    finally:
-        os.close(fd)
-
-
-@pytest.fixture
-def hook_dir(env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    directory = env.root / "hooks"
-    monkeypatch.setenv("MEMORY_HOOK_DIR", str(directory))
-    monkeypatch.setenv("MEMORY_HOOK_WAIT_MS", "120000")
-    yield directory
-    stop_recorder(directory)
-
-
-def stored(env: Any) -> SelfLearningMemory:
-    stop_recorder(env.root / "hooks")  # ingests everything spooled, then exits
+def stored(env: Any, recorder: Any) -> SelfLearningMemory:
+    recorder.stop()  # ingests everything spooled, then exits
     return SelfLearningMemory.from_config(MemoryConfig.load(None, database_url=env.database_url))
 
 
@@ -83,7 +57,7 @@ def context_of(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_replayed_session_is_one_episode_and_is_recalled_for_a_paraphrase(
-    env: Any, hook_dir: Path
+    env: Any, recorder: Any
 ) -> None:
     cwd = str(env.root / "shop")
     for event in session_events("s-1", cwd):
@@ -91,6 +65,7 @@ def test_replayed_session_is_one_episode_and_is_recalled_for_a_paraphrase(
         assert r.returncode == 0 and r.stderr == "", r.stderr
         # nothing relevant is known yet: no output at all, not even empty JSON
         assert r.stdout == ""
+    recorder.wait()
 
     paraphrase = {
         "session_id": "s-2",
@@ -111,7 +86,7 @@ def test_replayed_session_is_one_episode_and_is_recalled_for_a_paraphrase(
     }
     assert context_of(hook(unrelated)) == ""
 
-    with stored(env) as memory:
+    with stored(env, recorder) as memory:
         done = memory.list_episodes({"status": "completed"}).items
         assert len(done) == 1
         episode = memory.get_episode(done[0].id)
@@ -135,12 +110,12 @@ def test_replayed_session_is_one_episode_and_is_recalled_for_a_paraphrase(
     assert "password_ok" not in raw and "def login" not in raw
 
 
-def test_a_failing_last_check_is_an_inferred_failure(env: Any, hook_dir: Path) -> None:
+def test_a_failing_last_check_is_an_inferred_failure(env: Any, recorder: Any) -> None:
     cwd = str(env.root / "shop")
     events = session_events("s-f", cwd)
     for event in events[:4] + events[-1:]:  # ends after the failing test run
         assert hook(event).returncode == 0
-    with stored(env) as memory:
+    with stored(env, recorder) as memory:
         (summary,) = memory.list_episodes({"status": "completed"}).items
         episode = memory.get_episode(summary.id)
     assert episode.outcome is not None and episode.outcome.type.value == "failure"
@@ -157,7 +132,7 @@ SECRETS = {
 }
 
 
-def test_secrets_are_redacted_before_anything_is_written(env: Any, hook_dir: Path) -> None:
+def test_secrets_are_redacted_before_anything_is_written(env: Any, recorder: Any) -> None:
     cwd = str(env.root / "shop")
     base = {"session_id": "s-x", "cwd": cwd, "permission_mode": "default"}
     events = [
@@ -215,7 +190,7 @@ def test_secrets_are_redacted_before_anything_is_written(env: Any, hook_dir: Pat
     for event in events:
         r = hook(event)
         assert r.returncode == 0 and r.stderr == "", r.stderr
-    with stored(env) as memory:
+    with stored(env, recorder) as memory:
         (summary,) = memory.list_episodes({"status": "completed"}).items
         steps = memory.get_episode(summary.id).steps
     assert len(steps) == 5 and "[REDACTED]" in summary.task_description
@@ -242,8 +217,9 @@ def test_secrets_are_redacted_before_anything_is_written(env: Any, hook_dir: Pat
     ],
 )
 def test_malformed_input_exits_0_with_one_stderr_line_and_stores_nothing(
-    env: Any, hook_dir: Path, stdin: str
+    env: Any, recorder: Any, stdin: str
 ) -> None:
+    hook_dir = recorder.directory
     r = hook(stdin)
     assert r.returncode == 0
     assert r.stdout == ""
@@ -252,7 +228,7 @@ def test_malformed_input_exits_0_with_one_stderr_line_and_stores_nothing(
     assert not env.db_path.exists()
 
 
-def test_unknown_agent_is_one_line_too(env: Any, hook_dir: Path) -> None:
+def test_unknown_agent_is_one_line_too(env: Any, recorder: Any) -> None:
     r = subprocess.run(
         [str(SCRIPT), "hook", "vim"], input="{}", capture_output=True, text=True, timeout=60
     )

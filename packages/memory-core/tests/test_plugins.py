@@ -80,11 +80,13 @@ def fake_distribution(tmp_path: Path) -> Iterator[Path]:
         "[memory_core.storage]\n"
         "fake-good = memory_fake_plugin:FakeStorage\n"
         "fake-broken = memory_fake_plugin_missing:Nothing\n"
+        "fake-wrong = memory_fake_plugin:NOT_A_FACTORY\n"
     )
     (tmp_path / "memory_fake_plugin.py").write_text(
         "from memory_core.storage import InMemoryStorage\n\n"
         "class FakeStorage(InMemoryStorage):\n"
-        "    schemes = ('fake',)\n"
+        "    schemes = ('fake',)\n\n"
+        "NOT_A_FACTORY = 42\n"
     )
     sys.path.insert(0, str(tmp_path))
     try:
@@ -117,3 +119,13 @@ def test_url_lookup_skips_a_broken_plugin(fake_distribution: Path) -> None:
     with pytest.raises(ConfigurationError) as info:
         storage_factory_for_url("gopher://x")
     assert "fake-broken" in str(info.value)
+
+
+def test_plugin_pointing_at_the_wrong_object_is_refused_by_name(
+    fake_distribution: Path,
+) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        storage_factory_for_url("fake:anything", name="fake-wrong")
+    message = str(info.value)
+    assert "fake-wrong" in message and "StorageFactory" in message
+    assert "from_url" in message and "schemes" in message

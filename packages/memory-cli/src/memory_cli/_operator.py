@@ -1,9 +1,8 @@
 """Calling the optional operator methods of a storage backend by name.
 
-``integrity_check``, ``vacuum``, ``backup`` and ``sync`` are not part of the
-``StorageBackend`` protocol: the libSQL backend has them, others may not. Asking here, by
-name, keeps the protocol small and gives the operator a clear error when a backend lacks
-one.
+``integrity_check``, ``vacuum``, ``backup`` and ``sync`` form the optional
+``memory_core.protocols.Maintenance`` capability: the libSQL backend has it, others may
+not. Checking here gives the operator a clear error when a backend lacks it.
 """
 
 from __future__ import annotations
@@ -12,12 +11,15 @@ from collections.abc import Callable
 from typing import Any
 
 from memory_core import StorageBackend
+from memory_core.protocols import Maintenance
 
 from memory_cli._errors import EXIT_FAILED, CliError
 
 
 def operator_method(storage: StorageBackend, name: str) -> Callable[..., Any]:
-    method: Callable[..., Any] | None = getattr(storage, name, None)
+    method: Callable[..., Any] | None = (
+        getattr(storage, name, None) if isinstance(storage, Maintenance) else None
+    )
     if method is None or not callable(method):
         backend = getattr(storage, "name", type(storage).__name__)
         raise CliError(

@@ -15,8 +15,8 @@ from typing import Literal
 from memory_core._config import MemoryConfig
 from memory_core._errors import EmbeddingError, MemoryCoreError
 from memory_core._logging import event
-from memory_core._plugins import CACHE_GROUP, load_plugin, storage_factory_for_url
-from memory_core._protocols import CacheBackend, EmbeddingProvider, StorageBackend
+from memory_core._plugins import load_cache_factory, storage_factory_for_url
+from memory_core._protocols import CacheBackend, EmbeddingProvider, IndexWarmer, StorageBackend
 
 log = logging.getLogger("memory_core")
 
@@ -83,7 +83,7 @@ class Backends:
         if self._cache is None:
             with self._open_lock:
                 if self._cache is None:
-                    self._cache = load_plugin(CACHE_GROUP, cache_name(self.config)).from_config(
+                    self._cache = load_cache_factory(cache_name(self.config)).from_config(
                         self.config
                     )
         return self._cache
@@ -110,10 +110,10 @@ class Backends:
 
     def warm(self) -> None:
         _ = self.storage, self.cache
-        warm_storage = getattr(self.storage, "warm", None)  # optional: in-process indexes
-        if callable(warm_storage):
+        storage = self.storage
+        if isinstance(storage, IndexWarmer):  # optional: in-process indexes
             try:
-                warm_storage()
+                storage.warm()
             except MemoryCoreError:
                 log.exception("could not warm the storage indexes; they load on first use")
         emb = self.embedder

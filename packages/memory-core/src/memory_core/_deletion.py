@@ -22,9 +22,10 @@ merge of the pattern index, paid by the delete that needs it.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
+from memory_core._protocols import Scrubber
 from memory_core.security._erasure import ErasureReport, retract_patterns
 
 if TYPE_CHECKING:
@@ -54,7 +55,6 @@ def delete_everywhere(
         if existed or episode is not None:
             report.episode_ids.append(episode_id)
             ctx.cache.sealer.shred(tenant)
-            scrub: Any = getattr(storage, "scrub", None)
-            if callable(scrub):
-                scrub()
+            if isinstance(storage, Scrubber):
+                storage.scrub()
     return report

@@ -43,7 +43,7 @@ from memory_core._models import (
 )
 from memory_core._operations import Operations
 from memory_core._patterns import PatternService, RetrievalFeedback, ShownPatterns
-from memory_core._plugins import CACHE_GROUP, load_plugin, storage_factory_for_url
+from memory_core._plugins import load_cache_factory, storage_factory_for_url
 from memory_core._protocols import CacheBackend, EmbeddingProvider, StorageBackend
 from memory_core._results import (
     HealthReport,
@@ -113,7 +113,7 @@ class SelfLearningMemory(WorkflowMixin):
         config = config or MemoryConfig.load()
         storage_factory_for_url(config.database_url, config.storage_backend)
         if cache_name(config) != "none":
-            load_plugin(CACHE_GROUP, cache_name(config))
+            load_cache_factory(cache_name(config))
         return cls(config=config)
 
     # -- backends ----------------------------------------------------------------------
@@ -261,6 +261,7 @@ class SelfLearningMemory(WorkflowMixin):
     # -- retrieval ---------------------------------------------------------------------
     def retrieve_relevant_context(
         self,
+        /,
         task_description: str,
         context: TaskContext | dict[str, Any] | None = None,
         limit: int = 5,
@@ -296,6 +297,7 @@ class SelfLearningMemory(WorkflowMixin):
 
     def query(
         self,
+        /,
         task_description: str,
         context: TaskContext | dict[str, Any] | None = None,
         limit: int = 5,

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TypeVar
 
 from memory_core._errors import BackendNotFoundError, ConfigurationError
+from memory_core._protocols import CacheFactory, EmbeddingProviderFactory, StorageFactory
 
 STORAGE_GROUP = "memory_core.storage"
 CACHE_GROUP = "memory_core.cache"
@@ -27,8 +28,11 @@ def installed(group: str) -> list[str]:
     return sorted(_entry_points(group))
 
 
+F = TypeVar("F")
+
+
 @cache
-def _load(group: str, name: str) -> Any:
+def _load(group: str, name: str) -> object:
     eps = _entry_points(group)
     if name not in eps:
         raise BackendNotFoundError(group, name, list(eps))
@@ -40,25 +44,60 @@ def _load(group: str, name: str) -> Any:
         ) from exc
 
 
-def load_plugin(group: str, name: str) -> Any:
-    """The object an entry point names; ``BackendNotFoundError`` lists what is installed."""
+def load_plugin(group: str, name: str) -> object:
+    """The object an entry point names; ``BackendNotFoundError`` lists what is installed.
+
+    Use the typed loaders below to get a factory that has been checked."""
     return _load(group, name)
 
 
-def storage_factory_for_url(url: str, name: str | None = None) -> tuple[str, Any]:
+def _checked(group: str, name: str, kind: type[F]) -> F:
+    """Load and check that the plugin has every member of ``kind`` (a runtime-checkable
+    protocol): a plugin registered under the wrong group, or pointing at the wrong object,
+    fails here with its name instead of with an AttributeError on first use."""
+    loaded = _load(group, name)
+    if not isinstance(loaded, kind):
+        declared = set(getattr(kind, "__annotations__", {})) | {
+            m for m, v in vars(kind).items() if callable(v) and not m.startswith("_")
+        }
+        members = sorted(m for m in declared if not hasattr(loaded, m))
+        raise ConfigurationError(
+            f"{group} plugin {name!r} resolves to {loaded!r}, which is not a "
+            f"{kind.__name__} (missing: {', '.join(members) or '?'})",
+            key=group,
+        )
+    return loaded
+
+
+def load_storage_factory(name: str) -> StorageFactory:
+    """The checked factory of the storage plugin ``name``."""
+    return _checked(STORAGE_GROUP, name, StorageFactory)  # type: ignore[type-abstract]
+
+
+def load_cache_factory(name: str) -> CacheFactory:
+    """The checked factory of the cache plugin ``name``."""
+    return _checked(CACHE_GROUP, name, CacheFactory)  # type: ignore[type-abstract]
+
+
+def load_embedding_factory(name: str) -> EmbeddingProviderFactory:
+    """The checked factory of the embedding plugin ``name``."""
+    return _checked(EMBEDDINGS_GROUP, name, EmbeddingProviderFactory)  # type: ignore[type-abstract]
+
+
+def storage_factory_for_url(url: str, name: str | None = None) -> tuple[str, StorageFactory]:
     """(name, factory) of the storage plugin that serves ``url`` (or the one named)."""
     if name:
-        return name, load_plugin(STORAGE_GROUP, name)
+        return name, load_storage_factory(name)
     scheme = url.split(":", 1)[0].lower()
     broken: list[str] = []
     for candidate in installed(STORAGE_GROUP):
         try:
-            factory = load_plugin(STORAGE_GROUP, candidate)
+            factory = load_storage_factory(candidate)
         except ConfigurationError as exc:
             # One broken plugin must not stop the others from serving their schemes.
             broken.append(str(exc))
             continue
-        if scheme in getattr(factory, "schemes", ()):
+        if scheme in factory.schemes:
             return candidate, factory
     hint = f"; broken plugins: {'; '.join(broken)}" if broken else ""
     raise ConfigurationError(

@@ -48,6 +48,8 @@ from memory_core._models import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
     import numpy.typing as npt
 
@@ -59,11 +61,19 @@ else:  # numpy stays out of import time (server start-up); the alias is for type
 
 __all__ = [
     "CacheBackend",
+    "CacheCompactor",
     "CacheFactory",
     "EmbeddingProvider",
     "EmbeddingProviderFactory",
+    "EpisodeStore",
     "FloatArray",
+    "IndexWarmer",
+    "Lifecycle",
+    "Maintenance",
+    "PatternStore",
     "RecordStore",
+    "Scrubber",
+    "SearchIndex",
     "SensitiveStore",
     "StorageBackend",
     "StorageFactory",
@@ -71,12 +81,11 @@ __all__ = [
 
 
 @runtime_checkable
-class StorageBackend(Protocol):
-    """The durable store: the source of truth every cache and index is rebuilt from."""
+class Lifecycle(Protocol):
+    """Opening, closing and probing a store; counts and the write generation."""
 
     name: ClassVar[str]
 
-    # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
         """Release connections. Idempotent."""
 
@@ -89,7 +98,19 @@ class StorageBackend(Protocol):
         """Cheap liveness probe: ``{"ok": bool, ...details}``; never raises."""
         ...
 
-    # -- episodes --------------------------------------------------------------------
+    def stats(self, tenant: str | None = None) -> StorageStats:
+        """Counts for one tenant, or for all tenants with ``None`` (operators only)."""
+        ...
+
+    def generation(self, tenant: str) -> int:
+        """A counter that increases with every write to the tenant (cache validation)."""
+        ...
+
+
+@runtime_checkable
+class EpisodeStore(Protocol):
+    """Episodes and their steps: the record of what an agent did."""
+
     def create_episode(self, episode: Episode) -> None:
         """Insert a new episode as given: usually in progress with no steps, but steps
         and (for imports) a completed outcome, reward and reflection are stored too.
@@ -115,6 +136,14 @@ class StorageBackend(Protocol):
         self, tenant: str, episode_id: UUID, step_numbers: Sequence[int]
     ) -> list[ExecutionStep]:
         """The given steps of one episode (unknown numbers are skipped), by step number."""
+        ...
+
+    def get_steps_many(
+        self, tenant: str, wanted: Sequence[tuple[UUID, Sequence[int]]]
+    ) -> dict[UUID, list[ExecutionStep]]:
+        """``get_steps`` for several episodes in one read (the query path shows the chosen
+        steps of every hit): by episode id, each list by step number; episodes with none
+        of the asked steps are absent."""
         ...
 
     def get_summaries(self, tenant: str, episode_ids: Sequence[UUID]) -> list[EpisodeSummary]:
@@ -156,7 +185,11 @@ class StorageBackend(Protocol):
         pattern sources). Returns whether it existed."""
         ...
 
-    # -- search ----------------------------------------------------------------------
+
+@runtime_checkable
+class SearchIndex(Protocol):
+    """Both retrieval channels over episodes: lexical (BM25) and vectors."""
+
     def lexical_search(
         self, tenant: str, query: str, limit: int, filters: EpisodeFilter
     ) -> list[SearchHit]:
@@ -188,7 +221,11 @@ class StorageBackend(Protocol):
         """Drop every vector of a model (before re-embedding); returns how many."""
         ...
 
-    # -- patterns and heuristics -------------------------------------------------------
+
+@runtime_checkable
+class PatternStore(Protocol):
+    """What was learned: patterns (merged by key) and heuristics."""
+
     def upsert_patterns(self, tenant: str, patterns: Sequence[Pattern]) -> list[Pattern]:
         """Merge on write: a pattern whose ``key`` exists adds its support, successes and
         source episode ids (newest 50 kept) to the stored one; others are inserted.
@@ -235,14 +272,16 @@ class StorageBackend(Protocol):
         """Heuristics by confidence, descending."""
         ...
 
-    # -- operations ------------------------------------------------------------------
-    def stats(self, tenant: str | None = None) -> StorageStats:
-        """Counts for one tenant, or for all tenants with ``None`` (operators only)."""
-        ...
 
-    def generation(self, tenant: str) -> int:
-        """A counter that increases with every write to the tenant (cache validation)."""
-        ...
+@runtime_checkable
+class StorageBackend(Lifecycle, EpisodeStore, SearchIndex, PatternStore, Protocol):
+    """The durable store: the source of truth every cache and index is rebuilt from.
+
+    The union of the role protocols above; code that needs one role only should ask for
+    that role. Optional capabilities (``RecordStore``, ``SensitiveStore``,
+    ``IndexWarmer``, ``Scrubber``, ``Maintenance``) are separate runtime-checkable
+    protocols, checked with ``isinstance``.
+    """
 
 
 @runtime_checkable
@@ -323,6 +362,46 @@ class SensitiveStore(Protocol):
         ...
 
 
+@runtime_checkable
+class IndexWarmer(Protocol):
+    """A store with in-process indexes that can be loaded ahead of the first query."""
+
+    def warm(self, tenant: str | None = None) -> dict[str, Any]:
+        """Load the indexes (of one tenant, or all); returns what was loaded."""
+        ...
+
+
+@runtime_checkable
+class Scrubber(Protocol):
+    """A store whose deleted bytes can linger in free pages or logs until scrubbed."""
+
+    def scrub(self) -> dict[str, Any]:
+        """Overwrite what deletions left behind (free pages, WAL), without a full VACUUM."""
+        ...
+
+
+@runtime_checkable
+class Maintenance(Protocol):
+    """Operator methods of a store (``memory storage check|vacuum|backup|sync``)."""
+
+    def integrity_check(self) -> dict[str, Any]:
+        """``{"ok": bool, "messages": [...], ...}`` after checking every table and index."""
+        ...
+
+    def vacuum(self) -> dict[str, Any]:
+        """Rebuild the file without free pages."""
+        ...
+
+    def backup(self, path: str | Path) -> dict[str, Any]:
+        """A consistent copy of the database at ``path``."""
+        ...
+
+    def sync(self) -> dict[str, Any]:
+        """Pull from and push to the remote primary (embedded replicas)."""
+        ...
+
+
+@runtime_checkable
 class StorageFactory(Protocol):
     """What the ``memory_core.storage`` entry point must resolve to."""
 
@@ -373,7 +452,19 @@ class CacheBackend(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class CacheCompactor(Protocol):
+    """A cache whose file keeps freed pages (with old bytes) until compacted."""
+
+    def compact(self) -> dict[str, Any]:
+        """Rewrite the file without free pages."""
+        ...
+
+
+@runtime_checkable
 class CacheFactory(Protocol):
+    """What the ``memory_core.cache`` entry point must resolve to."""
+
     def from_config(self, config: MemoryConfig) -> CacheBackend: ...
 
 
@@ -404,5 +495,8 @@ class EmbeddingProvider(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
 class EmbeddingProviderFactory(Protocol):
+    """What the ``memory_core.embeddings`` entry point must resolve to."""
+
     def from_config(self, config: MemoryConfig) -> EmbeddingProvider | None: ...

@@ -110,12 +110,14 @@ def preflight(config: MemoryConfig) -> None:
             raise BackendNotFoundError(group, name, names)
 
 
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper() if level.upper() in logging.getLevelNamesMapping() else "INFO")
+def configure_logging(level: str, fmt: str = "console") -> None:
+    """Every log line on stderr (stdout is the protocol on stdio), as ``MEMORY_LOG_FORMAT``
+    says: ``json`` (one object per line, for log collectors) or ``console``."""
+    from memory_core import configure_logging as configure_core_logging
+
+    known = level.upper() in logging.getLevelNamesMapping()
+    logging.getLogger().handlers.clear()  # ours only: no SDK or library default handler
+    configure_core_logging(level if known else "INFO", fmt, stream=sys.stderr)
 
 
 def skip_sdk_logging_setup() -> None:
@@ -143,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"memory-mcp: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, config.log_format)
     skip_sdk_logging_setup()
 
     from memory_mcp._httpsec import resolve as resolve_security

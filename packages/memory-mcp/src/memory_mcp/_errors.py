@@ -8,6 +8,8 @@ only that the tool failed.
 
 from __future__ import annotations
 
+import re
+
 from mcp.server.mcpserver.exceptions import ToolError
 from memory_core import (
     CacheError,
@@ -19,6 +21,19 @@ from memory_core import (
     NotFoundError,
     StorageError,
 )
+
+_LOCATION = re.compile(
+    r"""(?:file:|libsql://|wss?://|https?://)[^\s'"(),;]+"""  # URLs (may carry tokens)
+    r"""|(?<![\w.])(?:~|\.{1,2})?/[^\s'"(),;:]+"""  # absolute and relative paths
+)
+
+
+def without_locations(text: str) -> str:
+    """``text`` with file paths and database URLs replaced by ``<location>``.
+
+    Storage and configuration errors quote the path or URL they failed on; that is for
+    the operator's log, not for a client (nor for an unauthenticated ``/health``)."""
+    return _LOCATION.sub("<location>", text)
 
 
 def tool_error(exc: MemoryCoreError) -> ToolError:
@@ -33,13 +48,13 @@ def tool_error(exc: MemoryCoreError) -> ToolError:
     if isinstance(exc, EpisodeStateError):
         return ToolError(f"conflict: {exc}")
     if isinstance(exc, ConfigurationError):
-        return ToolError(f"server misconfigured: {exc}")
+        return ToolError(f"server misconfigured: {without_locations(str(exc))}")
     if isinstance(exc, StorageError):
-        return ToolError(f"storage failed, nothing was written: {exc}")
+        return ToolError(f"storage failed, nothing was written: {without_locations(str(exc))}")
     if isinstance(exc, EmbeddingError):
-        return ToolError(f"embedding provider failed: {exc}")
+        return ToolError(f"embedding provider failed: {without_locations(str(exc))}")
     if isinstance(exc, CacheError):
-        return ToolError(f"cache failed: {exc}")
+        return ToolError(f"cache failed: {without_locations(str(exc))}")
     return ToolError(str(exc))
 
 

@@ -75,7 +75,12 @@ class Warmup:
             self._thread.join(timeout)
 
     def status(self) -> WarmupStatus:
-        return WarmupStatus(state=self._state, seconds=self._seconds, error=self._error)
+        """The warm-up state as clients see it: the error without paths or URLs (the
+        full text is in the log)."""
+        from memory_mcp._errors import without_locations
+
+        error = without_locations(self._error) if self._error is not None else None
+        return WarmupStatus(state=self._state, seconds=self._seconds, error=error)
 
 
 @dataclass

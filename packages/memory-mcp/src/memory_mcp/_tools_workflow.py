@@ -96,7 +96,11 @@ MAX_PACK_BYTES = 1_000_000
 
 IDEMPOTENT = ADDITIVE.model_copy(update={"idempotent_hint": True})
 
-_DIRECTIONS = {"outgoing": "out", "incoming": "in", "both": "both"}
+_DIRECTIONS: dict[str, Literal["out", "in", "both"]] = {
+    "outgoing": "out",
+    "incoming": "in",
+    "both": "both",
+}
 
 
 def _fields(
@@ -222,7 +226,7 @@ def register_workflow_tools(server: MCPServer, rt: Runtime, profile: str = "core
         cursor: Annotated[str | None, Field(max_length=1024, description="next_cursor")] = None,
     ) -> TagSearchResult:
         """Episodes carrying any (or all) of the tags, newest first, paged."""
-        match = "all" if require_all else "any"
+        match: Literal["any", "all"] = "all" if require_all else "any"
         page = await rt.memory.search_episodes_by_tags(
             tags, match, limit, cursor, tenant=rt.tenant()
         )

@@ -201,6 +201,7 @@ class LMDBCache:
             return payload
 
     def _get_locked(self, k: bytes) -> bytes | None:
+        self._env.check_intact()
         env = self._env.env
         try:
             txn = env.begin(buffers=True)
@@ -609,6 +610,7 @@ class LMDBCache:
             entries = size = 0
             if not (self._closed or self._disabled):
                 try:
+                    self._env.check_intact()
                     with self._env.env.begin() as txn:
                         entries = txn.stat(self._entries)["entries"]
                         size = self._size(txn)
@@ -633,6 +635,10 @@ class LMDBCache:
         with self._lock:
             if self._closed:
                 raise CacheError("cache audit after close")
+            try:
+                self._env.check_intact()
+            except lmdb.Error as exc:
+                raise CacheError(f"cache audit: {exc}") from exc
             with self._env.env.begin() as txn:
                 size = entries = unindexed = 0
                 episode_rows: set[tuple[bytes, bytes]] = set()

@@ -41,8 +41,18 @@ T = TypeVar("T")
 
 DB_NAMES: Final = (b"entries", b"atime", b"lru", b"episodes", b"tombstones", b"meta")
 _KEEP_CORRUPT: Final = 2
+
+
+class TruncatedCacheError(lmdb.Error):
+    """The data file became shorter than its pages while open (someone truncated it).
+
+    Touching a page past the end of a mapped file kills the process with SIGBUS, so every
+    transaction checks the length first and the cache stops serving instead."""
+
+
 #: Errors meaning the file itself is bad (as opposed to a full map or a busy reader table).
 CORRUPTION_ERRORS: Final = (
+    TruncatedCacheError,
     lmdb.CorruptedError,
     lmdb.PageNotFoundError,
     lmdb.InvalidError,
@@ -110,6 +120,9 @@ class Environment:
         self.env: Any = None
         self.dbs: dict[bytes, Any] = {}
         self.moved_aside: list[Path] = []
+        self._data: IO[bytes] | None = None  # for the length check of every transaction
+        self._psize = 4096
+        self._size_seen = 0
         self._open()
 
     # -- opening -------------------------------------------------------------------
@@ -197,6 +210,9 @@ class Environment:
             max_spare_txns=4,
         )
         self._check_length()
+        self._psize = int(self.env.stat()["psize"])
+        self._data = open(self.path / "data.mdb", "rb")  # noqa: SIM115 - held open
+        self._size_seen = os.fstat(self._data.fileno()).st_size
         handles = self.write(
             lambda txn: {
                 name: self.env.open_db(name, txn=txn, dupsort=name == b"episodes")
@@ -235,6 +251,27 @@ class Environment:
             shutil.rmtree(stale, ignore_errors=True)
 
     # -- running -------------------------------------------------------------------
+    def check_intact(self) -> None:
+        """Raise ``TruncatedCacheError`` if the file no longer covers its pages.
+
+        An LMDB data file only grows (compaction reopens it), so a size below the largest
+        seen means someone shrank it: only then are the pages in use counted. The common
+        case is one ``fstat`` (about 0.3 µs). A truncation landing between this check and
+        the read can still fault; that window is a few microseconds."""
+        if self._data is None:
+            return
+        actual = os.fstat(self._data.fileno()).st_size
+        if actual >= self._size_seen:
+            self._size_seen = actual
+            return
+        needed = (self.env.info()["last_pgno"] + 1) * self._psize
+        if actual < needed:
+            raise TruncatedCacheError(
+                f"data.mdb shrank to {actual} bytes under a running process; "
+                f"its pages need {needed}"
+            )
+        self._size_seen = actual
+
     def map_size(self) -> int:
         return int(self.env.info()["map_size"])
 
@@ -257,6 +294,7 @@ class Environment:
 
         ``fn`` may run more than once, so it must not change Python state itself.
         """
+        self.check_intact()
         while True:
             try:
                 with self.env.begin(write=True) as txn:
@@ -268,6 +306,7 @@ class Environment:
                     raise
 
     def read(self, fn: Callable[[Any], T]) -> T:
+        self.check_intact()
         for _ in range(2):
             try:
                 with self.env.begin(buffers=True) as txn:
@@ -306,6 +345,10 @@ class Environment:
             _lock(self._users, exclusive=False)
 
     def _close_engine(self) -> None:
+        if self._data is not None:
+            with contextlib.suppress(OSError):
+                self._data.close()
+            self._data = None
         if self.env is not None:
             with contextlib.suppress(lmdb.Error):
                 self.env.close()

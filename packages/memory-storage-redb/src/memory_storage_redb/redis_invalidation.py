@@ -28,6 +28,7 @@ from uuid import UUID
 
 import redis
 from memory_core import CacheBackend, CacheError, CacheStats, ConfigurationError
+from memory_core.protocols import CacheCompactor
 
 from memory_storage_redb._cache import LMDBCache
 
@@ -234,6 +235,13 @@ class CoherentCache:
 
     def stats(self) -> CacheStats:
         return self.local.stats()
+
+    def compact(self) -> dict[str, Any]:
+        """The local file's compaction (erasure needs it here too); other instances
+        compact their own files when their erasure runs."""
+        if isinstance(self.local, CacheCompactor):
+            return self.local.compact()
+        return {"compacted": False}
 
     def close(self) -> None:
         self.bus.close()

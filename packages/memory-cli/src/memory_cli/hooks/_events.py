@@ -16,7 +16,6 @@ Input fields follow Claude Code's hooks reference: every event carries ``session
 from __future__ import annotations
 
 import os
-import re
 import time
 
 from memory_cli.hooks._redact import redact
@@ -44,14 +43,91 @@ KINDS = {
 CONTEXT_KINDS = frozenset({"start", "prompt"})
 
 # A test or build command: its result is what the episode's outcome is inferred from.
-_CHECK = re.compile(
-    r"(?:^|[\s;&|(/])(?:pytest|py\.test|tox|nox|unittest|jest|vitest|mocha|ava|phpunit|rspec"
-    r"|ctest|mypy|pyright|tsc|eslint|ruff|cargo\s+(?:test|build|check|clippy)"
-    r"|go\s+(?:test|build|vet)|(?:npm|pnpm|yarn|bun)\s+(?:run\s+)?(?:test|build|lint|check)"
-    r"|make(?:\s+\S+)?|cmake\s+--build|gradle\w*\s+\S*(?:test|build|check)|mvn\s+\S*(?:test"
-    r"|verify|package)|dotnet\s+(?:test|build)|swift\s+(?:test|build)|mix\s+test|\.ci/\S+)"
-    r"(?=$|[\s;&|)])"
+# Matched word by word (no regex: ``re`` would cost every Bash call ~5 ms).
+_CHECK_TOOLS = frozenset(
+    [
+        "pytest",
+        "py.test",
+        "tox",
+        "nox",
+        "unittest",
+        "jest",
+        "vitest",
+        "mocha",
+        "ava",
+        "phpunit",
+        "rspec",
+        "ctest",
+        "mypy",
+        "pyright",
+        "tsc",
+        "eslint",
+        "ruff",
+        "make",
+    ]
 )
+# tool → the subcommands that make it a check (the next word)
+_CHECK_SUBCOMMANDS = {
+    "cargo": frozenset({"test", "build", "check", "clippy"}),
+    "go": frozenset({"test", "build", "vet"}),
+    "dotnet": frozenset({"test", "build"}),
+    "swift": frozenset({"test", "build"}),
+    "mix": frozenset({"test"}),
+    "cmake": frozenset({"--build"}),
+}
+_JS_RUNNERS = frozenset({"npm", "pnpm", "yarn", "bun"})
+_JS_SCRIPTS = frozenset({"test", "build", "lint", "check"})
+# how the first non-option word after gradle / mvn ends (``./gradlew app:test``,
+# ``mvn -q verify``)
+_GRADLE_TASKS = ("test", "build", "check")
+_MAVEN_GOALS = ("test", "verify", "package")
+_SHELL_SEPARATORS = str.maketrans(";&|()", "     ")
+
+
+def is_check(command: str) -> bool:
+    """Whether a shell command runs tests, a build, a type check or a linter."""
+    words = command.translate(_SHELL_SEPARATORS).split()
+    for i, word in enumerate(words):
+        if _runs_ci_script(word):
+            return True
+        name = word.rsplit("/", 1)[-1]  # .venv/bin/pytest is pytest
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        if name in _CHECK_TOOLS or nxt in _CHECK_SUBCOMMANDS.get(name, ()):
+            return True
+        if name in _JS_RUNNERS:
+            script = words[i + 2] if nxt == "run" and i + 2 < len(words) else nxt
+            if script in _JS_SCRIPTS:
+                return True
+        if name == "mvn" and _goal(words, i).endswith(_MAVEN_GOALS):
+            return True
+        gradle = name.startswith("gradle") and _word_chars(name[6:])  # gradlew, gradle8
+        if gradle and _goal(words, i).endswith(_GRADLE_TASKS):
+            return True
+    return False
+
+
+def _goal(words: list[str], i: int) -> str:
+    """The first word after ``words[i]`` that is not an option."""
+    for word in words[i + 1 :]:
+        if not word.startswith("-"):
+            return word
+    return ""
+
+
+def _runs_ci_script(word: str) -> bool:
+    """``.ci/run``, ``./.ci/test.sh``: a script of the project's CI folder."""
+    at = word.find(".ci/")
+    while at >= 0:
+        if (at == 0 or word[at - 1] == "/") and len(word) > at + 4:
+            return True
+        at = word.find(".ci/", at + 1)
+    return False
+
+
+def _word_chars(text: str) -> bool:
+    return not text or text.replace("_", "a").isalnum()
+
+
 # tool_input keys whose (short) value says what a call did; any other key is named only.
 _SUMMARY_KEYS = (
     "command",
@@ -194,7 +270,7 @@ def to_record(payload: Any, agent: str) -> dict[str, Any] | None:
     elif kind == "step":
         tool = clip(_str(payload, "tool_name", required=True), 120)
         action = summarize_input(tool, payload.get("tool_input"), cwd)
-        check = tool == "Bash" and bool(_CHECK.search(action))
+        check = tool == "Bash" and is_check(action)
         ok, reason, output = _tool_result(payload, event == "PostToolUseFailure", check)
         record.update(tool=tool, action=action, ok=ok, check=check)
         if reason:

@@ -3,20 +3,26 @@
 Contract with the agent: read one JSON event on stdin, exit 0 whatever happens, write
 nothing to stdout but hook JSON, and at most one line to stderr. The event is spooled
 durably first (so nothing acknowledged is lost), then handed to the recorder; for a
-prompt the reply (relevant past work) is awaited for at most ``MEMORY_HOOK_WAIT_MS``.
-When no recorder runs, one is started in the background and the call returns at once
-without context: the agent is never made to wait for a cold start.
+prompt the reply (relevant past work) is awaited for at most ``MEMORY_HOOK_WAIT_MS``
+(default 30 ms from when the call starts handling the event), so that a call stays within its
+50 ms. When no recorder listens, one is started in the background and the call returns
+at once without context: the agent is never made to wait for a cold start.
+
+Every call is a new process, so what it imports is most of its cost: the standard
+library's C modules and this package's small fast-path modules only (no ``json``, no
+``re``, no ``socket``, no ``subprocess``, no ``typing``); ``python -X importtime``
+checks it.
 """
 
 from __future__ import annotations
 
 import _socket  # the C module: socket.py's imports would cost the hook ~4 ms
-import json
+import fcntl
 import os
 import sys
 import time
 
-from memory_cli.hooks import _spool
+from memory_cli.hooks import _jsonio, _spool
 from memory_cli.hooks._events import CONTEXT_KINDS, HookInputError, to_record
 
 TYPE_CHECKING = False  # typing is not imported at run time: this is the hook's fast path
@@ -25,10 +31,10 @@ if TYPE_CHECKING:
 
 AGENTS = ("claude-code", "opencode")
 MAX_INPUT_BYTES = 32 * 1024 * 1024
-DEFAULT_WAIT_MS = 1_000
+DEFAULT_WAIT_MS = 30
 SOCKET = "recorder.sock"
 LOCK = "recorder.lock"
-POLL_SECONDS = 0.02
+LOCK_FD = 3  # where the recorder finds the lock its starter took
 
 
 def wait_seconds() -> float:
@@ -40,40 +46,50 @@ def wait_seconds() -> float:
         return DEFAULT_WAIT_MS / 1000
 
 
-def _spawn(directory: str) -> None:
-    """Start the recorder detached from the agent (own session, no inherited pipes)."""
-    import subprocess
-
-    log = open(os.path.join(directory, "recorder.log"), "ab")  # noqa: SIM115 - handed to the child
-    try:
-        subprocess.Popen(
-            [sys.executable, "-m", "memory_cli.hooks", "serve", str(directory)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            cwd=directory,
-            start_new_session=True,
-            close_fds=True,
-        )
-    finally:
-        log.close()
-
-
-def _recorder_alive(directory: str) -> bool:
-    """Whether a recorder holds the directory's lock (running, or still starting)."""
-    import fcntl
-
-    try:
-        fd = os.open(os.path.join(directory, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:
-        return False
+def _claim(directory: str) -> int | None:
+    """The recorder lock, held, when no recorder holds it (running or starting)."""
+    fd = os.open(os.path.join(directory, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        return True
-    finally:
         os.close(fd)
-    return False
+        return None
+    return fd
+
+
+def _spawn(directory: str, lock: int) -> None:
+    """Start the recorder detached from the agent: its own session, no inherited pipes
+    (the agent reads the hook's stdout to its end), stderr to ``recorder.log``.
+
+    The recorder inherits the held lock as its fd 3, so from this moment on no other
+    hook call starts a second one. A double fork, so no caller is left with a zombie,
+    and fork + exec rather than ``subprocess``, whose imports would cost ~5 ms.
+    """
+    log = os.open(os.path.join(directory, "recorder.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        child = os.fork()
+        if child == 0:  # pragma: no cover - runs in the forked child
+            try:
+                os.setsid()
+                if os.fork() == 0:
+                    os.chdir(directory)
+                    os.dup2(null, 0)
+                    os.dup2(null, 1)
+                    os.dup2(log, 2)
+                    os.dup2(lock, LOCK_FD)
+                    os.set_inheritable(LOCK_FD, True)
+                    os.closerange(LOCK_FD + 1, 65536)
+                    argv = ["-m", "memory_cli.hooks", "serve", directory, str(LOCK_FD)]
+                    os.execv(sys.executable, [sys.executable, *argv])
+            except BaseException as exc:
+                os.write(log, f"memory hook: cannot start the recorder: {exc}\n".encode())
+            finally:
+                os._exit(0)
+        os.waitpid(child, 0)
+    finally:
+        os.close(log)
+        os.close(null)
 
 
 def _connect(directory: str, timeout: float) -> _socket.socket | None:
@@ -87,24 +103,26 @@ def _connect(directory: str, timeout: float) -> _socket.socket | None:
     return sock
 
 
-def notify(directory: str, record: dict[str, Any]) -> dict[str, Any] | None:
-    """Tell the recorder about a spooled record; the reply for a context request."""
+def notify(directory: str, record: dict[str, Any], started: float) -> dict[str, Any] | None:
+    """Tell the recorder about a spooled record; the reply for a context request, which
+    is awaited until ``started`` (the call's ``time.monotonic()``) plus the budget."""
     wants = record["kind"] in CONTEXT_KINDS
-    budget = wait_seconds() if wants else 0.2
-    deadline = time.monotonic() + budget
+    deadline = started + (wait_seconds() if wants else 0.2)
+    budget = deadline - time.monotonic()
     sock = _connect(directory, budget)
     if sock is None:
-        if not _recorder_alive(directory):
-            _spawn(directory)
-        # A prompt may wait for a recorder that is starting, within its budget.
-        while sock is None and wants and time.monotonic() + POLL_SECONDS < deadline:
-            time.sleep(POLL_SECONDS)
-            sock = _connect(directory, deadline - time.monotonic())
-        if sock is None:
-            return None
+        # No recorder listens: start one unless one is starting, and answer without
+        # context now (a start takes about a second); it ingests the spool first.
+        lock = _claim(directory)
+        if lock is not None:
+            try:
+                _spawn(directory, lock)
+            finally:
+                os.close(lock)  # the recorder holds its own copy
+        return None
     try:
         op = {"op": "context", "id": record["id"]} if wants else {"op": "ingest"}
-        sock.sendall(json.dumps(op).encode() + b"\n")
+        sock.sendall(_jsonio.dumps(op).encode() + b"\n")
         if not wants:
             return None
         data = b""
@@ -122,20 +140,20 @@ def notify(directory: str, record: dict[str, Any]) -> dict[str, Any] | None:
             data += chunk
     finally:
         sock.close()
-    reply = json.loads(data.split(b"\n", 1)[0] or b"{}")
+    reply = _jsonio.loads(data.split(b"\n", 1)[0] or b"{}")
     return reply if isinstance(reply, dict) else None
 
 
 def hook_output(event: str, context: str) -> str:
     """The hook JSON that adds ``context`` to the agent's conversation."""
-    return json.dumps(
-        {"hookSpecificOutput": {"hookEventName": event, "additionalContext": context}},
-        ensure_ascii=False,
+    return _jsonio.dumps(
+        {"hookSpecificOutput": {"hookEventName": event, "additionalContext": context}}
     )
 
 
 def run(argv: list[str]) -> int:
     """Handle one hook event; always returns 0."""
+    started = time.monotonic()
     try:
         if len(argv) != 1 or argv[0] not in AGENTS:
             raise HookInputError(f"usage: memory hook {{{','.join(AGENTS)}}} < event.json")
@@ -143,15 +161,17 @@ def run(argv: list[str]) -> int:
         if len(raw) > MAX_INPUT_BYTES:
             raise HookInputError(f"hook input is over {MAX_INPUT_BYTES} bytes")
         try:
-            payload = json.loads(raw)
+            payload = _jsonio.loads(raw)
         except ValueError as exc:
             raise HookInputError(f"hook input is not JSON: {exc}") from None
+        except RecursionError:
+            raise HookInputError("hook input is nested too deeply") from None
         record = to_record(payload, argv[0])
         if record is None:
             return 0
         directory = _spool.hook_dir()
         _spool.append(directory, record)
-        reply = notify(directory, record)
+        reply = notify(directory, record, started)
         context = reply.get("context") if reply else None
         if isinstance(context, str) and context:
             sys.stdout.write(hook_output(str(record["event"]), context) + "\n")

@@ -11,7 +11,6 @@ are one JSON line on a Unix socket: ``{"op": "ingest"}``, ``{"op": "context", "i
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -28,7 +27,6 @@ from memory_cli.hooks._recorder import HookRecorder
 log = logging.getLogger("memory_cli.hooks")
 
 SOCKET = "recorder.sock"
-LOCK = "recorder.lock"
 DEFAULT_IDLE_SECONDS = 900.0
 REQUEST_BYTES = 4096
 
@@ -76,7 +74,7 @@ class RecorderServer:
         if op == "context":
             reply["context"] = self.context_for(str(request.get("id", "")))
         elif op == "ping":
-            reply["database"] = self.database
+            reply.update(database=self.database, pid=os.getpid())
         with contextlib.suppress(OSError):  # an ingest poke does not wait for the reply
             conn.sendall(json.dumps(reply).encode() + b"\n")
         return op != "shutdown"
@@ -110,15 +108,10 @@ class RecorderServer:
             self.recorder.ingest()
 
 
-def serve(directory: Path) -> int:
-    """Run the recorder for ``directory`` unless one is running already."""
-    directory.mkdir(parents=True, exist_ok=True)
-    lock = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+def serve(directory: Path, lock: int) -> int:
+    """Run the recorder for ``directory``, whose lock the caller holds as ``lock`` (the
+    fd is closed, and the lock released, when the recorder is done)."""
     try:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return 0  # another recorder owns this directory
         config = MemoryConfig.load()
         memory = SelfLearningMemory.from_config(config)
         db = config.database_path()

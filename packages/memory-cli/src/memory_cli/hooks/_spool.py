@@ -12,8 +12,9 @@ Standard library only, and no pathlib or typing: this runs in every hook call.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
+
+from memory_cli.hooks import _jsonio
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,25 +39,44 @@ def hook_dir() -> str:
 
 
 def append(directory: str, record: dict[str, Any]) -> None:
-    """Append one record durably (fsync) under the spool lock."""
+    """Append one record durably (fsync) under the spool lock.
+
+    Raises:
+        OSError: the record could not be written whole (e.g. the disk is full); then it
+            is not acknowledged, and what was written of it is a line the reader skips.
+    """
     os.makedirs(directory, mode=0o700, exist_ok=True)
-    line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    line = (_jsonio.dumps(record) + "\n").encode()
     path = os.path.join(directory, SPOOL)
     while True:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 current = os.stat(path).st_ino
             except FileNotFoundError:
                 current = -1
-            if current != os.fstat(fd).st_ino:
+            stat = os.fstat(fd)
+            if current != stat.st_ino:
                 continue  # the recorder took the file between our open and our lock
-            os.write(fd, line)
+            if stat.st_size and os.pread(fd, 1, stat.st_size - 1) != b"\n":
+                line = b"\n" + line  # a killed writer's partial line stays a line of its own
+            if os.write(fd, line) != len(line):
+                raise OSError(f"short write to {path}")
             os.fsync(fd)
+            if stat.st_size == 0:
+                _fsync_dir(directory)  # the file's name is durable too
             return
         finally:
             os.close(fd)  # closing releases the lock
+
+
+def _fsync_dir(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def take(directory: str) -> list[str]:
@@ -82,8 +102,8 @@ def read(path: str) -> Iterator[dict[str, Any] | None]:
     with open(path, "rb") as f:
         for raw in f:
             try:
-                value = json.loads(raw)
-            except ValueError:
+                value = _jsonio.loads(raw)
+            except (ValueError, RecursionError):
                 yield None
                 continue
             yield value if isinstance(value, dict) else None

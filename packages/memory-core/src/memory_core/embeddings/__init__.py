@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, ClassVar
 
-from memory_core._plugins import EMBEDDINGS_GROUP, load_plugin
+from memory_core._plugins import load_embedding_factory
 from memory_core.embeddings.openai import OpenAIEmbeddingProvider
 from memory_core.embeddings.static import StaticEmbeddingProvider
 
@@ -65,6 +65,6 @@ def provider_from_config(config: MemoryConfig) -> EmbeddingProvider | None:
     name = resolve_provider_name(config)
     if config.embedding_provider.strip().lower() == "auto":
         logger.info("embedding provider auto-selected", extra={"fields": {"provider": name}})
-    factory = load_plugin(EMBEDDINGS_GROUP, name)
+    factory = load_embedding_factory(name)
     provider: EmbeddingProvider | None = factory.from_config(config)
     return provider

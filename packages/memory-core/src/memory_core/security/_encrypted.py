@@ -403,6 +403,17 @@ class EncryptedStorage:
             return steps
         return [self._open_step(key, tenant, episode_id, s) for s in steps]
 
+    def get_steps_many(
+        self, tenant: str, wanted: Sequence[tuple[UUID, Sequence[int]]]
+    ) -> dict[UUID, list[ExecutionStep]]:
+        found = self.inner.get_steps_many(tenant, wanted)
+        for episode_id, steps in found.items():
+            if any(_sealed(s.action) for s in steps):
+                key = self._data_key(tenant, episode_id)
+                if key is not None:
+                    found[episode_id] = [self._open_step(key, tenant, episode_id, s) for s in steps]
+        return found
+
     def get_summaries(self, tenant: str, episode_ids: Sequence[UUID]) -> list[EpisodeSummary]:
         return [self._open_summary(s) for s in self.inner.get_summaries(tenant, episode_ids)]
 

@@ -23,7 +23,7 @@ The audit log keeps one record that the erasure happened (operation, ids, outcom
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -38,6 +38,7 @@ from memory_core._models import (
     TaskOutcome,
     utcnow,
 )
+from memory_core._protocols import CacheCompactor, Maintenance, RecordStore
 from memory_core._validation import coerce
 from memory_core.extraction import derive_heuristics
 from memory_core.reward import base_reward
@@ -117,8 +118,7 @@ def retract_patterns(memory: SelfLearningMemory, tenant: str, episode: Episode) 
         return report
     if (tenant, episode.id) in set(storage.pending_extractions(100_000)):
         return report  # its patterns were never merged
-    replace: Callable[..., Any] | None = getattr(storage, "replace_patterns", None)
-    if replace is None:
+    if not isinstance(storage, RecordStore):
         report.patterns_retracted = False
         log.warning(
             "the storage backend cannot retract pattern statistics (no replace_patterns); "
@@ -154,7 +154,7 @@ def retract_patterns(memory: SelfLearningMemory, tenant: str, episode: Episode) 
         for p in storage.get_patterns(tenant, episode.pattern_ids)
         if Pattern.make_id(tenant, "heuristic|" + p.key) not in fresh
     ]
-    replace(tenant, updated, delete_patterns=deleted, delete_heuristics=stale)
+    storage.replace_patterns(tenant, updated, delete_patterns=deleted, delete_heuristics=stale)
     if fresh:
         storage.upsert_heuristics(tenant, list(fresh.values()))
     report.patterns_updated = len(updated)
@@ -175,27 +175,25 @@ def _erase_one(memory: SelfLearningMemory, tenant: str, episode_id: UUID) -> Era
     return report
 
 
-def _nothing() -> None:
-    return None
-
-
 def _compact(memory: SelfLearningMemory, report: ErasureReport) -> None:
     """Drop freed pages that still hold erased bytes: the database's ``vacuum`` and the
     cache's ``compact`` (optional operator methods; request R2 for the LMDB cache)."""
-    vacuum = getattr(memory.storage, "vacuum", None)
-    compact = getattr(memory.cache, "compact", None)
-    if getattr(memory.cache, "name", None) == "none":
-        compact = _nothing  # nothing was ever written
+    storage, cache = memory.storage, memory.cache
+    vacuumed = compacted = False
     with memory._lock:
-        if callable(vacuum):
-            vacuum()
+        if isinstance(storage, Maintenance):
+            storage.vacuum()
+            vacuumed = True
         else:
             log.warning("the storage backend has no vacuum; freed pages keep old bytes")
-        if callable(compact):
-            compact()
+        if cache.name == "none":
+            compacted = True  # nothing was ever written
+        elif isinstance(cache, CacheCompactor):
+            cache.compact()
+            compacted = True
         else:
             log.warning("the cache has no compact(); its freed pages keep old bytes until reused")
-    report.compacted = callable(vacuum) and callable(compact)
+    report.compacted = vacuumed and compacted
 
 
 def erase_episode(
@@ -280,18 +278,17 @@ def erase_tenant(
         report.merge(_erase_one(memory, t, eid))
     with memory._lock:
         storage = memory.storage
-        replace = getattr(storage, "replace_patterns", None)
         page = min(500, memory.limits.max_limit)
         while True:
             left = storage.list_patterns(t, PatternFilter(), page)
             heuristics = storage.list_heuristics(t, page)
             if not left and not heuristics:
                 break
-            if replace is None:
+            if not isinstance(storage, RecordStore):
                 report.patterns_retracted = False
                 log.warning("the storage backend cannot delete patterns (no replace_patterns)")
                 break
-            replace(
+            storage.replace_patterns(
                 t,
                 [],
                 delete_patterns=[p.id for p in left],
@@ -300,12 +297,12 @@ def erase_tenant(
             report.patterns_deleted += len(left)
             report.heuristics_deleted += len(heuristics)
         for kind in record_kinds:
-            while True:
-                rows = storage.list_records(t, kind, limit=500)  # type: ignore[attr-defined]
+            while isinstance(storage, RecordStore):
+                rows = storage.list_records(t, kind, limit=500)
                 if not rows:
                     break
                 for _, rid, _ in rows:
-                    storage.delete_record(t, kind, rid)  # type: ignore[attr-defined]
+                    storage.delete_record(t, kind, rid)
         memory.cache.invalidate_tenant(t)
     if compact:
         _compact(memory, report)

@@ -122,6 +122,11 @@ class ShardedStorage:
     ) -> list[ExecutionStep]:
         return self.shard(tenant).get_steps(tenant, episode_id, step_numbers)
 
+    def get_steps_many(
+        self, tenant: str, wanted: Sequence[tuple[UUID, Sequence[int]]]
+    ) -> dict[UUID, list[ExecutionStep]]:
+        return self.shard(tenant).get_steps_many(tenant, wanted)
+
     def get_summaries(self, tenant: str, episode_ids: Sequence[UUID]) -> list[EpisodeSummary]:
         return self.shard(tenant).get_summaries(tenant, episode_ids)
 

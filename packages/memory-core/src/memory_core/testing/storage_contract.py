@@ -399,6 +399,18 @@ class StorageContract:
         assert storage.get_steps(T1, ep.id, []) == []
         assert storage.get_steps(T1, uuid.uuid4(), [1]) == []
 
+    def test_get_steps_many_matches_get_steps_per_episode(self, storage: StorageBackend) -> None:
+        a = _store(storage, make_episode("a", tenant=T1), [make_step(n) for n in range(1, 6)])
+        b = _store(storage, make_episode("b", tenant=T1), [make_step(n) for n in range(1, 3)])
+        other = _store(storage, make_episode("o", tenant=T2), [make_step(1)])
+        got = storage.get_steps_many(
+            T1, [(a.id, [5, 2, 2, 99]), (b.id, [1]), (uuid.uuid4(), [1]), (other.id, [1])]
+        )
+        assert set(got) == {a.id, b.id}  # unknown and foreign episodes are absent
+        assert got[a.id] == storage.get_steps(T1, a.id, [2, 5])
+        assert got[b.id] == [make_step(1)]
+        assert storage.get_steps_many(T1, []) == {}
+
     # -- summaries, listing, counting --------------------------------------------------
 
     def test_summaries_in_order_asked(self, storage: StorageBackend) -> None:

@@ -1,0 +1,50 @@
+"""The contracts plugins implement, by role, for backend authors.
+
+``StorageBackend`` is the union of ``Lifecycle``, ``EpisodeStore``, ``SearchIndex`` and
+``PatternStore``; code that needs one role asks for that role. Optional capabilities are
+separate runtime-checkable protocols that the core checks with ``isinstance``:
+``RecordStore`` (relationships, checkpoints, tokens…), ``SensitiveStore`` (field
+encryption), ``IndexWarmer``, ``Scrubber`` (physical deletion), ``Maintenance`` (operator
+commands) and, for caches, ``CacheCompactor``. Each method's docstring is its contract;
+``memory_core.testing`` holds the suites that check it.
+"""
+
+from memory_core._protocols import (
+    CacheBackend,
+    CacheCompactor,
+    CacheFactory,
+    EmbeddingProvider,
+    EmbeddingProviderFactory,
+    EpisodeStore,
+    FloatArray,
+    IndexWarmer,
+    Lifecycle,
+    Maintenance,
+    PatternStore,
+    RecordStore,
+    Scrubber,
+    SearchIndex,
+    SensitiveStore,
+    StorageBackend,
+    StorageFactory,
+)
+
+__all__ = [
+    "CacheBackend",
+    "CacheCompactor",
+    "CacheFactory",
+    "EmbeddingProvider",
+    "EmbeddingProviderFactory",
+    "EpisodeStore",
+    "FloatArray",
+    "IndexWarmer",
+    "Lifecycle",
+    "Maintenance",
+    "PatternStore",
+    "RecordStore",
+    "Scrubber",
+    "SearchIndex",
+    "SensitiveStore",
+    "StorageBackend",
+    "StorageFactory",
+]
