@@ -397,8 +397,10 @@ class PatternFilter(_Model):
 class SearchHit:
     """One item found by a backend search. Higher ``score`` is better.
 
-    For lexical search the score is BM25 as a positive number; for vector search it is
-    cosine similarity in [-1, 1]. ``item`` 0 is the task text, n ≥ 1 is step n.
+    For lexical search the score is BM25 as a positive number and ``terms`` the distinct
+    query terms (``memory_core.text.terms``) the item holds, which calibrated relevance
+    weighs; for vector search the score is cosine similarity in [-1, 1] and ``terms`` is
+    empty. ``item`` 0 is the task text, n ≥ 1 is step n.
 
     A plain dataclass, not a pydantic model: hundreds are built per query on the
     retrieval hot path, and they never cross a trust boundary.
@@ -407,6 +409,7 @@ class SearchHit:
     episode_id: UUID
     item: int
     score: float
+    terms: tuple[str, ...] = ()
 
 
 class EpisodePage(_Model):

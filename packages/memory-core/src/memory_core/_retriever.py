@@ -24,6 +24,7 @@ from memory_core._models import (
     TaskContext,
 )
 from memory_core._results import QueryResult, RetrievedEpisode, RetrievedPattern
+from memory_core._timespec import parse_instant
 from memory_core._validation import check_limit, check_text, coerce
 from memory_core.flags import effective_flags, enabled  # deploy: feature flags
 from memory_core.pattern_ranking import rank_patterns
@@ -258,7 +259,17 @@ def episode_filter(filters: dict[str, Any]) -> EpisodeFilter:
         raise InvalidInputError(
             f"unknown filter {name!r}; filters are {', '.join(sorted(_FILTER_KEYS))}", field=name
         )
-    return coerce(EpisodeFilter, {k: v for k, v in filters.items() if v is not None}, "filters")
+    given = {k: v for k, v in filters.items() if v is not None}
+    for name in ("since", "until"):  # "7d", "yesterday", ISO dates (memory_core._timespec)
+        if name in given:
+            given[name] = parse_instant(given[name], name)
+    if "since" in given and "until" in given and given["since"] >= given["until"]:
+        raise InvalidInputError(
+            f"since ({given['since']:%Y-%m-%d %H:%M}) must be before until "
+            f"({given['until']:%Y-%m-%d %H:%M})",
+            field="since",
+        )
+    return coerce(EpisodeFilter, given, "filters")
 
 
 def _jsonable(value: Any) -> Any:

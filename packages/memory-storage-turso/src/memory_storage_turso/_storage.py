@@ -649,7 +649,7 @@ class LibSQLStorage:
             return []
         where, params = episode_where(filters)
 
-        def op(tx: Tx) -> list[tuple[UUID, int, float]]:
+        def op(tx: Tx) -> list[tuple[UUID, int, float, tuple[str, ...]]]:
             index = self._lexical.refreshed(tx, tenant)
             allowed = None
             if not filters.is_empty():
@@ -657,8 +657,8 @@ class LibSQLStorage:
             return index.top_k(query_terms, limit, allowed)
 
         return [
-            SearchHit(episode_id=eid, item=item, score=score)
-            for eid, item, score in self._db.read(op)
+            SearchHit(episode_id=eid, item=item, score=score, terms=held)
+            for eid, item, score, held in self._db.read(op)
         ]
 
     @staticmethod

@@ -10,7 +10,18 @@ from pathlib import Path
 
 
 def _lock(directory: str, inherited: str | None) -> int | None:
-    """The held lock of ``directory``: the inherited one if it is that file, else taken."""
+    """The held lock of ``directory``: the inherited one if it is that file, else taken.
+    The lock file then holds the recorder's pid."""
+    fd = _held(directory, inherited)
+    if fd is not None:
+        import os
+
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def _held(directory: str, inherited: str | None) -> int | None:
     import fcntl
     import os
 

@@ -119,6 +119,7 @@ class HookRecorder:
         self.applied: dict[str, Applied] = {}
         self.skipped = 0
         self._load()
+        self._reconcile()
 
     # -- state -------------------------------------------------------------------------
     def _load(self) -> None:
@@ -129,6 +130,25 @@ class HookRecorder:
         self.sessions = {k: SessionState.from_json(v) for k, v in raw.get("sessions", {}).items()}
         self.done = [str(x) for x in raw.get("done", [])][-KEEP_IDS:]
         self._done_set = set(self.done)
+
+    def _reconcile(self) -> None:
+        """Catch up with the memory after a crash between a write to it and the save of
+        this state: an open episode's steps say how many there are and which records
+        they came from, so a record is neither applied twice nor numbered over."""
+        for session in self.sessions.values():
+            if session.episode is None:
+                continue
+            try:
+                steps = self.memory.get_episode(session.episode).steps
+            except EpisodeNotFoundError:
+                session.episode = None
+                continue
+            session.steps = max((s.step_number for s in steps), default=0)
+            for step in steps:
+                event_id = step.metadata.get("hook_event_id")
+                if isinstance(event_id, str) and event_id not in self._done_set:
+                    self.done.append(event_id)
+                    self._done_set.add(event_id)
 
     def _save(self) -> None:
         now = time.time()
@@ -180,7 +200,15 @@ class HookRecorder:
             if session.episode is None:
                 self._open(sid, session, prompt)
             else:
-                self._step(session, "user", f"prompt: {prompt[:200]}", True, "", "")
+                self._step(
+                    session,
+                    "user",
+                    f"prompt: {prompt[:200]}",
+                    True,
+                    "",
+                    "",
+                    event_id=str(record["id"]),
+                )
         elif kind == "step":
             if session.episode is None:
                 self._open(sid, session, f"{session.agent} session in {session.project}")

@@ -589,7 +589,10 @@ class InMemoryStorage:
             keep = self._episode_filter(t, filters)
             scores = t.text.scores(query_terms, None if keep is None else lambda k: keep(k[0]))
             best = heapq.nsmallest(limit, scores.items(), key=lambda kv: (-kv[1], kv[0]))
-            return [SearchHit(episode_id=k[0], item=k[1], score=s) for k, s in best]
+            return [
+                SearchHit(episode_id=k[0], item=k[1], score=s, terms=t.text.matched(k, query_terms))
+                for k, s in best
+            ]
 
     def vector_search(
         self,
