@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -417,6 +417,23 @@ class EpisodeFilter(_Model):
             and (self.since is None or s.started_at >= self.since)
             and (self.until is None or s.started_at < self.until)
         )
+
+
+class EpisodeFilterArgs(TypedDict, total=False):
+    """``EpisodeFilter`` as keyword arguments (``memory.query(q, domain="web",
+    since="7d")``), typed, so a misspelt filter fails type checking as well as at run
+    time. ``since``/``until`` also take "7d", "12h", "yesterday", "last week" or an ISO
+    date; enums take their string values."""
+
+    domain: str | None
+    task_type: TaskType | str | None
+    outcome: OutcomeType | str | None
+    status: EpisodeStatus | str | None
+    language: str | None
+    framework: str | None
+    tags: Sequence[str] | None
+    since: datetime | str | None
+    until: datetime | str | None
 
 
 class PatternFilter(_Model):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
@@ -60,7 +61,7 @@ class Retriever:
         limit: int,
         tenant: str | None,
         max_steps_per_episode: int,
-        filters: dict[str, Any],
+        filters: Mapping[str, Any],
     ) -> list[RetrievedEpisode]:
         c = self._ctx
         with c.metrics.timed("retrieve_relevant_context"):
@@ -210,7 +211,7 @@ class Retriever:
         limit: int,
         tenant: str | None,
         for_episode: UUID | str | None,
-        filters: dict[str, Any],
+        filters: Mapping[str, Any],
     ) -> QueryResult:
         c = self._ctx
         with c.metrics.timed("query"):
@@ -251,7 +252,7 @@ class Retriever:
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def episode_filter(filters: dict[str, Any]) -> EpisodeFilter:
+def episode_filter(filters: Mapping[str, Any]) -> EpisodeFilter:
     """Keyword filters as an ``EpisodeFilter``; an unknown name is an error naming it."""
     unknown = set(filters) - _FILTER_KEYS
     if unknown:
