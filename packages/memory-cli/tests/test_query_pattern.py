@@ -83,3 +83,13 @@ def test_pattern_effectiveness_after_feedback(run_json: Any, seeded: dict[str, s
     patterns = run_json("pattern", "list")
     assert all(p["applications"] == 0 for p in patterns)
     assert all(a["effectiveness"] is None for a in run_json("pattern", "analyze"))
+
+
+def test_query_time_window(run: Any, run_json: Any, seeded: dict[str, str]) -> None:
+    found = run_json("query", "add a health endpoint to flask", "--since", "7d")
+    assert seeded["web-ok"] in {e["episode"]["id"] for e in found["episodes"]}
+    assert run_json("query", "add a health endpoint", "--until", "2000-01-01")["episodes"] == []
+    assert run_json("query", "add a health endpoint", "--since", "2999-01-01")["episodes"] == []
+    bad = run("query", "add a health endpoint", "--since", "soonish", code=2)
+    assert "since" in bad.stderr and "yesterday" in bad.stderr
+    assert "Traceback" not in bad.output

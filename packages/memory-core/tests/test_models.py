@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from memory_core import Episode, ExecutionStep, StepResult, TaskContext, TaskOutcome, TaskType
@@ -51,3 +53,27 @@ def test_episode_json_round_trip(
     assert again == ep
     assert again.schema_version == 1
     assert again.summary().step_count == len(step_list)
+
+
+def test_pattern_merge_rule_is_one_definition() -> None:
+    from datetime import timedelta
+
+    from memory_core._models import MAX_PATTERN_SOURCES
+    from memory_core.testing.factories import make_pattern
+
+    old = [uuid.uuid4() for _ in range(MAX_PATTERN_SOURCES)]
+    stored = make_pattern("k", support=len(old), successes=10.0).model_copy(
+        update={"episode_ids": old, "applications": 3, "application_successes": 2}
+    )
+    again, new = old[0], uuid.uuid4()
+    incoming = make_pattern("k", support=2, successes=1.0).model_copy(
+        update={"episode_ids": [again, new, new]}
+    )
+    now = stored.updated_at + timedelta(seconds=5)
+    merged = stored.merged_with(incoming, now)
+    assert (merged.support, merged.successes) == (stored.support + 2, 11.0)
+    assert (merged.applications, merged.application_successes) == (3, 2)  # applied evidence stays
+    assert merged.episode_ids[-2:] == [again, new]  # re-seen and new sources are the newest
+    assert len(merged.episode_ids) == MAX_PATTERN_SOURCES == len(set(merged.episode_ids))
+    assert merged.version == stored.version + 1 and merged.updated_at == now
+    assert merged.id == stored.id and merged.key == stored.key

@@ -31,8 +31,8 @@ def test_v1_database_from_fixture_is_upgraded(tmp_path: Path, factory: object) -
 
     store = factory.from_url(f"file:{path}", MemoryConfig())  # type: ignore[attr-defined]
     try:
-        assert store.schema_version == SCHEMA_LATEST == 5
-        assert _versions(path) == [1, 2, 3, 4, 5]
+        assert store.schema_version == SCHEMA_LATEST == 6
+        assert _versions(path) == [1, 2, 3, 4, 5, 6]
         # v4 moved episode search from FTS5 to lexical_batches (back-filled from the rows);
         # v5 dropped episode_fts: a view that absorbs the writes of schema-4 peers remains.
         conn = libsql.connect(str(path), isolation_level=None)
@@ -107,7 +107,31 @@ def test_newer_database_is_refused_untouched(tmp_path: Path, factory: object) ->
     with pytest.raises(SchemaVersionError, match="99") as info:
         factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
     assert "upgrade selfmem-storage-turso" in str(info.value)
-    assert _versions(tmp_path / "new.db") == [1, 2, 3, 4, 5, 99]
+    assert _versions(tmp_path / "new.db") == [1, 2, 3, 4, 5, 6, 99]
+
+
+def test_terms_of_an_older_analyser_are_re_derived(tmp_path: Path, factory: object) -> None:
+    """Migration 6: terms stored by Porter's stemmer (``using`` -> ``us``) are replaced by
+    the current analyser's, so a query analysed today matches them."""
+    from memory_core import Episode
+
+    url = f"file:{tmp_path / 'v5.db'}"
+    store = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
+    eid = uuid.uuid5(NS, "oauth")
+    store.create_episode(Episode(id=eid, tenant="t", task_description="Sign in using Google OAuth"))
+    store.close()
+    conn = libsql.connect(str(tmp_path / "v5.db"), isolation_level=None)
+    conn.execute("UPDATE lexical_batches SET terms = 'sign us googl oauth'")
+    conn.execute("DELETE FROM schema_version WHERE version = 6")
+    store = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
+    try:
+        assert store.schema_version == 6
+        (row,) = conn.execute("SELECT terms FROM lexical_batches").fetchall()
+        assert row[0].split() == ["sign", "use", "googl", "oauth"]
+        hits = store.lexical_search("t", "uses", 5, EpisodeFilter())
+        assert [(h.episode_id, h.terms) for h in hits] == [(eid, ("use",))]
+    finally:
+        store.close()
 
 
 def test_failed_migration_rolls_back_whole(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 from uuid import UUID
 
 from memory_core._backends import Backends, cache_name
@@ -31,6 +31,7 @@ from memory_core._events import LifecycleListener, ShownSource
 from memory_core._models import (
     Episode,
     EpisodeFilter,
+    EpisodeFilterArgs,
     EpisodePage,
     EpisodeSummary,
     ExecutionStep,
@@ -268,7 +269,7 @@ class SelfLearningMemory(WorkflowMixin):
         *,
         tenant: str | None = None,
         max_steps_per_episode: int = 3,
-        **filters: Any,
+        **filters: Unpack[EpisodeFilterArgs],
     ) -> list[RetrievedEpisode]:
         """Past episodes most relevant to a task, best first, with score components and
         their most relevant steps. ``filters``: any ``EpisodeFilter`` field (domain,
@@ -304,7 +305,7 @@ class SelfLearningMemory(WorkflowMixin):
         *,
         tenant: str | None = None,
         for_episode: UUID | str | None = None,
-        **filters: Any,
+        **filters: Unpack[EpisodeFilterArgs],
     ) -> QueryResult:
         """Everything an agent wants before a task: episodes, patterns and heuristics.
 

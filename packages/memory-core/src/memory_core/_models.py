@@ -8,10 +8,11 @@ All models round-trip through JSON unchanged (``Model.model_validate_json(m.mode
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -256,6 +257,19 @@ class PatternKind(StrEnum):
     CONTEXT_PATTERN = "context_pattern"
 
 
+MAX_PATTERN_SOURCES = 50
+"""A stored pattern keeps the ids of its newest 50 source episodes (evidence to show,
+bounded so a frequent pattern's row does not grow with the store)."""
+
+
+def merge_sources(existing: Sequence[UUID], incoming: Sequence[UUID]) -> list[UUID]:
+    """Source ids after a merge: the incoming ones are the newest (moved to the end, each
+    once), the newest ``MAX_PATTERN_SOURCES`` are kept."""
+    new = list(dict.fromkeys(incoming))
+    fresh = set(new)
+    return [*(e for e in existing if e not in fresh), *new][-MAX_PATTERN_SOURCES:]
+
+
 class Pattern(_Model):
     """A regularity seen across episodes, with its evidence.
 
@@ -292,6 +306,26 @@ class Pattern(_Model):
     @staticmethod
     def make_id(tenant: str, key: str) -> UUID:
         return uuid.uuid5(PATTERN_NAMESPACE, f"{tenant}\x00{key}")
+
+    def merged_with(self, incoming: Pattern, now: datetime) -> Pattern:
+        """This stored pattern after another observation of the same ``key``: the merge
+        rule of every backend. Observed evidence adds up, sources merge (newest kept),
+        applied evidence and identity stay; the version moves on."""
+        return self.model_copy(
+            update={
+                "support": self.support + incoming.support,
+                "successes": self.successes + incoming.successes,
+                "episode_ids": merge_sources(self.episode_ids, incoming.episode_ids),
+                "version": self.version + 1,
+                "updated_at": max(now, self.updated_at, incoming.updated_at),
+            }
+        )
+
+    def as_new(self, tenant: str) -> Pattern:
+        """This pattern as first stored for ``tenant``: sources deduplicated and bounded."""
+        return self.model_copy(
+            update={"tenant": tenant, "episode_ids": merge_sources([], self.episode_ids)}
+        )
 
     @property
     def success_rate(self) -> float:
@@ -385,6 +419,23 @@ class EpisodeFilter(_Model):
         )
 
 
+class EpisodeFilterArgs(TypedDict, total=False):
+    """``EpisodeFilter`` as keyword arguments (``memory.query(q, domain="web",
+    since="7d")``), typed, so a misspelt filter fails type checking as well as at run
+    time. ``since``/``until`` also take "7d", "12h", "yesterday", "last week" or an ISO
+    date; enums take their string values."""
+
+    domain: str | None
+    task_type: TaskType | str | None
+    outcome: OutcomeType | str | None
+    status: EpisodeStatus | str | None
+    language: str | None
+    framework: str | None
+    tags: Sequence[str] | None
+    since: datetime | str | None
+    until: datetime | str | None
+
+
 class PatternFilter(_Model):
     kind: PatternKind | None = None
     task_type: TaskType | None = None
@@ -397,8 +448,10 @@ class PatternFilter(_Model):
 class SearchHit:
     """One item found by a backend search. Higher ``score`` is better.
 
-    For lexical search the score is BM25 as a positive number; for vector search it is
-    cosine similarity in [-1, 1]. ``item`` 0 is the task text, n ≥ 1 is step n.
+    For lexical search the score is BM25 as a positive number and ``terms`` the distinct
+    query terms (``memory_core.text.terms``) the item holds, which calibrated relevance
+    weighs; for vector search the score is cosine similarity in [-1, 1] and ``terms`` is
+    empty. ``item`` 0 is the task text, n ≥ 1 is step n.
 
     A plain dataclass, not a pydantic model: hundreds are built per query on the
     retrieval hot path, and they never cross a trust boundary.
@@ -407,6 +460,7 @@ class SearchHit:
     episode_id: UUID
     item: int
     score: float
+    terms: tuple[str, ...] = ()
 
 
 class EpisodePage(_Model):

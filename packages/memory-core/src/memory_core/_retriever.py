@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
@@ -24,6 +25,7 @@ from memory_core._models import (
     TaskContext,
 )
 from memory_core._results import QueryResult, RetrievedEpisode, RetrievedPattern
+from memory_core._timespec import parse_instant
 from memory_core._validation import check_limit, check_text, coerce
 from memory_core.flags import effective_flags, enabled  # deploy: feature flags
 from memory_core.pattern_ranking import rank_patterns
@@ -59,7 +61,7 @@ class Retriever:
         limit: int,
         tenant: str | None,
         max_steps_per_episode: int,
-        filters: dict[str, Any],
+        filters: Mapping[str, Any],
     ) -> list[RetrievedEpisode]:
         c = self._ctx
         with c.metrics.timed("retrieve_relevant_context"):
@@ -209,7 +211,7 @@ class Retriever:
         limit: int,
         tenant: str | None,
         for_episode: UUID | str | None,
-        filters: dict[str, Any],
+        filters: Mapping[str, Any],
     ) -> QueryResult:
         c = self._ctx
         with c.metrics.timed("query"):
@@ -250,7 +252,7 @@ class Retriever:
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def episode_filter(filters: dict[str, Any]) -> EpisodeFilter:
+def episode_filter(filters: Mapping[str, Any]) -> EpisodeFilter:
     """Keyword filters as an ``EpisodeFilter``; an unknown name is an error naming it."""
     unknown = set(filters) - _FILTER_KEYS
     if unknown:
@@ -258,7 +260,17 @@ def episode_filter(filters: dict[str, Any]) -> EpisodeFilter:
         raise InvalidInputError(
             f"unknown filter {name!r}; filters are {', '.join(sorted(_FILTER_KEYS))}", field=name
         )
-    return coerce(EpisodeFilter, {k: v for k, v in filters.items() if v is not None}, "filters")
+    given = {k: v for k, v in filters.items() if v is not None}
+    for name in ("since", "until"):  # "7d", "yesterday", ISO dates (memory_core._timespec)
+        if name in given:
+            given[name] = parse_instant(given[name], name)
+    if "since" in given and "until" in given and given["since"] >= given["until"]:
+        raise InvalidInputError(
+            f"since ({given['since']:%Y-%m-%d %H:%M}) must be before until "
+            f"({given['until']:%Y-%m-%d %H:%M})",
+            field="since",
+        )
+    return coerce(EpisodeFilter, given, "filters")
 
 
 def _jsonable(value: Any) -> Any:

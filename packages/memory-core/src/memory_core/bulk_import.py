@@ -52,7 +52,6 @@ small enough that a batch stays a few MB and a crash loses at most a second of w
 
 MAX_BATCH_SIZE = 5_000
 
-_MAX_SOURCES = 50  # a stored pattern keeps its newest 50 source episode ids
 _MAX_AUDIT_TARGETS = 1_000
 
 
@@ -232,33 +231,15 @@ def _extraction(items: list[_Item], vectors: dict[UUID, list[EmbeddingRecord]]) 
 
 
 def _merge_patterns(items: list[_Item]) -> list[Pattern]:
-    """One pattern per key for the batch: supports and successes add up, as if the
-    episodes had been completed one after another."""
-    first: dict[str, Pattern] = {}
-    support: dict[str, int] = {}
-    successes: dict[str, float] = {}
-    sources: dict[str, dict[UUID, None]] = {}
+    """One pattern per key for the batch, merged by ``Pattern.merged_with`` as if the
+    episodes had been completed one after another (storage merges the result again)."""
+    merged: dict[str, Pattern] = {}
     for item in items:
         for p in item.patterns:
-            if p.key not in first:
-                first[p.key], support[p.key], successes[p.key] = p, 0, 0
-                sources[p.key] = {}
-            support[p.key] += p.support
-            successes[p.key] += p.successes
-            kept = sources[p.key]
-            for eid in p.episode_ids:
-                kept.pop(eid, None)
-                kept[eid] = None  # newest last
-    return [
-        p.model_copy(
-            update={
-                "support": support[key],
-                "successes": successes[key],
-                "episode_ids": list(sources[key])[-_MAX_SOURCES:],
-            }
-        )
-        for key, p in first.items()
-    ]
+            seen = merged.get(p.key)
+            merged[p.key] = p if seen is None else seen.merged_with(p, seen.updated_at)
+    firsts = {p.key: p for item in reversed(items) for p in item.patterns}
+    return [p.model_copy(update={"version": firsts[key].version}) for key, p in merged.items()]
 
 
 def _embed(memory: MemoryContext, episodes: list[Episode]) -> dict[UUID, list[EmbeddingRecord]]:

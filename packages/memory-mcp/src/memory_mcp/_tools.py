@@ -415,11 +415,23 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:
         outcome: Annotated[
             OutcomeType | None, Field(description="only episodes with this outcome")
         ] = None,
+        since: Annotated[
+            str | None,
+            Field(
+                max_length=64,
+                description="only episodes begun at or after: ISO date/time, 7d, 12h, "
+                "yesterday, last week",
+            ),
+        ] = None,
+        until: Annotated[
+            str | None,
+            Field(max_length=64, description="only episodes begun before (same forms)"),
+        ] = None,
     ) -> QueryMemoryResult:
         """Before a task: relevant past episodes (with key steps), patterns and heuristics.
 
-        Filters (domain, task_type, language, framework, tags, outcome) restrict the
-        episodes; the result is compact enough to paste into your context."""
+        Filters (domain, task_type, language, framework, tags, outcome, since/until)
+        restrict the episodes; the result is compact enough to paste into your context."""
         context = TaskContext(
             domain=domain or "general", language=language, framework=framework, tags=tags or []
         )
@@ -432,6 +444,8 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:
                 "framework": framework,
                 "tags": tags,
                 "outcome": outcome,
+                "since": since,
+                "until": until,
             }.items()
             if v
         }

@@ -6,12 +6,13 @@ its statistics across tenants. Here a query costs a few numpy operations per que
 over that term's posting arrays, and the statistics (document count, average length,
 document frequencies) are per tenant.
 
-The ranking equals memory-core's in-memory backend (``memory_core.storage._bm25``) on the
-same data: the same analyser (``memory_core.text.terms``: tokenizer, stopwords, Porter
-stemmer), the same documents (item 0 = the task description, item n = step n's
-``search_text()``, empty ones included), the same IDF ``log(1 + (N - n + 0.5) / (n + 0.5))``,
-k1 = 1.2, b = 0.75, OR semantics, and the same floating-point operations in the same
-order, so scores agree to the last bit and ties fall the same way (episode id, then item).
+The ranking equals memory-core's in-memory backend on the same data: the same analyser
+(``memory_core.text.terms``: tokenizer, stopwords, Snowball stemmer), the same documents
+(item 0 = the task description, item n = step n's ``search_text()``, empty ones included),
+the same formula (``memory_core.storage.bm25``, one definition for both), OR semantics,
+so scores agree to the last bit and ties fall the same way (episode id, then item). Each
+hit also names the query terms its document holds (a bit per query term, set while
+scoring), which calibrated relevance weighs.
 
 The database holds each document's analysed terms in ``lexical_batches`` (one row per text,
 ``seq`` AUTOINCREMENT). Freshness across processes works like the vector matrices: the
@@ -24,7 +25,6 @@ whole transaction, so committed ``seq`` values are always a prefix); a changed g
 
 from __future__ import annotations
 
-import math
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,12 +33,10 @@ from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
+from memory_core.storage.bm25 import idf, term_score
 from memory_core.text import terms
 
 from memory_storage_turso._connection import Tx
-
-K1 = 1.2
-B = 0.75
 
 _LOW64 = (1 << 64) - 1
 
@@ -201,27 +199,32 @@ class TenantIndex:
 
     def top_k(
         self, query_terms: Sequence[str], k: int, allowed: npt.NDArray[np.int64] | None
-    ) -> list[tuple[UUID, int, float]]:
-        """(episode id, item, BM25) of the best ``k`` documents whose episode pk is in
-        ``allowed`` (every episode when None), best first, ties by (episode id, item)."""
+    ) -> list[tuple[UUID, int, float, tuple[str, ...]]]:
+        """(episode id, item, BM25, query terms held) of the best ``k`` documents whose
+        episode pk is in ``allowed`` (every episode when None), best first, ties by
+        (episode id, item)."""
         if self.n == 0 or k <= 0:
             return []
         n_docs = self.n
         avg = self.total_length / n_docs or 1.0
         lengths = self.lengths
         scores: npt.NDArray[np.float64] | None = None
+        found: list[str] = []  # query terms present in the index, bit i = found[i]
+        held: list[npt.NDArray[np.uint64]] = []  # one 64-bit mask per 64 found terms
         for word in dict.fromkeys(query_terms):
             term = self.vocab.get(word)
             if term is None:
                 continue
-            df = int(self.df[term])
-            # The in-memory backend's expressions, operation for operation (bit-equal).
-            idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+            weight = idf(n_docs, int(self.df[term]))
+            bit = np.uint64(1 << (len(found) % 64))
+            if len(found) % 64 == 0:
+                held.append(np.zeros(self.n, np.uint64))
+            found.append(word)
             for docs, tf in self._postings(term):
-                norm = K1 * (1.0 - B + B * lengths[docs] / avg)
                 if scores is None:
                     scores = np.zeros(self.n, np.float64)
-                scores[docs] += idf * tf * (K1 + 1.0) / (tf + norm)
+                scores[docs] += term_score(weight, tf, lengths[docs], avg)
+                held[-1][docs] |= bit
         if scores is None:
             return []
         candidates = np.flatnonzero(scores)
@@ -242,13 +245,15 @@ class TenantIndex:
             (self.items[candidates], self.lo[candidates], self.hi[candidates], -cand_scores)
         )[:k]
         chosen = candidates[order]
+        masks = [[int(m) for m in mask[chosen]] for mask in held]
         return [
             (
                 UUID(int=(int(self.hi[i]) << 64) | int(self.lo[i])),
                 int(self.items[i]),
                 float(scores[i]),
+                tuple(w for j, w in enumerate(found) if masks[j // 64][row] >> (j % 64) & 1),
             )
-            for i in chosen.tolist()
+            for row, i in enumerate(chosen.tolist())
         ]
 
     @property

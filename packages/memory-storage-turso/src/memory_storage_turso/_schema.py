@@ -322,6 +322,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         4, "in-process BM25: lexical_batches replace episode_fts", V4, rebuild_lexical_batches
     ),
     Migration(5, "episode_fts dropped (a write-absorbing view for schema-4 peers)", V5),
+    # memory_core.text's analyser v2 (Snowball stemmer and stop list): stored terms are
+    # re-derived from the episode and step rows, or queries would not match them.
+    Migration(6, "lexical_batches re-analysed (Snowball stemmer)", (), rebuild_lexical_batches),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -67,7 +67,6 @@ from memory_storage_turso._schema import LATEST, migrate, reconcile_lexical_batc
 from memory_storage_turso._url import SCHEMES, Target, create_parent_directory, parse_target
 from memory_storage_turso._vectors import VectorIndex
 
-MAX_PATTERN_SOURCES = 50
 """Source episode ids kept per pattern (the newest)."""
 
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -649,7 +648,7 @@ class LibSQLStorage:
             return []
         where, params = episode_where(filters)
 
-        def op(tx: Tx) -> list[tuple[UUID, int, float]]:
+        def op(tx: Tx) -> list[tuple[UUID, int, float, tuple[str, ...]]]:
             index = self._lexical.refreshed(tx, tenant)
             allowed = None
             if not filters.is_empty():
@@ -657,8 +656,8 @@ class LibSQLStorage:
             return index.top_k(query_terms, limit, allowed)
 
         return [
-            SearchHit(episode_id=eid, item=item, score=score)
-            for eid, item, score in self._db.read(op)
+            SearchHit(episode_id=eid, item=item, score=score, terms=held)
+            for eid, item, score, held in self._db.read(op)
         ]
 
     @staticmethod
@@ -925,29 +924,10 @@ class LibSQLStorage:
             )
             if row is not None:
                 pk = int(row[0])
-                stored = Pattern.model_validate_json(row[1])
-                new_ids = [str(i) for i in incoming.episode_ids]
-                kept = [i for i in stored.episode_ids if str(i) not in set(new_ids)]
-                ids = [*kept, *incoming.episode_ids][-MAX_PATTERN_SOURCES:]
-                pattern = stored.model_copy(
-                    update={
-                        "support": stored.support + incoming.support,
-                        "successes": stored.successes + incoming.successes,
-                        "episode_ids": ids,
-                        "version": stored.version + 1,
-                        "updated_at": now,
-                    }
-                )
+                pattern = Pattern.model_validate_json(row[1]).merged_with(incoming, now)
                 self._save_pattern(tx, pk, pattern)
             else:
-                pattern = incoming.model_copy(
-                    update={
-                        "tenant": tenant,
-                        "episode_ids": list(dict.fromkeys(incoming.episode_ids))[
-                            -MAX_PATTERN_SOURCES:
-                        ],
-                    }
-                )
+                pattern = incoming.as_new(tenant)
                 if tx.one(
                     "SELECT 1 FROM patterns WHERE tenant = ? AND id = ?", (tenant, str(pattern.id))
                 ):

@@ -20,6 +20,8 @@ from memory_cli._views import (
 EPILOG = examples(
     "memory query 'add a health check route' --domain web --language python",
     "memory -f json query 'fix a flaky test' -n 3 | jq '.episodes[].score'",
+    "memory query 'what did I change in the billing code' --since 7d",
+    "memory query 'deploy failures' --since 2026-11-01 --until 2026-12-01",
 )
 
 
@@ -32,6 +34,16 @@ def query(
     complexity: Annotated[Complexity | None, typer.Option(help="The task's complexity.")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="A tag (repeatable).")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Episodes to return.")] = 5,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Only episodes begun at or after: an ISO date/time, 90m, 12h, 7d, 2w, "
+            "today, yesterday, last week, last month."
+        ),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only episodes begun before (the same forms).")
+    ] = None,
 ) -> None:
     """Retrieve relevant episodes, patterns and heuristics, with score components.
 
@@ -48,7 +60,8 @@ def query(
             complexity=complexity or Complexity.MODERATE,
             tags=tag or [],
         )
-    result = state.memory.query(task, context, limit=limit)
+    window = {k: v for k, v in (("since", since), ("until", until)) if v is not None}
+    result = state.memory.query(task, context, limit=limit, **window)
     emit(
         state.format,
         result,

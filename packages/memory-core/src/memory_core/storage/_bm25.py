@@ -1,33 +1,27 @@
-"""An incremental inverted index ranked by Okapi BM25.
+"""An incremental inverted index ranked by Okapi BM25 (``memory_core.storage.bm25``).
 
 Postings are updated on every add/remove, so a query costs only the postings of its
-terms, never a rebuild. IDF is the always-positive ``log(1 + (N - n + 0.5) / (n + 0.5))``
-(Lucene's form), so a term present in most documents still counts a little instead of
-going negative.
+terms, never a rebuild.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
-K = TypeVar("K", bound=Hashable)
+from memory_core.storage.bm25 import idf, term_score
 
-K1 = 1.2
-B = 0.75
+K = TypeVar("K", bound=Hashable)
 
 
 class Bm25Index(Generic[K]):
     """Documents are keyed by any hashable key and given as already-analysed terms."""
 
-    def __init__(self, k1: float = K1, b: float = B) -> None:
-        self.k1 = k1
-        self.b = b
+    def __init__(self) -> None:
         self._postings: dict[str, dict[K, int]] = {}
         self._lengths: dict[K, int] = {}
-        self._terms: dict[K, tuple[str, ...]] = {}
+        self._terms: dict[K, frozenset[str]] = {}
         self._total_length = 0
 
     def __len__(self) -> int:
@@ -45,7 +39,7 @@ class Bm25Index(Generic[K]):
         for term, tf in counts.items():
             self._postings.setdefault(term, {})[key] = tf
         self._lengths[key] = length
-        self._terms[key] = tuple(counts)
+        self._terms[key] = frozenset(counts)
         self._total_length += length
 
     def remove(self, key: K) -> None:
@@ -78,13 +72,19 @@ class Bm25Index(Generic[K]):
             posting = self._postings.get(term)
             if not posting:
                 continue
-            idf = math.log(1.0 + (n_docs - len(posting) + 0.5) / (len(posting) + 0.5))
+            weight = idf(n_docs, len(posting))
             for key, tf in posting.items():
                 if key in rejected:
                     continue
                 if keep is not None and key not in out and not keep(key):
                     rejected.add(key)
                     continue
-                norm = self.k1 * (1.0 - self.b + self.b * self._lengths[key] / avg)
-                out[key] = out.get(key, 0.0) + idf * tf * (self.k1 + 1.0) / (tf + norm)
+                out[key] = out.get(key, 0.0) + term_score(
+                    weight, float(tf), float(self._lengths[key]), avg
+                )
         return out
+
+    def matched(self, key: K, query_terms: Iterable[str]) -> tuple[str, ...]:
+        """The distinct ``query_terms`` that document ``key`` holds, in query order."""
+        held = self._terms.get(key, frozenset())
+        return tuple(t for t in dict.fromkeys(query_terms) if t in held)

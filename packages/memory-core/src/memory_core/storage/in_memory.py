@@ -63,7 +63,6 @@ if TYPE_CHECKING:
 
 __all__ = ["InMemoryStorage"]
 
-MAX_PATTERN_SOURCES = 50
 """Source episode ids a pattern keeps (the newest)."""
 
 M = TypeVar("M", Episode, Pattern, Heuristic, EpisodeSummary, ExecutionStep)
@@ -589,7 +588,10 @@ class InMemoryStorage:
             keep = self._episode_filter(t, filters)
             scores = t.text.scores(query_terms, None if keep is None else lambda k: keep(k[0]))
             best = heapq.nsmallest(limit, scores.items(), key=lambda kv: (-kv[1], kv[0]))
-            return [SearchHit(episode_id=k[0], item=k[1], score=s) for k, s in best]
+            return [
+                SearchHit(episode_id=k[0], item=k[1], score=s, terms=t.text.matched(k, query_terms))
+                for k, s in best
+            ]
 
     def vector_search(
         self,
@@ -883,22 +885,12 @@ class InMemoryStorage:
         for p in patterns:
             existing_id = t.pattern_by_key.get(p.key)
             if existing_id is None:
-                stored = _copy(p)
-                if len(stored.episode_ids) > MAX_PATTERN_SOURCES:
-                    stored.episode_ids = stored.episode_ids[-MAX_PATTERN_SOURCES:]
-                t.patterns[stored.id] = stored
+                stored = p.as_new(p.tenant)
                 t.pattern_by_key[stored.key] = stored.id
                 t.pattern_text.add(stored.id, terms(stored.description))
             else:
-                stored = t.patterns[existing_id]
-                stored.support += p.support
-                stored.successes += p.successes
-                incoming = set(p.episode_ids)
-                sources = [e for e in stored.episode_ids if e not in incoming]
-                sources.extend(dict.fromkeys(p.episode_ids))
-                stored.episode_ids = sources[-MAX_PATTERN_SOURCES:]
-                stored.version += 1
-                stored.updated_at = max(now, stored.updated_at, p.updated_at)
+                stored = t.patterns[existing_id].merged_with(p, now)
+            t.patterns[stored.id] = stored
             out.append(_copy(stored))
         return out
 

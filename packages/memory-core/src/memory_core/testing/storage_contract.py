@@ -707,6 +707,21 @@ class StorageContract:
         assert hits[0].score > hits[1].score > 0
         assert storage.lexical_search(T1, "nonexistentword", 10, EpisodeFilter()) == []
 
+    def test_lexical_hits_name_the_query_terms_they_hold(self, storage: StorageBackend) -> None:
+        """Calibrated relevance weighs the matched terms (``SearchHit.terms``), in the
+        analyser's form and query order, each once."""
+        ep = make_episode("migrate the postgres schemas", tenant=T1)
+        _store(storage, ep, [make_step(1, output="migrated schema of postgres, postgres ok")])
+        hits = storage.lexical_search(
+            T1, "Postgres schema migration zzz postgres", 10, EpisodeFilter()
+        )
+        assert {(h.item, h.terms) for h in hits} == {
+            (0, ("postgr", "schema", "migrat")),
+            (1, ("postgr", "schema", "migrat")),
+        }
+        (only,) = storage.lexical_search(T1, "pods ok", 10, EpisodeFilter())
+        assert (only.item, only.terms) == (1, ("ok",))
+
     def test_lexical_is_case_insensitive_and_tolerates_punctuation(
         self, storage: StorageBackend
     ) -> None:
