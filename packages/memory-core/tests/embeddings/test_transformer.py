@@ -41,6 +41,18 @@ def test_batch_matches_torch_reference(provider: TransformerEmbeddingProvider) -
     assert cosine.min() >= 0.999, cosine
 
 
+def test_both_engines_match_the_reference() -> None:
+    """onnxruntime (the default when installed) and numpy give the same vectors, so they
+    share one model id and a store embedded by one is searched by the other."""
+    engines = {e: TransformerEmbeddingProvider(engine=e) for e in ("onnxruntime", "numpy")}
+    assert TransformerEmbeddingProvider().engine == "onnxruntime"
+    vectors = {e: p.embed(SENTENCES) for e, p in engines.items()}
+    for got in vectors.values():
+        assert ((got * EXPECTED).sum(axis=1)).min() >= 0.999
+    assert ((vectors["onnxruntime"] * vectors["numpy"]).sum(axis=1)).min() >= 0.9999
+    assert len({p.model_id for p in engines.values()}) == 1
+
+
 def test_one_at_a_time_matches_the_batch(provider: TransformerEmbeddingProvider) -> None:
     batch = provider.embed(SENTENCES)
     single = np.vstack([provider.embed([s]) for s in SENTENCES])

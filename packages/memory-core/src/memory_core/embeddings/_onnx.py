@@ -1,0 +1,217 @@
+"""The transformer's forward pass as an ONNX graph, run by onnxruntime (no torch, no onnx).
+
+Why: numpy runs each matrix product through BLAS with Python between ops; a query then
+costs ≈13 ms here, most of it streaming 42 MB of float32 weights op by op. onnxruntime
+pre-packs constant weights for its kernels and fuses LayerNorm/GELU, which brings one
+query to ≈3-4 ms on one core with the same float32 arithmetic (vectors equal the numpy
+path's to cosine 1.0, so both share one model id).
+
+The graph is written here, at load time, from the same weights the numpy path uses: the
+protobuf wire format of the few ONNX messages needed is small enough to emit directly,
+which keeps the ``onnx`` package (and any build step or shipped graph file) out of the
+dependencies. Only the message fields used below are encoded.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from memory_core.embeddings.transformer import _Encoder
+
+__all__ = ["OnnxEncoder", "onnxruntime_available"]
+
+_OPSET = 17  # LayerNormalization is an ONNX op from 17 on
+_IR_VERSION = 8
+_FLOAT, _INT64 = 1, 7  # TensorProto.DataType
+_ATTR_FLOAT, _ATTR_INT, _ATTR_INTS = 1, 2, 7  # AttributeProto.AttributeType
+
+
+def onnxruntime_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# -- protobuf wire format (varints and length-delimited fields) ------------------------
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    n &= (1 << 64) - 1  # negative int64 values are ten-byte two's complement
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _key(field: int, wire: int) -> bytes:
+    return _varint(field << 3 | wire)
+
+
+def _int(field: int, n: int) -> bytes:
+    return _key(field, 0) + _varint(n)
+
+
+def _bytes(field: int, data: bytes) -> bytes:
+    return _key(field, 2) + _varint(len(data)) + data
+
+
+def _str(field: int, text: str) -> bytes:
+    return _bytes(field, text.encode())
+
+
+def _attr(name: str, value: float | int | Sequence[int]) -> bytes:
+    if isinstance(value, float):
+        body = _key(2, 5) + struct.pack("<f", value) + _int(20, _ATTR_FLOAT)
+    elif isinstance(value, int):
+        body = _int(3, value) + _int(20, _ATTR_INT)
+    else:
+        body = b"".join(_int(8, v) for v in value) + _int(20, _ATTR_INTS)
+    return _str(1, name) + body
+
+
+def _tensor(name: str, array: npt.NDArray[Any]) -> bytes:
+    kind = _INT64 if array.dtype == np.int64 else _FLOAT
+    data = np.asarray(array, dtype="<i8" if kind == _INT64 else "<f4")  # tobytes: C order
+    dims = b"".join(_int(1, d) for d in data.shape)
+    return dims + _int(2, kind) + _str(8, name) + _bytes(9, data.tobytes())
+
+
+def _value_info(name: str, elem: int, dims: Iterable[int | str]) -> bytes:
+    shape = b"".join(
+        _bytes(1, _int(1, d) if isinstance(d, int) else _str(2, d)) for d in dims
+    )
+    tensor_type = _int(1, elem) + _bytes(2, shape)
+    return _str(1, name) + _bytes(2, _bytes(1, tensor_type))
+
+
+class _Graph:
+    """Nodes and initializers, named ``t1, t2, ...`` in creation order."""
+
+    def __init__(self) -> None:
+        self.nodes: list[bytes] = []
+        self.inits: list[bytes] = []
+        self._n = 0
+
+    def const(self, array: npt.NDArray[Any] | float | Sequence[int]) -> str:
+        if isinstance(array, float):
+            array = np.array(array, dtype=np.float32)
+        elif not isinstance(array, np.ndarray):
+            array = np.array(array, dtype=np.int64)
+        self._n += 1
+        name = f"c{self._n}"
+        self.inits.append(_tensor(name, array))
+        return name
+
+    def op(self, op_type: str, *inputs: str, out: str | None = None, **attrs: Any) -> str:
+        self._n += 1
+        name = out or f"t{self._n}"
+        body = b"".join(_str(1, i) for i in inputs) + _str(2, name) + _str(4, op_type)
+        body += b"".join(_bytes(5, _attr(k, v)) for k, v in attrs.items())
+        self.nodes.append(body)
+        return name
+
+    def model(self, inputs: list[bytes], outputs: list[bytes]) -> bytes:
+        graph = b"".join(_bytes(1, n) for n in self.nodes) + _str(2, "encoder")
+        graph += b"".join(_bytes(5, t) for t in self.inits)
+        graph += b"".join(_bytes(11, i) for i in inputs) + b"".join(_bytes(12, o) for o in outputs)
+        opset = _str(1, "") + _int(2, _OPSET)
+        return _int(1, _IR_VERSION) + _bytes(7, graph) + _bytes(8, opset)
+
+
+def build_model(enc: _Encoder) -> bytes:
+    """The serialized ONNX model of ``transformer._encode`` (same math, same weights)."""
+    g = _Graph()
+    hidden = enc.words.shape[1]
+    heads, head = enc.heads, hidden // enc.heads
+
+    def norm(x: str, ln: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]) -> str:
+        return g.op("LayerNormalization", x, g.const(ln[0]), g.const(ln[1]), axis=-1,
+                    epsilon=enc.eps)  # fmt: skip
+
+    def linear(x: str, w: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> str:
+        return g.op("Add", g.op("MatMul", x, g.const(w)), g.const(b))
+
+    length = g.op("Unsqueeze", g.op("Gather", g.op("Shape", "input_ids"), g.const(np.array(1))),
+                  g.const([0]))  # fmt: skip
+    positions = g.op("Slice", g.const(enc.positions), g.const([0]), length, g.const([0]))
+    x = g.op("Add", g.op("Gather", g.const(enc.words), "input_ids"), positions)
+    x = norm(g.op("Add", x, g.const(enc.token_type)), enc.ln)
+    # (batch, 1, 1, length): 0 for real tokens, -1e9 for padding, added to every score
+    pad = g.op("Mul", g.op("Sub", g.const(1.0), "attention_mask"), g.const(-1e9))
+    pad = g.op("Unsqueeze", pad, g.const([1, 2]))
+    split, merge = g.const([0, 0, heads, head]), g.const([0, 0, hidden])
+    scale = g.const(1.0 / math.sqrt(head))
+    for layer in enc.layers:
+        q, k, v = (
+            g.op("Reshape", linear(x, layer.qkv[:, i * hidden : (i + 1) * hidden],
+                                   layer.qkv_bias[i * hidden : (i + 1) * hidden]), split)
+            for i in range(3)
+        )  # fmt: skip
+        q = g.op("Transpose", q, perm=[0, 2, 1, 3])
+        k = g.op("Transpose", k, perm=[0, 2, 3, 1])
+        v = g.op("Transpose", v, perm=[0, 2, 1, 3])
+        scores = g.op("Add", g.op("Mul", g.op("MatMul", q, k), scale), pad)
+        weights = g.op("Softmax", scores, axis=-1)
+        context = g.op("Transpose", g.op("MatMul", weights, v), perm=[0, 2, 1, 3])
+        context = g.op("Reshape", context, merge)
+        x = norm(g.op("Add", linear(context, layer.out, layer.out_bias), x), layer.ln1)
+        up = linear(x, layer.up, layer.up_bias)
+        erf = g.op("Erf", g.op("Mul", up, g.const(1.0 / math.sqrt(2.0))))
+        inner = g.op("Mul", g.op("Mul", up, g.const(0.5)), g.op("Add", erf, g.const(1.0)))
+        x = norm(g.op("Add", linear(inner, layer.down, layer.down_bias), x), layer.ln2)
+    mask = g.op("Unsqueeze", "attention_mask", g.const([2]))
+    total = g.op("ReduceSum", g.op("Mul", x, mask), g.const([1]), keepdims=0)
+    count = g.op("Max", g.op("ReduceSum", mask, g.const([1]), keepdims=0), g.const(1.0))
+    g.op("LpNormalization", g.op("Div", total, count), out="embedding", axis=-1, p=2)
+    return g.model(
+        [
+            _value_info("input_ids", _INT64, ["batch", "length"]),
+            _value_info("attention_mask", _FLOAT, ["batch", "length"]),
+        ],
+        [_value_info("embedding", _FLOAT, ["batch", hidden])],
+    )
+
+
+class OnnxEncoder:
+    """One onnxruntime session over the encoder graph, on one intra-op thread.
+
+    One thread: on a shared two-core machine a query is too small to split, and the
+    server's other work (and a background embedding batch) needs the other core.
+    """
+
+    def __init__(self, enc: _Encoder) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3  # warnings about unused initializers are noise
+        self._session = ort.InferenceSession(
+            build_model(enc), options, providers=["CPUExecutionProvider"]
+        )
+
+    def encode(self, ids: list[list[int]]) -> npt.NDArray[np.float32]:
+        """Sentence vectors of a group of token-id lists (padded to the longest)."""
+        batch, length = len(ids), max(len(i) for i in ids)
+        tokens = np.zeros((batch, length), dtype=np.int64)
+        mask = np.zeros((batch, length), dtype=np.float32)
+        for row, seq in enumerate(ids):
+            tokens[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1.0
+        out = self._session.run(["embedding"], {"input_ids": tokens, "attention_mask": mask})
+        result: npt.NDArray[np.float32] = np.asarray(out[0], dtype=np.float32)
+        return result
