@@ -221,6 +221,14 @@ class SearchIndex(Protocol):
         """Drop every vector of a model (before re-embedding); returns how many."""
         ...
 
+    def missing_embeddings(
+        self, model_id: str, limit: int = 100, after: tuple[str, UUID] | None = None
+    ) -> list[tuple[str, UUID]]:
+        """(tenant, episode id) of completed episodes with no ``model_id`` vector for their
+        task text (item 0), ordered by (tenant, str(id)), strictly after ``after``: what
+        the embedding worker must still embed after a crash or a change of model."""
+        ...
+
 
 @runtime_checkable
 class PatternStore(Protocol):

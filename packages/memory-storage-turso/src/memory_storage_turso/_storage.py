@@ -881,6 +881,24 @@ class LibSQLStorage:
 
         return self._db.write(op)
 
+    def missing_embeddings(
+        self, model_id: str, limit: int = 100, after: tuple[str, UUID] | None = None
+    ) -> list[tuple[str, UUID]]:
+        _check_limit(limit)
+        tenant, eid = (after[0], str(after[1])) if after is not None else ("", "")
+        rows = self._db.read(
+            lambda tx: tx.all(
+                # (tenant, id) walks the UNIQUE index in order; the NOT EXISTS probe is one
+                # look-up in UNIQUE (episode_pk, item, model_id) per episode.
+                "SELECT e.tenant, e.id FROM episodes e WHERE (e.tenant, e.id) > (?, ?) "
+                "AND e.outcome IS NOT NULL AND NOT EXISTS (SELECT 1 FROM embeddings v "
+                "WHERE v.episode_pk = e.pk AND v.item = 0 AND v.model_id = ?) "
+                "ORDER BY e.tenant, e.id LIMIT ?",
+                (tenant, eid, model_id, limit),
+            )
+        )
+        return [(r[0], UUID(r[1])) for r in rows]
+
     # -- patterns and heuristics -------------------------------------------------------
     @staticmethod
     def _pattern_by_pk(tx: Tx, pk: int) -> Pattern:

@@ -481,6 +481,13 @@ class EncryptedStorage:
     def delete_embeddings(self, model_id: str) -> int:
         return self.inner.delete_embeddings(model_id)
 
+    def missing_embeddings(
+        self, model_id: str, limit: int = 100, after: tuple[str, UUID] | None = None
+    ) -> list[tuple[str, UUID]]:
+        # Sensitive episodes are listed too (they never get a vector); the embedding
+        # worker skips them, and ``after`` moves past them.
+        return self.inner.missing_embeddings(model_id, limit, after)
+
     # -- patterns and heuristics -------------------------------------------------------
     def upsert_patterns(self, tenant: str, patterns: Sequence[Pattern]) -> list[Pattern]:
         return self.inner.upsert_patterns(tenant, patterns)

@@ -28,6 +28,9 @@ class VectorMatrix:
     def __len__(self) -> int:
         return len(self._keys)
 
+    def __contains__(self, key: RowKey) -> bool:
+        return key in self._rows
+
     def put(self, key: RowKey, unit: npt.NDArray[np.float32], owner: int) -> None:
         """Insert or replace one already-normalised row of the episode numbered ``owner``."""
         row = self._rows.get(key)

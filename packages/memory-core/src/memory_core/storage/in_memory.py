@@ -654,6 +654,26 @@ class InMemoryStorage:
             self._dimensions.pop(model_id, None)
             return removed
 
+    def missing_embeddings(
+        self, model_id: str, limit: int = 100, after: tuple[str, UUID] | None = None
+    ) -> list[tuple[str, UUID]]:
+        _check_limit(limit)
+        start = (after[0], str(after[1])) if after is not None else ("", "")
+        out: list[tuple[str, UUID]] = []
+        with self._lock:
+            self._open()
+            for tenant in sorted(n for n in self._tenants if n >= start[0]):
+                t = self._tenants[tenant]
+                matrix = t.vectors.get(model_id)
+                for key, eid in sorted((str(e), e) for e in t.episodes):
+                    if (tenant, key) <= start or t.episodes[eid].outcome is None:
+                        continue
+                    if matrix is None or (eid, 0) not in matrix:
+                        out.append((tenant, eid))
+                        if len(out) == limit:
+                            return out
+        return out
+
     # -- patterns and heuristics -------------------------------------------------------
 
     def upsert_patterns(self, tenant: str, patterns: Sequence[Pattern]) -> list[Pattern]:

@@ -153,6 +153,12 @@ class ShardedStorage:
     def delete_episode(self, tenant: str, episode_id: UUID) -> bool:
         return self.shard(tenant).delete_episode(tenant, episode_id)
 
+    def missing_embeddings(
+        self, model_id: str, limit: int = 100, after: tuple[str, UUID] | None = None
+    ) -> list[tuple[str, UUID]]:
+        found = [m for b in self._all() for m in b.missing_embeddings(model_id, limit, after)]
+        return sorted(found, key=lambda m: (m[0], str(m[1])))[:limit]
+
     # search
     def lexical_search(
         self, tenant: str, query: str, limit: int, filters: EpisodeFilter

@@ -841,6 +841,30 @@ class StorageContract:
         assert [m.model_id for m in storage.embedding_models()] == [OTHER_MODEL]
         assert storage.vector_search(T1, MODEL, unit_vectors(1, 8)[0], 10, EpisodeFilter()) == []
 
+    def test_missing_embeddings(self, storage: StorageBackend) -> None:
+        """Completed episodes without a task-text vector of the model, in (tenant, id)
+        order, paged by ``after``; in-progress episodes and step-only vectors excluded."""
+        done = [_store(storage, make_episode(tenant=t), completed=True) for t in (T2, T1, T1)]
+        _store(storage, make_episode(tenant=T1))  # in progress: nothing to embed yet
+        vec = unit_vectors(1, 8)[0]
+        storage.put_embeddings(T1, [make_embedding(done[1].id, 0, MODEL, vec)])
+        storage.put_embeddings(T1, [make_embedding(done[2].id, 1, MODEL, vec)])  # a step only
+        storage.put_embeddings(T2, [make_embedding(done[0].id, 0, OTHER_MODEL, vec[:4])])
+        want = sorted([(T1, done[2].id), (T2, done[0].id)], key=lambda m: (m[0], str(m[1])))
+        assert storage.missing_embeddings(MODEL) == want
+        assert storage.missing_embeddings(MODEL, limit=1) == want[:1]
+        assert storage.missing_embeddings(MODEL, after=want[0]) == want[1:]
+        assert storage.missing_embeddings(MODEL, after=want[1]) == []
+        everything = sorted(((e.tenant, e.id) for e in done), key=lambda m: (m[0], str(m[1])))
+        assert storage.missing_embeddings("test:absent") == everything
+        storage.put_embeddings(T1, [make_embedding(done[2].id, 0, MODEL, vec)])
+        assert storage.missing_embeddings(MODEL) == [(T2, done[0].id)]
+        storage.delete_episode(T2, done[0].id)
+        assert storage.missing_embeddings(MODEL) == []
+        with pytest.raises(InvalidInputError) as info:
+            storage.missing_embeddings(MODEL, limit=-1)
+        assert info.value.field == "limit"
+
     # -- patterns ----------------------------------------------------------------------
 
     def test_pattern_insert_and_round_trip(self, storage: StorageBackend) -> None:
