@@ -142,7 +142,8 @@ class MemoryConfig(BaseSettings):
     # embeddings
     embedding_provider: str = Field(
         default="auto",
-        description="auto (openai when OPENAI_API_KEY is set, else local), local, openai, none",
+        description="auto (openai when OPENAI_API_KEY is set, else transformer when its "
+        "weights are installed, else local), transformer, local, openai, none",
     )
     embedding_model: str | None = Field(
         default=None,
@@ -164,6 +165,18 @@ class MemoryConfig(BaseSettings):
     embedding_batch_size: int = Field(
         default=256,
         ge=1,
+    )
+    embedding_mode: Literal["background", "inline"] = Field(
+        default="background",
+        description="background: a completed episode is acknowledged first and its vectors "
+        "are written by a worker thread (lexical search is immediate; flush() waits for the "
+        "vectors); inline: vectors are written in the completion's transaction",
+    )
+    embedding_queue_size: int = Field(
+        default=256,
+        ge=1,
+        description="episodes waiting for vectors at most (the semantic lag); when full, "
+        "the writer embeds its own episode",
     )
 
     # learning loop

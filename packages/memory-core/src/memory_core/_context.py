@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from memory_core._backends import Backends
 from memory_core._config import MemoryConfig
+from memory_core._embedding_worker import EmbeddingWorker
 from memory_core._events import LifecycleEvents
 from memory_core._extraction_worker import ExtractionWorker
 from memory_core._guard import Guard
@@ -34,6 +35,7 @@ class MemoryContext:
     guard: Guard
     cache: StampedCache
     worker: ExtractionWorker
+    embeddings: EmbeddingWorker
     events: LifecycleEvents = field(default_factory=LifecycleEvents)
 
     @property
@@ -51,6 +53,12 @@ class MemoryContext:
         lock = threading.RLock()
         guard = Guard(backends, config, lock)
         cache = StampedCache(backends, config, lock, guard)
-        worker = ExtractionWorker(backends, config, lock, cache, guard)
-        backends.on_first_open = worker.resume_pending
-        return cls(config, weights, backends, lock, Metrics(), guard, cache, worker)
+        embeddings = EmbeddingWorker(backends, config, lock, cache, guard)
+        worker = ExtractionWorker(backends, config, lock, cache, guard, embeddings)
+
+        def on_first_open() -> None:
+            worker.resume_pending()
+            embeddings.catch_up()  # vectors a crash or a change of model left missing
+
+        backends.on_first_open = on_first_open
+        return cls(config, weights, backends, lock, Metrics(), guard, cache, worker, embeddings)

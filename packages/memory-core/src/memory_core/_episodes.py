@@ -2,7 +2,8 @@
 
 Completion computes reward and reflection, extracts patterns (inline or through the
 ``ExtractionWorker``), stores the episode durably and then announces it
-(``LifecycleEvents.episode_completed``) so feedback and workflow features learn from it.
+(``LifecycleEvents.episode_completed``) so feedback and workflow features learn from it;
+its vectors follow from the ``EmbeddingWorker`` (or in the same transaction, inline).
 """
 
 from __future__ import annotations
@@ -159,6 +160,8 @@ class EpisodeLifecycle:
                 c.events.episode_completed(t, done)  # feedback credit, workflow sessions
                 c.cache.put_episode(done)
                 c.cache.invalidate_retrievals(t)
+            if c.embeddings.background:
+                c.embeddings.submit(t, done)  # after the lock: the worker writes under it
             c.guard.audit("complete_episode", t, [eid])  # security
             event(
                 "episode completed",
@@ -284,4 +287,6 @@ class EpisodeLifecycle:
             storage.complete_episode(ep, c.worker.extraction(ep, patterns))
             c.worker.after_extraction(ep.tenant, patterns)
             c.cache.invalidate_retrievals(ep.tenant)
-            return True
+        if c.embeddings.background:
+            c.embeddings.submit(ep.tenant, ep)
+        return True

@@ -1,8 +1,10 @@
-"""``ExtractionWorker``: patterns, heuristics and vectors for completed episodes.
+"""``ExtractionWorker``: patterns and heuristics for completed episodes.
 
 In ``inline`` mode ``complete_episode`` writes them in its own transaction; in ``queue``
 mode one background thread does, the episode is durable (and marked pending) before the
-call returns, and pending work resumes after a crash when storage first opens.
+call returns, and pending work resumes after a crash when storage first opens. Vectors
+go with the extraction only in ``embedding_mode=inline``; otherwise ``EmbeddingWorker``
+writes them.
 """
 
 from __future__ import annotations
@@ -16,27 +18,18 @@ from uuid import UUID
 
 from memory_core._backends import Backends
 from memory_core._config import MemoryConfig
-from memory_core._errors import EmbeddingError, MemoryCoreError
+from memory_core._embedding_worker import EmbeddingWorker, embed_items
+from memory_core._errors import MemoryCoreError
 from memory_core._guard import Guard
 from memory_core._logging import event
-from memory_core._models import EmbeddingRecord, Episode, Extraction, Pattern
+from memory_core._models import Episode, Extraction, Pattern
 from memory_core._stamped_cache import StampedCache
 from memory_core.extraction import derive_heuristics, extract_patterns
 
 log = logging.getLogger("memory_core")
 
-_EMBED_TEXT_CHARS = 1_000
 _RESUME_BATCH = 10_000
-
-
-def embed_items(episode: Episode) -> list[tuple[int, str]]:
-    """What gets a vector: the task text (item 0) and every step with text (item n)."""
-    items = [(0, episode.task_description[:_EMBED_TEXT_CHARS])]
-    for step in episode.steps:
-        text = step.search_text()
-        if text.strip():
-            items.append((step.step_number, text[:_EMBED_TEXT_CHARS]))
-    return items
+__all__ = ["ExtractionWorker", "embed_items"]  # embed_items: the one rule (bulk import)
 
 
 class ExtractionWorker:
@@ -49,7 +42,9 @@ class ExtractionWorker:
         lock: AbstractContextManager[Any],
         cache: StampedCache,
         guard: Guard,
+        embeddings: EmbeddingWorker,
     ) -> None:
+        self._embeddings = embeddings
         self._backends = backends
         self._config = config
         self._lock = lock
@@ -59,24 +54,10 @@ class ExtractionWorker:
         self._worker: threading.Thread | None = None
 
     def extraction(self, episode: Episode, patterns: list[Pattern]) -> Extraction:
-        return Extraction(patterns=patterns, embeddings=self.embed_episode(episode))
-
-    def embed_episode(self, episode: Episode) -> list[EmbeddingRecord]:
-        emb = self._backends.embedder
-        if emb is None or self._guard.sensitive(episode.tenant, [episode.id]):
-            return []  # security: sensitive text never goes to the embedder (no vectors)
-        items = embed_items(episode)
-        try:
-            vectors = emb.embed([text for _, text in items])
-        except EmbeddingError as exc:
-            log.warning("episode %s stored without vectors: %s", episode.id, exc)
-            return []
-        return [
-            EmbeddingRecord(
-                episode_id=episode.id, item=item, model_id=emb.model_id, vector=vectors[i].tolist()
-            )
-            for i, (item, _) in enumerate(items)
-        ]
+        """Patterns, and the vectors too when they are not left to the embedding worker."""
+        inline = not self._embeddings.background
+        vectors = self._embeddings.vectors(episode) if inline else []
+        return Extraction(patterns=patterns, embeddings=vectors)
 
     def after_extraction(self, tenant: str, patterns: list[Pattern]) -> None:
         """Heuristics from the merged statistics (a second, re-derivable write)."""

@@ -8,7 +8,8 @@ the public signatures in one place.
 ``_episodes``            the episode lifecycle: start, log, complete, read, delete, move
 ``_retriever``           episodes and patterns for a task (``retrieve_*``, ``query``)
 ``_patterns``            pattern reads, applied outcomes, credit from retrieval
-``_extraction_worker``   patterns and vectors, inline or on a background thread
+``_extraction_worker``   patterns and heuristics, inline or on a background thread
+``_embedding_worker``    vectors, after the write is acknowledged (bounded, flushed)
 ``_stamped_cache``       generation-stamped cache reads and write-through
 ``_guard``               audit, sensitivity and encryption-required checks
 ``_operations``          health, metrics, reembed
@@ -180,19 +181,25 @@ class SelfLearningMemory(WorkflowMixin):
     ) -> Episode:
         """Finish an episode: reward, reflection, patterns, heuristics, embeddings.
 
-        The episode is durable before this returns. In ``inline`` extraction mode its
-        patterns and vectors are written in the same transaction; in ``queue`` mode a
-        worker finishes them, and pending work resumes after a crash.
+        The episode is durable, and lexically searchable, before this returns. In
+        ``inline`` extraction mode its patterns are written in the same transaction; in
+        ``queue`` mode a worker finishes them, and pending work resumes after a crash.
+        Its vectors are written by the embedding worker a moment later (``flush()`` waits
+        for them), or in the same transaction with ``embedding_mode="inline"``.
         """
         return self._episodes.complete_episode(episode_id, outcome, tenant)
 
     def flush(self) -> None:
-        """Wait until queued background extractions are done."""
+        """Wait until queued background work is done: every episode acknowledged so far
+        has its patterns and its vectors (semantically searchable), and vectors a crash
+        or a model change left missing are written."""
         self._ctx.worker.flush()
+        self._ctx.embeddings.flush()
 
     @property
     def queue_depth(self) -> int:
-        return self._ctx.worker.queue_depth
+        """Episodes waiting for background extraction or for their vectors."""
+        return self._ctx.worker.queue_depth + self._ctx.embeddings.depth
 
     def get_episode(self, episode_id: UUID | str, *, tenant: str | None = None) -> Episode:
         """The full episode. Completed episodes are served from the cache when hot."""
@@ -380,6 +387,7 @@ class SelfLearningMemory(WorkflowMixin):
             return
         self._closed = True
         self._ctx.worker.close()
+        self._ctx.embeddings.close()  # writes the vectors of every acknowledged episode
         self._backends.close()
 
     def __enter__(self) -> SelfLearningMemory:

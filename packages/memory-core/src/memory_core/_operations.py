@@ -79,7 +79,7 @@ class Operations:
             cache=cache,
             embeddings=embeddings,
             retrieval_mode=mode,
-            queue_depth=self._ctx.worker.queue_depth,
+            queue_depth=self._ctx.worker.queue_depth + self._ctx.embeddings.depth,
             warnings=warnings,
             feature_flags=effective_flags(self._ctx.config),  # deploy: flags in health_check
         )
@@ -105,7 +105,7 @@ class Operations:
             steps=stats.steps,
             patterns=stats.patterns,
             heuristics=stats.heuristics,
-            queue_depth=c.worker.queue_depth,
+            queue_depth=c.worker.queue_depth + c.embeddings.depth,
             uptime_seconds=round(c.metrics.uptime, 3),
         )
 
@@ -116,14 +116,26 @@ class Operations:
             raise EmbeddingError("no embedding provider is configured; nothing to re-embed")
         done = 0
         t = c.tenant(tenant)
+        worker = c.embeddings
+        worker.flush()  # what was queued before is written with the same model
+        failures = worker.failures
         for episode in self._episodes.export_episodes(t, 200):
             if episode.is_complete:
-                records = c.worker.embed_episode(episode)
-                with c.lock:
-                    c.backends.storage.put_embeddings(t, records)
+                if worker.background:
+                    worker.submit(t, episode)  # batched by the worker; bounded queue
+                else:
+                    records = worker.vectors(episode)
+                    with c.lock:
+                        c.backends.storage.put_embeddings(t, records)
                 done += 1
                 if progress is not None:
                     progress(done)
+        worker.flush()
+        if worker.failures > failures:
+            raise EmbeddingError(
+                f"{worker.failures - failures} episodes could not be embedded with "
+                f"{emb.model_id}; the vectors of other models are kept (see the log)"
+            )
         with c.lock:
             for m in c.backends.storage.embedding_models():
                 if m.model_id != emb.model_id:

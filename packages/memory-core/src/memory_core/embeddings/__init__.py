@@ -2,13 +2,16 @@
 
 ``provider_from_config`` reads ``embedding_provider``:
 
-* ``auto`` (default): ``openai`` when ``OPENAI_API_KEY`` is set, else ``local``;
-* ``transformer``: all-MiniLM-L6-v2 run on numpy (offline, no torch; weights from
-  ``selfmem-embeddings-minilm``, ``pip install 'selfmem-core[transformer]'``). Not yet the
-  ``auto`` choice: it embeds synchronously on the write path (≈13 ms per text here), which
-  would cut single writes over MCP below their target until embedding moves to a
-  background worker;
-* ``local``: the bundled static model (offline, numpy only; the light fallback);
+* ``auto`` (default): ``openai`` when ``OPENAI_API_KEY`` is set, else ``transformer`` when
+  its weights are installed (the server's default install has them), else ``local``; the
+  choice is logged;
+* ``transformer``: all-MiniLM-L6-v2 on onnxruntime, or numpy without it (offline, no
+  torch; weights from ``selfmem-embeddings-minilm``, ``pip install
+  'selfmem-core[transformer]'``). It bridges paraphrases the static model cannot; its
+  cost (≈4 ms a text) stays off the write path: vectors are written by the background
+  ``EmbeddingWorker`` after the episode is acknowledged;
+* ``local``: the bundled static model (offline, numpy only; the light fallback, chosen
+  by ``auto`` when the transformer's weights are not installed);
 * ``openai``: any OpenAI-compatible ``/embeddings`` endpoint;
 * ``none``: no embeddings; retrieval is lexical + context only;
 * any other name: a plugin registered under the ``memory_core.embeddings`` entry point.
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING, ClassVar
 from memory_core._plugins import load_embedding_factory
 from memory_core.embeddings.openai import OpenAIEmbeddingProvider
 from memory_core.embeddings.static import StaticEmbeddingProvider
+from memory_core.embeddings.transformer import TransformerEmbeddingProvider
 
 if TYPE_CHECKING:
     from memory_core._config import MemoryConfig
@@ -34,6 +38,7 @@ __all__ = [
     "NoEmbeddings",
     "OpenAIEmbeddingProvider",
     "StaticEmbeddingProvider",
+    "TransformerEmbeddingProvider",
     "provider_from_config",
     "resolve_provider_name",
 ]
@@ -57,14 +62,25 @@ def resolve_provider_name(config: MemoryConfig) -> str:
     if name != "auto":
         return name
     key = config.openai_api_key
-    return "openai" if key is not None and key.get_secret_value() else "local"
+    if key is not None and key.get_secret_value():
+        return "openai"
+    return "transformer" if TransformerEmbeddingProvider.available() else "local"
 
 
 def provider_from_config(config: MemoryConfig) -> EmbeddingProvider | None:
     """Build the configured provider (cheap: no model load, no request); ``None`` = lexical only."""
     name = resolve_provider_name(config)
     if config.embedding_provider.strip().lower() == "auto":
-        logger.info("embedding provider auto-selected", extra={"fields": {"provider": name}})
+        reason = {
+            "openai": "OPENAI_API_KEY is set",
+            "transformer": "the all-MiniLM-L6-v2 weights are installed",
+            "local": "the transformer's weights (selfmem-embeddings-minilm) are not "
+            "installed; the light static model is used",
+        }[name]
+        logger.info(
+            "embedding provider auto-selected",
+            extra={"fields": {"provider": name, "reason": reason}},
+        )
     factory = load_embedding_factory(name)
     provider: EmbeddingProvider | None = factory.from_config(config)
     return provider

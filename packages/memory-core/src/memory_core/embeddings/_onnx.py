@@ -35,7 +35,7 @@ _ATTR_FLOAT, _ATTR_INT, _ATTR_INTS = 1, 2, 7  # AttributeProto.AttributeType
 
 def onnxruntime_available() -> bool:
     try:
-        import onnxruntime  # noqa: F401
+        import onnxruntime  # type: ignore[import-untyped]  # noqa: F401
     except ImportError:
         return False
     return True
@@ -89,9 +89,7 @@ def _tensor(name: str, array: npt.NDArray[Any]) -> bytes:
 
 
 def _value_info(name: str, elem: int, dims: Iterable[int | str]) -> bytes:
-    shape = b"".join(
-        _bytes(1, _int(1, d) if isinstance(d, int) else _str(2, d)) for d in dims
-    )
+    shape = b"".join(_bytes(1, _int(1, d) if isinstance(d, int) else _str(2, d)) for d in dims)
     tensor_type = _int(1, elem) + _bytes(2, shape)
     return _str(1, name) + _bytes(2, _bytes(1, tensor_type))
 

@@ -183,9 +183,11 @@ class TransformerEmbeddingProvider:
         if not texts:
             return out
         enc = self._ensure_loaded()
-        encodings = enc.tokenizer.encode_batch(list(texts)) if len(texts) > 1 else [
-            enc.tokenizer.encode(texts[0])
-        ]
+        encodings = (
+            enc.tokenizer.encode_batch(list(texts))
+            if len(texts) > 1
+            else [enc.tokenizer.encode(texts[0])]
+        )
         ids = [e.ids for e in encodings]
         total = sum(len(i) for i in ids)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
