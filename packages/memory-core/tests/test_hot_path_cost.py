@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from memory_core import SelfLearningMemory
+from memory_core.embeddings import StaticEmbeddingProvider
 from memory_core.storage import InMemoryStorage
 from memory_core.storage.in_memory import _Tenant
 from memory_core.testing.cost import counting_storage, fill, hot_path
@@ -62,8 +63,11 @@ def _costs(n: int) -> dict[str, tuple[dict[str, int], int]]:
     storage = InMemoryStorage()
     fill(storage, n)
     counted = counting_storage(storage)
-    memory = SelfLearningMemory(storage=counted)  # type: ignore[arg-type]
+    # The model ``fill`` wrote vectors for: with another one, the embedding worker would
+    # start re-embedding the whole store in the background (and its calls be counted).
+    memory = SelfLearningMemory(storage=counted, embedder=StaticEmbeddingProvider())  # type: ignore[arg-type]
     memory.query("warm the embedder and the indexes")
+    memory.flush()
     tenant = storage._tenants["default"]
     for name in _TABLES:
         setattr(tenant, name, CountingDict(getattr(tenant, name)))

@@ -89,6 +89,7 @@ def loaded() -> tuple[SelfLearningMemory, dict[tuple[str, str], UUID]]:
         memory.complete_episode(
             eid, TaskOutcome.failure("could not reproduce") if i % 2 else TaskOutcome.success()
         )
+    memory.flush()  # every episode's vectors written (the embedding worker caught up)
     return memory, ids
 
 

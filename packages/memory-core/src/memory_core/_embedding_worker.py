@@ -147,6 +147,7 @@ class EmbeddingWorker:
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every queued episode's vectors are written and the catch-up is
         done; False if ``timeout`` seconds passed first."""
+        _ = self._backends.storage  # opening it starts the catch-up, which flush waits for
         with self._cv:
             return self._cv.wait_for(self._idle, timeout)
 

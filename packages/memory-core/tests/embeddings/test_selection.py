@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from importlib.metadata import entry_points
 
 import pytest
@@ -11,6 +12,7 @@ from memory_core.embeddings import (
     NoEmbeddings,
     OpenAIEmbeddingProvider,
     StaticEmbeddingProvider,
+    TransformerEmbeddingProvider,
     provider_from_config,
 )
 
@@ -23,10 +25,44 @@ def test_entry_points_resolve_to_the_classes() -> None:
     assert load_plugin(EMBEDDINGS_GROUP, "none") is NoEmbeddings
 
 
-def test_auto_without_key_is_local() -> None:
-    provider = provider_from_config(MemoryConfig())
+def test_auto_without_key_is_the_installed_transformer(caplog: pytest.LogCaptureFixture) -> None:
+    """The workspace installs selfmem-embeddings-minilm (as the server's install does)."""
+    assert TransformerEmbeddingProvider.available()
+    with caplog.at_level(logging.INFO, "memory_core.embeddings"):
+        provider = provider_from_config(MemoryConfig())
+    assert isinstance(provider, TransformerEmbeddingProvider)
+    assert provider.model_id == "transformer:all-minilm-l6-v2"
+    (record,) = [r for r in caplog.records if r.getMessage() == "embedding provider auto-selected"]
+    assert record.fields == {  # type: ignore[attr-defined]
+        "provider": "transformer",
+        "reason": "the all-MiniLM-L6-v2 weights are installed",
+    }
+
+
+def test_auto_without_the_weights_is_the_static_model(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without the weights package (no entry point in the group), the light fallback."""
+    monkeypatch.setattr("memory_core.embeddings.transformer.entry_points", lambda group: [])
+    assert not TransformerEmbeddingProvider.available()
+    with caplog.at_level(logging.INFO, "memory_core.embeddings"):
+        provider = provider_from_config(MemoryConfig())
     assert isinstance(provider, StaticEmbeddingProvider)
     assert provider.model_id == "local:minilm-m2v-256"
+    (record,) = [r for r in caplog.records if r.getMessage() == "embedding provider auto-selected"]
+    assert record.fields["provider"] == "local"  # type: ignore[attr-defined]
+    assert "selfmem-embeddings-minilm" in record.fields["reason"]  # type: ignore[attr-defined]
+
+
+def test_the_server_distribution_gets_the_transformer() -> None:
+    """`uv run --no-dev memory-mcp` (selfmem-mcp's own dependencies) embeds with it."""
+    from importlib.metadata import requires
+
+    needs = {
+        r.split(";")[0].split("~")[0].split(">")[0].strip() for r in requires("selfmem-mcp") or []
+    }
+    assert {"selfmem-embeddings-minilm", "onnxruntime"} <= needs
+    assert "torch" not in needs
 
 
 def test_auto_with_key_is_openai() -> None:
@@ -45,7 +81,7 @@ def test_auto_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_empty_key_counts_as_unset() -> None:
     assert isinstance(
-        provider_from_config(MemoryConfig(openai_api_key="")), StaticEmbeddingProvider
+        provider_from_config(MemoryConfig(openai_api_key="")), TransformerEmbeddingProvider
     )
 
 
