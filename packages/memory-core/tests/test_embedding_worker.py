@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -68,9 +69,28 @@ def _db(tmp_path: Path) -> str:
 
 
 def _memory(tmp_path: Path, embedder: object, **config: object) -> SelfLearningMemory:
+    """A memory on a real libSQL file whose open-time catch-up is already done (so the
+    worker's first job is the test's first episode)."""
     cfg = MemoryConfig(database_url=_db(tmp_path), cache_backend="none", **config)  # type: ignore[arg-type]
     _, factory = storage_factory_for_url(cfg.database_url, None)
-    return SelfLearningMemory(factory.from_url(cfg.database_url, cfg), None, embedder, cfg)  # type: ignore[arg-type]
+    memory = SelfLearningMemory(factory.from_url(cfg.database_url, cfg), None, embedder, cfg)  # type: ignore[arg-type]
+    if not isinstance(embedder, Gate) or embedder.opened.is_set():
+        return memory
+    embedder.opened.set()  # the catch-up of an earlier crash may embed through the gate
+    memory.flush()
+    embedder.opened.clear()
+    return memory
+
+
+@contextmanager
+def held(gate: Gate, memory: SelfLearningMemory) -> Iterator[SelfLearningMemory]:
+    """The memory, closed after the gate opens (also when the test fails: a close
+    waiting for a parked worker would hang the run)."""
+    try:
+        yield memory
+    finally:
+        gate.opened.set()
+        memory.close()
 
 
 def _finish(memory: SelfLearningMemory, text: str) -> str:
@@ -93,7 +113,7 @@ def gate() -> Iterator[Gate]:
 
 
 def test_acknowledged_first_lexical_at_once_vectors_after_flush(tmp_path: Path, gate: Gate) -> None:
-    with _memory(tmp_path, gate) as memory:
+    with held(gate, _memory(tmp_path, gate)) as memory:
         eid = _finish(memory, "rotate the nginx access logs nightly")
         gate.waiting.wait()  # the worker holds the episode; nothing is written yet
         assert _missing(memory) == 1
@@ -110,19 +130,22 @@ def test_acknowledged_first_lexical_at_once_vectors_after_flush(tmp_path: Path, 
 
 
 def test_close_writes_what_was_acknowledged(tmp_path: Path, gate: Gate) -> None:
-    memory = _memory(tmp_path, gate)
-    for i in range(5):
-        _finish(memory, f"task number {i} about parsing yaml")
-    gate.opened.set()
-    memory.close()
-    with _memory(tmp_path, StaticEmbeddingProvider()) as again:
-        assert _missing(again) == 0
+    with held(gate, _memory(tmp_path, gate)) as memory:
+        for i in range(5):
+            _finish(memory, f"task number {i} about parsing yaml")
+    cfg = MemoryConfig(database_url=_db(tmp_path))
+    raw = storage_factory_for_url(cfg.database_url, None)[1].from_url(cfg.database_url, cfg)
+    try:  # read without a memory (whose catch-up would write what close did not)
+        assert raw.missing_embeddings(StaticEmbeddingProvider().model_id) == []
+        assert raw.stats("default").embeddings == 10
+    finally:
+        raw.close()
 
 
 def test_full_queue_makes_the_writer_embed_its_own_episode(tmp_path: Path, gate: Gate) -> None:
     """Backpressure: queue of 2, worker held; writes 3.. are embedded by the writer, so
     the lag never exceeds the bound and nothing is dropped."""
-    with _memory(tmp_path, gate, embedding_queue_size=2) as memory:
+    with held(gate, _memory(tmp_path, gate, embedding_queue_size=2)) as memory:
         _finish(memory, "first episode, taken by the worker")
         gate.waiting.wait()
         depths = []
@@ -138,7 +161,7 @@ def test_full_queue_makes_the_writer_embed_its_own_episode(tmp_path: Path, gate:
 
 
 def test_episode_deleted_before_its_vectors(tmp_path: Path, gate: Gate) -> None:
-    with _memory(tmp_path, gate) as memory:
+    with held(gate, _memory(tmp_path, gate)) as memory:
         keep = _finish(memory, "keep this one")
         gate.waiting.wait()
         doomed = _finish(memory, "delete this one")
@@ -190,7 +213,7 @@ def test_reembed_moves_every_episode_to_the_current_model(tmp_path: Path) -> Non
 
 
 def test_inline_mode_writes_vectors_with_the_episode(tmp_path: Path, gate: Gate) -> None:
-    with _memory(tmp_path, gate, embedding_mode="inline") as memory:
+    with held(gate, _memory(tmp_path, gate, embedding_mode="inline")) as memory:
         _finish(memory, "inline vectors")
         assert _missing(memory) == 0
         assert gate.calls_by_others == 1

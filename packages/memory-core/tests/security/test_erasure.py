@@ -83,6 +83,7 @@ def test_erased_episode_is_gone_from_every_api_and_the_database_file(
     keep = _episode(memory, KEEP_WORD, KEEP_WORD)
     eid = _episode(memory, TASK_WORD, BODY_WORD)
     _warm(memory, eid, BODY_WORD)
+    memory.flush()  # the vectors are written (the embedding worker caught up)
     vectors = memory.storage.stats("default").embeddings
     assert BODY_WORD.encode() in raw_bytes(tmp_path)
 

@@ -1,10 +1,13 @@
 """Graceful stop on SIGTERM/SIGINT, within a bound (issue 10: rolling updates).
 
 Over HTTP: stop accepting connections, let in-flight calls finish (at most
-``DRAIN_SECONDS``; uvicorn's graceful shutdown), then flush queued extractions and close
-storage and cache (at most ``CLOSE_SECONDS``). Every acknowledged write is already
-committed; what the bound can cut short is only background extraction, which is durable
-as "pending" and resumed by the next start. Past the bound the process exits with
+``DRAIN_SECONDS``; uvicorn's graceful shutdown), then close the memory, which finishes
+queued extractions and writes queued vectors, and closes storage and cache (at most
+``CLOSE_SECONDS``). Every acknowledged write is already committed; what the bound can
+cut short is only background work: extraction is durable as "pending", and episodes
+without vectors are found again, and embedded, by the next start. (Not ``flush()``: it
+would also wait for a catch-up of missing vectors, which may span a whole store after a
+change of model; close abandons that at its next step.) Past the bound the process exits with
 ``EXIT_UNCLEAN`` instead of hanging (Kubernetes would SIGKILL it anyway).
 
 Over stdio the client owns the session: a signal cancels the read loop, then the same
@@ -63,7 +66,6 @@ async def close_memory(rt: Runtime, bound: float = CLOSE_SECONDS) -> bool:
 
     async def close() -> None:
         await asyncio.to_thread(rt.warmup.join, bound)
-        await rt.memory.run(rt.memory.sync.flush)
         await rt.memory.aclose()
 
     try:

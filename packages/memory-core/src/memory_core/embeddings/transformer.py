@@ -205,7 +205,12 @@ class TransformerEmbeddingProvider:
             return enc
         with self._lock:
             if self._encoder is None:
-                self._encoder = self._load()
+                key = (self._path, self._engine)
+                with _SHARED_LOCK:
+                    loaded = _SHARED.get(key)
+                    if loaded is None:
+                        loaded = _SHARED[key] = self._load()
+                self._encoder = loaded
             return self._encoder
 
     def _load(self) -> _Loaded:
@@ -232,6 +237,13 @@ class TransformerEmbeddingProvider:
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise EmbeddingError(f"onnxruntime could not load {self._path}: {exc}") from exc
         return _Loaded(tokenizer, None, session)  # the numpy copy of the weights is freed
+
+
+_SHARED: dict[tuple[Path, str], _Loaded] = {}
+"""Loaded models by (directory, engine), shared by every provider of the process: the
+weights are read-only, and building a session costs ≈0.5 s and ≈100 MB, which a process
+opening several memories (tenant shards, tests) should pay once."""
+_SHARED_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
