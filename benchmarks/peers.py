@@ -14,6 +14,10 @@ basic-memory, mcp-memory-service)::
 
     uv run python benchmarks/peers.py             # 5 spawns, 500 writes, 1,000 notes
     uv run python benchmarks/peers.py --quick     # CI: 2 spawns, 30 writes, 100 notes
+    uv run python benchmarks/peers.py --embedder local   # the light static model instead
+
+``--embedder`` (default ``transformer``, what ``auto`` picks in the server's install) is
+the provider of the servers, of the note store and of the in-process search.
 
 Writes ``benchmarks/results/peers.md`` and ``.json``.
 """
@@ -40,6 +44,8 @@ from mcp import Client
 HERE = Path(__file__).resolve().parent
 SEED = 8
 NOTE_NS = UUID("1b4e28ba-2fa1-4d2b-9c3e-5a6f7b8c9d0e")
+EMBEDDER = "transformer"
+"""Set from ``--embedder``: every server, store and in-process memory of the run uses it."""
 PEERS = {
     "MCP reference memory server": {"cold_start_s": 0.26, "writes_per_s": 440, "recall_at_5": 0.83},
     "basic-memory": {"cold_start_s": 7.5, "writes_per_s": 4.7, "recall_at_5": 0.785},
@@ -56,7 +62,10 @@ async def cold_start(spawns: int) -> dict[str, Any]:
     for _ in range(spawns + 1):
         with tempfile.TemporaryDirectory(prefix="peers-cold-") as tmp:
             t0 = time.perf_counter()
-            async with Client(stdio_params(Path(tmp) / "memory.db"), mode="legacy"):
+            async with Client(
+                stdio_params(Path(tmp) / "memory.db", MEMORY_EMBEDDING_PROVIDER=EMBEDDER),
+                mode="legacy",
+            ):
                 samples.append(time.perf_counter() - t0)
     first, samples = samples[0], samples[1:]
     return {"spawns": spawns, "median_s": round(statistics.median(samples), 3),
@@ -67,7 +76,9 @@ async def cold_start(spawns: int) -> dict[str, Any]:
 async def single_writes(writes: int) -> dict[str, Any]:
     """``add_episode_step`` one at a time; a new episode every 50 steps (not timed)."""
     with tempfile.TemporaryDirectory(prefix="peers-writes-") as tmp:
-        async with Client(stdio_params(Path(tmp) / "memory.db")) as client:
+        async with Client(
+            stdio_params(Path(tmp) / "memory.db", MEMORY_EMBEDDING_PROVIDER=EMBEDDER)
+        ) as client:
             await client.call_tool("query_memory", {"query": "warm up"})
             samples = []
             eid = None
@@ -97,18 +108,23 @@ def note_store(data_dir: Path, items: list[Note]) -> Path:
     """A store with one finished episode per note (built once, reused from ``data_dir``)."""
     from memory_core import Episode, MemoryConfig, SelfLearningMemory, TaskOutcome
 
-    db = data_dir / f"peers-{SEED}-{len(items)}.db"
+    db = data_dir / f"peers-{SEED}-{len(items)}-{EMBEDDER}.db"
     done = db.with_suffix(".done")
     if done.exists():
         return db
     data_dir.mkdir(parents=True, exist_ok=True)
     config = MemoryConfig(
-        database_url=f"file:{db}", cache_backend="none", embedding_provider="local"
+        database_url=f"file:{db}", cache_backend="none", embedding_provider=EMBEDDER
     )
     with SelfLearningMemory.from_config(config) as memory:
-        for note in items:
-            episode = Episode(id=uuid5(NOTE_NS, note.text), task_description=note.text)
-            memory.import_episode(episode.model_copy(update={"outcome": TaskOutcome.success()}))
+        memory.import_episodes(  # batched: one embed call and one transaction per batch
+            Episode(
+                id=uuid5(NOTE_NS, note.text),
+                task_description=note.text,
+                outcome=TaskOutcome.success(),
+            )
+            for note in items
+        )
     done.write_text("ok")
     return db
 
@@ -119,7 +135,7 @@ async def paraphrase_search(db: Path, items: list[Note]) -> dict[str, Any]:
         for f in db.parent.glob(db.name + "*"):
             shutil.copy2(f, Path(tmp) / f.name)
         copy = Path(tmp) / db.name
-        async with Client(stdio_params(copy)) as client:
+        async with Client(stdio_params(copy, MEMORY_EMBEDDING_PROVIDER=EMBEDDER)) as client:
             await client.call_tool("query_memory", {"query": "warm up"})
             hits, samples = 0, []
             for note in items:
@@ -138,7 +154,7 @@ def inprocess_search(db: Path, items: list[Note]) -> dict[str, Any]:
     from memory_core import MemoryConfig, SelfLearningMemory
 
     config = MemoryConfig(
-        database_url=f"file:{db}", cache_backend="none", embedding_provider="local"
+        database_url=f"file:{db}", cache_backend="none", embedding_provider=EMBEDDER
     )
     with SelfLearningMemory.from_config(config) as memory:
         memory.warm()
@@ -199,8 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--writes", type=int, default=None)
     p.add_argument("--notes", type=int, default=None)
     p.add_argument("--data-dir", type=Path, default=HERE / ".data")
+    p.add_argument("--embedder", default="transformer", help="transformer (default) or local")
     p.add_argument("--out", type=Path, default=HERE / "results")
     args = p.parse_args(argv)
+    global EMBEDDER
+    EMBEDDER = args.embedder
     spawns = args.spawns or (2 if args.quick else 5)
     writes = args.writes or (30 if args.quick else 500)
     count = args.notes or (100 if args.quick else 1_000)
