@@ -9,19 +9,12 @@ as another version or other files.
 
 from __future__ import annotations
 
-import functools
-import html
-import http.server
-import os
-import subprocess
-import sys
-import threading
 import zipfile
-from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 
-import pytest
+from published import run as _run
+from published import uv_env as _uv_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *ROOT.glob("packages/*/README.md"), *ROOT.glob("docs/**/*.md")]
@@ -32,62 +25,6 @@ OURS = {
     "selfmem-mcp": "memory_mcp",
     "selfmem-cli": "memory_cli",
 }
-
-
-def _run(*args: str | Path, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(
-        [str(a) for a in args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, **(env or {})},
-    )
-    assert done.returncode == 0, f"{args}: {done.stderr[-2000:]}"
-    return done.stdout
-
-
-@pytest.fixture(scope="module")
-def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every workspace package built as a wheel, as a release would build it."""
-    dist = tmp_path_factory.mktemp("index") / "dist"
-    _run("uv", "build", "--all-packages", "--wheel", "--out-dir", dist, "--quiet")
-    return dist
-
-
-@pytest.fixture(scope="module")
-def index_url(wheels: Path) -> Iterator[str]:
-    """Our wheels as a simple index (one page per project) on a loopback HTTP server."""
-    dist, root = wheels, wheels.parent
-    simple = root / "simple"
-    for wheel in dist.glob("*.whl"):
-        project = wheel.name.split("-", 1)[0].replace("_", "-").lower()
-        page = simple / project
-        page.mkdir(parents=True)
-        (page / wheel.name).symlink_to(wheel)
-        link = html.escape(wheel.name)
-        (page / "index.html").write_text(f'<a href="{link}">{link}</a>\n', encoding="utf-8")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.RequestHandlerClass.log_message = lambda *a: None  # type: ignore[method-assign]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/simple"
-    finally:
-        server.shutdown()
-
-
-def _uv_env(index_url: str, home: Path) -> dict[str, str]:
-    """uv as a user runs it, with our index first (uv takes a name from the first index
-    that has it) and PyPI for everything else; tools and caches of the test's own."""
-    return {
-        "UV_INDEX": index_url,
-        "UV_TOOL_DIR": str(home / "tools"),
-        "UV_TOOL_BIN_DIR": str(home / "bin"),
-        "UV_PYTHON": sys.executable,
-        "UV_NO_CONFIG": "1",
-        "VIRTUAL_ENV": "",
-    }
 
 
 def test_every_documented_name_is_ours() -> None:
