@@ -26,10 +26,17 @@ from memory_core import (
 
 STEPS: list[dict[str, Any]] = [
     {"tool": "read_file", "action": "read the failing migration"},
-    {"tool": "shell", "action": "pytest tests/test_migrations.py", "result": {
-        "status": "error", "message": "column orders.total missing"}},  # fmt: skip
+    {
+        "tool": "shell",
+        "action": "pytest tests/test_migrations.py",
+        "result": {"status": "error", "message": "column orders.total missing"},
+    },
     {"tool": "edit_file", "action": "add the missing column to the migration"},
-    {"tool": "shell", "action": "pytest tests/test_migrations.py", "result": {"status": "success", "output": "4 passed"}},
+    {
+        "tool": "shell",
+        "action": "pytest tests/test_migrations.py",
+        "result": {"status": "success", "output": "4 passed"},
+    },
 ]
 
 
@@ -119,8 +126,11 @@ def test_log_steps_numbers_the_next_ones(memory: SelfLearningMemory) -> None:
         ({"steps": [{"tool": "t"}] * 7}, "steps", 6),
         ({"steps": [{"tool": "ok"}, {"action": "no tool"}]}, "steps[1].tool", None),
         ({"steps": [{"tool": "t" * 41}]}, "steps[0].tool", 40),
-        ({"steps": [{"tool": "a", "step_number": 2}, {"tool": "b", "step_number": 2}]},
-         "steps[1].step_number", None),  # fmt: skip
+        (
+            {"steps": [{"tool": "a", "step_number": 2}, {"tool": "b", "step_number": 2}]},
+            "steps[1].step_number",
+            None,
+        ),
         ({"steps": [{"tool": "a", "step_number": 0}]}, "steps[0].step_number", None),
         ({"outcome": {"type": "done"}}, "outcome.type", None),
         ({"outcome": {"type": "success", "artifacts": ["a"] * 257}}, "outcome.artifacts", 256),

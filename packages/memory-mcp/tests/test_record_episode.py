@@ -17,8 +17,11 @@ pytestmark = pytest.mark.anyio
 Stdio = Callable[..., StdioServerParameters]
 
 STEPS: list[dict[str, Any]] = [
-    {"tool": "shell", "action": "pytest tests/test_api.py",
-     "result": {"type": "error", "message": "KeyError: 'page_size'"}},  # fmt: skip
+    {
+        "tool": "shell",
+        "action": "pytest tests/test_api.py",
+        "result": {"type": "error", "message": "KeyError: 'page_size'"},
+    },
     {"tool": "edit_file", "action": "default page_size to 50 in the list handler"},
     {"tool": "shell", "action": "pytest tests/test_api.py", "result": "12 passed"},
 ]
@@ -89,10 +92,14 @@ BAD: list[tuple[dict[str, Any], list[str]]] = [
     ({"outcome_type": "finished"}, ["outcome_type", "success"]),
     ({"steps": [{"tool": "ok"}, {"action": "no tool"}]}, ["steps.1.tool"]),
     ({"steps": [{"tool": "a"}] * 6}, ["steps", "5"]),
-    ({"steps": [{"tool": "a", "step_number": 1}, {"tool": "b", "step_number": 1}]},
-     ["steps[1].step_number"]),  # fmt: skip
-    ({"steps": [{"tool": "t", "parameters": {"blob": "x" * 70_000}}]},
-     ["steps[0].parameters", "65536"]),  # fmt: skip
+    (
+        {"steps": [{"tool": "a", "step_number": 1}, {"tool": "b", "step_number": 1}]},
+        ["steps[1].step_number"],
+    ),
+    (
+        {"steps": [{"tool": "t", "parameters": {"blob": "x" * 70_000}}]},
+        ["steps[0].parameters", "65536"],
+    ),
     ({"tags": ["t"] * 33}, ["tags", "32"]),
 ]
 
