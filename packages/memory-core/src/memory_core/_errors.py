@@ -98,10 +98,11 @@ class ConfigurationError(MemoryCoreError):
 class BackendNotFoundError(ConfigurationError):
     """No installed plugin has the requested name."""
 
-    def __init__(self, group: str, name: str, installed: list[str]) -> None:
+    def __init__(self, group: str, name: str, installed: list[str], hint: str = "") -> None:
         listed = ", ".join(sorted(installed)) or "none"
         super().__init__(
-            f"no {group} backend named {name!r} is installed (installed: {listed})", key=group
+            f"no {group} backend named {name!r} is installed (installed: {listed}){hint}",
+            key=group,
         )
         self.group = group
         self.name = name
