@@ -96,3 +96,12 @@ def test_mcp_round_trip_quick(tmp_path: Path) -> None:
     for stats in report["tools"].values():
         _percentiles_ordered(stats)
         assert stats["calls_per_s"] > 0
+
+
+def test_encryption_cost_quick(tmp_path: Path) -> None:
+    out = tmp_path / "encryption.json"
+    _ok(run_script("encryption_cost.py", "--episodes", "10", "--queries", "5", "--out", str(out)))
+    report = json.loads(out.read_text())
+    for kind in ("write_episode", "query"):
+        assert set(report[kind]) == {"plain", "encrypted"}
+        assert all(0 < s["p50_ms"] <= s["p95_ms"] for s in report[kind].values())

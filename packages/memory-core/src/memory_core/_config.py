@@ -203,6 +203,11 @@ class MemoryConfig(BaseSettings):
         description="keyring 'id:base64,id:base64' of 32-byte AES-256 master keys; "
         "enables encryption of sensitive episodes",
     )
+    encrypt_database: bool = Field(
+        default=False,
+        description="encrypt the whole database file and its WAL (libSQL), with a data key "
+        "wrapped by the keyring's active master key in <database>.key; new databases only",
+    )
     encryption_active_key: str | None = Field(
         default=None, description="key id that wraps new data keys; default: the last listed"
     )

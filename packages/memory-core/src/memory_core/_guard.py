@@ -82,7 +82,9 @@ class Guard:
     def require_encryption(self, metadata: dict[str, Any]) -> None:
         """Refuse a sensitive episode when the storage does not encrypt at rest."""
         store = self._backends.storage
-        encrypts = isinstance(store, SensitiveStore) and store.encrypts
+        encrypts = self._config.encrypt_database or (
+            isinstance(store, SensitiveStore) and store.encrypts
+        )
         if metadata.get("sensitive") is True and not encrypts:
             raise ConfigurationError(
                 "the episode is marked sensitive but encryption at rest is not configured; "

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -50,6 +51,7 @@ from memory_core import (
     StorageStats,
 )
 from memory_core._protocols import FloatArray
+from memory_core.security import database_key
 from memory_core.text import terms
 
 from memory_storage_turso._codec import decode_cursor, encode_cursor, ts
@@ -133,6 +135,16 @@ class LibSQLStorage:
                     key="DATABASE_URL",
                 )
         create_parent_directory(target)
+        if target.is_local and target.database != ":memory:":
+            key = database_key(Path(target.database), config)
+            if key is not None:
+                target = replace(target, encryption_key=key)
+        elif config.encrypt_database:
+            raise ConfigurationError(
+                "MEMORY_ENCRYPT_DATABASE applies to local files; a remote database is "
+                "encrypted by its server",
+                key="MEMORY_ENCRYPT_DATABASE",
+            )
         return cls(target, busy_timeout_ms=config.busy_timeout_ms, synchronous=synchronous)
 
     def __repr__(self) -> str:
