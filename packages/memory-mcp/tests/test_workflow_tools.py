@@ -21,6 +21,7 @@ CORE_TOOLS = {
     "create_episode",
     "add_episode_step",
     "complete_episode",
+    "record_episode",
     "get_episode",
     "list_episodes",
     "delete_episode",

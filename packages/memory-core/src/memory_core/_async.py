@@ -126,6 +126,7 @@ class AsyncSelfLearningMemory:
     metrics = _to_async(SelfLearningMemory.metrics)
     query = _to_async(SelfLearningMemory.query)
     recommend_playbook = _to_async(SelfLearningMemory.recommend_playbook)
+    record_episode = _to_async(SelfLearningMemory.record_episode)
     record_pattern_outcome = _to_async(SelfLearningMemory.record_pattern_outcome)
     record_recommendation_feedback = _to_async(SelfLearningMemory.record_recommendation_feedback)
     reembed = _to_async(SelfLearningMemory.reembed)

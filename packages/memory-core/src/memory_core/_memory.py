@@ -157,9 +157,11 @@ class SelfLearningMemory(WorkflowMixin):
         step: ExecutionStep | dict[str, Any],
         *,
         tenant: str | None = None,
-    ) -> None:
-        """Append one step to an in-progress episode (durable when this returns)."""
-        self._episodes.append(episode_id, [step], tenant, "log_step")
+    ) -> int:
+        """Append one step to an in-progress episode (durable when this returns); returns
+        its number. A dict step without ``step_number`` gets the next one: the step
+        count + 1, or one past the highest number when that one is taken."""
+        return self._episodes.append(episode_id, [step], tenant, "log_step")[0]
 
     def log_steps(
         self,
@@ -167,9 +169,10 @@ class SelfLearningMemory(WorkflowMixin):
         steps: Sequence[ExecutionStep | dict[str, Any]],
         *,
         tenant: str | None = None,
-    ) -> None:
-        """Append many steps in one transaction: all of them or none."""
-        self._episodes.append(episode_id, steps, tenant, "log_steps")
+    ) -> list[int]:
+        """Append many steps in one transaction: all of them or none. Dict steps without
+        ``step_number`` are numbered as in ``log_step``; returns the numbers, in order."""
+        return self._episodes.append(episode_id, steps, tenant, "log_steps")
 
     def complete_episode(
         self,
@@ -185,6 +188,29 @@ class SelfLearningMemory(WorkflowMixin):
         worker finishes them, and pending work resumes after a crash.
         """
         return self._episodes.complete_episode(episode_id, outcome, tenant)
+
+    def record_episode(
+        self,
+        task_description: str,
+        steps: Sequence[ExecutionStep | dict[str, Any]],
+        outcome: TaskOutcome | dict[str, Any],
+        context: TaskContext | dict[str, Any] | None = None,
+        task_type: TaskType | str = TaskType.OTHER,
+        *,
+        metadata: dict[str, Any] | None = None,
+        tenant: str | None = None,
+    ) -> Episode:
+        """Store a finished task in one call: ``start_episode``, ``log_steps`` and
+        ``complete_episode`` at once, and all or nothing.
+
+        Steps without ``step_number`` are numbered in order after the ones before them.
+        Every argument is checked before anything is written (errors name the field and
+        the limit; at most ``limits.max_steps_per_call`` steps); returns the completed
+        episode with its reward, reflection and patterns.
+        """
+        return self._episodes.record_episode(
+            task_description, context, task_type, steps, outcome, metadata, tenant
+        )
 
     def flush(self) -> None:
         """Wait until queued background extractions are done."""

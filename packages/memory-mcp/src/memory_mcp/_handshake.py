@@ -67,10 +67,11 @@ INSTRUCTIONS = """\
 Persistent, self-learning memory of past coding tasks. Around each task:
 1. Before: call query_memory with the task description to get relevant past episodes,
    their key steps, patterns and heuristics.
-2. Start: call create_episode (task_description; domain, task_type, language... if known).
-3. During: call add_episode_step for each meaningful action (tool, action, result).
-4. After: call complete_episode with outcome_type success, partial_success or failure.
-5. If a retrieved pattern helped or misled you, call record_pattern_outcome.
+2. After: call record_episode once with the task, the steps you took (tool, action,
+   result) and the outcome: success, partial_success or failure.
+   For a long task, record as you go instead: create_episode, add_episode_step per
+   action, complete_episode.
+3. If a retrieved pattern helped or misled you, call record_pattern_outcome.
 """
 
 RequestId = int | str

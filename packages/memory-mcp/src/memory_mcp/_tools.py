@@ -134,23 +134,78 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:
         tokens_used: Annotated[int | None, Field(ge=0)] = None
         metadata: Json = Field(default_factory=dict)
 
+    def result_of(result: StepResultInput | str | None) -> StepResult | None:
+        if isinstance(result, StepResultInput):
+            return result.to_core()
+        if isinstance(result, str):
+            return StepResult.success(result)
+        return None
+
     def to_step(s: StepInput, number: int) -> ExecutionStep:
-        result: StepResult | None
-        if isinstance(s.result, StepResultInput):
-            result = s.result.to_core()
-        elif isinstance(s.result, str):
-            result = StepResult.success(s.result)
-        else:
-            result = None
-        return ExecutionStep(
-            step_number=number,
-            tool=s.tool,
-            action=s.action,
-            parameters=s.parameters,
-            result=result,
-            latency_ms=s.latency_ms,
-            tokens_used=s.tokens_used,
-            metadata=s.metadata,
+        return ExecutionStep(**step_fields(s), step_number=number)
+
+    def step_fields(s: StepInput) -> dict[str, Any]:
+        """A step as memory-core takes it; without step_number it numbers the step."""
+        return {
+            "tool": s.tool,
+            "action": s.action,
+            "parameters": s.parameters,
+            "result": result_of(s.result),
+            "latency_ms": s.latency_ms,
+            "tokens_used": s.tokens_used,
+            "metadata": s.metadata,
+        }
+
+    def outcome_of(
+        outcome_type: OutcomeType,
+        verdict: str,
+        artifacts: list[str] | None,
+        completed: list[str] | None,
+        failed: list[str] | None,
+        reason: str | None,
+        error_details: str | None = None,
+    ) -> TaskOutcome:
+        if outcome_type is OutcomeType.FAILURE and not (reason or error_details or verdict):
+            raise invalid("reason", "required when outcome_type is failure")
+        return TaskOutcome(
+            type=outcome_type,
+            verdict=verdict,
+            artifacts=artifacts or [],
+            completed=completed or [],
+            failed=failed or [],
+            reason="\n".join(p for p in (reason, error_details) if p) or None,
+        )
+
+    def completion(
+        mem: SelfLearningMemory, episode: Episode, tenant: str | None
+    ) -> CompleteEpisodeResult:
+        refs: list[PatternRef] = []
+        for pid in episode.pattern_ids:
+            try:
+                p = mem.get_pattern(pid, tenant=tenant)
+            except MemoryCoreError:
+                continue  # extraction may still be queued; the id list is the truth
+            refs.append(PatternRef(pattern_id=p.id, kind=p.kind, description=p.description))
+        assert episode.outcome is not None
+        return CompleteEpisodeResult(
+            episode_id=episode.id,
+            outcome_type=episode.outcome.type,
+            step_count=len(episode.steps),
+            reward=episode.reward,
+            reflection=episode.reflection,
+            patterns=refs,
+        )
+
+    async def announce(ctx: Context, done: CompleteEpisodeResult) -> None:
+        await rt.sessions.resource_updated(ctx, f"memory://episodes/{done.episode_id}")
+        for ref in done.patterns:
+            await rt.sessions.resource_updated(ctx, f"memory://patterns/{ref.pattern_id}")
+        reward = f"{done.reward.total:.2f}" if done.reward else "n/a"
+        await rt.sessions.log(
+            ctx,
+            "info",
+            f"episode {done.episode_id} completed: reward {reward}, "
+            f"{len(done.patterns)} pattern(s)",
         )
 
     # -- episodes ------------------------------------------------------------------------
@@ -310,47 +365,68 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:
 
         outcome_type: success (verdict, artifacts), partial_success (verdict, completed,
         failed) or failure (reason)."""
-        if outcome_type is OutcomeType.FAILURE and not (reason or error_details or verdict):
-            raise invalid("reason", "required when outcome_type is failure")
-        full_reason = "\n".join(p for p in (reason, error_details) if p) or None
-        outcome = TaskOutcome(
-            type=outcome_type,
-            verdict=verdict,
-            artifacts=artifacts or [],
-            completed=completed or [],
-            failed=failed or [],
-            reason=full_reason,
+        outcome = outcome_of(
+            outcome_type, verdict, artifacts, completed, failed, reason, error_details
         )
         tenant = rt.tenant()
 
         def complete(mem: SelfLearningMemory) -> CompleteEpisodeResult:
-            episode = mem.complete_episode(episode_id, outcome, tenant=tenant)
-            refs: list[PatternRef] = []
-            for pid in episode.pattern_ids:
-                try:
-                    p = mem.get_pattern(pid, tenant=tenant)
-                except MemoryCoreError:
-                    continue  # extraction may still be queued; the id list is the truth
-                refs.append(PatternRef(pattern_id=p.id, kind=p.kind, description=p.description))
-            return CompleteEpisodeResult(
-                episode_id=episode.id,
-                outcome_type=outcome_type,
-                step_count=len(episode.steps),
-                reward=episode.reward,
-                reflection=episode.reflection,
-                patterns=refs,
-            )
+            return completion(mem, mem.complete_episode(episode_id, outcome, tenant=tenant), tenant)
 
         done = await rt.memory.run(complete, rt.memory.sync)
-        await rt.sessions.resource_updated(ctx, f"memory://episodes/{episode_id}")
-        for ref in done.patterns:
-            await rt.sessions.resource_updated(ctx, f"memory://patterns/{ref.pattern_id}")
-        reward = f"{done.reward.total:.2f}" if done.reward else "n/a"
-        await rt.sessions.log(
-            ctx,
-            "info",
-            f"episode {episode_id} completed: reward {reward}, {len(done.patterns)} pattern(s)",
+        await announce(ctx, done)
+        return done
+
+    @server.tool(annotations=ADDITIVE, title="Record episode")
+    @_mapped
+    async def record_episode(
+        ctx: Context,
+        task_description: Annotated[
+            str, Field(min_length=1, max_length=lim.max_task_description_chars)
+        ],
+        steps: Annotated[list[StepInput], Field(max_length=lim.max_steps_per_call)],
+        outcome_type: OutcomeType,
+        verdict: Text = "",
+        reason: Annotated[Text | None, Field(description="why it failed")] = None,
+        artifacts: Annotated[list[Text] | None, Field(max_length=lim.max_artifacts)] = None,
+        completed: Annotated[list[Text] | None, Field(max_length=lim.max_artifacts)] = None,
+        failed: Annotated[list[Text] | None, Field(max_length=lim.max_artifacts)] = None,
+        domain: Short | None = None,
+        task_type: TaskType = TaskType.OTHER,
+        language: Short | None = None,
+        framework: Short | None = None,
+        tags: Tags | None = None,
+        metadata: Json | None = None,
+    ) -> CompleteEpisodeResult:
+        """After a task: store it whole in one call (task, steps, outcome), all or nothing.
+
+        Use instead of create_episode + add_episode_step + complete_episode when the task
+        is done; steps without step_number are numbered in order."""
+        outcome = outcome_of(outcome_type, verdict, artifacts, completed, failed, reason)
+        context = TaskContext(
+            domain=domain or "general", language=language, framework=framework, tags=tags or []
         )
+        raw = [
+            {**step_fields(s), **({"step_number": s.step_number} if s.step_number else {})}
+            for s in steps
+        ]
+        tenant = rt.tenant()
+
+        def record(mem: SelfLearningMemory) -> CompleteEpisodeResult:
+            episode = mem.record_episode(
+                task_description,
+                raw,
+                outcome,
+                context,
+                task_type,
+                metadata=metadata,
+                tenant=tenant,
+            )
+            return completion(mem, episode, tenant)
+
+        done = await rt.memory.run(record, rt.memory.sync)
+        await rt.sessions.resource_updated(ctx, "memory://episodes")
+        await announce(ctx, done)
         return done
 
     @server.tool(annotations=READ_ONLY, title="Get episode")
@@ -578,6 +654,10 @@ def _compact(result: QueryResult) -> QueryMemoryResult:
             verdict=snippet(r.episode.verdict),
             reward=None if r.episode.reward is None else round(r.episode.reward, 4),
             score=round(r.score, 4),
+            relevance=round(r.relevance, 4),
+            reason=r.reason,
+            repeats=r.repeats,
+            last_repeat_at=r.last_repeat_at,
             key_steps=_key_steps(r.steps),
         )
         for r in result.episodes
@@ -616,13 +696,19 @@ def _summary(
     episodes: list[EpisodeHit], patterns: list[PatternHit], heuristics: list[HeuristicHit]
 ) -> str:
     if not (episodes or patterns or heuristics):
-        return "No relevant past episodes, patterns or heuristics yet."
+        return "No relevant past episode: nothing in memory is about this task."
     lines: list[str] = []
+    if not episodes:
+        lines.append("No relevant past episode.")
     if episodes:
-        lines.append("Past episodes:")
+        lines.append("Past episodes (relevance 0-1, why):")
         for e in episodes:
             outcome = e.outcome.value if e.outcome else "in progress"
-            lines.append(f"- [{outcome}] {e.task_description} ({e.domain}, {e.task_type.value})")
+            again = f", ×{e.repeats}, last {e.last_repeat_at:%Y-%m-%d}" if e.last_repeat_at else ""
+            lines.append(
+                f"- [{outcome}] {e.task_description} ({e.domain}, {e.task_type.value}) "
+                f"relevance {e.relevance:.2f}{again}: {e.reason}"
+            )
             if e.verdict:
                 lines.append(f"  verdict: {e.verdict}")
             for s in e.key_steps:
