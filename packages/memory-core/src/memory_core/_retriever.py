@@ -192,17 +192,12 @@ class Retriever:
         for eid in episode_scores:
             if eid in fetched:
                 ids.extend(fetched[eid].pattern_ids)
-        outcomes = {  # local evidence for pattern_ranking: how each scored episode ended
-            eid: {"success": 1.0, "failure": 0.0}.get(s.outcome.value, 0.5)
-            for eid, s in fetched.items()
-            if eid in episode_scores and s.outcome is not None
-        }
         lexical_hits = storage.search_patterns(tenant, text, _PATTERN_LEXICAL, PatternFilter())
         top_lx = max((score for _, score in lexical_hits), default=0.0) or 1.0
         lexical = {p.id: score / top_lx for p, score in lexical_hits}
         wanted = list(dict.fromkeys([*ids, *lexical]))
         patterns = storage.get_patterns(tenant, wanted)
-        return rank_patterns(episode_scores, patterns, lexical, ctx, limit, outcomes)
+        return rank_patterns(episode_scores, patterns, lexical, ctx, limit)
 
     def query(
         self,

@@ -5,7 +5,9 @@ seen in many episodes becomes one pattern whose statistics grow (merged by stora
 write), not a pile of copies:
 
 * ``tool_sequence``: the task type and the episode's tool path with repeats collapsed
-  (``read → edit → test``), capped at 12 tools;
+  (``read → edit → test``), capped at 12 tools; when steps failed, also the working
+  path after the last failure (with the episode's outcome) and every attempt that ended
+  in a failed step (observed as a failure: it was tried and did not work);
 * ``decision_point``: a step whose action checks something (check, verify, if, ...)
   and the tool chosen next;
 * ``error_recovery``: a failed step's tool and normalised error signature, and the tools
@@ -119,12 +121,37 @@ def extract_patterns(episode: Episode, outcome: TaskOutcome) -> list[Pattern]:
                 PatternKind.TOOL_SEQUENCE,
                 f"{task_type.value}|{'>'.join(working)}",
                 f"Tool sequence for {task_type.value} tasks{_where(episode)}: "
-                f"{' → '.join(working)} (after the last failed step). "
-                f"First seen on: {episode.task_description[:200]}",
+                f"{' → '.join(working)} (after the last failed step).",
                 tools=working,
                 domain=ctx.domain,
                 language=ctx.language,
             )
+    start = 0
+    for i, step in enumerate(steps):
+        if step.ok:
+            continue
+        # An attempt that ended in a failed step: what was tried and did not work, so a
+        # later task can skip it. Its own outcome is a failure, whatever the episode's.
+        attempt = collapse([s.tool for s in steps[start : i + 1]])[:MAX_SEQUENCE]
+        start = i + 1
+        full = f"{PatternKind.TOOL_SEQUENCE.value}|{task_type.value}|{'>'.join(attempt)}"
+        if len(attempt) < 2 or attempt == tools or full in found:
+            continue
+        found[full] = Pattern(
+            id=Pattern.make_id(tenant, full),
+            tenant=tenant,
+            kind=PatternKind.TOOL_SEQUENCE,
+            key=full,
+            description=f"Tool sequence for {task_type.value} tasks{_where(episode)}: "
+            f"{' → '.join(attempt)} (an attempt that ended in a failed step).",
+            task_type=task_type,
+            support=1,
+            successes=0.0,
+            episode_ids=[episode.id],
+            tools=attempt,
+            domain=ctx.domain,
+            language=ctx.language,
+        )
 
     for i, step in enumerate(steps[:-1]):
         action = step.action.lower()
