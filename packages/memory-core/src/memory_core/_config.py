@@ -124,6 +124,13 @@ class MemoryConfig(BaseSettings):
         ge=0,
         validation_alias=AliasChoices("MEMORY_RETRIEVAL_CACHE_TTL_SECONDS"),
     )
+    min_relevance: float = Field(
+        default=0.35,
+        ge=0.0,
+        le=1.0,
+        description="calibrated relevance below which a past episode is not returned "
+        "(memory_core.relevance); 0 returns every candidate",
+    )
     cache_coherence_seconds: float = Field(
         default=1.0,
         ge=0,

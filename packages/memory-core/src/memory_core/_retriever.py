@@ -21,6 +21,7 @@ from memory_core._models import (
     SCHEMA_VERSION,
     EpisodeFilter,
     EpisodeSummary,
+    Pattern,
     PatternFilter,
     TaskContext,
 )
@@ -29,7 +30,14 @@ from memory_core._timespec import parse_instant
 from memory_core._validation import check_limit, check_text, coerce
 from memory_core.flags import effective_flags, enabled  # deploy: feature flags
 from memory_core.pattern_ranking import rank_patterns
+from memory_core.relevance import (
+    SemanticCalibration,
+    calibration_for,
+    lexical_relevance,
+    query_weights,
+)
 from memory_core.retrieval import rank_episodes
+from memory_core.text import terms
 
 _FILTER_KEYS = set(EpisodeFilter.model_fields)
 _PATTERN_EVIDENCE = 30
@@ -43,6 +51,14 @@ class Retriever:
 
     def __init__(self, ctx: MemoryContext) -> None:
         self._ctx = ctx
+        self._calibrated: tuple[object, SemanticCalibration | None] | None = None
+
+    def _calibration(self, emb: object | None) -> SemanticCalibration | None:
+        """The embedder's cosine calibration, looked up once per embedder."""
+        known = self._calibrated
+        if known is None or known[0] is not emb:
+            known = self._calibrated = (emb, calibration_for(emb))
+        return known[1]
 
     def _prepare(
         self, task_description: str, context: TaskContext | dict[str, Any] | None, limit: int
@@ -126,6 +142,8 @@ class Retriever:
             limit,
             max_steps,
             c.weights,
+            calibration=self._calibration(emb),
+            min_relevance=c.config.min_relevance,
             diversify=diversify and enabled(c.config, "mmr"),  # deploy: feature flag
             fetched=fetched,
         )
@@ -193,11 +211,24 @@ class Retriever:
             if eid in fetched:
                 ids.extend(fetched[eid].pattern_ids)
         lexical_hits = storage.search_patterns(tenant, text, _PATTERN_LEXICAL, PatternFilter())
-        top_lx = max((score for _, score in lexical_hits), default=0.0) or 1.0
-        lexical = {p.id: score / top_lx for p, score in lexical_hits}
+        lexical = self._pattern_lexical(text, lexical_hits)
         wanted = list(dict.fromkeys([*ids, *lexical]))
         patterns = storage.get_patterns(tenant, wanted)
         return rank_patterns(episode_scores, patterns, lexical, ctx, limit)
+
+    def _pattern_lexical(self, text: str, hits: list[tuple[Pattern, float]]) -> dict[UUID, float]:
+        """Calibrated lexical relevance of the patterns matched by text (the share of the
+        query's term weight their text holds); those below the floor are left out, so a
+        pattern comes only from relevant evidence."""
+        weights = query_weights(text)
+        floor = self._ctx.config.min_relevance
+        out: dict[UUID, float] = {}
+        for p, _ in hits:
+            held = set(terms(" ".join([p.description, *p.tools])))
+            lx = lexical_relevance(weights, [t for t in weights if t in held])
+            if lx >= floor and lx > 0:
+                out[p.id] = lx
+        return out
 
     def query(
         self,
@@ -225,7 +256,11 @@ class Retriever:
             episodes = episodes[:limit]
             with c.lock:
                 patterns = self.patterns_for(t, task_description, ctx, limit, scores, fetched)
-                heuristics = c.backends.storage.list_heuristics(t, limit, 0.0)
+                heuristics = (  # general rules, shown only when something here is relevant
+                    c.backends.storage.list_heuristics(t, limit, 0.0)
+                    if episodes or patterns
+                    else []
+                )
             self._remember_shown(t, for_episode, patterns, task_description)
             return QueryResult(episodes=episodes, patterns=patterns, heuristics=heuristics)
 

@@ -654,6 +654,10 @@ def _compact(result: QueryResult) -> QueryMemoryResult:
             verdict=snippet(r.episode.verdict),
             reward=None if r.episode.reward is None else round(r.episode.reward, 4),
             score=round(r.score, 4),
+            relevance=round(r.relevance, 4),
+            reason=r.reason,
+            repeats=r.repeats,
+            last_repeat_at=r.last_repeat_at,
             key_steps=_key_steps(r.steps),
         )
         for r in result.episodes
@@ -692,13 +696,19 @@ def _summary(
     episodes: list[EpisodeHit], patterns: list[PatternHit], heuristics: list[HeuristicHit]
 ) -> str:
     if not (episodes or patterns or heuristics):
-        return "No relevant past episodes, patterns or heuristics yet."
+        return "No relevant past episode: nothing in memory is about this task."
     lines: list[str] = []
+    if not episodes:
+        lines.append("No relevant past episode.")
     if episodes:
-        lines.append("Past episodes:")
+        lines.append("Past episodes (relevance 0-1, why):")
         for e in episodes:
             outcome = e.outcome.value if e.outcome else "in progress"
-            lines.append(f"- [{outcome}] {e.task_description} ({e.domain}, {e.task_type.value})")
+            again = f", ×{e.repeats}, last {e.last_repeat_at:%Y-%m-%d}" if e.last_repeat_at else ""
+            lines.append(
+                f"- [{outcome}] {e.task_description} ({e.domain}, {e.task_type.value}) "
+                f"relevance {e.relevance:.2f}{again}: {e.reason}"
+            )
             if e.verdict:
                 lines.append(f"  verdict: {e.verdict}")
             for s in e.key_steps:
