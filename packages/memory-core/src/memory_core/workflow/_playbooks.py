@@ -227,7 +227,7 @@ def _plan(
     ctxs = [r for r in ranked if r.pattern.kind is PatternKind.CONTEXT_PATTERN and r.pattern.tools]
     main: list[PlaybookStep] = []
     good = [r for r in seqs if r.components.get("quality", 1.0) >= RECOMMEND_FLOOR]
-    backbone = next((r for r in good if confident(r)), good[0] if good else None)
+    backbone = good[0] if good else None
     if backbone is not None:
         best = backbone
         texts = _actions(memory, tenant, best)
