@@ -18,7 +18,6 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from memory_core import (
     Complexity,
-    DuplicateStepError,
     Episode,
     EpisodeFilter,
     EpisodeNotFoundError,
@@ -305,39 +304,26 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:
         tenant = rt.tenant()
 
         def log(mem: SelfLearningMemory) -> AddStepResult:
-            # Read and write on the worker thread in one go, so "next number" is stable.
-            # The summary's step count (one row, no steps) gives the next number when the
-            # agent numbers steps contiguously; a gap makes that number collide, and then
-            # the full episode tells the real maximum (see DuplicateStepError below).
-            stored = mem.get_summary(episode_id, tenant=tenant).step_count
-            try:
-                return numbered(mem, stored + 1, stored)
-            except DuplicateStepError:
-                if all(s.step_number is not None for s in inputs):
-                    raise
-                episode = mem.get_episode(episode_id, tenant=tenant)
-                top = max((s.step_number for s in episode.steps), default=0)
-                return numbered(mem, top + 1, len(episode.steps))
-
-        def numbered(mem: SelfLearningMemory, next_number: int, stored: int) -> AddStepResult:
-            converted: list[ExecutionStep] = []
+            # A left-out number is assigned by the store in the transaction that inserts
+            # the step, so servers in several processes never take the same one.
+            prepared: list[ExecutionStep | dict[str, Any]] = []
             for i, s in enumerate(inputs):
-                number = s.step_number if s.step_number is not None else next_number
-                next_number = max(next_number, number) + 1
                 try:
-                    converted.append(to_step(s, number))
+                    step = to_step(s, s.step_number or 1)
                 except ValueError as exc:
                     field = f"steps[{i}]" if batch else "step"
                     raise invalid(field, str(exc)) from exc
-            if len(converted) == 1 and not batch:
-                mem.log_step(episode_id, converted[0], tenant=tenant)
+                left_out = s.step_number is None
+                prepared.append({**step.model_dump(), "step_number": None} if left_out else step)
+            if len(prepared) == 1 and not batch:
+                numbers = [mem.log_step(episode_id, prepared[0], tenant=tenant)]
             else:
-                mem.log_steps(episode_id, converted, tenant=tenant)
+                numbers = mem.log_steps(episode_id, prepared, tenant=tenant)
             return AddStepResult(
                 episode_id=episode_id,
-                steps_logged=len(converted),
-                step_numbers=[s.step_number for s in converted],
-                total_steps=stored + len(converted),
+                steps_logged=len(numbers),
+                step_numbers=numbers,
+                total_steps=mem.get_summary(episode_id, tenant=tenant).step_count,
             )
 
         outcome = await rt.memory.run(log, rt.memory.sync)

@@ -15,7 +15,7 @@ also bumps the tenant's generation in the same transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
@@ -51,6 +51,7 @@ from memory_core import (
     StorageStats,
 )
 from memory_core._protocols import FloatArray
+from memory_core.protocols import number_steps
 from memory_core.security import database_key
 from memory_core.text import terms
 
@@ -397,10 +398,42 @@ class LibSQLStorage:
         self._check_steps(steps)
         return self._db.write(partial(self._append, tenant, episode_id, list(steps)))
 
-    def _append(self, tenant: str, episode_id: UUID, steps: list[ExecutionStep], tx: Tx) -> int:
+    def append_next_steps(
+        self,
+        tenant: str,
+        episode_id: UUID,
+        steps: Sequence[ExecutionStep],
+        unnumbered: Sequence[int],
+        prepare: Callable[[list[ExecutionStep]], list[ExecutionStep]] | None = None,
+    ) -> tuple[int, list[ExecutionStep]]:
+        # One BEGIN IMMEDIATE transaction reads the largest number and inserts after it:
+        # a writer in another process waits for the lock instead of taking the same number.
+        numbered: list[ExecutionStep] = []
+
+        def number(top: int) -> list[ExecutionStep]:
+            numbered[:] = number_steps(steps, unnumbered, top + 1)
+            self._check_steps(numbered)
+            return prepare(numbered) if prepare is not None else numbered
+
+        count = self._db.write(partial(self._append, tenant, episode_id, [], number=number))
+        return count, numbered
+
+    def _append(
+        self,
+        tenant: str,
+        episode_id: UUID,
+        steps: list[ExecutionStep],
+        tx: Tx,
+        number: Callable[[int], list[ExecutionStep]] | None = None,
+    ) -> int:
         pk, status, _, version, data, count = self._episode_row(tx, tenant, episode_id)
         if status != "in_progress":
             raise EpisodeStateError(f"episode {episode_id} is completed; steps cannot be added")
+        if number is not None:
+            top = tx.one(
+                "SELECT COALESCE(MAX(step_number), 0) FROM steps WHERE episode_pk = ?", (pk,)
+            )
+            steps = number(int(top[0]) if top is not None else 0)
         if not steps:
             return int(count)
         taken = tx.all(

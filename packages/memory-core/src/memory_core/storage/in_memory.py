@@ -55,6 +55,7 @@ from memory_core._models import (
     utcnow,
 )
 from memory_core._text import terms
+from memory_core._validation import number_steps
 from memory_core.storage._bm25 import Bm25Index
 from memory_core.storage._vectors import VectorMatrix
 
@@ -274,6 +275,22 @@ class InMemoryStorage:
                 t.text.add((episode_id, s.step_number), terms(s.search_text()))
             self._bump(t, episode_id)
             return len(stored)
+
+    def append_next_steps(
+        self,
+        tenant: str,
+        episode_id: UUID,
+        steps: Sequence[ExecutionStep],
+        unnumbered: Sequence[int],
+        prepare: Callable[[list[ExecutionStep]], list[ExecutionStep]] | None = None,
+    ) -> tuple[int, list[ExecutionStep]]:
+        with self._lock:  # one (re-entrant) lock over reading the top number and appending
+            self._open()
+            t, _ = self._row(tenant, episode_id)
+            top = max(t.steps[episode_id], default=0)
+            numbered = number_steps(steps, unnumbered, top + 1)
+            written = prepare(numbered) if prepare is not None else numbered
+            return self.append_steps(tenant, episode_id, written), numbered
 
     def get_episode(self, tenant: str, episode_id: UUID) -> Episode | None:
         with self._lock:
