@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
-
 from memory_core.storage.blas import MIN_ROWS, one_blas_thread
+from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
 
 
 def _blas_threads() -> list[int]:
