@@ -216,16 +216,11 @@ class Retriever:
         for eid in episode_scores:
             if eid in fetched:
                 ids.extend(fetched[eid].pattern_ids)
-        outcomes = {  # local evidence for pattern_ranking: how each scored episode ended
-            eid: {"success": 1.0, "failure": 0.0}.get(s.outcome.value, 0.5)
-            for eid, s in fetched.items()
-            if eid in episode_scores and s.outcome is not None
-        }
         lexical_hits = storage.search_patterns(tenant, text, _PATTERN_LEXICAL, PatternFilter())
         lexical = self._pattern_lexical(text, lexical_hits)
         wanted = list(dict.fromkeys([*ids, *lexical]))
         patterns = storage.get_patterns(tenant, wanted)
-        return rank_patterns(episode_scores, patterns, lexical, ctx, limit, outcomes)
+        return rank_patterns(episode_scores, patterns, lexical, ctx, limit)
 
     def _pattern_lexical(self, text: str, hits: list[tuple[Pattern, float]]) -> dict[UUID, float]:
         """Calibrated lexical relevance of the patterns matched by text (the share of the

@@ -206,9 +206,10 @@ class InMemoryStorage:
 
     def import_batch(
         self, tenant: str, episodes: Sequence[Episode], extraction: Extraction
-    ) -> None:
+    ) -> list[Pattern]:
         """Store new episodes exactly as given (any status) and one extraction for all of
-        them, all or nothing (the bulk path of ``SelfLearningMemory.import_episodes``).
+        them, all or nothing (the bulk path of ``SelfLearningMemory.import_episodes``);
+        returns the patterns as stored (merged), so the caller need not read them back.
 
         Raises ``InvalidInputError`` naming ``episodes[i]`` when one is of another tenant
         or its id exists (in any tenant), or a step number repeats; nothing is written.
@@ -249,7 +250,7 @@ class InMemoryStorage:
             t = self._tenant(tenant)
             for episode in episodes:
                 self._insert_episode(t, episode)
-            self._write_patterns(t, extraction.patterns)
+            stored = self._write_patterns(t, extraction.patterns)
             self._write_heuristics(t, extraction.heuristics)
             units = [
                 (r, _unit(r.vector, r.dimension, f"embeddings[{j}].vector"))
@@ -257,6 +258,7 @@ class InMemoryStorage:
             ]
             self._write_embeddings(t, units)
             t.generation += 1
+            return stored
 
     def append_steps(self, tenant: str, episode_id: UUID, steps: Sequence[ExecutionStep]) -> int:
         with self._lock:
