@@ -193,3 +193,33 @@ def test_taking_longer_than_similar_successes_costs() -> None:
     alone = _score(steps, TaskOutcome.success())
     assert _score(steps, TaskOutcome.success(), reference=12.0) == alone
     assert _score(steps, TaskOutcome.success(), reference=4.0) < alone
+
+
+def test_the_memory_measures_efficiency_against_similar_successes() -> None:
+    from memory_core import SelfLearningMemory
+
+    memory = SelfLearningMemory(embedder=None)
+    try:
+        quick = _steps(
+            ("read_file", "a", True), ("edit_file", "b", True), ("run_tests", "ok", True)
+        )
+        for svc in ("billing", "ledger", "catalog"):
+            memory.record_episode(
+                f"Paginate the invoice export in {svc}", quick, TaskOutcome.success()
+            )
+        memory.record_episode(
+            "Write the release notes",
+            _steps(*[("git_log", f"c{i}", True) for i in range(9)]),
+            TaskOutcome.success(),
+        )
+        slow = _steps(*[(f"tool{i % 3}", f"out {i}", True) for i in range(12)])
+        done = memory.record_episode(
+            "Paginate the invoice export in gateway", slow, TaskOutcome.success()
+        )
+        alone = memory.record_episode("Rotate the signing keys", slow, TaskOutcome.success())
+    finally:
+        memory.close()
+    assert done.reward is not None and alone.reward is not None
+    assert done.reward.reference_steps == 3.0  # the release notes are not similar
+    assert alone.reward.reference_steps is None
+    assert done.reward.total < alone.reward.total

@@ -254,23 +254,29 @@ class EpisodeLifecycle:
     def _reference(self, episode: Episode, t: str) -> float | None:
         """Median step count of the successful episodes of the same task type whose task
         text is relevant to this one (calibrated lexical relevance at least the floor):
-        what similar tasks needed, for the reward's step efficiency. One indexed search
-        and one batched read, whatever the store's size."""
+        what similar tasks needed, for the reward's step efficiency. One unfiltered
+        search (filters would scan the store in some backends) and one batched read of
+        at most ``_REFERENCE_CANDIDATES`` summaries, whatever the store's size."""
         storage = self._ctx.backends.storage
         text = episode.task_description
-        filters = EpisodeFilter(outcome=OutcomeType.SUCCESS, task_type=episode.task_type)
         weights = query_weights(text)
         floor = max(self._ctx.config.min_relevance, _REFERENCE_RELEVANCE)
+        hits = storage.lexical_search(t, text, _REFERENCE_CANDIDATES, EpisodeFilter())
         ids = [
             h.episode_id
-            for h in storage.lexical_search(t, text, _REFERENCE_CANDIDATES, filters)
+            for h in hits
             if h.item == 0
             and h.episode_id != episode.id
             and lexical_relevance(weights, h.terms) >= floor
-        ][:_REFERENCE_EPISODES]
+        ]
         if not ids:
             return None
-        return reference_steps([s.step_count for s in storage.get_summaries(t, ids)])
+        similar = [
+            s.step_count
+            for s in storage.get_summaries(t, ids)
+            if s.outcome is OutcomeType.SUCCESS and s.task_type is episode.task_type
+        ]
+        return reference_steps(similar[:_REFERENCE_EPISODES])
 
     def get_episode(self, episode_id: UUID | str, tenant: str | None) -> Episode:
         c = self._ctx
