@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from memory_core._context import MemoryContext
-from memory_core._errors import EmbeddingError, InvalidInputError
+from memory_core._errors import EmbeddingError, EpisodeNotFoundError, InvalidInputError
 from memory_core._ids import as_uuid
 from memory_core._models import (
     SCHEMA_VERSION,
@@ -89,11 +89,14 @@ class Retriever:
             )
             raw = c.cache.get("retrieval", t, key)
             if raw is not None:
-                return [RetrievedEpisode.model_validate(x) for x in json.loads(raw)]
+                cached = [RetrievedEpisode.model_validate(x) for x in json.loads(raw)]
+                c.metrics.tally(_floor_event(cached))
+                return cached
             with c.lock:
                 results, _ = self.retrieve(
                     t, task_description, ctx, f, limit, max_steps_per_episode
                 )
+            c.metrics.tally(_floor_event(results))
             payload = json.dumps([r.model_dump(mode="json") for r in results]).encode()
             if c.guard.sensitive(t, [r.episode.id for r in results]):
                 return results  # security: no plaintext of sensitive episodes in the cache
@@ -171,11 +174,17 @@ class Retriever:
         for_episode: UUID | str | None,
         ranked: list[RetrievedPattern],
         task_description: str,
+        known: Mapping[UUID, EpisodeSummary] | None = None,
     ) -> None:
-        """Announce the patterns shown for an episode: they learn from its outcome."""
+        """Announce the patterns shown for an episode: they learn from its outcome. The
+        episode must exist in the tenant (``known``: summaries already read this call)."""
         if for_episode is None:
             return
         eid = as_uuid(for_episode, "for_episode")
+        if known is None or eid not in known:
+            with self._ctx.lock:
+                if not self._ctx.backends.storage.get_summaries(tenant, [eid]):
+                    raise EpisodeNotFoundError(eid, field="for_episode")
         ids = [r.pattern.id for r in ranked]
         self._ctx.events.patterns_shown(tenant, eid, ids, "patterns", task_description)
 
@@ -254,6 +263,7 @@ class Retriever:
                 episodes = [e for e in episodes if e.episode.id != own]
                 scores.pop(own, None)
             episodes = episodes[:limit]
+            c.metrics.tally(_floor_event(episodes))
             with c.lock:
                 patterns = self.patterns_for(t, task_description, ctx, limit, scores, fetched)
                 heuristics = (  # general rules, shown only when something here is relevant
@@ -261,7 +271,7 @@ class Retriever:
                     if episodes or patterns
                     else []
                 )
-            self._remember_shown(t, for_episode, patterns, task_description)
+            self._remember_shown(t, for_episode, patterns, task_description, fetched)
             return QueryResult(episodes=episodes, patterns=patterns, heuristics=heuristics)
 
     def _retrieval_key(self, *parts: Any) -> str:
@@ -307,3 +317,9 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     return value
+
+
+def _floor_event(episodes: list[RetrievedEpisode]) -> str:
+    """Whether a retrieval found anything above the relevance floor (for the dashboard's
+    hit / miss chart and ``/metrics``)."""
+    return "retrievals_above_floor" if episodes else "retrievals_below_floor"

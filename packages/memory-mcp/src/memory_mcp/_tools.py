@@ -540,9 +540,12 @@ def register_tools(server: MCPServer, rt: Runtime, profile: str = "full") -> Non
         success: bool,
     ) -> PatternOutcomeResult:
         """Say whether a retrieved pattern helped."""
-        p: Pattern = await rt.memory.record_pattern_outcome(
-            pattern_id, episode_id, success, tenant=rt.tenant()
-        )
+        try:
+            p: Pattern = await rt.memory.record_pattern_outcome(
+                pattern_id, episode_id, success, tenant=rt.tenant()
+            )
+        except EpisodeNotFoundError as exc:  # the core's argument is applied_in_episode
+            raise EpisodeNotFoundError(exc.episode_id, field="episode_id") from exc
         await rt.sessions.resource_updated(ctx, f"memory://patterns/{p.id}")
         return PatternOutcomeResult(
             pattern_id=p.id,

@@ -18,6 +18,7 @@ from uuid import UUID
 
 from mcp.server.mcpserver import Context, MCPServer
 from memory_core import (
+    EpisodeNotFoundError,
     HandoffPack,
     InvalidInputError,
     MemoryCoreError,
@@ -117,6 +118,9 @@ def _fields(
             except MemoryCoreError as exc:
                 if isinstance(exc, InvalidInputError) and exc.field:
                     exc = _renamed(exc, renames)
+                elif isinstance(exc, EpisodeNotFoundError) and exc.field:
+                    field = renames.get(exc.field, exc.field)
+                    exc = EpisodeNotFoundError(exc.episode_id, field=field)
                 raise tool_error(exc) from exc
 
         return wrapper
@@ -525,7 +529,9 @@ def register_workflow_tools(server: MCPServer, rt: Runtime, profile: str = "core
         framework: Short | None = None,
         tags: Annotated[list[Short] | None, Field(max_length=lim.max_tags)] = None,
         max_steps: Annotated[int, Field(ge=1, le=MAX_PLAYBOOK_STEPS)] = 7,
-        episode_id: Annotated[UUID | None, Field(description="the episode it is for")] = None,
+        episode_id: Annotated[
+            UUID | None, Field(description="the episode it is for (needs write scope)")
+        ] = None,
     ) -> Playbook:
         """Before a task: steps that worked before, with evidence."""
         context = TaskContext(
