@@ -223,3 +223,25 @@ def test_the_memory_measures_efficiency_against_similar_successes() -> None:
     assert done.reward.reference_steps == 3.0  # the release notes are not similar
     assert alone.reward.reference_steps is None
     assert done.reward.total < alone.reward.total
+
+
+def test_reflection_names_the_decisive_step_what_failed_and_what_to_do_first() -> None:
+    steps = _steps(
+        ("read_file", "a", True),
+        ("grep_code", "x", True),
+        ("run_tests", "AssertionError in test_login", False),
+        ("read_file", "a", True),
+        ("edit_file", "ok", True),
+        ("run_tests", "ok", True),
+    )
+    ep = Episode(task_description="t", steps=steps)
+    out = TaskOutcome.success()
+    text = reflect(ep, out, compute_reward(ep, out, ep.started_at)).text()
+    assert "Decisive step: 4 (read_file" in text
+    assert "Tried read_file → grep_code → run_tests: it failed at run_tests" in text
+    assert "Next time, start with: read_file → edit_file → run_tests." in text
+    failed = ep.model_copy(update={"steps": steps[:3]})
+    bad = TaskOutcome.failure("tests fail")
+    text = reflect(failed, bad, compute_reward(failed, bad, ep.started_at)).text()
+    assert "do not repeat read_file → grep_code → run_tests" in text
+    assert "assertionerror in test_login" in text

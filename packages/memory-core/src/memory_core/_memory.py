@@ -286,6 +286,27 @@ class SelfLearningMemory(WorkflowMixin):
             self._ctx, self.import_episode, episodes, batch_size=batch_size, progress=progress
         )
 
+    def export_memory(self, *, tenant: str | None = None) -> Iterator[str]:
+        """The tenant's whole memory as versioned JSON Lines, line by line: a header, its
+        episodes, patterns (with observed and applied counts), heuristics, and records
+        (tags, relationships, checkpoints and hand-off packs, recommendation sessions and
+        feedback). Deterministic: the same memory gives the same bytes (``_transfer``)."""
+        from memory_core._transfer import export_lines
+
+        self._ctx.guard.audit("export_memory", self._tenant(tenant))  # security: bulk read
+        return export_lines(self, tenant)
+
+    def import_memory(
+        self, lines: Iterable[str], *, as_tenant: str | None = None
+    ) -> tuple[dict[str, int], ImportReport]:
+        """Store an ``export_memory`` file (or a version 1 episodes-only one): every line
+        is validated first; the patterns and heuristics then stand exactly as exported,
+        so a memory restored into an empty store ranks and exports as before. Returns
+        the counts stored and the episodes' ``ImportReport``."""
+        from memory_core._transfer import import_lines
+
+        return import_lines(self, lines, as_tenant)
+
     # -- retrieval ---------------------------------------------------------------------
     def retrieve_relevant_context(
         self,
