@@ -52,4 +52,5 @@ def test_claude_code_snippets_are_valid() -> None:
     assert configs[1]["url"].endswith("/mcp")
     assert configs[1]["headers"]["Authorization"].startswith("Bearer ")
     assert "claude mcp add memory" in text and "--transport http" in text
-    assert '--header "Authorization: Bearer $MEMORY_MCP_TOKEN"' in text
+    assert '--header "Authorization: Bearer $MEMORY_TOKEN"' in text
+    assert "token create" in text  # the server checks tokens itself

@@ -38,14 +38,18 @@ class Explorer:
     def solve(self, task: Task) -> Result:
         return self._run(task, first=None, avoid=set())
 
-    def _explore(self, task: Task, tried: set[tuple[str, ...]]) -> list[str]:
-        fresh = [p for p in task.candidates if p not in tried]
+    def _explore(
+        self, task: Task, tried: set[tuple[str, ...]], avoid: set[tuple[str, ...]]
+    ) -> list[str]:
+        """A random plan not tried yet, skipping those to avoid while others are left."""
+        fresh = [p for p in task.candidates if p not in tried and p not in avoid]
+        fresh = fresh or [p for p in task.candidates if p not in tried]
         return list(self.rng.choice(fresh or list(task.candidates)))
 
     def _run(self, task: Task, first: list[str] | None, avoid: set[tuple[str, ...]]) -> Result:
         self.log: list[StepOutcome] = []
-        tried = set(avoid)
-        plan = first or self._explore(task, tried)
+        tried: set[tuple[str, ...]] = set()
+        plan = first or self._explore(task, tried, avoid)
         followed = first is not None
         for _ in range(ATTEMPTS):
             tried.add(tuple(plan))
@@ -54,7 +58,7 @@ class Explorer:
             self.log.extend(outcome)
             if outcome[-1].ok:
                 break
-            plan = self._explore(task, tried)
+            plan = self._explore(task, tried, avoid)
         steps = len(self.log)
         return Result(
             success=self.log[-1].ok,
@@ -68,8 +72,11 @@ class Explorer:
 
 
 class MemoryAgent(Explorer):
-    """Asks the memory for a playbook, follows its steps when there are some, else
-    explores (skipping sequences the playbook says to avoid); logs everything."""
+    """Asks the memory for a playbook and follows its steps only when the memory marks
+    it ``confident``; otherwise explores as the no-memory agent does, except that it
+    skips the sequences the playbook says to avoid (while others are left) and, when
+    the playbook's (not confident) steps are one of the plans it thought of itself,
+    tries that one first. Logs everything."""
 
     name = "memory"
 
@@ -98,8 +105,12 @@ class MemoryAgent(Explorer):
             task.text, fam.context, max_steps=12, for_episode=self.episode
         )
         plan = [s.tool for s in playbook.steps if s.kind == "do"]
-        avoid = {tuple(seq) for seq in getattr(playbook, "avoid", [])}
-        return plan or None, avoid
+        avoid = {tuple(seq) for seq in playbook.avoid}
+        if not plan:
+            return None, avoid
+        if playbook.confident or tuple(plan) in task.candidates:
+            return plan, avoid
+        return None, avoid
 
     def on_attempt(self, outcome: list[StepOutcome]) -> None:
         steps = []

@@ -86,10 +86,21 @@ def without_identifier(paraphrase: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"\(\s*,", "(", out)).strip()
 
 
-def run(provider_name: str, size: int, queries: int) -> dict[str, Any]:
+FLOORS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6)
+
+
+def _found(results: list[Any], want: UUID) -> float:
+    """The wanted episode's relevance if it is among the results, else -1."""
+    return next((r.relevance for r in results if r.episode.id == want), -1.0)
+
+
+def run(provider_name: str, size: int, queries: int, floor: float | None = None) -> dict[str, Any]:
+    """One store size and embedder; ``floor`` overrides ``MEMORY_MIN_RELEVANCE`` (the
+    sweep runs at 0 and applies each floor of ``FLOORS`` to the relevances seen)."""
     items: list[Note] = notes(size, SEED)
+    extra = {} if floor is None else {"min_relevance": floor}
     config = MemoryConfig(
-        database_url="memory:", cache_backend="none", embedding_provider=provider_name
+        database_url="memory:", cache_backend="none", embedding_provider=provider_name, **extra
     )
     inner = provider_from_config(config)
     assert inner is not None
@@ -104,18 +115,34 @@ def run(provider_name: str, size: int, queries: int) -> dict[str, Any]:
     asked = items[::step][:queries]
     hits = hits_noid = 0
     latencies = []
+    seen: list[float] = []
+    seen_noid: list[float] = []
     for note in asked:
         want = uuid5(NOTE_NS, note.text)
         t = time.perf_counter()
         found = memory.retrieve_relevant_context(note.paraphrase, limit=5)
         latencies.append(time.perf_counter() - t)
-        hits += want in {r.episode.id for r in found}
+        seen.append(_found(found, want))
+        hits += seen[-1] >= 0
         found = memory.retrieve_relevant_context(without_identifier(note.paraphrase), limit=5)
-        hits_noid += want in {r.episode.id for r in found}
+        seen_noid.append(_found(found, want))
+        hits_noid += seen_noid[-1] >= 0
     unrelated = unrelated_queries(queries, SEED)
-    empty = sum(not memory.retrieve_relevant_context(q, limit=5) for q in unrelated)
+    tops = []
+    for q in unrelated:
+        found = memory.retrieve_relevant_context(q, limit=5)
+        tops.append(max((r.relevance for r in found), default=-1.0))
+    empty = sum(t < 0 for t in tops)
     memory.close()
     latencies.sort()
+    sweep = {
+        f"{f:.2f}": {
+            "recall_at_5": round(sum(r >= f for r in seen) / len(seen), 3),
+            "recall_at_5_without_identifier": round(sum(r >= f for r in seen_noid) / len(seen), 3),
+            "unrelated_empty": round(sum(t < f for t in tops) / len(tops), 3),
+        }
+        for f in FLOORS
+    }
     return {
         "embedder": inner.model_id,
         "stored": size,
@@ -125,6 +152,8 @@ def run(provider_name: str, size: int, queries: int) -> dict[str, Any]:
         "unrelated_empty": round(empty / len(unrelated), 3),
         "retrieve_p50_ms": round(1e3 * latencies[len(latencies) // 2], 2),
         "embed_store_s": round(load_s, 1),
+        "min_relevance": config.min_relevance,
+        **({"floor_sweep": sweep} if config.min_relevance == 0 else {}),
     }
 
 
@@ -134,11 +163,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--queries", type=int, default=200)
     p.add_argument("--embedders", nargs="+", default=["transformer", "local"])
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument(
+        "--sweep", action="store_true", help="run with no floor and report each of FLOORS"
+    )
     args = p.parse_args(argv)
     rows = []
     for name in args.embedders:
         for size in args.sizes:
-            row = run(name, size, args.queries)
+            row = run(name, size, args.queries, 0.0 if args.sweep else None)
             print(json.dumps(row), flush=True)
             rows.append(row)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,7 @@ def test_readme_server_command_skips_the_dev_tools() -> None:
     assert "uv run --no-dev memory-mcp\n" in README
     runtime = exported("--no-dev")
     groups = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]
-    for name in ("test", "lint", "deploy", "bench"):
+    for name in ("test", "lint", "deploy", "bench", "docs"):
         tools = {
             re.split(r"[=<>\[]", d, maxsplit=1)[0].lower()
             for d in groups[name]

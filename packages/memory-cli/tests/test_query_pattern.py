@@ -41,7 +41,7 @@ def test_query_table_at_80_columns(run: Any, seeded: dict[str, str]) -> None:
 
 def test_query_on_empty_store(run: Any, run_json: Any) -> None:
     assert run_json("query", "anything") == {"episodes": [], "patterns": [], "heuristics": []}
-    assert "no matching episodes" in run("query", "anything").stdout
+    assert "no relevant past episode" in run("query", "anything").stdout
 
 
 def test_pattern_list_show_analyze(run: Any, run_json: Any, seeded: dict[str, str]) -> None:

@@ -173,6 +173,31 @@ def test_keys_generate_rotate_usage(env: Any, run: Any, run_json: Callable[..., 
     assert any(r["operation"] == "rotate_keys" for r in run_json("audit", "list", env=both))
 
 
+def test_keys_rotate_rewraps_an_encrypted_database(
+    env: Any, run: Any, run_json: Callable[..., Any]
+) -> None:
+    k1 = run_json("keys", "generate", "--id", "k1")["entry"]
+    k2 = run_json("keys", "generate", "--id", "k2")["entry"]
+    one = {"MEMORY_ENCRYPT_DATABASE": "true", "MEMORY_ENCRYPTION_KEYS": k1}
+    secret = run_json(
+        "episode", "start", "sensitive but searchable", "--metadata", '{"sensitive": true}', env=one
+    )
+    assert set(secret) >= {"id"}
+    both = {**one, "MEMORY_ENCRYPTION_KEYS": f"{k1},{k2}"}
+    assert run_json("keys", "rotate", env=both) == {
+        "database": "memory.db",
+        "rewrapped": True,
+        "master_key": "k2",
+    }
+    assert run_json("keys", "rotate", env=both)["rewrapped"] is False
+    only_new = {**one, "MEMORY_ENCRYPTION_KEYS": k2}
+    assert [e["id"] for e in run_json("episode", "list", env=only_new)["items"]] == [secret["id"]]
+    refused = run("episode", "list", code=2, env={"MEMORY_ENCRYPTION_KEYS": k2})
+    assert (
+        "memory.db is encrypted" in refused.stderr and "MEMORY_ENCRYPT_DATABASE" in refused.stderr
+    )
+
+
 def test_security_commands_are_reachable() -> None:
     from memory_cli._helpdoc import command_paths
 

@@ -81,3 +81,43 @@ def test_failure_counts_support_without_success_and_yields_avoid_heuristic() -> 
 
 def test_signature_normalises() -> None:
     assert signature("Error 42 in '/usr/lib/x.py': `foo` failed") == "error in failed"
+
+
+def test_starting_over_splits_attempts_a_recovery_does_not() -> None:
+    # read → edit → test fails, then the agent starts over with read: two attempts
+    restart = _episode("fix", ["read", "edit", "test", "read", "grep", "test"], error_at=3)
+    seqs = {
+        tuple(p.tools): p.successes
+        for p in extract_patterns(restart, TaskOutcome.success())
+        if p.kind is PatternKind.TOOL_SEQUENCE
+    }
+    assert seqs == {("read", "edit", "test"): 0.0, ("read", "grep", "test"): 1.0}
+    # test fails and the agent fixes it with edit → test: one attempt that recovered
+    recover = _episode("fix", ["read", "edit", "test", "edit", "test"], error_at=3)
+    seqs = {
+        tuple(p.tools): p.successes
+        for p in extract_patterns(recover, TaskOutcome.success())
+        if p.kind is PatternKind.TOOL_SEQUENCE
+    }
+    assert seqs == {("read", "edit", "test", "edit", "test"): 1.0, ("edit", "test"): 1.0}
+
+
+def test_deleting_an_episode_takes_out_exactly_what_its_attempts_added() -> None:
+    from memory_core import SelfLearningMemory
+
+    memory = SelfLearningMemory(embedder=None)
+    try:
+        restart = _episode(
+            "fix the login", ["read", "edit", "test", "read", "grep", "test"], error_at=3
+        )
+        a = memory.record_episode("fix the login", restart.steps, TaskOutcome.success())
+        b = memory.record_episode(
+            "fix the login", _episode("x", ["read", "edit", "test"]).steps, TaskOutcome.success()
+        )
+        lure = next(p for p in memory.list_patterns() if p.tools == ["read", "edit", "test"])
+        assert (lure.support, lure.successes) == (2, 1.0)  # failed once, worked once
+        memory.delete_episode(a.id)
+        lure = memory.get_pattern(lure.id)
+        assert (lure.support, lure.successes, lure.episode_ids) == (1, 1.0, [b.id])
+    finally:
+        memory.close()

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from memory_core import SelfLearningMemory
+from memory_core import MemoryConfig, SelfLearningMemory
 from memory_core.embeddings import StaticEmbeddingProvider
 from memory_core.storage import InMemoryStorage
 from memory_core.storage.in_memory import _Tenant
@@ -63,9 +63,16 @@ def _costs(n: int) -> dict[str, tuple[dict[str, int], int]]:
     storage = InMemoryStorage()
     fill(storage, n)
     counted = counting_storage(storage)
+    # No relevance floor: the floor only drops candidates (never reads more), but which
+    # ones it drops depends on the stored texts, and this test compares exact counts.
+    config = MemoryConfig(database_url="memory:", min_relevance=0.0)
     # The model ``fill`` wrote vectors for: with another one, the embedding worker would
     # start re-embedding the whole store in the background (and its calls be counted).
-    memory = SelfLearningMemory(storage=counted, embedder=StaticEmbeddingProvider())  # type: ignore[arg-type]
+    memory = SelfLearningMemory(
+        storage=counted,  # type: ignore[arg-type]
+        embedder=StaticEmbeddingProvider(),
+        config=config,
+    )
     memory.query("warm the embedder and the indexes")
     memory.flush()
     tenant = storage._tenants["default"]
@@ -106,12 +113,13 @@ def test_query_reads_storage_once_per_kind(
     costs: dict[int, dict[str, tuple[dict[str, int], int]]],
 ) -> None:
     """One read path: both search channels, one batched read of summaries and of the
-    chosen steps, then the patterns and heuristics; the recommendation shown is stored."""
+    chosen steps, then the patterns and heuristics; the recommendation shown is stored,
+    once its episode is known to exist (an in-progress episode is not a candidate)."""
     calls, _ = costs[LARGE]["query"]
     assert calls == {
         "lexical_search": 1,
         "vector_search": 1,
-        "get_summaries": 1,  # candidates; the patterns reuse them as evidence
+        "get_summaries": 2,  # candidates (the patterns reuse them); for_episode exists
         "get_steps_many": 1,
         "search_patterns": 1,
         "get_patterns": 1,

@@ -317,3 +317,39 @@ def test_cold_start_to_initialize_with_front(
             f"\ncold start to initialize (stdio, n={runs}, load {os.getloadavg()[0]:.1f}): "
             + "; ".join(report)
         )
+
+
+def _fake_sdk(root: Path, release: str, handshake: tuple[str, ...]) -> Path:
+    """An installed-looking ``mcp`` release (dist-info + ``mcp_types/version.py``)."""
+    (root / f"mcp-{release}.dist-info").mkdir(parents=True)
+    (root / "mcp_types").mkdir()
+    (root / "mcp_types" / "version.py").write_text(
+        "from typing import Final\n"
+        f"HANDSHAKE_PROTOCOL_VERSIONS: Final[tuple[str, ...]] = {handshake!r}\n"
+        f"MODERN_PROTOCOL_VERSIONS: Final[tuple[str, ...]] = {MODERN_PROTOCOL_VERSIONS!r}\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+@pytest.mark.parametrize(
+    ("release", "handshake", "front_on"),
+    [
+        ("2.4.1", tuple(HANDSHAKE_PROTOCOL_VERSIONS), True),  # same tables: same answer
+        ("2.4.1", (*HANDSHAKE_PROTOCOL_VERSIONS, "2026-01-01"), False),  # a new revision
+        ("3.0.0", tuple(HANDSHAKE_PROTOCOL_VERSIONS), False),  # another major release
+    ],
+)
+def test_front_follows_the_installed_sdks_tables(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    release: str,
+    handshake: tuple[str, ...],
+    front_on: bool,
+) -> None:
+    """Any 2.x release that negotiates the same versions keeps the fast start; one that
+    negotiates others (or a new major) hands the handshake to the SDK."""
+    site = _fake_sdk(tmp_path / "site", release, handshake)
+    monkeypatch.syspath_prepend(str(site))
+    assert _handshake.installed_sdk_version() == release
+    assert _handshake.sdk_is_verified() is front_on

@@ -89,7 +89,7 @@ async def test_health_and_prometheus_metrics(http_server: Any) -> None:
     errors = 'memory_mcp_tool_errors_total{tool="create_episode"}'
     assert after[calls] - before.get(calls, 0) == 2
     assert after[errors] - before.get(errors, 0) == 1
-    assert 'memory_mcp_tool_latency_ms{tool="create_episode",quantile="0.5"}' in after
+    assert 'memory_mcp_tool_duration_seconds{tool="create_episode",quantile="0.5"}' in after
     assert after["memory_core_episodes"] == before.get("memory_core_episodes", 0) + 1
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ from memory_cli._version import __version__
 from memory_cli.commands import (
     audit,
     backup,
+    completion,
     config,
     episode,
     erase,
@@ -136,6 +138,7 @@ app.command("health", epilog=health.HEALTH_EPILOG)(health.health)
 app.command("metrics", epilog=health.METRICS_EPILOG)(health.metrics)
 app.command("monitor", epilog=monitor.EPILOG)(monitor.monitor)
 app.command("plugins", epilog=plugins.EPILOG)(plugins.plugins)
+app.command("completion", epilog=completion.EPILOG)(completion.completion)
 # security (issue 9): tokens for the HTTP server, audit log, retention, erasure, keys
 app.add_typer(token.app, name="token")
 app.add_typer(audit.app, name="audit")
@@ -151,4 +154,6 @@ app.command("hook", epilog=hooks.HOOK_EPILOG)(hooks.hook)
 
 def main() -> None:
     """The ``memory`` console script."""
+    if completion.COMPLETE_VAR in os.environ:  # a shell asking for completions
+        completion.enable()
     app(prog_name="memory")

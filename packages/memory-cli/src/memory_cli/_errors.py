@@ -78,6 +78,11 @@ def _print_error(message: str) -> None:
 class MemoryGroup(TyperGroup):
     """Root command group: maps errors once, and closes the memory after the command."""
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        from memory_cli._global_options import hoist_global_options
+
+        return super().parse_args(ctx, hoist_global_options(self, ctx, args))
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)

@@ -156,16 +156,22 @@ def episode_view(episode: Episode) -> RenderableType:
 
 def retrieved_episodes_table(items: Sequence[RetrievedEpisode], title: str = "episodes") -> Table:
     table = _table(title)
+    table.add_column("relevance", justify="right", no_wrap=True)
     table.add_column("score", justify="right", no_wrap=True)
     table.add_column("outcome", no_wrap=True)
-    table.add_column("episode · score components", overflow="fold", ratio=1)
+    table.add_column("episode · why · score components", overflow="fold", ratio=1)
     for item in items:
         c = item.components
+        repeats = ""
+        if item.repeats > 1 and item.last_repeat_at is not None:
+            repeats = f" · ×{item.repeats}, last {item.last_repeat_at:%Y-%m-%d %H:%M}"
         parts = (
+            f"{item.reason}{repeats}\n"
             f"sem {c.semantic:.2f} · lex {c.lexical:.2f} · ctx {c.context:.2f} · "
             f"rec {c.recency:.2f} · rwd {c.reward:.2f}"
         )
         table.add_row(
+            f"{item.relevance:.2f}",
             f"{item.score:.3f}",
             outcome_cell(item.episode.outcome, item.episode.status),
             with_id(item.episode.task_description, item.episode.id, parts),

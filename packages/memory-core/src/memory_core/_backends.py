@@ -139,7 +139,12 @@ class Backends:
 
 
 def secured(storage: StorageBackend, config: MemoryConfig) -> StorageBackend:
-    """security: the encrypting wrapper when keys or sensitive tenants are configured."""
+    """security: the encrypting wrapper when keys or sensitive tenants are configured.
+
+    Not when the whole database is encrypted (``encrypt_database``): every episode is then
+    encrypted at rest already, and sensitive ones stay searchable like any other."""
+    if config.encrypt_database:
+        return storage
     if config.encryption_keys is None and not config.sensitive_tenants:
         return storage
     from memory_core.security._encrypted import wrap_if_configured

@@ -124,6 +124,13 @@ class MemoryConfig(BaseSettings):
         ge=0,
         validation_alias=AliasChoices("MEMORY_RETRIEVAL_CACHE_TTL_SECONDS"),
     )
+    min_relevance: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="calibrated relevance below which a past episode is not returned "
+        "(memory_core.relevance); 0 returns every candidate",
+    )
     cache_coherence_seconds: float = Field(
         default=1.0,
         ge=0,
@@ -208,6 +215,11 @@ class MemoryConfig(BaseSettings):
         default=None,
         description="keyring 'id:base64,id:base64' of 32-byte AES-256 master keys; "
         "enables encryption of sensitive episodes",
+    )
+    encrypt_database: bool = Field(
+        default=False,
+        description="encrypt the whole database file and its WAL (libSQL), with a data key "
+        "wrapped by the keyring's active master key in <database>.key; new databases only",
     )
     encryption_active_key: str | None = Field(
         default=None, description="key id that wraps new data keys; default: the last listed"

@@ -15,7 +15,11 @@ from uuid import UUID
 
 from memory_core._context import MemoryContext
 from memory_core._deletion import delete_everywhere
-from memory_core._errors import EpisodeNotFoundError, EpisodeStateError, InvalidInputError
+from memory_core._errors import (
+    EpisodeNotFoundError,
+    EpisodeStateError,
+    InvalidInputError,
+)
 from memory_core._ids import as_enum, as_uuid
 from memory_core._logging import event
 from memory_core._models import (
@@ -24,6 +28,7 @@ from memory_core._models import (
     EpisodePage,
     EpisodeSummary,
     ExecutionStep,
+    OutcomeType,
     TaskContext,
     TaskOutcome,
     TaskType,
@@ -37,16 +42,25 @@ from memory_core._validation import (
     check_steps,
     check_text,
     coerce,
+    number_steps,
+    parse_steps,
 )
 from memory_core.extraction import extract_patterns
 from memory_core.reflection import reflect
-from memory_core.reward import compute_reward
+from memory_core.relevance import lexical_relevance, query_weights
+from memory_core.reward import compute_reward, reference_steps
 from memory_core.security._erasure import ErasureReport
 
 if TYPE_CHECKING:
     from memory_core._memory import SelfLearningMemory
 
 log = logging.getLogger("memory_core")
+
+
+_REFERENCE_CANDIDATES = 20
+_REFERENCE_EPISODES = 5
+_REFERENCE_RELEVANCE = 0.5
+"""A similar task holds at least half of the task text's term weight."""
 
 
 class EpisodeLifecycle:
@@ -99,21 +113,30 @@ class EpisodeLifecycle:
         steps: Sequence[ExecutionStep | dict[str, Any]],
         tenant: str | None,
         op: str,
-    ) -> None:
+    ) -> list[int]:
+        """Append steps; a dict step without ``step_number`` gets the next one. Returns
+        the numbers stored, in the order given."""
         c = self._ctx
         with c.metrics.timed(op):
             eid = as_uuid(episode_id, "episode_id")
-            parsed = [coerce(ExecutionStep, s, f"steps[{i}]") for i, s in enumerate(steps)]
-            check_steps(parsed, c.limits, existing=0)
+            parsed, unnumbered = parse_steps(steps)
+            # Left-out numbers are checked provisionally (from 1); the store numbers them
+            # for real in the transaction that inserts them (several processes may append).
+            check_steps(number_steps(parsed, unnumbered, 1), c.limits, existing=0)
             t = c.tenant(tenant)
             with c.lock:
-                count = c.backends.storage.append_steps(t, eid, parsed)
+                storage = c.backends.storage
+                if not unnumbered:
+                    count = storage.append_steps(t, eid, parsed)
+                else:
+                    count, parsed = storage.append_next_steps(t, eid, parsed, unnumbered)
             if c.config.audit_steps:
                 c.guard.audit(op, t, [eid])  # security
             if count > c.limits.max_steps_per_episode:
                 # The backend stored them; the per-episode bound is enforced on the next
                 # call. Checking first would cost a read per step on the hot path.
                 log.warning("episode %s exceeds %d steps", eid, c.limits.max_steps_per_episode)
+            return [s.step_number for s in parsed]
 
     def complete_episode(
         self, episode_id: UUID | str, outcome: TaskOutcome | dict[str, Any], tenant: str | None
@@ -125,8 +148,7 @@ class EpisodeLifecycle:
             check_outcome(out, c.limits)
             t = c.tenant(tenant)
             with c.lock:
-                storage = c.backends.storage
-                episode = storage.get_episode(t, eid)
+                episode = c.backends.storage.get_episode(t, eid)
                 if episode is None:
                     raise EpisodeNotFoundError(eid)
                 if episode.is_complete:
@@ -138,40 +160,132 @@ class EpisodeLifecycle:
                         field="steps",
                         limit=limit,
                     )
-                now = utcnow()
-                reward = compute_reward(episode, out, now)
-                done = episode.model_copy(
-                    update={
-                        "outcome": out,
-                        "reward": reward,
-                        "reflection": reflect(episode, out, reward),
-                        "completed_at": now,
-                        "updated_at": now,
-                        "version": episode.version + 1,
-                    }
-                )
-                patterns = extract_patterns(done, out)
-                done.pattern_ids = [p.id for p in patterns]
-                if c.config.extraction_mode == "queue" and c.worker.enqueue(t, eid):
-                    storage.complete_episode(done, None)
-                else:
-                    storage.complete_episode(done, c.worker.extraction(done, patterns))
-                    c.worker.after_extraction(t, patterns)
-                c.events.episode_completed(t, done)  # feedback credit, workflow sessions
-                c.cache.put_episode(done)
-                c.cache.invalidate_retrievals(t)
-            if c.embeddings.background:
-                c.embeddings.submit(t, done)  # after the lock: the worker writes under it
+                done = self._finish(episode, out, t)
+            self._submit_vectors(t, done)
             c.guard.audit("complete_episode", t, [eid])  # security
-            event(
-                "episode completed",
-                episode_id=str(eid),
-                outcome=out.type.value,
-                reward=reward.total,
-                steps=len(done.steps),
-                patterns=len(patterns),
-            )
             return done
+
+    def record_episode(
+        self,
+        task_description: str,
+        context: TaskContext | dict[str, Any] | None,
+        task_type: TaskType | str,
+        steps: Sequence[ExecutionStep | dict[str, Any]],
+        outcome: TaskOutcome | dict[str, Any],
+        metadata: dict[str, Any] | None,
+        tenant: str | None,
+    ) -> Episode:
+        """A finished task in one call: everything is validated before the first write,
+        and a storage failure after it removes what was written."""
+        c = self._ctx
+        with c.metrics.timed("record_episode"):
+            limits = c.limits
+            check_text(
+                task_description,
+                "task_description",
+                limits.max_task_description_chars,
+                required=True,
+            )
+            ctx = coerce(TaskContext, context or {}, "context")
+            check_context(ctx, limits)
+            ttype = as_enum(TaskType, task_type, "task_type")
+            meta = dict(metadata or {})
+            check_json(meta, "metadata", limits.max_metadata_bytes, limits.max_json_depth)
+            parsed, unnumbered = parse_steps(steps)
+            numbered = number_steps(parsed, unnumbered, 1)
+            check_steps(numbered, limits, existing=0)
+            out = coerce(TaskOutcome, outcome, "outcome")
+            check_outcome(out, limits)
+            c.guard.require_encryption(meta)  # security: never store a sensitive one in clear
+            t = c.tenant(tenant)
+            episode = Episode(
+                tenant=t,
+                task_description=task_description,
+                task_type=ttype,
+                context=ctx,
+                metadata=meta,
+                steps=sorted(numbered, key=lambda s: s.step_number),
+            )
+            with c.lock:
+                storage = c.backends.storage
+                storage.create_episode(episode)
+                try:
+                    done = self._finish(episode, out, t)
+                except BaseException:
+                    storage.delete_episode(t, episode.id)  # nothing half-recorded stays
+                    raise
+            self._submit_vectors(t, done)
+            c.guard.audit("record_episode", t, [episode.id])  # security
+            return done
+
+    def _finish(self, episode: Episode, out: TaskOutcome, t: str) -> Episode:
+        """Score, reflect, extract and store the completion (the caller holds the lock)."""
+        c = self._ctx
+        storage = c.backends.storage
+        now = utcnow()
+        reward = compute_reward(episode, out, now, self._reference(episode, t))
+        done = episode.model_copy(
+            update={
+                "outcome": out,
+                "reward": reward,
+                "reflection": reflect(episode, out, reward),
+                "completed_at": now,
+                "updated_at": now,
+                "version": episode.version + 1,
+            }
+        )
+        patterns = extract_patterns(done, out)
+        done.pattern_ids = [p.id for p in patterns]
+        if c.config.extraction_mode == "queue" and c.worker.enqueue(t, episode.id):
+            storage.complete_episode(done, None)
+        else:
+            storage.complete_episode(done, c.worker.extraction(done, patterns))
+            c.worker.after_extraction(t, patterns)
+        c.events.episode_completed(t, done)  # feedback credit, workflow sessions
+        c.cache.put_episode(done)
+        c.cache.invalidate_retrievals(t)
+        event(
+            "episode completed",
+            episode_id=str(episode.id),
+            outcome=out.type.value,
+            reward=reward.total,
+            steps=len(done.steps),
+            patterns=len(patterns),
+        )
+        return done
+
+    def _submit_vectors(self, t: str, done: Episode) -> None:
+        """Hand the stored episode to the embedding worker: after the lock is released,
+        because the worker writes under it (and a full queue makes this thread embed)."""
+        if self._ctx.embeddings.background:
+            self._ctx.embeddings.submit(t, done)
+
+    def _reference(self, episode: Episode, t: str) -> float | None:
+        """Median step count of the successful episodes of the same task type whose task
+        text is relevant to this one (calibrated lexical relevance at least the floor):
+        what similar tasks needed, for the reward's step efficiency. One unfiltered
+        search (filters would scan the store in some backends) and one batched read of
+        at most ``_REFERENCE_CANDIDATES`` summaries, whatever the store's size."""
+        storage = self._ctx.backends.storage
+        text = episode.task_description
+        weights = query_weights(text)
+        floor = max(self._ctx.config.min_relevance, _REFERENCE_RELEVANCE)
+        hits = storage.lexical_search(t, text, _REFERENCE_CANDIDATES, EpisodeFilter())
+        ids = [
+            h.episode_id
+            for h in hits
+            if h.item == 0
+            and h.episode_id != episode.id
+            and lexical_relevance(weights, h.terms) >= floor
+        ]
+        if not ids:
+            return None
+        similar = [
+            s.step_count
+            for s in storage.get_summaries(t, ids)
+            if s.outcome is OutcomeType.SUCCESS and s.task_type is episode.task_type
+        ]
+        return reference_steps(similar[:_REFERENCE_EPISODES])
 
     def get_episode(self, episode_id: UUID | str, tenant: str | None) -> Episode:
         c = self._ctx

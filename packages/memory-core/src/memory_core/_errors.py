@@ -63,9 +63,14 @@ class NotFoundError(MemoryCoreError, LookupError):
 
 
 class EpisodeNotFoundError(NotFoundError):
-    def __init__(self, episode_id: object) -> None:
-        super().__init__(f"episode not found: {episode_id}")
+    """``field``: the argument that named the episode, when it was evidence for something
+    else (feedback, a recommendation), so the message says which argument to fix."""
+
+    def __init__(self, episode_id: object, field: str | None = None) -> None:
+        where = f" ({field} must name an episode of this tenant)" if field else ""
+        super().__init__(f"episode not found: {episode_id}{where}")
         self.episode_id = episode_id
+        self.field = field
 
 
 class PatternNotFoundError(NotFoundError):
@@ -98,10 +103,11 @@ class ConfigurationError(MemoryCoreError):
 class BackendNotFoundError(ConfigurationError):
     """No installed plugin has the requested name."""
 
-    def __init__(self, group: str, name: str, installed: list[str]) -> None:
+    def __init__(self, group: str, name: str, installed: list[str], hint: str = "") -> None:
         listed = ", ".join(sorted(installed)) or "none"
         super().__init__(
-            f"no {group} backend named {name!r} is installed (installed: {listed})", key=group
+            f"no {group} backend named {name!r} is installed (installed: {listed}){hint}",
+            key=group,
         )
         self.group = group
         self.name = name

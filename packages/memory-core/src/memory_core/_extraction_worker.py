@@ -59,12 +59,16 @@ class ExtractionWorker:
         vectors = self._embeddings.vectors(episode) if inline else []
         return Extraction(patterns=patterns, embeddings=vectors)
 
-    def after_extraction(self, tenant: str, patterns: list[Pattern]) -> None:
-        """Heuristics from the merged statistics (a second, re-derivable write)."""
+    def after_extraction(
+        self, tenant: str, patterns: list[Pattern], *, stored: list[Pattern] | None = None
+    ) -> None:
+        """Heuristics from the merged statistics (a second, re-derivable write);
+        ``stored``: the patterns as the write stored them, if it returned them."""
         if not patterns:
             return
         storage = self._backends.storage
-        stored = storage.get_patterns(tenant, [p.id for p in patterns])
+        if stored is None:
+            stored = storage.get_patterns(tenant, [p.id for p in patterns])
         heuristics = derive_heuristics(stored)
         if heuristics:
             storage.upsert_heuristics(tenant, heuristics)

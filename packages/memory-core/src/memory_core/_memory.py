@@ -158,9 +158,12 @@ class SelfLearningMemory(WorkflowMixin):
         step: ExecutionStep | dict[str, Any],
         *,
         tenant: str | None = None,
-    ) -> None:
-        """Append one step to an in-progress episode (durable when this returns)."""
-        self._episodes.append(episode_id, [step], tenant, "log_step")
+    ) -> int:
+        """Append one step to an in-progress episode (durable when this returns); returns
+        its number. A dict step without ``step_number`` gets the next one: one past the
+        highest number stored, read and written in one transaction, so servers in several
+        processes appending to one episode never take the same number."""
+        return self._episodes.append(episode_id, [step], tenant, "log_step")[0]
 
     def log_steps(
         self,
@@ -168,9 +171,10 @@ class SelfLearningMemory(WorkflowMixin):
         steps: Sequence[ExecutionStep | dict[str, Any]],
         *,
         tenant: str | None = None,
-    ) -> None:
-        """Append many steps in one transaction: all of them or none."""
-        self._episodes.append(episode_id, steps, tenant, "log_steps")
+    ) -> list[int]:
+        """Append many steps in one transaction: all of them or none. Dict steps without
+        ``step_number`` are numbered as in ``log_step``; returns the numbers, in order."""
+        return self._episodes.append(episode_id, steps, tenant, "log_steps")
 
     def complete_episode(
         self,
@@ -188,6 +192,29 @@ class SelfLearningMemory(WorkflowMixin):
         for them), or in the same transaction with ``embedding_mode="inline"``.
         """
         return self._episodes.complete_episode(episode_id, outcome, tenant)
+
+    def record_episode(
+        self,
+        task_description: str,
+        steps: Sequence[ExecutionStep | dict[str, Any]],
+        outcome: TaskOutcome | dict[str, Any],
+        context: TaskContext | dict[str, Any] | None = None,
+        task_type: TaskType | str = TaskType.OTHER,
+        *,
+        metadata: dict[str, Any] | None = None,
+        tenant: str | None = None,
+    ) -> Episode:
+        """Store a finished task in one call: ``start_episode``, ``log_steps`` and
+        ``complete_episode`` at once, and all or nothing.
+
+        Steps without ``step_number`` are numbered in order after the ones before them.
+        Every argument is checked before anything is written (errors name the field and
+        the limit; at most ``limits.max_steps_per_call`` steps); returns the completed
+        episode with its reward, reflection and patterns.
+        """
+        return self._episodes.record_episode(
+            task_description, context, task_type, steps, outcome, metadata, tenant
+        )
 
     def flush(self) -> None:
         """Wait until queued background work is done: every episode acknowledged so far
@@ -265,6 +292,27 @@ class SelfLearningMemory(WorkflowMixin):
         return bulk_import(
             self._ctx, self.import_episode, episodes, batch_size=batch_size, progress=progress
         )
+
+    def export_memory(self, *, tenant: str | None = None) -> Iterator[str]:
+        """The tenant's whole memory as versioned JSON Lines, line by line: a header, its
+        episodes, patterns (with observed and applied counts), heuristics, and records
+        (tags, relationships, checkpoints and hand-off packs, recommendation sessions and
+        feedback). Deterministic: the same memory gives the same bytes (``_transfer``)."""
+        from memory_core._transfer import export_lines
+
+        self._ctx.guard.audit("export_memory", self._tenant(tenant))  # security: bulk read
+        return export_lines(self, tenant)
+
+    def import_memory(
+        self, lines: Iterable[str], *, as_tenant: str | None = None
+    ) -> tuple[dict[str, int], ImportReport]:
+        """Store an ``export_memory`` file (or a version 1 episodes-only one): every line
+        is validated first; the patterns and heuristics then stand exactly as exported,
+        so a memory restored into an empty store ranks and exports as before. Returns
+        the counts stored and the episodes' ``ImportReport``."""
+        from memory_core._transfer import import_lines
+
+        return import_lines(self, lines, as_tenant)
 
     # -- retrieval ---------------------------------------------------------------------
     def retrieve_relevant_context(

@@ -18,6 +18,22 @@ STORAGE_GROUP = "memory_core.storage"
 CACHE_GROUP = "memory_core.cache"
 EMBEDDINGS_GROUP = "memory_core.embeddings"
 
+PROVIDED_BY: dict[tuple[str, str], str] = {
+    (STORAGE_GROUP, "libsql"): "selfmem-storage-turso",
+    (CACHE_GROUP, "lmdb"): "selfmem-storage-redb",
+    (CACHE_GROUP, "lmdb-redis"): "selfmem-storage-redb",
+}
+"""The project's own plugins and their distributions, to name what to install when one is
+missing (third-party plugins name themselves in their own docs)."""
+
+SCHEMES_PROVIDED_BY: dict[str, str] = {
+    scheme: "selfmem-storage-turso" for scheme in ("file", "libsql", "https", "http")
+}
+
+
+def _install_hint(distribution: str | None) -> str:
+    return f"; pip install {distribution}" if distribution else ""
+
 
 def _entry_points(group: str) -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=group)}
@@ -35,7 +51,9 @@ F = TypeVar("F")
 def _load(group: str, name: str) -> object:
     eps = _entry_points(group)
     if name not in eps:
-        raise BackendNotFoundError(group, name, list(eps))
+        raise BackendNotFoundError(
+            group, name, list(eps), _install_hint(PROVIDED_BY.get((group, name)))
+        )
     try:
         return eps[name].load()
     except Exception as exc:  # a broken plugin must not look like a missing one
@@ -100,6 +118,8 @@ def storage_factory_for_url(url: str, name: str | None = None) -> tuple[str, Sto
         if scheme in factory.schemes:
             return candidate, factory
     hint = f"; broken plugins: {'; '.join(broken)}" if broken else ""
+    if not broken:
+        hint += _install_hint(SCHEMES_PROVIDED_BY.get(scheme))
     raise ConfigurationError(
         f"no installed storage backend serves URL scheme {scheme!r} in DATABASE_URL "
         f"(installed: {', '.join(installed(STORAGE_GROUP)) or 'none'}){hint}",

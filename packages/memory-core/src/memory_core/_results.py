@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,8 +14,8 @@ from memory_core._models import EpisodeSummary, ExecutionStep, Heuristic, Patter
 class ScoreComponents(BaseModel):
     """The parts of a retrieval score, each in [0, 1] before weighting."""
 
-    semantic: float = 0.0
-    lexical: float = 0.0
+    semantic: float = Field(0.0, description="calibrated semantic relevance of the best item")
+    lexical: float = Field(0.0, description="share of the query's term weight matched")
     context: float = 0.0
     recency: float = 0.0
     reward: float = 0.0
@@ -22,13 +23,23 @@ class ScoreComponents(BaseModel):
 
 
 class RetrievedEpisode(BaseModel):
-    """A past episode relevant to a new task, with why and its most relevant steps."""
+    """A past episode relevant to a new task, with why and its most relevant steps.
+
+    ``relevance`` is calibrated (``memory_core.relevance``): it means the same whatever
+    else is stored, and hits below ``MemoryConfig.min_relevance`` are never returned.
+    ``score`` ranks (relevance boosted by context, recency and reward)."""
 
     episode: EpisodeSummary
     score: float
+    relevance: float = Field(0.0, ge=0.0, le=1.0, description="calibrated relevance in [0, 1]")
+    reason: str = Field("", description="why it matched: which item, which words, meaning")
     components: ScoreComponents
     steps: list[ExecutionStep] = Field(default_factory=list)
     matched_task: bool = Field(False, description="the task text itself matched")
+    repeats: int = Field(1, ge=1, description="episodes this hit stands for (repeats collapsed)")
+    last_repeat_at: datetime | None = Field(
+        None, description="when the latest of the repeats began (when repeats > 1)"
+    )
 
 
 class RetrievedPattern(BaseModel):
@@ -78,6 +89,11 @@ class OperationMetrics(BaseModel):
 
 class MetricsSnapshot(BaseModel):
     operations: dict[str, OperationMetrics] = Field(default_factory=dict)
+    events: dict[str, int] = Field(
+        default_factory=dict,
+        description="counted events: retrievals_above_floor / retrievals_below_floor "
+        "(below: a retrieval that returned no episode, none passing MEMORY_MIN_RELEVANCE and the filters)",
+    )
     cache: dict[str, float] = Field(default_factory=dict)
     episodes: int = 0
     completed_episodes: int = 0

@@ -15,12 +15,13 @@ from typing import Any
 from uuid import UUID
 
 from memory_core._context import MemoryContext
-from memory_core._errors import EmbeddingError, InvalidInputError
+from memory_core._errors import EmbeddingError, EpisodeNotFoundError, InvalidInputError
 from memory_core._ids import as_uuid
 from memory_core._models import (
     SCHEMA_VERSION,
     EpisodeFilter,
     EpisodeSummary,
+    Pattern,
     PatternFilter,
     TaskContext,
 )
@@ -29,7 +30,14 @@ from memory_core._timespec import parse_instant
 from memory_core._validation import check_limit, check_text, coerce
 from memory_core.flags import effective_flags, enabled  # deploy: feature flags
 from memory_core.pattern_ranking import rank_patterns
+from memory_core.relevance import (
+    SemanticCalibration,
+    calibration_for,
+    lexical_relevance,
+    query_weights,
+)
 from memory_core.retrieval import rank_episodes
+from memory_core.text import terms
 
 _FILTER_KEYS = set(EpisodeFilter.model_fields)
 _PATTERN_EVIDENCE = 30
@@ -43,6 +51,14 @@ class Retriever:
 
     def __init__(self, ctx: MemoryContext) -> None:
         self._ctx = ctx
+        self._calibrated: tuple[object, SemanticCalibration | None] | None = None
+
+    def _calibration(self, emb: object | None) -> SemanticCalibration | None:
+        """The embedder's cosine calibration, looked up once per embedder."""
+        known = self._calibrated
+        if known is None or known[0] is not emb:
+            known = self._calibrated = (emb, calibration_for(emb))
+        return known[1]
 
     def _prepare(
         self, task_description: str, context: TaskContext | dict[str, Any] | None, limit: int
@@ -73,11 +89,14 @@ class Retriever:
             )
             raw = c.cache.get("retrieval", t, key)
             if raw is not None:
-                return [RetrievedEpisode.model_validate(x) for x in json.loads(raw)]
+                cached = [RetrievedEpisode.model_validate(x) for x in json.loads(raw)]
+                c.metrics.tally(_floor_event(cached))
+                return cached
             with c.lock:
                 results, _ = self.retrieve(
                     t, task_description, ctx, f, limit, max_steps_per_episode
                 )
+            c.metrics.tally(_floor_event(results))
             payload = json.dumps([r.model_dump(mode="json") for r in results]).encode()
             if c.guard.sensitive(t, [r.episode.id for r in results]):
                 return results  # security: no plaintext of sensitive episodes in the cache
@@ -126,6 +145,8 @@ class Retriever:
             limit,
             max_steps,
             c.weights,
+            calibration=self._calibration(emb),
+            min_relevance=c.config.min_relevance,
             diversify=diversify and enabled(c.config, "mmr"),  # deploy: feature flag
             fetched=fetched,
         )
@@ -153,11 +174,17 @@ class Retriever:
         for_episode: UUID | str | None,
         ranked: list[RetrievedPattern],
         task_description: str,
+        known: Mapping[UUID, EpisodeSummary] | None = None,
     ) -> None:
-        """Announce the patterns shown for an episode: they learn from its outcome."""
+        """Announce the patterns shown for an episode: they learn from its outcome. The
+        episode must exist in the tenant (``known``: summaries already read this call)."""
         if for_episode is None:
             return
         eid = as_uuid(for_episode, "for_episode")
+        if known is None or eid not in known:
+            with self._ctx.lock:
+                if not self._ctx.backends.storage.get_summaries(tenant, [eid]):
+                    raise EpisodeNotFoundError(eid, field="for_episode")
         ids = [r.pattern.id for r in ranked]
         self._ctx.events.patterns_shown(tenant, eid, ids, "patterns", task_description)
 
@@ -192,17 +219,25 @@ class Retriever:
         for eid in episode_scores:
             if eid in fetched:
                 ids.extend(fetched[eid].pattern_ids)
-        outcomes = {  # local evidence for pattern_ranking: how each scored episode ended
-            eid: {"success": 1.0, "failure": 0.0}.get(s.outcome.value, 0.5)
-            for eid, s in fetched.items()
-            if eid in episode_scores and s.outcome is not None
-        }
         lexical_hits = storage.search_patterns(tenant, text, _PATTERN_LEXICAL, PatternFilter())
-        top_lx = max((score for _, score in lexical_hits), default=0.0) or 1.0
-        lexical = {p.id: score / top_lx for p, score in lexical_hits}
+        lexical = self._pattern_lexical(text, lexical_hits)
         wanted = list(dict.fromkeys([*ids, *lexical]))
         patterns = storage.get_patterns(tenant, wanted)
-        return rank_patterns(episode_scores, patterns, lexical, ctx, limit, outcomes)
+        return rank_patterns(episode_scores, patterns, lexical, ctx, limit)
+
+    def _pattern_lexical(self, text: str, hits: list[tuple[Pattern, float]]) -> dict[UUID, float]:
+        """Calibrated lexical relevance of the patterns matched by text (the share of the
+        query's term weight their text holds); those below the floor are left out, so a
+        pattern comes only from relevant evidence."""
+        weights = query_weights(text)
+        floor = self._ctx.config.min_relevance
+        out: dict[UUID, float] = {}
+        for p, _ in hits:
+            held = set(terms(" ".join([p.description, *p.tools])))
+            lx = lexical_relevance(weights, [t for t in weights if t in held])
+            if lx >= floor and lx > 0:
+                out[p.id] = lx
+        return out
 
     def query(
         self,
@@ -228,10 +263,15 @@ class Retriever:
                 episodes = [e for e in episodes if e.episode.id != own]
                 scores.pop(own, None)
             episodes = episodes[:limit]
+            c.metrics.tally(_floor_event(episodes))
             with c.lock:
                 patterns = self.patterns_for(t, task_description, ctx, limit, scores, fetched)
-                heuristics = c.backends.storage.list_heuristics(t, limit, 0.0)
-            self._remember_shown(t, for_episode, patterns, task_description)
+                heuristics = (  # general rules, shown only when something here is relevant
+                    c.backends.storage.list_heuristics(t, limit, 0.0)
+                    if episodes or patterns
+                    else []
+                )
+            self._remember_shown(t, for_episode, patterns, task_description, fetched)
             return QueryResult(episodes=episodes, patterns=patterns, heuristics=heuristics)
 
     def _retrieval_key(self, *parts: Any) -> str:
@@ -242,6 +282,7 @@ class Retriever:
                 SCHEMA_VERSION,
                 c.backends.embedding_model_id,
                 repr(c.weights),
+                c.config.min_relevance,  # the floor decides what is returned
                 effective_flags(c.config),
                 generation,
                 *[_jsonable(p) for p in parts],
@@ -277,3 +318,9 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     return value
+
+
+def _floor_event(episodes: list[RetrievedEpisode]) -> str:
+    """Whether a retrieval found anything above the relevance floor (for the dashboard's
+    hit / miss chart and ``/metrics``)."""
+    return "retrievals_above_floor" if episodes else "retrievals_below_floor"

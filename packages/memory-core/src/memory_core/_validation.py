@@ -128,6 +128,39 @@ def check_steps(steps: Sequence[ExecutionStep], limits: Limits, existing: int) -
         check_step(step, limits, f"steps[{i}]")
 
 
+def parse_steps(
+    steps: Sequence[ExecutionStep | dict[str, Any]], field: str = "steps"
+) -> tuple[list[ExecutionStep], list[int]]:
+    """Validate steps given as models or dicts; a dict may leave out ``step_number``.
+
+    Returns the steps (a left-out number is a placeholder 1) and the indexes of those
+    that need one: ``number_steps`` assigns them once the next free number is known, so
+    every field is checked before any storage read or write."""
+    parsed: list[ExecutionStep] = []
+    unnumbered: list[int] = []
+    for i, raw in enumerate(steps):
+        if isinstance(raw, dict) and raw.get("step_number") is None:
+            raw = {**raw, "step_number": 1}
+            unnumbered.append(i)
+        parsed.append(coerce(ExecutionStep, raw, f"{field}[{i}]"))
+    return parsed, unnumbered
+
+
+def number_steps(
+    steps: Sequence[ExecutionStep], unnumbered: Sequence[int], next_number: int
+) -> list[ExecutionStep]:
+    """Give each step of ``unnumbered`` the next number: one after ``next_number - 1``
+    and after every number before it in the list (explicit numbers are kept)."""
+    todo = set(unnumbered)
+    out: list[ExecutionStep] = []
+    for i, step in enumerate(steps):
+        if i in todo:
+            step = step.model_copy(update={"step_number": next_number})
+        next_number = max(next_number, step.step_number) + 1
+        out.append(step)
+    return out
+
+
 def check_outcome(outcome: TaskOutcome, limits: Limits) -> None:
     check_text(outcome.verdict, "outcome.verdict", limits.max_text_chars)
     check_text(outcome.reason, "outcome.reason", limits.max_text_chars)

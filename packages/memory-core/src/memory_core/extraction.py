@@ -5,7 +5,11 @@ seen in many episodes becomes one pattern whose statistics grow (merged by stora
 write), not a pile of copies:
 
 * ``tool_sequence``: the task type and the episode's tool path with repeats collapsed
-  (``read → edit → test``), capped at 12 tools;
+  (``read → edit → test``), capped at 12 tools, plus the working path after the last
+  failure (with the episode's outcome). When the agent started over after a failed step
+  (``attempts``: it went back to the attempt's first tool), each attempt is its own
+  sequence instead: the earlier ones observed as failures (tried, did not work), the
+  last one with the episode's outcome;
 * ``decision_point``: a step whose action checks something (check, verify, if, ...)
   and the tool chosen next;
 * ``error_recovery``: a failed step's tool and normalised error signature, and the tools
@@ -28,6 +32,7 @@ from collections import Counter
 
 from memory_core._models import (
     Episode,
+    ExecutionStep,
     Heuristic,
     OutcomeType,
     Pattern,
@@ -54,6 +59,23 @@ def collapse(tools: list[str]) -> list[str]:
         if not out or out[-1] != tool:
             out.append(tool)
     return out
+
+
+def attempts(steps: list[ExecutionStep]) -> list[tuple[int, int]]:
+    """Split an episode's steps into attempts, as ``[start, end)`` index ranges.
+
+    A new attempt starts where, right after a failed step, the agent goes back to the
+    first tool of the current attempt (it started over). A failure followed by anything
+    else is a recovery inside the same attempt (``error_recovery`` patterns cover it).
+    """
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    for i in range(1, len(steps)):
+        if not steps[i - 1].ok and steps[i].tool == steps[start].tool:
+            bounds.append((start, i))
+            start = i
+    bounds.append((start, len(steps)))
+    return bounds
 
 
 def signature(text: str, words: int = 8) -> str:
@@ -99,32 +121,47 @@ def extract_patterns(episode: Episode, outcome: TaskOutcome) -> list[Pattern]:
 
     steps = episode.steps
     tools = collapse([s.tool for s in steps])[:MAX_SEQUENCE]
-    if len(tools) >= 2:
-        add(
-            PatternKind.TOOL_SEQUENCE,
-            f"{task_type.value}|{'>'.join(tools)}",
-            f"Tool sequence for {task_type.value} tasks{_where(episode)}: {' → '.join(tools)}.",
-            tools=tools,
+    bounds = attempts(steps)
+
+    def sequence(seq: list[str], observed: float, note: str) -> None:
+        full = f"{PatternKind.TOOL_SEQUENCE.value}|{task_type.value}|{'>'.join(seq)}"
+        if len(seq) < 2 or full in found:
+            return
+        found[full] = Pattern(
+            id=Pattern.make_id(tenant, full),
+            tenant=tenant,
+            kind=PatternKind.TOOL_SEQUENCE,
+            key=full,
+            description=f"Tool sequence for {task_type.value} tasks{_where(episode)}: "
+            f"{' → '.join(seq)}{note}.",
+            task_type=task_type,
+            support=1,
+            successes=observed,
+            episode_ids=[episode.id],
+            tools=seq,
             domain=ctx.domain,
             language=ctx.language,
         )
 
-    last_failed = max((i for i, s in enumerate(steps) if not s.ok), default=None)
-    if success > 0 and last_failed is not None:
-        # The working path: what came after the last failure (an earlier attempt that
-        # failed is not part of what to repeat next time).
-        working = collapse([s.tool for s in steps[last_failed + 1 :]])[:MAX_SEQUENCE]
-        if len(working) >= 2 and working != tools:
-            add(
-                PatternKind.TOOL_SEQUENCE,
-                f"{task_type.value}|{'>'.join(working)}",
-                f"Tool sequence for {task_type.value} tasks{_where(episode)}: "
-                f"{' → '.join(working)} (after the last failed step). "
-                f"First seen on: {episode.task_description[:200]}",
-                tools=working,
-                domain=ctx.domain,
-                language=ctx.language,
-            )
+    if len(bounds) == 1:
+        sequence(tools, success, "")
+        last_failed = max((i for i, s in enumerate(steps) if not s.ok), default=None)
+        if success > 0 and last_failed is not None:
+            # The working path: what came after the last failure (an earlier attempt that
+            # failed is not part of what to repeat next time).
+            working = collapse([s.tool for s in steps[last_failed + 1 :]])[:MAX_SEQUENCE]
+            if working != tools:
+                sequence(working, success, " (after the last failed step)")
+    else:
+        # Several attempts: each one is its own sequence. The earlier ones ended in a
+        # failed step (tried and did not work, whatever the episode's outcome); the last
+        # one carries the episode's outcome. The concatenation is nobody's plan.
+        for n, (a, b) in enumerate(bounds):
+            seq = collapse([s.tool for s in steps[a:b]])[:MAX_SEQUENCE]
+            if n < len(bounds) - 1:
+                sequence(seq, 0.0, " (an attempt that ended in a failed step)")
+            else:
+                sequence(seq, success, " (the last attempt)")
 
     for i, step in enumerate(steps[:-1]):
         action = step.action.lower()

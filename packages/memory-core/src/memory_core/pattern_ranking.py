@@ -13,14 +13,17 @@ outcomes say *which* of the relevant ones comes first.
 
        p = (s_app + k·s_obs + 1) / (a + k·n_obs + 2),   k = APPLIED_DOMINANCE / (APPLIED_DOMINANCE + a)
 
-   ``a``/``s_app``: times the pattern was applied after a recommendation and worked
-   (``record_pattern_outcome``). ``n_obs``/``s_obs``: observations in the episodes this
-   query retrieved, each weighted by its relevance (so a sequence that worked for *this*
-   kind of task counts more than one that worked elsewhere); without retrieved sources,
-   the pattern's own observed rate over at most ``APPLIED_DOMINANCE`` episodes. ``k``
-   fades observations as applied evidence accrues: after ``APPLIED_DOMINANCE``
-   applications they weigh half, so a pattern that failed 5 of 5 times when applied
-   ranks below one that worked 5 of 5, however often either was seen.
+   ``a``/``s_app``: times the pattern was applied and worked (credited by ``credit``
+   or ``record_pattern_outcome``). ``n_obs``: how much of the pattern's observed support
+   comes from episodes this query retrieved, each counted by its relevance (a sequence
+   seen in tasks like *this* one counts fully, one seen elsewhere a little), capped at
+   ``APPLIED_DOMINANCE``; ``s_obs = n_obs × observed success rate`` (the pattern's own
+   rate: an episode's outcome is not the pattern's, a failed first attempt inside a
+   successful episode is a failure of that attempt). Without retrieved sources the
+   pattern's own support counts, capped the same way. ``k`` fades observations as
+   applied evidence accrues: after ``APPLIED_DOMINANCE`` applications they weigh half,
+   so a pattern that failed 5 of 5 times when applied ranks below one that worked 5 of
+   5, however often either was seen.
 4. **Exploration**: ``+ EXPLORATION / (1 + a)``, bounded by ``EXPLORATION``: an untried
    candidate is preferred over a tried one only when the estimates are within 0.1, and
    the bonus shrinks with every application, so exploration fades and the learning curve
@@ -28,25 +31,36 @@ outcomes say *which* of the relevant ones comes first.
 5. **Score** ``g × (p + bonus) × (1 + 0.1 × context match)``; ties go to the shorter
    tool list (cheaper to follow).
 
-``RECOMMEND_FLOOR``: a playbook follows a sequence only when its estimate ``p`` is at
-least 0.5 (it worked at least as often as not); below that it is reported as one to
-avoid and the agent explores instead.
+Two rules say what a caller may do with a ranked sequence:
+
+* **Confident** (``confident``): the one-standard-error lower bound of ``p`` (a Wilson
+  bound with ``z = 1`` over the effective counts ``s_app + k·s_obs`` of ``a + k·n_obs``,
+  no prior) is above one half, and the pattern is fully relevant (``g = 1``). It has
+  worked for tasks like this more often than not, beyond one standard error: one
+  success alone is not enough (its bound is exactly 0.5), two without a failure are.
+  Only a confident sequence is given as a playbook to follow; without one, an agent
+  should explore as it would without memory (the memory can still say what failed).
+  This is what keeps the memory from doing worse than no memory when it knows little.
+* **Avoid** (``RECOMMEND_FLOOR``): a relevant sequence whose estimate is below 0.5 (it
+  failed more often than it worked for tasks like this) is reported as one to avoid.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
 from memory_core._models import Pattern, TaskContext
 from memory_core._results import RetrievedPattern
+from memory_core._stats import wilson_lower_bound
 from memory_core.retrieval import context_match
 
 RELEVANCE_BAND = 0.5
 APPLIED_DOMINANCE = 5.0
 EXPLORATION = 0.1
 RECOMMEND_FLOOR = 0.5
+CONFIDENCE_Z = 1.0
+"""Standard errors below the estimate that must still be above one half (``confident``)."""
 
 
 @dataclass(frozen=True)
@@ -57,22 +71,35 @@ class Estimate:
     bonus: float
     observed_weight: float
     applications: int
+    lower: float
+    """One-standard-error lower bound of ``p`` (no prior): the ``confident`` rule."""
 
 
-def estimate(p: Pattern, local: tuple[float, float] | None = None) -> Estimate:
-    """Step 3 and 4 of the module docstring. ``local``: (weighted successes, weight) of
-    the pattern's source episodes retrieved for the query, if any."""
+def estimate(p: Pattern, local_weight: float | None = None) -> Estimate:
+    """Steps 3 and 4 of the module docstring. ``local_weight``: the relevance-weighted
+    count of the pattern's source episodes retrieved for the query, if any."""
     a, s_app = p.applications, p.application_successes
-    if local is not None and local[1] > 0:
-        s_obs, n_obs = local
+    rate = min(1.0, p.success_rate)
+    if local_weight is not None and local_weight > 0:
+        n_obs = min(local_weight, float(p.support), APPLIED_DOMINANCE)
     else:
         n_obs = float(min(p.support, APPLIED_DOMINANCE))
-        s_obs = p.success_rate * n_obs
+    s_obs = rate * n_obs
     k = APPLIED_DOMINANCE / (APPLIED_DOMINANCE + a)
-    value = (s_app + k * s_obs + 1.0) / (a + k * n_obs + 2.0)
+    s_eff, n_eff = s_app + k * s_obs, a + k * n_obs
     return Estimate(
-        p=value, bonus=EXPLORATION / (1.0 + a), observed_weight=k * n_obs, applications=a
+        p=(s_eff + 1.0) / (n_eff + 2.0),
+        bonus=EXPLORATION / (1.0 + a),
+        observed_weight=k * n_obs,
+        applications=a,
+        lower=wilson_lower_bound(s_eff, n_eff, CONFIDENCE_Z),
     )
+
+
+def confident(r: RetrievedPattern) -> bool:
+    """The ``confident`` rule of the module docstring, for a ranked pattern."""
+    c = r.components
+    return c.get("gate", 0.0) >= 1.0 and c.get("lower", 0.0) > 0.5 + 1e-9
 
 
 def pattern_quality(p: Pattern) -> float:
@@ -87,7 +114,6 @@ def rank_patterns(
     lexical: dict[UUID, float],
     context: TaskContext | None,
     limit: int,
-    outcomes: Mapping[UUID, float] | None = None,
 ) -> list[RetrievedPattern]:
     """Patterns for a query, best first (the module docstring's rule).
 
@@ -97,15 +123,13 @@ def rank_patterns(
         lexical: the pattern text's lexical score, scaled to [0, 1].
         context: the query's context, for the small context-match factor.
         limit: how many to return.
-        outcomes: observed success (0..1) of scored episodes, for the local evidence;
-            without it the patterns' own observed rates are used.
     """
     top = max(episode_scores.values(), default=0.0) or 1.0
     out: list[tuple[float, int, RetrievedPattern]] = []
     for p in patterns:
         best = 0.0
         sources: list[tuple[float, UUID]] = []
-        s_loc = n_loc = 0.0
+        n_loc = 0.0
         for eid in p.episode_ids:
             score = episode_scores.get(eid)
             if not score:
@@ -113,15 +137,13 @@ def rank_patterns(
             w = score / top
             best = max(best, w)
             sources.append((w, eid))
-            if outcomes is not None and eid in outcomes:
-                s_loc += w * outcomes[eid]
-                n_loc += w
+            n_loc += w
         lx = lexical.get(p.id, 0.0)
         relevance = 0.8 * best + 0.2 * lx
         if relevance <= 0:
             continue
         gate = min(1.0, relevance / RELEVANCE_BAND)
-        est = estimate(p, (s_loc, n_loc) if n_loc > 0 else None)
+        est = estimate(p, n_loc if n_loc > 0 else None)
         ctx = 0.0
         if context is not None:
             ctx = context_match(
@@ -140,7 +162,9 @@ def rank_patterns(
                         "evidence": round(best, 6),
                         "lexical": round(lx, 6),
                         "relevance": round(relevance, 6),
+                        "gate": round(gate, 6),
                         "quality": round(est.p, 6),
+                        "lower": round(est.lower, 6),
                         "exploration": round(est.bonus, 6),
                         "observed_weight": round(est.observed_weight, 6),
                         "context": round(ctx, 6),

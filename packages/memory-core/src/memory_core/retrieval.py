@@ -5,23 +5,35 @@ Episodes:
 1. Candidates: the backend's lexical search (BM25 over task texts and step texts) and
    vector search (cosine, current embedding model only), each limited to
    ``candidates`` items, both with the caller's filters applied inside the query.
-2. Item relevance: ``w_lex × bm25 / max_bm25 + w_sem × (cos - cos_min) / (cos_max - cos_min)``
-   over the union of items. BM25 has a true zero (no query term), so it is only scaled
-   by its best hit; cosine has none (unrelated texts sit at a model- and format-dependent
-   level, higher when every step carries its actor's name), so it is scaled between the
-   worst and the best candidate. Rank-based fusion (RRF, percentiles) was measured and
-   lost: it erases how far apart two hits are. An item missing from a channel gets 0
-   from it when the channel returned everything it had, and the score of the channel's
-   last listed hit when the list was cut at ``candidates`` (the exact top-k guarantees
-   the missing score is at most that).
+2. Two numbers per item. *Relevance* (``memory_core.relevance``) is calibrated and
+   absolute: the share of the query's term weight the item holds (weights from general
+   English, not from the store) or-ed with the cosine mapped through the model's fitted
+   curve; the same pair gets it whatever else is stored, so a fixed floor
+   (``min_relevance``) decides whether an episode is returned at all. *Rank evidence*
+   orders the relevant ones: ``w_lex × bm25 / max_bm25 + w_sem × (cos - cos_min) /
+   (cos_max - cos_min)`` over the union of items. Ranking by relevance alone was
+   measured and lost on LoCoMo (S R@5 .921 → .853, T R@10 .753 → .628): inside one
+   conversation every turn names the same speakers, and only the store's own BM25
+   statistics and the spread of cosines among the candidates tell turns apart. BM25
+   has a true zero (no query term), so it is only scaled by its best hit; cosine has
+   none, so it is scaled between the worst and the best candidate. Rank-based fusion
+   (RRF, percentiles) was measured and lost too: it erases how far apart two hits
+   are. An item missing from a channel gets 0 from it when the channel returned
+   everything it had, and the score of the channel's last listed hit when the list was
+   cut at ``candidates`` (the exact top-k guarantees the missing score is at most
+   that); its calibrated evidence from that channel is 0.
 3. Context of a step: a step's relevance adds ``neighbour`` × the relevance of each
    adjacent step of the same episode (the turn that answers a matching question, the
    output after a matching command), so a step can be found through its neighbour.
-4. Episode relevance: the best item (task text or step), plus a small share of the
-   second best, so one strong match wins but corroboration breaks ties.
-5. Final score: ``relevance × (1 + w_ctx·context + w_rec·recency + w_rew·reward)``: context,
+4. Per episode: the best item (task text or step), plus a small share of the second
+   best, so one strong match wins but corroboration breaks ties (for relevance the
+   additions are probabilistic ORs, so it stays in [0, 1]). Episodes below
+   ``min_relevance`` are dropped here: not returned, and no evidence for patterns.
+5. Final score: ``rank × (1 + w_ctx·context + w_rec·recency + w_rew·reward)``: context,
    recency and reward reorder relevant episodes but never make an irrelevant one appear.
-6. Maximal marginal relevance on task-text word overlap, for diversity.
+6. Repeats collapse (``memory_core._duplicates``): one hit per normalised task text,
+   counting the episodes that repeat it step for step; then maximal marginal relevance
+   on task-text word overlap, for diversity.
 7. Steps returned with an episode: its steps at least ``step_share`` as relevant as its
    best step, best first, then the best step's two neighbours (its context), at most
    ``max_steps``; a reader going through the results in order is not made to wade
@@ -35,22 +47,36 @@ adds to the evidence.
 
 Measured on LoCoMo (``benchmarks/retrieval_quality/locomo.py``); the choices above are
 the ones that gained there at both the session and the turn level, see its README.
+
+Over 400 lines because the older pattern ranking (``rank_patterns``, ``pattern_quality``)
+is still here for its tests; ``memory_core.pattern_ranking`` is the one in use.
 """
 
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
 
+from memory_core._duplicates import collapse
 from memory_core._fetch import fetch_steps
 from memory_core._models import EpisodeFilter, EpisodeSummary, Pattern, SearchHit, TaskContext
 from memory_core._protocols import FloatArray, StorageBackend
 from memory_core._results import RetrievedEpisode, RetrievedPattern, ScoreComponents
 from memory_core._stats import wilson_lower_bound
+from memory_core.relevance import (
+    GENERIC,
+    SemanticCalibration,
+    combine,
+    lexical_relevance,
+    query_weights,
+    query_words,
+)
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -73,12 +99,32 @@ class RankingWeights:
 
 
 @dataclass
+class ItemEvidence:
+    """What one item (task text or step) matched: calibrated channel values and terms."""
+
+    lexical: float = 0.0
+    semantic: float = 0.0
+    terms: tuple[str, ...] = ()
+
+
+@dataclass
 class EpisodeCandidate:
+    """One episode's evidence: ``rank`` and ``items`` order (relative to the query's
+    other candidates), ``relevance`` and ``evidence`` are calibrated (absolute)."""
+
     episode_id: UUID
+    rank: float = 0.0
     relevance: float = 0.0
     lexical: float = 0.0
     semantic: float = 0.0
     items: dict[int, float] = field(default_factory=dict)
+    evidence: dict[int, ItemEvidence] = field(default_factory=dict)
+    best_item: int = 0
+
+
+def either(a: float, b: float) -> float:
+    """Probabilistic OR of two relevances in [0, 1] (stays in [0, 1])."""
+    return 1.0 - (1.0 - a) * (1.0 - b)
 
 
 def lexical_scores(hits: list[SearchHit]) -> dict[tuple[UUID, int], float]:
@@ -108,9 +154,14 @@ def _missing_score(scores: dict[tuple[UUID, int], float], returned: int, limit: 
     return min(scores.values())
 
 
-def smooth_steps(items: dict[int, float], neighbour: float) -> dict[int, float]:
-    """Each step's relevance plus ``neighbour`` × each adjacent step's (task text, item
-    0, is nobody's neighbour). Steps next to a match enter with their share only."""
+def smooth_steps(
+    items: dict[int, float],
+    neighbour: float,
+    add: Callable[[float, float], float] = operator.add,
+) -> dict[int, float]:
+    """Each step's relevance plus (``add``) ``neighbour`` × each adjacent step's (task
+    text, item 0, is nobody's neighbour). Steps next to a match enter with their share
+    only. Calibrated relevance adds with ``either`` and stays in [0, 1]."""
     if neighbour <= 0:
         return dict(items)
     out = dict(items)
@@ -119,15 +170,22 @@ def smooth_steps(items: dict[int, float], neighbour: float) -> dict[int, float]:
             continue
         for m in (n - 1, n + 1):
             if m >= 1:
-                out[m] = out.get(m, 0.0) + neighbour * score
+                out[m] = add(out.get(m, 0.0), neighbour * score)
     return out
 
 
 def fuse_items(
-    lexical: list[SearchHit], semantic: list[SearchHit], weights: RankingWeights
+    lexical: list[SearchHit],
+    semantic: list[SearchHit],
+    weights: RankingWeights,
+    query: dict[str, float] | None = None,
+    calibration: SemanticCalibration | None = None,
 ) -> dict[UUID, EpisodeCandidate]:
     """Item-level fusion of the two channels (steps 2-4 of the module docstring),
-    aggregated per episode."""
+    aggregated per episode, twice: the ranking evidence (``items``, ``rank``) and the
+    calibrated relevance (``evidence``, ``relevance``). ``query`` is the query's term
+    weights (``relevance.query_weights``; none: no calibrated lexical evidence),
+    ``calibration`` maps cosine to relevance (none: ``relevance.GENERIC``)."""
     lex = lexical_scores(lexical)
     sem = semantic_scores(semantic)
     lex_missing = _missing_score(lex, len(lexical), weights.candidates)
@@ -144,14 +202,42 @@ def fuse_items(
         if cand is None:
             cand = out[key[0]] = EpisodeCandidate(key[0])
         cand.items[key[1]] = w_lex * lx + w_sem * sm
-        cand.lexical = max(cand.lexical, lex.get(key, 0.0))
-        cand.semantic = max(cand.semantic, sem.get(key, 0.0))
+    _calibrate(out, lexical, semantic, query or {}, calibration or GENERIC)
     for cand in out.values():
         cand.items = smooth_steps(cand.items, weights.neighbour)
         best = sorted(cand.items.values(), reverse=True)[:2]
-        second = best[1] if len(best) > 1 else 0.0
-        cand.relevance = best[0] + weights.second_item_share * second
+        cand.rank = best[0] + weights.second_item_share * (best[1] if len(best) > 1 else 0.0)
+        items = {n: combine(e.lexical, e.semantic) for n, e in cand.evidence.items()}
+        items = smooth_steps(items, weights.neighbour, either)
+        ranked = sorted(items.items(), key=lambda kv: (-kv[1], kv[0]))[:2]
+        if ranked:
+            cand.best_item = ranked[0][0]
+            second = ranked[1][1] if len(ranked) > 1 else 0.0
+            cand.relevance = either(ranked[0][1], weights.second_item_share * second)
     return out
+
+
+def _calibrate(
+    out: dict[UUID, EpisodeCandidate],
+    lexical: list[SearchHit],
+    semantic: list[SearchHit],
+    query: dict[str, float],
+    calibration: SemanticCalibration,
+) -> None:
+    """Each item's calibrated evidence (``relevance``): what it matched, nothing relative."""
+    for h in lexical:
+        lx = lexical_relevance(query, h.terms)
+        if lx > 0:
+            out[h.episode_id].evidence[h.item] = ItemEvidence(lexical=lx, terms=h.terms)
+            out[h.episode_id].lexical = max(out[h.episode_id].lexical, lx)
+    for h in semantic:
+        sm = calibration(h.score)
+        if sm <= 0:
+            continue
+        cand = out[h.episode_id]
+        ev = cand.evidence.setdefault(h.item, ItemEvidence())
+        ev.semantic = sm
+        cand.semantic = max(cand.semantic, sm)
 
 
 def relevant_steps(
@@ -226,7 +312,7 @@ def score_episode(
         + weights.recency * comp.recency
         + weights.reward * comp.reward
     )
-    return cand.relevance * boost, comp
+    return cand.rank * boost, comp
 
 
 def mmr(
@@ -323,6 +409,28 @@ def rank_patterns(
     return out[:limit]
 
 
+def reason(cand: EpisodeCandidate, text: str) -> str:
+    """Why an episode matched, in a few words: its best item, the query words it holds
+    and how close in meaning it is."""
+    best = cand.best_item
+    where = "task text" if best == 0 else f"step {best}"
+    ev = cand.evidence.get(best)
+    if ev is None:  # lifted by a matching neighbour
+        near = [m for m in (best - 1, best + 1) if m >= 1 and m in cand.evidence]
+        if not near:
+            return where
+        best = max(near, key=lambda m: cand.items.get(m, 0.0))
+        where = f"step {cand.best_item}, next to matching step {best}"
+        ev = cand.evidence[best]
+    parts = []
+    if ev.terms:
+        shown = ", ".join(repr(w) for w in query_words(text, ev.terms)[:6])
+        parts.append(f"words {shown} ({ev.lexical:.0%} of the query's weight)")
+    if ev.semantic >= 0.05:
+        parts.append(f"similar in meaning ({ev.semantic:.2f})")
+    return f"{where}: " + "; ".join(parts) if parts else where
+
+
 def rank_episodes(
     storage: StorageBackend,
     tenant: str,
@@ -335,24 +443,28 @@ def rank_episodes(
     max_steps: int,
     weights: RankingWeights,
     *,
+    calibration: SemanticCalibration | None = None,
+    min_relevance: float = 0.0,
     diversify: bool = True,
     fetched: dict[UUID, EpisodeSummary] | None = None,
 ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
     """The episode pipeline of the module docstring.
 
-    Returns the results and the score of every candidate scored (pattern ranking uses
-    the latter as evidence). ``fetched``, if given, receives the candidates' summaries,
-    so pattern ranking reads no episode twice.
+    Returns the results and the score of every candidate at least ``min_relevance``
+    relevant (pattern ranking uses them as evidence, so patterns come only from relevant
+    episodes). ``fetched``, if given, receives the candidates' summaries, so pattern
+    ranking reads no episode twice.
     """
     w = weights
     lexical = storage.lexical_search(tenant, text, w.candidates, filters)
     semantic: list[SearchHit] = []
     if query_vector is not None and model_id is not None:
         semantic = storage.vector_search(tenant, model_id, query_vector, w.candidates, filters)
-    candidates = fuse_items(lexical, semantic, w)
-    if not candidates:
+    candidates = fuse_items(lexical, semantic, w, query_weights(text), calibration)
+    relevant = [c for c in candidates.values() if c.relevance >= min_relevance]
+    if not relevant:
         return [], {}
-    pool = sorted(candidates.values(), key=lambda c: -c.relevance)[: max(limit * 10, 50)]
+    pool = sorted(relevant, key=lambda c: -c.rank)[: max(limit * 10, 50)]
     summaries = {s.id: s for s in storage.get_summaries(tenant, [c.episode_id for c in pool])}
     if fetched is not None:
         fetched.update(summaries)
@@ -367,10 +479,9 @@ def rank_episodes(
         comps[cand.episode_id] = comp
         scored.append((score, summary))
     all_scores = {s.id: score for score, s in scored}
-    if diversify:
-        chosen = mmr(scored, limit, w.mmr_lambda)
-    else:
-        chosen = sorted(scored, key=lambda x: -x[0])[:limit]
+    scored.sort(key=lambda x: -x[0])
+    scored, repeats = collapse(storage, tenant, scored)
+    chosen = mmr(scored, limit, w.mmr_lambda) if diversify else scored[:limit]
     results: list[RetrievedEpisode] = []
     chosen_items = {
         summary.id: relevant_steps(
@@ -385,13 +496,18 @@ def rank_episodes(
         steps = fetched_steps.get(summary.id, [])
         order = {n: k for k, n in enumerate(items)}
         steps.sort(key=lambda s: order.get(s.step_number, 0))
+        rep = repeats.get(summary.id)
         results.append(
             RetrievedEpisode(
                 episode=summary,
                 score=round(score, 6),
+                relevance=round(cand.relevance, 4),
+                reason=reason(cand, text),
                 components=comps[summary.id],
                 steps=steps,
-                matched_task=0 in cand.items,
+                matched_task=0 in cand.evidence,
+                repeats=rep.count if rep else 1,
+                last_repeat_at=rep.last_at if rep else None,
             )
         )
     return results, all_scores

@@ -13,6 +13,8 @@ HTTP   code    when
 429    -32029  the token's rate limit is exhausted (with ``Retry-After``)
 413    -32013  the body is larger than ``--max-body-bytes``
 408    -32008  the body did not arrive within ``--request-timeout``
+400    -32700  a JSON body on ``/mcp`` that is not JSON (``_jsonrpc_check``)
+400    -32600  JSON that is not a valid message (the id is echoed when valid)
 =====  ======  =================================================================
 
 An accepted request carries its ``Caller`` in the ASGI scope (``CALLER_KEY``) and, for the
@@ -34,6 +36,7 @@ from starlette.authentication import AuthCredentials
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memory_mcp._auth import TokenAuth, bearer_token
+from memory_mcp._jsonrpc_check import Refusal, check
 from memory_mcp._ratelimit import RateLimiter
 from memory_mcp._tenancy import Caller
 
@@ -47,7 +50,8 @@ TIMED_OUT = -32008
 TOO_LARGE = -32013
 RATE_LIMITED = -32029
 
-PROTECTED_PREFIXES = ("/mcp", "/metrics")
+MCP_PREFIX = "/mcp"
+PROTECTED_PREFIXES = (MCP_PREFIX, "/metrics")
 """``/health`` stays open: load balancers and orchestrators probe it without a token."""
 
 REALM = 'Bearer realm="memory-mcp"'
@@ -65,12 +69,13 @@ async def reply(
     *,
     headers: list[tuple[bytes, bytes]] | None = None,
     data: dict[str, Any] | None = None,
+    request_id: int | str | None = None,
 ) -> None:
     """An HTTP error response whose body is a JSON-RPC error."""
     error: dict[str, Any] = {"code": code, "message": message}
     if data:
         error["data"] = data
-    body = json.dumps({"jsonrpc": "2.0", "id": None, "error": error}).encode()
+    body = json.dumps({"jsonrpc": "2.0", "id": request_id, "error": error}).encode()
     await send(
         {
             "type": "http.response.start",
@@ -196,6 +201,14 @@ class HttpGuard:
                 return
             if not message.get("more_body", False):
                 break
+        if _is_mcp_json(scope):
+            # The SDK answers invalid messages -32602 with pydantic's report, and a request
+            # with a bad id not at all (202): the same rule and words as over stdio instead.
+            checked = check(bytes(body))
+            if isinstance(checked, Refusal):
+                checked.log("http", len(body))
+                await reply(send, 400, checked.code, checked.message, request_id=checked.id)
+                return
         await self.app(scope, _replay(bytes(body), receive), send)
 
     async def _too_large(self, send: Send, size: int) -> None:
@@ -207,6 +220,15 @@ class HttpGuard:
             "bytes (--max-body-bytes)",
             data={"limit": self.max_body_bytes},
         )
+
+
+def _is_mcp_json(scope: Scope) -> bool:
+    if not (scope.get("path") == MCP_PREFIX or scope.get("path", "").startswith(MCP_PREFIX + "/")):
+        return False
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"content-type":
+            return bytes(value).split(b";", 1)[0].strip().lower() == b"application/json"
+    return False
 
 
 def _content_length(scope: Scope) -> int | None:

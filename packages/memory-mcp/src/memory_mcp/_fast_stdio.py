@@ -3,11 +3,12 @@
 A thread started first thing reads the client's first line from stdin. If it is a plain
 ``initialize`` request (or a 2026 ``server/discover``), the answer (``_handshake``) is written
 at once, while the main thread imports the SDK and memory-core and builds the server (about
-2 s of CPU). Then the SDK server runs on streams this module controls: the first line is
-replayed into it, its own answer to that request is compared with the one already sent and
-discarded, and only then is the rest of stdin relayed, so the SDK sees the usual order. Any
-other first line (or an installed SDK that is not the verified release, or
-``MEMORY_MCP_FAST_HANDSHAKE=0``) is passed through untouched.
+2 s of CPU). Then the SDK server runs on streams this module controls (``_stdio_wire``, which answers every
+malformed line instead of dropping it): the first line is replayed into it, its own answer
+to that request is compared with the one already sent and discarded, and only then is the
+rest of stdin relayed, so the SDK sees the usual order. Any other first line (or an
+installed SDK that is not the verified release, or ``MEMORY_MCP_FAST_HANDSHAKE=0``) is
+passed through untouched, and the SDK answers the handshake itself.
 
 Only the standard library is imported at module level.
 """
@@ -63,7 +64,7 @@ class StdioFront:
         try:
             self.enabled = os.environ.get(DISABLE_ENV, "1") != "0" and _handshake.sdk_is_verified()
             if not self.enabled:
-                return  # stdin stays untouched for the SDK's own transport
+                return  # nothing read: the SDK answers the handshake from the wire
             self.first_line, rest = _read_line(self._stdin_fd)
             self.prefix = self.first_line + rest
             opening = _handshake.parse_opening(self.first_line)
@@ -83,16 +84,15 @@ class StdioFront:
         import anyio.to_thread
 
         await anyio.to_thread.run_sync(self._done.wait, abandon_on_cancel=True)
-        if not self.enabled:
-            await server.run_stdio_async()
-            return
+        # Disabled, the front has read nothing: the SDK answers the handshake from the wire.
         with _claimed_stdio(self._stdin_fd, self._stdout_fd) as (wire_in, wire_out):
             await self._serve_streams(server, wire_in, wire_out)
 
     async def _serve_streams(self, server: MCPServer, wire_in: int, wire_out: int) -> None:
         import anyio
-        from mcp.server.stdio import stdio_server
         from mcp.shared.message import SessionMessage
+
+        from memory_mcp._stdio_wire import wire_streams
 
         stdin = anyio.wrap_file(
             io.TextIOWrapper(
@@ -106,7 +106,7 @@ class StdioFront:
         )
         lowlevel = server._lowlevel_server  # what MCPServer.run_stdio_async runs, too
         options = lowlevel.create_initialization_options()
-        async with stdio_server(stdin, stdout) as (read, write):
+        async with wire_streams(stdin, stdout) as (read, write):
             if self.answered is None:
                 await lowlevel.run(read, write, options)
                 return

@@ -8,19 +8,23 @@ imports: ``initialize`` (protocol 2024-11-05 to 2025-11-25) and ``server/discove
 
 Nothing here may drift from the SDK: ``tests/test_fast_handshake.py`` proves field for field
 that the SDK server answers the same; the front only answers when the installed SDK is the
-verified release; and at run time it compares its answer with the SDK's own answer to the
-replayed request and logs any difference.
+verified release, or another 2.x release whose protocol-version tables (read from
+``mcp_types/version.py`` as text, not imported) equal these; and at run time it compares its
+answer with the SDK's own answer to the replayed request and logs any difference.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sys
 from typing import Any, NamedTuple
 
 from memory_mcp._version import __version__
+
+logger = logging.getLogger("memory_mcp")
 
 VERIFIED_SDK = "2.3.0"
 """The ``mcp`` release these constants were checked against (it pins ``mcp-types``)."""
@@ -63,10 +67,11 @@ INSTRUCTIONS = """\
 Persistent, self-learning memory of past coding tasks. Around each task:
 1. Before: call query_memory with the task description to get relevant past episodes,
    their key steps, patterns and heuristics.
-2. Start: call create_episode (task_description; domain, task_type, language... if known).
-3. During: call add_episode_step for each meaningful action (tool, action, result).
-4. After: call complete_episode with outcome_type success, partial_success or failure.
-5. If a retrieved pattern helped or misled you, call record_pattern_outcome.
+2. After: call record_episode once with the task, the steps you took (tool, action,
+   result) and the outcome: success, partial_success or failure.
+   For a long task, record as you go instead: create_episode, add_episode_step per
+   action, complete_episode.
+3. If a retrieved pattern helped or misled you, call record_pattern_outcome.
 """
 
 RequestId = int | str
@@ -176,8 +181,54 @@ def _plain_implementation(client: object) -> bool:
 
 
 def sdk_is_verified() -> bool:
-    """True when the installed ``mcp`` is the release the constants were verified against."""
-    return installed_sdk_version() == VERIFIED_SDK
+    """True when the front's answer is the installed SDK's: the verified release, or a 2.x
+    release that negotiates the same protocol versions (what the answer depends on)."""
+    release = installed_sdk_version()
+    if release == VERIFIED_SDK:
+        return True
+    if release is None or release.split(".", 1)[0] != VERIFIED_SDK.split(".", 1)[0]:
+        logger.info("stdio front off: mcp %s is not a 2.x release; the SDK answers", release)
+        return False
+    tables = installed_protocol_tables()
+    if tables != (HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS):
+        logger.info(
+            "stdio front off: mcp %s negotiates %s, the front knows %s; the SDK answers",
+            release,
+            tables,
+            (HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS),
+        )
+        return False
+    return True
+
+
+def installed_protocol_tables() -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """``HANDSHAKE_PROTOCOL_VERSIONS`` and ``MODERN_PROTOCOL_VERSIONS`` of the installed
+    ``mcp_types`` (first along ``sys.path``), parsed from its source without importing it."""
+    import ast  # only off the verified release: ≈1 ms more on that start-up path
+
+    for entry in sys.path:
+        path = os.path.join(entry or ".", "mcp_types", "version.py")
+        try:
+            with open(path, encoding="utf-8") as source:
+                tree = ast.parse(source.read())
+        except (OSError, SyntaxError, ValueError):
+            continue
+        found: dict[str, tuple[str, ...]] = {}
+        for node in tree.body:
+            if isinstance(node, ast.AnnAssign | ast.Assign) and node.value is not None:
+                targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        try:
+                            value = ast.literal_eval(node.value)
+                        except ValueError:
+                            continue
+                        if isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+                            found[target.id] = value
+        handshake = found.get("HANDSHAKE_PROTOCOL_VERSIONS")
+        modern = found.get("MODERN_PROTOCOL_VERSIONS")
+        return (handshake, modern) if handshake is not None and modern is not None else None
+    return None
 
 
 def installed_sdk_version() -> str | None:

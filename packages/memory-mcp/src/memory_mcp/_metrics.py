@@ -90,6 +90,11 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+def _seconds(milliseconds: float) -> str:
+    """Prometheus' base unit is the second; microsecond resolution is plenty here."""
+    return f"{milliseconds / 1000:.6f}"
+
+
 def render_prometheus(server: ServerMetrics, core: MetricsSnapshot | None, version: str) -> str:
     """The Prometheus text format (version 0.0.4) for both metric sources."""
     out: list[str] = []
@@ -110,19 +115,18 @@ def render_prometheus(server: ServerMetrics, core: MetricsSnapshot | None, versi
     for name, stats in sorted(server.tools.items()):
         out.append(f'memory_mcp_tool_errors_total{{tool="{_label(name)}"}} {stats.errors}')
     family(
-        "memory_mcp_tool_latency_ms",
+        "memory_mcp_tool_duration_seconds",
         "summary",
-        "Tool call latency in milliseconds over a sliding window.",
+        "Tool call duration in seconds (quantiles over a sliding window).",
     )
     for name, stats in sorted(server.tools.items()):
         ordered = sorted(stats.latencies)
+        tool = f'tool="{_label(name)}"'
         for q in (0.5, 0.95, 0.99):
-            value = percentile(ordered, q * 100)
-            out.append(
-                f'memory_mcp_tool_latency_ms{{tool="{_label(name)}",quantile="{q}"}} {value:.3f}'
-            )
-        out.append(f'memory_mcp_tool_latency_ms_sum{{tool="{_label(name)}"}} {stats.total_ms:.3f}')
-        out.append(f'memory_mcp_tool_latency_ms_count{{tool="{_label(name)}"}} {stats.calls}')
+            seconds = _seconds(percentile(ordered, q * 100))
+            out.append(f'memory_mcp_tool_duration_seconds{{{tool},quantile="{q}"}} {seconds}')
+        out.append(f"memory_mcp_tool_duration_seconds_sum{{{tool}}} {_seconds(stats.total_ms)}")
+        out.append(f"memory_mcp_tool_duration_seconds_count{{{tool}}} {stats.calls}")
 
     if core is not None:
         family("memory_core_operations_total", "counter", "Core operations by name.")
@@ -131,13 +135,27 @@ def render_prometheus(server: ServerMetrics, core: MetricsSnapshot | None, versi
         family("memory_core_operation_errors_total", "counter", "Core operations that failed.")
         for op, m in sorted(core.operations.items()):
             out.append(f'memory_core_operation_errors_total{{operation="{_label(op)}"}} {m.errors}')
-        family("memory_core_operation_latency_ms", "summary", "Core operation latency (ms).")
+        family(
+            "memory_core_operation_duration_seconds",
+            "summary",
+            "Core operation duration in seconds (quantiles over a sliding window).",
+        )
         for op, m in sorted(core.operations.items()):
-            for q, value in ((0.5, m.p50_ms), (0.95, m.p95_ms), (0.99, m.p99_ms)):
+            label = f'operation="{_label(op)}"'
+            for q, quantile_ms in ((0.5, m.p50_ms), (0.95, m.p95_ms), (0.99, m.p99_ms)):
                 out.append(
-                    f'memory_core_operation_latency_ms{{operation="{_label(op)}",quantile="{q}"}} '
-                    f"{value:.3f}"
+                    f'memory_core_operation_duration_seconds{{{label},quantile="{q}"}} '
+                    f"{_seconds(quantile_ms)}"
                 )
+            out.append(f"memory_core_operation_duration_seconds_count{{{label}}} {m.count}")
+        family(
+            "memory_core_retrievals_total",
+            "counter",
+            "Retrievals by whether any episode passed the relevance floor (MEMORY_MIN_RELEVANCE).",
+        )
+        for result in ("above_floor", "below_floor"):
+            count = core.events.get(f"retrievals_{result}", 0)
+            out.append(f'memory_core_retrievals_total{{result="{result}"}} {count}')
         gauges = {
             "memory_core_episodes": (core.episodes, "Stored episodes."),
             "memory_core_completed_episodes": (core.completed_episodes, "Completed episodes."),
@@ -152,6 +170,6 @@ def render_prometheus(server: ServerMetrics, core: MetricsSnapshot | None, versi
         family(
             "memory_core_cache", "gauge", "Cache statistics by name (hits, misses, hit_rate...)."
         )
-        for key, value in sorted(core.cache.items()):
-            out.append(f'memory_core_cache{{stat="{_label(key)}"}} {float(value)}')
+        for key, stat in sorted(core.cache.items()):
+            out.append(f'memory_core_cache{{stat="{_label(key)}"}} {float(stat)}')
     return "\n".join(out) + "\n"

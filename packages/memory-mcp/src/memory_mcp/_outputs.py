@@ -81,6 +81,14 @@ class EpisodeHit(BaseModel):
     verdict: str | None = None
     reward: float | None = None
     score: float
+    relevance: float = Field(
+        description="calibrated relevance in [0, 1]; same meaning in any store"
+    )
+    reason: str = Field(description="why it matched: which step, which words, how close in meaning")
+    repeats: int = Field(
+        1, description="episodes this hit stands for (identical repeats collapsed)"
+    )
+    last_repeat_at: datetime | None = Field(None, description="when the latest repeat began")
     key_steps: list[KeyStep] = Field(default_factory=list)
 
 

@@ -117,6 +117,7 @@ class Database:
         try:
             if t.mode == "remote":
                 return libsql.connect(t.database, auth_token=t.auth_token, isolation_level=None)
+            encryption = {"encryption_key": t.encryption_key} if t.encryption_key else {}
             if t.mode == "replica":
                 conn = libsql.connect(
                     t.database,
@@ -125,10 +126,13 @@ class Database:
                     auth_token=t.auth_token,
                     isolation_level=None,
                     timeout=0.0,
+                    **encryption,
                 )
             else:
-                conn = libsql.connect(t.database, isolation_level=None, timeout=0.0)
+                conn = libsql.connect(t.database, isolation_level=None, timeout=0.0, **encryption)
         except ValueError as exc:
+            if "not a database" in str(exc) and t.encryption_key:
+                raise self.error(f"cannot open {t.display}: wrong database key", exc) from exc
             raise self.error(f"cannot open {t.display}", exc) from exc
         if t.mode == "file":
             self._retrying(lambda: self._pragmas(conn))

@@ -35,6 +35,8 @@ class Target:
     sync_url: str | None = None
     sync_interval: float | None = None
     auth_token: str = field(default="", repr=False)
+    encryption_key: str | None = field(default=None, repr=False)
+    """libSQL's at-rest key for a local file (``memory_core.security.database_key``)."""
 
     @property
     def is_local(self) -> bool:

@@ -12,7 +12,6 @@ from memory_core import (
     Complexity,
     EpisodeFilter,
     EpisodePage,
-    ExecutionStep,
     InvalidInputError,
     OutcomeType,
     StepResult,
@@ -166,17 +165,10 @@ def log(
                 "tokens_used": tokens,
             }
         ]
-    if any(item.get("step_number") is None for item in raw):
-        existing = memory.get_episode(eid).steps
-        next_number = max((s.step_number for s in existing), default=0) + 1
-        for item in raw:
-            if item.get("step_number") is None:
-                item["step_number"] = next_number
-                next_number += 1
-    steps = [ExecutionStep.model_validate(item) for item in raw]
-    memory.log_steps(eid, steps)
-    data = {"episode_id": str(eid), "step_numbers": [s.step_number for s in steps]}
-    emit(state.format, data, lambda: f"logged step {', '.join(str(s.step_number) for s in steps)}")
+    # steps without a number are numbered by the memory (one past the highest stored)
+    numbers = memory.log_steps(eid, raw)
+    data = {"episode_id": str(eid), "step_numbers": numbers}
+    emit(state.format, data, lambda: f"logged step {', '.join(map(str, numbers))}")
 
 
 @app.command(

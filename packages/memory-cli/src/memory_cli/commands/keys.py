@@ -15,7 +15,15 @@ from typing import Annotated, Any
 
 import typer
 from memory_core import InvalidInputError
-from memory_core.security import RotationProgress, acting_as, generate_key, key_usage, rotate_keys
+from memory_core.security import (
+    Keyring,
+    RotationProgress,
+    acting_as,
+    generate_key,
+    key_usage,
+    rewrap_database_key,
+    rotate_keys,
+)
 
 from memory_cli._examples import examples
 from memory_cli._output import emit
@@ -77,6 +85,9 @@ def rotate(
 ) -> None:
     """Re-wrap every data key not wrapped by the active master key (progress on stderr)."""
     state = get_state(ctx)
+    if state.config.encrypt_database:
+        _rotate_database_key(state)
+        return
     memory = state.memory
     tenants = [state.config.tenant] if tenant_only else None
     with tracked("re-wrapping data keys", None) as tracker, acting_as(principal()):
@@ -98,6 +109,29 @@ def rotate(
         lambda: (
             f"re-wrapped {done} data key(s); data keys per master key: "
             + (", ".join(f"{k}={v}" for k, v in sorted(usage.items())) or "none")
+        ),
+    )
+
+
+def _rotate_database_key(state: Any) -> None:
+    """An encrypted database has one data key, in ``<database>.key``: re-wrap that file."""
+    path = state.config.database_path()
+    if path is None or "{tenant}" in str(path):
+        raise InvalidInputError(
+            "keys rotate re-wraps the key of one local database file (file:path URL)",
+            field="DATABASE_URL",
+        )
+    with acting_as(principal()):
+        changed = rewrap_database_key(path, state.config)
+    kid = Keyring.from_config(state.config)
+    active = kid.active_id if kid is not None else None
+    data: dict[str, Any] = {"database": path.name, "rewrapped": changed, "master_key": active}
+    emit(
+        state.format,
+        data,
+        lambda: (
+            f"{path.name}: key {'re-wrapped with' if changed else 'already wrapped by'} "
+            f"master key {active}"
         ),
     )
 

@@ -66,7 +66,10 @@ def query(
         state.format,
         result,
         lambda: [
-            or_empty(retrieved_episodes_table(result.episodes), "matching episodes"),
+            or_empty(
+                retrieved_episodes_table(result.episodes),
+                "relevant past episode (nothing scored above MEMORY_MIN_RELEVANCE)",
+            ),
             or_empty(retrieved_patterns_table(result.patterns), "matching patterns"),
             or_empty(heuristics_table(result.heuristics), "heuristics yet"),
         ],

@@ -18,9 +18,6 @@ DEFAULT_TOKENS = 600
 EPISODES = 3
 STEPS_PER_EPISODE = 3
 PLAYBOOK_STEPS = 5
-# Until retrieval scores are calibrated (issue 14), the floor is how much of the prompt
-# an episode's own text covers: a third of the prompt's terms, at least one of them.
-MIN_TERM_COVERAGE = 1 / 3
 
 
 def token_budget() -> int:
@@ -30,16 +27,6 @@ def token_budget() -> int:
         return max(0, int(raw)) if raw else DEFAULT_TOKENS
     except ValueError:
         return DEFAULT_TOKENS
-
-
-def relevant(hit: RetrievedEpisode, prompt: str) -> bool:
-    """Whether an episode clears the relevance floor for ``prompt``."""
-    wanted = set(terms(prompt))
-    if not wanted:
-        return False
-    text = " ".join([hit.episode.task_description, *(f"{s.tool} {s.action}" for s in hit.steps)])
-    covered = wanted & set(terms(text))
-    return bool(covered) and len(covered) / len(wanted) >= MIN_TERM_COVERAGE
 
 
 def _episode_lines(n: int, hit: RetrievedEpisode) -> list[str]:
@@ -73,7 +60,8 @@ def build_context(
     result = memory.query(
         prompt, ctx, limit=EPISODES + 2, for_episode=episode_id, status="completed"
     )
-    hits = [h for h in result.episodes if relevant(h, prompt)][:EPISODES]
+    # query applies the calibrated floor (MEMORY_MIN_RELEVANCE): what it returns is relevant
+    hits = result.episodes[:EPISODES]
     if not hits:
         return ""
     header = "Relevant past work from memory (outcomes of hook-recorded sessions are inferred):"

@@ -217,6 +217,7 @@ class Dashboard:
             patterns=patterns,
             listed=listed,
             searched=bool(params.q),
+            min_relevance=self.memory.config.min_relevance,
             nav="search",
         )
 
@@ -319,6 +320,8 @@ class Dashboard:
             cache_labels=labels,
             cache_rates=rates,
             operations=operations,
+            events=self.memory.metrics_registry.tallies(),
+            min_relevance=self.memory.config.min_relevance,
             nav="learning",
         )
 

@@ -6,6 +6,9 @@ erasure and API tokens (issue 9, library part).
   clear; ``SelfLearningMemory`` installs it when ``MEMORY_ENCRYPTION_KEYS`` or
   ``MEMORY_SENSITIVE_TENANTS`` is set. What search can do on them: see ``_encrypted``.
 * ``rotate_keys(memory)``: re-wrap data keys with the active master key, in batches.
+* ``database_key``: with ``MEMORY_ENCRYPT_DATABASE=true`` the whole libSQL file (and its
+  WAL) is encrypted under a data key kept wrapped in ``<database>.key``;
+  ``rewrap_database_key`` rotates its master key without re-encrypting the file.
 * ``AuditLog`` (``memory.audit_log``) and ``memory.audit(...)``: who did what, when, to
   which ids, with what outcome; never payloads. ``acting_as(principal)`` attributes calls.
 * ``apply_retention`` / ``RetentionJob``: per-tenant ``RetentionPolicy`` with dry run.
@@ -23,6 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from memory_core.security._audit import AuditLog, AuditRecord, acting_as, current_principal
+    from memory_core.security._database_key import (
+        database_key,
+        key_file,
+        rewrap_database_key,
+    )
     from memory_core.security._encrypted import EncryptedStorage, structural_patterns
     from memory_core.security._erasure import (
         ErasureReport,
@@ -53,6 +61,9 @@ _WHERE = {
     "AuditRecord": "_audit",
     "acting_as": "_audit",
     "current_principal": "_audit",
+    "database_key": "_database_key",
+    "key_file": "_database_key",
+    "rewrap_database_key": "_database_key",
     "EncryptedStorage": "_encrypted",
     "structural_patterns": "_encrypted",
     "ErasureReport": "_erasure",
@@ -99,12 +110,15 @@ __all__ = [
     "acting_as",
     "apply_retention",
     "current_principal",
+    "database_key",
     "encrypted_tenants",
     "erase_episode",
     "erase_matching",
     "erase_tenant",
     "generate_key",
+    "key_file",
     "key_usage",
+    "rewrap_database_key",
     "rotate_keys",
     "start_retention_job",
     "structural_patterns",

@@ -276,6 +276,21 @@ class Playbook(_Model):
     session_id: str | None = Field(
         default=None, description="recommendation session, with for_episode"
     )
+    confident: bool = Field(
+        default=False,
+        description="follow the steps: their sequence worked for tasks like this more often "
+        "than not, beyond one standard error; otherwise explore as without memory",
+    )
+    confidence: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="lower bound of the success estimate of the steps' sequence",
+    )
+    avoid: list[list[str]] = Field(
+        default_factory=list,
+        description="tool sequences tried for tasks like this that failed more often than not",
+    )
 
 
 class PatternExplanation(_Model):

@@ -1,8 +1,11 @@
 """Playbooks: the best patterns for a task as an ordered list of concrete next steps.
 
-The backbone is the best-ranked tool-sequence pattern (rank already weighs evidence,
-relevance and quality, where quality is a Wilson bound that drops when a pattern keeps
-failing after being applied). Each of its tools becomes a step whose action text comes
+The backbone is the best-ranked *confident* tool-sequence pattern (``pattern_ranking``:
+rank weighs relevance and the success estimate; confident means it worked for tasks like
+this more often than not, beyond one standard error), else the best one worth trying
+(estimate at least ``RECOMMEND_FLOOR``), reported with ``confident=False`` so that an
+agent explores as it would without memory. Relevant sequences that failed more often
+than not are listed in ``avoid``. Each of its tools becomes a step whose action text comes
 from a successful step of the episode the pattern was learned from. Decision points and
 error recoveries about those tools are inserted as "check" and "recover" steps after
 the step they concern; heuristics that say "avoid" become warnings. Without a sequence,
@@ -14,10 +17,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from memory_core._errors import EpisodeNotFoundError
 from memory_core._models import Heuristic, Pattern, PatternKind, TaskContext
 from memory_core._results import RetrievedPattern
 from memory_core._validation import check_text
-from memory_core.pattern_ranking import RECOMMEND_FLOOR, pattern_quality
+from memory_core.pattern_ranking import RECOMMEND_FLOOR, confident, pattern_quality
 from memory_core.workflow._common import as_uuid, check_range, clip
 from memory_core.workflow._models import PastEpisode, PatternExplanation, Playbook, PlaybookStep
 
@@ -54,11 +58,15 @@ class PlaybooksMixin:
             check_range(max_steps, "max_steps", 1, MAX_PLAYBOOK_STEPS)
             eid = as_uuid(for_episode, "for_episode") if for_episode is not None else None
             t = self._tenant(tenant)
+            if eid is not None:
+                with self._lock:
+                    if not self.storage.get_summaries(t, [eid]):
+                        raise EpisodeNotFoundError(eid, field="for_episode")
             ranked = self.retrieve_relevant_patterns(
                 task_description, context, CANDIDATES, tenant=t
             )
             heuristics = self.list_heuristics(100, tenant=t)
-            steps, warnings = _plan(self, t, ranked, heuristics, max_steps)
+            steps, warnings, backbone = _plan(self, t, ranked, heuristics, max_steps)
             ids = list(dict.fromkeys(pid for s in steps for pid in s.evidence_pattern_ids))
             session = None
             if eid is not None:
@@ -69,6 +77,11 @@ class PlaybooksMixin:
                 warnings=warnings,
                 pattern_ids=ids,
                 session_id=session,
+                confident=backbone is not None and confident(backbone),
+                confidence=0.0
+                if backbone is None
+                else round(min(1.0, backbone.components.get("lower", 0.0)), 6),
+                avoid=_avoid(ranked),
             )
 
     def explain_pattern(
@@ -178,13 +191,26 @@ def _actions(memory: MemoryHost, tenant: str, r: RetrievedPattern) -> list[str]:
     return [f"Use {tool}" for tool in tools]
 
 
+def _avoid(ranked: list[RetrievedPattern]) -> list[list[str]]:
+    """Relevant sequences whose estimate is below the floor (they failed more often than
+    they worked for tasks like this)."""
+    return [
+        list(r.pattern.tools)
+        for r in ranked
+        if r.pattern.kind is PatternKind.TOOL_SEQUENCE
+        and r.pattern.tools
+        and r.components.get("gate", 0.0) >= 1.0
+        and r.components.get("quality", 1.0) < RECOMMEND_FLOOR
+    ]
+
+
 def _plan(
     memory: MemoryHost,
     tenant: str,
     ranked: list[RetrievedPattern],
     heuristics: list[Heuristic],
     max_steps: int,
-) -> tuple[list[PlaybookStep], list[str]]:
+) -> tuple[list[PlaybookStep], list[str], RetrievedPattern | None]:
     ranked_ids = {r.pattern.id for r in ranked}
     warnings = [
         f"Avoid: when {h.condition}, {h.action.removeprefix('avoid: ')} "
@@ -206,8 +232,9 @@ def _plan(
     ctxs = [r for r in ranked if r.pattern.kind is PatternKind.CONTEXT_PATTERN and r.pattern.tools]
     main: list[PlaybookStep] = []
     good = [r for r in seqs if r.components.get("quality", 1.0) >= RECOMMEND_FLOOR]
-    if good:
-        best = good[0]
+    backbone = good[0] if good else None
+    if backbone is not None:
+        best = backbone
         texts = _actions(memory, tenant, best)
         main = [
             _step(t, a, "do", [best.pattern])
@@ -265,4 +292,5 @@ def _plan(
         plan.append(s)
         plan.extend(step for _, after, step in chosen if after == i)
     plan = plan[:max_steps]
-    return [s.model_copy(update={"order": i}) for i, s in enumerate(plan, start=1)], warnings
+    steps = [s.model_copy(update={"order": i}) for i, s in enumerate(plan, start=1)]
+    return steps, warnings, backbone
