@@ -249,6 +249,7 @@ def _run(
     for conv in conversations:
         tenant = f"locomo-{conv.name}"
         episodes = store(memory, conv, tenant)
+        memory.flush()  # every session's vectors written (the embedding worker caught up)
         turn_ids = {s.number: [t.dia_id for t in s.turns] for s in conv.sessions}
         for q in conv.questions:
             t0 = time.perf_counter()
