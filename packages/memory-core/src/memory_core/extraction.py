@@ -5,9 +5,14 @@ seen in many episodes becomes one pattern whose statistics grow (merged by stora
 write), not a pile of copies:
 
 * ``tool_sequence``: the task type and the episode's tool path with repeats collapsed
-  (``read → edit → test``), capped at 12 tools; when steps failed, also the working
-  path after the last failure (with the episode's outcome) and every attempt that ended
-  in a failed step (observed as a failure: it was tried and did not work);
+  (``read → edit → test``), capped at 12 tools; in a successful episode with failed
+  steps, also the working path after the last failure. A failed episode's path, and
+  each of its attempts (the steps up to a failed step, since the previous one), go to
+  the sequence's *failed twin* (key suffix ``|failed``). So a sequence's own episodes
+  are those where it worked and its twin's those where it was tried and failed, and
+  ranking can tell "worked for tasks like this" from "failed for tasks like this"
+  (``pattern_ranking``). Inside a successful episode a failed step is part of a path
+  that worked (a test that found the bug), so it is not counted against anything;
 * ``decision_point``: a step whose action checks something (check, verify, if, ...)
   and the tool chosen next;
 * ``error_recovery``: a failed step's tool and normalised error signature, and the tools
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 
 from memory_core._models import (
     Episode,
@@ -37,6 +43,7 @@ from memory_core._models import (
     TaskOutcome,
 )
 from memory_core._stats import wilson_lower_bound
+from memory_core.pattern_ranking import FAILED_SUFFIX
 from memory_core.reward import base_reward
 
 MAX_SEQUENCE = 12
@@ -76,13 +83,24 @@ def _where(episode: Episode) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def extract_patterns(episode: Episode, outcome: TaskOutcome) -> list[Pattern]:
-    """Patterns observed in one episode; each key at most once (support counts episodes)."""
+def extract_patterns(
+    episode: Episode, outcome: TaskOutcome, failed_applications: Sequence[Sequence[str]] = ()
+) -> list[Pattern]:
+    """Patterns observed in one episode; each key at most once (support counts episodes).
+    ``failed_applications``: tool sequences the episode followed after they were shown and
+    that failed there (``credit``); each is observed as a failure (its failed twin) even
+    when a later attempt saved the episode."""
     tenant, ctx, task_type = episode.tenant, episode.context, episode.task_type
     success = _observed_success(outcome)
     found: dict[str, Pattern] = {}
 
-    def add(kind: PatternKind, key: str, description: str, **fields: object) -> None:
+    def add(
+        kind: PatternKind,
+        key: str,
+        description: str,
+        observed: float | None = None,
+        **fields: object,
+    ) -> None:
         full = f"{kind.value}|{key}"
         if full in found:
             return
@@ -94,18 +112,20 @@ def extract_patterns(episode: Episode, outcome: TaskOutcome) -> list[Pattern]:
             description=description,
             task_type=task_type,
             support=1,
-            successes=success,
+            successes=success if observed is None else observed,
             episode_ids=[episode.id],
             **fields,  # type: ignore[arg-type]
         )
 
     steps = episode.steps
     tools = collapse([s.tool for s in steps])[:MAX_SEQUENCE]
+    failed = FAILED_SUFFIX if success == 0 else ""
     if len(tools) >= 2:
         add(
             PatternKind.TOOL_SEQUENCE,
-            f"{task_type.value}|{'>'.join(tools)}",
-            f"Tool sequence for {task_type.value} tasks{_where(episode)}: {' → '.join(tools)}.",
+            f"{task_type.value}|{'>'.join(tools)}{failed}",
+            f"Tool sequence for {task_type.value} tasks{_where(episode)}: "
+            f"{' → '.join(tools)}{' (tried and failed)' if failed else ''}.",
             tools=tools,
             domain=ctx.domain,
             language=ctx.language,
@@ -114,7 +134,7 @@ def extract_patterns(episode: Episode, outcome: TaskOutcome) -> list[Pattern]:
     last_failed = max((i for i, s in enumerate(steps) if not s.ok), default=None)
     if success > 0 and last_failed is not None:
         # The working path: what came after the last failure (an earlier attempt that
-        # failed is not part of what to repeat next time).
+        # failed is not part of what to repeat next time; shorter, it wins ties).
         working = collapse([s.tool for s in steps[last_failed + 1 :]])[:MAX_SEQUENCE]
         if len(working) >= 2 and working != tools:
             add(
@@ -126,32 +146,39 @@ def extract_patterns(episode: Episode, outcome: TaskOutcome) -> list[Pattern]:
                 domain=ctx.domain,
                 language=ctx.language,
             )
-    start = 0
-    for i, step in enumerate(steps):
-        if step.ok:
-            continue
-        # An attempt that ended in a failed step: what was tried and did not work, so a
-        # later task can skip it. Its own outcome is a failure, whatever the episode's.
-        attempt = collapse([s.tool for s in steps[start : i + 1]])[:MAX_SEQUENCE]
-        start = i + 1
-        full = f"{PatternKind.TOOL_SEQUENCE.value}|{task_type.value}|{'>'.join(attempt)}"
-        if len(attempt) < 2 or attempt == tools or full in found:
-            continue
-        found[full] = Pattern(
-            id=Pattern.make_id(tenant, full),
-            tenant=tenant,
-            kind=PatternKind.TOOL_SEQUENCE,
-            key=full,
-            description=f"Tool sequence for {task_type.value} tasks{_where(episode)}: "
-            f"{' → '.join(attempt)} (an attempt that ended in a failed step).",
-            task_type=task_type,
-            support=1,
-            successes=0.0,
-            episode_ids=[episode.id],
-            tools=attempt,
-            domain=ctx.domain,
-            language=ctx.language,
-        )
+    for seq in failed_applications:
+        seq = list(seq)[:MAX_SEQUENCE]
+        if len(seq) >= 2:
+            add(
+                PatternKind.TOOL_SEQUENCE,
+                f"{task_type.value}|{'>'.join(seq)}{FAILED_SUFFIX}",
+                f"Tool sequence for {task_type.value} tasks{_where(episode)}: "
+                f"{' → '.join(seq)} (followed and failed).",
+                observed=0.0,
+                tools=seq,
+                domain=ctx.domain,
+                language=ctx.language,
+            )
+    if success == 0:
+        # Every attempt of a failed episode (the steps up to each failed step, since the
+        # previous one) was tried and did not work: a failure of that sequence, so a
+        # later task can skip it.
+        start = 0
+        for i, step in enumerate(steps):
+            if step.ok:
+                continue
+            attempt = collapse([s.tool for s in steps[start : i + 1]])[:MAX_SEQUENCE]
+            start = i + 1
+            if len(attempt) >= 2:
+                add(
+                    PatternKind.TOOL_SEQUENCE,
+                    f"{task_type.value}|{'>'.join(attempt)}{FAILED_SUFFIX}",
+                    f"Tool sequence for {task_type.value} tasks{_where(episode)}: "
+                    f"{' → '.join(attempt)} (tried and failed).",
+                    tools=attempt,
+                    domain=ctx.domain,
+                    language=ctx.language,
+                )
 
     for i, step in enumerate(steps[:-1]):
         action = step.action.lower()
