@@ -1,9 +1,9 @@
 """Scale benchmark: operation × store size → p50/p95/p99, throughput, peak RSS, disk size.
 
-Builds one durable store (libSQL file) per size with ``SelfLearningMemory.import_episode``
-(the public import path: one transaction per finished episode, inline pattern extraction
-and embeddings), reusing the previous size's store as a head start and resuming an
-interrupted build. Stores live in ``benchmarks/.data/`` (gitignored) and are reused
+Builds one durable store (libSQL file) per size with ``SelfLearningMemory.import_episodes``
+(the bulk import path: one transaction per batch of 500, embeddings in batches, patterns
+merged once per batch), reusing the previous size's store as a head start and resuming
+an interrupted build. Stores live in ``benchmarks/.data/`` (gitignored) and are reused
 between runs; each measurement runs in a fresh process on a throwaway copy, so writes
 do not grow the cached store and peak RSS is that of one size::
 
@@ -15,7 +15,10 @@ do not grow the cached store and peak RSS is that of one size::
 Writes ``benchmarks/results/scale.md`` and ``scale.json`` (``--out`` to change).
 Retrieval queries are distinct per call, so they miss the retrieval cache and include
 embedding the query with the default local model; ``retrieve_context (cache hit)``
-repeats one query.
+repeats one query. The machine-independent figure is ``retrieval p95 / scan p95``: the
+p95 of ``retrieve_relevant_context`` over the p95 of a one-thread numpy exact top-10
+over a float32 matrix of the store's shape (vectors × dimension), timed in the same
+process right after.
 """
 
 from __future__ import annotations
@@ -86,13 +89,17 @@ def build(data_dir: Path, size: int, log: Any = print) -> dict[str, Any]:
     have = memory.count_episodes()
     t0 = time.perf_counter()
     built = 0
+
+    def progress(report: Any) -> None:
+        if report.batches % 20 == 0:
+            log(f"  {have + report.processed:,}/{size:,} episodes ({report.rate:.0f}/s)")
+
     try:
-        for i in range(have, size):
-            memory.import_episode(completed_episode(random.Random(SEED + i), i))
-            built += 1
-            if built % 5000 == 0:
-                rate = built / (time.perf_counter() - t0)
-                log(f"  {have + built:,}/{size:,} episodes ({rate:.0f}/s)")
+        episodes = (completed_episode(random.Random(SEED + i), i) for i in range(have, size))
+        report = memory.import_episodes(episodes, progress=progress)
+        built = report.imported
+        if report.problems:
+            raise SystemExit(f"import refused {len(report.problems)}: {report.problems[:3]}")
     finally:
         memory.close()
     elapsed = time.perf_counter() - t0
@@ -155,6 +162,10 @@ def measure(data_dir: Path, size: int, rounds: int, queries: int) -> dict[str, A
         ops["retrieve_context (top 5)"] = summarize(
             timed(lambda i: memory.retrieve_relevant_context(qs[i], limit=5), queries)
         )
+        qqs = [query(rng) for _ in range(queries)]
+        ops["query (episodes + patterns)"] = summarize(
+            timed(lambda i: memory.query(qqs[i], limit=5), queries)
+        )
         ops["retrieve_context (cache hit)"] = summarize(
             timed(lambda i: memory.retrieve_relevant_context(qs[0], limit=5), queries)
         )
@@ -167,16 +178,69 @@ def measure(data_dir: Path, size: int, rounds: int, queries: int) -> dict[str, A
         ops["get_episode (cache hit)"] = summarize(
             timed(lambda i: memory.get_episode(hot), rounds * 5)
         )
+        vectors, dim = _vector_shape(memory)
+        index_mb = _index_mb(memory)
         memory.close()
+    rss = peak_rss_mb()  # before the reference matrix below
+    scan = _numpy_scan(vectors, dim, queries)
+    retrieval_p95 = ops["retrieve_context (top 5)"]["p95_ms"]
     return {
         "size": size,
         "open_ms": round(open_s * 1000, 1),
         "first_query_ms": round(first_query_s * 1000, 1),
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": rss,
         "disk_mb": info["disk_mb"],
+        "index_mb": index_mb,
+        "vectors": vectors,
         "build_rate_per_s": info.get("build_rate_per_s"),
+        "numpy_scan": scan,
+        "retrieval_over_scan_p95": round(retrieval_p95 / scan["p95_ms"], 2)
+        if scan["p95_ms"]
+        else None,
         "operations": ops,
     }
+
+
+def _vector_shape(memory: Any) -> tuple[int, int]:
+    """(vectors, dimension) of the store's model (the one with the most vectors)."""
+    infos = memory.storage.embedding_models()
+    info = max(infos, key=lambda i: i.count, default=None)
+    return (info.count, info.dimension) if info else (0, 0)
+
+
+def _index_mb(memory: Any) -> float:
+    """In-process search indexes (vector matrices; lexical postings when reported)."""
+    storage = memory.storage
+    total = 0
+    for name in ("_vectors", "_lexical"):
+        index = getattr(storage, name, None)
+        stats = getattr(index, "stats", None)
+        if callable(stats):
+            total += int(stats().get("bytes", 0))
+    return round(total / 2**20, 1)
+
+
+def _numpy_scan(n: int, dim: int, queries: int) -> dict[str, float]:
+    """p50/p95 of an exact top-10 (``argpartition``) over an ``n`` × ``dim`` float32
+    matrix with one BLAS thread: the reference the retrieval p95 is divided by."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    if n == 0:
+        return {"p50_ms": 0.0, "p95_ms": 0.0}
+    rng = np.random.default_rng(0)
+    matrix = rng.standard_normal((n, dim), dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    qs = rng.standard_normal((queries, dim), dtype=np.float32)
+
+    def top10(i: int) -> object:
+        scores = matrix @ qs[i]
+        best = np.argpartition(-scores, 10)[:10]
+        return best[np.argsort(-scores[best])]
+
+    with threadpool_limits(1, "blas"):
+        stats = summarize(timed(top10, queries))
+    return {"p50_ms": stats["p50_ms"], "p95_ms": stats["p95_ms"]}
 
 
 def render(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
@@ -198,13 +262,16 @@ def render(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
             )
     lines += [
         "",
-        "| size | build rate (episodes/s) | DB on disk | peak RSS (measuring) | open | first query |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| size | build rate (episodes/s) | DB on disk | index in RAM | peak RSS (measuring) "
+        "| open | first query | vectors | numpy top-10 p95 | retrieval p95 / scan p95 |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {r['size']:,} | {r['build_rate_per_s'] or '-'} | {r['disk_mb']} MiB "
-            f"| {r['peak_rss_mb']} MiB | {r['open_ms']:.0f} ms | {r['first_query_ms']:.0f} ms |"
+            f"| {r['index_mb']} MiB | {r['peak_rss_mb']} MiB | {r['open_ms']:.0f} ms "
+            f"| {r['first_query_ms']:.0f} ms | {r['vectors']:,} "
+            f"| {fmt_ms(r['numpy_scan']['p95_ms'])} | {r['retrieval_over_scan_p95']} |"
         )
     return "\n".join(lines) + "\n"
 

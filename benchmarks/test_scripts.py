@@ -43,13 +43,16 @@ def test_scale_quick(tmp_path: Path) -> None:
     for r in report["results"]:
         assert set(r["operations"]) == {
             "start_episode", "log_step", "log_steps (100 per call)", "complete_episode",
-            "retrieve_context (top 5)", "retrieve_context (cache hit)",
+            "retrieve_context (top 5)", "query (episodes + patterns)",
+            "retrieve_context (cache hit)",
             "retrieve_patterns (top 5)", "get_episode (cache hit)",
         }  # fmt: skip
         for stats in r["operations"].values():
             _percentiles_ordered(stats)
             assert stats["throughput_per_s"] > 0
         assert r["disk_mb"] > 0 and r["peak_rss_mb"] > 0 and r["build_rate_per_s"] > 0
+        assert r["vectors"] > r["size"] and r["numpy_scan"]["p95_ms"] > 0
+        assert r["retrieval_over_scan_p95"] > 0
     small, large = report["results"]
     assert large["disk_mb"] > small["disk_mb"], "the 1,000-episode store is not larger"
     # The stores are reused: a second build of the same size adds nothing.

@@ -3,7 +3,8 @@
 Starts the server as a subprocess over stdio (the way Claude Code and other MCP hosts
 run it), then: lists the tools, asks the memory about a task, creates an episode, logs
 one step and a batch of steps, completes it, queries again (the episode comes back
-with its patterns), records feedback for a pattern, and checks health::
+with its patterns), records feedback for a pattern, records a second, finished task in
+one call (``record_episode``), and reads the health resource::
 
     uv run python examples/memory_mcp_integration.py [DB_PATH]
 
@@ -89,7 +90,21 @@ async def main(db: Path) -> None:
                        episode_id=eid, success=True)  # fmt: skip
         episode = await call(client, "get_episode", episode_id=eid)
         print(f"   stored steps: {len(episode['steps'])}")
-        health = await call(client, "health_check")
+
+        # A finished task in one call: steps need no numbers (they follow their order).
+        recorded = await call(client, "record_episode",
+                              task_description="Fix the flaky search pagination test",
+                              domain="web-api", task_type="debugging", steps=[
+            {"tool": "run_tests", "action": "pytest tests/test_search.py -x",
+             "result": {"type": "error", "message": "page 2 repeats an item"}},
+            {"tool": "edit_file", "action": "order search results by id as a tie-break"},
+            {"tool": "run_tests", "action": "pytest tests/test_search.py", "result": "9 passed"},
+        ], outcome_type="success", verdict="stable order; test passes")  # fmt: skip
+        print(f"   recorded {recorded['step_count']} steps in one call")
+
+        # Health is a resource (the health_check tool is in the full profile).
+        read = await client.read_resource("memory://health")  # type: ignore[arg-type]
+        health = json.loads(read.contents[0].text)  # type: ignore[union-attr]
         print(f"   healthy: {health['ok']}")
 
 

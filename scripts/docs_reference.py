@@ -107,7 +107,10 @@ def tools_page() -> str:
         f"`memory-mcp` serves {len(core)} tools in its default `core` profile and "
         f"{len(tools)} with `--tools full` (`MEMORY_MCP_TOOL_PROFILE=full`). Every tool has",
         "typed arguments with size limits, a structured result and annotations; a bad",
-        "argument gets a tool error naming the field and the limit.",
+        "argument gets a tool error naming the field and the limit. The `core` profile",
+        "lists its tools compactly for an agent's context (no limits, titles or output",
+        "schemas in `tools/list`, under 1,500 tokens; every limit is still enforced);",
+        "below is the full listing.",
         "",
         "Generated from the schemas the server lists (`scripts/docs_reference.py`).",
         "",

@@ -31,9 +31,11 @@ def _step_args(n: int = 1) -> list[dict[str, Any]]:
     ]
 
 
-def test_round_trip_health_check(benchmark: Any, mcp_tool: McpTool, rounds: int) -> None:
-    r = benchmark.pedantic(mcp_tool, args=("health_check", {}), rounds=rounds * 4)
-    assert r["ok"] is True
+def test_round_trip_get_episode(benchmark: Any, mcp_tool: McpTool, rounds: int) -> None:
+    """The cheapest tool of the core profile (health_check is in the full one)."""
+    eid = _create(mcp_tool)
+    r = benchmark.pedantic(mcp_tool, args=("get_episode", {"episode_id": eid}), rounds=rounds * 4)
+    assert r["id"] == eid
 
 
 def test_create_episode(benchmark: Any, mcp_tool: McpTool, rounds: int) -> None:

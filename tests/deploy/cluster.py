@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import socket
 import subprocess
 import sys
@@ -146,6 +147,11 @@ class Mcp:
             raise ToolError(tool, _text(result))
         assert result.structured_content is not None, tool
         return dict(result.structured_content)
+
+    async def health(self) -> dict[str, Any]:
+        """The ``memory://health`` resource (``health_check`` of the full tool profile)."""
+        read = await self._client.read_resource("memory://health")  # type: ignore[arg-type]
+        return dict(json.loads(read.contents[0].text))  # type: ignore[union-attr]
 
     async def outcome(self, tool: str, /, **arguments: Any) -> tuple[bool, Any]:
         """(ok, structured result or error text) without raising."""

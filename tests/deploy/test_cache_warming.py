@@ -14,7 +14,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def cache_counts(mcp: Mcp) -> tuple[int, int]:
-    detail = (await mcp.call("health_check"))["memory"]["cache"]["detail"]
+    detail = (await mcp.health())["memory"]["cache"]["detail"]
     return int(detail["hits"]), int(detail["misses"])
 
 

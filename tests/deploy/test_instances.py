@@ -130,13 +130,13 @@ async def test_health_check_reports_the_instances_feature_flags(cluster: Cluster
     flags = []
     for server in cluster.servers:
         async with Mcp(server.url) as mcp:
-            flags.append((await mcp.call("health_check"))["memory"]["feature_flags"])
+            flags.append((await mcp.health())["memory"]["feature_flags"])
     assert flags == [{"mmr": True}, {"mmr": True}, {"mmr": False}]
 
 
 async def cache_hits(server: Server) -> int:
     async with Mcp(server.url) as mcp:
-        health = await mcp.call("health_check")
+        health = await mcp.health()
     return int(health["memory"]["cache"]["detail"]["hits"])
 
 
@@ -191,7 +191,7 @@ async def test_with_redis_stopped_nothing_fails_and_deletes_still_apply(
         assert not await served(b, eid)
         for server in cluster.servers:
             async with Mcp(server.url) as mcp:
-                health = await mcp.call("health_check")
+                health = await mcp.health()
             assert health["ok"] and health["memory"]["cache"]["ok"], health
     finally:
         cluster.redis.start()

@@ -112,7 +112,7 @@ async def first_episode(url: str, n: int) -> str:
 
 async def test_each_release_reads_what_the_other_wrote(rollout: Rollout) -> None:
     async with Mcp(rollout.new.url) as mcp:
-        health = await mcp.call("health_check")
+        health = await mcp.health()
         assert health["memory"]["storage"]["detail"]["schema_version"] >= 4  # migrated
         old_episode = await mcp.call("get_episode", episode_id=rollout.before)
         assert old_episode["task_description"] == "deploy task 1"

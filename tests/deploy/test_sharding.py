@@ -78,7 +78,7 @@ async def test_servers_route_tenants_to_their_own_files(tmp_path: Path) -> None:
             async with Mcp(server.url) as mcp:
                 for n in range(3):
                     await write_episode(mcp, n, domain=marker(tenant))
-                health = await mcp.call("health_check")
+                health = await mcp.health()
                 shards = health["memory"]["storage"]["detail"]["shards"]
                 assert list(shards) == [tenant]  # opened lazily: only its own tenant
     finally:

@@ -81,3 +81,22 @@ def test_failure_counts_support_without_success_and_yields_avoid_heuristic() -> 
 
 def test_signature_normalises() -> None:
     assert signature("Error 42 in '/usr/lib/x.py': `foo` failed") == "error in failed"
+
+
+def test_starting_over_splits_attempts_a_recovery_does_not() -> None:
+    # read → edit → test fails, then the agent starts over with read: two attempts
+    restart = _episode("fix", ["read", "edit", "test", "read", "grep", "test"], error_at=3)
+    seqs = {
+        tuple(p.tools): p.successes
+        for p in extract_patterns(restart, TaskOutcome.success())
+        if p.kind is PatternKind.TOOL_SEQUENCE
+    }
+    assert seqs == {("read", "edit", "test"): 0.0, ("read", "grep", "test"): 1.0}
+    # test fails and the agent fixes it with edit → test: one attempt that recovered
+    recover = _episode("fix", ["read", "edit", "test", "edit", "test"], error_at=3)
+    seqs = {
+        tuple(p.tools): p.successes
+        for p in extract_patterns(recover, TaskOutcome.success())
+        if p.kind is PatternKind.TOOL_SEQUENCE
+    }
+    assert seqs == {("read", "edit", "test", "edit", "test"): 1.0, ("edit", "test"): 1.0}

@@ -105,12 +105,13 @@ def test_query_reads_storage_once_per_kind(
     costs: dict[int, dict[str, tuple[dict[str, int], int]]],
 ) -> None:
     """One read path: both search channels, one batched read of summaries and of the
-    chosen steps, then the patterns and heuristics; the recommendation shown is stored."""
+    chosen steps, then the patterns and heuristics; the recommendation shown is stored,
+    once its episode is known to exist (an in-progress episode is not a candidate)."""
     calls, _ = costs[LARGE]["query"]
     assert calls == {
         "lexical_search": 1,
         "vector_search": 1,
-        "get_summaries": 1,  # candidates; the patterns reuse them as evidence
+        "get_summaries": 2,  # candidates (the patterns reuse them); for_episode exists
         "get_steps_many": 1,
         "search_patterns": 1,
         "get_patterns": 1,

@@ -113,3 +113,25 @@ def test_a_long_episode_does_not_follow_every_sequence_it_touches() -> None:
     assert applied_outcome(seq, _episode(spread, True)) is None
     near = [("read", True), ("grep", True), ("edit", True), ("lint", True), ("test", True)]
     assert applied_outcome(seq, _episode(near, True)) is True
+
+
+def test_one_success_is_not_confident_two_are_and_a_failure_undoes_it() -> None:
+    def ranked(support: int, successes: float) -> bool:
+        ids = [uuid.uuid4() for _ in range(support)]
+        p = make_pattern("p", tools=("a", "b"), support=support, successes=successes)
+        p = p.model_copy(update={"episode_ids": ids})
+        return confident(rank_patterns(dict.fromkeys(ids, 1.0), [p], {}, None, 1)[0])
+
+    assert not ranked(1, 1.0)  # its lower bound is exactly one half
+    assert ranked(2, 2.0)
+    assert not ranked(2, 1.0)
+
+
+def test_a_weakly_relevant_pattern_is_never_confident() -> None:
+    near = [uuid.uuid4() for _ in range(5)]
+    far = [uuid.uuid4() for _ in range(5)]
+    a = make_pattern("a", tools=("a", "b"), support=5, successes=5.0, episode_ids=near)
+    b = make_pattern("b", tools=("a", "c"), support=5, successes=5.0, episode_ids=far)
+    scores = {**dict.fromkeys(near, 1.0), **dict.fromkeys(far, 0.2)}
+    out = {r.pattern.key: r for r in rank_patterns(scores, [a, b], {}, None, 5)}
+    assert confident(out["a"]) and not confident(out["b"])

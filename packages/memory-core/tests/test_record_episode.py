@@ -105,15 +105,15 @@ def test_log_steps_numbers_the_next_ones(memory: SelfLearningMemory) -> None:
     eid = memory.start_episode("log with and without numbers")
     assert memory.log_step(eid, {"tool": "first"}) == 1
     assert memory.log_steps(eid, [{"tool": "second"}, {"tool": "third"}]) == [2, 3]
-    # the count's next number when it is free (one row read), else after the highest
+    # always after the highest stored number: a gap is never filled in
     assert memory.log_step(eid, ExecutionStep(step_number=5, tool="jump")) == 5
     assert memory.log_steps(eid, [{"tool": "taken", "step_number": None}]) == [6]
     assert memory.log_step(eid, ExecutionStep(step_number=20, tool="far")) == 20
-    assert memory.log_step(eid, {"tool": "free"}) == 7
+    assert memory.log_step(eid, {"tool": "next"}) == 21
     with pytest.raises(DuplicateStepError):
         memory.log_step(eid, {"tool": "again", "step_number": 3})
     numbers = [s.step_number for s in memory.get_episode(eid).steps]
-    assert numbers == [1, 2, 3, 5, 6, 7, 20]
+    assert numbers == [1, 2, 3, 5, 6, 20, 21]
 
 
 @pytest.mark.parametrize(

@@ -59,8 +59,8 @@ async def test_argument_errors_name_the_field_and_unknown_ids_are_not_found(
         t = await error_text(c, "query_memory", {"query": "q", "limit": 0})
         assert "limit" in t
 
-        t = await error_text(c, "analyze_patterns", {"min_success_rate": 1.5})
-        assert "min_success_rate" in t
+        t = await error_text(c, "recommend_playbook", {"task_description": "t", "max_steps": 51})
+        assert "max_steps" in t and "50" in t
 
         t = await error_text(c, "no_such_tool", {})
         assert "no_such_tool" in t

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ async def call(client: Client, tool: str, args: dict[str, Any] | None = None) ->
 
 
 async def run_lifecycle(client: Client) -> str:
-    """create → 20 steps → complete → query returns it → analyze_patterns shows its patterns."""
+    """create → 20 steps → complete → query returns it → its patterns are readable."""
     created = await call(
         client,
         "create_episode",
@@ -109,11 +110,9 @@ async def run_lifecycle(client: Client) -> str:
     assert hit["key_steps"] and hit["key_steps"][0]["tool"] in tools
     assert "rate limiter" in found["summary"]
 
-    analysis = await call(client, "analyze_patterns", {"limit": 100})
-    listed = {p["pattern_id"] for p in analysis["patterns"]}
-    assert extracted & listed, (extracted, listed)
-    assert analysis["count"] == len(analysis["patterns"])
-    for p in analysis["patterns"]:
+    for pid in extracted:  # each extracted pattern is readable, with its statistics
+        read = await client.read_resource(f"memory://patterns/{pid}")  # type: ignore[arg-type]
+        p = json.loads(read.contents[0].text)  # type: ignore[union-attr]
         assert 0.0 <= p["success_rate"] <= 1.0 and p["support"] >= 1
 
     full = await call(client, "get_episode", {"episode_id": episode_id})
@@ -130,7 +129,8 @@ async def test_lifecycle_over_stdio(data_dir: Path, stdio: Stdio) -> None:
         names = {t.name for t in (await client.list_tools()).tools}
         assert {"create_episode", "add_episode_step", "complete_episode", "query_memory"} <= names
         await run_lifecycle(client)
-        metrics = await call(client, "get_metrics")
+        read = await client.read_resource("memory://metrics")  # type: ignore[arg-type]
+        metrics = json.loads(read.contents[0].text)  # type: ignore[union-attr]
         assert metrics["tools"]["add_episode_step"]["calls"] == 11
         assert metrics["core"]["episodes"] == 1 and metrics["core"]["steps"] == 20
 
@@ -138,7 +138,8 @@ async def test_lifecycle_over_stdio(data_dir: Path, stdio: Stdio) -> None:
 async def test_lifecycle_over_streamable_http(http_server: Any) -> None:
     async with Client(http_server.url) as client:
         await run_lifecycle(client)
-        health = await call(client, "health_check")
+        read = await client.read_resource("memory://health")  # type: ignore[arg-type]
+        health = json.loads(read.contents[0].text)  # type: ignore[union-attr]
         assert health["ok"] is True and health["transport"] == "http"
         assert health["memory"]["storage"]["ok"] is True
 

@@ -68,7 +68,7 @@ async def write(client: Client, words: str, *, fail: bool) -> str:
 async def test_delete_over_stdio_leaves_no_byte_on_disk(
     data_dir: Path, stdio: Callable[..., StdioServerParameters]
 ) -> None:
-    async with Client(stdio(data_dir)) as c:
+    async with Client(stdio(data_dir, "--tools", "full")) as c:
         for words in ("alpha", "bravo"):
             await write(c, words, fail=False)
         eid = await write(c, MARKER, fail=True)
@@ -88,12 +88,13 @@ async def test_delete_over_stdio_leaves_no_byte_on_disk(
         assert MARKER not in json.dumps(found)
     assert marker_hits(data_dir) == {}
 
-    async with Client(stdio(data_dir)) as c:
+    async with Client(stdio(data_dir, "--tools", "full")) as c:
         gone = await c.call_tool("get_episode", {"episode_id": eid})
         assert gone.is_error
         patterns = (await ok(c, "analyze_patterns", {"limit": 100}))["patterns"]
         assert patterns and MARKER not in json.dumps(patterns)
         for p in patterns:
             explained = await c.call_tool("explain_pattern", {"pattern_id": p["pattern_id"]})
+            assert not explained.is_error, explained.content
             assert MARKER not in json.dumps(explained.structured_content)
     assert marker_hits(data_dir) == {}

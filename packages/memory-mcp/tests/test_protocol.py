@@ -58,19 +58,21 @@ def test_old_protocol_over_stdio(spawn: Spawn, version: str) -> None:
     send(proc, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
     tools = receive(proc)["result"]["tools"]
     names = {t["name"] for t in tools}
-    assert {"create_episode", "query_memory", "health_check", "get_metrics"} <= names
+    assert {"create_episode", "record_episode", "query_memory"} <= names
     create = next(t for t in tools if t["name"] == "create_episode")
     assert create["inputSchema"]["required"] == ["task_description"]
-    assert create["annotations"]["readOnlyHint"] is False
+    query = next(t for t in tools if t["name"] == "query_memory")
+    assert query["annotations"]["readOnlyHint"] is True
     send(proc, {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
                 "params": {"name": "create_episode", "arguments": {"task_description": "old client"}}})  # fmt: skip
     created = receive(proc)["result"]
     assert created.get("isError") is not True, created
     assert created["structuredContent"]["episode_id"]
-    # health_check opens storage, cache and the embedding model, which log: to stderr only.
-    send(proc, {"jsonrpc": "2.0", "id": 4, "method": "tools/call",
-                "params": {"name": "health_check", "arguments": {}}})  # fmt: skip
-    assert receive(proc)["id"] == 4
+    # health opens storage, cache and the embedding model, which log: to stderr only.
+    send(proc, {"jsonrpc": "2.0", "id": 4, "method": "resources/read",
+                "params": {"uri": "memory://health"}})  # fmt: skip
+    health = receive(proc)
+    assert health["id"] == 4 and json.loads(health["result"]["contents"][0]["text"])["ok"]
     proc.stdin.close()  # type: ignore[union-attr]
     assert proc.stdout is not None
     for line in proc.stdout.read().splitlines():

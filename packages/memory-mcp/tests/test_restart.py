@@ -25,7 +25,7 @@ async def test_restart_reads_everything_back(
     data_dir: Path, stdio: Callable[..., StdioServerParameters], http_factory: Callable[..., Any]
 ) -> None:
     written: dict[str, dict[str, Any]] = {}
-    async with Client(stdio(data_dir)) as c:
+    async with Client(stdio(data_dir, "--tools", "full")) as c:
         for i in range(3):
             eid = (await ok(c, "create_episode", {
                 "task_description": f"migrate table {i} to the new schema",
@@ -45,7 +45,7 @@ async def test_restart_reads_everything_back(
         patterns_before = (await ok(c, "analyze_patterns", {"limit": 100}))["patterns"]
     assert (data_dir / "memory.db").exists()
 
-    async with Client(stdio(data_dir)) as c:
+    async with Client(stdio(data_dir, "--tools", "full")) as c:
         for eid, before in written.items():
             after = await ok(c, "get_episode", {"episode_id": eid})
             assert after == before
@@ -62,7 +62,7 @@ async def test_restart_reads_everything_back(
         await ok(c, "complete_episode", {"episode_id": open_id, "outcome_type": "partial_success",
                                          "completed": ["a"], "failed": ["b"]})  # fmt: skip
 
-    server = http_factory(data_dir)
+    server = http_factory(data_dir, "--tools", "full")
     async with Client(server.url) as c:
         found = await ok(
             c, "query_memory", {"query": "migrate table to the new schema", "limit": 5}

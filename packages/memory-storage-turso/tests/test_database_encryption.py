@@ -35,8 +35,9 @@ def _config(tmp_path: Path, keys: str, **extra: object) -> MemoryConfig:
 
 
 def _record(memory: SelfLearningMemory, *, sensitive: bool = False) -> None:
+    kind = "staging" if sensitive else "production"
     eid = memory.start_episode(
-        f"Rotate the {MARKER} signing certificate",
+        f"Rotate the {MARKER} {kind} signing certificate",
         TaskContext(domain="ops"),
         "other",
         metadata={"sensitive": True, "note": MARKER} if sensitive else {"note": MARKER},
@@ -68,9 +69,9 @@ def test_no_plaintext_on_disk_and_sensitive_episodes_are_searchable(tmp_path: Pa
         _record(memory)
         _record(memory, sensitive=True)
         hits = memory.retrieve_relevant_context("renew the TLS signing certificate", limit=5)
-        assert len(hits) == 2  # the sensitive one too: lexical and semantic channels
-        assert {h.episode.task_description for h in hits} == {
-            f"Rotate the {MARKER} signing certificate"
+        assert {h.episode.task_description for h in hits} == {  # the sensitive one too
+            f"Rotate the {MARKER} production signing certificate",
+            f"Rotate the {MARKER} staging signing certificate",
         }
         assert _files_with_marker(tmp_path) == []  # WAL and shm included, while open
     assert _files_with_marker(tmp_path) == []

@@ -94,7 +94,17 @@ def test_search_open_and_delete_an_episode(
     assert "Relevance" in why and f"words in the task: {MARKER}, health, endpoint" in why
     assert f"pytest run the tests — matches {MARKER}" in why  # found in the step's message
     assert "register the handler —" not in why  # a step without the query's words
+    meter = browser.find_element(By.CSS_SELECTOR, "article.hit dl.why meter")
+    assert 0.35 <= float(meter.get_attribute("value") or 0) <= 1.0  # calibrated, above the floor
+    assert browser.find_element(By.CSS_SELECTOR, "article.hit p.reason-text").text
     screenshot(browser, "search")
+
+    # A question from another domain entirely: the page says nothing relevant is known.
+    browser.get(server.url + "/search?q=bake+a+chocolate+cake+for+grandma")
+    assert browser.find_elements(By.CSS_SELECTOR, "article.hit") == []
+    assert "No relevant past episode" in browser.find_element(By.TAG_NAME, "main").text
+    browser.back()
+    hits = browser.find_elements(By.CSS_SELECTOR, "article.hit h3 a")
 
     navigate(browser, hits[0].click)
     assert browser.current_url.endswith(f"/episodes/{ids['target']}")

@@ -15,7 +15,6 @@ from uuid import UUID
 from memory_core._context import MemoryContext
 from memory_core._deletion import delete_everywhere
 from memory_core._errors import (
-    DuplicateStepError,
     EpisodeNotFoundError,
     EpisodeStateError,
     InvalidInputError,
@@ -112,30 +111,16 @@ class EpisodeLifecycle:
         with c.metrics.timed(op):
             eid = as_uuid(episode_id, "episode_id")
             parsed, unnumbered = parse_steps(steps)
-            if not unnumbered:
-                check_steps(parsed, c.limits, existing=0)
+            # Left-out numbers are checked provisionally (from 1); the store numbers them
+            # for real in the transaction that inserts them (several processes may append).
+            check_steps(number_steps(parsed, unnumbered, 1), c.limits, existing=0)
             t = c.tenant(tenant)
             with c.lock:
                 storage = c.backends.storage
                 if not unnumbered:
                     count = storage.append_steps(t, eid, parsed)
                 else:
-                    # The step count (one row) is the next number when steps are numbered
-                    # contiguously; after a gap it collides, and the full episode tells
-                    # the real maximum.
-                    found = storage.get_summaries(t, [eid])
-                    if not found:
-                        raise EpisodeNotFoundError(eid)
-                    parsed = number_steps(parsed, unnumbered, found[0].step_count + 1)
-                    check_steps(parsed, c.limits, existing=0)
-                    try:
-                        count = storage.append_steps(t, eid, parsed)
-                    except DuplicateStepError:
-                        stored = storage.get_episode(t, eid)
-                        top = max((s.step_number for s in stored.steps), default=0) if stored else 0
-                        parsed = number_steps(parsed, unnumbered, top + 1)
-                        check_steps(parsed, c.limits, existing=0)
-                        count = storage.append_steps(t, eid, parsed)
+                    count, parsed = storage.append_next_steps(t, eid, parsed, unnumbered)
             if c.config.audit_steps:
                 c.guard.audit(op, t, [eid])  # security
             if count > c.limits.max_steps_per_episode:

@@ -63,9 +63,14 @@ class NotFoundError(MemoryCoreError, LookupError):
 
 
 class EpisodeNotFoundError(NotFoundError):
-    def __init__(self, episode_id: object) -> None:
-        super().__init__(f"episode not found: {episode_id}")
+    """``field``: the argument that named the episode, when it was evidence for something
+    else (feedback, a recommendation), so the message says which argument to fix."""
+
+    def __init__(self, episode_id: object, field: str | None = None) -> None:
+        where = f" ({field} must name an episode of this tenant)" if field else ""
+        super().__init__(f"episode not found: {episode_id}{where}")
         self.episode_id = episode_id
+        self.field = field
 
 
 class PatternNotFoundError(NotFoundError):

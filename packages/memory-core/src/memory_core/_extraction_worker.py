@@ -78,12 +78,16 @@ class ExtractionWorker:
             for i, (item, _) in enumerate(items)
         ]
 
-    def after_extraction(self, tenant: str, patterns: list[Pattern]) -> None:
-        """Heuristics from the merged statistics (a second, re-derivable write)."""
+    def after_extraction(
+        self, tenant: str, patterns: list[Pattern], *, stored: list[Pattern] | None = None
+    ) -> None:
+        """Heuristics from the merged statistics (a second, re-derivable write);
+        ``stored``: the patterns as the write stored them, if it returned them."""
         if not patterns:
             return
         storage = self._backends.storage
-        stored = storage.get_patterns(tenant, [p.id for p in patterns])
+        if stored is None:
+            stored = storage.get_patterns(tenant, [p.id for p in patterns])
         heuristics = derive_heuristics(stored)
         if heuristics:
             storage.upsert_heuristics(tenant, heuristics)

@@ -159,8 +159,9 @@ class SelfLearningMemory(WorkflowMixin):
         tenant: str | None = None,
     ) -> int:
         """Append one step to an in-progress episode (durable when this returns); returns
-        its number. A dict step without ``step_number`` gets the next one: the step
-        count + 1, or one past the highest number when that one is taken."""
+        its number. A dict step without ``step_number`` gets the next one: one past the
+        highest number stored, read and written in one transaction, so servers in several
+        processes appending to one episode never take the same number."""
         return self._episodes.append(episode_id, [step], tenant, "log_step")[0]
 
     def log_steps(

@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from memory_core._context import MemoryContext
-from memory_core._errors import PatternNotFoundError
+from memory_core._errors import EpisodeNotFoundError, PatternNotFoundError
 from memory_core._events import LifecycleListener, ShownSource
 from memory_core._ids import as_uuid
 from memory_core._models import Episode, Heuristic, Pattern, PatternFilter, PatternKind
@@ -76,6 +76,9 @@ class PatternService:
             eid = as_uuid(applied_in_episode, "applied_in_episode")
             t = c.tenant(tenant)
             with c.lock:
+                # Evidence must exist: an id from nowhere must not move the statistics.
+                if not c.backends.storage.get_summaries(t, [eid]):
+                    raise EpisodeNotFoundError(eid, field="applied_in_episode")
                 pattern = self.record_usage(t, pid, eid, bool(success))
                 c.cache.invalidate_retrievals(t)
             c.guard.audit("record_pattern_outcome", t, [pid, eid])  # security

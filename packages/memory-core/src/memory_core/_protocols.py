@@ -25,7 +25,7 @@ General rules for every backend method:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 from uuid import UUID
 
@@ -125,6 +125,27 @@ class EpisodeStore(Protocol):
         Raises ``EpisodeNotFoundError`` (unknown in this tenant), ``EpisodeStateError``
         (completed), ``DuplicateStepError`` (a step number already stored: nothing of the
         batch is written). Steps are returned by reads ordered by ``step_number``.
+        """
+        ...
+
+    def append_next_steps(
+        self,
+        tenant: str,
+        episode_id: UUID,
+        steps: Sequence[ExecutionStep],
+        unnumbered: Sequence[int],
+        prepare: Callable[[list[ExecutionStep]], list[ExecutionStep]] | None = None,
+    ) -> tuple[int, list[ExecutionStep]]:
+        """``append_steps``, where the steps at the indexes ``unnumbered`` get their numbers
+        in the same transaction as the insert: ``memory_core.protocols.number_steps(steps,
+        unnumbered, <largest stored number> + 1)``. Writers in several processes on one
+        store therefore never collide. ``prepare``, if given, maps the numbered steps to
+        what is written, inside the transaction (the encrypting wrapper seals each step
+        bound to its number). Returns the new count and the numbered steps (before
+        ``prepare``).
+
+        Raises as ``append_steps``; ``DuplicateStepError`` only when an explicit number of
+        the batch is already stored or meets an assigned one.
         """
         ...
 

@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from memory_core._context import MemoryContext
-from memory_core._errors import EmbeddingError, InvalidInputError
+from memory_core._errors import EmbeddingError, EpisodeNotFoundError, InvalidInputError
 from memory_core._ids import as_uuid
 from memory_core._models import (
     SCHEMA_VERSION,
@@ -171,11 +171,17 @@ class Retriever:
         for_episode: UUID | str | None,
         ranked: list[RetrievedPattern],
         task_description: str,
+        known: Mapping[UUID, EpisodeSummary] | None = None,
     ) -> None:
-        """Announce the patterns shown for an episode: they learn from its outcome."""
+        """Announce the patterns shown for an episode: they learn from its outcome. The
+        episode must exist in the tenant (``known``: summaries already read this call)."""
         if for_episode is None:
             return
         eid = as_uuid(for_episode, "for_episode")
+        if known is None or eid not in known:
+            with self._ctx.lock:
+                if not self._ctx.backends.storage.get_summaries(tenant, [eid]):
+                    raise EpisodeNotFoundError(eid, field="for_episode")
         ids = [r.pattern.id for r in ranked]
         self._ctx.events.patterns_shown(tenant, eid, ids, "patterns", task_description)
 
@@ -261,7 +267,7 @@ class Retriever:
                     if episodes or patterns
                     else []
                 )
-            self._remember_shown(t, for_episode, patterns, task_description)
+            self._remember_shown(t, for_episode, patterns, task_description, fetched)
             return QueryResult(episodes=episodes, patterns=patterns, heuristics=heuristics)
 
     def _retrieval_key(self, *parts: Any) -> str:

@@ -16,11 +16,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from memory_core._errors import (
@@ -29,7 +31,13 @@ from memory_core._errors import (
     InvalidInputError,
     MemoryCoreError,
 )
-from memory_core._models import EmbeddingRecord, Episode, Extraction, Pattern
+from memory_core._models import (
+    MAX_PATTERN_SOURCES,
+    EmbeddingRecord,
+    Episode,
+    Extraction,
+    Pattern,
+)
 from memory_core._validation import coerce
 from memory_core.extraction import extract_patterns
 
@@ -114,18 +122,40 @@ def bulk_import(
         )
     report = ImportReport()
     started = time.perf_counter()
-    bulk = _bulk_capable(memory.backends.storage)
-    seen: set[UUID] = set()
-    for batch in _batches(enumerate(episodes), batch_size):
-        if bulk:
-            _import_batch(memory, batch, report, seen)
-        else:
-            _import_one_by_one(memory, import_one, batch, report)
-        report.processed += len(batch)
+
+    def committed(size: int, first_problem: int) -> None:
+        report.problems[first_problem:] = sorted(
+            report.problems[first_problem:], key=lambda p: p.index
+        )
+        report.processed += size
         report.batches += 1
         report.seconds = time.perf_counter() - started
         if progress is not None:
             progress(report.model_copy(deep=True))
+
+    batches = _batches(enumerate(episodes), batch_size)
+    if not _bulk_capable(memory.backends.storage):
+        for batch in batches:
+            mark = len(report.problems)
+            _import_one_by_one(memory, import_one, batch, report)
+            committed(len(batch), mark)
+    else:
+        # Two stages: one thread parses, extracts and embeds batch k+1 while this one
+        # writes batch k (the embedder's tokenizer and the engine's I/O leave the GIL).
+        seen: set[UUID] = set()
+        with ThreadPoolExecutor(1, thread_name_prefix="memory-import") as pool:
+            first = next(batches, None)
+            pending = pool.submit(_prepare, memory, first, seen) if first else None
+            while pending is not None:
+                prepared = pending.result()
+                following = next(batches, None)
+                pending = pool.submit(_prepare, memory, following, seen) if following else None
+                mark = len(report.problems)
+                report.problems.extend(prepared.problems)
+                report.duplicates += prepared.duplicates
+                for write in prepared.writes:
+                    _commit(memory, write, report)
+                committed(prepared.size, mark)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -164,21 +194,37 @@ def _problem(index: int, exc: MemoryCoreError) -> ImportProblem:
     return ImportProblem(index=index, field=field, message=str(exc))
 
 
-def _import_batch(
-    memory: MemoryContext,
-    batch: list[tuple[int, Any]],
-    report: ImportReport,
-    seen: set[UUID],
-) -> None:
+@dataclass
+class _Write:
+    """The new episodes of one tenant in a batch, with what is written with them."""
+
+    tenant: str
+    items: list[_Item]
+    extraction: Extraction
+
+
+@dataclass
+class _Prepared:
+    """A batch parsed, checked and embedded, ready to be written."""
+
+    size: int
+    problems: list[ImportProblem]
+    duplicates: int
+    writes: list[_Write]
+
+
+def _prepare(memory: MemoryContext, batch: list[tuple[int, Any]], seen: set[UUID]) -> _Prepared:
+    """Parse, drop duplicates (in the input and in the store), extract and embed."""
+    out = _Prepared(len(batch), [], 0, [])
     by_tenant: dict[str, list[_Item]] = {}
     for index, raw in batch:
         try:
             episode = _parse(memory, raw)
         except MemoryCoreError as exc:
-            report.problems.append(_problem(index, exc))
+            out.problems.append(_problem(index, exc))
             continue
         if episode.id in seen:
-            report.duplicates += 1
+            out.duplicates += 1
             continue
         seen.add(episode.id)
         patterns: list[Pattern] = []
@@ -187,6 +233,7 @@ def _import_batch(
             episode = episode.model_copy(update={"pattern_ids": [p.id for p in patterns]})
         by_tenant.setdefault(episode.tenant, []).append(_Item(index, episode, patterns))
     for tenant, items in by_tenant.items():
+        # Read before the previous batch commits: its ids are not these (``seen``).
         with memory.lock:
             stored = {
                 s.id
@@ -194,52 +241,82 @@ def _import_batch(
                     tenant, [i.episode.id for i in items]
                 )
             }
-        report.duplicates += sum(1 for i in items if i.episode.id in stored)
+        out.duplicates += sum(1 for i in items if i.episode.id in stored)
         fresh = [i for i in items if i.episode.id not in stored]
         if fresh:
-            _write(memory, tenant, fresh, report)
+            out.writes.append(_plan(memory, tenant, fresh))
+    return out
 
 
-def _write(memory: MemoryContext, tenant: str, items: list[_Item], report: ImportReport) -> None:
+def _plan(memory: MemoryContext, tenant: str, items: list[_Item]) -> _Write:
     vectors = _embed(memory, [i.episode for i in items])
+    extraction = Extraction.model_construct(
+        patterns=_merge_patterns(items),
+        heuristics=[],
+        embeddings=[r for i in items for r in vectors.get(i.episode.id, [])],
+    )
+    return _Write(tenant, items, extraction)
+
+
+def _commit(memory: MemoryContext, write: _Write, report: ImportReport) -> None:
+    """One transaction for the batch; if the backend refuses it, episode by episode."""
     storage: Any = memory.backends.storage
+    tenant, items = write.tenant, write.items
     try:
         with memory.lock:
-            storage.import_batch(tenant, [i.episode for i in items], _extraction(items, vectors))
+            stored = storage.import_batch(tenant, [i.episode for i in items], write.extraction)
     except (InvalidInputError, EpisodeNotFoundError):
         if len(items) == 1:
             raise
         for item in items:  # isolate the episode(s) the backend refused
             try:
-                _write(memory, tenant, [item], report)
+                _commit(memory, _plan(memory, tenant, [item]), report)
             except (InvalidInputError, EpisodeNotFoundError) as exc:
                 report.problems.append(_problem(item.index, exc))
         return
-    merged = _merge_patterns(items)
     with memory.lock:
-        memory.worker.after_extraction(tenant, merged)  # heuristics: re-derivable, one write
+        # Heuristics: re-derivable, one write (from the merged patterns the backend
+        # returns; a backend that returns nothing has them read back).
+        memory.worker.after_extraction(
+            tenant,
+            write.extraction.patterns,
+            stored=stored if isinstance(stored, list) else None,
+        )
     report.imported += len(items)
     ids = [i.episode.id for i in items]
     memory.guard.audit("import_episodes", tenant, ids[:_MAX_AUDIT_TARGETS], f"ok:{len(ids)}")
 
 
-def _extraction(items: list[_Item], vectors: dict[UUID, list[EmbeddingRecord]]) -> Extraction:
-    return Extraction(
-        patterns=_merge_patterns(items),
-        embeddings=[r for i in items for r in vectors.get(i.episode.id, [])],
-    )
-
-
 def _merge_patterns(items: list[_Item]) -> list[Pattern]:
-    """One pattern per key for the batch, merged by ``Pattern.merged_with`` as if the
-    episodes had been completed one after another (storage merges the result again)."""
-    merged: dict[str, Pattern] = {}
+    """One pattern per key for the batch, equal to merging them one after another with
+    ``Pattern.merged_with`` (as completing the episodes in order would), in one pass per
+    key: the statistics add up, sources are kept by their last occurrence (newest
+    ``MAX_PATTERN_SOURCES``), ``updated_at`` is the latest, the rest is the first one's.
+    Storage merges the result with the stored pattern again."""
+    groups: dict[str, list[Pattern]] = {}
     for item in items:
         for p in item.patterns:
-            seen = merged.get(p.key)
-            merged[p.key] = p if seen is None else seen.merged_with(p, seen.updated_at)
-    firsts = {p.key: p for item in reversed(items) for p in item.patterns}
-    return [p.model_copy(update={"version": firsts[key].version}) for key, p in merged.items()]
+            groups.setdefault(p.key, []).append(p)
+    out: list[Pattern] = []
+    for group in groups.values():
+        first = group[0]
+        if len(group) == 1:
+            out.append(first)
+            continue
+        sources = [eid for p in group for eid in p.episode_ids]
+        newest = list(dict.fromkeys(reversed(sources)))[:MAX_PATTERN_SOURCES]
+        newest.reverse()
+        out.append(
+            first.model_copy(
+                update={
+                    "support": sum(p.support for p in group),
+                    "successes": sum(p.successes for p in group),
+                    "episode_ids": newest,
+                    "updated_at": max(p.updated_at for p in group),
+                }
+            )
+        )
+    return out
 
 
 def _embed(memory: MemoryContext, episodes: list[Episode]) -> dict[UUID, list[EmbeddingRecord]]:
@@ -264,12 +341,15 @@ def _embed(memory: MemoryContext, episodes: list[Episode]) -> dict[UUID, list[Em
     except EmbeddingError as exc:
         log.warning("a batch of %d episodes stored without vectors: %s", len(episodes), exc)
         return {}
-    vectors = matrix.tolist()
+    vectors = np.asarray(matrix, dtype=np.float32)
     out: dict[UUID, list[EmbeddingRecord]] = {}
     model_id = emb.model_id
     for eid, item, row in keys:
-        # Built without re-validating 256 floats each: they come straight from the
-        # embedder, and the backend checks what it stores.
+        # Built without re-validating 256 floats each, and holding a row of the
+        # embedder's float32 matrix instead of a list: they come straight from the
+        # embedder, the record only goes to ``import_batch``, and the backend checks
+        # what it stores (a list of 256 Python floats per vector cost more than the
+        # rest of the write).
         out.setdefault(eid, []).append(
             EmbeddingRecord.model_construct(
                 episode_id=eid, item=item, model_id=model_id, vector=vectors[row]

@@ -5,14 +5,17 @@ seen in many episodes becomes one pattern whose statistics grow (merged by stora
 write), not a pile of copies:
 
 * ``tool_sequence``: the task type and the episode's tool path with repeats collapsed
-  (``read → edit → test``), capped at 12 tools; in a successful episode with failed
-  steps, also the working path after the last failure. A failed episode's path, and
-  each of its attempts (the steps up to a failed step, since the previous one), go to
-  the sequence's *failed twin* (key suffix ``|failed``). So a sequence's own episodes
-  are those where it worked and its twin's those where it was tried and failed, and
-  ranking can tell "worked for tasks like this" from "failed for tasks like this"
-  (``pattern_ranking``). Inside a successful episode a failed step is part of a path
-  that worked (a test that found the bug), so it is not counted against anything;
+  (``read → edit → test``), capped at 12 tools, plus the working path after the last
+  failure (with the episode's outcome). When the agent started over after a failed step
+  (``attempts``: it went back to the attempt's first tool), each attempt is its own
+  sequence instead: the earlier ones tried and failed, the last one with the episode's
+  outcome. A sequence observed failing goes to its *failed twin* (key suffix
+  ``|failed``): a failed episode's path, an abandoned attempt, and a shown sequence the
+  steps followed and that failed there (``failed_applications``). So a sequence's own
+  episodes are those where it worked and its twin's those where it was tried and
+  failed, and ranking can tell "worked for tasks like this" from "failed for tasks like
+  this" (``pattern_ranking``). Inside one attempt a failed step is part of a path that
+  worked (a test that found the bug), so it is not counted against anything;
 * ``decision_point``: a step whose action checks something (check, verify, if, ...)
   and the tool chosen next;
 * ``error_recovery``: a failed step's tool and normalised error signature, and the tools
@@ -36,6 +39,7 @@ from collections.abc import Sequence
 
 from memory_core._models import (
     Episode,
+    ExecutionStep,
     Heuristic,
     OutcomeType,
     Pattern,
@@ -63,6 +67,23 @@ def collapse(tools: list[str]) -> list[str]:
         if not out or out[-1] != tool:
             out.append(tool)
     return out
+
+
+def attempts(steps: list[ExecutionStep]) -> list[tuple[int, int]]:
+    """Split an episode's steps into attempts, as ``[start, end)`` index ranges.
+
+    A new attempt starts where, right after a failed step, the agent goes back to the
+    first tool of the current attempt (it started over). A failure followed by anything
+    else is a recovery inside the same attempt (``error_recovery`` patterns cover it).
+    """
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    for i in range(1, len(steps)):
+        if not steps[i - 1].ok and steps[i].tool == steps[start].tool:
+            bounds.append((start, i))
+            start = i
+    bounds.append((start, len(steps)))
+    return bounds
 
 
 def signature(text: str, words: int = 8) -> str:
@@ -119,66 +140,44 @@ def extract_patterns(
 
     steps = episode.steps
     tools = collapse([s.tool for s in steps])[:MAX_SEQUENCE]
-    failed = FAILED_SUFFIX if success == 0 else ""
-    if len(tools) >= 2:
+    bounds = attempts(steps)
+
+    def sequence(seq: list[str], observed: float, note: str) -> None:
+        if len(seq) < 2:
+            return
+        twin = FAILED_SUFFIX if observed == 0 else ""
         add(
             PatternKind.TOOL_SEQUENCE,
-            f"{task_type.value}|{'>'.join(tools)}{failed}",
+            f"{task_type.value}|{'>'.join(seq)}{twin}",
             f"Tool sequence for {task_type.value} tasks{_where(episode)}: "
-            f"{' → '.join(tools)}{' (tried and failed)' if failed else ''}.",
-            tools=tools,
+            f"{' → '.join(seq)}{note or (' (tried and failed)' if twin else '')}.",
+            observed=observed,
+            tools=seq,
             domain=ctx.domain,
             language=ctx.language,
         )
 
-    last_failed = max((i for i, s in enumerate(steps) if not s.ok), default=None)
-    if success > 0 and last_failed is not None:
-        # The working path: what came after the last failure (an earlier attempt that
-        # failed is not part of what to repeat next time; shorter, it wins ties).
-        working = collapse([s.tool for s in steps[last_failed + 1 :]])[:MAX_SEQUENCE]
-        if len(working) >= 2 and working != tools:
-            add(
-                PatternKind.TOOL_SEQUENCE,
-                f"{task_type.value}|{'>'.join(working)}",
-                f"Tool sequence for {task_type.value} tasks{_where(episode)}: "
-                f"{' → '.join(working)} (after the last failed step).",
-                tools=working,
-                domain=ctx.domain,
-                language=ctx.language,
-            )
-    for seq in failed_applications:
-        seq = list(seq)[:MAX_SEQUENCE]
-        if len(seq) >= 2:
-            add(
-                PatternKind.TOOL_SEQUENCE,
-                f"{task_type.value}|{'>'.join(seq)}{FAILED_SUFFIX}",
-                f"Tool sequence for {task_type.value} tasks{_where(episode)}: "
-                f"{' → '.join(seq)} (followed and failed).",
-                observed=0.0,
-                tools=seq,
-                domain=ctx.domain,
-                language=ctx.language,
-            )
-    if success == 0:
-        # Every attempt of a failed episode (the steps up to each failed step, since the
-        # previous one) was tried and did not work: a failure of that sequence, so a
-        # later task can skip it.
-        start = 0
-        for i, step in enumerate(steps):
-            if step.ok:
-                continue
-            attempt = collapse([s.tool for s in steps[start : i + 1]])[:MAX_SEQUENCE]
-            start = i + 1
-            if len(attempt) >= 2:
-                add(
-                    PatternKind.TOOL_SEQUENCE,
-                    f"{task_type.value}|{'>'.join(attempt)}{FAILED_SUFFIX}",
-                    f"Tool sequence for {task_type.value} tasks{_where(episode)}: "
-                    f"{' → '.join(attempt)} (tried and failed).",
-                    tools=attempt,
-                    domain=ctx.domain,
-                    language=ctx.language,
-                )
+    for seq in failed_applications:  # shown, followed and failed in this episode
+        sequence(list(seq)[:MAX_SEQUENCE], 0.0, " (followed and failed)")
+    if len(bounds) == 1:
+        sequence(tools, success, "")
+        last_failed = max((i for i, s in enumerate(steps) if not s.ok), default=None)
+        if success > 0 and last_failed is not None:
+            # The working path: what came after the last failure (an earlier attempt that
+            # failed is not part of what to repeat next time).
+            working = collapse([s.tool for s in steps[last_failed + 1 :]])[:MAX_SEQUENCE]
+            if working != tools:
+                sequence(working, success, " (after the last failed step)")
+    else:
+        # Several attempts: each one is its own sequence. The earlier ones ended in a
+        # failed step (tried and did not work, whatever the episode's outcome); the last
+        # one carries the episode's outcome. The concatenation is nobody's plan.
+        for n, (a, b) in enumerate(bounds):
+            seq = collapse([s.tool for s in steps[a:b]])[:MAX_SEQUENCE]
+            if n < len(bounds) - 1:
+                sequence(seq, 0.0, " (an attempt that ended in a failed step)")
+            else:
+                sequence(seq, success, " (the last attempt)")
 
     for i, step in enumerate(steps[:-1]):
         action = step.action.lower()

@@ -6,7 +6,8 @@ separate runtime-checkable protocols that the core checks with ``isinstance``:
 ``RecordStore`` (relationships, checkpoints, tokens…), ``SensitiveStore`` (field
 encryption), ``IndexWarmer``, ``Scrubber`` (physical deletion), ``Maintenance`` (operator
 commands) and, for caches, ``CacheCompactor``. Each method's docstring is its contract;
-``memory_core.testing`` holds the suites that check it.
+``memory_core.testing`` holds the suites that check it. ``number_steps`` is the one
+numbering rule of ``EpisodeStore.append_next_steps``.
 """
 
 from memory_core._protocols import (
@@ -28,6 +29,7 @@ from memory_core._protocols import (
     StorageBackend,
     StorageFactory,
 )
+from memory_core._validation import number_steps
 
 __all__ = [
     "CacheBackend",
@@ -47,4 +49,5 @@ __all__ = [
     "SensitiveStore",
     "StorageBackend",
     "StorageFactory",
+    "number_steps",
 ]

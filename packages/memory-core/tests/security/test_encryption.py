@@ -6,7 +6,13 @@ import re
 from pathlib import Path
 
 import pytest
-from memory_core import ConfigurationError, EpisodeFilter, PatternKind, TaskOutcome
+from memory_core import (
+    ConfigurationError,
+    EpisodeFilter,
+    ExecutionStep,
+    PatternKind,
+    TaskOutcome,
+)
 from memory_core.security import (
     DecryptionError,
     EncryptedStorage,
@@ -265,3 +271,22 @@ def test_outcome_fields_survive_partial_success(ephemeral: MakeMemory, key: str)
     outcome = TaskOutcome.partial(f"v {SECRET}", completed=["a"], failed=[f"b {SECRET}"])
     memory.complete_episode(eid, outcome)
     assert memory.get_episode(eid).outcome == outcome
+
+
+def test_unnumbered_steps_of_a_sensitive_episode_are_sealed_with_their_number(
+    durable: MakeMemory, key: str
+) -> None:
+    """The store assigns the number inside its transaction; the seal (bound to the
+    number) is made there too, so the step opens again."""
+    memory = durable(encryption_keys=f"k1:{key}")
+    eid = memory.start_episode("rotate keys", metadata={"sensitive": True})
+    assert memory.log_step(eid, ExecutionStep(step_number=4, tool="a", action="first")) == 4
+    assert memory.log_steps(eid, [{"tool": "b", "action": f"then {SECRET}"}, {"tool": "c"}]) == [
+        5,
+        6,
+    ]
+    steps = memory.get_episode(eid).steps
+    assert [(s.step_number, s.tool) for s in steps] == [(4, "a"), (5, "b"), (6, "c")]
+    assert steps[1].action == f"then {SECRET}"
+    stored = memory.storage.inner.get_episode("default", eid)  # type: ignore[attr-defined]
+    assert stored is not None and all(s.action.startswith("menc1:") for s in stored.steps)

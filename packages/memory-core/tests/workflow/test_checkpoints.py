@@ -79,7 +79,7 @@ def test_resume_continues_without_losing_or_repeating(memory: SelfLearningMemory
     assert memory.list_checkpoints(eid)[0].resumed == 1
 
 
-def test_resume_after_completion_or_deletion_starts_a_new_episode(
+def test_resume_after_completion_starts_a_new_episode_deleted_is_refused(
     memory: SelfLearningMemory,
 ) -> None:
     eid = memory.start_episode(GOAL, {"domain": "billing"})
@@ -100,8 +100,30 @@ def test_resume_after_completion_or_deletion_starts_a_new_episode(
     memory.delete_episode(other)
     with pytest.raises(CheckpointNotFoundError):
         memory.get_handoff_pack(pack2.checkpoint_id)  # erased with its episode
-    fresh = memory.resume_from_handoff(pack2)
-    assert not fresh.continued and memory.list_relationships(fresh.episode_id) == []
+    with pytest.raises(InvalidInputError) as gone:
+        memory.resume_from_handoff(pack2)  # its checkpoint went with the episode
+    assert gone.value.field == "pack.checkpoint_id"
+
+
+def test_hand_made_or_edited_packs_are_refused(memory: SelfLearningMemory) -> None:
+    """Only the pack stored with a checkpoint of this tenant resumes, as it was stored."""
+    eid = memory.start_episode(GOAL)
+    memory.log_step(eid, _step(1, "read"))
+    pack = memory.get_handoff_pack(memory.checkpoint_episode(eid).id)
+    before = len(memory.list_episodes().items)
+    forged = pack.model_copy(update={"checkpoint_id": "made-up"})
+    with pytest.raises(InvalidInputError) as unknown:
+        memory.resume_from_handoff(forged)
+    assert unknown.value.field == "pack.checkpoint_id" and "made-up" in str(unknown.value)
+    edited = pack.model_copy(update={"goal": "something else entirely"})
+    with pytest.raises(InvalidInputError) as changed:
+        memory.resume_from_handoff(edited.model_dump(mode="json"))
+    assert changed.value.field == "pack.goal"
+    with pytest.raises(InvalidInputError):
+        memory.resume_from_handoff(pack, tenant="someone-else")  # not this tenant's
+    assert len(memory.list_episodes().items) == before  # nothing was started
+    assert memory.list_checkpoints(eid)[0].resumed == 0
+    assert memory.resume_from_handoff(pack).continued  # the stored pack itself works
 
 
 def test_refusals(memory: SelfLearningMemory, run: Run) -> None:

@@ -141,3 +141,30 @@ def test_sessions_and_feedback_survive_a_restart(
         assert stats.sessions == 2 and stats.episodes_with_feedback == 1
         assert stats.average_rating == 2.0 and stats.success_rate_when_applied == 0.0
         assert [s.source for s in m.list_recommendation_sessions(told)] == ["playbook"]
+
+
+def test_evidence_must_exist_in_the_callers_tenant(memory: SelfLearningMemory, run: Run) -> None:
+    """Feedback and recommendation sessions name an episode of the caller's tenant; an id
+    from nowhere (or from another tenant) is refused, naming the argument, and the
+    pattern's statistics do not move."""
+    _history(memory, run)
+    pid, _ = _backbone(memory)
+    before = memory.get_pattern(pid)
+    elsewhere = run(memory, "someone else's task", ["build"], tenant="other")
+    for fake in (UUID(int=7), elsewhere):
+        with pytest.raises(EpisodeNotFoundError) as outcome:
+            memory.record_pattern_outcome(pid, fake, True)
+        assert outcome.value.field == "applied_in_episode" and str(fake) in str(outcome.value)
+        with pytest.raises(EpisodeNotFoundError) as playbook:
+            memory.recommend_playbook(TASK, for_episode=fake)
+        assert playbook.value.field == "for_episode"
+        with pytest.raises(EpisodeNotFoundError) as query:
+            memory.query(TASK, for_episode=fake)
+        assert query.value.field == "for_episode"
+    after = memory.get_pattern(pid)
+    assert (after.applications, after.application_successes) == (
+        before.applications,
+        before.application_successes,
+    )
+    real = run(memory, f"{TASK} for real", ["build"])
+    assert memory.record_pattern_outcome(pid, real, True).applications == before.applications + 1

@@ -90,3 +90,19 @@ def test_explain_pattern(memory: SelfLearningMemory, run: Run) -> None:
     assert memory.explain_pattern(recovery).applies_when.startswith("run_tests fails")
     with pytest.raises(PatternNotFoundError):
         memory.explain_pattern(UUID(int=3))
+
+
+def test_playbook_says_how_confident_it_is_and_what_to_avoid(
+    memory: SelfLearningMemory, run: Run
+) -> None:
+    lure = ["read_file", "grep_code", "run_tests"]
+    fix = ["read_file", "edit_file", "run_tests"]
+    # first task: the lure failed, the agent started over and the fix worked
+    run(memory, "Fix the flaky login test", [*lure, *fix], fail={3: "AssertionError"})
+    once = memory.recommend_playbook("Fix the flaky login test again")
+    assert [s.tool for s in once.steps if s.kind == "do"] == fix
+    assert not once.confident and once.confidence == 0.5  # one success is not enough
+    assert lure in once.avoid
+    run(memory, "Fix the flaky login test on CI", fix)
+    twice = memory.recommend_playbook("Fix the flaky login test again")
+    assert twice.confident and twice.confidence > 0.5

@@ -8,6 +8,10 @@ Scopes (a token has one; ``read`` < ``write`` < ``admin``):
 * ``admin``: destructive tools (``destructiveHint: true``, e.g. ``delete_episode``):
   deletion is permanent, so an agent's everyday ``write`` token cannot erase memory.
 
+One read-only tool writes when asked to: ``recommend_playbook`` with ``episode_id`` stores a
+recommendation session (what was shown, for the feedback loop). ``WRITE_ARGUMENTS`` lists
+such arguments; given one, the call needs ``write``, so a ``read`` token never writes.
+
 A refused tool call is a JSON-RPC error (code -32003) naming the scope it needs and the
 token's; it is audited with outcome ``denied``. Every tool call appends one audit record: operation
 ``tool:<name>``, the principal (``token:<id>`` over HTTP, never the token itself;
@@ -40,6 +44,10 @@ _TOOL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,58}")
 _ID_ARGS = ("episode_id", "pattern_id", "source_id", "target_id", "parent_id", "checkpoint_id")
 
 
+WRITE_ARGUMENTS: dict[str, tuple[str, ...]] = {"recommend_playbook": ("episode_id",)}
+"""Arguments that make a read-only tool record something (and so need ``write``)."""
+
+
 def default_principal(transport: str) -> str:
     """Who acts when no token says so: the OS user on stdio, "anonymous" over HTTP."""
     if transport == "stdio":
@@ -58,6 +66,13 @@ def required_scope(annotations: Any) -> Scope:
     if getattr(annotations, "destructive_hint", None) is True:
         return "admin"
     return "write"
+
+
+def _write_argument(name: str, arguments: Any) -> str | None:
+    """The argument of ``WRITE_ARGUMENTS`` this call gives, if any."""
+    if not isinstance(arguments, Mapping):
+        return None
+    return next((a for a in WRITE_ARGUMENTS.get(name, ()) if arguments.get(a) is not None), None)
 
 
 def _target_ids(arguments: Any, result: Any) -> list[str]:
@@ -141,11 +156,15 @@ class CallGuard:
         name = raw if isinstance(raw, str) and _TOOL_NAME.fullmatch(raw) else "unknown"
         arguments = params.get("arguments")
         needed = await self._scope_of(name)
+        writing = _write_argument(name, arguments) if needed == "read" else None
+        if writing is not None:
+            needed = "write"
         if not caller.allows(needed):
             await self._audit(name, caller, arguments, None, "denied")
+            what = f"{name} with {writing} (it records a session)" if writing else name
             raise MCPError(
                 FORBIDDEN,
-                f"forbidden: {name} needs a token with scope '{needed}'; "
+                f"forbidden: {what} needs a token with scope '{needed}'; "
                 f"this token ({caller.token_id}) has scope '{caller.scope}'",
                 {"required_scope": needed, "token_scope": caller.scope},
             )

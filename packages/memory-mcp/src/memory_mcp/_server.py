@@ -19,7 +19,9 @@ from memory_core import AsyncSelfLearningMemory, MemoryConfig, SelfLearningMemor
 from memory_mcp._completions import register_completions
 from memory_mcp._guard import CallGuard, default_principal
 from memory_mcp._handshake import INSTRUCTIONS, SERVER_INFO
+from memory_mcp._listing import MemoryServer
 from memory_mcp._metrics import ServerMetrics
+from memory_mcp._monitoring import register_monitoring
 from memory_mcp._prompts import register_prompts
 from memory_mcp._resources import register_resources
 from memory_mcp._runtime import Runtime, TenantResolver, config_tenant
@@ -132,8 +134,9 @@ def build_server(
         principal=default_principal(transport),
         timeout=tool_timeout,
     )
-    server: MCPServer = MCPServer(
+    server: MCPServer = MemoryServer(
         SERVER_INFO["name"],
+        lean=config.mcp_tool_profile == "core",
         title=SERVER_INFO["title"],
         description=SERVER_INFO["description"],
         instructions=INSTRUCTIONS,
@@ -143,8 +146,9 @@ def build_server(
         middleware=[guard, RuntimeMiddleware(rt)],
     )
     guard.server = server
-    register_tools(server, rt)
+    register_tools(server, rt, config.mcp_tool_profile)
     register_workflow_tools(server, rt, config.mcp_tool_profile)
+    register_monitoring(server, rt, config.mcp_tool_profile)
     register_resources(server, rt)
     register_prompts(server)
     register_completions(server, rt)

@@ -10,7 +10,6 @@ the SDK resolves them from each tool function's evaluated annotations.
 
 import functools
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from typing import Annotated, Any, ParamSpec, TypeVar
 from uuid import UUID
 
@@ -18,12 +17,10 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from memory_core import (
     Complexity,
-    DuplicateStepError,
     Episode,
     EpisodeFilter,
     EpisodeNotFoundError,
     ExecutionStep,
-    HealthReport,
     MemoryCoreError,
     OutcomeType,
     Pattern,
@@ -47,8 +44,6 @@ from memory_mcp._outputs import (
     CreateEpisodeResult,
     DeleteEpisodeResult,
     EpisodeHit,
-    GetMetricsResult,
-    HealthCheckResult,
     HeuristicHit,
     KeyStep,
     ListEpisodesResult,
@@ -57,11 +52,9 @@ from memory_mcp._outputs import (
     PatternRef,
     PatternStat,
     QueryMemoryResult,
-    ToolCallStats,
     snippet,
 )
 from memory_mcp._runtime import Runtime
-from memory_mcp._tenancy import tenant_health, tenant_metrics
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -79,6 +72,12 @@ DESTRUCTIVE = ToolAnnotations(
 )
 
 
+FULL_ONLY = frozenset({"analyze_patterns"})
+"""Tools of this module listed in the ``full`` profile only: pattern statistics are a
+review (``memory pattern analyze``); an agent gets the patterns relevant to its task,
+with their success rate, support and confidence, from query_memory."""
+
+
 def _mapped(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     """Turn memory-core errors into tool errors (is_error results) that name the field."""
 
@@ -92,8 +91,8 @@ def _mapped(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     return wrapper
 
 
-def register_tools(server: MCPServer, rt: Runtime) -> None:
-    """Add every tool to ``server``; argument bounds come from ``rt.limits``."""
+def register_tools(server: MCPServer, rt: Runtime, profile: str = "full") -> None:
+    """Add the profile's tools to ``server``; argument bounds come from ``rt.limits``."""
     lim = rt.limits
     Short = Annotated[str, Field(min_length=1, max_length=lim.max_short_text_chars)]
     Text = Annotated[str, Field(max_length=lim.max_text_chars)]
@@ -115,10 +114,7 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:
 
     StepResultArg = Annotated[
         StepResultInput | Text | None,
-        Field(
-            description='an object {"type": "success"|"error"|"timeout", "output", "message"}, '
-            "or a plain string meaning a successful output"
-        ),
+        Field(description="a string: success output"),
     ]
 
     class StepInput(BaseModel):
@@ -210,21 +206,67 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:
 
     # -- episodes ------------------------------------------------------------------------
 
+    @server.tool(annotations=ADDITIVE, title="Record episode")
+    @_mapped
+    async def record_episode(
+        ctx: Context,
+        task_description: Annotated[
+            str, Field(min_length=1, max_length=lim.max_task_description_chars)
+        ],
+        steps: Annotated[list[StepInput], Field(max_length=lim.max_steps_per_call)],
+        outcome_type: OutcomeType,
+        verdict: Text = "",
+        reason: Text | None = None,
+        artifacts: Annotated[list[Text] | None, Field(max_length=lim.max_artifacts)] = None,
+        completed: Annotated[list[Text] | None, Field(max_length=lim.max_artifacts)] = None,
+        failed: Annotated[list[Text] | None, Field(max_length=lim.max_artifacts)] = None,
+        domain: Short | None = None,
+        task_type: TaskType = TaskType.OTHER,
+        language: Short | None = None,
+        framework: Short | None = None,
+        tags: Tags | None = None,
+        metadata: Json | None = None,
+    ) -> CompleteEpisodeResult:
+        """After a task: store task, steps and outcome in one call.
+
+        All or nothing; the same as create_episode + add_episode_step + complete_episode.
+        Steps without step_number are numbered in order after the ones before them."""
+        outcome = outcome_of(outcome_type, verdict, artifacts, completed, failed, reason)
+        context = TaskContext(
+            domain=domain or "general", language=language, framework=framework, tags=tags or []
+        )
+        raw = [
+            {**step_fields(s), **({"step_number": s.step_number} if s.step_number else {})}
+            for s in steps
+        ]
+        tenant = rt.tenant()
+
+        def record(mem: SelfLearningMemory) -> CompleteEpisodeResult:
+            episode = mem.record_episode(
+                task_description,
+                raw,
+                outcome,
+                context,
+                task_type,
+                metadata=metadata,
+                tenant=tenant,
+            )
+            return completion(mem, episode, tenant)
+
+        done = await rt.memory.run(record, rt.memory.sync)
+        await rt.sessions.resource_updated(ctx, "memory://episodes")
+        await announce(ctx, done)
+        return done
+
     @server.tool(annotations=ADDITIVE, title="Create episode")
     @_mapped
     async def create_episode(
         ctx: Context,
         task_description: Annotated[
             str,
-            Field(
-                min_length=1,
-                max_length=lim.max_task_description_chars,
-                description="what the task is",
-            ),
+            Field(min_length=1, max_length=lim.max_task_description_chars),
         ],
-        domain: Annotated[
-            Short | None, Field(description="e.g. web-api, cli; default general")
-        ] = None,
+        domain: Short | None = None,
         task_type: TaskType = TaskType.OTHER,
         complexity: Complexity = Complexity.MODERATE,
         tags: Tags | None = None,
@@ -232,10 +274,9 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:
         framework: Short | None = None,
         metadata: Json | None = None,
     ) -> CreateEpisodeResult:
-        """Start recording a task as an episode; returns its episode_id.
+        """Start a long task; then log steps, complete it.
 
-        Call this when you start working on a task, then log each meaningful action with
-        add_episode_step and finish with complete_episode."""
+        Returns the episode_id; for a finished task, record_episode does it in one call."""
         context = TaskContext(
             domain=domain or "general",
             language=language,
@@ -258,9 +299,9 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:
         episode_id: UUID,
         step_number: Annotated[
             int | None,
-            Field(ge=1, le=lim.max_steps_per_episode, description="default: next number"),
+            Field(ge=1, le=lim.max_steps_per_episode, description="default: next"),
         ] = None,
-        tool: Annotated[Short | None, Field(description="the tool or component that acted")] = None,
+        tool: Short | None = None,
         action: Action = "",
         parameters: Json | None = None,
         result: StepResultArg = None,
@@ -268,12 +309,10 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:
         tokens_used: Annotated[int | None, Field(ge=0)] = None,
         steps: Annotated[
             list[StepInput] | None,
-            Field(
-                max_length=lim.max_steps_per_call, description="batch form: several steps at once"
-            ),
+            Field(max_length=lim.max_steps_per_call),
         ] = None,
     ) -> AddStepResult:
-        """Log one step (tool, action, result) of an in-progress episode, or a batch in `steps`.
+        """Log a step (or a batch) of an episode.
 
         A batch is stored atomically (all or nothing) and reports progress."""
         if steps is not None:
@@ -305,39 +344,26 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:
         tenant = rt.tenant()
 
         def log(mem: SelfLearningMemory) -> AddStepResult:
-            # Read and write on the worker thread in one go, so "next number" is stable.
-            # The summary's step count (one row, no steps) gives the next number when the
-            # agent numbers steps contiguously; a gap makes that number collide, and then
-            # the full episode tells the real maximum (see DuplicateStepError below).
-            stored = mem.get_summary(episode_id, tenant=tenant).step_count
-            try:
-                return numbered(mem, stored + 1, stored)
-            except DuplicateStepError:
-                if all(s.step_number is not None for s in inputs):
-                    raise
-                episode = mem.get_episode(episode_id, tenant=tenant)
-                top = max((s.step_number for s in episode.steps), default=0)
-                return numbered(mem, top + 1, len(episode.steps))
-
-        def numbered(mem: SelfLearningMemory, next_number: int, stored: int) -> AddStepResult:
-            converted: list[ExecutionStep] = []
+            # A left-out number is assigned by the store in the transaction that inserts
+            # the step, so servers in several processes never take the same one.
+            prepared: list[ExecutionStep | dict[str, Any]] = []
             for i, s in enumerate(inputs):
-                number = s.step_number if s.step_number is not None else next_number
-                next_number = max(next_number, number) + 1
                 try:
-                    converted.append(to_step(s, number))
+                    step = to_step(s, s.step_number or 1)
                 except ValueError as exc:
                     field = f"steps[{i}]" if batch else "step"
                     raise invalid(field, str(exc)) from exc
-            if len(converted) == 1 and not batch:
-                mem.log_step(episode_id, converted[0], tenant=tenant)
+                left_out = s.step_number is None
+                prepared.append({**step.model_dump(), "step_number": None} if left_out else step)
+            if len(prepared) == 1 and not batch:
+                numbers = [mem.log_step(episode_id, prepared[0], tenant=tenant)]
             else:
-                mem.log_steps(episode_id, converted, tenant=tenant)
+                numbers = mem.log_steps(episode_id, prepared, tenant=tenant)
             return AddStepResult(
                 episode_id=episode_id,
-                steps_logged=len(converted),
-                step_numbers=[s.step_number for s in converted],
-                total_steps=stored + len(converted),
+                steps_logged=len(numbers),
+                step_numbers=numbers,
+                total_steps=mem.get_summary(episode_id, tenant=tenant).step_count,
             )
 
         outcome = await rt.memory.run(log, rt.memory.sync)
@@ -361,7 +387,7 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:
             Text | None, Field(description="failure details, kept with reason")
         ] = None,
     ) -> CompleteEpisodeResult:
-        """Finish an episode with its outcome; scores it, reflects on it, extracts patterns.
+        """Finish an episode with its outcome.
 
         outcome_type: success (verdict, artifacts), partial_success (verdict, completed,
         failed) or failure (reason)."""
@@ -377,80 +403,23 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:
         await announce(ctx, done)
         return done
 
-    @server.tool(annotations=ADDITIVE, title="Record episode")
-    @_mapped
-    async def record_episode(
-        ctx: Context,
-        task_description: Annotated[
-            str, Field(min_length=1, max_length=lim.max_task_description_chars)
-        ],
-        steps: Annotated[list[StepInput], Field(max_length=lim.max_steps_per_call)],
-        outcome_type: OutcomeType,
-        verdict: Text = "",
-        reason: Annotated[Text | None, Field(description="why it failed")] = None,
-        artifacts: Annotated[list[Text] | None, Field(max_length=lim.max_artifacts)] = None,
-        completed: Annotated[list[Text] | None, Field(max_length=lim.max_artifacts)] = None,
-        failed: Annotated[list[Text] | None, Field(max_length=lim.max_artifacts)] = None,
-        domain: Short | None = None,
-        task_type: TaskType = TaskType.OTHER,
-        language: Short | None = None,
-        framework: Short | None = None,
-        tags: Tags | None = None,
-        metadata: Json | None = None,
-    ) -> CompleteEpisodeResult:
-        """After a task: store it whole in one call (task, steps, outcome), all or nothing.
-
-        Use instead of create_episode + add_episode_step + complete_episode when the task
-        is done; steps without step_number are numbered in order."""
-        outcome = outcome_of(outcome_type, verdict, artifacts, completed, failed, reason)
-        context = TaskContext(
-            domain=domain or "general", language=language, framework=framework, tags=tags or []
-        )
-        raw = [
-            {**step_fields(s), **({"step_number": s.step_number} if s.step_number else {})}
-            for s in steps
-        ]
-        tenant = rt.tenant()
-
-        def record(mem: SelfLearningMemory) -> CompleteEpisodeResult:
-            episode = mem.record_episode(
-                task_description,
-                raw,
-                outcome,
-                context,
-                task_type,
-                metadata=metadata,
-                tenant=tenant,
-            )
-            return completion(mem, episode, tenant)
-
-        done = await rt.memory.run(record, rt.memory.sync)
-        await rt.sessions.resource_updated(ctx, "memory://episodes")
-        await announce(ctx, done)
-        return done
-
     @server.tool(annotations=READ_ONLY, title="Get episode")
     @_mapped
     async def get_episode(episode_id: UUID) -> Episode:
-        """Everything recorded for one episode: context, steps, outcome, reward, reflection."""
+        """One episode in full (steps, outcome, reward, reflection)."""
         episode: Episode = await rt.memory.get_episode(episode_id, tenant=rt.tenant())
         return episode
 
     @server.tool(annotations=READ_ONLY, title="List episodes")
     @_mapped
     async def list_episodes(
-        filters: Annotated[
-            EpisodeFilter | None,
-            Field(
-                description="domain, task_type, outcome, status, language, framework, tags, since, until"
-            ),
-        ] = None,
+        filters: EpisodeFilter | None = None,
         limit: Limit = 20,
         cursor: Annotated[
-            str | None, Field(max_length=1024, description="next_cursor of the previous page")
+            str | None, Field(max_length=1024, description="a page's next_cursor")
         ] = None,
     ) -> ListEpisodesResult:
-        """Episode summaries, newest first, filtered and paged with a cursor."""
+        """Episode summaries, newest first."""
         page = await rt.memory.list_episodes(filters, limit, cursor, tenant=rt.tenant())
         return ListEpisodesResult(episodes=page.items, next_cursor=page.next_cursor)
 
@@ -459,11 +428,9 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:
     async def delete_episode(
         ctx: Context,
         episode_id: UUID,
-        confirm: Annotated[
-            bool, Field(strict=True, description="must be true: deletion is permanent")
-        ] = False,
+        confirm: Annotated[bool, Field(strict=True, description="must be true")] = False,
     ) -> DeleteEpisodeResult:
-        """Delete an episode permanently (steps, embeddings, cache). Requires confirm=true."""
+        """Delete an episode permanently."""
         if confirm is not True:
             raise invalid(
                 "confirm", f"must be true to delete episode {episode_id}; deletion is permanent"
@@ -488,23 +455,20 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:
         language: Short | None = None,
         framework: Short | None = None,
         tags: Tags | None = None,
-        outcome: Annotated[
-            OutcomeType | None, Field(description="only episodes with this outcome")
-        ] = None,
+        outcome: OutcomeType | None = None,
         since: Annotated[
             str | None,
             Field(
                 max_length=64,
-                description="only episodes begun at or after: ISO date/time, 7d, 12h, "
-                "yesterday, last week",
+                description="ISO date/time, 7d, 12h, yesterday, last week",
             ),
         ] = None,
         until: Annotated[
             str | None,
-            Field(max_length=64, description="only episodes begun before (same forms)"),
+            Field(max_length=64, description="forms of since"),
         ] = None,
     ) -> QueryMemoryResult:
-        """Before a task: relevant past episodes (with key steps), patterns and heuristics.
+        """Before a task: relevant past episodes and patterns.
 
         Filters (domain, task_type, language, framework, tags, outcome, since/until)
         restrict the episodes; the result is compact enough to paste into your context."""
@@ -538,7 +502,7 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:
         domain: Short | None = None,
         min_support: Annotated[int, Field(ge=0)] = 0,
     ) -> AnalyzePatternsResult:
-        """Learned patterns with success rate, support, confidence and effectiveness trend."""
+        """Learned patterns and their success rates."""
         pf = PatternFilter(
             kind=kind,
             task_type=task_type,
@@ -572,13 +536,16 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:
     async def record_pattern_outcome(
         ctx: Context,
         pattern_id: UUID,
-        episode_id: Annotated[UUID, Field(description="the episode the pattern was applied in")],
+        episode_id: UUID,
         success: bool,
     ) -> PatternOutcomeResult:
-        """Feedback: a retrieved pattern helped (success=true) or not in an episode."""
-        p: Pattern = await rt.memory.record_pattern_outcome(
-            pattern_id, episode_id, success, tenant=rt.tenant()
-        )
+        """Say whether a retrieved pattern helped."""
+        try:
+            p: Pattern = await rt.memory.record_pattern_outcome(
+                pattern_id, episode_id, success, tenant=rt.tenant()
+            )
+        except EpisodeNotFoundError as exc:  # the core's argument is applied_in_episode
+            raise EpisodeNotFoundError(exc.episode_id, field="episode_id") from exc
         await rt.sessions.resource_updated(ctx, f"memory://patterns/{p.id}")
         return PatternOutcomeResult(
             pattern_id=p.id,
@@ -587,46 +554,9 @@ def register_tools(server: MCPServer, rt: Runtime) -> None:
             effectiveness=p.effectiveness,
         )
 
-    # -- monitoring ----------------------------------------------------------------------
-
-    @server.tool(annotations=READ_ONLY, title="Health check")
-    async def health_check() -> HealthCheckResult:
-        """Storage, cache and embeddings status, queue depth, versions, warm-up state."""
-
-        def result(report: HealthReport | None, error: str | None = None) -> HealthCheckResult:
-            return HealthCheckResult(
-                ok=report is not None and report.ok,
-                server_version=rt.version,
-                transport=rt.metrics.transport,
-                uptime_seconds=round(rt.metrics.uptime_seconds, 3),
-                warmup=rt.warmup.status(),
-                memory=report,
-                error=error,
-            )
-
-        try:
-            report: HealthReport = await rt.memory.health()
-        except MemoryCoreError as exc:
-            return result(None, f"{type(exc).__name__}: {exc}")
-        return result(tenant_health(report) if rt.multi_tenant else report)
-
-    @server.tool(annotations=READ_ONLY, title="Get metrics")
-    @_mapped
-    async def get_metrics() -> GetMetricsResult:
-        """Operation counts, latency percentiles, cache hit rate, episode/pattern counts."""
-        tenant = rt.tenant()
-        core = await rt.memory.metrics(tenant=tenant)
-        server = rt.metrics
-        if rt.multi_tenant and tenant is not None:  # security: only the caller's tenant
-            core = tenant_metrics(core)
-            server = server.for_tenant(tenant)
-        return GetMetricsResult(
-            uptime_seconds=round(rt.metrics.uptime_seconds, 3),
-            tools={k: ToolCallStats.model_validate(v) for k, v in server.tool_snapshot().items()},
-            core=core,
-            cache_hit_rate=core.cache.get("hit_rate"),
-            collected_at=datetime.now(UTC),
-        )
+    if profile != "full":
+        for name in FULL_ONLY:
+            server.remove_tool(name)
 
 
 def _key_steps(steps: Sequence[ExecutionStep]) -> list[KeyStep]:

@@ -18,6 +18,7 @@ from uuid import UUID
 
 from mcp.server.mcpserver import Context, MCPServer
 from memory_core import (
+    EpisodeNotFoundError,
     HandoffPack,
     InvalidInputError,
     MemoryCoreError,
@@ -117,6 +118,9 @@ def _fields(
             except MemoryCoreError as exc:
                 if isinstance(exc, InvalidInputError) and exc.field:
                     exc = _renamed(exc, renames)
+                elif isinstance(exc, EpisodeNotFoundError) and exc.field:
+                    field = renames.get(exc.field, exc.field)
+                    exc = EpisodeNotFoundError(exc.episode_id, field=field)
                 raise tool_error(exc) from exc
 
         return wrapper
@@ -461,15 +465,13 @@ def register_workflow_tools(server: MCPServer, rt: Runtime, profile: str = "core
         episode_id: UUID,
         reason: Annotated[
             str,
-            Field(
-                max_length=lim.max_short_text_chars, description="e.g. context full, agent switch"
-            ),
+            Field(max_length=lim.max_short_text_chars, description="e.g. context full"),
         ] = "",
         note: Annotated[
             str, Field(max_length=lim.max_action_chars, description="state, open questions")
         ] = "",
     ) -> CheckpointResult:
-        """Snapshot an in-progress episode so another agent or session can take over."""
+        """Snapshot an episode for a hand-off or context reset."""
         cp = await rt.memory.checkpoint_episode(episode_id, reason, note, tenant=rt.tenant())
         return CheckpointResult(
             checkpoint_id=cp.id,
@@ -482,7 +484,7 @@ def register_workflow_tools(server: MCPServer, rt: Runtime, profile: str = "core
     @tool(annotations=READ_ONLY, title="Get hand-off pack")
     @_mapped
     async def get_handoff_pack(checkpoint_id: CheckpointId) -> HandoffPack:
-        """Goal, steps done and failed, open questions, relevant patterns and past episodes."""
+        """A checkpoint's goal, steps, open questions, patterns."""
         pack: HandoffPack = await rt.memory.get_handoff_pack(checkpoint_id, tenant=rt.tenant())
         return pack
 
@@ -490,14 +492,12 @@ def register_workflow_tools(server: MCPServer, rt: Runtime, profile: str = "core
     @_fields({"pack": "handoff_pack"})
     async def resume_from_handoff(
         ctx: Context,
-        checkpoint_id: Annotated[
-            CheckpointId | None, Field(description="resume a stored checkpoint")
-        ] = None,
+        checkpoint_id: CheckpointId | None = None,
         handoff_pack: Annotated[
-            dict[str, JsonValue] | None, Field(description="or: a pack from get_handoff_pack")
+            dict[str, JsonValue] | None, Field(description="or a get_handoff_pack result")
         ] = None,
     ) -> ResumeResult:
-        """Take over an episode: continue it (log next_step_number next), or a linked new one."""
+        """Continue from a checkpoint or hand-off pack."""
         if (checkpoint_id is None) == (handoff_pack is None):
             raise invalid("checkpoint_id", "give either checkpoint_id or handoff_pack")
         tenant = rt.tenant()
@@ -530,10 +530,10 @@ def register_workflow_tools(server: MCPServer, rt: Runtime, profile: str = "core
         tags: Annotated[list[Short] | None, Field(max_length=lim.max_tags)] = None,
         max_steps: Annotated[int, Field(ge=1, le=MAX_PLAYBOOK_STEPS)] = 7,
         episode_id: Annotated[
-            UUID | None, Field(description="record what was recommended for this episode")
+            UUID | None, Field(description="the episode it is for (needs write scope)")
         ] = None,
     ) -> Playbook:
-        """Ordered next steps for a task from what worked before, each with evidence."""
+        """Before a task: steps that worked before, with evidence."""
         context = TaskContext(
             domain=domain or "general", language=language, framework=framework, tags=tags or []
         )

@@ -182,9 +182,9 @@ async def test_rotation_takes_effect_without_restart(
     new = None
     with pytest.raises(BaseException) as refused:
         async with mcp_connect(server.url, old.token) as client:
-            assert not (await client.call_tool("health_check", {})).is_error
+            assert not (await client.call_tool("list_episodes", {"limit": 1})).is_error
             new = tokens.store.rotate(old.id)
-            await client.call_tool("health_check", {})
+            await client.call_tool("list_episodes", {"limit": 1})
     assert new is not None
     codes = [getattr(e, "code", None) for e in leaves(refused.value)]
     assert -32001 in codes, leaves(refused.value)
@@ -328,7 +328,7 @@ async def test_rate_limit_per_token(shared: tuple[Any, Any], mcp_connect: Any) -
         async with mcp_connect(server.url, second.token) as client:
             for _ in range(SHARED_BURST + 5):
                 try:
-                    await client.call_tool("health_check", {})
+                    await client.call_tool("list_episodes", {"limit": 1})
                 except MCPError as exc:
                     seen = exc
                     raise
@@ -435,7 +435,7 @@ async def test_secrets_never_appear_in_logs(
         await client.call_tool("add_episode_step", {"episode_id": eid, "tool": "t", "action": "a"})
         await client.call_tool("complete_episode", {"episode_id": eid, "outcome_type": "success"})
         await client.call_tool("query_memory", {"query": "log me"})
-        await client.call_tool("health_check", {})
+        await client.read_resource("memory://health")  # type: ignore[arg-type]
         with pytest.raises(MCPError):
             await client.call_tool("delete_episode", {"episode_id": eid, "confirm": True})
     server.stop()

@@ -209,6 +209,14 @@ async def test_reads_see_only_the_callers_tenant(world: World, name: str, mcp_co
         health = (await c.call_tool("health_check", {})).structured_content
         assert health["memory"]["storage"]["detail"] == {}
         assert health["memory"]["queue_depth"] == 0
+        # the same answers as resources (the core profile's way to them)
+        read = await c.read_resource("memory://metrics")  # type: ignore[arg-type]
+        as_resource = json.loads(read.contents[0].text)  # type: ignore[union-attr]
+        assert as_resource["core"]["episodes"] == EPISODES
+        assert as_resource["core"]["operations"] == {} and as_resource["core"]["cache"] == {}
+        assert as_resource["tools"]["create_episode"]["calls"] == EPISODES
+        read = await c.read_resource("memory://health")  # type: ignore[arg-type]
+        assert json.loads(read.contents[0].text)["memory"]["storage"]["detail"] == {}  # type: ignore[union-attr]
 
         recent = await c.read_resource("memory://episodes")  # type: ignore[arg-type]
         listed = json.loads(recent.contents[0].text)["episodes"]  # type: ignore[union-attr]

@@ -15,7 +15,7 @@ also bumps the tenant's generation in the same transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
@@ -51,6 +51,7 @@ from memory_core import (
     StorageStats,
 )
 from memory_core._protocols import FloatArray
+from memory_core.protocols import number_steps
 from memory_core.security import database_key
 from memory_core.text import terms
 
@@ -301,9 +302,10 @@ class LibSQLStorage:
 
     def import_batch(
         self, tenant: str, episodes: Sequence[Episode], extraction: Extraction
-    ) -> None:
+    ) -> list[Pattern]:
         """Insert new episodes exactly as given (any status) with one extraction for all
-        of them in one transaction (the bulk path of ``SelfLearningMemory.import_episodes``).
+        of them in one transaction (the bulk path of ``SelfLearningMemory.import_episodes``);
+        returns the patterns as stored (merged), so the caller need not read them back.
 
         Raises ``InvalidInputError`` naming ``episodes[i]`` (another tenant, an existing
         id, a bad step number); nothing of the batch is written then.
@@ -322,7 +324,7 @@ class LibSQLStorage:
             ordered.append(sorted(episode.steps, key=lambda s: s.step_number))
         self._check_extraction(tenant, extraction)
 
-        def op(tx: Tx) -> None:
+        def op(tx: Tx) -> list[Pattern]:
             ids = [str(e.id) for e in episodes]
             taken = {
                 r[0]
@@ -380,7 +382,7 @@ class LibSQLStorage:
                     for pk, e, steps in zip(pks, episodes, ordered, strict=True)
                 ],
             )
-            self._upsert_patterns(tx, tenant, extraction.patterns)
+            stored = self._upsert_patterns(tx, tenant, extraction.patterns)
             self._upsert_heuristics(tx, tenant, extraction.heuristics)
             self._write_embeddings(
                 tx,
@@ -390,17 +392,50 @@ class LibSQLStorage:
                 fresh=dict(zip([e.id for e in episodes], pks, strict=True)),
             )
             self._bump(tx, tenant)
+            return stored
 
-        self._db.write(op)
+        return self._db.write(op)
 
     def append_steps(self, tenant: str, episode_id: UUID, steps: Sequence[ExecutionStep]) -> int:
         self._check_steps(steps)
         return self._db.write(partial(self._append, tenant, episode_id, list(steps)))
 
-    def _append(self, tenant: str, episode_id: UUID, steps: list[ExecutionStep], tx: Tx) -> int:
+    def append_next_steps(
+        self,
+        tenant: str,
+        episode_id: UUID,
+        steps: Sequence[ExecutionStep],
+        unnumbered: Sequence[int],
+        prepare: Callable[[list[ExecutionStep]], list[ExecutionStep]] | None = None,
+    ) -> tuple[int, list[ExecutionStep]]:
+        # One BEGIN IMMEDIATE transaction reads the largest number and inserts after it:
+        # a writer in another process waits for the lock instead of taking the same number.
+        numbered: list[ExecutionStep] = []
+
+        def number(top: int) -> list[ExecutionStep]:
+            numbered[:] = number_steps(steps, unnumbered, top + 1)
+            self._check_steps(numbered)
+            return prepare(numbered) if prepare is not None else numbered
+
+        count = self._db.write(partial(self._append, tenant, episode_id, [], number=number))
+        return count, numbered
+
+    def _append(
+        self,
+        tenant: str,
+        episode_id: UUID,
+        steps: list[ExecutionStep],
+        tx: Tx,
+        number: Callable[[int], list[ExecutionStep]] | None = None,
+    ) -> int:
         pk, status, _, version, data, count = self._episode_row(tx, tenant, episode_id)
         if status != "in_progress":
             raise EpisodeStateError(f"episode {episode_id} is completed; steps cannot be added")
+        if number is not None:
+            top = tx.one(
+                "SELECT COALESCE(MAX(step_number), 0) FROM steps WHERE episode_pk = ?", (pk,)
+            )
+            steps = number(int(top[0]) if top is not None else 0)
         if not steps:
             return int(count)
         taken = tx.all(
@@ -773,9 +808,9 @@ class LibSQLStorage:
                     field=f"{where}.item",
                     limit=MAX_ITEM,
                 )
-            if not record.vector:
+            if len(record.vector) == 0:  # a list, or a row of an embedder's matrix
                 raise InvalidInputError("vector must not be empty", field=f"{where}.vector")
-            if not np.isfinite(np.asarray(record.vector, dtype=np.float64)).all():
+            if not np.isfinite(np.asarray(record.vector)).all():
                 raise InvalidInputError("vector contains NaN or infinity", field=f"{where}.vector")
             dim = dims.setdefault(record.model_id, record.dimension)
             if dim != record.dimension:
@@ -928,21 +963,41 @@ class LibSQLStorage:
         self._write_embeddings(tx, tenant, extraction.embeddings, "extraction.embeddings")
 
     def _upsert_patterns(self, tx: Tx, tenant: str, patterns: Sequence[Pattern]) -> list[Pattern]:
+        """Merge each pattern into the stored one of its key (or insert it), in order.
+        The look-ups (by key, by id) and the source rows are one statement each for the
+        whole list: a bulk import batch carries a few hundred patterns."""
+        if not patterns:
+            return []
         out: list[Pattern] = []
         now = _now()
-        for incoming in patterns:
-            row = tx.one(
-                "SELECT pk, data FROM patterns WHERE tenant = ? AND key = ?", (tenant, incoming.key)
+        by_key: dict[str, tuple[int, str | Pattern]] = {  # stored JSON, or merged here
+            r[0]: (int(r[1]), r[2])
+            for r in tx.all(
+                "SELECT key, pk, data FROM patterns WHERE tenant = ? "
+                "AND key IN (SELECT value FROM json_each(?))",
+                (tenant, json.dumps(list(dict.fromkeys(p.key for p in patterns)))),
             )
-            if row is not None:
-                pk = int(row[0])
-                pattern = Pattern.model_validate_json(row[1]).merged_with(incoming, now)
+        }
+        fresh_ids = [str(p.id) for p in patterns if p.key not in by_key]
+        id_keys: dict[str, str] = {
+            r[0]: r[1]
+            for r in tx.all(
+                "SELECT id, key FROM patterns WHERE tenant = ? "
+                "AND id IN (SELECT value FROM json_each(?))",
+                (tenant, json.dumps(fresh_ids)),
+            )
+        } if fresh_ids else {}  # fmt: skip
+        sources: dict[int, list[UUID]] = {}
+        for incoming in patterns:
+            known = by_key.get(incoming.key)
+            if known is not None:
+                pk, seen = known
+                stored = seen if isinstance(seen, Pattern) else Pattern.model_validate_json(seen)
+                pattern = stored.merged_with(incoming, now)
                 self._save_pattern(tx, pk, pattern)
             else:
                 pattern = incoming.as_new(tenant)
-                if tx.one(
-                    "SELECT 1 FROM patterns WHERE tenant = ? AND id = ?", (tenant, str(pattern.id))
-                ):
+                if str(pattern.id) in id_keys:
                     raise InvalidInputError(
                         f"pattern id {pattern.id} is already used by another key", field="id"
                     )
@@ -962,15 +1017,21 @@ class LibSQLStorage:
                 )
                 assert inserted is not None
                 pk = int(inserted[0])
+                id_keys[str(pattern.id)] = pattern.key
                 text = pattern_text(pattern)
                 if text:
                     tx.run("INSERT INTO pattern_fts (rowid, text) VALUES (?, ?)", (pk, text))
-            tx.run("DELETE FROM pattern_sources WHERE pattern_pk = ?", (pk,))
-            tx.many(
-                "INSERT INTO pattern_sources (pattern_pk, tenant, episode_id) VALUES (?, ?, ?)",
-                [(pk, tenant, str(i)) for i in pattern.episode_ids],
-            )
+            by_key[pattern.key] = (pk, pattern)
+            sources[pk] = pattern.episode_ids
             out.append(pattern)
+        tx.run(
+            "DELETE FROM pattern_sources WHERE pattern_pk IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(sources)),),
+        )
+        tx.many(
+            "INSERT INTO pattern_sources (pattern_pk, tenant, episode_id) VALUES (?, ?, ?)",
+            [(pk, tenant, str(i)) for pk, ids in sources.items() for i in ids],
+        )
         return out
 
     def upsert_patterns(self, tenant: str, patterns: Sequence[Pattern]) -> list[Pattern]:

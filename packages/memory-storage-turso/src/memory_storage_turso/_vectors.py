@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from memory_core.storage.blas import one_blas_thread
 
 from memory_storage_turso._connection import Tx
 
@@ -73,7 +74,8 @@ class Matrix:
             q = np.zeros(self.dim, np.float32)
         else:
             q = (query / norm).astype(np.float32, copy=False)
-        scores = self.rows[: self.n] @ q
+        with one_blas_thread(self.n):  # latency-bound: see memory_core.storage.blas
+            scores = self.rows[: self.n] @ q
         pks = self.pks[: self.n]
         if allowed is not None:
             mask = np.isin(pks, allowed)

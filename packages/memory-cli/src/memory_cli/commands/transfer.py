@@ -6,11 +6,12 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Annotated
 
 import typer
-from memory_core import MemoryConfig
+from memory_core import Episode, MemoryConfig
 
 from memory_cli._examples import examples
 from memory_cli._jsonl import decode_line, encode_episode
@@ -83,7 +84,9 @@ def import_(
     """Import exported episodes. Existing ids are left as they are (safe to re-run).
 
     The whole input is validated first: a bad line stops the import before anything is
-    written, with the line number and field in the message.
+    written, with the line number and field in the message. Episodes are then written in
+    batches (one transaction each); one the memory refuses is listed under "problems"
+    with its position and field, and the command exits 1.
     """
     state = get_state(ctx)
     if as_tenant is not None:  # the config model owns the tenant rule; exit 2 naming it
@@ -95,20 +98,31 @@ def import_(
                 total += 1
         fh.seek(0)
         memory = state.memory
-        imported = existing = 0
-        with tracked("importing", total) as tracker:
+
+        def episodes() -> Iterator[Episode]:
             for lineno, line in enumerate(fh, start=1):
                 episode = decode_line(line, lineno)
                 if episode is None:
                     continue
                 if as_tenant is not None:
                     episode = episode.model_copy(update={"tenant": as_tenant})
-                if memory.import_episode(episode):
-                    imported += 1
-                else:
-                    existing += 1
-                tracker.advance()
-    emit(state.format, {"episodes": total, "imported": imported, "existing": existing})
+                yield episode
+
+        # The bulk path: one transaction per batch; the bar moves per committed batch.
+        with tracked("importing", total) as tracker:
+            report = memory.import_episodes(
+                episodes(), progress=lambda r: tracker(r.processed, total)
+            )
+    result: dict[str, object] = {
+        "episodes": total,
+        "imported": report.imported,
+        "existing": report.duplicates,
+    }
+    if report.problems:  # e.g. a sensitive episode without encryption at rest
+        result["problems"] = [p.model_dump() for p in report.problems]
+    emit(state.format, result)
+    if report.problems:
+        raise typer.Exit(1)
 
 
 class _open_source:

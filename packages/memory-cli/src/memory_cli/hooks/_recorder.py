@@ -23,7 +23,6 @@ from uuid import UUID
 
 from memory_core import (
     EpisodeNotFoundError,
-    ExecutionStep,
     SelfLearningMemory,
     StepResult,
     TaskContext,
@@ -263,15 +262,16 @@ class HookRecorder:
     ) -> None:
         assert session.episode is not None
         result = StepResult.success(output or None) if ok else StepResult.error(reason or "failed")
-        step = ExecutionStep(
-            step_number=session.steps + 1,
-            tool=tool,
-            action=action,
-            result=result,
-            metadata={"hook_event_id": event_id} if event_id else {},
-        )
-        self.memory.log_step(session.episode, step)
-        session.steps += 1
+        # No step_number: the memory numbers it (one past the highest stored, in the
+        # insert's transaction), as record_episode and add_episode_step do, so a step
+        # applied before a crash is never numbered over.
+        step = {
+            "tool": tool,
+            "action": action,
+            "result": result,
+            "metadata": {"hook_event_id": event_id} if event_id else {},
+        }
+        session.steps = self.memory.log_step(session.episode, step)
         session.last_failed = "" if ok else f"{tool}: {action[:120]}: {reason}"
 
     def _close(self, session: SessionState) -> None:

@@ -217,6 +217,7 @@ class Dashboard:
             patterns=patterns,
             listed=listed,
             searched=bool(params.q),
+            min_relevance=self.memory.config.min_relevance,
             nav="search",
         )
 

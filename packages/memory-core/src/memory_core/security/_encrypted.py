@@ -41,7 +41,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
@@ -388,6 +388,26 @@ class EncryptedStorage:
         if key is not None:
             steps = [self._seal_step(key, tenant, episode_id, s) for s in steps]
         return self.inner.append_steps(tenant, episode_id, steps)
+
+    def append_next_steps(
+        self,
+        tenant: str,
+        episode_id: UUID,
+        steps: Sequence[ExecutionStep],
+        unnumbered: Sequence[int],
+        prepare: Callable[[list[ExecutionStep]], list[ExecutionStep]] | None = None,
+    ) -> tuple[int, list[ExecutionStep]]:
+        key = self._data_key(tenant, episode_id)
+        if key is None:
+            return self.inner.append_next_steps(tenant, episode_id, steps, unnumbered, prepare)
+        sealing_key = key
+
+        def seal(numbered: list[ExecutionStep]) -> list[ExecutionStep]:
+            # The seal binds each step to its number, so it happens once the number is known.
+            ready = prepare(numbered) if prepare is not None else numbered
+            return [self._seal_step(sealing_key, tenant, episode_id, s) for s in ready]
+
+        return self.inner.append_next_steps(tenant, episode_id, steps, unnumbered, seal)
 
     def get_episode(self, tenant: str, episode_id: UUID) -> Episode | None:
         return self._open_episode(self.inner.get_episode(tenant, episode_id))

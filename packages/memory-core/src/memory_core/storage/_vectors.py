@@ -11,6 +11,8 @@ from uuid import UUID
 import numpy as np
 import numpy.typing as npt
 
+from memory_core.storage.blas import one_blas_thread
+
 RowKey = tuple[UUID, int]
 
 
@@ -76,7 +78,8 @@ class VectorMatrix:
         n = len(self._keys)
         if n == 0:
             return []
-        scores = self._data[:n] @ unit_query
+        with one_blas_thread(n):  # latency-bound: see memory_core.storage.blas
+            scores = self._data[:n] @ unit_query
         if allowed is not None:
             candidates = np.flatnonzero(allowed[self._owners[:n]])
         else:

@@ -55,6 +55,7 @@ from memory_core._models import (
     utcnow,
 )
 from memory_core._text import terms
+from memory_core._validation import number_steps
 from memory_core.storage._bm25 import Bm25Index
 from memory_core.storage._vectors import VectorMatrix
 
@@ -205,9 +206,10 @@ class InMemoryStorage:
 
     def import_batch(
         self, tenant: str, episodes: Sequence[Episode], extraction: Extraction
-    ) -> None:
+    ) -> list[Pattern]:
         """Store new episodes exactly as given (any status) and one extraction for all of
-        them, all or nothing (the bulk path of ``SelfLearningMemory.import_episodes``).
+        them, all or nothing (the bulk path of ``SelfLearningMemory.import_episodes``);
+        returns the patterns as stored (merged), so the caller need not read them back.
 
         Raises ``InvalidInputError`` naming ``episodes[i]`` when one is of another tenant
         or its id exists (in any tenant), or a step number repeats; nothing is written.
@@ -248,7 +250,7 @@ class InMemoryStorage:
             t = self._tenant(tenant)
             for episode in episodes:
                 self._insert_episode(t, episode)
-            self._write_patterns(t, extraction.patterns)
+            stored = self._write_patterns(t, extraction.patterns)
             self._write_heuristics(t, extraction.heuristics)
             units = [
                 (r, _unit(r.vector, r.dimension, f"embeddings[{j}].vector"))
@@ -256,6 +258,7 @@ class InMemoryStorage:
             ]
             self._write_embeddings(t, units)
             t.generation += 1
+            return stored
 
     def append_steps(self, tenant: str, episode_id: UUID, steps: Sequence[ExecutionStep]) -> int:
         with self._lock:
@@ -274,6 +277,22 @@ class InMemoryStorage:
                 t.text.add((episode_id, s.step_number), terms(s.search_text()))
             self._bump(t, episode_id)
             return len(stored)
+
+    def append_next_steps(
+        self,
+        tenant: str,
+        episode_id: UUID,
+        steps: Sequence[ExecutionStep],
+        unnumbered: Sequence[int],
+        prepare: Callable[[list[ExecutionStep]], list[ExecutionStep]] | None = None,
+    ) -> tuple[int, list[ExecutionStep]]:
+        with self._lock:  # one (re-entrant) lock over reading the top number and appending
+            self._open()
+            t, _ = self._row(tenant, episode_id)
+            top = max(t.steps[episode_id], default=0)
+            numbered = number_steps(steps, unnumbered, top + 1)
+            written = prepare(numbered) if prepare is not None else numbered
+            return self.append_steps(tenant, episode_id, written), numbered
 
     def get_episode(self, tenant: str, episode_id: UUID) -> Episode | None:
         with self._lock:

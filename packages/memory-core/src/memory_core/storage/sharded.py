@@ -114,6 +114,16 @@ class ShardedStorage:
     def append_steps(self, tenant: str, episode_id: UUID, steps: Sequence[ExecutionStep]) -> int:
         return self.shard(tenant).append_steps(tenant, episode_id, steps)
 
+    def append_next_steps(
+        self,
+        tenant: str,
+        episode_id: UUID,
+        steps: Sequence[ExecutionStep],
+        unnumbered: Sequence[int],
+        prepare: Callable[[list[ExecutionStep]], list[ExecutionStep]] | None = None,
+    ) -> tuple[int, list[ExecutionStep]]:
+        return self.shard(tenant).append_next_steps(tenant, episode_id, steps, unnumbered, prepare)
+
     def get_episode(self, tenant: str, episode_id: UUID) -> Episode | None:
         return self.shard(tenant).get_episode(tenant, episode_id)
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -324,6 +325,50 @@ class StorageContract:
         assert read is not None
         assert [s.step_number for s in read.steps] == [1, 2, 3]
         assert read.steps == [make_step(1), make_step(2), make_step(3)]
+
+    def test_append_next_steps_numbers_after_the_largest(self, storage: StorageBackend) -> None:
+        """Left-out numbers follow the largest stored one (a gap is skipped, never filled)
+        and every number before them in the batch; explicit numbers are kept."""
+        ep = make_episode(tenant=T1)
+        storage.create_episode(ep)
+        storage.append_steps(T1, ep.id, [make_step(1), make_step(5)])
+        batch = [make_step(1, action="a"), make_step(9, action="b"), make_step(1, action="c")]
+        count, stored = storage.append_next_steps(T1, ep.id, batch, [0, 2])
+        assert count == 5
+        assert [(s.step_number, s.action) for s in stored] == [(6, "a"), (9, "b"), (10, "c")]
+        read = storage.get_episode(T1, ep.id)
+        assert read is not None and [s.step_number for s in read.steps] == [1, 5, 6, 9, 10]
+        assert storage.append_next_steps(T1, ep.id, [make_step(1)], [0])[1][0].step_number == 11
+        with pytest.raises(DuplicateStepError):  # an explicit number already stored
+            storage.append_next_steps(T1, ep.id, [make_step(1), make_step(5)], [0])
+        with pytest.raises(DuplicateStepError):  # an explicit number meets an assigned one
+            storage.append_next_steps(T1, ep.id, [make_step(1), make_step(12)], [0])
+        with pytest.raises(EpisodeNotFoundError):
+            storage.append_next_steps(T2, ep.id, [make_step(1)], [0])
+        read = storage.get_episode(T1, ep.id)
+        assert read is not None and len(read.steps) == 6  # nothing of a refused batch
+
+    def test_append_next_steps_from_many_threads(self, storage: StorageBackend) -> None:
+        """Concurrent appends without numbers: each number once, no gap, no conflict."""
+        ep = make_episode(tenant=T1)
+        storage.create_episode(ep)
+        errors: list[BaseException] = []
+
+        def writer() -> None:
+            try:
+                for _ in range(10):
+                    storage.append_next_steps(T1, ep.id, [make_step(1)], [0])
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=writer) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        read = storage.get_episode(T1, ep.id)
+        assert read is not None and [s.step_number for s in read.steps] == list(range(1, 41))
 
     def test_append_bumps_version(self, storage: StorageBackend) -> None:
         ep = make_episode(tenant=T1)

@@ -5,7 +5,8 @@ compact ``HandoffPack`` built at that moment (what was done and failed, open que
 relevant patterns and past episodes). ``resume_from_handoff`` continues the episode if
 it is still in progress, numbering on from the highest stored step, so nothing logged
 before or after the checkpoint is lost or repeated; if the episode was completed it
-starts a new episode that ``follows`` it, and if it was deleted a new unlinked one.
+starts a new episode that ``follows`` it. It accepts only a pack stored here (a hand-made
+one is refused), so a deleted episode's pack, whose checkpoint went with it, is refused.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from memory_core._errors import EpisodeNotFoundError, EpisodeStateError
+from memory_core._errors import EpisodeNotFoundError, EpisodeStateError, InvalidInputError
 from memory_core._models import Episode, EpisodeStatus, ExecutionStep, utcnow
 from memory_core._validation import check_text, coerce
 from memory_core.workflow._common import as_uuid, clip, records, scan
@@ -115,21 +116,27 @@ class CheckpointsMixin:
 
         The same episode when it is still in progress (steps logged after the checkpoint
         are returned so the new agent sees them); otherwise a new episode with the same
-        goal and context, linked ``new follows old`` when the old one still exists.
+        goal and context, linked ``new follows old``.
+
+        Only a pack stored by ``checkpoint_episode`` in this tenant is accepted, exactly
+        as ``get_handoff_pack`` returns it: a hand-made or edited pack would otherwise
+        start episodes and links from evidence nobody recorded. A pack whose checkpoint
+        is gone (deleted with its episode) is refused too.
         """
         with self.metrics_registry.timed("resume_from_handoff"):
             p = coerce(HandoffPack, pack, "pack")
             t = self._tenant(tenant)
             store = records(self.storage)
             with self._lock:
+                data = store.get_record(t, CHECKPOINT_KIND, _checkpoint_id(p.checkpoint_id))
+                _check_stored(p, data)
+                assert data is not None
                 episode = self.storage.get_episode(t, p.episode_id)
                 if episode is not None and not episode.is_complete:
-                    data = store.get_record(t, CHECKPOINT_KIND, p.checkpoint_id)
-                    if data is not None:
-                        data["checkpoint"]["resumed"] = int(data["checkpoint"]["resumed"]) + 1
-                        store.put_record(
-                            t, CHECKPOINT_KIND, p.checkpoint_id, data, episode_id=p.episode_id
-                        )
+                    data["checkpoint"]["resumed"] = int(data["checkpoint"]["resumed"]) + 1
+                    store.put_record(
+                        t, CHECKPOINT_KIND, p.checkpoint_id, data, episode_id=p.episode_id
+                    )
                     last = max((s.step_number for s in episode.steps), default=0)
                     return ResumeResult(
                         episode_id=p.episode_id,
@@ -162,9 +169,34 @@ class CheckpointsMixin:
             )
 
 
-def _checkpoint_id(value: str) -> str:
-    from memory_core._errors import InvalidInputError
+def _check_stored(pack: HandoffPack, data: dict[str, Any] | None) -> None:
+    """Refuse a pack that is not the one stored with its checkpoint in this tenant."""
+    if data is None:
+        raise InvalidInputError(
+            f"pack.checkpoint_id {pack.checkpoint_id!r} names no stored checkpoint of this "
+            "tenant (never made here, or deleted with its episode); resume from a "
+            "checkpoint_episode result",
+            field="pack.checkpoint_id",
+        )
+    stored = HandoffPack.model_validate(data["pack"])
+    if stored != pack:
+        changed = next(
+            (
+                name
+                for name in HandoffPack.model_fields
+                if getattr(stored, name) != getattr(pack, name)
+            ),
+            "",
+        )
+        raise InvalidInputError(
+            f"pack.{changed} differs from the pack stored with checkpoint "
+            f"{pack.checkpoint_id}; pass the checkpoint id, or the pack exactly as "
+            "get_handoff_pack returned it",
+            field=f"pack.{changed}",
+        )
 
+
+def _checkpoint_id(value: str) -> str:
     if not isinstance(value, str) or not value or len(value) > _MAX_ID:
         raise InvalidInputError(
             f"checkpoint_id must be 1-{_MAX_ID} characters", field="checkpoint_id", limit=_MAX_ID

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from memory_core._errors import EpisodeNotFoundError
 from memory_core._models import Heuristic, Pattern, PatternKind, TaskContext
 from memory_core._results import RetrievedPattern
 from memory_core._validation import check_text
@@ -59,6 +60,10 @@ class PlaybooksMixin:
             check_range(max_steps, "max_steps", 1, MAX_PLAYBOOK_STEPS)
             eid = as_uuid(for_episode, "for_episode") if for_episode is not None else None
             t = self._tenant(tenant)
+            if eid is not None:
+                with self._lock:
+                    if not self.storage.get_summaries(t, [eid]):
+                        raise EpisodeNotFoundError(eid, field="for_episode")
             ranked = self.retrieve_relevant_patterns(
                 task_description, context, CANDIDATES, tenant=t
             )
