@@ -37,20 +37,17 @@ from memory_core.security._erasure import retract_patterns
 if TYPE_CHECKING:
     from memory_core._memory import SelfLearningMemory
 
-MAX_NOTES = 50
-"""Notes (or lessons) one call may add."""
 
-
-def _texts(values: Sequence[str] | None, field: str, limit: int) -> list[str]:
+def _texts(values: Sequence[str] | None, field: str, limit: int, most: int) -> list[str]:
     if values is None:
         return []
     if isinstance(values, str):
         values = [values]
-    if len(values) > MAX_NOTES:
+    if len(values) > most:
         raise InvalidInputError(
-            f"{field} has {len(values)} items; the limit is {MAX_NOTES}",
+            f"{field} has {len(values)} items; the limit is {most}",
             field=field,
-            limit=MAX_NOTES,
+            limit=most,
         )
     for i, v in enumerate(values):
         check_text(v, f"{field}[{i}]", limit, required=True)
@@ -80,8 +77,10 @@ def update_episode(
         new = None if outcome is None else coerce(TaskOutcome, outcome, "outcome")
         if new is not None:
             check_outcome(new, c.limits)
-        added_notes = _texts(notes, "notes", c.limits.max_action_chars)
-        added_lessons = _texts(lessons, "lessons", c.limits.max_action_chars)
+        added_notes = _texts(notes, "notes", c.limits.max_action_chars, c.limits.max_artifacts)
+        added_lessons = _texts(
+            lessons, "lessons", c.limits.max_action_chars, c.limits.max_artifacts
+        )
         if new is None and not added_notes and not added_lessons:
             raise InvalidInputError(
                 "nothing to update: give an outcome, notes or lessons", field="outcome"
