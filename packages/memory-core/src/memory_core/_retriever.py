@@ -282,6 +282,7 @@ class Retriever:
                 SCHEMA_VERSION,
                 c.backends.embedding_model_id,
                 repr(c.weights),
+                c.config.min_relevance,  # the floor decides what is returned
                 effective_flags(c.config),
                 generation,
                 *[_jsonable(p) for p in parts],
