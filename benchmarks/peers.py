@@ -3,16 +3,24 @@
 1. cold start: spawn ``memory-mcp`` and complete ``initialize`` (median of N spawns, an
    empty database each time; the legacy handshake, as the peers were measured);
 2. single writes/s: ``add_episode_step`` one call at a time through one stdio session;
-3. paraphrase search: 1,000 short task notes stored as episodes, then each note's
-   paraphrase (different words, see ``benchlib.paraphrase``) asked with ``query_memory``
-   (limit 5): recall@5 (the note among the 5 episodes returned) and p50/p95 latency;
-   the same queries in-process with ``retrieve_relevant_context`` for comparison.
+3. paraphrase search: 10,000 short task notes stored as episodes, then the paraphrases
+   (different words, see ``benchlib.paraphrase``) of ``--queries`` of them asked with
+   ``query_memory`` (limit 5): recall@5 (the note among the 5 episodes returned) and
+   p50/p95 latency; the same queries in-process with ``retrieve_relevant_context``;
+4. unrelated queries (``benchlib.unrelated``: cooking, travel, gardening, ...) over the
+   same store with ``query_memory``: the share that returns no episode (the relevance
+   floor, ``MEMORY_MIN_RELEVANCE``, at its default), and in-process without a floor the
+   recall and empty share each floor of ``FLOORS`` would give (how the default was
+   chosen).
+
+Lines 3-4 run once per embedder (``--embedders``, default the bundled static model
+``local`` and the ``transformer``).
 
 Peer figures (from the issue, same machine class): cold start 0.26 s / 7.5 s / 9.2 s,
 writes 440/s / 4.7/s / 54/s, recall@5 0.83 / 0.785 / 0.995 (MCP reference memory server,
 basic-memory, mcp-memory-service)::
 
-    uv run python benchmarks/peers.py             # 5 spawns, 500 writes, 1,000 notes
+    uv run python benchmarks/peers.py             # 5 spawns, 500 writes, 10,000 notes
     uv run python benchmarks/peers.py --quick     # CI: 2 spawns, 30 writes, 100 notes
 
 Writes ``benchmarks/results/peers.md`` and ``.json``.
@@ -35,10 +43,13 @@ import anyio
 from benchlib.paraphrase import Note, notes, word_overlap
 from benchlib.server import stdio_params
 from benchlib.stats import fmt_ms, machine, summarize
+from benchlib.unrelated import unrelated_queries
 from mcp import Client
 
 HERE = Path(__file__).resolve().parent
 SEED = 8
+FLOORS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+UNRELATED = 200
 NOTE_NS = UUID("1b4e28ba-2fa1-4d2b-9c3e-5a6f7b8c9d0e")
 PEERS = {
     "MCP reference memory server": {"cold_start_s": 0.26, "writes_per_s": 440, "recall_at_5": 0.83},
@@ -93,33 +104,45 @@ async def single_writes(writes: int) -> dict[str, Any]:
             "p95_ms": s["p95_ms"]}  # fmt: skip
 
 
-def note_store(data_dir: Path, items: list[Note]) -> Path:
+def note_store(data_dir: Path, items: list[Note], embedder: str) -> Path:
     """A store with one finished episode per note (built once, reused from ``data_dir``)."""
     from memory_core import Episode, MemoryConfig, SelfLearningMemory, TaskOutcome
 
-    db = data_dir / f"peers-{SEED}-{len(items)}.db"
+    db = data_dir / f"peers-{SEED}-{len(items)}-{embedder}.db"
     done = db.with_suffix(".done")
     if done.exists():
         return db
     data_dir.mkdir(parents=True, exist_ok=True)
     config = MemoryConfig(
-        database_url=f"file:{db}", cache_backend="none", embedding_provider="local"
+        database_url=f"file:{db}", cache_backend="none", embedding_provider=embedder
     )
     with SelfLearningMemory.from_config(config) as memory:
-        for note in items:
-            episode = Episode(id=uuid5(NOTE_NS, note.text), task_description=note.text)
-            memory.import_episode(episode.model_copy(update={"outcome": TaskOutcome.success()}))
+        memory.import_episodes(
+            Episode(
+                id=uuid5(NOTE_NS, note.text),
+                task_description=note.text,
+                outcome=TaskOutcome.success(),
+            )
+            for note in items
+        )
     done.write_text("ok")
     return db
 
 
-async def paraphrase_search(db: Path, items: list[Note]) -> dict[str, Any]:
-    """recall@5 and latency of ``query_memory`` for every paraphrase, over stdio."""
+def asked(items: list[Note], queries: int) -> list[Note]:
+    """``queries`` notes spread evenly over the store."""
+    step = max(1, len(items) // queries)
+    return items[::step][:queries]
+
+
+async def mcp_search(db: Path, items: list[Note], embedder: str) -> dict[str, Any]:
+    """recall@5 and latency of ``query_memory`` for every paraphrase, then the share of
+    unrelated queries that return no episode, over stdio, at the default floor."""
     with tempfile.TemporaryDirectory(prefix="peers-search-") as tmp:
         for f in db.parent.glob(db.name + "*"):
             shutil.copy2(f, Path(tmp) / f.name)
         copy = Path(tmp) / db.name
-        async with Client(stdio_params(copy)) as client:
+        async with Client(stdio_params(copy, MEMORY_EMBEDDING_PROVIDER=embedder)) as client:
             await client.call_tool("query_memory", {"query": "warm up"})
             hits, samples = 0, []
             for note in items:
@@ -128,108 +151,194 @@ async def paraphrase_search(db: Path, items: list[Note]) -> dict[str, Any]:
                 samples.append(time.perf_counter() - t0)
                 found = [e["episode_id"] for e in r.structured_content["episodes"]]  # type: ignore[index]
                 hits += str(uuid5(NOTE_NS, note.text)) in found
+            empty = 0
+            for q in unrelated_queries(UNRELATED, SEED):
+                r = await client.call_tool("query_memory", {"query": q, "limit": 5})
+                empty += not r.structured_content["episodes"]  # type: ignore[index]
     s = summarize(samples)
     return {"queries": len(items), "recall_at_5": round(hits / len(items), 3),
-            "p50_ms": s["p50_ms"], "p95_ms": s["p95_ms"]}  # fmt: skip
+            "p50_ms": s["p50_ms"], "p95_ms": s["p95_ms"],
+            "unrelated_queries": UNRELATED, "unrelated_empty": round(empty / UNRELATED, 3)}  # fmt: skip
 
 
-def inprocess_search(db: Path, items: list[Note]) -> dict[str, Any]:
-    """The same queries through the library (no MCP): the cost of retrieval alone."""
+def inprocess_search(
+    db: Path, items: list[Note], embedder: str, floor: float | None = None
+) -> dict[str, Any]:
+    """The same queries through the library (no MCP): the cost of retrieval alone.
+
+    With ``floor`` 0, also the wanted note's relevance per query (-1: not in the top 5)
+    and the best relevance per unrelated query, so each floor can be judged."""
     from memory_core import MemoryConfig, SelfLearningMemory
 
+    extra = {} if floor is None else {"min_relevance": floor}
     config = MemoryConfig(
-        database_url=f"file:{db}", cache_backend="none", embedding_provider="local"
+        database_url=f"file:{db}", cache_backend="none", embedding_provider=embedder, **extra
     )
     with SelfLearningMemory.from_config(config) as memory:
         memory.warm()
-        hits, samples = 0, []
+        seen, samples = [], []
         for note in items:
             t0 = time.perf_counter()
             found = memory.retrieve_relevant_context(note.paraphrase, limit=5)
             samples.append(time.perf_counter() - t0)
-            hits += uuid5(NOTE_NS, note.text) in {r.episode.id for r in found}
+            want = uuid5(NOTE_NS, note.text)
+            seen.append(next((r.relevance for r in found if r.episode.id == want), -1.0))
+        tops = [
+            max((r.relevance for r in memory.retrieve_relevant_context(q, limit=5)), default=-1.0)
+            for q in unrelated_queries(UNRELATED, SEED)
+        ]
     s = summarize(samples)
-    return {
-        "recall_at_5": round(hits / len(items), 3),
+    out: dict[str, Any] = {
+        "recall_at_5": round(sum(r >= 0 for r in seen) / len(items), 3),
         "p50_ms": s["p50_ms"],
         "p95_ms": s["p95_ms"],
+        "unrelated_empty": round(sum(t < 0 for t in tops) / len(tops), 3),
     }
+    if floor == 0:
+        out["relevance_found"] = [round(r, 4) for r in seen]
+        out["relevance_unrelated_top"] = [round(t, 4) for t in tops]
+    return out
+
+
+def floor_sweep(hard: dict[str, Any], mild: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """What each floor would give: recall@5 kept (hard and mild paraphrases) and the
+    share of unrelated queries left with no episode."""
+    out = {}
+    for f in FLOORS:
+        n = len(hard["relevance_found"])
+        out[f"{f:.2f}"] = {
+            "recall_at_5": round(sum(r >= f for r in hard["relevance_found"]) / n, 3),
+            "mild_recall_at_5": round(sum(r >= f for r in mild["relevance_found"]) / n, 3),
+            "unrelated_empty": round(
+                sum(t < f for t in hard["relevance_unrelated_top"]) / UNRELATED, 3
+            ),
+        }
+    return out
+
+
+def embedder_lines(
+    data_dir: Path, items: list[Note], queries: int, embedder: str
+) -> dict[str, Any]:
+    """Lines 3-4 for one embedder."""
+    print(f"{embedder}: {len(items):,} notes, store ...", file=sys.stderr)
+    t0 = time.perf_counter()
+    db = note_store(data_dir, items, embedder)
+    built = time.perf_counter() - t0
+    chosen = asked(items, queries)
+    print(f"{embedder}: {len(chosen)} paraphrases + {UNRELATED} unrelated over MCP ...",
+          file=sys.stderr)  # fmt: skip
+    out: dict[str, Any] = {"store_build_s": round(built, 1)}
+    out["search"] = anyio.run(mcp_search, db, chosen, embedder)
+    out["search_inprocess"] = inprocess_search(db, chosen, embedder)
+    # Milder paraphrases (half the slots reworded), same stored notes: how recall degrades.
+    mild = asked(notes(len(items), SEED, reword=0.5), queries)
+    assert [n.text for n in mild] == [n.text for n in chosen]
+    out["search_mild"] = inprocess_search(db, mild, embedder)
+    # Control: the stored text itself must be found, else the numbers above mean nothing.
+    out["search_verbatim"] = inprocess_search(db, [Note(n.text, n.text) for n in chosen[:200]],
+                                              embedder)  # fmt: skip
+    hard0 = inprocess_search(db, chosen, embedder, floor=0.0)
+    mild0 = inprocess_search(db, mild, embedder, floor=0.0)
+    out["no_floor"] = {"recall_at_5": hard0["recall_at_5"],
+                       "mild_recall_at_5": mild0["recall_at_5"]}  # fmt: skip
+    out["floor_sweep"] = floor_sweep(hard0, mild0)
+    out["mild_word_overlap"] = round(
+        statistics.mean(word_overlap(n.text, n.paraphrase) for n in mild), 3
+    )
+    return out
 
 
 def render(r: dict[str, Any]) -> str:
     m = r["machine"]
+    first = r["by_embedder"][r["embedders"][0]]
     lines = [
-        "# Peers: our numbers on the same three lines",
+        "# Peers: our numbers on the same lines",
         "",
         f"`{r['command']}` on {m['cpus']} CPUs, load average {m['loadavg_1m']} at start "
         f"({m['when']}). Peer numbers are from issue 8 (measured there, not here).",
         "",
         "| server | cold start to initialize | single writes/s over MCP | paraphrase recall@5 |",
         "|---|---:|---:|---:|",
-        f"| **memory-mcp (ours)** | {r['cold_start']['median_s']} s (median of "
-        f"{r['cold_start']['spawns']}) | {r['writes']['writes_per_s']:,.0f} | "
-        f"{r['search']['recall_at_5']} |",
+        f"| **memory-mcp (ours, {r['embedders'][0]})** | {r['cold_start']['median_s']} s "
+        f"(median of {r['cold_start']['spawns']}) | {r['writes']['writes_per_s']:,.0f} | "
+        f"{first['search']['recall_at_5']} |",
     ]
     for name, p in PEERS.items():
         lines.append(
             f"| {name} | {p['cold_start_s']} s | {p['writes_per_s']} | {p['recall_at_5']} |"
         )
-    s, w, ip = r["search"], r["writes"], r["search_inprocess"]
+    w = r["writes"]
     lines += [
         "",
         f"- single write (`add_episode_step`): p50 {fmt_ms(w['p50_ms'])}, p95 {fmt_ms(w['p95_ms'])}",
-        f"- paraphrase search over MCP (`query_memory`, {s['queries']:,} queries over "
-        f"{s['queries']:,} stored notes): p50 {fmt_ms(s['p50_ms'])}, p95 {fmt_ms(s['p95_ms'])}",
-        f"- the same in-process (`retrieve_relevant_context`): recall@5 {ip['recall_at_5']}, "
-        f"p50 {fmt_ms(ip['p50_ms'])}, p95 {fmt_ms(ip['p95_ms'])}",
         f"- paraphrases share {r['mean_word_overlap']:.0%} of their content words with the note "
-        "on average (the generator swaps every slot's wording and the sentence form)",
-        f"- milder paraphrases (half the slots reworded, {r['mild_word_overlap']:.0%} word "
-        f"overlap), in-process: recall@5 {r['search_mild']['recall_at_5']}",
-        f"- control, the stored text itself as the query (first 200 notes): recall@5 "
-        f"{r['search_verbatim']['recall_at_5']}",
+        "on average (the generator swaps every slot's wording and the sentence form); milder "
+        f"ones (half the slots reworded) {first['mild_word_overlap']:.0%}",
+        "",
+        f"Search over {r['notes']:,} stored notes, {first['search']['queries']} paraphrase "
+        f"queries and {UNRELATED} unrelated ones (other domains entirely), default floor "
+        f"MEMORY_MIN_RELEVANCE={r['min_relevance']}:",
+        "",
+        "| embedder | recall@5 over MCP | no floor | mild, in-process | no floor | unrelated: "
+        "no episode (MCP) | query_memory p50 / p95 | in-process p50 | verbatim control |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    for name in r["embedders"]:
+        e = r["by_embedder"][name]
+        s, ip = e["search"], e["search_inprocess"]
+        lines.append(
+            f"| {name} | {s['recall_at_5']} | {e['no_floor']['recall_at_5']} | "
+            f"{e['search_mild']['recall_at_5']} | {e['no_floor']['mild_recall_at_5']} | "
+            f"{s['unrelated_empty']:.0%} | {fmt_ms(s['p50_ms'])} / {fmt_ms(s['p95_ms'])} | "
+            f"{fmt_ms(ip['p50_ms'])} | {e['search_verbatim']['recall_at_5']} |"
+        )
+    lines += ["", "Floor sweep (in-process, no floor, each floor applied to the relevances seen):",
+              "", "| embedder | floor | recall@5 | mild recall@5 | unrelated: no episode |",
+              "|---|---:|---:|---:|---:|"]  # fmt: skip
+    for name in r["embedders"]:
+        for f, v in r["by_embedder"][name]["floor_sweep"].items():
+            lines.append(
+                f"| {name} | {f} | {v['recall_at_5']} | {v['mild_recall_at_5']} | "
+                f"{v['unrelated_empty']:.0%} |"
+            )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
+    from memory_core import MemoryConfig
+
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="2 spawns, 30 writes, 100 notes (CI)")
     p.add_argument("--spawns", type=int, default=None)
     p.add_argument("--writes", type=int, default=None)
     p.add_argument("--notes", type=int, default=None)
+    p.add_argument("--queries", type=int, default=None, help="paraphrase queries (default 500)")
+    p.add_argument("--embedders", nargs="+", default=None, help="default: local transformer")
     p.add_argument("--data-dir", type=Path, default=HERE / ".data")
     p.add_argument("--out", type=Path, default=HERE / "results")
     args = p.parse_args(argv)
     spawns = args.spawns or (2 if args.quick else 5)
     writes = args.writes or (30 if args.quick else 500)
-    count = args.notes or (100 if args.quick else 1_000)
+    count = args.notes or (100 if args.quick else 10_000)
+    queries = args.queries or (100 if args.quick else 500)
+    embedders = args.embedders or (["local"] if args.quick else ["local", "transformer"])
     items = notes(count, SEED)
 
     result: dict[str, Any] = {
         "command": "python benchmarks/peers.py " + " ".join(argv or sys.argv[1:]),
         "machine": machine(),
         "peers": PEERS,
+        "notes": count,
+        "embedders": embedders,
+        "min_relevance": MemoryConfig().min_relevance,
     }
     print(f"cold start x{spawns} ...", file=sys.stderr)
     result["cold_start"] = anyio.run(cold_start, spawns)
     print(f"{writes} single writes ...", file=sys.stderr)
     result["writes"] = anyio.run(single_writes, writes)
-    print(f"{len(items)} notes: store and search ...", file=sys.stderr)
-    db = note_store(args.data_dir, items)
-    result["search"] = anyio.run(paraphrase_search, db, items)
-    result["search_inprocess"] = inprocess_search(db, items)
+    result["by_embedder"] = {e: embedder_lines(args.data_dir, items, queries, e) for e in embedders}
     result["mean_word_overlap"] = round(
-        statistics.mean(word_overlap(n.text, n.paraphrase) for n in items), 3
-    )
-    # Milder paraphrases (half the slots reworded), same stored notes: how recall degrades.
-    mild = notes(count, SEED, reword=0.5)
-    assert [n.text for n in mild] == [n.text for n in items]
-    result["search_mild"] = inprocess_search(db, mild)
-    # Control: the stored text itself must be found, else the numbers above mean nothing.
-    result["search_verbatim"] = inprocess_search(db, [Note(n.text, n.text) for n in items[:200]])
-    result["mild_word_overlap"] = round(
-        statistics.mean(word_overlap(n.text, n.paraphrase) for n in mild), 3
+        statistics.mean(word_overlap(n.text, n.paraphrase) for n in asked(items, queries)), 3
     )
     table = render(result)
     print(table)

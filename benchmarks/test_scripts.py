@@ -77,18 +77,23 @@ def test_concurrency_quick_every_step_is_stored(tmp_path: Path) -> None:
 
 def test_peers_quick(tmp_path: Path) -> None:
     proc = run_script("peers.py", "--spawns", "1", "--writes", "10", "--notes", "50",
+                      "--queries", "20", "--embedders", "local",
                       "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path))  # fmt: skip
     _ok(proc)
     r = json.loads((tmp_path / "peers.json").read_text())
     assert r["cold_start"]["median_s"] > 0 and r["writes"]["writes_per_s"] > 0
-    assert r["search"]["queries"] == 50
+    e = r["by_embedder"]["local"]
+    assert e["search"]["queries"] == 20
     for key in ("search", "search_inprocess", "search_mild"):
-        assert 0 <= r[key]["recall_at_5"] <= 1
-    assert r["search_verbatim"]["recall_at_5"] == 1.0, "a stored note was not found by its own text"
-    # Same ranking behind both front ends: MCP and in-process agree on recall.
-    assert r["search"]["recall_at_5"] == r["search_inprocess"]["recall_at_5"]
-    assert r["mean_word_overlap"] < r["mild_word_overlap"]
-    assert "memory-mcp (ours)" in (tmp_path / "peers.md").read_text()
+        assert 0 <= e[key]["recall_at_5"] <= 1
+    assert e["search_verbatim"]["recall_at_5"] == 1.0, "a stored note was not found by its own text"
+    # Same ranking behind both front ends: MCP and in-process agree on recall and the floor.
+    assert e["search"]["recall_at_5"] == e["search_inprocess"]["recall_at_5"]
+    assert e["search"]["unrelated_empty"] == e["search_inprocess"]["unrelated_empty"]
+    assert e["no_floor"]["recall_at_5"] >= e["search_inprocess"]["recall_at_5"]
+    assert set(e["floor_sweep"]) == {"0.20", "0.25", "0.30", "0.35", "0.40", "0.45", "0.50"}
+    assert r["mean_word_overlap"] < e["mild_word_overlap"]
+    assert "memory-mcp (ours" in (tmp_path / "peers.md").read_text()
 
 
 def test_mcp_round_trip_quick(tmp_path: Path) -> None:
@@ -108,3 +113,14 @@ def test_encryption_cost_quick(tmp_path: Path) -> None:
     for kind in ("write_episode", "query"):
         assert set(report[kind]) == {"plain", "encrypted"}
         assert all(0 < s["p50_ms"] <= s["p95_ms"] for s in report[kind].values())
+
+
+def test_tool_list_size(tmp_path: Path) -> None:
+    _ok(run_script("tool_list_size.py", "--out", str(tmp_path)))
+    report = json.loads((tmp_path / "tool_list.json").read_text())
+    core, full = report["core"], report["full"]
+    assert 0 < core["tools"] < full["tools"] and set(core["chars_by_tool"]) < set(
+        full["chars_by_tool"]
+    )
+    assert core["tokens"] == round(core["chars"] / 4) and 0 < core["chars"] < full["chars"]
+    assert "outputSchema" not in core["chars_by_field"] and full["chars_by_field"]["outputSchema"]

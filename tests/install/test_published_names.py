@@ -84,6 +84,13 @@ def test_pip_install_selfmem_core_alone_names_the_backend_to_add(
     message = _run(python, "-c", probe)
     assert "URL scheme 'file'" in message and "pip install selfmem-storage-turso" in message
     assert _ephemeral_store_works(python) == "ok"
+    contracts = (
+        "try:\n"
+        "    from memory_core.testing import StorageContract\n"
+        "except ModuleNotFoundError as exc:\n"
+        "    print(exc)\n"
+    )
+    assert "pip install 'selfmem-core[testing]'" in _run(python, "-c", contracts)
 
 
 def _ephemeral_store_works(python: Path) -> str:

@@ -18,24 +18,29 @@ def test_export_import_export_is_byte_identical(
 ) -> None:
     first = _export(run)
     lines = first.splitlines()
-    assert len(lines) == 4 and first.endswith("\n")
-    records = [json.loads(line) for line in lines]
-    assert all(r["type"] == "episode" for r in records)
-    assert {r["id"] for r in records} == set(seeded.values())
-    for r in records:  # every line is a whole Episode
+    assert first.endswith("\n")
+    header = json.loads(lines[0])
+    assert (header["type"], header["format"], header["version"]) == ("header", "selfmem-memory", 2)
+    records = [json.loads(line) for line in lines[1:]]
+    episodes = [r for r in records if r["type"] == "episode"]
+    assert len(episodes) == 4 == header["counts"]["episodes"]
+    assert {r["id"] for r in episodes} == set(seeded.values())
+    for r in episodes:  # every episode line is a whole Episode
         Episode.model_validate({k: v for k, v in r.items() if k != "type"})
+    assert {r["type"] for r in records} <= {"episode", "pattern", "heuristic", "record"}
     assert _export(run) == first  # deterministic
 
     dump = tmp_path / "dump.jsonl"
     dump.write_text(first, encoding="utf-8")
     empty = env.other("empty")
+    learned = {k: header["counts"][k] for k in ("patterns", "heuristics", "records")}
     result = run_json("import", str(dump), env=empty)
-    assert result == {"episodes": 4, "imported": 4, "existing": 0}
+    assert result == {"episodes": 4, "imported": 4, "existing": 0, **learned}
     second = _export(run, empty)
     assert second == first
 
     again = run_json("import", str(dump), env=empty)  # idempotent by id
-    assert again == {"episodes": 4, "imported": 0, "existing": 4}
+    assert again == {"episodes": 4, "imported": 0, "existing": 4, **learned}
     assert _export(run, empty) == first
 
 
@@ -88,8 +93,15 @@ def test_bad_line_stops_before_any_write(
 
 def test_unknown_record_types_are_skipped(run_json: Any, tmp_path: Path) -> None:
     f = tmp_path / "future.jsonl"
-    f.write_text('{"type": "pattern", "id": "x"}\n\n')
-    assert run_json("import", str(f)) == {"episodes": 0, "imported": 0, "existing": 0}
+    f.write_text('{"type": "hologram", "id": "x"}\n\n')
+    assert run_json("import", str(f)) == {
+        "episodes": 0,
+        "imported": 0,
+        "existing": 0,
+        "patterns": 0,
+        "heuristics": 0,
+        "records": 0,
+    }
 
 
 def test_import_missing_file(run: Any) -> None:

@@ -100,3 +100,24 @@ def test_starting_over_splits_attempts_a_recovery_does_not() -> None:
         if p.kind is PatternKind.TOOL_SEQUENCE
     }
     assert seqs == {("read", "edit", "test", "edit", "test"): 1.0, ("edit", "test"): 1.0}
+
+
+def test_deleting_an_episode_takes_out_exactly_what_its_attempts_added() -> None:
+    from memory_core import SelfLearningMemory
+
+    memory = SelfLearningMemory(embedder=None)
+    try:
+        restart = _episode(
+            "fix the login", ["read", "edit", "test", "read", "grep", "test"], error_at=3
+        )
+        a = memory.record_episode("fix the login", restart.steps, TaskOutcome.success())
+        b = memory.record_episode(
+            "fix the login", _episode("x", ["read", "edit", "test"]).steps, TaskOutcome.success()
+        )
+        lure = next(p for p in memory.list_patterns() if p.tools == ["read", "edit", "test"])
+        assert (lure.support, lure.successes) == (2, 1.0)  # failed once, worked once
+        memory.delete_episode(a.id)
+        lure = memory.get_pattern(lure.id)
+        assert (lure.support, lure.successes, lure.episode_ids) == (1, 1.0, [b.id])
+    finally:
+        memory.close()

@@ -27,3 +27,19 @@ def test_every_sample_line_is_well_formed() -> None:
     for line in render_prometheus(metrics, None, "0.1.0").splitlines():
         if not line.startswith("#"):
             assert sample.match(line), line
+
+
+def test_retrievals_are_counted_by_the_relevance_floor() -> None:
+    from memory_core import MemoryConfig, SelfLearningMemory, TaskContext, TaskOutcome
+
+    with SelfLearningMemory.from_config(
+        MemoryConfig(database_url="memory:", embedding_provider="local")
+    ) as memory:
+        eid = memory.start_episode("Add a /health endpoint to the API", TaskContext())
+        memory.complete_episode(eid, TaskOutcome.success("done"))
+        memory.retrieve_relevant_context("add a health endpoint")
+        memory.query("knit a woollen scarf for the winter")
+        memory.query("bake sourdough bread at home")
+        text = render_prometheus(ServerMetrics("stdio"), memory.metrics(), "0.1.0")
+    assert 'memory_core_retrievals_total{result="above_floor"} 1' in text
+    assert 'memory_core_retrievals_total{result="below_floor"} 2' in text

@@ -200,6 +200,19 @@ def test_learning_and_health_pages(
     assert rows[three_days_ago] == ["3", "0", "1", "0", "75%"]
     screenshot(browser, "learning")
 
+    def floor_counts() -> tuple[int, int]:
+        browser.get(server.url + "/learning")
+        meters = browser.find_elements(By.CSS_SELECTOR, "dl.floor meter")
+        if not meters:
+            return 0, 0
+        hit, miss = (int(float(m.get_attribute("value") or 0)) for m in meters)
+        return hit, miss
+
+    hit, miss = floor_counts()
+    browser.get(server.url + "/search?q=knit+a+woollen+scarf+for+winter")
+    browser.get(server.url + f"/search?q={MARKER}+health+endpoint")
+    assert floor_counts() == (hit + 1, miss + 1)
+
     browser.get(server.url + "/health")
     text = browser.find_element(By.TAG_NAME, "main").text
     assert "healthy" in text and "Schema version" in text and "Extraction queue depth" in text

@@ -125,7 +125,7 @@ class MemoryConfig(BaseSettings):
         validation_alias=AliasChoices("MEMORY_RETRIEVAL_CACHE_TTL_SECONDS"),
     )
     min_relevance: float = Field(
-        default=0.35,
+        default=0.5,
         ge=0.0,
         le=1.0,
         description="calibrated relevance below which a past episode is not returned "

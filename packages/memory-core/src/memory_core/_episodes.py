@@ -27,6 +27,7 @@ from memory_core._models import (
     EpisodePage,
     EpisodeSummary,
     ExecutionStep,
+    OutcomeType,
     TaskContext,
     TaskOutcome,
     TaskType,
@@ -45,13 +46,20 @@ from memory_core._validation import (
 )
 from memory_core.extraction import extract_patterns
 from memory_core.reflection import reflect
-from memory_core.reward import compute_reward
+from memory_core.relevance import lexical_relevance, query_weights
+from memory_core.reward import compute_reward, reference_steps
 from memory_core.security._erasure import ErasureReport
 
 if TYPE_CHECKING:
     from memory_core._memory import SelfLearningMemory
 
 log = logging.getLogger("memory_core")
+
+
+_REFERENCE_CANDIDATES = 20
+_REFERENCE_EPISODES = 5
+_REFERENCE_RELEVANCE = 0.5
+"""A similar task holds at least half of the task text's term weight."""
 
 
 class EpisodeLifecycle:
@@ -212,7 +220,7 @@ class EpisodeLifecycle:
         c = self._ctx
         storage = c.backends.storage
         now = utcnow()
-        reward = compute_reward(episode, out, now)
+        reward = compute_reward(episode, out, now, self._reference(episode, t))
         done = episode.model_copy(
             update={
                 "outcome": out,
@@ -243,6 +251,33 @@ class EpisodeLifecycle:
             patterns=len(patterns),
         )
         return done
+
+    def _reference(self, episode: Episode, t: str) -> float | None:
+        """Median step count of the successful episodes of the same task type whose task
+        text is relevant to this one (calibrated lexical relevance at least the floor):
+        what similar tasks needed, for the reward's step efficiency. One unfiltered
+        search (filters would scan the store in some backends) and one batched read of
+        at most ``_REFERENCE_CANDIDATES`` summaries, whatever the store's size."""
+        storage = self._ctx.backends.storage
+        text = episode.task_description
+        weights = query_weights(text)
+        floor = max(self._ctx.config.min_relevance, _REFERENCE_RELEVANCE)
+        hits = storage.lexical_search(t, text, _REFERENCE_CANDIDATES, EpisodeFilter())
+        ids = [
+            h.episode_id
+            for h in hits
+            if h.item == 0
+            and h.episode_id != episode.id
+            and lexical_relevance(weights, h.terms) >= floor
+        ]
+        if not ids:
+            return None
+        similar = [
+            s.step_count
+            for s in storage.get_summaries(t, ids)
+            if s.outcome is OutcomeType.SUCCESS and s.task_type is episode.task_type
+        ]
+        return reference_steps(similar[:_REFERENCE_EPISODES])
 
     def get_episode(self, episode_id: UUID | str, tenant: str | None) -> Episode:
         c = self._ctx

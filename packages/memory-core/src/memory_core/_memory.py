@@ -55,6 +55,7 @@ from memory_core._results import (
     RetrievedPattern,
 )
 from memory_core._retriever import Retriever
+from memory_core._updates import update_episode
 from memory_core.bulk_import import DEFAULT_BATCH_SIZE, ImportReport, bulk_import
 from memory_core.retrieval import RankingWeights
 from memory_core.security._erasure import ErasureReport
@@ -190,6 +191,20 @@ class SelfLearningMemory(WorkflowMixin):
         """
         return self._episodes.complete_episode(episode_id, outcome, tenant)
 
+    def update_episode(
+        self,
+        episode_id: UUID | str,
+        *,
+        outcome: TaskOutcome | dict[str, Any] | None = None,
+        notes: Sequence[str] | None = None,
+        lessons: Sequence[str] | None = None,
+        tenant: str | None = None,
+    ) -> Episode:
+        """Correct a completed episode's outcome and/or add notes or lessons learnt later;
+        its reward, reflection and patterns are recomputed and the change is audited
+        (``memory_core._updates``)."""
+        return update_episode(self, episode_id, outcome, notes, lessons, tenant)
+
     def record_episode(
         self,
         task_description: str,
@@ -285,6 +300,27 @@ class SelfLearningMemory(WorkflowMixin):
         return bulk_import(
             self._ctx, self.import_episode, episodes, batch_size=batch_size, progress=progress
         )
+
+    def export_memory(self, *, tenant: str | None = None) -> Iterator[str]:
+        """The tenant's whole memory as versioned JSON Lines, line by line: a header, its
+        episodes, patterns (with observed and applied counts), heuristics, and records
+        (tags, relationships, checkpoints and hand-off packs, recommendation sessions and
+        feedback). Deterministic: the same memory gives the same bytes (``_transfer``)."""
+        from memory_core._transfer import export_lines
+
+        self._ctx.guard.audit("export_memory", self._tenant(tenant))  # security: bulk read
+        return export_lines(self, tenant)
+
+    def import_memory(
+        self, lines: Iterable[str], *, as_tenant: str | None = None
+    ) -> tuple[dict[str, int], ImportReport]:
+        """Store an ``export_memory`` file (or a version 1 episodes-only one): every line
+        is validated first; the patterns and heuristics then stand exactly as exported,
+        so a memory restored into an empty store ranks and exports as before. Returns
+        the counts stored and the episodes' ``ImportReport``."""
+        from memory_core._transfer import import_lines
+
+        return import_lines(self, lines, as_tenant)
 
     # -- retrieval ---------------------------------------------------------------------
     def retrieve_relevant_context(

@@ -38,8 +38,19 @@ class _Series:
 class Metrics:
     def __init__(self) -> None:
         self._series: dict[str, _Series] = {}
+        self._tallies: dict[str, int] = {}
         self._lock = threading.Lock()
         self.started = time.monotonic()
+
+    def tally(self, name: str) -> None:
+        """Count an event that has no latency of its own (e.g. a retrieval that found
+        nothing above the relevance floor)."""
+        with self._lock:
+            self._tallies[name] = self._tallies.get(name, 0) + 1
+
+    def tallies(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._tallies)
 
     @contextmanager
     def timed(self, operation: str) -> Iterator[None]:

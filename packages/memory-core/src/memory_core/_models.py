@@ -168,6 +168,14 @@ class RewardScore(_Model):
     complexity_bonus: float
     error_recovery_bonus: float
     quality: float = Field(ge=0.0, le=1.0, description="0..1, used by ranking; never a gate")
+    complexity: Complexity | None = Field(
+        default=None, description="inferred from the episode, never above the declared one"
+    )
+    redundant_steps: int = Field(default=0, ge=0, description="steps that taught nothing new")
+    reference_steps: float | None = Field(
+        default=None, description="median step count of similar successful episodes, if any"
+    )
+    flags: list[str] = Field(default_factory=list, description="what the score cannot vouch for")
 
 
 class Reflection(_Model):

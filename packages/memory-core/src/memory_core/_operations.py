@@ -99,6 +99,7 @@ class Operations:
             cache = {}
         return MetricsSnapshot(
             operations=c.metrics.snapshot(),
+            events=c.metrics.tallies(),
             cache=cache,
             episodes=stats.episodes,
             completed_episodes=stats.completed_episodes,

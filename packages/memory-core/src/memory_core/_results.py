@@ -89,6 +89,11 @@ class OperationMetrics(BaseModel):
 
 class MetricsSnapshot(BaseModel):
     operations: dict[str, OperationMetrics] = Field(default_factory=dict)
+    events: dict[str, int] = Field(
+        default_factory=dict,
+        description="counted events: retrievals_above_floor / retrievals_below_floor "
+        "(below: a retrieval that returned no episode, none passing MEMORY_MIN_RELEVANCE and the filters)",
+    )
     cache: dict[str, float] = Field(default_factory=dict)
     episodes: int = 0
     completed_episodes: int = 0

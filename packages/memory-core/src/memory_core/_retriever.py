@@ -89,11 +89,14 @@ class Retriever:
             )
             raw = c.cache.get("retrieval", t, key)
             if raw is not None:
-                return [RetrievedEpisode.model_validate(x) for x in json.loads(raw)]
+                cached = [RetrievedEpisode.model_validate(x) for x in json.loads(raw)]
+                c.metrics.tally(_floor_event(cached))
+                return cached
             with c.lock:
                 results, _ = self.retrieve(
                     t, task_description, ctx, f, limit, max_steps_per_episode
                 )
+            c.metrics.tally(_floor_event(results))
             payload = json.dumps([r.model_dump(mode="json") for r in results]).encode()
             if c.guard.sensitive(t, [r.episode.id for r in results]):
                 return results  # security: no plaintext of sensitive episodes in the cache
@@ -260,6 +263,7 @@ class Retriever:
                 episodes = [e for e in episodes if e.episode.id != own]
                 scores.pop(own, None)
             episodes = episodes[:limit]
+            c.metrics.tally(_floor_event(episodes))
             with c.lock:
                 patterns = self.patterns_for(t, task_description, ctx, limit, scores, fetched)
                 heuristics = (  # general rules, shown only when something here is relevant
@@ -278,6 +282,7 @@ class Retriever:
                 SCHEMA_VERSION,
                 c.backends.embedding_model_id,
                 repr(c.weights),
+                c.config.min_relevance,  # the floor decides what is returned
                 effective_flags(c.config),
                 generation,
                 *[_jsonable(p) for p in parts],
@@ -313,3 +318,9 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     return value
+
+
+def _floor_event(episodes: list[RetrievedEpisode]) -> str:
+    """Whether a retrieval found anything above the relevance floor (for the dashboard's
+    hit / miss chart and ``/metrics``)."""
+    return "retrievals_above_floor" if episodes else "retrievals_below_floor"

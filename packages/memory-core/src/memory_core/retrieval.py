@@ -47,6 +47,9 @@ adds to the evidence.
 
 Measured on LoCoMo (``benchmarks/retrieval_quality/locomo.py``); the choices above are
 the ones that gained there at both the session and the turn level, see its README.
+
+Over 400 lines because the older pattern ranking (``rank_patterns``, ``pattern_quality``)
+is still here for its tests; ``memory_core.pattern_ranking`` is the one in use.
 """
 
 from __future__ import annotations

@@ -178,3 +178,45 @@ def test_erase_tenant_leaves_other_tenants_alone(ephemeral: MakeMemory) -> None:
     else:
         assert report.patterns_retracted is False
     assert memory.storage.list_patterns("staying", PatternFilter(), 100)
+
+
+def test_plain_delete_episode_is_physical_before_and_after_a_restart(
+    durable: MakeMemory, tmp_path: Path
+) -> None:
+    """``delete_episode`` (no compaction asked for): the marker written in task, steps,
+    outcome and metadata is in no file (database, -wal, -shm, LMDB cache); the patterns
+    learned from it stay and quote nothing of it, and a restart brings nothing back."""
+    marker = "wombatmarker"
+    memory = durable()
+    keep = _episode(memory, KEEP_WORD, KEEP_WORD)
+    other = _episode(memory, "second", "second")
+    eid = memory.start_episode(
+        f"Reconcile ledger {marker}", {"domain": "finance"}, metadata={"ticket": marker}
+    )
+    memory.log_steps(
+        eid,
+        [
+            ExecutionStep(step_number=1, tool="read_file", action=f"check {marker} totals",
+                          result=StepResult.success(f"read {marker}"), metadata={"m": marker}),
+            ExecutionStep(step_number=2, tool="edit_file", action=f"fix {marker}",
+                          result=StepResult.error(f"failed {marker}")),
+        ],
+    )  # fmt: skip
+    memory.complete_episode(eid, TaskOutcome.failure(f"reason {marker}"))
+    _warm(memory, eid, marker)
+    assert marker.encode() in raw_bytes(tmp_path)
+    assert memory.delete_episode(eid)
+    assert marker.encode() not in raw_bytes(tmp_path)
+    patterns = memory.list_patterns(limit=100)
+    assert patterns and all(marker not in p.model_dump_json() for p in patterns)
+    assert all("First seen on" not in p.description for p in patterns)
+    memory.close()
+
+    memory = durable()
+    assert memory.get_episode(keep).id == keep and memory.get_episode(other).id == other
+    with pytest.raises(EpisodeNotFoundError):
+        memory.get_episode(eid)
+    assert all(marker not in p.model_dump_json() for p in memory.list_patterns(limit=100))
+    assert marker not in memory.query(f"ledger {marker}").model_dump_json()
+    memory.close()
+    assert marker.encode() not in raw_bytes(tmp_path)

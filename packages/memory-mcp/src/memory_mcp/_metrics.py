@@ -148,6 +148,14 @@ def render_prometheus(server: ServerMetrics, core: MetricsSnapshot | None, versi
                     f"{_seconds(quantile_ms)}"
                 )
             out.append(f"memory_core_operation_duration_seconds_count{{{label}}} {m.count}")
+        family(
+            "memory_core_retrievals_total",
+            "counter",
+            "Retrievals by whether any episode passed the relevance floor (MEMORY_MIN_RELEVANCE).",
+        )
+        for result in ("above_floor", "below_floor"):
+            count = core.events.get(f"retrievals_{result}", 0)
+            out.append(f'memory_core_retrievals_total{{result="{result}"}} {count}')
         gauges = {
             "memory_core_episodes": (core.episodes, "Stored episodes."),
             "memory_core_completed_episodes": (core.completed_episodes, "Completed episodes."),

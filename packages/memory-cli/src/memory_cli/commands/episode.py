@@ -12,7 +12,6 @@ from memory_core import (
     Complexity,
     EpisodeFilter,
     EpisodePage,
-    ExecutionStep,
     InvalidInputError,
     OutcomeType,
     StepResult,
@@ -166,17 +165,10 @@ def log(
                 "tokens_used": tokens,
             }
         ]
-    if any(item.get("step_number") is None for item in raw):
-        existing = memory.get_episode(eid).steps
-        next_number = max((s.step_number for s in existing), default=0) + 1
-        for item in raw:
-            if item.get("step_number") is None:
-                item["step_number"] = next_number
-                next_number += 1
-    steps = [ExecutionStep.model_validate(item) for item in raw]
-    memory.log_steps(eid, steps)
-    data = {"episode_id": str(eid), "step_numbers": [s.step_number for s in steps]}
-    emit(state.format, data, lambda: f"logged step {', '.join(str(s.step_number) for s in steps)}")
+    # steps without a number are numbered by the memory (one past the highest stored)
+    numbers = memory.log_steps(eid, raw)
+    data = {"episode_id": str(eid), "step_numbers": numbers}
+    emit(state.format, data, lambda: f"logged step {', '.join(map(str, numbers))}")
 
 
 @app.command(
@@ -213,6 +205,54 @@ def complete(
         failed=failed or [],
     )
     episode = state.memory.complete_episode(parse_uuid(episode_id, "EPISODE_ID"), result)
+    emit(state.format, episode, lambda: episode_view(episode))
+
+
+@app.command(
+    epilog=examples(
+        "memory episode update $ID --outcome failure --reason 'broke sign-up'",
+        "memory episode update $ID --lesson 'run the sign-up tests too'",
+        "memory episode update $ID --note 'reverted in 1.2.1'",
+    )
+)
+def update(
+    ctx: typer.Context,
+    episode_id: EpisodeId,
+    outcome: Annotated[
+        OutcomeType | None, typer.Option(help="The corrected outcome (default: keep it).")
+    ] = None,
+    verdict: Annotated[str, typer.Option(help="One-line summary of the result.")] = "",
+    reason: Annotated[str | None, typer.Option(help="Why it failed.")] = None,
+    completed: Annotated[
+        list[str] | None, typer.Option("--completed", help="Sub-goal done (repeatable).")
+    ] = None,
+    failed: Annotated[
+        list[str] | None, typer.Option("--failed", help="Sub-goal not done (repeatable).")
+    ] = None,
+    note: Annotated[
+        list[str] | None, typer.Option("--note", help="Note to add (repeatable).")
+    ] = None,
+    lesson: Annotated[
+        list[str] | None, typer.Option("--lesson", help="Lesson learnt to add (repeatable).")
+    ] = None,
+) -> None:
+    """Correct a completed episode's outcome or add notes and lessons; its reward,
+    reflection and patterns are recomputed."""
+    state = get_state(ctx)
+    result = (
+        None
+        if outcome is None
+        else TaskOutcome(
+            type=outcome,
+            verdict=verdict,
+            reason=reason,
+            completed=completed or [],
+            failed=failed or [],
+        )
+    )
+    episode = state.memory.update_episode(
+        parse_uuid(episode_id, "EPISODE_ID"), outcome=result, notes=note, lessons=lesson
+    )
     emit(state.format, episode, lambda: episode_view(episode))
 
 

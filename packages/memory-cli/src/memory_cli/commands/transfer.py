@@ -1,4 +1,5 @@
-"""``memory export`` and ``memory import``: JSON Lines, streaming, idempotent by id."""
+"""``memory export`` and ``memory import``: the whole memory as versioned JSON Lines
+(``SelfLearningMemory.export_memory``), idempotent by id."""
 
 from __future__ import annotations
 
@@ -6,15 +7,13 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Annotated
 
 import typer
-from memory_core import Episode, MemoryConfig
+from memory_core import MemoryConfig
 
 from memory_cli._examples import examples
-from memory_cli._jsonl import decode_line, encode_episode
 from memory_cli._output import emit, stderr_console
 from memory_cli._progress import tracked
 from memory_cli._state import get_state
@@ -35,22 +34,28 @@ def export(
         str, typer.Option("--output", "-o", help="File to write (default: - for stdout).")
     ] = "-",
 ) -> None:
-    """Export every episode of the tenant as JSON Lines, newest first.
-
-    Each line is {"type": "episode", ...every Episode field}. The output is
-    deterministic: the same store always exports to the same bytes. A file is written
-    to a temporary name and renamed, so it is never left half-written.
+    """Export the tenant's whole memory as JSON Lines: a header, then episodes (newest
+    first), patterns with their observed and applied counts, heuristics, and records
+    (tags, relationships, checkpoints and hand-off packs, recommendation sessions and
+    feedback). The output is deterministic: the same store always exports to the same
+    bytes. A file is written to a temporary name and renamed, never left half-written.
     """
     state = get_state(ctx)
     memory = state.memory
     total = memory.storage.stats(state.config.tenant).episodes
     count = 0
     with tracked("exporting", total) as tracker:
+
+        def write(fh: IO[str]) -> None:
+            nonlocal count
+            for line in memory.export_memory():
+                fh.write(line)
+                if line.startswith('{"type":"episode"'):
+                    count += 1
+                    tracker.advance()
+
         if output == "-":
-            for episode in memory.export_episodes():
-                sys.stdout.write(encode_episode(episode))
-                count += 1
-                tracker.advance()
+            write(sys.stdout)
             sys.stdout.flush()
         else:
             target = Path(output)
@@ -58,10 +63,7 @@ def export(
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
             try:
                 with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-                    for episode in memory.export_episodes():
-                        fh.write(encode_episode(episode))
-                        count += 1
-                        tracker.advance()
+                    write(fh)
                     fh.flush()
                     os.fsync(fh.fileno())
                 os.replace(tmp, target)
@@ -81,10 +83,11 @@ def import_(
         typer.Option("--as-tenant", help="Store into this tenant instead of each record's own."),
     ] = None,
 ) -> None:
-    """Import exported episodes. Existing ids are left as they are (safe to re-run).
+    """Import a 'memory export' file. Existing ids are left as they are (safe to re-run);
+    patterns, heuristics and records then stand exactly as exported.
 
     The whole input is validated first: a bad line stops the import before anything is
-    written, with the line number and field in the message. Episodes are then written in
+    written, with the line number and field in the message. Episodes are written in
     batches (one transaction each); one the memory refuses is listed under "problems"
     with its position and field, and the command exits 1.
     """
@@ -92,31 +95,14 @@ def import_(
     if as_tenant is not None:  # the config model owns the tenant rule; exit 2 naming it
         MemoryConfig.load(state.config_file, **{**state.overrides, "tenant": as_tenant})
     with _open_source(source) as fh:
-        total = 0
-        for lineno, line in enumerate(fh, start=1):
-            if decode_line(line, lineno) is not None:
-                total += 1
-        fh.seek(0)
-        memory = state.memory
-
-        def episodes() -> Iterator[Episode]:
-            for lineno, line in enumerate(fh, start=1):
-                episode = decode_line(line, lineno)
-                if episode is None:
-                    continue
-                if as_tenant is not None:
-                    episode = episode.model_copy(update={"tenant": as_tenant})
-                yield episode
-
-        # The bulk path: one transaction per batch; the bar moves per committed batch.
-        with tracked("importing", total) as tracker:
-            report = memory.import_episodes(
-                episodes(), progress=lambda r: tracker(r.processed, total)
-            )
+        counts, report = state.memory.import_memory(fh, as_tenant=as_tenant)
     result: dict[str, object] = {
-        "episodes": total,
+        "episodes": report.processed,
         "imported": report.imported,
         "existing": report.duplicates,
+        "patterns": counts["patterns"],
+        "heuristics": counts["heuristics"],
+        "records": counts["records"],
     }
     if report.problems:  # e.g. a sensitive episode without encryption at rest
         result["problems"] = [p.model_dump() for p in report.problems]

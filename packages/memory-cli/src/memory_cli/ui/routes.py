@@ -320,6 +320,8 @@ class Dashboard:
             cache_labels=labels,
             cache_rates=rates,
             operations=operations,
+            events=self.memory.metrics_registry.tallies(),
+            min_relevance=self.memory.config.min_relevance,
             nav="learning",
         )
 

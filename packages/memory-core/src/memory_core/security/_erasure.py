@@ -40,7 +40,7 @@ from memory_core._models import (
 )
 from memory_core._protocols import CacheCompactor, Maintenance, RecordStore
 from memory_core._validation import coerce
-from memory_core.extraction import derive_heuristics
+from memory_core.extraction import derive_heuristics, extract_patterns
 from memory_core.reward import base_reward
 
 if TYPE_CHECKING:
@@ -127,6 +127,9 @@ def retract_patterns(memory: SelfLearningMemory, tenant: str, episode: Episode) 
         )
         return report
     success = observed_success(episode.outcome)
+    # What the episode added to each pattern: extraction is deterministic, so running it
+    # again says (a failed earlier attempt added no success, whatever the outcome was).
+    added = {p.id: p.successes for p in extract_patterns(episode, episode.outcome)}
     updated: list[Pattern] = []
     deleted: list[UUID] = []
     now = utcnow()
@@ -140,7 +143,9 @@ def retract_patterns(memory: SelfLearningMemory, tenant: str, episode: Episode) 
             p.model_copy(
                 update={
                     "support": support,
-                    "successes": max(0.0, min(float(support), p.successes - success)),
+                    "successes": max(
+                        0.0, min(float(support), p.successes - added.get(p.id, success))
+                    ),
                     "episode_ids": [i for i in p.episode_ids if i != episode.id],
                     "description": description,
                     "version": p.version + 1,
