@@ -113,3 +113,14 @@ def test_encryption_cost_quick(tmp_path: Path) -> None:
     for kind in ("write_episode", "query"):
         assert set(report[kind]) == {"plain", "encrypted"}
         assert all(0 < s["p50_ms"] <= s["p95_ms"] for s in report[kind].values())
+
+
+def test_tool_list_size(tmp_path: Path) -> None:
+    _ok(run_script("tool_list_size.py", "--out", str(tmp_path)))
+    report = json.loads((tmp_path / "tool_list.json").read_text())
+    core, full = report["core"], report["full"]
+    assert 0 < core["tools"] < full["tools"] and set(core["chars_by_tool"]) < set(
+        full["chars_by_tool"]
+    )
+    assert core["tokens"] == round(core["chars"] / 4) and 0 < core["chars"] < full["chars"]
+    assert "outputSchema" not in core["chars_by_field"] and full["chars_by_field"]["outputSchema"]

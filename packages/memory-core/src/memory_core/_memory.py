@@ -55,6 +55,7 @@ from memory_core._results import (
     RetrievedPattern,
 )
 from memory_core._retriever import Retriever
+from memory_core._updates import update_episode
 from memory_core.bulk_import import DEFAULT_BATCH_SIZE, ImportReport, bulk_import
 from memory_core.retrieval import RankingWeights
 from memory_core.security._erasure import ErasureReport
@@ -189,6 +190,20 @@ class SelfLearningMemory(WorkflowMixin):
         worker finishes them, and pending work resumes after a crash.
         """
         return self._episodes.complete_episode(episode_id, outcome, tenant)
+
+    def update_episode(
+        self,
+        episode_id: UUID | str,
+        *,
+        outcome: TaskOutcome | dict[str, Any] | None = None,
+        notes: Sequence[str] | None = None,
+        lessons: Sequence[str] | None = None,
+        tenant: str | None = None,
+    ) -> Episode:
+        """Correct a completed episode's outcome and/or add notes or lessons learnt later;
+        its reward, reflection and patterns are recomputed and the change is audited
+        (``memory_core._updates``)."""
+        return update_episode(self, episode_id, outcome, notes, lessons, tenant)
 
     def record_episode(
         self,

@@ -1,5 +1,6 @@
 // A second, independent MCP client: the official TypeScript SDK lists the tools of a
-// running memory-mcp over streamable HTTP and calls create_episode, then get_episode.
+// running memory-mcp over streamable HTTP and calls create_episode, then get_episode
+// (structured results without a listed output schema, as the core profile serves them).
 // Usage: node ts-client.mjs http://127.0.0.1:PORT/mcp   (exits non-zero on any failure)
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -26,7 +27,10 @@ for (const expected of ["create_episode", "add_episode_step", "complete_episode"
   check(names.includes(expected), `tools/list lacks ${expected}: ${names.join(", ")}`);
 }
 const create = tools.find((t) => t.name === "create_episode");
-check(create.outputSchema?.properties?.episode_id, "create_episode has no outputSchema.episode_id");
+check(create.inputSchema?.properties?.task_description, "create_episode has no task_description");
+// The default (core) profile lists no output schemas (they cost an agent's context); the
+// results are still structured, and this SDK must take them without one.
+check(create.outputSchema === undefined, "the core profile lists an outputSchema");
 
 const created = await client.callTool({
   name: "create_episode",

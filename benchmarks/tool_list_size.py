@@ -1,0 +1,103 @@
+"""What ``tools/list`` costs an agent's context, per tool profile, as the server sends it.
+
+    uv run python benchmarks/tool_list_size.py            # both profiles
+    uv run python benchmarks/tool_list_size.py --out benchmarks/results
+
+Starts ``memory-mcp`` (``--tools core`` and ``--tools full``) on stdio in a temporary
+directory, sends ``initialize`` and ``tools/list`` as raw JSON-RPC and measures the result
+as compact JSON: characters, tokens as characters / 4 (the budget's measure), the share of
+each field (descriptions, input and output schemas, annotations) and each tool's size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from memory_test_utils import MEMORY_MCP, server_env
+
+CHARS_PER_TOKEN = 4
+
+
+def tools_list(profile: str, data_dir: Path) -> dict[str, Any]:
+    requests = [
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "tool-list-size", "version": "1"},
+            },
+        },
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+    ]
+    with subprocess.Popen(
+        [str(MEMORY_MCP), "--tools", profile],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=server_env(data_dir, MEMORY_LOG_LEVEL="WARNING"),
+        cwd=data_dir,
+    ) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(b"".join(json.dumps(r).encode() + b"\n" for r in requests))
+        proc.stdin.flush()
+        while line := proc.stdout.readline():
+            reply: dict[str, Any] = json.loads(line)
+            if reply.get("id") == 2:
+                proc.stdin.close()
+                proc.wait(timeout=60)
+                result: dict[str, Any] = reply["result"]
+                return result
+    raise SystemExit(f"memory-mcp --tools {profile} answered no tools/list")
+
+
+def size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
+def measure(listing: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, int] = {}
+    for tool in listing["tools"]:
+        for key, value in tool.items():
+            fields[key] = fields.get(key, 0) + size(value)
+    chars = size(listing)
+    return {
+        "tools": len(listing["tools"]),
+        "chars": chars,
+        "tokens": round(chars / CHARS_PER_TOKEN),
+        "chars_by_field": fields,
+        "chars_by_tool": {t["name"]: size(t) for t in listing["tools"]},
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, help="directory for tool_list.json")
+    args = parser.parse_args()
+    report: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for profile in ("core", "full"):
+            data = Path(tmp) / profile
+            data.mkdir()
+            report[profile] = measure(tools_list(profile, data))
+    for profile, m in report.items():
+        print(f"{profile}: {m['tools']} tools, {m['chars']} chars, {m['tokens']} tokens")
+        print("  by field: " + ", ".join(f"{k} {v}" for k, v in m["chars_by_field"].items()))
+        for name, chars in sorted(m["chars_by_tool"].items(), key=lambda kv: -kv[1]):
+            print(f"  {name:32s} {chars:6d}")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "tool_list.json").write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
