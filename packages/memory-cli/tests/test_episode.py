@@ -191,3 +191,18 @@ def test_database_url_and_tenant_options(run_json: Any, run: Any, env: Any, tmp_
     assert [i["id"] for i in run_json("--tenant", "team-a", "episode", "list")["items"]] == [tid]
     assert run_json("episode", "list")["items"] == []
     assert "not found" in run("episode", "show", tid, code=1).stderr  # other tenant
+
+
+def test_update_corrects_the_outcome_and_adds_a_lesson(run_json: Any, run: Any) -> None:
+    eid = run_json("episode", "start", "Rotate the signing keys")["id"]
+    run_json("episode", "log", eid, "--tool", "vault", "--action", "rotate keys")
+    run_json("episode", "complete", eid, "--outcome", "success")
+    out = run_json(
+        "episode", "update", eid, "--outcome", "failure", "--reason", "old key still served",
+        "--lesson", "flush the key cache",
+    )  # fmt: skip
+    assert out["outcome"]["type"] == "failure" and out["reward"]["total"] == 0.0
+    assert "Lesson: flush the key cache" in out["reflection"]["insights"]
+    assert out["metadata"]["lessons"] == ["flush the key cache"]
+    nothing = run("episode", "update", eid, code=2)
+    assert "nothing to update" in nothing.stderr

@@ -18,6 +18,7 @@ def test_every_command_is_reachable() -> None:
         "episode start",
         "episode log",
         "episode complete",
+        "episode update",
         "episode show",
         "episode list",
         "episode search",

@@ -99,6 +99,7 @@ class AsyncSelfLearningMemory:
     checkpoint_episode = _to_async(SelfLearningMemory.checkpoint_episode)
     close = _to_async(SelfLearningMemory.close)
     complete_episode = _to_async(SelfLearningMemory.complete_episode)
+    update_episode = _to_async(SelfLearningMemory.update_episode)
     count_episodes = _to_async(SelfLearningMemory.count_episodes)
     delete_episode = _to_async(SelfLearningMemory.delete_episode)
     explain_pattern = _to_async(SelfLearningMemory.explain_pattern)

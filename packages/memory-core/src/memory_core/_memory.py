@@ -56,6 +56,7 @@ from memory_core._results import (
     RetrievedPattern,
 )
 from memory_core._retriever import Retriever
+from memory_core._updates import update_episode
 from memory_core.bulk_import import DEFAULT_BATCH_SIZE, ImportReport, bulk_import
 from memory_core.retrieval import RankingWeights
 from memory_core.security._erasure import ErasureReport
@@ -192,6 +193,20 @@ class SelfLearningMemory(WorkflowMixin):
         for them), or in the same transaction with ``embedding_mode="inline"``.
         """
         return self._episodes.complete_episode(episode_id, outcome, tenant)
+
+    def update_episode(
+        self,
+        episode_id: UUID | str,
+        *,
+        outcome: TaskOutcome | dict[str, Any] | None = None,
+        notes: Sequence[str] | None = None,
+        lessons: Sequence[str] | None = None,
+        tenant: str | None = None,
+    ) -> Episode:
+        """Correct a completed episode's outcome and/or add notes or lessons learnt later;
+        its reward, reflection and patterns are recomputed and the change is audited
+        (``memory_core._updates``)."""
+        return update_episode(self, episode_id, outcome, notes, lessons, tenant)
 
     def record_episode(
         self,
@@ -494,6 +509,12 @@ class _WorkflowHooks(LifecycleListener):
 
     def episode_completed(self, tenant: str, episode: Episode) -> None:
         self._memory._close_recommendations(tenant, episode)
+
+    def failed_applications(self, tenant: str, episode: Episode) -> list[list[str]]:
+        # Patterns of stored sessions join the shown set before extraction (as they do
+        # at completion), so the credit's failed applications include playbook steps.
+        self._memory._load_recommendations(tenant, episode.id)
+        return []
 
     def patterns_shown(
         self,

@@ -72,7 +72,7 @@ DESTRUCTIVE = ToolAnnotations(
 )
 
 
-FULL_ONLY = frozenset({"analyze_patterns"})
+FULL_ONLY = frozenset({"analyze_patterns", "update_episode"})
 """Tools of this module listed in the ``full`` profile only: pattern statistics are a
 review (``memory pattern analyze``); an agent gets the patterns relevant to its task,
 with their success rate, support and confidence, from query_memory."""
@@ -400,6 +400,37 @@ def register_tools(server: MCPServer, rt: Runtime, profile: str = "full") -> Non
             return completion(mem, mem.complete_episode(episode_id, outcome, tenant=tenant), tenant)
 
         done = await rt.memory.run(complete, rt.memory.sync)
+        await announce(ctx, done)
+        return done
+
+    @server.tool(annotations=ADDITIVE, title="Update episode")
+    @_mapped
+    async def update_episode(
+        ctx: Context,
+        episode_id: UUID,
+        outcome_type: OutcomeType | None = None,
+        verdict: Text = "",
+        reason: Text | None = None,
+        completed: Annotated[list[Text] | None, Field(max_length=lim.max_artifacts)] = None,
+        failed: Annotated[list[Text] | None, Field(max_length=lim.max_artifacts)] = None,
+        notes: Annotated[list[Action] | None, Field(max_length=lim.max_artifacts)] = None,
+        lessons: Annotated[list[Action] | None, Field(max_length=lim.max_artifacts)] = None,
+    ) -> CompleteEpisodeResult:
+        """When a completed task turned out differently: correct its outcome, or add notes and lessons."""
+        outcome = (
+            None
+            if outcome_type is None
+            else outcome_of(outcome_type, verdict, None, completed, failed, reason)
+        )
+        tenant = rt.tenant()
+
+        def update(mem: SelfLearningMemory) -> CompleteEpisodeResult:
+            episode = mem.update_episode(
+                episode_id, outcome=outcome, notes=notes, lessons=lessons, tenant=tenant
+            )
+            return completion(mem, episode, tenant)
+
+        done = await rt.memory.run(update, rt.memory.sync)
         await announce(ctx, done)
         return done
 

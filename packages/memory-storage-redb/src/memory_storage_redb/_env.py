@@ -206,7 +206,10 @@ class Environment:
             metasync=False,
             # Random point reads over a file that may exceed RAM: no readahead.
             readahead=False,
-            meminit=False,
+            # security: LMDB writes the unused part of each page from a malloc'd buffer;
+            # without zeroing it (meminit=False) leftover process memory (e.g. a deleted
+            # episode's JSON just freed by Python) lands in data.mdb in clear.
+            meminit=True,
             max_spare_txns=4,
         )
         self._check_length()

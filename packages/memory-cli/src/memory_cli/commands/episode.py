@@ -208,6 +208,54 @@ def complete(
     emit(state.format, episode, lambda: episode_view(episode))
 
 
+@app.command(
+    epilog=examples(
+        "memory episode update $ID --outcome failure --reason 'broke sign-up'",
+        "memory episode update $ID --lesson 'run the sign-up tests too'",
+        "memory episode update $ID --note 'reverted in 1.2.1'",
+    )
+)
+def update(
+    ctx: typer.Context,
+    episode_id: EpisodeId,
+    outcome: Annotated[
+        OutcomeType | None, typer.Option(help="The corrected outcome (default: keep it).")
+    ] = None,
+    verdict: Annotated[str, typer.Option(help="One-line summary of the result.")] = "",
+    reason: Annotated[str | None, typer.Option(help="Why it failed.")] = None,
+    completed: Annotated[
+        list[str] | None, typer.Option("--completed", help="Sub-goal done (repeatable).")
+    ] = None,
+    failed: Annotated[
+        list[str] | None, typer.Option("--failed", help="Sub-goal not done (repeatable).")
+    ] = None,
+    note: Annotated[
+        list[str] | None, typer.Option("--note", help="Note to add (repeatable).")
+    ] = None,
+    lesson: Annotated[
+        list[str] | None, typer.Option("--lesson", help="Lesson learnt to add (repeatable).")
+    ] = None,
+) -> None:
+    """Correct a completed episode's outcome or add notes and lessons; its reward,
+    reflection and patterns are recomputed."""
+    state = get_state(ctx)
+    result = (
+        None
+        if outcome is None
+        else TaskOutcome(
+            type=outcome,
+            verdict=verdict,
+            reason=reason,
+            completed=completed or [],
+            failed=failed or [],
+        )
+    )
+    episode = state.memory.update_episode(
+        parse_uuid(episode_id, "EPISODE_ID"), outcome=result, notes=note, lessons=lesson
+    )
+    emit(state.format, episode, lambda: episode_view(episode))
+
+
 @app.command(epilog=examples("memory episode show 3f2b8c1e-...", "memory -f json episode show $ID"))
 def show(ctx: typer.Context, episode_id: EpisodeId) -> None:
     """Show one episode with its steps, outcome, reward and reflection."""

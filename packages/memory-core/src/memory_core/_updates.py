@@ -1,0 +1,159 @@
+"""Correcting a completed episode: the real outcome, and notes or lessons learnt afterwards.
+
+An agent often finds out later that a task it reported as done was not (the fix broke
+something), or the reverse. ``update_episode`` lets it say so, and the memory learns
+from what really happened:
+
+1. the episode's contribution is taken out of its patterns (``retract_patterns``, the
+   same as for a deletion: each pattern loses exactly what this episode added);
+2. the reward and the reflection are recomputed for the new outcome (the duration is
+   still measured to the original completion); lessons join the reflection's insights
+   as ``Lesson: …``, and notes and lessons are kept in ``metadata["notes"]`` and
+   ``metadata["lessons"]`` (appended, oldest first);
+3. the patterns are extracted again with the new outcome and merged, as at completion;
+4. the change is audited (``update_episode``) and the episode's version is bumped.
+
+The rewrite goes through the storage's own delete and complete (no backend method of
+its own), under the memory's lock. Pattern-usage rows recorded for the episode by
+``record_pattern_outcome`` are removed with it; the patterns' applied counts stay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from memory_core._errors import EpisodeNotFoundError, EpisodeStateError, InvalidInputError
+from memory_core._ids import as_uuid
+from memory_core._logging import event
+from memory_core._models import Episode, TaskOutcome, utcnow
+from memory_core._validation import check_json, check_outcome, check_text, coerce
+from memory_core.extraction import extract_patterns
+from memory_core.reflection import reflect
+from memory_core.reward import compute_reward
+from memory_core.security._erasure import retract_patterns
+
+if TYPE_CHECKING:
+    from memory_core._memory import SelfLearningMemory
+
+
+def _texts(values: Sequence[str] | None, field: str, limit: int, most: int) -> list[str]:
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    if len(values) > most:
+        raise InvalidInputError(
+            f"{field} has {len(values)} items; the limit is {most}",
+            field=field,
+            limit=most,
+        )
+    for i, v in enumerate(values):
+        check_text(v, f"{field}[{i}]", limit, required=True)
+    return [v.strip() for v in values]
+
+
+def _listed(value: object) -> list[str]:
+    """An earlier ``notes``/``lessons`` entry as a list of strings (a caller may have set
+    the metadata key by hand)."""
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [] if value is None else [str(value)]
+
+
+def update_episode(
+    host: SelfLearningMemory,
+    episode_id: UUID | str,
+    outcome: TaskOutcome | dict[str, Any] | None,
+    notes: Sequence[str] | None,
+    lessons: Sequence[str] | None,
+    tenant: str | None,
+) -> Episode:
+    """The module docstring's steps; returns the updated episode."""
+    c = host._ctx
+    with c.metrics.timed("update_episode"):
+        eid = as_uuid(episode_id, "episode_id")
+        new = None if outcome is None else coerce(TaskOutcome, outcome, "outcome")
+        if new is not None:
+            check_outcome(new, c.limits)
+        added_notes = _texts(notes, "notes", c.limits.max_action_chars, c.limits.max_artifacts)
+        added_lessons = _texts(
+            lessons, "lessons", c.limits.max_action_chars, c.limits.max_artifacts
+        )
+        if new is None and not added_notes and not added_lessons:
+            raise InvalidInputError(
+                "nothing to update: give an outcome, notes or lessons", field="outcome"
+            )
+        t = c.tenant(tenant)
+        storage = c.backends.storage
+        with c.lock:
+            episode = storage.get_episode(t, eid)
+            if episode is None:
+                raise EpisodeNotFoundError(eid)
+            if episode.outcome is None or episode.completed_at is None:
+                raise EpisodeStateError(
+                    f"episode {eid} is not completed; complete_episode gives its outcome"
+                )
+            if (t, eid) in set(storage.pending_extractions(100_000)):
+                raise EpisodeStateError(
+                    f"episode {eid} is still being learnt from (extraction pending); retry"
+                )
+            out = new or episode.outcome
+            meta: dict[str, Any] = dict(episode.metadata)
+            kept = {k: _listed(meta.get(k)) for k in ("notes", "lessons")}
+            kept["notes"] += added_notes
+            kept["lessons"] += added_lessons
+            for key, values in kept.items():
+                if values:
+                    meta[key] = values
+            lessons_all = kept["lessons"]
+            check_json(meta, "metadata", c.limits.max_metadata_bytes, c.limits.max_json_depth)
+            c.guard.require_encryption(meta)  # security: same rule as at creation
+            reward = compute_reward(
+                episode, out, episode.completed_at, host._episodes._reference(episode, t)
+            )
+            reflection = reflect(episode, out, reward)
+            reflection = reflection.model_copy(
+                update={"insights": [*reflection.insights, *(f"Lesson: {x}" for x in lessons_all)]}
+            )
+            done = episode.model_copy(
+                update={
+                    "outcome": out,
+                    "reward": reward,
+                    "reflection": reflection,
+                    "metadata": meta,
+                    "updated_at": utcnow(),
+                    "version": episode.version + 1,
+                }
+            )
+            patterns = extract_patterns(done, out)
+            done = done.model_copy(update={"pattern_ids": [p.id for p in patterns]})
+            retract_patterns(host, t, episode)
+            storage.delete_episode(t, eid)
+            storage.create_episode(
+                done.model_copy(
+                    update={
+                        "outcome": None,
+                        "reward": None,
+                        "reflection": None,
+                        "completed_at": None,
+                        "pattern_ids": [],
+                        "version": max(1, done.version - 1),  # completing bumps it by one
+                    }
+                )
+            )
+            storage.complete_episode(done, c.worker.extraction(done, patterns))
+            c.worker.after_extraction(t, patterns)
+            stored = storage.get_episode(t, eid) or done
+            c.cache.put_episode(stored)
+            c.cache.invalidate_retrievals(t)
+        c.guard.audit("update_episode", t, [eid])  # security
+        event(
+            "episode updated",
+            episode_id=str(eid),
+            outcome=out.type.value,
+            was=episode.outcome.type.value,
+            reward=reward.total,
+        )
+        return stored
