@@ -244,6 +244,7 @@ def test_playbook_is_confident_only_with_evidence_and_lists_what_failed() -> Non
             steps[-1] = steps[-1].model_copy(update={"result": StepResult.error("stale reads")})
         memory.log_steps(eid, steps)
         memory.complete_episode(eid, TaskOutcome.success() if ok else TaskOutcome.failure("no"))
+        memory.flush()  # its vectors written: retrieval sees the episode by meaning too
 
     run("Add caching to the orders service", ["read_file", "write_file", "run_tests"], False)
     pb = memory.recommend_playbook(query)
