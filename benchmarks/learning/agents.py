@@ -36,17 +36,20 @@ class Explorer:
         self.rng = random.Random(seed)
 
     def solve(self, task: Task) -> Result:
-        return self._run(task, first=None, avoid=set())
+        return self._run(task, first=None, avoid=[])
 
     def _explore(
-        self, task: Task, tried: set[tuple[str, ...]], avoid: set[tuple[str, ...]]
+        self, task: Task, tried: set[tuple[str, ...]], avoid: list[tuple[str, ...]]
     ) -> list[str]:
-        """A random plan not tried yet, skipping those to avoid while others are left."""
+        """A random plan not tried yet, skipping those to avoid while others are left;
+        then the one to avoid that failed least (``avoid`` is worst first)."""
         fresh = [p for p in task.candidates if p not in tried and p not in avoid]
-        fresh = fresh or [p for p in task.candidates if p not in tried]
-        return list(self.rng.choice(fresh or list(task.candidates)))
+        if fresh:
+            return list(self.rng.choice(fresh))
+        left = [p for p in reversed(avoid) if p in task.candidates and p not in tried]
+        return list(left[0] if left else self.rng.choice(list(task.candidates)))
 
-    def _run(self, task: Task, first: list[str] | None, avoid: set[tuple[str, ...]]) -> Result:
+    def _run(self, task: Task, first: list[str] | None, avoid: list[tuple[str, ...]]) -> Result:
         self.log: list[StepOutcome] = []
         tried: set[tuple[str, ...]] = set()
         plan = first or self._explore(task, tried, avoid)
@@ -99,13 +102,13 @@ class MemoryAgent(Explorer):
         mem.complete_episode(self.episode, outcome)
         return result
 
-    def advice(self, task: Task) -> tuple[list[str] | None, set[tuple[str, ...]]]:
+    def advice(self, task: Task) -> tuple[list[str] | None, list[tuple[str, ...]]]:
         fam = task.family
         playbook = self.memory.recommend_playbook(
             task.text, fam.context, max_steps=12, for_episode=self.episode
         )
         plan = [s.tool for s in playbook.steps if s.kind == "do"]
-        avoid = {tuple(seq) for seq in playbook.avoid}
+        avoid = [tuple(seq) for seq in playbook.avoid]
         if not plan:
             return None, avoid
         if playbook.confident or tuple(plan) in task.candidates:
@@ -131,17 +134,17 @@ class KeywordAgent(MemoryAgent):
 
     name = "keyword memory"
 
-    def advice(self, task: Task) -> tuple[list[str] | None, set[tuple[str, ...]]]:
+    def advice(self, task: Task) -> tuple[list[str] | None, list[tuple[str, ...]]]:
         fam = task.family
         hits = self.memory.retrieve_relevant_context(
             task.text, fam.context, limit=2, outcome="success", max_steps_per_episode=0
         )
         hits = [h for h in hits if h.episode.id != self.episode]
         if not hits:
-            return None, set()
+            return None, []
         past = self.memory.get_episode(hits[0].episode.id)
         tools: list[str] = []
         for s in past.steps:
             if not tools or tools[-1] != s.tool:
                 tools.append(s.tool)
-        return tools, set()
+        return tools, []

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from memory_core import (
     Episode,
     ExecutionStep,
     PatternKind,
+    PatternNotFoundError,
     StepResult,
     TaskContext,
     TaskOutcome,
@@ -114,10 +116,14 @@ def test_deleting_an_episode_takes_out_exactly_what_its_attempts_added() -> None
         b = memory.record_episode(
             "fix the login", _episode("x", ["read", "edit", "test"]).steps, TaskOutcome.success()
         )
-        lure = next(p for p in memory.list_patterns() if p.tools == ["read", "edit", "test"])
-        assert (lure.support, lure.successes) == (2, 1.0)  # failed once, worked once
+        same = [p for p in memory.list_patterns() if p.tools == ["read", "edit", "test"]]
+        worked = next(p for p in same if not p.key.endswith("|failed"))
+        failed = next(p for p in same if p.key.endswith("|failed"))  # its failed twin
+        assert (worked.support, worked.successes, worked.episode_ids) == (1, 1.0, [b.id])
+        assert (failed.support, failed.successes, failed.episode_ids) == (1, 0.0, [a.id])
         memory.delete_episode(a.id)
-        lure = memory.get_pattern(lure.id)
-        assert (lure.support, lure.successes, lure.episode_ids) == (1, 1.0, [b.id])
+        assert memory.get_pattern(worked.id).support == 1
+        with pytest.raises(PatternNotFoundError):
+            memory.get_pattern(failed.id)  # only the deleted episode had seen it fail
     finally:
         memory.close()

@@ -226,3 +226,51 @@ def test_delete_erases_from_retrieval() -> None:
     assert memory.retrieve_relevant_context("zebra firewall") == []
     with pytest.raises(EpisodeNotFoundError):
         memory.get_episode(eid)
+
+
+def test_playbook_is_confident_only_with_evidence_and_lists_what_failed() -> None:
+    """Memory must not do worse than none when it knows little: a playbook says whether
+    to follow it (``confident``), and which sequences failed for tasks like this."""
+    memory = SelfLearningMemory()
+    query = "Add caching to the billing service"
+    assert not memory.recommend_playbook(query).confident  # nothing known
+
+    def run(task: str, tools: list[str], ok: bool) -> None:
+        eid = memory.start_episode(task, task_type=TaskType.CODE_GENERATION)
+        memory.recommend_playbook(task, for_episode=eid)
+        steps = _steps(tools, "cache")
+        if not ok:
+            steps[-1] = steps[-1].model_copy(update={"result": StepResult.error("stale reads")})
+        memory.log_steps(eid, steps)
+        memory.complete_episode(eid, TaskOutcome.success() if ok else TaskOutcome.failure("no"))
+
+    run("Add caching to the orders service", ["read_file", "write_file", "run_tests"], False)
+    pb = memory.recommend_playbook(query)
+    assert not pb.confident and ["read_file", "write_file", "run_tests"] in pb.avoid
+    run("Add caching to the users service", ["read_file", "edit_file", "run_tests"], True)
+    pb = memory.recommend_playbook(query)
+    assert [s.tool for s in pb.steps if s.kind == "do"] == ["read_file", "edit_file", "run_tests"]
+    assert not pb.confident and pb.confidence == 0.5  # one success is not evidence enough
+    run("Add caching to the carts service", ["read_file", "edit_file", "run_tests"], True)
+    pb = memory.recommend_playbook(query)
+    assert pb.confident and pb.confidence > 0.5
+
+
+def test_a_followed_sequence_that_failed_counts_against_it_for_that_episode() -> None:
+    """Shown, followed, failed, then a second attempt saved the episode: the failed
+    sequence is observed as a failure in that episode (its failed twin)."""
+    memory = SelfLearningMemory()
+    for i in range(2):
+        eid = memory.start_episode(f"Add caching to service {i}", task_type=TaskType.OTHER)
+        memory.log_steps(eid, _steps(["read_file", "edit_file"], "cache"))
+        memory.complete_episode(eid, TaskOutcome.success())
+    eid = memory.start_episode("Add caching to the billing service", task_type=TaskType.OTHER)
+    memory.recommend_playbook("Add caching to the billing service", for_episode=eid)
+    steps = _steps(["read_file", "edit_file", "grep", "write_file"], "cache")
+    steps[1] = steps[1].model_copy(update={"result": StepResult.error("still stale")})
+    memory.log_steps(eid, steps)
+    done = memory.complete_episode(eid, TaskOutcome.success())
+    keys = {p.key for p in memory.list_patterns(limit=50) if p.id in done.pattern_ids}
+    assert "tool_sequence|other|read_file>edit_file|failed" in keys
+    plain = next(p for p in memory.list_patterns(limit=50) if p.key.endswith("read_file>edit_file"))
+    assert (plain.applications, plain.application_successes) == (1, 0)

@@ -7,7 +7,13 @@ import uuid
 
 from memory_core import ExecutionStep, StepResult, TaskOutcome
 from memory_core.credit import applied_outcome
-from memory_core.pattern_ranking import EXPLORATION, confident, estimate, rank_patterns
+from memory_core.pattern_ranking import (
+    EXPLORATION,
+    FAILED_SUFFIX,
+    confident,
+    estimate,
+    rank_patterns,
+)
 from memory_core.testing.factories import make_episode, make_pattern
 
 
@@ -69,6 +75,44 @@ def test_credit_only_when_the_steps_follow_the_pattern() -> None:
     assert applied_outcome(seq, rescued) is False
     ctx = make_pattern("c", kind=seq.kind.CONTEXT_PATTERN, tools=("read",))
     assert applied_outcome(ctx, _episode([("read", True)], True)) is None
+
+
+def test_confident_needs_two_consistent_successes_in_relevant_evidence() -> None:
+    e1, e2 = uuid.uuid4(), uuid.uuid4()
+    one = make_pattern("one", support=1, successes=1.0, episode_ids=[e1])
+    two = make_pattern("two", support=2, successes=2.0, episode_ids=[e1, e2])
+    ranked = {r.pattern.key: r for r in rank_patterns({e1: 1.0, e2: 1.0}, [one, two], {}, None, 5)}
+    assert not confident(ranked["one"])  # one success: its one-sigma bound is exactly 1/2
+    assert confident(ranked["two"])
+    # the same two successes, but only from weakly relevant episodes: not confident
+    far = rank_patterns({e1: 0.3, e2: 0.3, uuid.uuid4(): 1.0}, [two], {}, None, 5)[0]
+    assert far.components["gate"] < 1.0 and not confident(far)
+
+
+def test_failures_for_tasks_like_this_outweigh_successes_elsewhere() -> None:
+    """A sequence's failed twin holds the episodes where it was tried and failed: those
+    that are about the query count against it, however often it worked elsewhere."""
+    near, far = uuid.uuid4(), [uuid.uuid4() for _ in range(4)]
+    seq = make_pattern("debugging|a>b", tools=("a", "b"), support=4, successes=4.0, episode_ids=far)
+    twin = make_pattern(
+        "debugging|a>b" + FAILED_SUFFIX, tools=("a", "b"), support=1, successes=0.0,
+        episode_ids=[near],
+    )  # fmt: skip
+    scores = {near: 1.0, **{e: 0.7 for e in far}}
+    alone = rank_patterns(scores, [seq], {}, None, 5)[0]
+    both = {r.pattern.key: r for r in rank_patterns(scores, [seq, twin], {}, None, 5)}
+    assert both[seq.key].components["quality"] < alone.components["quality"]
+    assert both[twin.key].components["quality"] < 0.5  # reported as one to avoid
+
+
+def test_a_long_episode_does_not_follow_every_sequence_it_touches() -> None:
+    seq = make_pattern("s", tools=("read", "edit", "test"))
+    spread = (
+        [("read", True)] + [(f"x{i}", True) for i in range(6)] + [("edit", True), ("test", True)]
+    )
+    assert applied_outcome(seq, _episode(spread, True)) is None
+    near = [("read", True), ("grep", True), ("edit", True), ("lint", True), ("test", True)]
+    assert applied_outcome(seq, _episode(near, True)) is True
 
 
 def test_one_success_is_not_confident_two_are_and_a_failure_undoes_it() -> None:

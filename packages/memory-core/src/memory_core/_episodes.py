@@ -231,7 +231,8 @@ class EpisodeLifecycle:
                 "version": episode.version + 1,
             }
         )
-        patterns = extract_patterns(done, out)
+        failed = c.events.failed_applications(t, done)  # shown, followed, failed here
+        patterns = extract_patterns(done, out, failed)
         done.pattern_ids = [p.id for p in patterns]
         if c.config.extraction_mode == "queue" and c.worker.enqueue(t, episode.id):
             storage.complete_episode(done, None)

@@ -23,6 +23,12 @@ class LifecycleListener:
     def episode_completed(self, tenant: str, episode: Episode) -> None:
         """After the episode is stored completed, before the call returns."""
 
+    def failed_applications(self, tenant: str, episode: Episode) -> list[list[str]]:
+        """While completing, before extraction: tool sequences shown for the episode that
+        its steps followed and that failed there (``credit``), so that extraction counts
+        them as failures *for this episode* (their failed twins), not only globally."""
+        return []
+
     def episode_deleted(self, tenant: str, episode_id: UUID) -> None:
         """After the episode is erased from storage and cache."""
 
@@ -53,6 +59,12 @@ class LifecycleEvents(LifecycleListener):
     def episode_deleted(self, tenant: str, episode_id: UUID) -> None:
         for listener in self._listeners:
             listener.episode_deleted(tenant, episode_id)
+
+    def failed_applications(self, tenant: str, episode: Episode) -> list[list[str]]:
+        out: list[list[str]] = []
+        for listener in self._listeners:
+            out.extend(t for t in listener.failed_applications(tenant, episode) if t not in out)
+        return out
 
     def patterns_shown(
         self,

@@ -502,6 +502,12 @@ class _WorkflowHooks(LifecycleListener):
     def episode_completed(self, tenant: str, episode: Episode) -> None:
         self._memory._close_recommendations(tenant, episode)
 
+    def failed_applications(self, tenant: str, episode: Episode) -> list[list[str]]:
+        # Patterns of stored sessions join the shown set before extraction (as they do
+        # at completion), so the credit's failed applications include playbook steps.
+        self._memory._load_recommendations(tenant, episode.id)
+        return []
+
     def patterns_shown(
         self,
         tenant: str,

@@ -16,7 +16,7 @@ from memory_core._context import MemoryContext
 from memory_core._errors import EpisodeNotFoundError, PatternNotFoundError
 from memory_core._events import LifecycleListener, ShownSource
 from memory_core._ids import as_uuid
-from memory_core._models import Episode, Heuristic, Pattern, PatternFilter
+from memory_core._models import Episode, Heuristic, Pattern, PatternFilter, PatternKind
 from memory_core._results import PatternAnalysis
 from memory_core._validation import check_limit, coerce
 from memory_core.credit import applied_outcome
@@ -159,6 +159,17 @@ class RetrievalFeedback(LifecycleListener):
         task_description: str,
     ) -> None:
         self.shown.setdefault((tenant, episode_id), set()).update(pattern_ids)
+
+    def failed_applications(self, tenant: str, episode: Episode) -> list[list[str]]:
+        shown = self.shown.get((tenant, episode.id))
+        if not shown or episode.outcome is None:
+            return []
+        storage = self._patterns._ctx.backends.storage
+        return [
+            list(p.tools)
+            for p in storage.get_patterns(tenant, list(shown))
+            if p.kind is PatternKind.TOOL_SEQUENCE and applied_outcome(p, episode) is False
+        ]
 
     def episode_completed(self, tenant: str, episode: Episode) -> None:
         retrieved = self.shown.pop((tenant, episode.id), None)

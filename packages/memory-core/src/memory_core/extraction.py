@@ -8,8 +8,14 @@ write), not a pile of copies:
   (``read → edit → test``), capped at 12 tools, plus the working path after the last
   failure (with the episode's outcome). When the agent started over after a failed step
   (``attempts``: it went back to the attempt's first tool), each attempt is its own
-  sequence instead: the earlier ones observed as failures (tried, did not work), the
-  last one with the episode's outcome;
+  sequence instead: the earlier ones tried and failed, the last one with the episode's
+  outcome. A sequence observed failing goes to its *failed twin* (key suffix
+  ``|failed``): a failed episode's path, an abandoned attempt, and a shown sequence the
+  steps followed and that failed there (``failed_applications``). So a sequence's own
+  episodes are those where it worked and its twin's those where it was tried and
+  failed, and ranking can tell "worked for tasks like this" from "failed for tasks like
+  this" (``pattern_ranking``). Inside one attempt a failed step is part of a path that
+  worked (a test that found the bug), so it is not counted against anything;
 * ``decision_point``: a step whose action checks something (check, verify, if, ...)
   and the tool chosen next;
 * ``error_recovery``: a failed step's tool and normalised error signature, and the tools
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 
 from memory_core._models import (
     Episode,
@@ -40,6 +47,7 @@ from memory_core._models import (
     TaskOutcome,
 )
 from memory_core._stats import wilson_lower_bound
+from memory_core.pattern_ranking import FAILED_SUFFIX
 from memory_core.reward import base_reward
 
 MAX_SEQUENCE = 12
@@ -96,13 +104,24 @@ def _where(episode: Episode) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def extract_patterns(episode: Episode, outcome: TaskOutcome) -> list[Pattern]:
-    """Patterns observed in one episode; each key at most once (support counts episodes)."""
+def extract_patterns(
+    episode: Episode, outcome: TaskOutcome, failed_applications: Sequence[Sequence[str]] = ()
+) -> list[Pattern]:
+    """Patterns observed in one episode; each key at most once (support counts episodes).
+    ``failed_applications``: tool sequences the episode followed after they were shown and
+    that failed there (``credit``); each is observed as a failure (its failed twin) even
+    when a later attempt saved the episode."""
     tenant, ctx, task_type = episode.tenant, episode.context, episode.task_type
     success = _observed_success(outcome)
     found: dict[str, Pattern] = {}
 
-    def add(kind: PatternKind, key: str, description: str, **fields: object) -> None:
+    def add(
+        kind: PatternKind,
+        key: str,
+        description: str,
+        observed: float | None = None,
+        **fields: object,
+    ) -> None:
         full = f"{kind.value}|{key}"
         if full in found:
             return
@@ -114,7 +133,7 @@ def extract_patterns(episode: Episode, outcome: TaskOutcome) -> list[Pattern]:
             description=description,
             task_type=task_type,
             support=1,
-            successes=success,
+            successes=success if observed is None else observed,
             episode_ids=[episode.id],
             **fields,  # type: ignore[arg-type]
         )
@@ -124,25 +143,22 @@ def extract_patterns(episode: Episode, outcome: TaskOutcome) -> list[Pattern]:
     bounds = attempts(steps)
 
     def sequence(seq: list[str], observed: float, note: str) -> None:
-        full = f"{PatternKind.TOOL_SEQUENCE.value}|{task_type.value}|{'>'.join(seq)}"
-        if len(seq) < 2 or full in found:
+        if len(seq) < 2:
             return
-        found[full] = Pattern(
-            id=Pattern.make_id(tenant, full),
-            tenant=tenant,
-            kind=PatternKind.TOOL_SEQUENCE,
-            key=full,
-            description=f"Tool sequence for {task_type.value} tasks{_where(episode)}: "
-            f"{' → '.join(seq)}{note}.",
-            task_type=task_type,
-            support=1,
-            successes=observed,
-            episode_ids=[episode.id],
+        twin = FAILED_SUFFIX if observed == 0 else ""
+        add(
+            PatternKind.TOOL_SEQUENCE,
+            f"{task_type.value}|{'>'.join(seq)}{twin}",
+            f"Tool sequence for {task_type.value} tasks{_where(episode)}: "
+            f"{' → '.join(seq)}{note or (' (tried and failed)' if twin else '')}.",
+            observed=observed,
             tools=seq,
             domain=ctx.domain,
             language=ctx.language,
         )
 
+    for seq in failed_applications:  # shown, followed and failed in this episode
+        sequence(list(seq)[:MAX_SEQUENCE], 0.0, " (followed and failed)")
     if len(bounds) == 1:
         sequence(tools, success, "")
         last_failed = max((i for i, s in enumerate(steps) if not s.ok), default=None)

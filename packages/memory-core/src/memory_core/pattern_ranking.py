@@ -3,7 +3,8 @@ outcomes say *which* of the relevant ones comes first.
 
 1. **Relevance** ``r = 0.8 × evidence + 0.2 × lexical`` ∈ [0, 1]: ``evidence`` is the best
    retrieval score among the episodes the pattern was learned from (scaled by the best
-   episode's), ``lexical`` the pattern text's BM25 match. The best, not the sum: being
+   episode's; for a tool sequence, those where it worked: that it failed in a relevant
+   episode says it is *not* the thing to do here), ``lexical`` the pattern text's match. The best, not the sum: being
    seen in many episodes makes a pattern better *known*, not more *about* the task; how
    often it worked is the outcome's business (below).
 2. **Gate** ``g = min(1, r / RELEVANCE_BAND)``: every pattern at least half as relevant as
@@ -14,13 +15,15 @@ outcomes say *which* of the relevant ones comes first.
        p = (s_app + k·s_obs + 1) / (a + k·n_obs + 2),   k = APPLIED_DOMINANCE / (APPLIED_DOMINANCE + a)
 
    ``a``/``s_app``: times the pattern was applied and worked (credited by ``credit``
-   or ``record_pattern_outcome``). ``n_obs``: how much of the pattern's observed support
-   comes from episodes this query retrieved, each counted by its relevance (a sequence
-   seen in tasks like *this* one counts fully, one seen elsewhere a little), capped at
-   ``APPLIED_DOMINANCE``; ``s_obs = n_obs × observed success rate`` (the pattern's own
-   rate: an episode's outcome is not the pattern's, a failed first attempt inside a
-   successful episode is a failure of that attempt). Without retrieved sources the
-   pattern's own support counts, capped the same way. ``k`` fades observations as
+   or ``record_pattern_outcome``). ``n_obs``/``s_obs``: observations in the episodes
+   this query retrieved, each counted by its relevance (a sequence seen in tasks like
+   *this* one counts fully, one seen elsewhere a little), capped at
+   ``APPLIED_DOMINANCE``. A tool sequence's failures are a pattern of their own (its
+   *failed twin*, key suffix ``|failed``, see ``extraction``), so the episodes where it
+   worked and those where it was tried and failed are known apart: successes are the
+   pattern's sources (times its observed rate, below 1 for partial successes), failures
+   its twin's. Without retrieved sources, the pattern's and its twin's own support
+   count, capped the same way. ``k`` fades observations as
    applied evidence accrues: after ``APPLIED_DOMINANCE`` applications they weigh half,
    so a pattern that failed 5 of 5 times when applied ranks below one that worked 5 of
    5, however often either was seen.
@@ -50,7 +53,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from memory_core._models import Pattern, TaskContext
+from memory_core._models import Pattern, PatternKind, TaskContext
 from memory_core._results import RetrievedPattern
 from memory_core._stats import wilson_lower_bound
 from memory_core.retrieval import context_match
@@ -75,16 +78,28 @@ class Estimate:
     """One-standard-error lower bound of ``p`` (no prior): the ``confident`` rule."""
 
 
-def estimate(p: Pattern, local_weight: float | None = None) -> Estimate:
-    """Steps 3 and 4 of the module docstring. ``local_weight``: the relevance-weighted
-    count of the pattern's source episodes retrieved for the query, if any."""
+FAILED_SUFFIX = "|failed"
+"""Key suffix of a tool sequence's failed twin (``extraction``)."""
+
+
+def estimate(
+    p: Pattern,
+    local: tuple[float, float] | None = None,
+    failed: Pattern | None = None,
+) -> Estimate:
+    """Steps 3 and 4 of the module docstring. ``local``: relevance-weighted counts of
+    the retrieved episodes where the pattern worked and where its failed twin was seen,
+    if any were retrieved; ``failed``: the twin, for the counts without retrieval."""
     a, s_app = p.applications, p.application_successes
     rate = min(1.0, p.success_rate)
-    if local_weight is not None and local_weight > 0:
-        n_obs = min(local_weight, float(p.support), APPLIED_DOMINANCE)
+    if local is not None and sum(local) > 0:
+        worked, tried_failed = local
     else:
-        n_obs = float(min(p.support, APPLIED_DOMINANCE))
-    s_obs = rate * n_obs
+        worked = float(p.support)
+        tried_failed = float(failed.support) if failed is not None else 0.0
+    total = worked + tried_failed
+    n_obs = min(total, APPLIED_DOMINANCE)
+    s_obs = n_obs * rate * worked / total if total > 0 else 0.0
     k = APPLIED_DOMINANCE / (APPLIED_DOMINANCE + a)
     s_eff, n_eff = s_app + k * s_obs, a + k * n_obs
     return Estimate(
@@ -125,11 +140,15 @@ def rank_patterns(
         limit: how many to return.
     """
     top = max(episode_scores.values(), default=0.0) or 1.0
+    by_key = {p.key: p for p in patterns}
+
+    def weight(p: Pattern | None) -> float:
+        return sum(episode_scores.get(e, 0.0) for e in p.episode_ids) / top if p else 0.0
+
     out: list[tuple[float, int, RetrievedPattern]] = []
     for p in patterns:
         best = 0.0
         sources: list[tuple[float, UUID]] = []
-        n_loc = 0.0
         for eid in p.episode_ids:
             score = episode_scores.get(eid)
             if not score:
@@ -137,13 +156,16 @@ def rank_patterns(
             w = score / top
             best = max(best, w)
             sources.append((w, eid))
-            n_loc += w
         lx = lexical.get(p.id, 0.0)
         relevance = 0.8 * best + 0.2 * lx
         if relevance <= 0:
             continue
         gate = min(1.0, relevance / RELEVANCE_BAND)
-        est = estimate(p, n_loc if n_loc > 0 else None)
+        twin = None
+        if p.kind is PatternKind.TOOL_SEQUENCE and not p.key.endswith(FAILED_SUFFIX):
+            twin = by_key.get(p.key + FAILED_SUFFIX)
+        local = (weight(p), weight(twin))
+        est = estimate(p, local if sum(local) > 0 else None, twin)
         ctx = 0.0
         if context is not None:
             ctx = context_match(

@@ -43,9 +43,6 @@ class Matrix:
         """Add ``(vid, episode_pk, item, vector_blob)`` rows."""
         if not batch:
             return
-        new = np.frombuffer(b"".join(r[3] for r in batch), dtype=F32).reshape(len(batch), self.dim)
-        norms = np.linalg.norm(new, axis=1, keepdims=True)
-        new = np.divide(new, norms, out=np.zeros_like(new), where=norms > 0)
         need = self.n + len(batch)
         if need > len(self.pks):
             capacity = max(need, 2 * len(self.pks), 256)
@@ -57,7 +54,14 @@ class Matrix:
                 pks[: self.n] = self.pks[: self.n]
                 items[: self.n] = self.items[: self.n]
             self.rows, self.pks, self.items = rows, pks, items
-        self.rows[self.n : need] = new
+        # Normalised in place in the matrix: no temporary of the batch's size (opening a
+        # 450K-vector store spent most of its vector load in those copies).
+        dest = self.rows[self.n : need]
+        dest[:] = np.frombuffer(b"".join(r[3] for r in batch), dtype=F32).reshape(
+            len(batch), self.dim
+        )
+        norms = np.sqrt(np.einsum("ij,ij->i", dest, dest))[:, None]
+        np.divide(dest, norms, out=dest, where=norms > 0)  # an all-zero row stays zero
         self.pks[self.n : need] = [r[1] for r in batch]
         self.items[self.n : need] = [r[2] for r in batch]
         self.n = need

@@ -9,8 +9,8 @@ episode completes. Without explicit feedback, completion credits every shown pat
 with the episode's outcome, as the core always did, and the session records make that
 survive a restart. Explicit feedback replaces that guess: only applied patterns count.
 
-Ranking then uses ``retrieval.pattern_quality`` (a Wilson lower bound of success when
-applied, blended with the observed one), so two lucky uses do not beat fifty good ones.
+Ranking then uses ``pattern_ranking`` (applied evidence dominates observations as it
+accrues, with a stated confidence rule), so two lucky uses do not beat fifty good ones.
 """
 
 from __future__ import annotations
@@ -232,6 +232,18 @@ class FeedbackMixin:
                 episode_id=episode_id,
             )
         return session.id
+
+    def _load_recommendations(self: MemoryHost, tenant: str, episode_id: UUID) -> None:
+        """Without explicit feedback, the patterns of the episode's stored sessions are
+        shown for it (also those stored before a restart)."""
+        store = self.storage
+        if not isinstance(store, RecordStore):
+            return
+        if store.get_record(tenant, FEEDBACK_KIND, str(episode_id)) is not None:
+            return
+        shown = _recommended(store, tenant, episode_id)
+        if shown:
+            self._retrieved_for.setdefault((tenant, episode_id), set()).update(shown)
 
     def _close_recommendations(self: MemoryHost, tenant: str, episode: Episode) -> None:
         """At completion, before the core credits retrieved patterns: apply explicit

@@ -289,7 +289,8 @@ class Playbook(_Model):
     )
     avoid: list[list[str]] = Field(
         default_factory=list,
-        description="tool sequences tried for tasks like this that failed more often than not",
+        description="tool sequences tried for tasks like this that failed more often than not, "
+        "the worst first",
     )
 
 

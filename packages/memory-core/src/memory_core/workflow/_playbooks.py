@@ -1,10 +1,12 @@
 """Playbooks: the best patterns for a task as an ordered list of concrete next steps.
 
-The backbone is the best-ranked *confident* tool-sequence pattern (``pattern_ranking``:
-rank weighs relevance and the success estimate; confident means it worked for tasks like
-this more often than not, beyond one standard error), else the best one worth trying
-(estimate at least ``RECOMMEND_FLOOR``), reported with ``confident=False`` so that an
-agent explores as it would without memory. Relevant sequences that failed more often
+The backbone is the best-ranked tool-sequence pattern worth trying (``pattern_ranking``:
+rank weighs relevance, the success estimate and a bounded exploration bonus; worth
+trying: estimate at least ``RECOMMEND_FLOOR``). The playbook is ``confident`` when that
+backbone is (it worked for tasks like this more often than not, beyond one standard
+error); otherwise an agent should explore as it would without memory. A confident
+pattern ranked below the best one never jumps it: a better-ranked sequence that is not
+confident yet means the evidence is still split. Relevant sequences that failed more often
 than not are listed in ``avoid``. Each of its tools becomes a step whose action text comes
 from a successful step of the episode the pattern was learned from. Decision points and
 error recoveries about those tools are inserted as "check" and "recover" steps after
@@ -193,15 +195,18 @@ def _actions(memory: MemoryHost, tenant: str, r: RetrievedPattern) -> list[str]:
 
 def _avoid(ranked: list[RetrievedPattern]) -> list[list[str]]:
     """Relevant sequences whose estimate is below the floor (they failed more often than
-    they worked for tasks like this)."""
-    return [
-        list(r.pattern.tools)
+    they worked for tasks like this), the worst first: an agent that has nothing else
+    left to try takes the last one first."""
+    bad = [
+        r
         for r in ranked
         if r.pattern.kind is PatternKind.TOOL_SEQUENCE
         and r.pattern.tools
         and r.components.get("gate", 0.0) >= 1.0
         and r.components.get("quality", 1.0) < RECOMMEND_FLOOR
     ]
+    bad.sort(key=lambda r: r.components.get("quality", 0.0))
+    return [list(t) for t in dict.fromkeys(tuple(r.pattern.tools) for r in bad)]
 
 
 def _plan(
