@@ -114,12 +114,13 @@ def test_query_reads_storage_once_per_kind(
 ) -> None:
     """One read path: both search channels, one batched read of summaries and of the
     chosen steps, then the patterns and heuristics; the recommendation shown is stored,
-    once its episode is known to exist (an in-progress episode is not a candidate)."""
+    once its episode is known to exist (read with the candidates' summaries, in the same
+    call, though an in-progress episode is not a candidate)."""
     calls, _ = costs[LARGE]["query"]
     assert calls == {
         "lexical_search": 1,
         "vector_search": 1,
-        "get_summaries": 2,  # candidates (the patterns reuse them); for_episode exists
+        "get_summaries": 1,  # candidates (the patterns reuse them) and for_episode
         "get_steps_many": 1,
         "search_patterns": 1,
         "get_patterns": 1,

@@ -176,7 +176,7 @@ def test_query_reads_storage_once_per_kind(costs: dict[int, dict[str, Cost]]) ->
     assert calls == {
         "lexical_search": 1,
         "vector_search": 1,
-        "get_summaries": 1,
+        "get_summaries": 1,  # candidates (the patterns reuse them) and for_episode
         "get_steps_many": 1,
         "search_patterns": 1,
         "get_patterns": 1,

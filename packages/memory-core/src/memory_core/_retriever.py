@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -122,6 +122,7 @@ class Retriever:
         *,
         diversify: bool = True,
         fetched: dict[UUID, EpisodeSummary] | None = None,
+        also_read: Sequence[UUID] = (),
     ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
         """Ranked episodes and every scored episode's score (the pattern evidence);
         ``fetched`` receives the candidates' summaries (one read serves the patterns)."""
@@ -149,6 +150,7 @@ class Retriever:
             min_relevance=c.config.min_relevance,
             diversify=diversify and enabled(c.config, "mmr"),  # deploy: feature flag
             fetched=fetched,
+            also_read=also_read,
         )
 
     def retrieve_relevant_patterns(
@@ -254,9 +256,17 @@ class Retriever:
             f = episode_filter(filters)
             t = c.tenant(tenant)
             fetched: dict[UUID, EpisodeSummary] = {}  # one read of summaries serves both lists
+            own_id = as_uuid(for_episode, "for_episode") if for_episode is not None else None
             with c.lock:
                 episodes, scores = self.retrieve(
-                    t, task_description, ctx, f, limit + 1, 3, fetched=fetched
+                    t,
+                    task_description,
+                    ctx,
+                    f,
+                    limit + 1,
+                    3,
+                    fetched=fetched,
+                    also_read=[own_id] if own_id is not None else (),
                 )
             if for_episode is not None:  # an in-progress episode matches its own task text
                 own = as_uuid(for_episode, "for_episode")

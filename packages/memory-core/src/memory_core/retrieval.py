@@ -58,7 +58,7 @@ import math
 import operator
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
@@ -447,13 +447,15 @@ def rank_episodes(
     min_relevance: float = 0.0,
     diversify: bool = True,
     fetched: dict[UUID, EpisodeSummary] | None = None,
+    also_read: Sequence[UUID] = (),
 ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
     """The episode pipeline of the module docstring.
 
     Returns the results and the score of every candidate at least ``min_relevance``
     relevant (pattern ranking uses them as evidence, so patterns come only from relevant
     episodes). ``fetched``, if given, receives the candidates' summaries, so pattern
-    ranking reads no episode twice.
+    ranking reads no episode twice; ``also_read`` are more ids read in the same call into
+    ``fetched`` but not ranked (e.g. the episode a query is for, to check it exists).
     """
     w = weights
     lexical = storage.lexical_search(tenant, text, w.candidates, filters)
@@ -465,9 +467,12 @@ def rank_episodes(
     if not relevant:
         return [], {}
     pool = sorted(relevant, key=lambda c: -c.rank)[: max(limit * 10, 50)]
-    summaries = {s.id: s for s in storage.get_summaries(tenant, [c.episode_id for c in pool])}
+    pool_ids = {c.episode_id for c in pool}
+    extra = [i for i in also_read if i not in pool_ids] if fetched is not None else []
+    read = {s.id: s for s in storage.get_summaries(tenant, [*pool_ids, *extra])}
     if fetched is not None:
-        fetched.update(summaries)
+        fetched.update(read)
+    summaries = {i: s for i, s in read.items() if i in pool_ids}
     now = datetime.now(UTC)
     scored: list[tuple[float, EpisodeSummary]] = []
     comps: dict[UUID, ScoreComponents] = {}
