@@ -21,8 +21,10 @@ the next one; no episode stays unsearchable.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
+import weakref
 from collections import deque
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -50,6 +52,18 @@ _CATCH_UP_PAGE = 16
 
 Items = list[tuple[int, str]]
 _Job = tuple[str, UUID, Items | None]  # tenant, episode, its texts (None: read them)
+
+
+_LIVE: weakref.WeakSet[EmbeddingWorker] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """A memory never closed still writes its queued vectors, and its thread ends before
+    the interpreter does: a daemon thread inside onnxruntime at exit aborts the process
+    ("terminate called without an active exception")."""
+    for worker in list(_LIVE):
+        worker.close()
 
 
 def embed_items(episode: Episode) -> Items:
@@ -174,6 +188,7 @@ class EmbeddingWorker:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="memory-embed", daemon=True)
             self._thread.start()
+            _LIVE.add(self)
 
     def _run(self) -> None:
         while True:
