@@ -36,7 +36,9 @@ def test_console_script_lifecycle_and_pipe(env: Any) -> None:
     assert done.returncode == 0, done.stderr
     exported = _run([sys.executable, "-m", "memory_cli", "export"], env.work)
     assert exported.returncode == 0 and exported.stderr == ""  # no progress noise in a pipe
-    assert json.loads(exported.stdout)["id"] == eid
+    records = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert records[0]["type"] == "header" and records[0]["counts"]["episodes"] == 1
+    assert [r["id"] for r in records if r["type"] == "episode"] == [eid]
 
 
 def test_errors_in_a_real_process_have_no_traceback(env: Any) -> None:

@@ -68,6 +68,7 @@ def test_no_plaintext_on_disk_and_sensitive_episodes_are_searchable(tmp_path: Pa
     with SelfLearningMemory.from_config(_config(tmp_path, keys)) as memory:
         _record(memory)
         _record(memory, sensitive=True)
+        memory.flush()  # vectors are written in the background
         hits = memory.retrieve_relevant_context("renew the TLS signing certificate", limit=5)
         assert {h.episode.task_description for h in hits} == {  # the sensitive one too
             f"Rotate the {MARKER} production signing certificate",

@@ -113,8 +113,13 @@ Cost = tuple[dict[str, int], int, int, list[str]]
 def _costs(tape: _Tape, tmp_path: Path, n: int) -> dict[str, Cost]:
     # No relevance floor: the floor only drops candidates (it never reads more), but which
     # ones it drops depends on the stored texts, and this test compares exact counts.
+    # The bundled static model: ``fill`` writes vectors of its model id, and a query
+    # embedded by another model would find none of them.
     config = MemoryConfig(
-        database_url=f"file:{tmp_path / f'cost-{n}.db'}", cache_backend="none", min_relevance=0.0
+        database_url=f"file:{tmp_path / f'cost-{n}.db'}",
+        cache_backend="none",
+        min_relevance=0.0,
+        embedding_provider="local",
     )
     storage = LibSQLStorage.from_url(config.database_url, config)
     fill(storage, n, write_records=lambda t, rows: _insert_records(storage, t, rows))

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
-from memory_core import Episode, ExecutionStep, Pattern, SchemaVersionError
+from memory_core import ExecutionStep, Pattern, SchemaVersionError
 
 from memory_storage_turso._connection import Database, Tx
+from memory_storage_turso._episode_json import load_episode
 from memory_storage_turso._fts import ITEM_BITS, TOKENIZER, episode_text, pattern_text, step_text
 from memory_storage_turso._lexical import INSERT_BATCH, batch_row
 
@@ -250,7 +251,7 @@ def rebuild_lexical_batches(tx: Tx) -> None:
                 tenant,
                 pk,
                 eid,
-                [(0, Episode.model_validate_json(data).task_description), *texts.get(pk, [])],
+                [(0, load_episode(data).task_description), *texts.get(pk, [])],
             )
             for pk, tenant, eid, data in tx.all(
                 "SELECT pk, tenant, id, data FROM episodes ORDER BY pk"
@@ -282,7 +283,7 @@ def reconcile_lexical_batches(tx: Tx) -> int:
             )
         ]
         tx.run("DELETE FROM lexical_batches WHERE episode_pk = ?", (pk,))
-        texts = [(0, Episode.model_validate_json(data).task_description)]
+        texts = [(0, load_episode(data).task_description)]
         texts += [(s.step_number, s.search_text()) for s in steps]
         tx.run(INSERT_BATCH, batch_row(tenant, int(pk), eid, texts))
         tx.run(
@@ -296,7 +297,7 @@ def reconcile_lexical_batches(tx: Tx) -> int:
 def _backfill_fts(tx: Tx) -> None:
     """Index what a v1 database already holds."""
     for pk, data in tx.all("SELECT pk, data FROM episodes"):
-        text = episode_text(Episode.model_validate_json(data))
+        text = episode_text(load_episode(data))
         if text:
             tx.run(
                 f"INSERT INTO episode_fts (rowid, text) VALUES (? << {ITEM_BITS}, ?)", (pk, text)

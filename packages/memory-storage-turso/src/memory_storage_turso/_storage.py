@@ -57,6 +57,7 @@ from memory_core.text import terms
 
 from memory_storage_turso._codec import decode_cursor, encode_cursor, ts
 from memory_storage_turso._connection import Database, Tx
+from memory_storage_turso._episode_json import dump_episode, load_episode
 from memory_storage_turso._filters import episode_where, pattern_where
 from memory_storage_turso._fts import MAX_ITEM, match_expression, pattern_text
 from memory_storage_turso._lexical import (
@@ -209,7 +210,7 @@ class LibSQLStorage:
             step_count,
             1 if pending else 0,
             episode.version,
-            episode.model_dump_json(exclude={"steps"}),
+            dump_episode(episode),
         )
 
     @staticmethod
@@ -264,7 +265,7 @@ class LibSQLStorage:
 
     @staticmethod
     def _summary(data: str, step_count: int) -> EpisodeSummary:
-        summary = Episode.model_validate_json(data).summary()
+        summary = load_episode(data).summary()
         return summary.model_copy(update={"step_count": step_count})
 
     # -- episodes --------------------------------------------------------------------
@@ -279,9 +280,7 @@ class LibSQLStorage:
             "SELECT pk, data FROM episodes WHERE tenant = ? AND id = ?", (tenant, str(episode.id))
         )
         if row is not None:
-            stored = Episode.model_validate_json(row[1]).model_copy(
-                update={"steps": self._load_steps(tx, row[0])}
-            )
+            stored = load_episode(row[1]).model_copy(update={"steps": self._load_steps(tx, row[0])})
             if stored == episode.model_copy(update={"steps": steps}):
                 return
             raise InvalidInputError(
@@ -448,12 +447,12 @@ class LibSQLStorage:
             raise DuplicateStepError(f"episode {episode_id} already has step(s) {numbers}")
         self._insert_steps(tx, tenant, pk, episode_id, steps)
         count = int(count) + len(steps)
-        episode = Episode.model_validate_json(data).model_copy(
+        episode = load_episode(data).model_copy(
             update={"version": int(version) + 1, "updated_at": _now()}
         )
         tx.run(
             "UPDATE episodes SET step_count = ?, version = ?, data = ? WHERE pk = ?",
-            (count, episode.version, episode.model_dump_json(exclude={"steps"}), pk),
+            (count, episode.version, dump_episode(episode), pk),
         )
         self._bump(tx, tenant)
         return count
@@ -466,7 +465,7 @@ class LibSQLStorage:
             )
             if row is None:
                 return None
-            episode = Episode.model_validate_json(row[1])
+            episode = load_episode(row[1])
             return episode.model_copy(update={"steps": self._load_steps(tx, row[0])})
 
         return self._db.read(op)
@@ -1351,14 +1350,14 @@ class LibSQLStorage:
     def update_episode_tags(self, tenant: str, episode_id: UUID, tags: Sequence[str]) -> Episode:
         def op(tx: Tx) -> Episode:
             pk, _, _, version, data, _ = self._episode_row(tx, tenant, episode_id)
-            stored = Episode.model_validate_json(data)
+            stored = load_episode(data)
             context = stored.context.model_copy(update={"tags": list(tags)})
             episode = stored.model_copy(
                 update={"context": context, "version": int(version) + 1, "updated_at": _now()}
             )
             tx.run(
                 "UPDATE episodes SET version = ?, data = ? WHERE pk = ?",
-                (episode.version, episode.model_dump_json(exclude={"steps"}), pk),
+                (episode.version, dump_episode(episode), pk),
             )
             self._write_tags(tx, tenant, pk, episode.context.tags)
             self._bump(tx, tenant)
