@@ -217,3 +217,21 @@ def test_inline_mode_writes_vectors_with_the_episode(tmp_path: Path, gate: Gate)
         _finish(memory, "inline vectors")
         assert _missing(memory) == 0
         assert gate.calls_by_others == 1
+
+
+def test_a_retrieval_reads_its_own_writes_within_the_wait(tmp_path: Path, gate: Gate) -> None:
+    """A retrieval first waits (at most ``embedding_read_wait_ms``) for vectors still
+    queued, so a task completed just before is found by meaning too; with 0 it never waits."""
+    parked = Gate()
+    with held(parked, _memory(tmp_path / "never", parked, embedding_read_wait_ms=0)) as memory:
+        _finish(memory, "rotate the nginx access logs nightly")
+        memory.retrieve_relevant_context("nginx access logs", limit=3)
+        assert _missing(memory) == 1  # answered at once, the worker still parked
+
+    with held(gate, _memory(tmp_path / "waits", gate, embedding_read_wait_ms=60_000)) as memory:
+        _finish(memory, "rotate the nginx access logs nightly")
+        opener = threading.Thread(target=lambda: (gate.waiting.wait(), gate.opened.set()))
+        opener.start()
+        memory.query("nginx access logs", limit=3)
+        assert _missing(memory) == 0  # the query waited for the queued vectors
+        opener.join()

@@ -34,6 +34,7 @@ CORE_TOOLS = {
 }
 FULL_ONLY = {
     "analyze_patterns",
+    "update_episode",
     "health_check",
     "get_metrics",
     "add_episode_tags",

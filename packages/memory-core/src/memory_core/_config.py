@@ -179,6 +179,13 @@ class MemoryConfig(BaseSettings):
         "are written by a worker thread (lexical search is immediate; flush() waits for the "
         "vectors); inline: vectors are written in the completion's transaction",
     )
+    embedding_read_wait_ms: float = Field(
+        default=250.0,
+        ge=0.0,
+        description="a retrieval first waits this long at most for vectors still queued "
+        "(read your own writes: a task completed just before is found by meaning too); "
+        "0: never wait",
+    )
     embedding_queue_size: int = Field(
         default=256,
         ge=1,

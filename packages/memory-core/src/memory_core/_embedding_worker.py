@@ -165,6 +165,15 @@ class EmbeddingWorker:
         with self._cv:
             return self._cv.wait_for(self._idle, timeout)
 
+    def settle(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) for the vectors of the episodes queued so far, not
+        for a catch-up; a retrieval calls it first, outside the memory lock, so that a task
+        completed just before is found by meaning too. True when nothing was pending."""
+        with self._cv:
+            if timeout <= 0 or (not self._queue and not self._busy):
+                return True
+            return self._cv.wait_for(lambda: not self._queue and not self._busy, timeout)
+
     def _idle(self) -> bool:
         return not self._queue and not self._busy and not self._catch_up
 

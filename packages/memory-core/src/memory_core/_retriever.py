@@ -81,6 +81,7 @@ class Retriever:
     ) -> list[RetrievedEpisode]:
         c = self._ctx
         with c.metrics.timed("retrieve_relevant_context"):
+            c.embeddings.settle(c.config.embedding_read_wait_ms / 1000.0)  # outside the lock
             ctx = self._prepare(task_description, context, limit)
             f = episode_filter(filters)
             t = c.tenant(tenant)
@@ -252,6 +253,7 @@ class Retriever:
     ) -> QueryResult:
         c = self._ctx
         with c.metrics.timed("query"):
+            c.embeddings.settle(c.config.embedding_read_wait_ms / 1000.0)  # outside the lock
             ctx = self._prepare(task_description, context, limit)
             f = episode_filter(filters)
             t = c.tenant(tenant)
