@@ -39,8 +39,7 @@ from memory_core import (
 from memory_storage_redb import _env, _keys, _record
 
 if TYPE_CHECKING:
-    from memory_core import MemoryConfig
-    from memory_core._models import CacheKind
+    from memory_core import CacheKind, MemoryConfig
 
 logger = logging.getLogger("memory_storage_redb")
 

@@ -20,8 +20,7 @@ import re
 from typing import Final, get_args
 from uuid import UUID
 
-from memory_core import InvalidInputError
-from memory_core._models import CacheKind  # not re-exported by memory_core (yet)
+from memory_core import CacheKind, InvalidInputError
 
 KINDS: Final[frozenset[str]] = frozenset(get_args(CacheKind))
 EPISODE_DERIVED_KINDS: Final[frozenset[str]] = frozenset({"episode", "summary", "embedding"})

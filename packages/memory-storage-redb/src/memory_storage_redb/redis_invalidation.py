@@ -33,8 +33,7 @@ from memory_core.protocols import CacheCompactor
 from memory_storage_redb._cache import LMDBCache
 
 if TYPE_CHECKING:
-    from memory_core import MemoryConfig
-    from memory_core._models import CacheKind
+    from memory_core import CacheKind, MemoryConfig
 
 __all__ = ["CoherentCache", "RedisInvalidationBus"]
 

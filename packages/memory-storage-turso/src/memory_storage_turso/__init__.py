@@ -3,9 +3,8 @@ embedded replica, with in-process BM25 lexical search and exact vector search.
 
 memory-core finds it through the ``memory_core.storage`` entry point ``libsql``::
 
-    from memory_core._plugins import storage_factory_for_url
-    name, factory = storage_factory_for_url("file:./memory.db")
-    store = factory.from_url("file:./memory.db", config)
+    from memory_core import MemoryConfig, SelfLearningMemory
+    memory = SelfLearningMemory.from_config(MemoryConfig(database_url="file:./memory.db"))
 """
 
 from memory_storage_turso._schema import LATEST as SCHEMA_LATEST

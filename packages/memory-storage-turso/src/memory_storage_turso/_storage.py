@@ -50,8 +50,7 @@ from memory_core import (
     StorageError,
     StorageStats,
 )
-from memory_core._protocols import FloatArray
-from memory_core.protocols import number_steps
+from memory_core.protocols import FloatArray, number_steps
 from memory_core.security import database_key
 from memory_core.text import terms
 
