@@ -13,50 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from memory_test_utils import MEMORY_MCP, server_env
+from memory_test_utils import wire_tools_list
 
 CHARS_PER_TOKEN = 4
 
 
 def tools_list(profile: str, data_dir: Path) -> dict[str, Any]:
-    requests = [
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "tool-list-size", "version": "1"},
-            },
-        },
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-    ]
-    with subprocess.Popen(
-        [str(MEMORY_MCP), "--tools", profile],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=server_env(data_dir, MEMORY_LOG_LEVEL="WARNING"),
-        cwd=data_dir,
-    ) as proc:
-        assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(b"".join(json.dumps(r).encode() + b"\n" for r in requests))
-        proc.stdin.flush()
-        while line := proc.stdout.readline():
-            reply: dict[str, Any] = json.loads(line)
-            if reply.get("id") == 2:
-                proc.stdin.close()
-                proc.wait(timeout=60)
-                result: dict[str, Any] = reply["result"]
-                return result
-    raise SystemExit(f"memory-mcp --tools {profile} answered no tools/list")
+    return wire_tools_list(data_dir, "--tools", profile)
 
 
 def size(value: Any) -> int:

@@ -7,7 +7,6 @@ output schemas."""
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
-from memory_test_utils import MEMORY_MCP, server_env
+from memory_test_utils import wire_tools_list
 
 pytestmark = pytest.mark.anyio
 Stdio = Callable[..., StdioServerParameters]
@@ -23,48 +22,6 @@ Stdio = Callable[..., StdioServerParameters]
 CORE_BUDGET_TOKENS = 1_500
 CHARS_PER_TOKEN = 4
 OPERATOR_TOOLS = {"health_check", "get_metrics", "analyze_patterns"}
-
-
-def wire_tools_list(data_dir: Path, *args: str) -> dict[str, Any]:
-    """The ``tools/list`` result exactly as the server sends it (raw JSON-RPC on stdio)."""
-    requests = [
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "budget", "version": "1"},
-            },
-        },
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-    ]
-    with subprocess.Popen(
-        [str(MEMORY_MCP), *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=server_env(data_dir),
-        cwd=data_dir,
-    ) as proc:
-        assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(b"".join(json.dumps(r).encode() + b"\n" for r in requests))
-        proc.stdin.flush()
-        for line in iter_lines(proc.stdout):
-            reply: dict[str, Any] = json.loads(line)
-            if reply.get("id") == 2:
-                proc.stdin.close()
-                proc.wait(timeout=30)
-                result: dict[str, Any] = reply["result"]
-                return result
-    raise AssertionError("no tools/list reply")
-
-
-def iter_lines(stream: Any) -> Iterator[bytes]:
-    while line := stream.readline():
-        yield line
 
 
 def tokens(listing: dict[str, Any]) -> float:

@@ -79,33 +79,46 @@ class EpisodeLifecycle:
     ) -> UUID:
         c = self._ctx
         with c.metrics.timed("start_episode"):
-            limits = c.limits
-            check_text(
-                task_description,
-                "task_description",
-                limits.max_task_description_chars,
-                required=True,
-            )
-            ctx = coerce(TaskContext, context or {}, "context")
-            check_context(ctx, limits)
-            ttype = as_enum(TaskType, task_type, "task_type")
-            meta = dict(metadata or {})
-            check_json(meta, "metadata", limits.max_metadata_bytes, limits.max_json_depth)
-            episode = Episode(
-                tenant=c.tenant(tenant),
-                task_description=task_description,
-                task_type=ttype,
-                context=ctx,
-                metadata=meta,
-            )
-            c.guard.require_encryption(meta)  # security: never store a sensitive one in clear
+            episode = self._new_episode(task_description, context, task_type, metadata, tenant)
             with c.lock:
                 c.backends.storage.create_episode(episode)
             c.guard.audit("start_episode", episode.tenant, [episode.id])  # security
             event(
-                "episode started", logging.DEBUG, episode_id=str(episode.id), task_type=ttype.value
+                "episode started",
+                logging.DEBUG,
+                episode_id=str(episode.id),
+                task_type=episode.task_type.value,
             )
             return episode.id
+
+    def _new_episode(
+        self,
+        task_description: str,
+        context: TaskContext | dict[str, Any] | None,
+        task_type: TaskType | str,
+        metadata: dict[str, Any] | None,
+        tenant: str | None,
+    ) -> Episode:
+        """A new episode from caller input, every field checked against the limits (the
+        one check shared by start_episode and record_episode; nothing is written)."""
+        c = self._ctx
+        limits = c.limits
+        check_text(
+            task_description, "task_description", limits.max_task_description_chars, required=True
+        )
+        ctx = coerce(TaskContext, context or {}, "context")
+        check_context(ctx, limits)
+        ttype = as_enum(TaskType, task_type, "task_type")
+        meta = dict(metadata or {})
+        check_json(meta, "metadata", limits.max_metadata_bytes, limits.max_json_depth)
+        c.guard.require_encryption(meta)  # security: never store a sensitive one in clear
+        return Episode(
+            tenant=c.tenant(tenant),
+            task_description=task_description,
+            task_type=ttype,
+            context=ctx,
+            metadata=meta,
+        )
 
     def append(
         self,
@@ -180,31 +193,15 @@ class EpisodeLifecycle:
         c = self._ctx
         with c.metrics.timed("record_episode"):
             limits = c.limits
-            check_text(
-                task_description,
-                "task_description",
-                limits.max_task_description_chars,
-                required=True,
-            )
-            ctx = coerce(TaskContext, context or {}, "context")
-            check_context(ctx, limits)
-            ttype = as_enum(TaskType, task_type, "task_type")
-            meta = dict(metadata or {})
-            check_json(meta, "metadata", limits.max_metadata_bytes, limits.max_json_depth)
+            new = self._new_episode(task_description, context, task_type, metadata, tenant)
             parsed, unnumbered = parse_steps(steps)
             numbered = number_steps(parsed, unnumbered, 1)
             check_steps(numbered, limits, existing=0)
             out = coerce(TaskOutcome, outcome, "outcome")
             check_outcome(out, limits)
-            c.guard.require_encryption(meta)  # security: never store a sensitive one in clear
-            t = c.tenant(tenant)
-            episode = Episode(
-                tenant=t,
-                task_description=task_description,
-                task_type=ttype,
-                context=ctx,
-                metadata=meta,
-                steps=sorted(numbered, key=lambda s: s.step_number),
+            t = new.tenant
+            episode = new.model_copy(
+                update={"steps": sorted(numbered, key=lambda s: s.step_number)}
             )
             with c.lock:
                 storage = c.backends.storage

@@ -4,15 +4,14 @@ Why: releases run side by side on one database (``tests/deploy/test_rollout.py``
 previous release's models refuse fields they do not know (``extra="forbid"``). Reward
 fields added since schema 4 (inferred complexity, redundant and reference steps, flags)
 are therefore stored in the episode's ``metadata`` under ``STASH`` — a place every
-release accepts — and put back into the reward when read. Reads without a stash (the
-common case for older rows) keep pydantic's fast JSON path.
+release accepts — and put back into the reward when read.
 """
 
 from __future__ import annotations
 
 import json
 
-from memory_core import Episode
+from memory_core import Episode, RewardScore
 
 STASH = "selfmem:reward"
 """Metadata key holding the reward fields the schema-4 release does not know."""
@@ -20,7 +19,6 @@ STASH = "selfmem:reward"
 _SCHEMA4_REWARD = frozenset(
     {"total", "base", "efficiency", "complexity_bonus", "error_recovery_bonus", "quality"}
 )
-_MARK = STASH.encode()
 
 
 def dump_episode(episode: Episode) -> str:
@@ -35,12 +33,11 @@ def dump_episode(episode: Episode) -> str:
 
 
 def load_episode(stored: str | bytes) -> Episode:
-    """The episode as ``dump_episode`` (or an older release) wrote it."""
-    raw = stored.encode() if isinstance(stored, str) else stored
-    if _MARK not in raw:
-        return Episode.model_validate_json(raw)
-    data = json.loads(raw)
-    newer = (data.get("metadata") or {}).pop(STASH, None)
-    if newer and data.get("reward"):
-        data["reward"].update(newer)
-    return Episode.model_validate(data)
+    """The episode as ``dump_episode`` (or an older release) wrote it: one fast JSON
+    parse (the stash is plain metadata, the newer reward fields have defaults), then the
+    stashed fields put back."""
+    episode = Episode.model_validate_json(stored)
+    newer = episode.metadata.pop(STASH, None)
+    if isinstance(newer, dict) and episode.reward is not None:
+        episode.reward = RewardScore.model_validate({**episode.reward.model_dump(), **newer})
+    return episode

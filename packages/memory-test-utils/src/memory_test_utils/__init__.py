@@ -10,6 +10,7 @@ from memory_test_utils.mcp_server import (
     server_env,
     start_http_server,
     start_http_servers,
+    wire_tools_list,
 )
 from memory_test_utils.redis import RedisServer, redis_server_binary
 
@@ -25,4 +26,5 @@ __all__ = [
     "server_env",
     "start_http_server",
     "start_http_servers",
+    "wire_tools_list",
 ]

@@ -7,6 +7,7 @@ the server's own ``memory-mcp: listening on …`` log line, never guessed with a
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 MEMORY_MCP = Path(sys.executable).parent / "memory-mcp"
 """The console script of the environment running the tests."""
@@ -211,3 +213,41 @@ def start_http_server(
 ) -> ServerProcess:
     """Start one server (see ``start_http_servers``)."""
     return start_http_servers([env], *args, host=host, command=command, cwd=cwd, timeout=timeout)[0]
+
+
+def wire_tools_list(data_dir: Path, *args: str, timeout: float = 60) -> dict[str, Any]:
+    """The ``tools/list`` result exactly as a stdio ``memory-mcp *args`` sends it (raw
+    JSON-RPC, no SDK client): what a client's context pays for."""
+    requests = [
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "tools-list", "version": "1"},
+            },
+        },
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+    ]
+    with subprocess.Popen(
+        [str(MEMORY_MCP), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=server_env(data_dir, MEMORY_LOG_LEVEL="WARNING"),
+        cwd=data_dir,
+    ) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(b"".join(json.dumps(r).encode() + b"\n" for r in requests))
+        proc.stdin.flush()
+        while line := proc.stdout.readline():
+            reply: dict[str, Any] = json.loads(line)
+            if reply.get("id") == 2:
+                proc.stdin.close()
+                proc.wait(timeout=timeout)
+                result: dict[str, Any] = reply["result"]
+                return result
+    raise AssertionError(f"memory-mcp {' '.join(args)} answered no tools/list")
