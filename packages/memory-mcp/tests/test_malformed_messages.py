@@ -64,7 +64,12 @@ MALFORMED: dict[str, tuple[str, int, int | str | None, str]] = {
     "nesting-100000": (nested(100_000), -32700, None, "nested"),
     "batch": ('[{"jsonrpc":"2.0","id":6,"method":"ping"}]', -32600, None, "batch"),
     "empty-batch": ("[]", -32600, None, "batch"),
-    "scalar": ("42", -32600, None, "JSON object"),
+    "scalar": (
+        "9137",
+        -32600,
+        None,
+        "JSON object",
+    ),  # a number no timestamp holds: the log check greps for it
     "method-number": ('{"jsonrpc":"2.0","id":7,"method":7}', -32600, 7, "method"),
     "no-method": ('{"jsonrpc":"2.0","id":8}', -32600, None, "method"),
     "bad-notification": ('{"jsonrpc":"2.0","method":"x","params":"p"}', -32600, None, "params"),
