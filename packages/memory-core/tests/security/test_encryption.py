@@ -102,10 +102,12 @@ def test_search_on_sensitive_episodes_is_by_id_and_filters_only(
 ) -> None:
     memory = durable(encryption_keys=f"k1:{key}")
     record_episode(memory, "Audit the clinic ledger", words=PLAIN)
+    memory.flush()  # the clear-text episode's vectors are written in the background
     vectors_before = memory.storage.stats("default").embeddings
     eid = record_episode(
         memory, "Audit the clinic ledger", words=SECRET, sensitive=True, domain="health"
     )
+    memory.flush()  # a vector of the sensitive one would be written by now
     storage = memory.storage
     assert storage.stats("default").embeddings == vectors_before  # no vectors for it
     hits = memory.retrieve_relevant_context(f"audit clinic ledger {SECRET}", limit=10)
