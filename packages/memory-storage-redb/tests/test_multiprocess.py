@@ -29,7 +29,9 @@ def spawn(*args: object) -> subprocess.Popen[str]:
 def finish(proc: subprocess.Popen[str]) -> dict[str, Any]:
     out, err = proc.communicate(timeout=HANG_GUARD)
     assert proc.returncode == 0, err
-    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    report: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    report["stderr"] = err  # the cache logs each failure's type: shown when one is counted
+    return report
 
 
 def test_one_writer_many_readers(tmp_path: Path, make_cache: MakeCache) -> None:
@@ -43,9 +45,12 @@ def test_one_writer_many_readers(tmp_path: Path, make_cache: MakeCache) -> None:
     for report in reports:
         assert report["complete"], report  # each reader sees the writer's last version
         assert report["regressions"] == 0  # and never an older one after a newer one
-        assert report["errors"] == 0
-        assert report["map_size"] == writer["map_size"]  # adopted the writer's growth
-    assert writer["errors"] == 0
+        assert report["errors"] == 0, report["stderr"]
+        # it adopted the writer's growth as far as the data reached (the 225 KB written do
+        # not fit the 64 KiB it opened with); LMDB reports a resize only when the pages in
+        # use pass the reader's map, so the reader may stay one doubling behind the writer
+        assert 64 * 1024 < report["map_size"] <= writer["map_size"]
+    assert writer["errors"] == 0, writer["stderr"]
     assert writer["map_size"] > 64 * 1024
     cache = make_cache(path)
     assert cache.stats().entries == keys + 1

@@ -201,12 +201,7 @@ class LMDBCache:
 
     def _get_locked(self, k: bytes) -> bytes | None:
         self._env.check_intact()
-        env = self._env.env
-        try:
-            txn = env.begin(buffers=True)
-        except lmdb.MapResizedError:
-            self._env.adopt_resize()
-            txn = env.begin(buffers=True)
+        txn = self._env.begin_read()
         try:
             raw = txn.get(k, db=self._entries)
             if raw is None:

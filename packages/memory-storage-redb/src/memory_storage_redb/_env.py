@@ -308,16 +308,26 @@ class Environment:
                 if not self.grow():
                     raise
 
-    def read(self, fn: Callable[[Any], T]) -> T:
-        self.check_intact()
-        for _ in range(2):
+    def begin_read(self) -> Any:
+        """A read transaction, adopting every growth another process made meanwhile.
+
+        A writer elsewhere may grow the map again between our adoption and the retry, so
+        one retry is not enough; each growth at least doubles the map, so the loop ends
+        after at most log2(max / initial) rounds.
+        """
+        while True:
             try:
-                with self.env.begin(buffers=True) as txn:
-                    return fn(txn)
+                return self.env.begin(buffers=True)
             except lmdb.MapResizedError:
                 self.adopt_resize()
-        with self.env.begin(buffers=True) as txn:
+
+    def read(self, fn: Callable[[Any], T]) -> T:
+        self.check_intact()
+        txn = self.begin_read()
+        try:
             return fn(txn)
+        finally:
+            txn.abort()
 
     def sync(self) -> None:
         self.env.sync(True)
