@@ -76,9 +76,11 @@ from memory_core.relevance import (
     lexical_relevance,
     query_weights,
     query_words,
+    unlisted_terms,
 )
 
 _WORD = re.compile(r"[a-z0-9]+")
+ItemKey = tuple[UUID, int]
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,9 @@ class RankingWeights:
     recency_half_life_days: float = 30.0
     mmr_lambda: float = 0.85
     candidates: int = 200
+    identifier: float = 1.0
+    identifier_candidates: int = 20
+    spread_rank: int = 10
 
 
 @dataclass
@@ -127,7 +132,7 @@ def either(a: float, b: float) -> float:
     return 1.0 - (1.0 - a) * (1.0 - b)
 
 
-def lexical_scores(hits: list[SearchHit]) -> dict[tuple[UUID, int], float]:
+def lexical_scores(hits: list[SearchHit]) -> dict[ItemKey, float]:
     """BM25 hits scaled by the best into [0, 1]: zero still means no query term."""
     top = max((h.score for h in hits), default=0.0)
     if top <= 0:
@@ -135,7 +140,7 @@ def lexical_scores(hits: list[SearchHit]) -> dict[tuple[UUID, int], float]:
     return {(h.episode_id, h.item): max(0.0, h.score / top) for h in hits}
 
 
-def semantic_scores(hits: list[SearchHit]) -> dict[tuple[UUID, int], float]:
+def semantic_scores(hits: list[SearchHit]) -> dict[ItemKey, float]:
     """Cosine hits scaled between the worst and the best candidate into [0, 1]; all
     equal (or one hit) gives 1: they are as good as the best."""
     if not hits:
@@ -146,7 +151,7 @@ def semantic_scores(hits: list[SearchHit]) -> dict[tuple[UUID, int], float]:
     return {(h.episode_id, h.item): (h.score - lo) / span if span > 1e-9 else 1.0 for h in hits}
 
 
-def _missing_score(scores: dict[tuple[UUID, int], float], returned: int, limit: int) -> float:
+def _missing_score(scores: dict[ItemKey, float], returned: int, limit: int) -> float:
     """What an item absent from a channel's list gets: 0 if the list holds every hit,
     else the lowest score listed (an upper bound of the absent one's)."""
     if returned < limit or not scores:
@@ -174,35 +179,86 @@ def smooth_steps(
     return out
 
 
+def lexical_spread(hits: list[SearchHit], rank: int) -> float:
+    """How far the best lexical hit stands above the ``rank``-th, as a share of the best
+    (1: alone; 0: a plateau of equal hits, which BM25 cannot order)."""
+    scores = sorted((h.score for h in hits), reverse=True)
+    if not scores or scores[0] <= 0:
+        return 0.0
+    ref = scores[rank] if len(scores) > rank else 0.0
+    return max(0.0, (scores[0] - ref) / scores[0])
+
+
+def named_items(hits: list[SearchHit], unlisted: Sequence[str], limit: int) -> dict[ItemKey, float]:
+    """Items holding a query term that general English does not list (an identifier):
+    ``1 / holders`` for the term they hold with the fewest holders (1: the only one). A
+    term that fills the ``limit`` hits is held too widely to name anything: 0."""
+    wanted = set(unlisted)
+    holders: dict[str, int] = defaultdict(int)
+    for h in hits:
+        for t in set(h.terms) & wanted:
+            holders[t] += 1
+    cut = len(hits) >= limit
+    out: dict[ItemKey, float] = {}
+    for h in hits:
+        shares = [
+            1.0 / holders[t] for t in set(h.terms) & wanted if not (cut and holders[t] >= limit)
+        ]
+        if shares:
+            key = (h.episode_id, h.item)
+            out[key] = max(out.get(key, 0.0), max(shares))
+    return out
+
+
+def _channel_weights(
+    weights: RankingWeights, lex: bool, sem: bool, spread: float = 1.0
+) -> tuple[float, float]:
+    """Lexical and semantic weights summing to 1; lexical scaled by ``spread``."""
+    if not lex:
+        return 0.0, 1.0
+    if not sem:
+        return 1.0, 0.0
+    w_lex, w_sem = weights.lexical * spread, weights.semantic
+    total = w_lex + w_sem
+    return (w_lex / total, w_sem / total) if total > 0 else (0.0, 1.0)
+
+
 def fuse_items(
     lexical: list[SearchHit],
     semantic: list[SearchHit],
     weights: RankingWeights,
     query: dict[str, float] | None = None,
     calibration: SemanticCalibration | None = None,
+    named: dict[ItemKey, float] | None = None,
+    named_hits: Sequence[SearchHit] = (),
 ) -> dict[UUID, EpisodeCandidate]:
     """Item-level fusion of the two channels (steps 2-4 of the module docstring),
     aggregated per episode, twice: the ranking evidence (``items``, ``rank``) and the
     calibrated relevance (``evidence``, ``relevance``). ``query`` is the query's term
     weights (``relevance.query_weights``; none: no calibrated lexical evidence),
-    ``calibration`` maps cosine to relevance (none: ``relevance.GENERIC``)."""
+    ``calibration`` maps cosine to relevance (none: ``relevance.GENERIC``); ``named``
+    (``named_items``) adds identifier evidence, found by ``named_hits``."""
     lex = lexical_scores(lexical)
     sem = semantic_scores(semantic)
+    named = named or {}
     lex_missing = _missing_score(lex, len(lexical), weights.candidates)
     sem_missing = _missing_score(sem, len(semantic), weights.candidates)
-    w_lex, w_sem = weights.lexical, weights.semantic
-    if not lex:
-        w_lex, w_sem = 0.0, 1.0
-    elif not sem:
-        w_lex, w_sem = 1.0, 0.0
+    w_step = _channel_weights(weights, bool(lex), bool(sem))
+    tasks = [h for h in lexical if h.item == 0]
+    w_task = _channel_weights(
+        weights, bool(lex), bool(sem), lexical_spread(tasks, weights.spread_rank)
+    )
     out: dict[UUID, EpisodeCandidate] = {}
-    for key in lex.keys() | sem.keys():
+    for key in lex.keys() | sem.keys() | named.keys():
         lx, sm = lex.get(key, lex_missing), sem.get(key, sem_missing)
         cand = out.get(key[0])
         if cand is None:
             cand = out[key[0]] = EpisodeCandidate(key[0])
-        cand.items[key[1]] = w_lex * lx + w_sem * sm
-    _calibrate(out, lexical, semantic, query or {}, calibration or GENERIC)
+        w_lex, w_sem = w_task if key[1] == 0 else w_step
+        cand.items[key[1]] = w_lex * lx + w_sem * sm + weights.identifier * named.get(key, 0.0)
+    seen = {(h.episode_id, h.item) for h in lexical}
+    extra = [h for h in named_hits if (h.episode_id, h.item) in named.keys() - seen]
+    _calibrate(out, [*lexical, *extra], semantic, query or {}, calibration or GENERIC)
     for cand in out.values():
         cand.items = smooth_steps(cand.items, weights.neighbour)
         best = sorted(cand.items.values(), reverse=True)[:2]
@@ -462,7 +518,15 @@ def rank_episodes(
     semantic: list[SearchHit] = []
     if query_vector is not None and model_id is not None:
         semantic = storage.vector_search(tenant, model_id, query_vector, w.candidates, filters)
-    candidates = fuse_items(lexical, semantic, w, query_weights(text), calibration)
+    unlisted = unlisted_terms(text)
+    named_hits: list[SearchHit] = []
+    if unlisted and w.identifier > 0:  # one more search, only for a query naming something
+        words = " ".join(query_words(text, unlisted))
+        named_hits = storage.lexical_search(tenant, words, w.identifier_candidates, filters)
+    named = named_items(named_hits, unlisted, w.identifier_candidates)
+    candidates = fuse_items(
+        lexical, semantic, w, query_weights(text), calibration, named, named_hits
+    )
     relevant = [c for c in candidates.values() if c.relevance >= min_relevance]
     if not relevant:
         return [], {}
