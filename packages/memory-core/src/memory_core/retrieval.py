@@ -236,14 +236,18 @@ def named_items(hits: list[SearchHit], unlisted: Sequence[str], limit: int) -> d
 def _channel_weights(
     weights: RankingWeights, lex: bool, sem: bool, spread: float = 1.0
 ) -> tuple[float, float]:
-    """Lexical and semantic weights summing to 1; lexical scaled by ``spread``."""
+    """Lexical and semantic weights summing to 1 (the one channel present gets 1), the
+    lexical one then scaled by ``spread`` when both are present: a plateau lowers the
+    item, it does not hand the lexical weight to the cosine (which would raise the
+    cosine's noise with it); alone, BM25 is all there is to order by."""
     if not lex:
         return 0.0, 1.0
     if not sem:
         return 1.0, 0.0
-    w_lex, w_sem = weights.lexical * spread, weights.semantic
-    total = w_lex + w_sem
-    return (w_lex / total, w_sem / total) if total > 0 else (0.0, 1.0)
+    total = weights.lexical + weights.semantic
+    if total <= 0:
+        return 0.0, 1.0
+    return weights.lexical * spread / total, weights.semantic / total
 
 
 def fuse_items(
