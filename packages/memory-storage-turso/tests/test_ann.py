@@ -7,6 +7,8 @@ was built, and is never written beside an encrypted database."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -199,3 +201,11 @@ def test_no_graph_file_beside_an_encrypted_database(db: Path) -> None:
     finally:
         store.close()
     assert index_files(db, "t", MODEL) == []
+
+
+def test_usearch_then_onnxruntime_in_one_process() -> None:
+    """The graph library loaded first must not break the transformer embedder's runtime
+    loaded later (usearch 2.26 did: a segmentation fault on ``import onnxruntime``)."""
+    code = "import usearch.index, onnxruntime; print('ok')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr[-2000:]
