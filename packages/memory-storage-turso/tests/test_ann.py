@@ -209,3 +209,25 @@ def test_usearch_then_onnxruntime_in_one_process() -> None:
     code = "import usearch.index, onnxruntime; print('ok')"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr[-2000:]
+
+
+def test_a_repeated_vector_outlives_the_row_that_represented_it(ann: LibSQLStorage) -> None:
+    """Two episodes store one vector (one graph key); deleting the first (the key's
+    representative row) leaves the second found, with the exact score."""
+    rng = np.random.default_rng(9)
+    v = rng.standard_normal(DIM).astype(np.float32)
+    twins = []
+    for name in ("first", "second"):
+        ep = Episode(tenant="t", task_description=name, task_type=TaskType.DEBUGGING)
+        ann.create_episode(ep)
+        ann.put_embeddings(
+            "t", [EmbeddingRecord(episode_id=ep.id, item=0, model_id=MODEL, vector=v.tolist())]
+        )
+        twins.append(ep.id)
+    _fill(ann, rng, 40)
+    assert _top(ann, v, 2) == [(twins[0], 0), (twins[1], 0)]  # builds the graph
+    assert ann._vectors.stats()["graphs"] == 1
+    assert ann.delete_episode("t", twins[0])
+    hits = ann.vector_search("t", MODEL, v, 1, EpisodeFilter())
+    assert [(h.episode_id, h.item) for h in hits] == [(twins[1], 0)]
+    assert hits[0].score == pytest.approx(1.0, abs=1e-6)

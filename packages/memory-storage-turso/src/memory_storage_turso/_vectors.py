@@ -30,6 +30,7 @@ from memory_storage_turso._ann import (
     FETCH_MAX,
     FETCH_MIN,
     AnnGraph,
+    Mask,
     build_graph,
     load_graph,
     unit_rows,
@@ -39,12 +40,16 @@ from memory_storage_turso._connection import Tx
 F32 = np.dtype("<f4")
 logger = logging.getLogger(__name__)
 
+_SPARE_ROWS = 16
+"""Rows per graph key read beyond ``k``, for those deleted since the graph was built."""
 _SUBSET_ROWS = 20_000
 """A filter allowing fewer rows than this is searched exactly from the stored rows."""
 _ROW_SQL = "SELECT vid, episode_pk, item, vector FROM embeddings WHERE "
-_VID_SQL = _ROW_SQL + "vid IN (SELECT value FROM json_each(?)) ORDER BY vid"
+_VEC_SQL = "SELECT vid, vector FROM embeddings WHERE vid IN (SELECT value FROM json_each(?))"
+_VID_SQL = "SELECT vid FROM embeddings WHERE vid IN (SELECT value FROM json_each(?))"
 _SUBSET_SQL = (
-    _ROW_SQL + "episode_pk IN (SELECT value FROM json_each(?)) AND model_id = ? ORDER BY vid"
+    # "+model_id": look rows up by episode (the UNIQUE index), not scan the whole model.
+    _ROW_SQL + "episode_pk IN (SELECT value FROM json_each(?)) AND +model_id = ? ORDER BY vid"
 )
 
 
@@ -233,17 +238,67 @@ class VectorIndex:
                 share * FETCH_MAX < max(FETCH_MIN, 4 * k)
             ):
                 return self._exact_rows(tx, _SUBSET_SQL, allowed, model_id, q, k)
-            lut = np.zeros(int(max(allowed.max(), graph.pks.max(initial=0))) + 1, np.bool_)
+            lut = np.zeros(int(max(allowed.max(), graph.max_pk)) + 1, np.bool_)
             lut[allowed] = True
             mask = lut.__getitem__
-        vids = graph.candidates(q, k, mask, share)
-        hits = self._exact_rows(tx, _VID_SQL, vids, model_id, q, k) + entry.matrix.top_k(
-            q, k, allowed
-        )
+        hits = self._graph_top_k(tx, graph, q, k, mask, share)
+        hits += entry.matrix.top_k(q, k, allowed)
         if len(hits) < k and allowed is not None:
             return self._exact_rows(tx, _SUBSET_SQL, allowed, model_id, q, k)
         hits.sort(key=lambda h: (-h[2], h[0], h[1]))
         return hits[:k]
+
+    @staticmethod
+    def _graph_top_k(
+        tx: Tx,
+        graph: AnnGraph,
+        q: npt.NDArray[np.float32],
+        k: int,
+        mask: Mask | None,
+        share: float,
+    ) -> list[tuple[int, int, float]]:
+        """Re-rank the graph's keys exactly, then expand the best ones to live rows.
+
+        The rows of one key share its vector, so each key is scored from one stored row
+        (its first allowed one); only the rows finally returned are checked for existence.
+        Rows touched: about the keys fetched plus ``k``, however often a vector repeats."""
+        rows: dict[int, npt.NDArray[np.int64]] = {}
+        for g in graph.keys(q, k, share):
+            pos = graph.rows_of(g, mask, k + _SPARE_ROWS)
+            if pos.size:
+                rows[g] = pos
+        scores: dict[int, float] = {}
+        live: set[int] = set()
+        pending = {g: 0 for g in rows}  # key -> index of the row tried as its representative
+        while pending:
+            reps = {int(graph.vids[rows[g][i]]): g for g, i in pending.items()}
+            found = tx.all(_VEC_SQL, (json.dumps(sorted(reps)),))
+            for vid, blob in found:
+                vec = np.frombuffer(blob, F32)
+                norm = float(np.sqrt(vec @ vec))
+                scores[reps[vid]] = float(vec @ q) / norm if norm > 0 else 0.0
+                live.add(int(vid))
+            # A key whose representative row is gone tries its next row.
+            pending = {
+                g: i + 1 for g, i in pending.items() if g not in scores and i + 1 < rows[g].size
+            }
+        out: list[tuple[int, int, float]] = []
+        unchecked: list[tuple[int, int, int, float]] = []
+        ordered = sorted(scores, key=lambda g: -scores[g])
+        for n, g in enumerate(ordered):
+            for p in rows[g].tolist():
+                row = (int(graph.vids[p]), int(graph.pks[p]), int(graph.items[p]), scores[g])
+                unchecked.append(row)
+            if len(out) + len(unchecked) < k and n + 1 < len(ordered):
+                continue
+            ask = [v for v, *_ in unchecked if v not in live]
+            if ask:
+                live.update(int(r[0]) for r in tx.all(_VID_SQL, (json.dumps(ask),)))
+            out += [(pk, item, score) for v, pk, item, score in unchecked if v in live]
+            unchecked = []
+            if len(out) >= k:
+                break
+        return out
 
     @staticmethod
     def _exact_rows(
