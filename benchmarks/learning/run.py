@@ -57,10 +57,12 @@ def make_agent(variant: str, world: World, seed: int) -> Explorer:
     return MemoryAgent(world, seed, SelfLearningMemory())
 
 
-def run_seed(seed: int, n_families: int, tasks: int, replicates: int) -> list[dict[str, Any]]:
+def run_seed(
+    seed: int, n_families: int, tasks: int, replicates: int, variants: tuple[str, ...] = VARIANTS
+) -> list[dict[str, Any]]:
     fams = families(seed, n_families)
     rows: list[dict[str, Any]] = []
-    for variant in VARIANTS:
+    for variant in variants:
         for rep in range(replicates):
             world = World(seed * 1000 + rep)
             agent = make_agent(variant, world, seed * 1000 + rep)
@@ -84,12 +86,14 @@ def run_seed(seed: int, n_families: int, tasks: int, replicates: int) -> list[di
     return rows
 
 
-def summarise(rows: list[dict[str, Any]], seeds: list[int], tasks: int) -> dict[str, Any]:
+def summarise(
+    rows: list[dict[str, Any]], seeds: list[int], tasks: int, variants: tuple[str, ...] = VARIANTS
+) -> dict[str, Any]:
     by: dict[tuple[str, int, int], list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         by[(r["variant"], r["seed"], r["n"])].append(r)
     curves: dict[str, list[dict[str, Any]]] = {}
-    for variant in VARIANTS:
+    for variant in variants:
         points = []
         for n in range(tasks):
             per_seed = []
@@ -133,7 +137,7 @@ def summarise(rows: list[dict[str, Any]], seeds: list[int], tasks: int) -> dict[
     return curves
 
 
-def table(curves: dict[str, Any], tasks: int) -> str:
+def table(curves: dict[str, Any], tasks: int, variants: tuple[str, ...] = VARIANTS) -> str:
     lines = [
         "| N | variant | success | steps/success | × oracle steps | regret (cost) | followed memory |",
         "|---|---|---|---|---|---|---|",
@@ -145,13 +149,13 @@ def table(curves: dict[str, Any], tasks: int) -> str:
         return f"{p[key]:.{digits}f} ± {p[key + '_sd']:.{digits}f}"
 
     for n in [n for n in TABLE_N if n < tasks] or [tasks - 1]:
-        for variant in VARIANTS:
+        for variant in variants:
             p = curves[variant][n]
             lines.append(
                 f"| {n} | {variant} | {cell(p, 'success')} | {cell(p, 'steps', 1)} | "
                 f"{cell(p, 'ratio')} | {cell(p, 'regret', 1)} | {p['followed']:.2f} |"
             )
-    drops = ", ".join(f"{v}: {max(curves[v + ':max_drop']):.3f}" for v in VARIANTS)
+    drops = ", ".join(f"{v}: {max(curves[v + ':max_drop']):.3f}" for v in variants)
     n = curves["tasks_per_point"]
     lines.append("")
     lines.append(f"Largest drop of a seed's mean success between consecutive N: {drops}.")
@@ -164,14 +168,16 @@ def table(curves: dict[str, Any], tasks: int) -> str:
     return "\n".join(lines)
 
 
-def plot(curves: dict[str, Any], path: Path, title: str) -> None:
+def plot(
+    curves: dict[str, Any], path: Path, title: str, variants: tuple[str, ...] = VARIANTS
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for variant in VARIANTS:
+    for variant in variants:
         pts = curves[variant]
         ns = [p["n"] for p in pts]
         for ax, key in ((ax1, "success"), (ax2, "ratio")):
@@ -212,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--replicates", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="1 seed, 3 families, 6 tasks, 1 replicate")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument(
+        "--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS),
+        help="agents to run (a long run of the drop target needs only oracle and memory)",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     if args.quick:
         args.seeds, args.families, args.tasks, args.replicates = args.seeds[:1], 3, 6, 1
@@ -221,17 +231,18 @@ def main(argv: list[str] | None = None) -> int:
         families(args.seeds[0], args.families)
     except ValueError as exc:
         ap.error(f"--families: {exc}")
+    variants = tuple(v for v in VARIANTS if v in args.variants)
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
     for seed in args.seeds:
-        rows.extend(run_seed(seed, args.families, args.tasks, args.replicates))
-    curves = summarise(rows, args.seeds, args.tasks)
+        rows.extend(run_seed(seed, args.families, args.tasks, args.replicates, variants))
+    curves = summarise(rows, args.seeds, args.tasks, variants)
     elapsed = time.perf_counter() - started
     title = (
         f"seeds {' '.join(map(str, args.seeds))}, {args.families} families, "
         f"{args.replicates} replicate(s), {elapsed:.0f} s"
     )
-    text = table(curves, args.tasks)
+    text = table(curves, args.tasks, variants)
     print(text)
     print(title)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -243,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         + " ".join(argv if argv is not None else sys.argv[1:])
         + f"`\n\n{title}\n\n{text}\n"
     )
-    plot(curves, args.out / "learning.png", title)
+    plot(curves, args.out / "learning.png", title, variants)
     return 0
 
 

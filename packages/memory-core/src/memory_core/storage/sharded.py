@@ -281,6 +281,25 @@ class ShardedStorage:
             tenant, patterns, delete_patterns=delete_patterns, delete_heuristics=delete_heuristics
         )
 
+    def correct_episode(
+        self,
+        episode: Episode,
+        extraction: Extraction,
+        *,
+        replace_patterns: Sequence[Pattern] = (),
+        delete_patterns: Sequence[UUID] = (),
+        delete_heuristics: Sequence[UUID] = (),
+        record: tuple[str, str, dict[str, Any]] | None = None,
+    ) -> Episode:
+        return self.shard(episode.tenant).correct_episode(  # type: ignore[attr-defined,no-any-return]
+            episode,
+            extraction,
+            replace_patterns=replace_patterns,
+            delete_patterns=delete_patterns,
+            delete_heuristics=delete_heuristics,
+            record=record,
+        )
+
     # operations
     def stats(self, tenant: str | None = None) -> StorageStats:
         if tenant is not None:
