@@ -17,7 +17,9 @@ from memory_core.pattern_ranking import (
 from memory_core.testing.factories import make_episode, make_pattern
 
 
-def _applied(key: str, tools: tuple[str, ...], applications: int, worked: int, eids: list[uuid.UUID]):  # type: ignore[no-untyped-def]
+def _applied(
+    key: str, tools: tuple[str, ...], applications: int, worked: int, eids: list[uuid.UUID]
+):  # type: ignore[no-untyped-def]
     p = make_pattern(key, tools=tools, support=len(eids), successes=len(eids), episode_ids=eids)
     return p.model_copy(update={"applications": applications, "application_successes": worked})
 
