@@ -4,18 +4,25 @@ An agent often finds out later that a task it reported as done was not (the fix 
 something), or the reverse. ``update_episode`` lets it say so, and the memory learns
 from what really happened:
 
-1. the episode's contribution is taken out of its patterns (``retract_patterns``, the
-   same as for a deletion: each pattern loses exactly what this episode added);
-2. the reward and the reflection are recomputed for the new outcome (the duration is
+1. the reward and the reflection are recomputed for the new outcome (the duration is
    still measured to the original completion); lessons join the reflection's insights
    as ``Lesson: …``, and notes and lessons are kept in ``metadata["notes"]`` and
    ``metadata["lessons"]`` (appended, oldest first);
-3. the patterns are extracted again with the new outcome and merged, as at completion;
-4. the change is audited (``update_episode``) and the episode's version is bumped.
+2. the patterns are extracted again with the new outcome; each pattern the episode fed
+   before or feeds now is computed in its final state: its stored counts, minus exactly
+   what this episode added before (``subtract_episode``, as for a deletion), plus what
+   it adds now; heuristics are re-derived from those;
+3. one storage transaction (``RecordStore.correct_episode``) rewrites the episode in
+   place (steps, vectors, records and usage rows untouched; version bumped), stores
+   those patterns and heuristics, deletes what no episode feeds any more, and writes
+   the ``update_episode`` audit record. A crash (kill -9) leaves the old episode with
+   its old statistics or the new one with the new, never a half (the episode used to be
+   deleted and re-created, which a crash could cut in half).
 
-The rewrite goes through the storage's own delete and complete (no backend method of
-its own), under the memory's lock. Pattern-usage rows recorded for the episode by
-``record_pattern_outcome`` are removed with it; the patterns' applied counts stay.
+Everything runs under the memory's lock, so two corrections in one process cannot
+interleave; another process writing the same patterns between the read in step 2 and
+the transaction in step 3 would have its change overwritten (the same window as
+erasure's retraction).
 """
 
 from __future__ import annotations
