@@ -199,8 +199,7 @@ def extract_patterns(
         add(
             PatternKind.DECISION_POINT,
             f"{check}|failed>{on_fail}|passed>{on_pass}",
-            f"Check with {check}: when it failed, {on_fail} came next; when it passed, "
-            f"{on_pass}.",
+            f"Check with {check}: when it failed, {on_fail} came next; when it passed, {on_pass}.",
             tools=[check, on_pass, on_fail],
             condition=f"{check} passes (when it failed: {on_fail})",
             action=on_pass,
