@@ -1,4 +1,6 @@
-"""Exact vector search over an in-process matrix that the database keeps fresh.
+"""Vector search: exact over an in-process matrix that the database keeps fresh, and
+past ``ANN_MIN_ROWS`` rows through the approximate graph of ``_ann.py`` (re-ranked exactly,
+with the rows newer than the graph in the exact matrix).
 
 Why not libSQL's DiskANN index (``vector_top_k``): measured on this machine it is slower
 than a numpy scan of the same vectors well past the sizes this store is built for (see
@@ -235,7 +237,7 @@ class VectorIndex:
         if allowed is not None:
             share = allowed.size / max(1, graph.episodes)
             if allowed.size * graph.rows <= _SUBSET_ROWS * max(1, graph.episodes) or (
-                share * FETCH_MAX < max(FETCH_MIN, 4 * k)
+                share * FETCH_MAX < max(FETCH_MIN, 2 * k)
             ):
                 return self._exact_rows(tx, _SUBSET_SQL, allowed, model_id, q, k)
             lut = np.zeros(int(max(allowed.max(), graph.max_pk)) + 1, np.bool_)
