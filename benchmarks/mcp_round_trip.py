@@ -21,6 +21,7 @@ Per line: p50/p95/p99, sequential calls per second, the server's CPU time per ca
     uv run python benchmarks/mcp_round_trip.py                  # 300 calls per tool
     uv run python benchmarks/mcp_round_trip.py --episodes 10000 # query_memory at 10K
     uv run python benchmarks/mcp_round_trip.py --rounds 2000 --out benchmarks/results
+    uv run python benchmarks/mcp_round_trip.py --baseline ../old/.venv/bin/memory-mcp
 
 ``--episodes N`` stores N one-note episodes first (``benchlib.paraphrase`` notes, through
 ``import_episodes`` with the default embedder; built once under ``benchmarks/.data``, then
@@ -125,9 +126,9 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
     return {"p50_ms": round(statistics.median(ordered), 3), "p95_ms": at(0.95), "p99_ms": at(0.99)}
 
 
-def open_server(data_dir: Path) -> RawStdio:
+def open_server(data_dir: Path, command: list[str] | None = None) -> RawStdio:
     """A handshaken server whose warm-up (storage, cache, model) is done."""
-    server = RawStdio(data_dir)
+    server = RawStdio(data_dir, command)
     server.send(
         "initialize",
         {
@@ -178,7 +179,7 @@ def measure(
     samples: dict[str, list[float]] = {name: [] for name in lines}
     elapsed = dict.fromkeys(lines, 0.0)
     cpu = dict.fromkeys(lines, 0.0)
-    for name, (_, call) in lines.items():
+    for _, call in lines.values():
         call(-1)  # warm this path once
     done = 0
     while done < rounds:
@@ -207,63 +208,78 @@ def measure(
     return out
 
 
+def server_lines(
+    server: RawStdio, rounds: int, queries: list[str], prefix: str = ""
+) -> dict[str, tuple[RawStdio, Callable[[int], Any]]]:
+    """The timed calls of one server: ping and the three tools."""
+
+    def episode(text: str) -> str:
+        created = server.tool("create_episode", {"task_description": text})
+        return str(created["structuredContent"]["episode_id"])
+
+    eid = episode("round trip timing")  # get_episode's: three steps
+    for i in range(3):
+        server.tool("add_episode_step", {"episode_id": eid, "tool": "bash",
+                                         "action": f"step {i}", "result": "ok"})  # fmt: skip
+    # add_episode_step's: a new episode every 50 steps, as an agent's session
+    logged = [episode(f"round trip logging {k}") for k in range(rounds // 50 + 2)]
+
+    def step(i: int) -> Any:
+        return server.tool("add_episode_step", {"episode_id": logged[(i + 1) // 50],
+                                                "tool": "bash", "action": f"run step {i}",
+                                                "result": "ok"})  # fmt: skip
+
+    def query(i: int) -> Any:
+        return server.tool("query_memory", {"query": queries[i % len(queries)], "limit": 5})
+
+    return {
+        prefix + "ping": (server, lambda i: server.send("ping")),
+        prefix + "get_episode": (server, lambda i: server.tool("get_episode", {"episode_id": eid})),
+        prefix + "add_episode_step": (server, step),
+        prefix + "query_memory": (server, query),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--episodes", type=int, default=0, help="episodes stored first")
     parser.add_argument("--data-dir", type=Path, default=HERE / ".data")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another memory-mcp executable (e.g. an older checkout's) measured in the same "
+        "run on its own copy of the store; its lines are prefixed 'base:'",
+    )
     parser.add_argument("--out", type=Path, help="directory for mcp_round_trip.json")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
+        data = Path(tmp) / "server"
+        base_data = Path(tmp) / "baseline"
+        data.mkdir()
+        base_data.mkdir()
         queries = [f"round trip timing {i}" for i in range(args.rounds + 1)]
         if args.episodes:
             db, queries = store(args.episodes, args.data_dir)
             shutil.copy(db, data / "memory.db")
-        echo = RawStdio(data, [sys.executable, "-c", ECHO])
-        server = open_server(data)
+            shutil.copy(db, base_data / "memory.db")
+        servers = [RawStdio(data, [sys.executable, "-c", ECHO])]
         try:
-
-            def episode(text: str) -> str:
-                created = server.tool("create_episode", {"task_description": text})
-                return str(created["structuredContent"]["episode_id"])
-
-            eid = episode("round trip timing")  # get_episode's: three steps
-            for i in range(3):
-                server.tool("add_episode_step", {"episode_id": eid, "tool": "bash",
-                                                 "action": f"step {i}", "result": "ok"})  # fmt: skip
-            # add_episode_step's: a new episode every 50 steps, as an agent's session
-            logged = [episode(f"round trip logging {k}") for k in range(args.rounds // 50 + 2)]
-            lines: dict[str, tuple[RawStdio, Callable[[int], Any]]] = {
-                "echo": (echo, lambda i: echo.send("ping")),
-                "ping": (server, lambda i: server.send("ping")),
-                "get_episode": (server, lambda i: server.tool("get_episode", {"episode_id": eid})),
-                "add_episode_step": (
-                    server,
-                    lambda i: server.tool(
-                        "add_episode_step",
-                        {
-                            "episode_id": logged[(i + 1) // 50],
-                            "tool": "bash",
-                            "action": f"run step {i}",
-                            "result": "ok",
-                        },  # fmt: skip
-                    ),
-                ),
-                "query_memory": (
-                    server,
-                    lambda i: server.tool(
-                        "query_memory", {"query": queries[i % len(queries)], "limit": 5}
-                    ),
-                ),
-            }
+            server = open_server(data)
+            servers.append(server)
+            lines = {"echo": (servers[0], lambda i: servers[0].send("ping"))}
+            lines.update(server_lines(server, args.rounds, queries))
+            if args.baseline:
+                base = open_server(base_data, [str(args.baseline)])
+                servers.append(base)
+                lines.update(server_lines(base, args.rounds, queries, "base:"))
             results = measure(lines, args.rounds)
         finally:
-            server.close()
-            echo.close()
+            for proc in servers:
+                proc.close()
     report = {"rounds": args.rounds, "episodes": args.episodes, "tools": results}
     for name, stats in results.items():
-        print(f"{name:18} p50 {stats['p50_ms']:6.2f} ms  p95 {stats['p95_ms']:6.2f} ms  "
+        print(f"{name:22} p50 {stats['p50_ms']:6.2f} ms  p95 {stats['p95_ms']:6.2f} ms  "
               f"p99 {stats['p99_ms']:6.2f} ms  {stats['calls_per_s']:5.0f} calls/s  "
               f"server CPU {stats['server_cpu_ms']:5.2f} ms/call  "
               f"p50/echo {stats.get('p50_over_echo', 0):5.1f}")  # fmt: skip
