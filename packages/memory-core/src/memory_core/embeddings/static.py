@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from memory_core._errors import EmbeddingError
 from memory_core.embeddings._input import check_texts
+from memory_core.embeddings._readers import model_readers, readers_available
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -94,8 +95,15 @@ class StaticEmbeddingProvider:
         self._loaded: _Loaded | None = None
 
     @classmethod
+    def available(cls) -> bool:
+        """Whether its readers are installed (``selfmem-core[local]``)."""
+        return readers_available()
+
+    @classmethod
     def from_config(cls, config: MemoryConfig) -> StaticEmbeddingProvider:
         """``EMBEDDING_MODEL`` may name a bundled model or a model2vec directory."""
+        if not readers_available():
+            model_readers("local")  # raises the EmbeddingError that names the extra
         model = config.embedding_model
         if model is None:
             return cls()
@@ -174,8 +182,7 @@ class StaticEmbeddingProvider:
 
     def _load(self) -> _Loaded:
         # Imported here: ``import memory_core`` stays fast for an MCP handshake.
-        from safetensors.numpy import load_file
-        from tokenizers import Tokenizer
+        Tokenizer, load_file = model_readers("local")
 
         try:
             tokenizer = Tokenizer.from_file(str(self._path / "tokenizer.json"))

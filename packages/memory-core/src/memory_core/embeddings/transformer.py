@@ -34,6 +34,7 @@ import numpy.typing as npt
 from memory_core._errors import EmbeddingError
 from memory_core.embeddings._input import check_texts
 from memory_core.embeddings._onnx import OnnxEncoder, onnxruntime_available
+from memory_core.embeddings._readers import model_readers, readers_available
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -149,7 +150,7 @@ class TransformerEmbeddingProvider:
     @classmethod
     def available(cls) -> bool:
         """Whether the default model's weights are installed (``auto`` prefers it then)."""
-        return DEFAULT_TRANSFORMER in installed_transformer_models()
+        return readers_available() and DEFAULT_TRANSFORMER in installed_transformer_models()
 
     # -- EmbeddingProvider ---------------------------------------------------------------
     @property
@@ -214,8 +215,7 @@ class TransformerEmbeddingProvider:
             return self._encoder
 
     def _load(self) -> _Loaded:
-        from safetensors.numpy import load_file
-        from tokenizers import Tokenizer
+        Tokenizer, load_file = model_readers("transformer")
 
         try:
             tokenizer = Tokenizer.from_file(str(self._path / "tokenizer.json"))
