@@ -101,7 +101,11 @@ def test_mcp_round_trip_quick(tmp_path: Path) -> None:
     _ok(proc)
     report = json.loads((tmp_path / "mcp_round_trip.json").read_text())
     assert set(report["tools"]) == {
-        "echo", "ping", "get_episode", "add_episode_step", "query_memory"
+        "echo",
+        "ping",
+        "get_episode",
+        "add_episode_step",
+        "query_memory",
     }
     for stats in report["tools"].values():
         _percentiles_ordered(stats)
