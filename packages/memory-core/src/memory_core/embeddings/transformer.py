@@ -166,6 +166,13 @@ class TransformerEmbeddingProvider:
         return self._path
 
     @property
+    def parallel_batches(self) -> int:
+        """Concurrent ``embed`` calls worth making for bulk work (``_bulk_embed``):
+        onnxruntime leaves the GIL and runs each call on one thread, so a bulk import
+        can use every core; numpy's thread limit is process-wide, so one."""
+        return min(2, os.cpu_count() or 1) if self._engine == "onnxruntime" else 1
+
+    @property
     def engine(self) -> str:
         """What runs the forward pass: ``onnxruntime`` or ``numpy``."""
         return self._engine
