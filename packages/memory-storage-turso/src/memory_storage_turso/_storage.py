@@ -28,9 +28,6 @@ import numpy as np
 import numpy.typing as npt
 from memory_core import (
     ConfigurationError,
-    DuplicateStepError,
-    EmbeddingModelInfo,
-    EmbeddingRecord,
     Episode,
     EpisodeFilter,
     EpisodeNotFoundError,
@@ -38,7 +35,6 @@ from memory_core import (
     EpisodeStateError,
     EpisodeSummary,
     ExecutionStep,
-    Extraction,
     Heuristic,
     InvalidInputError,
     MemoryConfig,
@@ -46,8 +42,14 @@ from memory_core import (
     Pattern,
     PatternFilter,
     PatternNotFoundError,
-    SearchHit,
     StorageError,
+)
+from memory_core.errors import DuplicateStepError
+from memory_core.models import (
+    EmbeddingModelInfo,
+    EmbeddingRecord,
+    Extraction,
+    SearchHit,
     StorageStats,
 )
 from memory_core.protocols import FloatArray, number_steps
