@@ -16,7 +16,8 @@ from uuid import UUID
 
 import numpy as np
 import pytest
-from memory_core import EmbeddingRecord, Episode, EpisodeFilter, TaskContext, TaskType
+from memory_core import Episode, EpisodeFilter, TaskContext, TaskType
+from memory_core.models import EmbeddingRecord
 from memory_storage_turso import LibSQLStorage
 from memory_storage_turso._ann import index_files
 from memory_storage_turso._url import Target
