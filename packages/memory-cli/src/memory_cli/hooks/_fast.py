@@ -22,7 +22,7 @@ import os
 import sys
 import time
 
-from memory_cli.hooks import _jsonio, _spool
+from memory_cli.hooks import _jsonio, _pending, _spool
 from memory_cli.hooks._events import CONTEXT_KINDS, HookInputError, to_record
 
 TYPE_CHECKING = False  # typing is not imported at run time: this is the hook's fast path
@@ -35,6 +35,7 @@ DEFAULT_WAIT_MS = 30
 SOCKET = "recorder.sock"
 LOCK = "recorder.lock"
 LOCK_FD = 3  # where the recorder finds the lock its starter took
+STALE_KINDS = frozenset({"prompt", "stop", "end"})  # a pending context no longer applies
 
 
 def wait_seconds() -> float:
@@ -138,6 +139,12 @@ def notify(directory: str, record: dict[str, Any], started: float) -> dict[str, 
             if not chunk:
                 break
             data += chunk
+        if b"\n" in data:
+            # received in time: the recorder need not keep it for the next tool call
+            try:  # noqa: SIM105 - contextlib is an import the fast path does without
+                sock.sendall(b"ack\n")
+            except OSError:
+                pass
     finally:
         sock.close()
     reply = _jsonio.loads(data.split(b"\n", 1)[0] or b"{}")
@@ -171,8 +178,13 @@ def run(argv: list[str]) -> int:
             return 0
         directory = _spool.hook_dir()
         _spool.append(directory, record)
+        kind, session = record["kind"], str(record["session"])
+        if kind in STALE_KINDS:
+            _pending.drop(directory, session)
         reply = notify(directory, record, started)
         context = reply.get("context") if reply else None
+        if kind == "step":  # context its prompt could not wait for, if any
+            context = _pending.take(directory, session)
         if isinstance(context, str) and context:
             sys.stdout.write(hook_output(str(record["event"]), context) + "\n")
             sys.stdout.flush()

@@ -30,7 +30,7 @@ from memory_core import (
     TaskType,
 )
 
-from memory_cli.hooks import _spool
+from memory_cli.hooks import _pending, _spool
 
 log = logging.getLogger("memory_cli.hooks")
 
@@ -104,6 +104,7 @@ class Applied:
     prompt: str | None = None
     project: str = "unknown"
     episode: UUID | None = None
+    at: float = 0.0  # when the hook call spooled it
 
 
 class HookRecorder:
@@ -193,6 +194,8 @@ class HookRecorder:
         session.agent = str(record.get("agent") or session.agent)
         session.updated = time.time()
         applied = Applied(kind=kind, session=sid, project=session.project)
+        at = record.get("at")
+        applied.at = float(at) if isinstance(at, int | float) else time.time()
         if kind == "prompt":
             prompt = str(record["prompt"])
             applied.prompt = prompt
@@ -229,6 +232,7 @@ class HookRecorder:
                 }
         elif kind in ("stop", "end"):
             self._close(session)
+            _pending.drop(str(self.directory), sid)  # the turn is over: its context is stale
             if kind == "end":
                 self.sessions.pop(sid, None)
         if session.episode is not None:

@@ -5,7 +5,13 @@ directory, guarded by a lock file), it keeps the database, the cache and the emb
 warm so a hook call costs a socket round trip instead of a cold start. It exits after
 ``MEMORY_HOOK_IDLE_SECONDS`` (default 900) without a request, ingesting first. Requests
 are one JSON line on a Unix socket: ``{"op": "ingest"}``, ``{"op": "context", "id":
-<record id>}`` (answered with ``{"context": "…"}``) or ``{"op": "shutdown"}``.
+<record id>}`` (answered with ``{"context": "…"}``, which the hook acknowledges with
+``ack``) or ``{"op": "shutdown"}``.
+
+A context that is not acknowledged (the hook gave up waiting) is left in ``_pending`` for
+the session's next tool call, and so is the context of a prompt spooled while the
+recorder was starting (the first prompt of a session that started it): the agent gets
+its recall before its next step instead of not at all.
 """
 
 from __future__ import annotations
@@ -15,20 +21,26 @@ import json
 import logging
 import os
 import socket
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from memory_core import MemoryConfig, SelfLearningMemory
+from memory_core import EmbeddingProvider, MemoryConfig, SelfLearningMemory
+from memory_core.embeddings import provider_from_config
 
 from memory_cli._secrets import mask_url
+from memory_cli.hooks import _pending
 from memory_cli.hooks._context import build_context
-from memory_cli.hooks._recorder import HookRecorder
+from memory_cli.hooks._embed_cache import RecentEmbeddings
+from memory_cli.hooks._recorder import Applied, HookRecorder
 
 log = logging.getLogger("memory_cli.hooks")
 
 SOCKET = "recorder.sock"
 DEFAULT_IDLE_SECONDS = 900.0
 REQUEST_BYTES = 4096
+ACK_SECONDS = 1.0
+FRESH_SECONDS = 600.0  # a prompt spooled longer ago than this gets no late context
 
 
 def idle_seconds() -> float:
@@ -49,15 +61,35 @@ def _read_request(conn: socket.socket) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _acked(conn: socket.socket) -> bool:
+    """Whether the hook read the reply in time (it then writes ``ack``)."""
+    try:
+        conn.settimeout(ACK_SECONDS)
+        return conn.recv(16).startswith(b"ack")
+    except OSError:
+        return False
+
+
+def _embedder(config: MemoryConfig) -> EmbeddingProvider | Literal["auto"] | None:
+    """The configured provider, remembering recent prompts' vectors (``_embed_cache``);
+    ``"auto"`` when it cannot be built here, so the memory reports why as it always does."""
+    try:
+        provider = provider_from_config(config)
+    except Exception:
+        return "auto"
+    return RecentEmbeddings(provider) if provider is not None else None
+
+
 class RecorderServer:
     def __init__(self, directory: Path, memory: SelfLearningMemory, database: str) -> None:
         self.directory = directory
         self.memory = memory
         self.database = database
         self.recorder = HookRecorder(memory, directory)
+        # context left on disk beside the database would be clear text: not when encrypted
+        self.keep_pending = not memory.config.encrypt_database
 
-    def context_for(self, record_id: str) -> str:
-        applied = self.recorder.applied.get(record_id)
+    def context_for(self, applied: Applied | None) -> str:
         if applied is None or not applied.prompt:
             return ""
         return build_context(
@@ -71,13 +103,37 @@ class RecorderServer:
         self.recorder.ingest()
         op = request.get("op")
         reply: dict[str, Any] = {"ok": True}
+        applied = None
         if op == "context":
-            reply["context"] = self.context_for(str(request.get("id", "")))
+            applied = self.recorder.applied.get(str(request.get("id", "")))
+            reply["context"] = self.context_for(applied)
         elif op == "ping":
             reply.update(database=self.database, pid=os.getpid())
         with contextlib.suppress(OSError):  # an ingest poke does not wait for the reply
             conn.sendall(json.dumps(reply).encode() + b"\n")
+        if applied is not None and reply["context"] and not _acked(conn):
+            self.leave_pending(applied, reply["context"])
         return op != "shutdown"
+
+    def leave_pending(self, applied: Applied, context: str) -> None:
+        """Keep a context its prompt's hook call did not take, if its turn is still on."""
+        self.recorder.ingest()  # a Stop spooled meanwhile makes it stale
+        session = self.recorder.sessions.get(applied.session)
+        if self.keep_pending and session is not None and session.episode is not None:
+            _pending.write(str(self.directory), applied.session, context)
+
+    def catch_up(self, before: set[str]) -> None:
+        """Late context for the prompts ingested at start (spooled while no recorder
+        listened): the latest fresh one of each session whose turn is still on."""
+        latest: dict[str, Applied] = {}
+        for rid, applied in self.recorder.applied.items():
+            if rid not in before and applied.kind == "prompt":
+                latest[applied.session] = applied
+        for applied in latest.values():
+            if time.time() - applied.at <= FRESH_SECONDS:
+                context = self.context_for(applied)
+                if context:
+                    self.leave_pending(applied, context)
 
     def run(self, idle: float) -> None:
         path = self.directory / SOCKET
@@ -89,7 +145,9 @@ class RecorderServer:
         listener.listen(64)
         listener.settimeout(idle)
         try:
+            before = set(self.recorder.applied)
             self.recorder.ingest()
+            self.catch_up(before)
             while True:
                 try:
                     conn, _ = listener.accept()
@@ -113,7 +171,7 @@ def serve(directory: Path, lock: int) -> int:
     fd is closed, and the lock released, when the recorder is done)."""
     try:
         config = MemoryConfig.load()
-        memory = SelfLearningMemory.from_config(config)
+        memory = SelfLearningMemory(config=config, embedder=_embedder(config))
         db = config.database_path()
         database = f"file:{db.resolve()}" if db is not None else mask_url(config.database_url)
         try:
