@@ -166,25 +166,32 @@ class HookRecorder:
         count = 0
         for path in _spool.take(str(self.directory)):
             for record in _spool.read(path):
-                if record is None or not isinstance(record.get("id"), str):
-                    self.skipped += 1
-                    continue
-                if record["id"] in self._done_set:
-                    continue
-                try:
-                    self.apply(record)
-                    count += 1
-                except Exception as exc:  # one bad record must not block the rest
-                    self.skipped += 1
-                    log.warning("hook record %s not applied: %s", record.get("id"), exc)
-                self.done.append(record["id"])
-                self._done_set.add(record["id"])
-                if len(self.done) > 2 * KEEP_IDS:
-                    self.done = self.done[-KEEP_IDS:]
-                    self._done_set = set(self.done)
-                self._save()
+                count += self.ingest_one(record)
             os.unlink(path)
         return count
+
+    def ingest_one(self, record: dict[str, Any] | None) -> bool:
+        """Apply one record unless it was applied already (by id): a prompt's record
+        comes first inline with its context request, then again from the spool."""
+        if record is None or not isinstance(record.get("id"), str):
+            self.skipped += 1
+            return False
+        if record["id"] in self._done_set:
+            return False
+        applied = True
+        try:
+            self.apply(record)
+        except Exception as exc:  # one bad record must not block the rest
+            applied = False
+            self.skipped += 1
+            log.warning("hook record %s not applied: %s", record.get("id"), exc)
+        self.done.append(record["id"])
+        self._done_set.add(record["id"])
+        if len(self.done) > 2 * KEEP_IDS:
+            self.done = self.done[-KEEP_IDS:]
+            self._done_set = set(self.done)
+        self._save()
+        return applied
 
     def apply(self, record: dict[str, Any]) -> None:
         kind = str(record.get("kind"))

@@ -4,8 +4,8 @@ Started in the background by the first hook call that finds no recorder (one per
 directory, guarded by a lock file), it keeps the database, the cache and the embedder
 warm so a hook call costs a socket round trip instead of a cold start. It exits after
 ``MEMORY_HOOK_IDLE_SECONDS`` (default 900) without a request, ingesting first. Requests
-are one JSON line on a Unix socket: ``{"op": "ingest"}``, ``{"op": "context", "id":
-<record id>}`` (answered with ``{"context": "…"}``, which the hook acknowledges with
+are one JSON line on a Unix socket: ``{"op": "ingest"}``, ``{"op": "context", "record":
+<the prompt's record>}`` (answered with ``{"context": "…"}``, which the hook acknowledges with
 ``ack``) or ``{"op": "shutdown"}``.
 
 A context that is not acknowledged (the hook gave up waiting) is left in ``_pending`` for
@@ -38,7 +38,7 @@ log = logging.getLogger("memory_cli.hooks")
 
 SOCKET = "recorder.sock"
 DEFAULT_IDLE_SECONDS = 900.0
-REQUEST_BYTES = 4096
+REQUEST_BYTES = 64 * 1024  # a context request carries its record (prompt ≤ 2,000 chars)
 ACK_SECONDS = 1.0
 FRESH_SECONDS = 600.0  # a prompt spooled longer ago than this gets no late context
 
@@ -105,6 +105,10 @@ class RecorderServer:
         reply: dict[str, Any] = {"ok": True}
         applied = None
         if op == "context":
+            record = request.get("record")
+            if isinstance(record, dict):  # sent before it was spooled: apply it now
+                self.recorder.ingest_one(record)
+                request["id"] = record.get("id")
             applied = self.recorder.applied.get(str(request.get("id", "")))
             reply["context"] = self.context_for(applied)
         elif op == "ping":
