@@ -236,6 +236,8 @@ def main() -> int:
                 unrelated += 1
                 false_recall += bool(got)
 
+        stats = ask(hooks, "ping") or {}
+        recall_ms = [float(x) for x in stats.get("recall_ms", [])][-len(asked) :]
         first = {"on the prompt": 0, "late": 0, "none": 0}
         for n in range(args.cold):
             stop_recorder(hooks)
@@ -276,6 +278,8 @@ def main() -> int:
             f"{recall['none']}/{related_n} none"
         )
         print(f"  unrelated prompts with context: {false_recall}/{unrelated}")
+        if recall_ms:
+            print("  " + line("recorder: prompt → reply", recall_ms))
         print(
             f"first prompt while SessionStart's recorder starts: {first['on the prompt']} on the "
             f"prompt, {first['late']} late, {first['none']} none (of {args.cold})"

@@ -22,6 +22,7 @@ import logging
 import os
 import socket
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any, Literal
 
@@ -88,6 +89,8 @@ class RecorderServer:
         self.recorder = HookRecorder(memory, directory)
         # context left on disk beside the database would be clear text: not when encrypted
         self.keep_pending = not memory.config.encrypt_database
+        # request received → reply sent, of the last context requests (``ping`` shows it)
+        self.recall_ms: deque[float] = deque(maxlen=200)
 
     def context_for(self, applied: Applied | None) -> str:
         if applied is None or not applied.prompt:
@@ -100,6 +103,7 @@ class RecorderServer:
         """Serve one request; returns False when asked to shut down."""
         conn.settimeout(2.0)
         request = _read_request(conn)
+        began = time.monotonic()
         self.recorder.ingest()
         op = request.get("op")
         reply: dict[str, Any] = {"ok": True}
@@ -112,9 +116,11 @@ class RecorderServer:
             applied = self.recorder.applied.get(str(request.get("id", "")))
             reply["context"] = self.context_for(applied)
         elif op == "ping":
-            reply.update(database=self.database, pid=os.getpid())
+            reply.update(database=self.database, pid=os.getpid(), recall_ms=list(self.recall_ms))
         with contextlib.suppress(OSError):  # an ingest poke does not wait for the reply
             conn.sendall(json.dumps(reply).encode() + b"\n")
+        if op == "context":
+            self.recall_ms.append(round((time.monotonic() - began) * 1000, 2))
         if applied is not None and reply["context"] and not _acked(conn):
             self.leave_pending(applied, reply["context"])
         return op != "shutdown"
