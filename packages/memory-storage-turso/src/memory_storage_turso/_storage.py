@@ -797,25 +797,35 @@ class LibSQLStorage:
     def _check_embeddings(records: Sequence[EmbeddingRecord], field: str) -> None:
         dims: dict[str, int] = {}
         for i, record in enumerate(records):
-            where = f"{field}[{i}]"
             if not record.model_id:
-                raise InvalidInputError("model_id must not be empty", field=f"{where}.model_id")
+                raise InvalidInputError(
+                    "model_id must not be empty", field=f"{field}[{i}].model_id"
+                )
             if record.item > MAX_ITEM:
                 raise InvalidInputError(
                     f"item {record.item} is over the limit {MAX_ITEM}",
-                    field=f"{where}.item",
+                    field=f"{field}[{i}].item",
                     limit=MAX_ITEM,
                 )
-            if len(record.vector) == 0:  # a list, or a row of an embedder's matrix
-                raise InvalidInputError("vector must not be empty", field=f"{where}.vector")
-            if not np.isfinite(np.asarray(record.vector)).all():
-                raise InvalidInputError("vector contains NaN or infinity", field=f"{where}.vector")
-            dim = dims.setdefault(record.model_id, record.dimension)
-            if dim != record.dimension:
+            size = len(record.vector)  # a list, or a row of an embedder's matrix
+            if size == 0:
+                raise InvalidInputError("vector must not be empty", field=f"{field}[{i}].vector")
+            dim = dims.setdefault(record.model_id, size)
+            if dim != size:
                 raise InvalidInputError(
                     f"{record.model_id} vectors must all have {dim} dimensions",
-                    field=f"{where}.vector",
+                    field=f"{field}[{i}].vector",
                     limit=dim,
+                )
+        # One finiteness test for the whole batch (a bulk import passes thousands); the
+        # loop below only runs to name the bad vector.
+        same = len(set(dims.values())) == 1
+        if same and np.isfinite(np.asarray([r.vector for r in records], np.float64)).all():
+            return
+        for i, record in enumerate(records):
+            if not np.isfinite(np.asarray(record.vector, dtype=np.float64)).all():
+                raise InvalidInputError(
+                    "vector contains NaN or infinity", field=f"{field}[{i}].vector"
                 )
 
     @staticmethod
@@ -1004,11 +1014,13 @@ class LibSQLStorage:
             )
         } if fresh_ids else {}  # fmt: skip
         sources: dict[int, list[UUID]] = {}
+        before: dict[int, list[UUID]] = {}  # the source rows as stored, per pattern pk
         for incoming in patterns:
             known = by_key.get(incoming.key)
             if known is not None:
                 pk, seen = known
                 stored = seen if isinstance(seen, Pattern) else Pattern.model_validate_json(seen)
+                before.setdefault(pk, stored.episode_ids)
                 pattern = stored.merged_with(incoming, now)
                 self._save_pattern(tx, pk, pattern)
             else:
@@ -1033,6 +1045,7 @@ class LibSQLStorage:
                 )
                 assert inserted is not None
                 pk = int(inserted[0])
+                before[pk] = []  # nothing stored yet, even if the key comes again below
                 id_keys[str(pattern.id)] = pattern.key
                 text = pattern_text(pattern)
                 if text:
@@ -1040,13 +1053,21 @@ class LibSQLStorage:
             by_key[pattern.key] = (pk, pattern)
             sources[pk] = pattern.episode_ids
             out.append(pattern)
-        tx.run(
-            "DELETE FROM pattern_sources WHERE pattern_pk IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(sources)),),
-        )
+        # The rows mirror each pattern's ``episode_ids`` (every write keeps them equal), so
+        # only the difference is written: a merge adds a source or two and drops as many,
+        # where rewriting all of them cost up to 50 rows per pattern per write.
+        gone: list[tuple[int, str]] = []
+        added: list[tuple[int, str, str]] = []
+        for pk, ids in sources.items():
+            old = {str(i) for i in before.get(pk, ())}
+            new = [str(i) for i in ids]
+            gone += [(pk, i) for i in old.difference(new)]
+            added += [(pk, tenant, i) for i in new if i not in old]
+        tx.many("DELETE FROM pattern_sources WHERE pattern_pk = ? AND episode_id = ?", gone)
         tx.many(
-            "INSERT INTO pattern_sources (pattern_pk, tenant, episode_id) VALUES (?, ?, ?)",
-            [(pk, tenant, str(i)) for pk, ids in sources.items() for i in ids],
+            "INSERT OR IGNORE INTO pattern_sources (pattern_pk, tenant, episode_id) "
+            "VALUES (?, ?, ?)",
+            added,
         )
         return out
 

@@ -12,7 +12,6 @@ from memory_core.workflow._errors import (
     RelationshipCycleError,
     RelationshipNotFoundError,
 )
-from memory_core.workflow._mixin import WorkflowMixin
 from memory_core.workflow._models import (
     ACYCLIC_TYPES,
     Checkpoint,
@@ -64,5 +63,4 @@ __all__ = [
     "ResumeResult",
     "TagStat",
     "TopologicalOrder",
-    "WorkflowMixin",
 ]

@@ -43,42 +43,38 @@ from memory_core.workflow._models import (
 )
 
 if TYPE_CHECKING:
-    from memory_core.workflow._host import MemoryHost
+    from memory_core.workflow._context import WorkflowContext
 
 REL_KIND = "relationship"
 MAX_DEPTH = 10
 _MAX_ID = 200
 
 
-class RelationshipsMixin:
-    """Relationship methods of ``SelfLearningMemory``."""
+class Relationships:
+    """Links between episodes, their graph and orders (``SelfLearningMemory`` delegates)."""
+
+    def __init__(self, c: WorkflowContext) -> None:
+        self._c = c
 
     def add_relationship(
-        self: MemoryHost,
+        self,
         source_id: UUID | str,
         target_id: UUID | str,
         type: RelationshipType | str,
-        reason: str = "",
-        priority: int = 5,
-        *,
-        tenant: str | None = None,
+        reason: str,
+        priority: int,
+        tenant: str | None,
     ) -> Relationship:
-        """Link ``source <type> target``; adding the same link again updates it.
-
-        Raises ``EpisodeNotFoundError`` if either episode is missing in the tenant,
-        ``InvalidInputError`` for a self-link, ``RelationshipCycleError`` if the link
-        would close a cycle of an acyclic type.
-        """
-        with self.metrics_registry.timed("add_relationship"):
+        with self._c.metrics.timed("add_relationship"):
             src = as_uuid(source_id, "source_id")
             dst = as_uuid(target_id, "target_id")
             rtype = _rel_type(type)
-            check_text(reason, "reason", self.limits.max_action_chars)
+            check_text(reason, "reason", self._c.limits.max_action_chars)
             check_range(priority, "priority", 1, 10)
             if src == dst:
                 raise InvalidInputError("an episode cannot be linked to itself", field="target_id")
-            t = self._tenant(tenant)
-            store = records(self.storage)
+            t = self._c.tenant(tenant)
+            store = records(self._c.storage)
             rel = Relationship(
                 id=Relationship.make_id(src, rtype, dst),
                 source_id=src,
@@ -87,8 +83,8 @@ class RelationshipsMixin:
                 reason=reason,
                 priority=priority,
             )
-            with self._lock:
-                found = {s.id for s in self.storage.get_summaries(t, [src, dst])}
+            with self._c.lock:
+                found = {s.id for s in self._c.storage.get_summaries(t, [src, dst])}
                 for eid in (src, dst):
                     if eid not in found:
                         raise EpisodeNotFoundError(eid)
@@ -110,28 +106,24 @@ class RelationshipsMixin:
             return rel
 
     def relationship_would_cycle(
-        self: MemoryHost,
+        self,
         source_id: UUID | str,
         target_id: UUID | str,
         type: RelationshipType | str,
-        *,
-        tenant: str | None = None,
+        tenant: str | None,
     ) -> list[UUID] | None:
-        """Dry run of ``add_relationship``: the cycle ``source <type> target`` would close
-        (first id repeated at the end), or ``None``. Writes nothing; the same checks
-        (self-link, both episodes in the tenant) apply."""
         src = as_uuid(source_id, "source_id")
         dst = as_uuid(target_id, "target_id")
         rtype = _rel_type(type)
         if src == dst:
             raise InvalidInputError("an episode cannot be linked to itself", field="target_id")
-        t = self._tenant(tenant)
-        store = records(self.storage)
+        t = self._c.tenant(tenant)
+        store = records(self._c.storage)
         rel = Relationship(
             id=Relationship.make_id(src, rtype, dst), source_id=src, target_id=dst, type=rtype
         )
-        with self._lock:
-            found = {s.id for s in self.storage.get_summaries(t, [src, dst])}
+        with self._c.lock:
+            found = {s.id for s in self._c.storage.get_summaries(t, [src, dst])}
             for eid in (src, dst):
                 if eid not in found:
                     raise EpisodeNotFoundError(eid)
@@ -143,71 +135,61 @@ class RelationshipsMixin:
                 return list(exc.cycle)
         return None
 
-    def get_relationship(
-        self: MemoryHost, relationship_id: str, *, tenant: str | None = None
-    ) -> Relationship:
+    def get_relationship(self, relationship_id: str, tenant: str | None) -> Relationship:
         rid = _rel_id(relationship_id)
-        t = self._tenant(tenant)
-        with self._lock:
-            data = records(self.storage).get_record(t, REL_KIND, rid)
+        t = self._c.tenant(tenant)
+        with self._c.lock:
+            data = records(self._c.storage).get_record(t, REL_KIND, rid)
         if data is None:
             raise RelationshipNotFoundError(rid)
         return Relationship.model_validate(data)
 
-    def remove_relationship(
-        self: MemoryHost, relationship_id: str, *, tenant: str | None = None
-    ) -> bool:
-        """Delete a link by id (``Relationship.make_id``); returns whether it existed."""
-        with self.metrics_registry.timed("remove_relationship"):
+    def remove_relationship(self, relationship_id: str, tenant: str | None) -> bool:
+        with self._c.metrics.timed("remove_relationship"):
             rid = _rel_id(relationship_id)
-            t = self._tenant(tenant)
-            with self._lock:
-                return records(self.storage).delete_record(t, REL_KIND, rid)
+            t = self._c.tenant(tenant)
+            with self._c.lock:
+                return records(self._c.storage).delete_record(t, REL_KIND, rid)
 
     def list_relationships(
-        self: MemoryHost,
+        self,
         episode_id: UUID | str,
-        direction: Direction = "both",
-        types: Sequence[RelationshipType | str] | None = None,
-        *,
-        tenant: str | None = None,
+        direction: Direction,
+        types: Sequence[RelationshipType | str] | None,
+        tenant: str | None,
     ) -> list[Relationship]:
-        """The episode's links: ``out`` (it is the source), ``in`` (the target), or both;
-        by priority (highest first), then age."""
         eid = as_uuid(episode_id, "episode_id")
         _direction(direction)
         wanted = _types(types)
-        t = self._tenant(tenant)
-        with self._lock:
-            _require(self, t, [eid])
-            links = _links_of(records(self.storage), t, eid)
+        t = self._c.tenant(tenant)
+        with self._c.lock:
+            _require(self._c, t, [eid])
+            links = _links_of(records(self._c.storage), t, eid)
         out = [r for r in links if _side_ok(r, eid, direction) and r.type in wanted]
         out.sort(key=lambda r: (-r.priority, r.created_at))
         return out
 
     def find_related_episodes(
-        self: MemoryHost,
+        self,
         episode_id: UUID | str,
-        max_depth: int = 2,
-        direction: Direction = "both",
-        types: Sequence[RelationshipType | str] | None = None,
-        limit: int = 100,
-        *,
-        tenant: str | None = None,
+        max_depth: int,
+        direction: Direction,
+        types: Sequence[RelationshipType | str] | None,
+        limit: int,
+        tenant: str | None,
     ) -> list[RelatedEpisode]:
-        """Episodes reachable by following links, nearest first (breadth first)."""
-        with self.metrics_registry.timed("find_related_episodes"):
+        with self._c.metrics.timed("find_related_episodes"):
             start = as_uuid(episode_id, "episode_id")
             check_range(max_depth, "max_depth", 1, MAX_DEPTH)
             _direction(direction)
-            check_limit(limit, self.limits)
+            check_limit(limit, self._c.limits)
             wanted = _types(types)
-            t = self._tenant(tenant)
-            with self._lock:
-                _require(self, t, [start])
-                reached = _walk(records(self.storage), t, start, max_depth, direction, wanted)
+            t = self._c.tenant(tenant)
+            with self._c.lock:
+                _require(self._c, t, [start])
+                reached = _walk(records(self._c.storage), t, start, max_depth, direction, wanted)
                 order = list(reached)[:limit]
-                summaries = {s.id: s for s in self.storage.get_summaries(t, order)}
+                summaries = {s.id: s for s in self._c.storage.get_summaries(t, order)}
             out = []
             for eid in order:
                 s = summaries.get(eid)
@@ -228,24 +210,21 @@ class RelationshipsMixin:
             return out
 
     def relationship_graph(
-        self: MemoryHost,
-        episode_id: UUID | str | None = None,
-        max_depth: int = 3,
-        types: Sequence[RelationshipType | str] | None = None,
-        *,
-        tenant: str | None = None,
+        self,
+        episode_id: UUID | str | None,
+        max_depth: int,
+        types: Sequence[RelationshipType | str] | None,
+        tenant: str | None,
     ) -> DependencyGraph:
-        """The links around an episode (within ``max_depth``, both directions), or of the
-        whole tenant without ``episode_id``. ``.to_dot()`` renders it for Graphviz."""
-        with self.metrics_registry.timed("relationship_graph"):
+        with self._c.metrics.timed("relationship_graph"):
             check_range(max_depth, "max_depth", 1, MAX_DEPTH)
             wanted = _types(types)
-            t = self._tenant(tenant)
-            store = records(self.storage)
+            t = self._c.tenant(tenant)
+            store = records(self._c.storage)
             root = as_uuid(episode_id, "episode_id") if episode_id is not None else None
-            with self._lock:
+            with self._c.lock:
                 if root is not None:
-                    _require(self, t, [root])
+                    _require(self._c, t, [root])
                     reached = _walk(store, t, root, max_depth, "both", wanted)
                     ids = {root, *reached}
                     edges = {
@@ -257,7 +236,7 @@ class RelationshipsMixin:
                 else:
                     edges = {r.id: r for r in _all_links(store, t) if r.type in wanted}
                     ids = {x for r in edges.values() for x in (r.source_id, r.target_id)}
-                summaries = _summaries(self, t, ids)
+                summaries = _summaries(self._c, t, ids)
             return DependencyGraph(
                 root=root,
                 nodes=[_node(summaries[i]) for i in sorted(summaries)],
@@ -265,21 +244,18 @@ class RelationshipsMixin:
             )
 
     def relationship_graph_dot(
-        self: MemoryHost,
-        episode_id: UUID | str | None = None,
-        max_depth: int = 3,
-        types: Sequence[RelationshipType | str] | None = None,
-        *,
-        tenant: str | None = None,
+        self,
+        episode_id: UUID | str | None,
+        max_depth: int,
+        types: Sequence[RelationshipType | str] | None,
+        tenant: str | None,
     ) -> str:
-        """``relationship_graph`` as Graphviz DOT text."""
-        return self.relationship_graph(episode_id, max_depth, types, tenant=tenant).to_dot()
+        return self.relationship_graph(episode_id, max_depth, types, tenant).to_dot()
 
-    def check_relationship_cycles(self: MemoryHost, *, tenant: str | None = None) -> CycleReport:
-        """Cycles among the acyclic types, hierarchy and precedence checked apart."""
-        t = self._tenant(tenant)
-        with self._lock:
-            links = _all_links(records(self.storage), t)
+    def check_relationship_cycles(self, tenant: str | None) -> CycleReport:
+        t = self._c.tenant(tenant)
+        with self._c.lock:
+            links = _all_links(records(self._c.storage), t)
         cycles: list[list[UUID]] = []
         for group in GROUPS:
             cycles.extend(find_cycles(precedence(r) for r in links if r.type in group))
@@ -287,16 +263,8 @@ class RelationshipsMixin:
         return CycleReport(acyclic=not cycles, cycles=cycles, checked_types=checked)
 
     def relationship_topological_order(
-        self: MemoryHost,
-        types: Sequence[RelationshipType | str] | None = None,
-        *,
-        tenant: str | None = None,
+        self, types: Sequence[RelationshipType | str] | None, tenant: str | None
     ) -> TopologicalOrder:
-        """Linked episodes in an order that respects every link of ``types`` (default:
-        depends_on, follows, blocks): what must come first comes first.
-
-        Raises ``RelationshipCycleError`` (field ``types``) if those links form a cycle.
-        """
         chosen = _types(types) if types is not None else set(PRECEDENCE)
         for x in chosen:
             if group_of(x) is None:
@@ -305,9 +273,9 @@ class RelationshipsMixin:
                     "or blocks",
                     field="types",
                 )
-        t = self._tenant(tenant)
-        with self._lock:
-            links = [r for r in _all_links(records(self.storage), t) if r.type in chosen]
+        t = self._c.tenant(tenant)
+        with self._c.lock:
+            links = [r for r in _all_links(records(self._c.storage), t) if r.type in chosen]
         edges = [precedence(r) for r in links]
         nodes = {x for e in edges for x in e}
         order, left = topo_sort(nodes, edges)
@@ -373,7 +341,7 @@ def _side_ok(rel: Relationship, eid: UUID, direction: Direction) -> bool:
     return True
 
 
-def _require(memory: MemoryHost, tenant: str, ids: list[UUID]) -> None:
+def _require(memory: WorkflowContext, tenant: str, ids: list[UUID]) -> None:
     found = {s.id for s in memory.storage.get_summaries(tenant, ids)}
     for eid in ids:
         if eid not in found:
@@ -453,7 +421,9 @@ def _walk(
     return reached
 
 
-def _summaries(memory: MemoryHost, tenant: str, ids: Iterable[UUID]) -> dict[UUID, EpisodeSummary]:
+def _summaries(
+    memory: WorkflowContext, tenant: str, ids: Iterable[UUID]
+) -> dict[UUID, EpisodeSummary]:
     wanted = sorted(ids)
     out: dict[UUID, EpisodeSummary] = {}
     for i in range(0, len(wanted), 500):
