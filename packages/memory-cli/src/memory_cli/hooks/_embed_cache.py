@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from memory_core import EmbeddingProvider
+from memory_core.protocols import EmbeddingProvider
 
 if TYPE_CHECKING:
     import numpy as np

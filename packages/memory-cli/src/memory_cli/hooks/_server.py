@@ -26,8 +26,9 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Literal
 
-from memory_core import EmbeddingProvider, MemoryConfig, SelfLearningMemory
+from memory_core import MemoryConfig, SelfLearningMemory
 from memory_core.embeddings import provider_from_config
+from memory_core.protocols import EmbeddingProvider
 
 from memory_cli._secrets import mask_url
 from memory_cli.hooks import _pending
