@@ -56,6 +56,7 @@ from memory_core.protocols import FloatArray, number_steps
 from memory_core.security import database_key
 from memory_core.text import terms
 
+from memory_storage_turso._ann import ANN_MIN_ROWS
 from memory_storage_turso._codec import decode_cursor, encode_cursor, ts
 from memory_storage_turso._connection import Database, Tx
 from memory_storage_turso._episode_json import dump_episode, load_episode, load_summary
@@ -98,13 +99,20 @@ class LibSQLStorage:
         busy_timeout_ms: how long a transaction may wait for another process's lock.
         synchronous: ``PRAGMA synchronous`` of a local file (``NORMAL``: durable against
             process crashes; ``FULL``: also against power loss).
+        ann_min_rows: vectors of one (tenant, model) from which search goes through the
+            approximate graph (``_ann.py``) instead of the exact scan.
     """
 
     name: ClassVar[str] = "libsql"
     schemes: ClassVar[tuple[str, ...]] = SCHEMES
 
     def __init__(
-        self, target: Target, *, busy_timeout_ms: int = 5_000, synchronous: str = "NORMAL"
+        self,
+        target: Target,
+        *,
+        busy_timeout_ms: int = 5_000,
+        synchronous: str = "NORMAL",
+        ann_min_rows: int = ANN_MIN_ROWS,
     ) -> None:
         self._target = target
         self._db = Database(target, busy_timeout_ms, synchronous)
@@ -116,7 +124,10 @@ class LibSQLStorage:
         except BaseException:
             self._db.close()
             raise
-        self._vectors = VectorIndex()
+        local = target.is_local and target.database != ":memory:"
+        # No graph file beside an encrypted database: it would hold its vectors in clear.
+        persist = Path(target.database) if local and target.encryption_key is None else None
+        self._vectors = VectorIndex(persist, ann_min_rows)
         self._lexical = LexicalIndex()
         self._allowed: tuple[tuple[Any, ...], int, npt.NDArray[np.int64]] | None = None
         """The last filter's matching pks: (tenant, where, params), tenant generation, pks."""
@@ -792,11 +803,11 @@ class LibSQLStorage:
                     field="vector",
                     limit=dim,
                 )
-            matrix = self._vectors.refreshed(tx, tenant, model_id, dim)
+            entry = self._vectors.refreshed(tx, tenant, model_id, dim)
             allowed = None
             if not filters.is_empty():
                 allowed = self._allowed_pks(tx, tenant, where, params)
-            top = matrix.top_k(query, limit, allowed)
+            top = self._vectors.search(tx, entry, model_id, query, limit, allowed)
             if not top:
                 return []
             ids: dict[int, str] = dict(
