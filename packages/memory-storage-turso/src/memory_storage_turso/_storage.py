@@ -129,6 +129,8 @@ class LibSQLStorage:
         persist = Path(target.database) if local and target.encryption_key is None else None
         self._vectors = VectorIndex(persist, ann_min_rows)
         self._lexical = LexicalIndex()
+        self._allowed: tuple[tuple[Any, ...], int, npt.NDArray[np.int64]] | None = None
+        """The last filter's matching pks: (tenant, where, params), tenant generation, pks."""
 
     @classmethod
     def from_url(cls, url: str, config: MemoryConfig) -> LibSQLStorage:
@@ -717,17 +719,33 @@ class LibSQLStorage:
             for eid, item, score, held in self._db.read(op)
         ]
 
-    @staticmethod
-    def _allowed_pks(tx: Tx, tenant: str, where: str, params: list[Any]) -> npt.NDArray[np.int64]:
+    def _allowed_pks(
+        self, tx: Tx, tenant: str, where: str, params: list[Any]
+    ) -> npt.NDArray[np.int64]:
         """Pks of the tenant's episodes matching a filter, as one aggregated row (the
-        binding costs ~3 µs per result row; thousands of allowed episodes are common)."""
+        binding costs ~3 µs per result row; thousands of allowed episodes are common).
+
+        Both search channels of one query ask for the same filter: the last answer is
+        kept with the tenant's write generation (bumped in the transaction of every write
+        to the tenant's episodes, by any process), so the second channel reads one row
+        instead of running the filter again."""
+        row = tx.one("SELECT generation FROM tenants WHERE tenant = ?", (tenant,))
+        generation = int(row[0]) if row else 0
+        key = (tenant, where, *params)
+        known = self._allowed
+        if known is not None and known[0] == key and known[1] == generation:
+            return known[2]
         row = tx.one(
             f"SELECT group_concat(e.pk) FROM episodes e WHERE e.tenant = ? AND {where}",
             (tenant, *params),
         )
         if row is None or row[0] is None:
-            return np.empty(0, np.int64)
-        return np.fromstring(str(row[0]), dtype=np.int64, sep=",")
+            pks = np.empty(0, np.int64)
+        else:
+            pks = np.fromstring(str(row[0]), dtype=np.int64, sep=",")
+        pks.setflags(write=False)  # shared by the channels: nobody may change it
+        self._allowed = (key, generation, pks)
+        return pks
 
     def warm(self, tenant: str | None = None) -> dict[str, Any]:
         """Load the in-process search indexes now instead of on the first search: the
