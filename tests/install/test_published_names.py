@@ -63,6 +63,11 @@ def test_uv_tool_install_selfmem_mcp_puts_our_server_on_path(
         "print(m.version('selfmem-mcp'), m.version('selfmem-core'))"
     )
     assert _run(python, "-c", probe).split() == [version("selfmem-mcp"), version("selfmem-core")]
+    # The default server keeps every optional part of the core (the transformer embedder).
+    extras = (
+        "import tokenizers, safetensors, onnxruntime, memory_embeddings_minilm, httpx, cryptography"
+    )
+    _run(python, "-c", extras)
 
 
 def test_pip_install_selfmem_core_alone_names_the_backend_to_add(
@@ -83,6 +88,15 @@ def test_pip_install_selfmem_core_alone_names_the_backend_to_add(
     )
     message = _run(python, "-c", probe)
     assert "URL scheme 'file'" in message and "pip install selfmem-storage-turso" in message
+    # Light: no model runtime, no HTTP client, no crypto library (they are extras).
+    heavy = ("tokenizers", "safetensors", "onnxruntime", "httpx", "cryptography")
+    found = f"import importlib.util as u; print([n for n in {heavy!r} if u.find_spec(n)])"
+    assert _run(python, "-c", found).strip() == "[]"
+    # ...so retrieval is lexical, and health says what to install for vectors.
+    reason = (
+        "from memory_core import SelfLearningMemory as M; print(M().health().embeddings.detail)"
+    )
+    assert "selfmem-core[transformer]" in _run(python, "-c", reason)
     assert _ephemeral_store_works(python) == "ok"
     contracts = (
         "try:\n"

@@ -83,9 +83,13 @@ class Backends:
         if self._cache is None:
             with self._open_lock:
                 if self._cache is None:
-                    self._cache = load_cache_factory(cache_name(self.config)).from_config(
-                        self.config
-                    )
+                    cache = load_cache_factory(cache_name(self.config)).from_config(self.config)
+                    if cache_name(self.config) != "none":
+                        # Every cached value is sealed (``_cache_sealing``): say so at open.
+                        from memory_core.security._crypto import require_cryptography
+
+                        require_cryptography()
+                    self._cache = cache
         return self._cache
 
     @property

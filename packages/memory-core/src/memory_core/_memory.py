@@ -1,7 +1,9 @@
 """``SelfLearningMemory``: the learning loop (start → log → complete → retrieve).
 
 A thin façade: each concept lives in its own service and this class wires them and keeps
-the public signatures in one place.
+the public signatures in one place. Why this module is longer than ~400 lines: it *is*
+the public API (about 60 methods), each a signature, its docstring and one delegating
+line; splitting it would scatter what a user reads without moving any logic.
 
 =======================  ============================================================
 ``_backends.Backends``   opening storage, cache and embedder lazily, once
@@ -14,6 +16,7 @@ the public signatures in one place.
 ``_guard``               audit, sensitivity and encryption-required checks
 ``_operations``          health, metrics, reembed
 ``_events``              lifecycle events that features (workflow) listen to
+``workflow``             ``WorkflowService``: tags, links, checkpoints, playbooks, feedback
 =======================  ============================================================
 """
 
@@ -28,7 +31,6 @@ from memory_core._backends import Backends, cache_name
 from memory_core._config import MemoryConfig
 from memory_core._context import MemoryContext
 from memory_core._episodes import EpisodeLifecycle
-from memory_core._events import LifecycleListener, ShownSource
 from memory_core._models import (
     Episode,
     EpisodeFilter,
@@ -44,7 +46,7 @@ from memory_core._models import (
     TaskType,
 )
 from memory_core._operations import Operations
-from memory_core._patterns import PatternService, RetrievalFeedback, ShownPatterns
+from memory_core._patterns import PatternService, RetrievalFeedback
 from memory_core._plugins import load_cache_factory, storage_factory_for_url
 from memory_core._protocols import CacheBackend, EmbeddingProvider, StorageBackend
 from memory_core._results import (
@@ -60,13 +62,33 @@ from memory_core._updates import update_episode
 from memory_core.bulk_import import DEFAULT_BATCH_SIZE, ImportReport, bulk_import
 from memory_core.retrieval import RankingWeights
 from memory_core.security._erasure import ErasureReport
-from memory_core.workflow import WorkflowMixin
+from memory_core.workflow._context import WorkflowContext
+from memory_core.workflow._models import (
+    Checkpoint,
+    CycleReport,
+    DependencyGraph,
+    Direction,
+    HandoffPack,
+    PatternExplanation,
+    Playbook,
+    RecommendationFeedback,
+    RecommendationSession,
+    RecommendationStats,
+    RelatedEpisode,
+    Relationship,
+    RelationshipType,
+    ResumeResult,
+    TagMatch,
+    TagStat,
+    TopologicalOrder,
+)
+from memory_core.workflow._service import WorkflowService
 
 if TYPE_CHECKING:
     from memory_core.security._audit import AuditLog
 
 
-class SelfLearningMemory(WorkflowMixin):
+class SelfLearningMemory:
     """Synchronous, thread-safe facade over storage, cache and embeddings.
 
     ``SelfLearningMemory()`` is ephemeral (in-memory storage, no cache, the local
@@ -100,10 +122,14 @@ class SelfLearningMemory(WorkflowMixin):
         self._patterns = PatternService(self._ctx)
         self._operations = Operations(self._ctx, self._episodes)
         feedback = RetrievalFeedback(self._patterns)
+        self._workflow = WorkflowService(
+            WorkflowContext(
+                self._ctx, self._episodes, self._retriever, self._patterns, feedback.shown
+            )
+        )
         # Workflow first: explicit recommendation feedback replaces the retrieval credit.
-        self._ctx.events.subscribe(_WorkflowHooks(self))
+        self._ctx.events.subscribe(self._workflow)
         self._ctx.events.subscribe(feedback)
-        self._retrieved_for: ShownPatterns = feedback.shown
         self._closed = False
 
     @classmethod
@@ -459,6 +485,284 @@ class SelfLearningMemory(WorkflowMixin):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- workflow: tags --------------------------------------------------------------------
+    def list_tags(self, episode_id: UUID | str, *, tenant: str | None = None) -> list[str]:
+        """The episode's tags, in the order they were added."""
+        return self._workflow.tags.list_tags(episode_id, tenant)
+
+    def add_tags(
+        self,
+        episode_id: UUID | str,
+        tags: Sequence[str],
+        *,
+        tenant: str | None = None,
+    ) -> list[str]:
+        """Add tags (already present ones are kept once); returns the episode's tags."""
+        return self._workflow.tags.add_tags(episode_id, tags, tenant)
+
+    def remove_tags(
+        self,
+        episode_id: UUID | str,
+        tags: Sequence[str],
+        *,
+        tenant: str | None = None,
+    ) -> list[str]:
+        """Remove tags (absent ones are ignored); returns the episode's tags."""
+        return self._workflow.tags.remove_tags(episode_id, tags, tenant)
+
+    def set_tags(
+        self,
+        episode_id: UUID | str,
+        tags: Sequence[str],
+        *,
+        tenant: str | None = None,
+    ) -> list[str]:
+        """Replace the episode's tags; returns them."""
+        return self._workflow.tags.set_tags(episode_id, tags, tenant)
+
+    def search_episodes_by_tags(
+        self,
+        tags: Sequence[str],
+        match: TagMatch = "any",
+        limit: int = 50,
+        cursor: str | None = None,
+        *,
+        filters: EpisodeFilter | dict[str, Any] | None = None,
+        tenant: str | None = None,
+    ) -> EpisodePage:
+        """Episodes carrying any (or all) of the tags, newest first, paged by ``cursor``.
+
+        ``filters`` narrows further (domain, status, since, ...). ``all`` is one storage
+        query; ``any`` merges one query per tag, so its cursor is its own.
+        """
+        return self._workflow.tags.search_episodes_by_tags(
+            tags, match, limit, cursor, filters, tenant
+        )
+
+    def tag_statistics(self, limit: int = 100, *, tenant: str | None = None) -> list[TagStat]:
+        """Tags by how many episodes carry them (most first), with when each was last used.
+
+        Counts come from a scan of the tenant's episode summaries (pages of 1,000), so
+        they are exact whatever wrote the tags; the cost grows with the tenant's size.
+        """
+        return self._workflow.tags.tag_statistics(limit, tenant)
+
+    # -- workflow: relationships -----------------------------------------------------------
+    def add_relationship(
+        self,
+        source_id: UUID | str,
+        target_id: UUID | str,
+        type: RelationshipType | str,
+        reason: str = "",
+        priority: int = 5,
+        *,
+        tenant: str | None = None,
+    ) -> Relationship:
+        """Link ``source <type> target``; adding the same link again updates it.
+
+        Raises ``EpisodeNotFoundError`` if either episode is missing in the tenant,
+        ``InvalidInputError`` for a self-link, ``RelationshipCycleError`` if the link
+        would close a cycle of an acyclic type.
+        """
+        return self._workflow.relationships.add_relationship(
+            source_id, target_id, type, reason, priority, tenant
+        )
+
+    def relationship_would_cycle(
+        self,
+        source_id: UUID | str,
+        target_id: UUID | str,
+        type: RelationshipType | str,
+        *,
+        tenant: str | None = None,
+    ) -> list[UUID] | None:
+        """Dry run of ``add_relationship``: the cycle ``source <type> target`` would close
+        (first id repeated at the end), or ``None``. Writes nothing; the same checks
+        (self-link, both episodes in the tenant) apply."""
+        return self._workflow.relationships.relationship_would_cycle(
+            source_id, target_id, type, tenant
+        )
+
+    def get_relationship(self, relationship_id: str, *, tenant: str | None = None) -> Relationship:
+        return self._workflow.relationships.get_relationship(relationship_id, tenant)
+
+    def remove_relationship(self, relationship_id: str, *, tenant: str | None = None) -> bool:
+        """Delete a link by id (``Relationship.make_id``); returns whether it existed."""
+        return self._workflow.relationships.remove_relationship(relationship_id, tenant)
+
+    def list_relationships(
+        self,
+        episode_id: UUID | str,
+        direction: Direction = "both",
+        types: Sequence[RelationshipType | str] | None = None,
+        *,
+        tenant: str | None = None,
+    ) -> list[Relationship]:
+        """The episode's links: ``out`` (it is the source), ``in`` (the target), or both;
+        by priority (highest first), then age."""
+        return self._workflow.relationships.list_relationships(episode_id, direction, types, tenant)
+
+    def find_related_episodes(
+        self,
+        episode_id: UUID | str,
+        max_depth: int = 2,
+        direction: Direction = "both",
+        types: Sequence[RelationshipType | str] | None = None,
+        limit: int = 100,
+        *,
+        tenant: str | None = None,
+    ) -> list[RelatedEpisode]:
+        """Episodes reachable by following links, nearest first (breadth first)."""
+        return self._workflow.relationships.find_related_episodes(
+            episode_id, max_depth, direction, types, limit, tenant
+        )
+
+    def relationship_graph(
+        self,
+        episode_id: UUID | str | None = None,
+        max_depth: int = 3,
+        types: Sequence[RelationshipType | str] | None = None,
+        *,
+        tenant: str | None = None,
+    ) -> DependencyGraph:
+        """The links around an episode (within ``max_depth``, both directions), or of the
+        whole tenant without ``episode_id``. ``.to_dot()`` renders it for Graphviz."""
+        return self._workflow.relationships.relationship_graph(episode_id, max_depth, types, tenant)
+
+    def relationship_graph_dot(
+        self,
+        episode_id: UUID | str | None = None,
+        max_depth: int = 3,
+        types: Sequence[RelationshipType | str] | None = None,
+        *,
+        tenant: str | None = None,
+    ) -> str:
+        """``relationship_graph`` as Graphviz DOT text."""
+        return self._workflow.relationships.relationship_graph_dot(
+            episode_id, max_depth, types, tenant
+        )
+
+    def check_relationship_cycles(self, *, tenant: str | None = None) -> CycleReport:
+        """Cycles among the acyclic types, hierarchy and precedence checked apart."""
+        return self._workflow.relationships.check_relationship_cycles(tenant)
+
+    def relationship_topological_order(
+        self,
+        types: Sequence[RelationshipType | str] | None = None,
+        *,
+        tenant: str | None = None,
+    ) -> TopologicalOrder:
+        """Linked episodes in an order that respects every link of ``types`` (default:
+        depends_on, follows, blocks): what must come first comes first.
+
+        Raises ``RelationshipCycleError`` (field ``types``) if those links form a cycle.
+        """
+        return self._workflow.relationships.relationship_topological_order(types, tenant)
+
+    # -- workflow: checkpoints and hand-off ------------------------------------------------
+    def checkpoint_episode(
+        self,
+        episode_id: UUID | str,
+        reason: str = "",
+        note: str = "",
+        *,
+        tenant: str | None = None,
+    ) -> Checkpoint:
+        """Snapshot an in-progress episode for hand-off; durable when this returns.
+
+        Raises ``EpisodeNotFoundError`` or ``EpisodeStateError`` (already completed).
+        """
+        return self._workflow.checkpoints.checkpoint_episode(episode_id, reason, note, tenant)
+
+    def list_checkpoints(
+        self, episode_id: UUID | str, *, tenant: str | None = None
+    ) -> list[Checkpoint]:
+        """The episode's checkpoints, oldest first."""
+        return self._workflow.checkpoints.list_checkpoints(episode_id, tenant)
+
+    def get_handoff_pack(self, checkpoint_id: str, *, tenant: str | None = None) -> HandoffPack:
+        """The pack stored with a checkpoint. Raises ``CheckpointNotFoundError`` (also
+        once its episode was deleted: deleting an episode removes its checkpoints)."""
+        return self._workflow.checkpoints.get_handoff_pack(checkpoint_id, tenant)
+
+    def resume_from_handoff(
+        self,
+        pack: HandoffPack | dict[str, Any] | str,
+        *,
+        tenant: str | None = None,
+    ) -> ResumeResult:
+        """Take over from a pack: log the next step as ``next_step_number``.
+
+        The same episode when it is still in progress (steps logged after the checkpoint
+        are returned so the new agent sees them); otherwise a new episode with the same
+        goal and context, linked ``new follows old``.
+
+        Only a pack stored by ``checkpoint_episode`` in this tenant is accepted, exactly
+        as ``get_handoff_pack`` returns it: a hand-made or edited pack would otherwise
+        start episodes and links from evidence nobody recorded. A pack whose checkpoint
+        is gone (deleted with its episode) is refused too.
+        """
+        return self._workflow.checkpoints.resume_from_handoff(pack, tenant)
+
+    # -- workflow: playbooks ---------------------------------------------------------------
+    def recommend_playbook(
+        self,
+        task_description: str,
+        context: TaskContext | dict[str, Any] | None = None,
+        max_steps: int = 7,
+        *,
+        for_episode: UUID | str | None = None,
+        tenant: str | None = None,
+    ) -> Playbook:
+        """Ordered next steps for a task, each with its evidence and a confidence.
+
+        With ``for_episode`` the playbook's patterns are stored as a recommendation
+        session for that episode (see ``record_recommendation_feedback``).
+        """
+        return self._workflow.playbooks.recommend_playbook(
+            task_description, context, max_steps, for_episode, tenant
+        )
+
+    def explain_pattern(
+        self, pattern_id: UUID | str, *, tenant: str | None = None
+    ) -> PatternExplanation:
+        """When a pattern applies, how often it worked (observed and when applied) and
+        from which episodes it was learned, in plain words."""
+        return self._workflow.playbooks.explain_pattern(pattern_id, tenant)
+
+    # -- workflow: recommendation feedback -------------------------------------------------
+    def record_recommendation_feedback(
+        self,
+        episode_id: UUID | str,
+        applied_pattern_ids: Sequence[UUID | str],
+        success: bool | None = None,
+        rating: int | None = None,
+        *,
+        tenant: str | None = None,
+    ) -> RecommendationFeedback:
+        """Which recommended patterns the agent applied in an episode, and how it went.
+
+        ``success`` defaults to the episode's outcome (success ⇒ True), taken now if it is
+        completed, else at completion. ``rating`` (1..5) is the agent's opinion of the
+        recommendations. Calling again replaces the earlier feedback. Durable on return.
+        """
+        return self._workflow.feedback.record_recommendation_feedback(
+            episode_id, applied_pattern_ids, success, rating, tenant
+        )
+
+    def list_recommendation_sessions(
+        self, episode_id: UUID | str, *, tenant: str | None = None
+    ) -> list[RecommendationSession]:
+        """What was recommended for an episode, oldest first."""
+        return self._workflow.feedback.list_recommendation_sessions(episode_id, tenant)
+
+    def get_recommendation_stats(
+        self, limit: int = 20, *, tenant: str | None = None
+    ) -> RecommendationStats:
+        """Adoption (applied / recommended) and success when applied, overall and per
+        pattern; patterns ordered by the Wilson lower bound of success when applied."""
+        return self._workflow.feedback.get_recommendation_stats(limit, tenant)
+
     # -- security ----------------------------------------------------------------------
     @property
     def audit_log(self) -> AuditLog:
@@ -478,7 +782,7 @@ class SelfLearningMemory(WorkflowMixin):
         payloads or secrets: only ids. ``principal`` defaults to ``acting_as``'s."""
         self._ctx.guard.append(self._tenant(tenant), operation, principal, target_ids, outcome)
 
-    # -- the narrow interface of ``workflow`` and ``security`` (``MemoryHost``) ---------
+    # -- what ``security`` and ``_transfer`` use ----------------------------------------
     @property
     def _lock(self) -> AbstractContextManager[Any]:
         return self._ctx.lock
@@ -491,42 +795,6 @@ class SelfLearningMemory(WorkflowMixin):
     ) -> None:
         """Audit a library operation that already happened: a failure is logged, not raised."""
         self._ctx.guard.audit(operation, tenant, target_ids, outcome)
-
-    def _cache_safe(self, fn: Callable[[], object]) -> None:
-        self._ctx.cache.safe(fn)
-
-    def _record_usage(
-        self, tenant: str, pattern_id: UUID, episode_id: UUID, success: bool
-    ) -> Pattern:
-        return self._patterns.record_usage(tenant, pattern_id, episode_id, success)
-
-
-class _WorkflowHooks(LifecycleListener):
-    """The workflow features' reactions to lifecycle events (recommendation sessions)."""
-
-    def __init__(self, memory: SelfLearningMemory) -> None:
-        self._memory = memory
-
-    def episode_completed(self, tenant: str, episode: Episode) -> None:
-        self._memory._close_recommendations(tenant, episode)
-
-    def failed_applications(self, tenant: str, episode: Episode) -> list[list[str]]:
-        # Patterns of stored sessions join the shown set before extraction (as they do
-        # at completion), so the credit's failed applications include playbook steps.
-        self._memory._load_recommendations(tenant, episode.id)
-        return []
-
-    def patterns_shown(
-        self,
-        tenant: str,
-        episode_id: UUID,
-        pattern_ids: Sequence[UUID],
-        source: ShownSource,
-        task_description: str,
-    ) -> None:
-        self._memory._record_recommendation(
-            tenant, episode_id, pattern_ids, source, task_description
-        )
 
 
 __all__ = ["SelfLearningMemory"]

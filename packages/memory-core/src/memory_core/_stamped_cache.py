@@ -20,6 +20,7 @@ from memory_core._cache_sealing import CacheSealer
 from memory_core._config import MemoryConfig
 from memory_core._guard import Guard
 from memory_core._models import CacheKind, Episode, Pattern
+from memory_core.cache import NullCache
 
 log = logging.getLogger("memory_core")
 
@@ -80,6 +81,8 @@ class StampedCache:
         return raw[_STAMP:]
 
     def store(self, kind: CacheKind, tenant: str, key: str, payload: bytes, version: int) -> None:
+        if isinstance(self._backends.cache, NullCache):
+            return  # nothing is kept: no sealing (and no cryptography) needed
         stamped = self.generation(tenant).to_bytes(_STAMP, "little") + payload
         sealed = self.sealer.seal(tenant, stamped)
         self.safe(lambda: self._backends.cache.put(kind, tenant, key, sealed, version=version))

@@ -2,9 +2,9 @@
 
 ``SelfLearningMemory.import_episodes`` is the entry point (it delegates here). Each batch
 is parsed and checked first, then written with one ``import_batch`` call of the backend:
-the episodes, their steps and texts, their vectors (computed by one ``embed`` call for the
-whole batch) and their patterns (merged by key within the batch, then with the stored
-ones) in one transaction. A batch that the backend refuses is retried episode by episode,
+the episodes, their steps and texts, their vectors (one ``embed`` call for the whole
+batch, each distinct text once: ``_bulk_embed``) and their patterns (merged by key within
+the batch, then with the stored ones) in one transaction. A batch that the backend refuses is retried episode by episode,
 so one bad episode is reported and the rest of its batch is still stored.
 
 Backends without ``import_batch`` (the encrypting and sharding wrappers) are imported
@@ -13,7 +13,6 @@ through ``import_episode`` one by one, with the same report.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,18 +21,16 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-import numpy as np
 from pydantic import BaseModel, Field
 
+from memory_core._bulk_embed import BatchEmbedder
 from memory_core._errors import (
-    EmbeddingError,
     EpisodeNotFoundError,
     InvalidInputError,
     MemoryCoreError,
 )
 from memory_core._models import (
     MAX_PATTERN_SOURCES,
-    EmbeddingRecord,
     Episode,
     Extraction,
     Pattern,
@@ -43,8 +40,6 @@ from memory_core.extraction import extract_patterns
 
 if TYPE_CHECKING:
     from memory_core._context import MemoryContext
-
-log = logging.getLogger("memory_core")
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -143,18 +138,21 @@ def bulk_import(
         # Two stages: one thread parses, extracts and embeds batch k+1 while this one
         # writes batch k (the embedder's tokenizer and the engine's I/O leave the GIL).
         seen: set[UUID] = set()
+        embedder = BatchEmbedder(memory.backends.embedder)
         with ThreadPoolExecutor(1, thread_name_prefix="memory-import") as pool:
             first = next(batches, None)
-            pending = pool.submit(_prepare, memory, first, seen) if first else None
+            pending = pool.submit(_prepare, memory, embedder, first, seen) if first else None
             while pending is not None:
                 prepared = pending.result()
                 following = next(batches, None)
-                pending = pool.submit(_prepare, memory, following, seen) if following else None
+                pending = (
+                    pool.submit(_prepare, memory, embedder, following, seen) if following else None
+                )
                 mark = len(report.problems)
                 report.problems.extend(prepared.problems)
                 report.duplicates += prepared.duplicates
                 for write in prepared.writes:
-                    _commit(memory, write, report)
+                    _commit(memory, embedder, write, report)
                 committed(prepared.size, mark)
     report.seconds = time.perf_counter() - started
     return report
@@ -213,7 +211,9 @@ class _Prepared:
     writes: list[_Write]
 
 
-def _prepare(memory: MemoryContext, batch: list[tuple[int, Any]], seen: set[UUID]) -> _Prepared:
+def _prepare(
+    memory: MemoryContext, embedder: BatchEmbedder, batch: list[tuple[int, Any]], seen: set[UUID]
+) -> _Prepared:
     """Parse, drop duplicates (in the input and in the store), extract and embed."""
     out = _Prepared(len(batch), [], 0, [])
     by_tenant: dict[str, list[_Item]] = {}
@@ -244,12 +244,12 @@ def _prepare(memory: MemoryContext, batch: list[tuple[int, Any]], seen: set[UUID
         out.duplicates += sum(1 for i in items if i.episode.id in stored)
         fresh = [i for i in items if i.episode.id not in stored]
         if fresh:
-            out.writes.append(_plan(memory, tenant, fresh))
+            out.writes.append(_plan(embedder, tenant, fresh))
     return out
 
 
-def _plan(memory: MemoryContext, tenant: str, items: list[_Item]) -> _Write:
-    vectors = _embed(memory, [i.episode for i in items])
+def _plan(embedder: BatchEmbedder, tenant: str, items: list[_Item]) -> _Write:
+    vectors = embedder.vectors([i.episode for i in items])
     extraction = Extraction.model_construct(
         patterns=_merge_patterns(items),
         heuristics=[],
@@ -258,7 +258,9 @@ def _plan(memory: MemoryContext, tenant: str, items: list[_Item]) -> _Write:
     return _Write(tenant, items, extraction)
 
 
-def _commit(memory: MemoryContext, write: _Write, report: ImportReport) -> None:
+def _commit(
+    memory: MemoryContext, embedder: BatchEmbedder, write: _Write, report: ImportReport
+) -> None:
     """One transaction for the batch; if the backend refuses it, episode by episode."""
     storage: Any = memory.backends.storage
     tenant, items = write.tenant, write.items
@@ -270,7 +272,7 @@ def _commit(memory: MemoryContext, write: _Write, report: ImportReport) -> None:
             raise
         for item in items:  # isolate the episode(s) the backend refused
             try:
-                _commit(memory, _plan(memory, tenant, [item]), report)
+                _commit(memory, embedder, _plan(embedder, tenant, [item]), report)
             except (InvalidInputError, EpisodeNotFoundError) as exc:
                 report.problems.append(_problem(item.index, exc))
         return
@@ -314,45 +316,6 @@ def _merge_patterns(items: list[_Item]) -> list[Pattern]:
                     "episode_ids": newest,
                     "updated_at": max(p.updated_at for p in group),
                 }
-            )
-        )
-    return out
-
-
-def _embed(memory: MemoryContext, episodes: list[Episode]) -> dict[UUID, list[EmbeddingRecord]]:
-    """Vectors of every completed episode of a batch, from one ``embed`` call; none when
-    there is no embedder or it fails (the episodes are stored anyway, as one by one)."""
-    from memory_core._extraction_worker import embed_items  # the one rule: what gets a vector
-
-    emb = memory.backends.embedder
-    if emb is None:
-        return {}
-    keys: list[tuple[UUID, int, int]] = []
-    rows: dict[str, int] = {}  # repeated texts (common step texts) are embedded once
-    for episode in episodes:
-        if episode.outcome is None:
-            continue
-        for item, text in embed_items(episode):
-            keys.append((episode.id, item, rows.setdefault(text, len(rows))))
-    if not rows:
-        return {}
-    try:
-        matrix = emb.embed(list(rows))
-    except EmbeddingError as exc:
-        log.warning("a batch of %d episodes stored without vectors: %s", len(episodes), exc)
-        return {}
-    vectors = np.asarray(matrix, dtype=np.float32)
-    out: dict[UUID, list[EmbeddingRecord]] = {}
-    model_id = emb.model_id
-    for eid, item, row in keys:
-        # Built without re-validating 256 floats each, and holding a row of the
-        # embedder's float32 matrix instead of a list: they come straight from the
-        # embedder, the record only goes to ``import_batch``, and the backend checks
-        # what it stores (a list of 256 Python floats per vector cost more than the
-        # rest of the write).
-        out.setdefault(eid, []).append(
-            EmbeddingRecord.model_construct(
-                episode_id=eid, item=item, model_id=model_id, vector=vectors[row]
             )
         )
     return out

@@ -194,3 +194,38 @@ def test_runtime_needs_neither_torch_nor_model2vec() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "clean"
+
+
+def test_word_cache_gives_the_tokenizers_ids(provider: StaticEmbeddingProvider) -> None:
+    """The cached per-word path (ASCII texts) must equal the tokenizer on every text,
+    including the ones it hands back to the tokenizer."""
+    from memory_core.embeddings.static import _token_ids
+
+    model = provider._ensure_loaded()
+    long_word = "x" * 150  # over WordPiece's 100 characters: [UNK], dropped
+    texts = [
+        "read_file: read file for invoice in orders\nread_file ok: invoice updated",
+        "Fix the failing rate-limit migration in payments (ticket 4242)",
+        "don't e.g. 3.14 v2.0.1 foo_bar-baz/qux? (a) {b} <c> @d #e $f %g ^h &i *j +k =l |m ~n `o",
+        "tabs\tand\nnewlines  and   spaces",
+        "carriage\rreturn",
+        "control\x01joins words",
+        "a literal [UNK] and [CLS] token",
+        "café naïve 東京 emoji 🎉",
+        "",
+        "   ",
+        long_word,
+        f"short {long_word} words",
+        "unknownwordzzzqqq xylophonist antidisestablishmentarianism",
+        " ".join(f"w{i}" for i in range(700)),  # over max_length tokens: truncated
+        "UPPER Case MiXeD",
+    ]
+    reference = [
+        [t for t in e.ids if t != model.unk_id]
+        for e in model.tokenizer.encode_batch(texts, add_special_tokens=False)
+    ]
+    assert _token_ids(model, texts) == reference
+    assert _token_ids(model, texts) == reference  # again, from the warm cache
+    # the cache served the ASCII texts (it did the work, not the fallback)
+    assert model.words.ids(texts[0]) == reference[0]
+    assert model.words.ids("café") is None and model.words.ids("[UNK]") is None

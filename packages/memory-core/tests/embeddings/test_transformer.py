@@ -109,3 +109,20 @@ def test_no_torch_and_no_network_at_run_time() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
+
+
+def test_bulk_import_split_across_threads_matches_one_call(
+    provider: TransformerEmbeddingProvider,
+) -> None:
+    """A bulk import splits a large batch across ``parallel_batches`` threads; the rows
+    come back in order and equal one ``embed`` call's."""
+    from memory_core._bulk_embed import _SPLIT_TEXTS, BatchEmbedder
+
+    assert provider.parallel_batches >= 1
+    assert TransformerEmbeddingProvider(engine="numpy").parallel_batches == 1
+    texts = [f"{s} ({i})" for i in range(2 * _SPLIT_TEXTS // len(SENTENCES) + 1)
+             for s in SENTENCES]  # fmt: skip
+    split = BatchEmbedder._embed(provider, texts)
+    whole = provider.embed(texts)
+    assert split.shape == whole.shape
+    assert ((split * whole).sum(axis=1)).min() >= 0.99999

@@ -28,9 +28,6 @@ import numpy as np
 import numpy.typing as npt
 from memory_core import (
     ConfigurationError,
-    DuplicateStepError,
-    EmbeddingModelInfo,
-    EmbeddingRecord,
     Episode,
     EpisodeFilter,
     EpisodeNotFoundError,
@@ -38,7 +35,6 @@ from memory_core import (
     EpisodeStateError,
     EpisodeSummary,
     ExecutionStep,
-    Extraction,
     Heuristic,
     InvalidInputError,
     MemoryConfig,
@@ -46,17 +42,24 @@ from memory_core import (
     Pattern,
     PatternFilter,
     PatternNotFoundError,
-    SearchHit,
     StorageError,
+)
+from memory_core.errors import DuplicateStepError
+from memory_core.models import (
+    EmbeddingModelInfo,
+    EmbeddingRecord,
+    Extraction,
+    SearchHit,
     StorageStats,
 )
 from memory_core.protocols import FloatArray, number_steps
 from memory_core.security import database_key
 from memory_core.text import terms
 
+from memory_storage_turso._ann import ANN_MIN_ROWS
 from memory_storage_turso._codec import decode_cursor, encode_cursor, ts
 from memory_storage_turso._connection import Database, Tx
-from memory_storage_turso._episode_json import dump_episode, load_episode
+from memory_storage_turso._episode_json import dump_episode, load_episode, load_summary
 from memory_storage_turso._filters import episode_where, pattern_where
 from memory_storage_turso._fts import MAX_ITEM, match_expression, pattern_text
 from memory_storage_turso._lexical import (
@@ -96,13 +99,20 @@ class LibSQLStorage:
         busy_timeout_ms: how long a transaction may wait for another process's lock.
         synchronous: ``PRAGMA synchronous`` of a local file (``NORMAL``: durable against
             process crashes; ``FULL``: also against power loss).
+        ann_min_rows: vectors of one (tenant, model) from which search goes through the
+            approximate graph (``_ann.py``) instead of the exact scan.
     """
 
     name: ClassVar[str] = "libsql"
     schemes: ClassVar[tuple[str, ...]] = SCHEMES
 
     def __init__(
-        self, target: Target, *, busy_timeout_ms: int = 5_000, synchronous: str = "NORMAL"
+        self,
+        target: Target,
+        *,
+        busy_timeout_ms: int = 5_000,
+        synchronous: str = "NORMAL",
+        ann_min_rows: int = ANN_MIN_ROWS,
     ) -> None:
         self._target = target
         self._db = Database(target, busy_timeout_ms, synchronous)
@@ -114,8 +124,13 @@ class LibSQLStorage:
         except BaseException:
             self._db.close()
             raise
-        self._vectors = VectorIndex()
+        local = target.is_local and target.database != ":memory:"
+        # No graph file beside an encrypted database: it would hold its vectors in clear.
+        persist = Path(target.database) if local and target.encryption_key is None else None
+        self._vectors = VectorIndex(persist, ann_min_rows)
         self._lexical = LexicalIndex()
+        self._allowed: tuple[tuple[Any, ...], int, npt.NDArray[np.int64]] | None = None
+        """The last filter's matching pks: (tenant, where, params), tenant generation, pks."""
 
     @classmethod
     def from_url(cls, url: str, config: MemoryConfig) -> LibSQLStorage:
@@ -264,8 +279,7 @@ class LibSQLStorage:
 
     @staticmethod
     def _summary(data: str, step_count: int) -> EpisodeSummary:
-        summary = load_episode(data).summary()
-        return summary.model_copy(update={"step_count": step_count})
+        return load_summary(data, step_count)
 
     # -- episodes --------------------------------------------------------------------
     def create_episode(self, episode: Episode) -> None:
@@ -705,17 +719,33 @@ class LibSQLStorage:
             for eid, item, score, held in self._db.read(op)
         ]
 
-    @staticmethod
-    def _allowed_pks(tx: Tx, tenant: str, where: str, params: list[Any]) -> npt.NDArray[np.int64]:
+    def _allowed_pks(
+        self, tx: Tx, tenant: str, where: str, params: list[Any]
+    ) -> npt.NDArray[np.int64]:
         """Pks of the tenant's episodes matching a filter, as one aggregated row (the
-        binding costs ~3 µs per result row; thousands of allowed episodes are common)."""
+        binding costs ~3 µs per result row; thousands of allowed episodes are common).
+
+        Both search channels of one query ask for the same filter: the last answer is
+        kept with the tenant's write generation (bumped in the transaction of every write
+        to the tenant's episodes, by any process), so the second channel reads one row
+        instead of running the filter again."""
+        row = tx.one("SELECT generation FROM tenants WHERE tenant = ?", (tenant,))
+        generation = int(row[0]) if row else 0
+        key = (tenant, where, *params)
+        known = self._allowed
+        if known is not None and known[0] == key and known[1] == generation:
+            return known[2]
         row = tx.one(
             f"SELECT group_concat(e.pk) FROM episodes e WHERE e.tenant = ? AND {where}",
             (tenant, *params),
         )
         if row is None or row[0] is None:
-            return np.empty(0, np.int64)
-        return np.fromstring(str(row[0]), dtype=np.int64, sep=",")
+            pks = np.empty(0, np.int64)
+        else:
+            pks = np.fromstring(str(row[0]), dtype=np.int64, sep=",")
+        pks.setflags(write=False)  # shared by the channels: nobody may change it
+        self._allowed = (key, generation, pks)
+        return pks
 
     def warm(self, tenant: str | None = None) -> dict[str, Any]:
         """Load the in-process search indexes now instead of on the first search: the
@@ -773,11 +803,11 @@ class LibSQLStorage:
                     field="vector",
                     limit=dim,
                 )
-            matrix = self._vectors.refreshed(tx, tenant, model_id, dim)
+            entry = self._vectors.refreshed(tx, tenant, model_id, dim)
             allowed = None
             if not filters.is_empty():
                 allowed = self._allowed_pks(tx, tenant, where, params)
-            top = matrix.top_k(query, limit, allowed)
+            top = self._vectors.search(tx, entry, model_id, query, limit, allowed)
             if not top:
                 return []
             ids: dict[int, str] = dict(
@@ -797,25 +827,35 @@ class LibSQLStorage:
     def _check_embeddings(records: Sequence[EmbeddingRecord], field: str) -> None:
         dims: dict[str, int] = {}
         for i, record in enumerate(records):
-            where = f"{field}[{i}]"
             if not record.model_id:
-                raise InvalidInputError("model_id must not be empty", field=f"{where}.model_id")
+                raise InvalidInputError(
+                    "model_id must not be empty", field=f"{field}[{i}].model_id"
+                )
             if record.item > MAX_ITEM:
                 raise InvalidInputError(
                     f"item {record.item} is over the limit {MAX_ITEM}",
-                    field=f"{where}.item",
+                    field=f"{field}[{i}].item",
                     limit=MAX_ITEM,
                 )
-            if len(record.vector) == 0:  # a list, or a row of an embedder's matrix
-                raise InvalidInputError("vector must not be empty", field=f"{where}.vector")
-            if not np.isfinite(np.asarray(record.vector)).all():
-                raise InvalidInputError("vector contains NaN or infinity", field=f"{where}.vector")
-            dim = dims.setdefault(record.model_id, record.dimension)
-            if dim != record.dimension:
+            size = len(record.vector)  # a list, or a row of an embedder's matrix
+            if size == 0:
+                raise InvalidInputError("vector must not be empty", field=f"{field}[{i}].vector")
+            dim = dims.setdefault(record.model_id, size)
+            if dim != size:
                 raise InvalidInputError(
                     f"{record.model_id} vectors must all have {dim} dimensions",
-                    field=f"{where}.vector",
+                    field=f"{field}[{i}].vector",
                     limit=dim,
+                )
+        # One finiteness test for the whole batch (a bulk import passes thousands); the
+        # loop below only runs to name the bad vector.
+        same = len(set(dims.values())) == 1
+        if same and np.isfinite(np.asarray([r.vector for r in records], np.float64)).all():
+            return
+        for i, record in enumerate(records):
+            if not np.isfinite(np.asarray(record.vector, dtype=np.float64)).all():
+                raise InvalidInputError(
+                    "vector contains NaN or infinity", field=f"{field}[{i}].vector"
                 )
 
     @staticmethod
@@ -1004,11 +1044,13 @@ class LibSQLStorage:
             )
         } if fresh_ids else {}  # fmt: skip
         sources: dict[int, list[UUID]] = {}
+        before: dict[int, list[UUID]] = {}  # the source rows as stored, per pattern pk
         for incoming in patterns:
             known = by_key.get(incoming.key)
             if known is not None:
                 pk, seen = known
                 stored = seen if isinstance(seen, Pattern) else Pattern.model_validate_json(seen)
+                before.setdefault(pk, stored.episode_ids)
                 pattern = stored.merged_with(incoming, now)
                 self._save_pattern(tx, pk, pattern)
             else:
@@ -1033,6 +1075,7 @@ class LibSQLStorage:
                 )
                 assert inserted is not None
                 pk = int(inserted[0])
+                before[pk] = []  # nothing stored yet, even if the key comes again below
                 id_keys[str(pattern.id)] = pattern.key
                 text = pattern_text(pattern)
                 if text:
@@ -1040,13 +1083,21 @@ class LibSQLStorage:
             by_key[pattern.key] = (pk, pattern)
             sources[pk] = pattern.episode_ids
             out.append(pattern)
-        tx.run(
-            "DELETE FROM pattern_sources WHERE pattern_pk IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(sources)),),
-        )
+        # The rows mirror each pattern's ``episode_ids`` (every write keeps them equal), so
+        # only the difference is written: a merge adds a source or two and drops as many,
+        # where rewriting all of them cost up to 50 rows per pattern per write.
+        gone: list[tuple[int, str]] = []
+        added: list[tuple[int, str, str]] = []
+        for pk, ids in sources.items():
+            old = {str(i) for i in before.get(pk, ())}
+            new = [str(i) for i in ids]
+            gone += [(pk, i) for i in old.difference(new)]
+            added += [(pk, tenant, i) for i in new if i not in old]
+        tx.many("DELETE FROM pattern_sources WHERE pattern_pk = ? AND episode_id = ?", gone)
         tx.many(
-            "INSERT INTO pattern_sources (pattern_pk, tenant, episode_id) VALUES (?, ?, ?)",
-            [(pk, tenant, str(i)) for pk, ids in sources.items() for i in ids],
+            "INSERT OR IGNORE INTO pattern_sources (pattern_pk, tenant, episode_id) "
+            "VALUES (?, ?, ?)",
+            added,
         )
         return out
 
@@ -1079,43 +1130,49 @@ class LibSQLStorage:
                 )
 
         def op(tx: Tx) -> None:
-            for i, p in enumerate(patterns):
-                row = tx.one(
-                    "SELECT pk, key FROM patterns WHERE tenant = ? AND id = ?", (tenant, str(p.id))
-                )
-                if row is None:
-                    continue
-                if row[1] != p.key:
-                    raise InvalidInputError(
-                        "a pattern's key cannot change", field=f"patterns[{i}].key"
-                    )
-                pk = int(row[0])
-                self._save_pattern(tx, pk, p)
-                tx.run("DELETE FROM pattern_fts WHERE rowid = ?", (pk,))
-                text = pattern_text(p)
-                if text:
-                    tx.run("INSERT INTO pattern_fts (rowid, text) VALUES (?, ?)", (pk, text))
-                tx.run("DELETE FROM pattern_sources WHERE pattern_pk = ?", (pk,))
-                tx.many(
-                    "INSERT INTO pattern_sources (pattern_pk, tenant, episode_id) VALUES (?, ?, ?)",
-                    [(pk, tenant, str(e)) for e in p.episode_ids],
-                )
-            for pid in delete_patterns:
-                row = tx.one(
-                    "SELECT pk FROM patterns WHERE tenant = ? AND id = ?", (tenant, str(pid))
-                )
-                if row is None:
-                    continue
-                pk = int(row[0])
-                tx.run("DELETE FROM pattern_fts WHERE rowid = ?", (pk,))
-                tx.run("DELETE FROM pattern_sources WHERE pattern_pk = ?", (pk,))
-                tx.run("DELETE FROM pattern_usage WHERE pattern_pk = ?", (pk,))
-                tx.run("DELETE FROM patterns WHERE pk = ?", (pk,))
-            for hid in delete_heuristics:
-                tx.run("DELETE FROM heuristics WHERE tenant = ? AND id = ?", (tenant, str(hid)))
+            self._replace(tx, tenant, patterns, delete_patterns, delete_heuristics)
             self._bump(tx, tenant)
 
         self._db.write(op)
+
+    def _replace(
+        self,
+        tx: Tx,
+        tenant: str,
+        patterns: Sequence[Pattern],
+        delete_patterns: Sequence[UUID],
+        delete_heuristics: Sequence[UUID],
+    ) -> None:
+        for i, p in enumerate(patterns):
+            row = tx.one(
+                "SELECT pk, key FROM patterns WHERE tenant = ? AND id = ?", (tenant, str(p.id))
+            )
+            if row is None:
+                continue
+            if row[1] != p.key:
+                raise InvalidInputError("a pattern's key cannot change", field=f"patterns[{i}].key")
+            pk = int(row[0])
+            self._save_pattern(tx, pk, p)
+            tx.run("DELETE FROM pattern_fts WHERE rowid = ?", (pk,))
+            text = pattern_text(p)
+            if text:
+                tx.run("INSERT INTO pattern_fts (rowid, text) VALUES (?, ?)", (pk, text))
+            tx.run("DELETE FROM pattern_sources WHERE pattern_pk = ?", (pk,))
+            tx.many(
+                "INSERT INTO pattern_sources (pattern_pk, tenant, episode_id) VALUES (?, ?, ?)",
+                [(pk, tenant, str(e)) for e in p.episode_ids],
+            )
+        for pid in delete_patterns:
+            row = tx.one("SELECT pk FROM patterns WHERE tenant = ? AND id = ?", (tenant, str(pid)))
+            if row is None:
+                continue
+            pk = int(row[0])
+            tx.run("DELETE FROM pattern_fts WHERE rowid = ?", (pk,))
+            tx.run("DELETE FROM pattern_sources WHERE pattern_pk = ?", (pk,))
+            tx.run("DELETE FROM pattern_usage WHERE pattern_pk = ?", (pk,))
+            tx.run("DELETE FROM patterns WHERE pk = ?", (pk,))
+        for hid in delete_heuristics:
+            tx.run("DELETE FROM heuristics WHERE tenant = ? AND id = ?", (tenant, str(hid)))
 
     def get_pattern(self, tenant: str, pattern_id: UUID) -> Pattern | None:
         row = self._db.read(
@@ -1272,29 +1329,45 @@ class LibSQLStorage:
         episode_id: UUID | None = None,
         related_id: UUID | None = None,
     ) -> None:
-        try:
-            text = json.dumps(data, ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"record data is not JSON: {exc}", field="data") from exc
+        text = self._record_json(data)
 
         def op(tx: Tx) -> None:
-            tx.run(
-                "INSERT INTO records (tenant, kind, id, episode_id, related_id, data) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, kind, id) DO UPDATE SET "
-                "episode_id = excluded.episode_id, related_id = excluded.related_id, "
-                "data = excluded.data",
-                (
-                    tenant,
-                    kind,
-                    record_id,
-                    str(episode_id) if episode_id else None,
-                    str(related_id) if related_id else None,
-                    text,
-                ),
-            )
+            self._put_record(tx, tenant, kind, record_id, text, episode_id, related_id)
             self._bump(tx, tenant)
 
         self._db.write(op)
+
+    @staticmethod
+    def _record_json(data: dict[str, Any]) -> str:
+        try:
+            return json.dumps(data, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"record data is not JSON: {exc}", field="data") from exc
+
+    @staticmethod
+    def _put_record(
+        tx: Tx,
+        tenant: str,
+        kind: str,
+        record_id: str,
+        text: str,
+        episode_id: UUID | None,
+        related_id: UUID | None,
+    ) -> None:
+        tx.run(
+            "INSERT INTO records (tenant, kind, id, episode_id, related_id, data) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, kind, id) DO UPDATE SET "
+            "episode_id = excluded.episode_id, related_id = excluded.related_id, "
+            "data = excluded.data",
+            (
+                tenant,
+                kind,
+                record_id,
+                str(episode_id) if episode_id else None,
+                str(related_id) if related_id else None,
+                text,
+            ),
+        )
 
     def get_record(self, tenant: str, kind: str, record_id: str) -> dict[str, Any] | None:
         row = self._db.read(
@@ -1361,6 +1434,61 @@ class LibSQLStorage:
             self._write_tags(tx, tenant, pk, episode.context.tags)
             self._bump(tx, tenant)
             return episode.model_copy(update={"steps": self._load_steps(tx, pk)})
+
+        return self._db.write(op)
+
+    def correct_episode(
+        self,
+        episode: Episode,
+        extraction: Extraction,
+        *,
+        replace_patterns: Sequence[Pattern] = (),
+        delete_patterns: Sequence[UUID] = (),
+        delete_heuristics: Sequence[UUID] = (),
+        record: tuple[str, str, dict[str, Any]] | None = None,
+    ) -> Episode:
+        """See ``RecordStore.correct_episode``: one write transaction (``update_episode``
+        used to delete and re-create the episode, which a crash could cut in half)."""
+        tenant = episode.tenant
+        if episode.outcome is None:
+            raise InvalidInputError("a corrected episode needs an outcome", field="outcome")
+        for i, p in enumerate(replace_patterns):
+            if p.tenant != tenant:
+                raise InvalidInputError(
+                    f"replace_patterns[{i}] belongs to tenant {p.tenant!r}, not {tenant!r}",
+                    field=f"replace_patterns[{i}].tenant",
+                )
+        self._check_extraction(tenant, extraction)
+        text = None if record is None else self._record_json(record[2])
+
+        def op(tx: Tx) -> Episode:
+            pk, status, pending, version, data, _ = self._episode_row(tx, tenant, episode.id)
+            if status == "in_progress":
+                raise EpisodeStateError(f"episode {episode.id} is not completed")
+            if pending:
+                raise EpisodeStateError(f"episode {episode.id} has a pending extraction")
+            assert episode.outcome is not None
+            stored = load_episode(data).model_copy(
+                update={
+                    "outcome": episode.outcome,
+                    "reward": episode.reward,
+                    "reflection": episode.reflection,
+                    "metadata": episode.metadata,
+                    "pattern_ids": list(episode.pattern_ids),
+                    "version": int(version) + 1,
+                    "updated_at": _now(),
+                }
+            )
+            tx.run(
+                "UPDATE episodes SET outcome = ?, version = ?, data = ? WHERE pk = ?",
+                (episode.outcome.type.value, stored.version, dump_episode(stored), pk),
+            )
+            self._replace(tx, tenant, replace_patterns, delete_patterns, delete_heuristics)
+            self._write_extraction(tx, tenant, extraction)
+            if record is not None and text is not None:
+                self._put_record(tx, tenant, record[0], record[1], text, None, None)
+            self._bump(tx, tenant)
+            return stored.model_copy(update={"steps": self._load_steps(tx, pk)})
 
         return self._db.write(op)
 

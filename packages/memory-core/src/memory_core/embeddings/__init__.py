@@ -3,16 +3,18 @@
 ``provider_from_config`` reads ``embedding_provider``:
 
 * ``auto`` (default): ``openai`` when ``OPENAI_API_KEY`` is set, else ``transformer`` when
-  its weights are installed (the server's default install has them), else ``local``; the
-  choice is logged;
+  its weights are installed (the server's default install has them), else ``local`` when
+  its readers are (``selfmem-core[local]``), else ``none``; the choice is logged;
 * ``transformer``: all-MiniLM-L6-v2 on onnxruntime, or numpy without it (offline, no
   torch; weights from ``selfmem-embeddings-minilm``, ``pip install
   'selfmem-core[transformer]'``). It bridges paraphrases the static model cannot; its
   cost (≈4 ms a text) stays off the write path: vectors are written by the background
   ``EmbeddingWorker`` after the episode is acknowledged;
-* ``local``: the bundled static model (offline, numpy only; the light fallback, chosen
-  by ``auto`` when the transformer's weights are not installed);
-* ``openai``: any OpenAI-compatible ``/embeddings`` endpoint;
+* ``local``: the bundled static model (offline, numpy + ``tokenizers`` + ``safetensors``,
+  ``pip install 'selfmem-core[local]'``; the light fallback, chosen by ``auto`` when the
+  transformer's weights are not installed);
+* ``openai``: any OpenAI-compatible ``/embeddings`` endpoint (``selfmem-core[openai]``:
+  httpx);
 * ``none``: no embeddings; retrieval is lexical + context only;
 * any other name: a plugin registered under the ``memory_core.embeddings`` entry point.
 
@@ -64,7 +66,9 @@ def resolve_provider_name(config: MemoryConfig) -> str:
     key = config.openai_api_key
     if key is not None and key.get_secret_value():
         return "openai"
-    return "transformer" if TransformerEmbeddingProvider.available() else "local"
+    if TransformerEmbeddingProvider.available():
+        return "transformer"
+    return "local" if StaticEmbeddingProvider.available() else "none"
 
 
 def provider_from_config(config: MemoryConfig) -> EmbeddingProvider | None:
@@ -76,6 +80,8 @@ def provider_from_config(config: MemoryConfig) -> EmbeddingProvider | None:
             "transformer": "the all-MiniLM-L6-v2 weights are installed",
             "local": "the transformer's weights (selfmem-embeddings-minilm) are not "
             "installed; the light static model is used",
+            "none": "no local model can be read (pip install 'selfmem-core[local]' or "
+            "'[transformer]'); retrieval is lexical and context only",
         }[name]
         logger.info(
             "embedding provider auto-selected",

@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
 import numpy as np
 import numpy.typing as npt
 from pydantic import SecretStr
@@ -33,6 +32,8 @@ from memory_core._errors import ConfigurationError, EmbeddingError, InvalidInput
 from memory_core.embeddings._input import check_texts
 
 if TYPE_CHECKING:
+    import httpx
+
     from memory_core._config import MemoryConfig
 
 __all__ = ["DEFAULT_OPENAI_BASE_URL", "DEFAULT_OPENAI_MODEL", "OpenAIEmbeddingProvider"]
@@ -54,6 +55,17 @@ KNOWN_DIMENSIONS = {
 # As the official SDKs: timeouts, lock conflicts, rate limits and any server error.
 _RETRY_STATUS = frozenset({408, 409, 429})
 _MESSAGE_LIMIT = 500
+
+
+def _httpx() -> Any:
+    """httpx, an optional dependency (``selfmem-core[openai]``; the server has it)."""
+    try:
+        import httpx
+    except ModuleNotFoundError:
+        raise EmbeddingError(
+            "the openai embedding provider needs httpx: pip install 'selfmem-core[openai]'"
+        ) from None
+    return httpx
 
 
 class OpenAIEmbeddingProvider:
@@ -122,6 +134,7 @@ class OpenAIEmbeddingProvider:
         self._max_retry_after = max_retry_after
         self._max_input_chars = max_input_chars
         self._dimension = dimension if dimension is not None else KNOWN_DIMENSIONS.get(model)
+        self._httpx = _httpx()  # fails here, at configuration, when httpx is missing
         self._transport = transport
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -208,7 +221,7 @@ class OpenAIEmbeddingProvider:
                 if self._api_key is not None:
                     # httpx masks Authorization in reprs of headers and requests.
                     headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
-                self._client = httpx.Client(
+                self._client = self._httpx.Client(
                     headers=headers, timeout=self._timeout, transport=self._transport
                 )
             return self._client
@@ -238,7 +251,7 @@ class OpenAIEmbeddingProvider:
             self._reload_key(client)
             try:
                 response = client.post(self._url, json=body)
-            except httpx.TransportError as exc:
+            except self._httpx.TransportError as exc:
                 if attempt >= self._max_retries:
                     raise EmbeddingError(
                         f"embedding request to {self._url} failed after {attempt + 1} attempts: "

@@ -34,6 +34,7 @@ import numpy.typing as npt
 from memory_core._errors import EmbeddingError
 from memory_core.embeddings._input import check_texts
 from memory_core.embeddings._onnx import OnnxEncoder, onnxruntime_available
+from memory_core.embeddings._readers import model_readers, readers_available
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -149,7 +150,7 @@ class TransformerEmbeddingProvider:
     @classmethod
     def available(cls) -> bool:
         """Whether the default model's weights are installed (``auto`` prefers it then)."""
-        return DEFAULT_TRANSFORMER in installed_transformer_models()
+        return readers_available() and DEFAULT_TRANSFORMER in installed_transformer_models()
 
     # -- EmbeddingProvider ---------------------------------------------------------------
     @property
@@ -163,6 +164,13 @@ class TransformerEmbeddingProvider:
     @property
     def path(self) -> Path:
         return self._path
+
+    @property
+    def parallel_batches(self) -> int:
+        """Concurrent ``embed`` calls worth making for bulk work (``_bulk_embed``):
+        onnxruntime leaves the GIL and runs each call on one thread, so a bulk import
+        can use every core; numpy's thread limit is process-wide, so one."""
+        return min(2, os.cpu_count() or 1) if self._engine == "onnxruntime" else 1
 
     @property
     def engine(self) -> str:
@@ -214,8 +222,7 @@ class TransformerEmbeddingProvider:
             return self._encoder
 
     def _load(self) -> _Loaded:
-        from safetensors.numpy import load_file
-        from tokenizers import Tokenizer
+        Tokenizer, load_file = model_readers("transformer")
 
         try:
             tokenizer = Tokenizer.from_file(str(self._path / "tokenizer.json"))

@@ -9,13 +9,39 @@ from __future__ import annotations
 
 import base64
 import os
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
+from memory_core._errors import ConfigurationError
 from memory_core.security._errors import DecryptionError
 
-__all__ = ["FIELD_PREFIX", "b64d", "b64e", "new_data_key", "open_sealed", "seal"]
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+__all__ = [
+    "FIELD_PREFIX",
+    "b64d",
+    "b64e",
+    "new_data_key",
+    "open_sealed",
+    "require_cryptography",
+    "seal",
+]
+
+NEEDS_CRYPTOGRAPHY = (
+    "encryption (sensitive episodes, cache sealing) needs the cryptography package: "
+    "pip install 'selfmem-core[encryption]' (the server and the cache plugins have it)"
+)
+
+
+def require_cryptography() -> type[AESGCM]:
+    """AES-GCM from ``cryptography``, an optional dependency (``[encryption]``), or a
+    ``ConfigurationError`` that says what to install."""
+    try:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    except ModuleNotFoundError:
+        raise ConfigurationError(NEEDS_CRYPTOGRAPHY, key="MEMORY_ENCRYPTION_KEYS") from None
+    return AESGCM
+
 
 NONCE_BYTES = 12
 FIELD_PREFIX = "menc1:"
@@ -23,19 +49,22 @@ FIELD_PREFIX = "menc1:"
 
 
 def new_data_key() -> bytes:
-    return AESGCM.generate_key(bit_length=256)
+    return require_cryptography().generate_key(bit_length=256)
 
 
 def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
     nonce = os.urandom(NONCE_BYTES)
-    return nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+    return nonce + require_cryptography()(key).encrypt(nonce, plaintext, aad)
 
 
 def open_sealed(key: bytes, blob: bytes, aad: bytes, *, key_id: str | None = None) -> bytes:
     if len(blob) < NONCE_BYTES + 16:
         raise DecryptionError("sealed value is truncated", key_id=key_id)
+    aesgcm = require_cryptography()
+    from cryptography.exceptions import InvalidTag
+
     try:
-        return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
+        return aesgcm(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
     except InvalidTag:
         raise DecryptionError(
             "sealed value failed authentication (wrong key or modified data)", key_id=key_id

@@ -47,7 +47,6 @@ from uuid import UUID
 
 from memory_core._errors import ConfigurationError, InvalidInputError
 from memory_core._models import (
-    EmbeddingModelInfo,
     EmbeddingRecord,
     Episode,
     EpisodeFilter,
@@ -55,18 +54,14 @@ from memory_core._models import (
     EpisodeSummary,
     ExecutionStep,
     Extraction,
-    Heuristic,
     Pattern,
-    PatternFilter,
     PatternKind,
     Reflection,
-    SearchHit,
     StepResult,
-    StorageStats,
     TaskOutcome,
     utcnow,
 )
-from memory_core._protocols import FloatArray, RecordStore, StorageBackend
+from memory_core._protocols import RecordStore, StorageBackend
 from memory_core.extraction import extract_patterns
 from memory_core.security._crypto import (
     FIELD_PREFIX,
@@ -79,6 +74,7 @@ from memory_core.security._crypto import (
 from memory_core.security._errors import DecryptionError
 from memory_core.security._keyring import Keyring
 from memory_core.security._system import DEK_KIND, ENCRYPTED_TENANT_KIND, SYSTEM_TENANT
+from memory_core.storage.forwarding import ForwardingStorage
 
 if TYPE_CHECKING:
     from memory_core._config import MemoryConfig
@@ -117,7 +113,7 @@ def structural_patterns(patterns: Iterable[Pattern]) -> list[Pattern]:
     return out
 
 
-class EncryptedStorage:
+class EncryptedStorage(ForwardingStorage):
     """A ``StorageBackend`` (and ``RecordStore``) wrapper; see the module docstring.
 
     Args:
@@ -126,6 +122,11 @@ class EncryptedStorage:
             ``ConfigurationError`` and sealed reads raise ``DecryptionError``).
         sensitive_tenants: tenants whose every episode is sensitive; ``"*"`` for all.
         key_cache_size: unwrapped data keys kept in process memory (LRU).
+
+    Only the calls that carry episode text are overridden; the rest (counts, patterns,
+    records, embeddings bookkeeping) go to ``inner`` unchanged (``ForwardingStorage``).
+    ``missing_embeddings`` lists sensitive episodes too (they never get a vector): the
+    embedding worker skips them, and ``after`` moves past them.
     """
 
     encrypts = True
@@ -156,6 +157,12 @@ class EncryptedStorage:
     @property
     def records(self) -> RecordStore:
         return cast(RecordStore, self.inner)
+
+    def _backend(self, tenant: str) -> StorageBackend:
+        return self.inner
+
+    def _whole(self) -> StorageBackend:
+        return self.inner
 
     # -- policy ------------------------------------------------------------------------
     def tenant_is_sensitive(self, tenant: str) -> bool:
@@ -348,10 +355,6 @@ class EncryptedStorage:
             self._keys.clear()
         self.inner.close()
 
-    @property
-    def schema_version(self) -> int:
-        return self.inner.schema_version
-
     def health(self) -> dict[str, Any]:
         detail = dict(self.inner.health())
         detail["encryption"] = {
@@ -443,9 +446,6 @@ class EncryptedStorage:
         page = self.inner.list_episodes(tenant, filters, limit, cursor)
         return page.model_copy(update={"items": [self._open_summary(s) for s in page.items]})
 
-    def count_episodes(self, tenant: str, filters: EpisodeFilter) -> int:
-        return self.inner.count_episodes(tenant, filters)
-
     def complete_episode(self, episode: Episode, extraction: Extraction | None) -> None:
         key = self._data_key(episode.tenant, episode.id)
         if key is None:
@@ -471,123 +471,58 @@ class EncryptedStorage:
             extraction = self._sensitive_extraction(episode, extraction)
         self.inner.apply_extraction(tenant, episode_id, extraction)
 
-    def pending_extractions(self, limit: int = 100) -> list[tuple[str, UUID]]:
-        return self.inner.pending_extractions(limit)
-
     def delete_episode(self, tenant: str, episode_id: UUID) -> bool:
         existed = self.inner.delete_episode(tenant, episode_id)
         self._forget(tenant, episode_id)
         return existed
 
     # -- search ------------------------------------------------------------------------
-    def lexical_search(
-        self, tenant: str, query: str, limit: int, filters: EpisodeFilter
-    ) -> list[SearchHit]:
-        return self.inner.lexical_search(tenant, query, limit, filters)
-
-    def vector_search(
-        self, tenant: str, model_id: str, vector: FloatArray, limit: int, filters: EpisodeFilter
-    ) -> list[SearchHit]:
-        return self.inner.vector_search(tenant, model_id, vector, limit, filters)
-
     def put_embeddings(self, tenant: str, records: Sequence[EmbeddingRecord]) -> None:
         kept = [r for r in records if not self.is_sensitive(tenant, r.episode_id)]
         if kept or not records:
             self.inner.put_embeddings(tenant, kept)
 
-    def embedding_models(self) -> list[EmbeddingModelInfo]:
-        return self.inner.embedding_models()
-
-    def delete_embeddings(self, model_id: str) -> int:
-        return self.inner.delete_embeddings(model_id)
-
-    def missing_embeddings(
-        self, model_id: str, limit: int = 100, after: tuple[str, UUID] | None = None
-    ) -> list[tuple[str, UUID]]:
-        # Sensitive episodes are listed too (they never get a vector); the embedding
-        # worker skips them, and ``after`` moves past them.
-        return self.inner.missing_embeddings(model_id, limit, after)
-
-    # -- patterns and heuristics -------------------------------------------------------
-    def upsert_patterns(self, tenant: str, patterns: Sequence[Pattern]) -> list[Pattern]:
-        return self.inner.upsert_patterns(tenant, patterns)
-
-    def get_pattern(self, tenant: str, pattern_id: UUID) -> Pattern | None:
-        return self.inner.get_pattern(tenant, pattern_id)
-
-    def get_patterns(self, tenant: str, pattern_ids: Sequence[UUID]) -> list[Pattern]:
-        return self.inner.get_patterns(tenant, pattern_ids)
-
-    def list_patterns(self, tenant: str, filters: PatternFilter, limit: int) -> list[Pattern]:
-        return self.inner.list_patterns(tenant, filters, limit)
-
-    def search_patterns(
-        self, tenant: str, query: str, limit: int, filters: PatternFilter
-    ) -> list[tuple[Pattern, float]]:
-        return self.inner.search_patterns(tenant, query, limit, filters)
-
-    def pattern_usage_history(self, tenant: str, pattern_id: UUID, limit: int) -> list[bool]:
-        return self.inner.pattern_usage_history(tenant, pattern_id, limit)
-
-    def record_pattern_usage(
-        self, tenant: str, pattern_id: UUID, episode_id: UUID, success: bool
-    ) -> Pattern:
-        return self.inner.record_pattern_usage(tenant, pattern_id, episode_id, success)
-
-    def upsert_heuristics(self, tenant: str, heuristics: Sequence[Heuristic]) -> None:
-        self.inner.upsert_heuristics(tenant, heuristics)
-
-    def list_heuristics(
-        self, tenant: str, limit: int, min_confidence: float = 0.0
-    ) -> list[Heuristic]:
-        return self.inner.list_heuristics(tenant, limit, min_confidence)
-
     # -- records -----------------------------------------------------------------------
-    def put_record(
-        self,
-        tenant: str,
-        kind: str,
-        record_id: str,
-        data: dict[str, Any],
-        *,
-        episode_id: UUID | None = None,
-        related_id: UUID | None = None,
-    ) -> None:
-        self.records.put_record(
-            tenant, kind, record_id, data, episode_id=episode_id, related_id=related_id
-        )
-
-    def get_record(self, tenant: str, kind: str, record_id: str) -> dict[str, Any] | None:
-        return self.records.get_record(tenant, kind, record_id)
-
-    def list_records(
-        self,
-        tenant: str,
-        kind: str,
-        *,
-        episode_id: UUID | None = None,
-        limit: int = 100,
-        after_seq: int = 0,
-    ) -> list[tuple[int, str, dict[str, Any]]]:
-        return self.records.list_records(
-            tenant, kind, episode_id=episode_id, limit=limit, after_seq=after_seq
-        )
-
-    def delete_record(self, tenant: str, kind: str, record_id: str) -> bool:
-        return self.records.delete_record(tenant, kind, record_id)
-
     def update_episode_tags(self, tenant: str, episode_id: UUID, tags: Sequence[str]) -> Episode:
         ep = self._open_episode(self.records.update_episode_tags(tenant, episode_id, tags))
         assert ep is not None
         return ep
 
-    # -- operations --------------------------------------------------------------------
-    def stats(self, tenant: str | None = None) -> StorageStats:
-        return self.inner.stats(tenant)
+    def correct_episode(
+        self,
+        episode: Episode,
+        extraction: Extraction,
+        *,
+        replace_patterns: Sequence[Pattern] = (),
+        delete_patterns: Sequence[UUID] = (),
+        delete_heuristics: Sequence[UUID] = (),
+        record: tuple[str, str, dict[str, Any]] | None = None,
+    ) -> Episode:
+        """Sealed as ``complete_episode`` seals (never passed through in clear text)."""
+        key = self._data_key(episode.tenant, episode.id)
+        sealed = episode
+        if key is not None:
+            kept = (
+                {p.id for p in structural_patterns(extract_patterns(episode, episode.outcome))}
+                if episode.outcome
+                else set()
+            )
+            sealed = self._seal_episode(key, episode)
+            sealed.pattern_ids = [i for i in episode.pattern_ids if i in kept]
+            extraction = self._sensitive_extraction(episode, extraction)
+        out = self.records.correct_episode(
+            sealed,
+            extraction,
+            replace_patterns=replace_patterns,
+            delete_patterns=delete_patterns,
+            delete_heuristics=delete_heuristics,
+            record=record,
+        )
+        opened = self._open_episode(out)
+        assert opened is not None
+        return opened
 
-    def generation(self, tenant: str) -> int:
-        return self.inner.generation(tenant)
-
+    # -- optional capabilities -----------------------------------------------------------
     def __getattr__(self, name: str) -> Any:
         """Operator extensions (``integrity_check``, ``vacuum``, ``backup``...) pass through."""
         if name.startswith("_") or name == "inner":

@@ -7,12 +7,12 @@ Records kinds used (``RecordStore``): ``tag`` (last use per tag), ``relationship
 and ``recommendation_feedback`` (naming their episode, so erasing it removes them).
 """
 
+from memory_core._exports import claim
 from memory_core.workflow._errors import (
     CheckpointNotFoundError,
     RelationshipCycleError,
     RelationshipNotFoundError,
 )
-from memory_core.workflow._mixin import WorkflowMixin
 from memory_core.workflow._models import (
     ACYCLIC_TYPES,
     Checkpoint,
@@ -64,5 +64,6 @@ __all__ = [
     "ResumeResult",
     "TagStat",
     "TopologicalOrder",
-    "WorkflowMixin",
 ]
+
+claim(__name__, __all__, globals())

@@ -32,7 +32,8 @@ from memory_core.workflow._models import (
 )
 
 if TYPE_CHECKING:
-    from memory_core.workflow._host import MemoryHost
+    from memory_core.workflow._context import WorkflowContext
+    from memory_core.workflow._relationships import Relationships
 
 CHECKPOINT_KIND = "checkpoint"
 RECENT_STEPS = 12
@@ -41,34 +42,29 @@ TEXT_CHARS = 160
 _MAX_ID = 64
 
 
-class CheckpointsMixin:
-    """Checkpoint and hand-off methods of ``SelfLearningMemory``."""
+class Checkpoints:
+    """Checkpoints and hand-off packs (``SelfLearningMemory`` delegates)."""
+
+    def __init__(self, c: WorkflowContext, relationships: Relationships) -> None:
+        self._c = c
+        self._relationships = relationships  # a resumed episode ``follows`` the old one
 
     def checkpoint_episode(
-        self: MemoryHost,
-        episode_id: UUID | str,
-        reason: str = "",
-        note: str = "",
-        *,
-        tenant: str | None = None,
+        self, episode_id: UUID | str, reason: str, note: str, tenant: str | None
     ) -> Checkpoint:
-        """Snapshot an in-progress episode for hand-off; durable when this returns.
-
-        Raises ``EpisodeNotFoundError`` or ``EpisodeStateError`` (already completed).
-        """
-        with self.metrics_registry.timed("checkpoint_episode"):
+        with self._c.metrics.timed("checkpoint_episode"):
             eid = as_uuid(episode_id, "episode_id")
-            check_text(reason, "reason", self.limits.max_short_text_chars)
-            check_text(note, "note", self.limits.max_action_chars)
-            t = self._tenant(tenant)
-            store = records(self.storage)
-            with self._lock:
-                episode = self.storage.get_episode(t, eid)
+            check_text(reason, "reason", self._c.limits.max_short_text_chars)
+            check_text(note, "note", self._c.limits.max_action_chars)
+            t = self._c.tenant(tenant)
+            store = records(self._c.storage)
+            with self._c.lock:
+                episode = self._c.storage.get_episode(t, eid)
             if episode is None:
                 raise EpisodeNotFoundError(eid)
             if episode.is_complete:
                 raise EpisodeStateError(f"episode {eid} is completed; nothing to hand off")
-            pack = _pack(self, t, episode, str(uuid.uuid4()), reason, note)
+            pack = _pack(self._c, t, episode, str(uuid.uuid4()), reason, note)
             cp = Checkpoint(
                 id=pack.checkpoint_id,
                 episode_id=eid,
@@ -79,59 +75,38 @@ class CheckpointsMixin:
                 created_at=pack.created_at,
             )
             data = {"checkpoint": cp.model_dump(mode="json"), "pack": pack.model_dump(mode="json")}
-            with self._lock:
+            with self._c.lock:
                 store.put_record(t, CHECKPOINT_KIND, cp.id, data, episode_id=eid)
             return cp
 
-    def list_checkpoints(
-        self: MemoryHost, episode_id: UUID | str, *, tenant: str | None = None
-    ) -> list[Checkpoint]:
-        """The episode's checkpoints, oldest first."""
+    def list_checkpoints(self, episode_id: UUID | str, tenant: str | None) -> list[Checkpoint]:
         eid = as_uuid(episode_id, "episode_id")
-        t = self._tenant(tenant)
-        with self._lock:
-            rows = list(scan(records(self.storage), t, CHECKPOINT_KIND, episode_id=eid))
+        t = self._c.tenant(tenant)
+        with self._c.lock:
+            rows = list(scan(records(self._c.storage), t, CHECKPOINT_KIND, episode_id=eid))
         return [Checkpoint.model_validate(d["checkpoint"]) for _, _, d in rows]
 
-    def get_handoff_pack(
-        self: MemoryHost, checkpoint_id: str, *, tenant: str | None = None
-    ) -> HandoffPack:
-        """The pack stored with a checkpoint. Raises ``CheckpointNotFoundError`` (also
-        once its episode was deleted: deleting an episode removes its checkpoints)."""
+    def get_handoff_pack(self, checkpoint_id: str, tenant: str | None) -> HandoffPack:
         cid = _checkpoint_id(checkpoint_id)
-        t = self._tenant(tenant)
-        with self._lock:
-            data = records(self.storage).get_record(t, CHECKPOINT_KIND, cid)
+        t = self._c.tenant(tenant)
+        with self._c.lock:
+            data = records(self._c.storage).get_record(t, CHECKPOINT_KIND, cid)
         if data is None:
             raise CheckpointNotFoundError(cid)
         return HandoffPack.model_validate(data["pack"])
 
     def resume_from_handoff(
-        self: MemoryHost,
-        pack: HandoffPack | dict[str, Any] | str,
-        *,
-        tenant: str | None = None,
+        self, pack: HandoffPack | dict[str, Any] | str, tenant: str | None
     ) -> ResumeResult:
-        """Take over from a pack: log the next step as ``next_step_number``.
-
-        The same episode when it is still in progress (steps logged after the checkpoint
-        are returned so the new agent sees them); otherwise a new episode with the same
-        goal and context, linked ``new follows old``.
-
-        Only a pack stored by ``checkpoint_episode`` in this tenant is accepted, exactly
-        as ``get_handoff_pack`` returns it: a hand-made or edited pack would otherwise
-        start episodes and links from evidence nobody recorded. A pack whose checkpoint
-        is gone (deleted with its episode) is refused too.
-        """
-        with self.metrics_registry.timed("resume_from_handoff"):
+        with self._c.metrics.timed("resume_from_handoff"):
             p = coerce(HandoffPack, pack, "pack")
-            t = self._tenant(tenant)
-            store = records(self.storage)
-            with self._lock:
+            t = self._c.tenant(tenant)
+            store = records(self._c.storage)
+            with self._c.lock:
                 data = store.get_record(t, CHECKPOINT_KIND, _checkpoint_id(p.checkpoint_id))
                 _check_stored(p, data)
                 assert data is not None
-                episode = self.storage.get_episode(t, p.episode_id)
+                episode = self._c.storage.get_episode(t, p.episode_id)
                 if episode is not None and not episode.is_complete:
                     data["checkpoint"]["resumed"] = int(data["checkpoint"]["resumed"]) + 1
                     store.put_record(
@@ -146,20 +121,21 @@ class CheckpointsMixin:
                             _digest(s) for s in episode.steps if s.step_number > p.last_step_number
                         ],
                     )
-                new_id = self.start_episode(
+                new_id = self._c.episodes.start_episode(
                     p.goal,
                     p.context,
                     p.task_type,
-                    metadata={"resumed_from": str(p.episode_id), "checkpoint_id": p.checkpoint_id},
-                    tenant=t,
+                    {"resumed_from": str(p.episode_id), "checkpoint_id": p.checkpoint_id},
+                    t,
                 )
                 if episode is not None:
-                    self.add_relationship(
+                    self._relationships.add_relationship(
                         new_id,
                         p.episode_id,
                         RelationshipType.FOLLOWS,
-                        reason=f"resumed from checkpoint {p.checkpoint_id}",
-                        tenant=t,
+                        f"resumed from checkpoint {p.checkpoint_id}",
+                        5,
+                        t,
                     )
             return ResumeResult(
                 episode_id=new_id,
@@ -245,7 +221,7 @@ def _summary_line(steps: list[ExecutionStep]) -> str:
 
 
 def _pack(
-    memory: MemoryHost,
+    memory: WorkflowContext,
     tenant: str,
     episode: Episode,
     checkpoint_id: str,
@@ -253,14 +229,9 @@ def _pack(
     note: str,
 ) -> HandoffPack:
     goal, ctx = episode.task_description, episode.context
-    patterns = memory.retrieve_relevant_patterns(goal, ctx, 5, tenant=tenant)
-    past = memory.retrieve_relevant_context(
-        goal,
-        ctx,
-        3,
-        tenant=tenant,
-        max_steps_per_episode=0,
-        status=EpisodeStatus.COMPLETED,
+    patterns = memory.retriever.retrieve_relevant_patterns(goal, ctx, 5, tenant, None)
+    past = memory.retriever.retrieve_relevant_context(
+        goal, ctx, 3, tenant, 0, {"status": EpisodeStatus.COMPLETED}
     )
     steps = episode.steps
     return HandoffPack(

@@ -1,4 +1,4 @@
-"""Helpers shared by the workflow mixins: record access, ids, paging."""
+"""Helpers shared by the workflow features: record access, ids, paging."""
 
 from __future__ import annotations
 

@@ -35,40 +35,36 @@ from memory_core.workflow._models import (
 )
 
 if TYPE_CHECKING:
-    from memory_core.workflow._host import MemoryHost
+    from memory_core.workflow._context import WorkflowContext
 
 SESSION_KIND = "recommendation"
 FEEDBACK_KIND = "recommendation_feedback"
 
 
-class FeedbackMixin:
-    """Recommendation session and feedback methods of ``SelfLearningMemory``."""
+class Feedback:
+    """Recommendation sessions and feedback (``SelfLearningMemory`` delegates)."""
+
+    def __init__(self, c: WorkflowContext) -> None:
+        self._c = c
 
     def record_recommendation_feedback(
-        self: MemoryHost,
+        self,
         episode_id: UUID | str,
         applied_pattern_ids: Sequence[UUID | str],
-        success: bool | None = None,
-        rating: int | None = None,
-        *,
-        tenant: str | None = None,
+        success: bool | None,
+        rating: int | None,
+        tenant: str | None,
     ) -> RecommendationFeedback:
-        """Which recommended patterns the agent applied in an episode, and how it went.
-
-        ``success`` defaults to the episode's outcome (success ⇒ True), taken now if it is
-        completed, else at completion. ``rating`` (1..5) is the agent's opinion of the
-        recommendations. Calling again replaces the earlier feedback. Durable on return.
-        """
-        with self.metrics_registry.timed("record_recommendation_feedback"):
+        with self._c.metrics.timed("record_recommendation_feedback"):
             eid = as_uuid(episode_id, "episode_id")
             if isinstance(applied_pattern_ids, str | UUID):
                 applied_pattern_ids = [applied_pattern_ids]
-            if len(applied_pattern_ids) > self.limits.max_limit:
+            if len(applied_pattern_ids) > self._c.limits.max_limit:
                 raise InvalidInputError(
                     f"applied_pattern_ids has {len(applied_pattern_ids)} items; the limit is "
-                    f"{self.limits.max_limit}",
+                    f"{self._c.limits.max_limit}",
                     field="applied_pattern_ids",
-                    limit=self.limits.max_limit,
+                    limit=self._c.limits.max_limit,
                 )
             applied = list(
                 dict.fromkeys(
@@ -80,14 +76,14 @@ class FeedbackMixin:
                 check_range(rating, "rating", 1, 5)
             if success is not None and not isinstance(success, bool):
                 raise InvalidInputError("success must be true, false or null", field="success")
-            t = self._tenant(tenant)
-            store = records(self.storage)
-            with self._lock:
-                summaries = self.storage.get_summaries(t, [eid])
+            t = self._c.tenant(tenant)
+            store = records(self._c.storage)
+            with self._c.lock:
+                summaries = self._c.storage.get_summaries(t, [eid])
                 if not summaries:
                     raise EpisodeNotFoundError(eid)
                 summary = summaries[0]
-                found = {p.id for p in self.storage.get_patterns(t, applied)}
+                found = {p.id for p in self._c.storage.get_patterns(t, applied)}
                 for pid in applied:
                     if pid not in found:
                         raise PatternNotFoundError(pid)
@@ -96,9 +92,9 @@ class FeedbackMixin:
                 recommended = _recommended(store, t, eid)
                 if success is not None:
                     for pid in applied:
-                        self.record_pattern_outcome(pid, eid, success, tenant=t)
+                        self._c.patterns.record_pattern_outcome(pid, eid, success, t)
                 # Explicit feedback wins over crediting every shown pattern at completion.
-                self._retrieved_for.pop((t, eid), None)
+                self._c.shown.pop((t, eid), None)
                 fb = RecommendationFeedback(
                     episode_id=eid,
                     recommended_pattern_ids=recommended,
@@ -113,25 +109,20 @@ class FeedbackMixin:
             return fb
 
     def list_recommendation_sessions(
-        self: MemoryHost, episode_id: UUID | str, *, tenant: str | None = None
+        self, episode_id: UUID | str, tenant: str | None
     ) -> list[RecommendationSession]:
-        """What was recommended for an episode, oldest first."""
         eid = as_uuid(episode_id, "episode_id")
-        t = self._tenant(tenant)
-        with self._lock:
-            rows = list(scan(records(self.storage), t, SESSION_KIND, episode_id=eid))
+        t = self._c.tenant(tenant)
+        with self._c.lock:
+            rows = list(scan(records(self._c.storage), t, SESSION_KIND, episode_id=eid))
         return [RecommendationSession.model_validate(d) for _, _, d in rows]
 
-    def get_recommendation_stats(
-        self: MemoryHost, limit: int = 20, *, tenant: str | None = None
-    ) -> RecommendationStats:
-        """Adoption (applied / recommended) and success when applied, overall and per
-        pattern; patterns ordered by the Wilson lower bound of success when applied."""
-        with self.metrics_registry.timed("get_recommendation_stats"):
-            check_limit(limit, self.limits)
-            t = self._tenant(tenant)
-            store = records(self.storage)
-            with self._lock:
+    def get_recommendation_stats(self, limit: int, tenant: str | None) -> RecommendationStats:
+        with self._c.metrics.timed("get_recommendation_stats"):
+            check_limit(limit, self._c.limits)
+            t = self._c.tenant(tenant)
+            store = records(self._c.storage)
+            with self._c.lock:
                 sessions = [
                     RecommendationSession.model_validate(d)
                     for _, _, d in scan(store, t, SESSION_KIND)
@@ -142,7 +133,7 @@ class FeedbackMixin:
                 ]
                 pending = [f.episode_id for f in feedback if f.success is None]
                 outcomes = {
-                    s.id: s.outcome for s in self.storage.get_summaries(t, pending) if s.outcome
+                    s.id: s.outcome for s in self._c.storage.get_summaries(t, pending) if s.outcome
                 }
             shown: dict[UUID, list[UUID]] = {}
             for s in sessions:
@@ -179,9 +170,9 @@ class FeedbackMixin:
             top = sorted(
                 per.values(), key=lambda e: (-e.wilson_lower_bound, -e.applied, str(e.pattern_id))
             )[:limit]
-            with self._lock:
+            with self._c.lock:
                 described = {
-                    p.id: p for p in self.storage.get_patterns(t, [e.pattern_id for e in top])
+                    p.id: p for p in self._c.storage.get_patterns(t, [e.pattern_id for e in top])
                 }
             for e in top:
                 p = described.get(e.pattern_id)
@@ -203,9 +194,9 @@ class FeedbackMixin:
                 patterns=top,
             )
 
-    # -- hooks called by MemoryHost ---------------------------------------------
-    def _record_recommendation(
-        self: MemoryHost,
+    # -- called on lifecycle events (``WorkflowService``) and by playbooks -------------
+    def record_recommendation(
+        self,
         tenant: str,
         episode_id: UUID,
         pattern_ids: Sequence[UUID],
@@ -214,7 +205,7 @@ class FeedbackMixin:
     ) -> str | None:
         """Store a session (durable on return); ``None`` if nothing was shown or the
         backend keeps no records (the in-memory credit at completion still works)."""
-        if not pattern_ids or not isinstance(self.storage, RecordStore):
+        if not pattern_ids or not isinstance(self._c.storage, RecordStore):
             return None
         session = RecommendationSession(
             id=str(uuid.uuid4()),
@@ -223,8 +214,8 @@ class FeedbackMixin:
             task_description=clip(task_description, 500),
             pattern_ids=list(dict.fromkeys(pattern_ids)),
         )
-        with self._lock:
-            self.storage.put_record(
+        with self._c.lock:
+            self._c.storage.put_record(
                 tenant,
                 SESSION_KIND,
                 session.id,
@@ -233,23 +224,23 @@ class FeedbackMixin:
             )
         return session.id
 
-    def _load_recommendations(self: MemoryHost, tenant: str, episode_id: UUID) -> None:
+    def load_recommendations(self, tenant: str, episode_id: UUID) -> None:
         """Without explicit feedback, the patterns of the episode's stored sessions are
         shown for it (also those stored before a restart)."""
-        store = self.storage
+        store = self._c.storage
         if not isinstance(store, RecordStore):
             return
         if store.get_record(tenant, FEEDBACK_KIND, str(episode_id)) is not None:
             return
         shown = _recommended(store, tenant, episode_id)
         if shown:
-            self._retrieved_for.setdefault((tenant, episode_id), set()).update(shown)
+            self._c.shown.setdefault((tenant, episode_id), set()).update(shown)
 
-    def _close_recommendations(self: MemoryHost, tenant: str, episode: Episode) -> None:
+    def close_recommendations(self, tenant: str, episode: Episode) -> None:
         """At completion, before the core credits retrieved patterns: apply explicit
         feedback that waited for the outcome, or else make sure every pattern shown in a
         stored session (also before a restart) is credited with the outcome."""
-        store = self.storage
+        store = self._c.storage
         if episode.outcome is None or not isinstance(store, RecordStore):
             return
         key = (tenant, episode.id)
@@ -257,19 +248,19 @@ class FeedbackMixin:
         if data is None:
             shown = _recommended(store, tenant, episode.id)
             if shown:
-                self._retrieved_for.setdefault(key, set()).update(shown)
+                self._c.shown.setdefault(key, set()).update(shown)
             return
-        self._retrieved_for.pop(key, None)
+        self._c.shown.pop(key, None)
         fb = RecommendationFeedback.model_validate(data)
         if fb.applied_recorded:
             return
         success = episode.outcome.type is OutcomeType.SUCCESS
         for pid in fb.applied_pattern_ids:
             try:
-                self._record_usage(tenant, pid, episode.id, success)
+                self._c.patterns.record_usage(tenant, pid, episode.id, success)
             except PatternNotFoundError:
                 continue
-            _forget_pattern(self, tenant, pid)
+            _forget_pattern(self._c, tenant, pid)
         done = fb.model_copy(update={"success": success, "applied_recorded": True})
         store.put_record(
             tenant, FEEDBACK_KIND, str(episode.id), done.model_dump(mode="json"),
@@ -277,11 +268,11 @@ class FeedbackMixin:
         )  # fmt: skip
 
 
-def _forget_pattern(memory: MemoryHost, tenant: str, pattern_id: UUID) -> None:
+def _forget_pattern(memory: WorkflowContext, tenant: str, pattern_id: UUID) -> None:
     def drop() -> None:
         memory.cache.delete("pattern", tenant, str(pattern_id))
 
-    memory._cache_safe(drop)
+    memory.cache_safe(drop)
 
 
 def _recommended(store: RecordStore, tenant: str, episode_id: UUID) -> list[UUID]:

@@ -28,7 +28,8 @@ from memory_core.workflow._common import as_uuid, check_range, clip
 from memory_core.workflow._models import PastEpisode, PatternExplanation, Playbook, PlaybookStep
 
 if TYPE_CHECKING:
-    from memory_core.workflow._host import MemoryHost
+    from memory_core.workflow._context import WorkflowContext
+    from memory_core.workflow._feedback import Feedback
 
 MAX_PLAYBOOK_STEPS = 50
 CANDIDATES = 30
@@ -36,43 +37,43 @@ ACTION_CHARS = 200
 _POOR = 0.3
 
 
-class PlaybooksMixin:
-    """Playbook and pattern-explanation methods of ``SelfLearningMemory``."""
+class Playbooks:
+    """Playbooks and pattern explanations (``SelfLearningMemory`` delegates)."""
+
+    def __init__(self, c: WorkflowContext, feedback: Feedback) -> None:
+        self._c = c
+        self._feedback = feedback  # a playbook for an episode is a recommendation session
 
     def recommend_playbook(
-        self: MemoryHost,
+        self,
         task_description: str,
-        context: TaskContext | dict[str, Any] | None = None,
-        max_steps: int = 7,
-        *,
-        for_episode: UUID | str | None = None,
-        tenant: str | None = None,
+        context: TaskContext | dict[str, Any] | None,
+        max_steps: int,
+        for_episode: UUID | str | None,
+        tenant: str | None,
     ) -> Playbook:
-        """Ordered next steps for a task, each with its evidence and a confidence.
-
-        With ``for_episode`` the playbook's patterns are stored as a recommendation
-        session for that episode (see ``record_recommendation_feedback``).
-        """
-        with self.metrics_registry.timed("recommend_playbook"):
+        with self._c.metrics.timed("recommend_playbook"):
             check_text(
-                task_description, "task_description", self.limits.max_query_chars, required=True
+                task_description, "task_description", self._c.limits.max_query_chars, required=True
             )
             check_range(max_steps, "max_steps", 1, MAX_PLAYBOOK_STEPS)
             eid = as_uuid(for_episode, "for_episode") if for_episode is not None else None
-            t = self._tenant(tenant)
+            t = self._c.tenant(tenant)
             if eid is not None:
-                with self._lock:
-                    if not self.storage.get_summaries(t, [eid]):
+                with self._c.lock:
+                    if not self._c.storage.get_summaries(t, [eid]):
                         raise EpisodeNotFoundError(eid, field="for_episode")
-            ranked = self.retrieve_relevant_patterns(
-                task_description, context, CANDIDATES, tenant=t
+            ranked = self._c.retriever.retrieve_relevant_patterns(
+                task_description, context, CANDIDATES, t, None
             )
-            heuristics = self.list_heuristics(100, tenant=t)
-            steps, warnings, backbone = _plan(self, t, ranked, heuristics, max_steps)
+            heuristics = self._c.patterns.list_heuristics(100, t, 0.0)
+            steps, warnings, backbone = _plan(self._c, t, ranked, heuristics, max_steps)
             ids = list(dict.fromkeys(pid for s in steps for pid in s.evidence_pattern_ids))
             session = None
             if eid is not None:
-                session = self._record_recommendation(t, eid, ids, "playbook", task_description)
+                session = self._feedback.record_recommendation(
+                    t, eid, ids, "playbook", task_description
+                )
             return Playbook(
                 task_description=task_description,
                 steps=steps,
@@ -86,16 +87,12 @@ class PlaybooksMixin:
                 avoid=_avoid(ranked),
             )
 
-    def explain_pattern(
-        self: MemoryHost, pattern_id: UUID | str, *, tenant: str | None = None
-    ) -> PatternExplanation:
-        """When a pattern applies, how often it worked (observed and when applied) and
-        from which episodes it was learned, in plain words."""
+    def explain_pattern(self, pattern_id: UUID | str, tenant: str | None) -> PatternExplanation:
         pid = as_uuid(pattern_id, "pattern_id")
-        t = self._tenant(tenant)
-        p = self.get_pattern(pid, tenant=t)
-        with self._lock:
-            sources = self.storage.get_summaries(t, list(reversed(p.episode_ids[-10:])))
+        t = self._c.tenant(tenant)
+        p = self._c.patterns.get_pattern(pid, t)
+        with self._c.lock:
+            sources = self._c.storage.get_summaries(t, list(reversed(p.episode_ids[-10:])))
         when = applies_when(p)
         lines = [
             p.description,
@@ -169,12 +166,12 @@ def _step(
     )
 
 
-def _actions(memory: MemoryHost, tenant: str, r: RetrievedPattern) -> list[str]:
+def _actions(memory: WorkflowContext, tenant: str, r: RetrievedPattern) -> list[str]:
     """Concrete action texts for the sequence's tools, from a source episode."""
     tools = r.pattern.tools
     sources = [*r.evidence_episode_ids, *reversed(r.pattern.episode_ids)]
     for eid in dict.fromkeys(sources):
-        with memory._lock:
+        with memory.lock:
             episode = memory.storage.get_episode(tenant, eid)
         if episode is None:
             continue
@@ -210,7 +207,7 @@ def _avoid(ranked: list[RetrievedPattern]) -> list[list[str]]:
 
 
 def _plan(
-    memory: MemoryHost,
+    memory: WorkflowContext,
     tenant: str,
     ranked: list[RetrievedPattern],
     heuristics: list[Heuristic],

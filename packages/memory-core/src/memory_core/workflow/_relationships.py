@@ -11,26 +11,24 @@ Two processes adding crossing links at the same instant could still both succeed
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 from memory_core._errors import EpisodeNotFoundError, InvalidInputError
 from memory_core._models import EpisodeSummary
-from memory_core._protocols import RecordStore
 from memory_core._validation import check_limit, check_text
-from memory_core.workflow._common import as_uuid, check_range, records, scan
+from memory_core.workflow._common import as_uuid, check_range, records
 from memory_core.workflow._errors import RelationshipCycleError, RelationshipNotFoundError
 from memory_core.workflow._graph import (
     GROUPS,
     PRECEDENCE,
     find_cycles,
     group_of,
-    path_between,
     precedence,
     topo_sort,
 )
+from memory_core.workflow._links import REL_KIND, all_links, links_of, refuse_cycle, side_ok, walk
 from memory_core.workflow._models import (
     CycleReport,
     DependencyGraph,
@@ -43,42 +41,37 @@ from memory_core.workflow._models import (
 )
 
 if TYPE_CHECKING:
-    from memory_core.workflow._host import MemoryHost
+    from memory_core.workflow._context import WorkflowContext
 
-REL_KIND = "relationship"
 MAX_DEPTH = 10
 _MAX_ID = 200
 
 
-class RelationshipsMixin:
-    """Relationship methods of ``SelfLearningMemory``."""
+class Relationships:
+    """Links between episodes, their graph and orders (``SelfLearningMemory`` delegates)."""
+
+    def __init__(self, c: WorkflowContext) -> None:
+        self._c = c
 
     def add_relationship(
-        self: MemoryHost,
+        self,
         source_id: UUID | str,
         target_id: UUID | str,
         type: RelationshipType | str,
-        reason: str = "",
-        priority: int = 5,
-        *,
-        tenant: str | None = None,
+        reason: str,
+        priority: int,
+        tenant: str | None,
     ) -> Relationship:
-        """Link ``source <type> target``; adding the same link again updates it.
-
-        Raises ``EpisodeNotFoundError`` if either episode is missing in the tenant,
-        ``InvalidInputError`` for a self-link, ``RelationshipCycleError`` if the link
-        would close a cycle of an acyclic type.
-        """
-        with self.metrics_registry.timed("add_relationship"):
+        with self._c.metrics.timed("add_relationship"):
             src = as_uuid(source_id, "source_id")
             dst = as_uuid(target_id, "target_id")
             rtype = _rel_type(type)
-            check_text(reason, "reason", self.limits.max_action_chars)
+            check_text(reason, "reason", self._c.limits.max_action_chars)
             check_range(priority, "priority", 1, 10)
             if src == dst:
                 raise InvalidInputError("an episode cannot be linked to itself", field="target_id")
-            t = self._tenant(tenant)
-            store = records(self.storage)
+            t = self._c.tenant(tenant)
+            store = records(self._c.storage)
             rel = Relationship(
                 id=Relationship.make_id(src, rtype, dst),
                 source_id=src,
@@ -87,8 +80,8 @@ class RelationshipsMixin:
                 reason=reason,
                 priority=priority,
             )
-            with self._lock:
-                found = {s.id for s in self.storage.get_summaries(t, [src, dst])}
+            with self._c.lock:
+                found = {s.id for s in self._c.storage.get_summaries(t, [src, dst])}
                 for eid in (src, dst):
                     if eid not in found:
                         raise EpisodeNotFoundError(eid)
@@ -98,7 +91,7 @@ class RelationshipsMixin:
                         update={"created_at": Relationship.model_validate(old).created_at}
                     )
                 else:
-                    _refuse_cycle(store, t, rel)
+                    refuse_cycle(store, t, rel)
                 store.put_record(
                     t,
                     REL_KIND,
@@ -110,104 +103,90 @@ class RelationshipsMixin:
             return rel
 
     def relationship_would_cycle(
-        self: MemoryHost,
+        self,
         source_id: UUID | str,
         target_id: UUID | str,
         type: RelationshipType | str,
-        *,
-        tenant: str | None = None,
+        tenant: str | None,
     ) -> list[UUID] | None:
-        """Dry run of ``add_relationship``: the cycle ``source <type> target`` would close
-        (first id repeated at the end), or ``None``. Writes nothing; the same checks
-        (self-link, both episodes in the tenant) apply."""
         src = as_uuid(source_id, "source_id")
         dst = as_uuid(target_id, "target_id")
         rtype = _rel_type(type)
         if src == dst:
             raise InvalidInputError("an episode cannot be linked to itself", field="target_id")
-        t = self._tenant(tenant)
-        store = records(self.storage)
+        t = self._c.tenant(tenant)
+        store = records(self._c.storage)
         rel = Relationship(
             id=Relationship.make_id(src, rtype, dst), source_id=src, target_id=dst, type=rtype
         )
-        with self._lock:
-            found = {s.id for s in self.storage.get_summaries(t, [src, dst])}
+        with self._c.lock:
+            found = {s.id for s in self._c.storage.get_summaries(t, [src, dst])}
             for eid in (src, dst):
                 if eid not in found:
                     raise EpisodeNotFoundError(eid)
             if store.get_record(t, REL_KIND, rel.id) is not None:
                 return None  # already stored: adding it again changes nothing
             try:
-                _refuse_cycle(store, t, rel)
+                refuse_cycle(store, t, rel)
             except RelationshipCycleError as exc:
                 return list(exc.cycle)
         return None
 
-    def get_relationship(
-        self: MemoryHost, relationship_id: str, *, tenant: str | None = None
-    ) -> Relationship:
+    def get_relationship(self, relationship_id: str, tenant: str | None) -> Relationship:
         rid = _rel_id(relationship_id)
-        t = self._tenant(tenant)
-        with self._lock:
-            data = records(self.storage).get_record(t, REL_KIND, rid)
+        t = self._c.tenant(tenant)
+        with self._c.lock:
+            data = records(self._c.storage).get_record(t, REL_KIND, rid)
         if data is None:
             raise RelationshipNotFoundError(rid)
         return Relationship.model_validate(data)
 
-    def remove_relationship(
-        self: MemoryHost, relationship_id: str, *, tenant: str | None = None
-    ) -> bool:
-        """Delete a link by id (``Relationship.make_id``); returns whether it existed."""
-        with self.metrics_registry.timed("remove_relationship"):
+    def remove_relationship(self, relationship_id: str, tenant: str | None) -> bool:
+        with self._c.metrics.timed("remove_relationship"):
             rid = _rel_id(relationship_id)
-            t = self._tenant(tenant)
-            with self._lock:
-                return records(self.storage).delete_record(t, REL_KIND, rid)
+            t = self._c.tenant(tenant)
+            with self._c.lock:
+                return records(self._c.storage).delete_record(t, REL_KIND, rid)
 
     def list_relationships(
-        self: MemoryHost,
+        self,
         episode_id: UUID | str,
-        direction: Direction = "both",
-        types: Sequence[RelationshipType | str] | None = None,
-        *,
-        tenant: str | None = None,
+        direction: Direction,
+        types: Sequence[RelationshipType | str] | None,
+        tenant: str | None,
     ) -> list[Relationship]:
-        """The episode's links: ``out`` (it is the source), ``in`` (the target), or both;
-        by priority (highest first), then age."""
         eid = as_uuid(episode_id, "episode_id")
         _direction(direction)
         wanted = _types(types)
-        t = self._tenant(tenant)
-        with self._lock:
-            _require(self, t, [eid])
-            links = _links_of(records(self.storage), t, eid)
-        out = [r for r in links if _side_ok(r, eid, direction) and r.type in wanted]
+        t = self._c.tenant(tenant)
+        with self._c.lock:
+            _require(self._c, t, [eid])
+            links = links_of(records(self._c.storage), t, eid)
+        out = [r for r in links if side_ok(r, eid, direction) and r.type in wanted]
         out.sort(key=lambda r: (-r.priority, r.created_at))
         return out
 
     def find_related_episodes(
-        self: MemoryHost,
+        self,
         episode_id: UUID | str,
-        max_depth: int = 2,
-        direction: Direction = "both",
-        types: Sequence[RelationshipType | str] | None = None,
-        limit: int = 100,
-        *,
-        tenant: str | None = None,
+        max_depth: int,
+        direction: Direction,
+        types: Sequence[RelationshipType | str] | None,
+        limit: int,
+        tenant: str | None,
     ) -> list[RelatedEpisode]:
-        """Episodes reachable by following links, nearest first (breadth first)."""
-        with self.metrics_registry.timed("find_related_episodes"):
+        with self._c.metrics.timed("find_related_episodes"):
             start = as_uuid(episode_id, "episode_id")
             check_range(max_depth, "max_depth", 1, MAX_DEPTH)
             _direction(direction)
-            check_limit(limit, self.limits)
+            check_limit(limit, self._c.limits)
             wanted = _types(types)
-            t = self._tenant(tenant)
-            with self._lock:
-                _require(self, t, [start])
-                reached = _walk(records(self.storage), t, start, max_depth, direction, wanted)
+            t = self._c.tenant(tenant)
+            with self._c.lock:
+                _require(self._c, t, [start])
+                reached = walk(records(self._c.storage), t, start, max_depth, direction, wanted)
                 order = list(reached)[:limit]
-                summaries = {s.id: s for s in self.storage.get_summaries(t, order)}
+                summaries = {s.id: s for s in self._c.storage.get_summaries(t, order)}
             out = []
             for eid in order:
                 s = summaries.get(eid)
@@ -228,36 +207,33 @@ class RelationshipsMixin:
             return out
 
     def relationship_graph(
-        self: MemoryHost,
-        episode_id: UUID | str | None = None,
-        max_depth: int = 3,
-        types: Sequence[RelationshipType | str] | None = None,
-        *,
-        tenant: str | None = None,
+        self,
+        episode_id: UUID | str | None,
+        max_depth: int,
+        types: Sequence[RelationshipType | str] | None,
+        tenant: str | None,
     ) -> DependencyGraph:
-        """The links around an episode (within ``max_depth``, both directions), or of the
-        whole tenant without ``episode_id``. ``.to_dot()`` renders it for Graphviz."""
-        with self.metrics_registry.timed("relationship_graph"):
+        with self._c.metrics.timed("relationship_graph"):
             check_range(max_depth, "max_depth", 1, MAX_DEPTH)
             wanted = _types(types)
-            t = self._tenant(tenant)
-            store = records(self.storage)
+            t = self._c.tenant(tenant)
+            store = records(self._c.storage)
             root = as_uuid(episode_id, "episode_id") if episode_id is not None else None
-            with self._lock:
+            with self._c.lock:
                 if root is not None:
-                    _require(self, t, [root])
-                    reached = _walk(store, t, root, max_depth, "both", wanted)
+                    _require(self._c, t, [root])
+                    reached = walk(store, t, root, max_depth, "both", wanted)
                     ids = {root, *reached}
                     edges = {
                         r.id: r
                         for eid in ids
-                        for r in _links_of(store, t, eid)
+                        for r in links_of(store, t, eid)
                         if r.type in wanted and r.source_id in ids and r.target_id in ids
                     }
                 else:
-                    edges = {r.id: r for r in _all_links(store, t) if r.type in wanted}
+                    edges = {r.id: r for r in all_links(store, t) if r.type in wanted}
                     ids = {x for r in edges.values() for x in (r.source_id, r.target_id)}
-                summaries = _summaries(self, t, ids)
+                summaries = _summaries(self._c, t, ids)
             return DependencyGraph(
                 root=root,
                 nodes=[_node(summaries[i]) for i in sorted(summaries)],
@@ -265,21 +241,18 @@ class RelationshipsMixin:
             )
 
     def relationship_graph_dot(
-        self: MemoryHost,
-        episode_id: UUID | str | None = None,
-        max_depth: int = 3,
-        types: Sequence[RelationshipType | str] | None = None,
-        *,
-        tenant: str | None = None,
+        self,
+        episode_id: UUID | str | None,
+        max_depth: int,
+        types: Sequence[RelationshipType | str] | None,
+        tenant: str | None,
     ) -> str:
-        """``relationship_graph`` as Graphviz DOT text."""
-        return self.relationship_graph(episode_id, max_depth, types, tenant=tenant).to_dot()
+        return self.relationship_graph(episode_id, max_depth, types, tenant).to_dot()
 
-    def check_relationship_cycles(self: MemoryHost, *, tenant: str | None = None) -> CycleReport:
-        """Cycles among the acyclic types, hierarchy and precedence checked apart."""
-        t = self._tenant(tenant)
-        with self._lock:
-            links = _all_links(records(self.storage), t)
+    def check_relationship_cycles(self, tenant: str | None) -> CycleReport:
+        t = self._c.tenant(tenant)
+        with self._c.lock:
+            links = all_links(records(self._c.storage), t)
         cycles: list[list[UUID]] = []
         for group in GROUPS:
             cycles.extend(find_cycles(precedence(r) for r in links if r.type in group))
@@ -287,16 +260,8 @@ class RelationshipsMixin:
         return CycleReport(acyclic=not cycles, cycles=cycles, checked_types=checked)
 
     def relationship_topological_order(
-        self: MemoryHost,
-        types: Sequence[RelationshipType | str] | None = None,
-        *,
-        tenant: str | None = None,
+        self, types: Sequence[RelationshipType | str] | None, tenant: str | None
     ) -> TopologicalOrder:
-        """Linked episodes in an order that respects every link of ``types`` (default:
-        depends_on, follows, blocks): what must come first comes first.
-
-        Raises ``RelationshipCycleError`` (field ``types``) if those links form a cycle.
-        """
         chosen = _types(types) if types is not None else set(PRECEDENCE)
         for x in chosen:
             if group_of(x) is None:
@@ -305,9 +270,9 @@ class RelationshipsMixin:
                     "or blocks",
                     field="types",
                 )
-        t = self._tenant(tenant)
-        with self._lock:
-            links = [r for r in _all_links(records(self.storage), t) if r.type in chosen]
+        t = self._c.tenant(tenant)
+        with self._c.lock:
+            links = [r for r in all_links(records(self._c.storage), t) if r.type in chosen]
         edges = [precedence(r) for r in links]
         nodes = {x for e in edges for x in e}
         order, left = topo_sort(nodes, edges)
@@ -365,95 +330,16 @@ def _rel_id(value: str) -> str:
     return value
 
 
-def _side_ok(rel: Relationship, eid: UUID, direction: Direction) -> bool:
-    if direction == "out":
-        return rel.source_id == eid
-    if direction == "in":
-        return rel.target_id == eid
-    return True
-
-
-def _require(memory: MemoryHost, tenant: str, ids: list[UUID]) -> None:
+def _require(memory: WorkflowContext, tenant: str, ids: list[UUID]) -> None:
     found = {s.id for s in memory.storage.get_summaries(tenant, ids)}
     for eid in ids:
         if eid not in found:
             raise EpisodeNotFoundError(eid)
 
 
-def _links_of(store: RecordStore, tenant: str, eid: UUID) -> list[Relationship]:
-    return [
-        Relationship.model_validate(d) for _, _, d in scan(store, tenant, REL_KIND, episode_id=eid)
-    ]
-
-
-def _all_links(store: RecordStore, tenant: str) -> list[Relationship]:
-    return [Relationship.model_validate(d) for _, _, d in scan(store, tenant, REL_KIND)]
-
-
-def _refuse_cycle(store: RecordStore, tenant: str, rel: Relationship) -> None:
-    """Raise if ``rel`` would close a cycle in its acyclic group: is there already a
-    path from its 'after' end back to its 'first' end? Explores only reachable nodes."""
-    group = group_of(rel.type)
-    if group is None:
-        return
-    first, after = precedence(rel)
-    succ: dict[UUID, set[UUID]] = {}
-    queue, seen = deque([after]), {after}
-    while queue:
-        node = queue.popleft()
-        nxt = {
-            b
-            for r in _links_of(store, tenant, node)
-            if r.type in group
-            for a, b in [precedence(r)]
-            if a == node
-        }
-        succ[node] = nxt
-        if node == first:
-            break
-        for n in nxt - seen:
-            seen.add(n)
-            queue.append(n)
-    path = path_between(succ, after, first)
-    if path is not None:
-        cycle = [first, *path]
-        raise RelationshipCycleError(
-            f"{rel.source_id} {rel.type.value} {rel.target_id} would close a cycle: "
-            + " → ".join(str(x) for x in cycle),
-            cycle,
-        )
-
-
-def _walk(
-    store: RecordStore,
-    tenant: str,
-    start: UUID,
-    max_depth: int,
-    direction: Direction,
-    wanted: set[RelationshipType],
-) -> dict[UUID, tuple[int, list[UUID], Relationship]]:
-    """Breadth-first: each reached episode with its depth, path and first link."""
-    reached: dict[UUID, tuple[int, list[UUID], Relationship]] = {}
-    frontier = [(start, [start])]
-    for depth in range(1, max_depth + 1):
-        nxt_frontier = []
-        for node, path in frontier:
-            links = sorted(_links_of(store, tenant, node), key=lambda r: (-r.priority, r.id))
-            for r in links:
-                if r.type not in wanted or not _side_ok(r, node, direction):
-                    continue
-                other = r.target_id if r.source_id == node else r.source_id
-                if other == start or other in reached:
-                    continue
-                reached[other] = (depth, [*path, other], r)
-                nxt_frontier.append((other, [*path, other]))
-        frontier = nxt_frontier
-        if not frontier:
-            break
-    return reached
-
-
-def _summaries(memory: MemoryHost, tenant: str, ids: Iterable[UUID]) -> dict[UUID, EpisodeSummary]:
+def _summaries(
+    memory: WorkflowContext, tenant: str, ids: Iterable[UUID]
+) -> dict[UUID, EpisodeSummary]:
     wanted = sorted(ids)
     out: dict[UUID, EpisodeSummary] = {}
     for i in range(0, len(wanted), 500):

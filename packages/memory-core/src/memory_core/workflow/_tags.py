@@ -25,110 +25,86 @@ from memory_core.workflow._common import as_uuid, records, scan
 from memory_core.workflow._models import TagMatch, TagStat
 
 if TYPE_CHECKING:
-    from memory_core.workflow._host import MemoryHost
+    from memory_core.workflow._context import WorkflowContext
 
 TAG_KIND = "tag"
 _BAD_TAG = re.compile(r"[,\x00-\x1f\x7f]")
 _SCAN_PAGE = 1_000
 
 
-class TagsMixin:
-    """Tag methods of ``SelfLearningMemory``."""
+class Tags:
+    """Tags after creation, tag search and statistics (``SelfLearningMemory`` delegates)."""
 
-    def list_tags(
-        self: MemoryHost, episode_id: UUID | str, *, tenant: str | None = None
-    ) -> list[str]:
-        """The episode's tags, in the order they were added."""
+    def __init__(self, c: WorkflowContext) -> None:
+        self._c = c
+
+    def list_tags(self, episode_id: UUID | str, tenant: str | None) -> list[str]:
         eid = as_uuid(episode_id, "episode_id")
-        t = self._tenant(tenant)
-        with self._lock:
-            return list(_summary(self, t, eid).context.tags)
+        t = self._c.tenant(tenant)
+        with self._c.lock:
+            return list(_summary(self._c, t, eid).context.tags)
 
     def add_tags(
-        self: MemoryHost,
-        episode_id: UUID | str,
-        tags: Sequence[str],
-        *,
-        tenant: str | None = None,
+        self, episode_id: UUID | str, tags: Sequence[str], tenant: str | None
     ) -> list[str]:
-        """Add tags (already present ones are kept once); returns the episode's tags."""
-        new = _clean_tags(self, tags)
-        return _write(self, episode_id, tenant, "add_tags", lambda old: [*old, *new])
+        new = _clean_tags(self._c, tags)
+        return _write(self._c, episode_id, tenant, "add_tags", lambda old: [*old, *new])
 
     def remove_tags(
-        self: MemoryHost,
-        episode_id: UUID | str,
-        tags: Sequence[str],
-        *,
-        tenant: str | None = None,
+        self, episode_id: UUID | str, tags: Sequence[str], tenant: str | None
     ) -> list[str]:
-        """Remove tags (absent ones are ignored); returns the episode's tags."""
-        gone = set(_clean_tags(self, tags))
+        gone = set(_clean_tags(self._c, tags))
         return _write(
-            self, episode_id, tenant, "remove_tags", lambda old: [x for x in old if x not in gone]
+            self._c,
+            episode_id,
+            tenant,
+            "remove_tags",
+            lambda old: [x for x in old if x not in gone],
         )
 
     def set_tags(
-        self: MemoryHost,
-        episode_id: UUID | str,
-        tags: Sequence[str],
-        *,
-        tenant: str | None = None,
+        self, episode_id: UUID | str, tags: Sequence[str], tenant: str | None
     ) -> list[str]:
-        """Replace the episode's tags; returns them."""
-        new = _clean_tags(self, tags)
-        return _write(self, episode_id, tenant, "set_tags", lambda _old: new)
+        new = _clean_tags(self._c, tags)
+        return _write(self._c, episode_id, tenant, "set_tags", lambda _old: new)
 
     def search_episodes_by_tags(
-        self: MemoryHost,
+        self,
         tags: Sequence[str],
-        match: TagMatch = "any",
-        limit: int = 50,
-        cursor: str | None = None,
-        *,
-        filters: EpisodeFilter | dict[str, Any] | None = None,
-        tenant: str | None = None,
+        match: TagMatch,
+        limit: int,
+        cursor: str | None,
+        filters: EpisodeFilter | dict[str, Any] | None,
+        tenant: str | None,
     ) -> EpisodePage:
-        """Episodes carrying any (or all) of the tags, newest first, paged by ``cursor``.
-
-        ``filters`` narrows further (domain, status, since, ...). ``all`` is one storage
-        query; ``any`` merges one query per tag, so its cursor is its own.
-        """
-        with self.metrics_registry.timed("search_episodes_by_tags"):
-            wanted = _clean_tags(self, tags)
+        with self._c.metrics.timed("search_episodes_by_tags"):
+            wanted = _clean_tags(self._c, tags)
             if not wanted:
                 raise InvalidInputError("tags must name at least one tag", field="tags")
             if match not in ("any", "all"):
                 raise InvalidInputError(
                     f"match must be 'any' or 'all'; got {match!r}", field="match"
                 )
-            check_limit(limit, self.limits)
+            check_limit(limit, self._c.limits)
             base = coerce(EpisodeFilter, filters or {}, "filters")
-            t = self._tenant(tenant)
+            t = self._c.tenant(tenant)
             if match == "all" or len(wanted) == 1:
                 f = base.model_copy(update={"tags": list(dict.fromkeys([*base.tags, *wanted]))})
-                with self._lock:
-                    return self.storage.list_episodes(t, f, limit, cursor)
-            return _search_any(self, t, base, wanted, limit, cursor)
+                with self._c.lock:
+                    return self._c.storage.list_episodes(t, f, limit, cursor)
+            return _search_any(self._c, t, base, wanted, limit, cursor)
 
-    def tag_statistics(
-        self: MemoryHost, limit: int = 100, *, tenant: str | None = None
-    ) -> list[TagStat]:
-        """Tags by how many episodes carry them (most first), with when each was last used.
-
-        Counts come from a scan of the tenant's episode summaries (pages of 1,000), so
-        they are exact whatever wrote the tags; the cost grows with the tenant's size.
-        """
-        with self.metrics_registry.timed("tag_statistics"):
-            check_limit(limit, self.limits)
-            t = self._tenant(tenant)
-            store = records(self.storage)
+    def tag_statistics(self, limit: int, tenant: str | None) -> list[TagStat]:
+        with self._c.metrics.timed("tag_statistics"):
+            check_limit(limit, self._c.limits)
+            t = self._c.tenant(tenant)
+            store = records(self._c.storage)
             counts: dict[str, int] = {}
             last: dict[str, datetime] = {}
             cursor: str | None = None
             while True:
-                with self._lock:
-                    page = self.storage.list_episodes(t, EpisodeFilter(), _SCAN_PAGE, cursor)
+                with self._c.lock:
+                    page = self._c.storage.list_episodes(t, EpisodeFilter(), _SCAN_PAGE, cursor)
                 for s in page.items:
                     for tag in dict.fromkeys(s.context.tags):
                         counts[tag] = counts.get(tag, 0) + 1
@@ -137,7 +113,7 @@ class TagsMixin:
                 if not page.next_cursor:
                     break
                 cursor = page.next_cursor
-            with self._lock:
+            with self._c.lock:
                 for _, tag, data in scan(store, t, TAG_KIND):
                     used = datetime.fromisoformat(data["last_used"])
                     if tag not in last or used > last[tag]:
@@ -147,14 +123,14 @@ class TagsMixin:
             return stats[:limit]
 
 
-def _summary(memory: MemoryHost, tenant: str, eid: UUID) -> EpisodeSummary:
+def _summary(memory: WorkflowContext, tenant: str, eid: UUID) -> EpisodeSummary:
     found = memory.storage.get_summaries(tenant, [eid])
     if not found:
         raise EpisodeNotFoundError(eid)
     return found[0]
 
 
-def _clean_tags(memory: MemoryHost, tags: Sequence[str]) -> list[str]:
+def _clean_tags(memory: WorkflowContext, tags: Sequence[str]) -> list[str]:
     """Stripped, non-empty, unique tags within the limits; a bare string is one tag."""
     limits = memory.limits
     if isinstance(tags, str):
@@ -191,17 +167,17 @@ def _clean_tags(memory: MemoryHost, tags: Sequence[str]) -> list[str]:
 
 
 def _write(
-    memory: MemoryHost,
+    memory: WorkflowContext,
     episode_id: UUID | str,
     tenant: str | None,
     op: str,
     change: Any,
 ) -> list[str]:
-    with memory.metrics_registry.timed(op):
+    with memory.metrics.timed(op):
         eid = as_uuid(episode_id, "episode_id")
-        t = memory._tenant(tenant)
+        t = memory.tenant(tenant)
         store = records(memory.storage)
-        with memory._lock:
+        with memory.lock:
             old = list(_summary(memory, t, eid).context.tags)
             new = list(dict.fromkeys(change(old)))
             if len(new) > memory.limits.max_tags:
@@ -224,7 +200,7 @@ def _write(
 
 
 def _search_any(
-    memory: MemoryHost,
+    memory: WorkflowContext,
     tenant: str,
     base: EpisodeFilter,
     tags: list[str],
@@ -246,7 +222,7 @@ def _search_any(
         f = base.model_copy(update={"tags": [*base.tags, tag], "until": until})
         taken, page_cursor = 0, None
         while taken <= limit:
-            with memory._lock:
+            with memory.lock:
                 page = memory.storage.list_episodes(tenant, f, limit + 1, page_cursor)
             for s in page.items:
                 if key is None or (s.started_at, s.id) < key:
