@@ -23,19 +23,21 @@ Episodes:
    cut at ``candidates`` (the exact top-k guarantees the missing score is at most
    that); its calibrated evidence from that channel is 0.
 
-   *Task texts* weigh BM25 by how far its best task-text hit stands above the
-   ``spread_rank``-th (``lexical_spread``: 1 when it stands alone, 0 on a plateau): task
-   texts are short statements of intent, and in a store of many similar tasks the
-   reworded query's literal words are shared by dozens of near-equal texts (other tasks
-   on the same component, the same problem), which BM25 cannot order and which it ranks
-   above the reworded task itself; the cosine then decides. Measured with
-   ``benchmarks/peers.py``'s generator (10K notes, seed 8; semantic-only / lexical-only /
-   before → now): half reworded .713 / .43 / .593 → .68; every slot reworded .087 / 0 /
-   .003 → .06. Steps keep the fixed weights: turns and tool output are where names and
-   rare words sit, and scaling their BM25 the same way lost on LoCoMo (T R@10 .767 →
-   .726), as did scaling it by the calibrated share of the query weight its best hit
-   holds, cosine windows narrower than the candidates (top 20 or 50), and mixing
-   calibrated relevance into the rank evidence (each lost .01-.04 there).
+   *Task texts* can weigh BM25 by how far its best task-text hit stands above the
+   ``spread_rank``-th (``lexical_spread``: 1 alone, 0 on a plateau); off by default
+   (``spread_rank=0``). In a store of many similar tasks, a reworded query's literal
+   words are shared by dozens of near-equal task texts (other tasks on the same
+   component or problem) which BM25 cannot order and ranks above the reworded task;
+   with the spread the cosine decides among them. Measured (``benchlib.paraphrase``,
+   10K notes, seed 8, MiniLM; semantic-only / lexical-only / off → on): half the slots
+   reworded .713 / .43 / .593 → .68, every slot .087 / 0 / .003 → .06, identifier
+   dropped .647 / .43 / .563 → .633; but LoCoMo dev S R@5 .933 → .926, T R@10 .768 →
+   .763 (session headers, all sharing the speakers' names, form such a plateau and
+   lose their lexical part), so it stays off until a variant keeps LoCoMo. Lost too,
+   on LoCoMo by .01-.04 while gaining paraphrases: the same spread over all items,
+   fixed weights .35/.65, scaling each channel by the calibrated evidence of its best
+   hit, cosine windows narrower than the candidates (top 20 or 50), and mixing
+   calibrated relevance into the rank evidence.
 
    *Identifiers*: query terms general English does not list (``unlisted_terms``: ticket
    keys, file and product names) are searched again on their own
@@ -44,7 +46,9 @@ Episodes:
    any text that merely shares more of its words, a term held as widely as the list is
    long adds nothing (a product name every task mentions names none of them). BM25 alone
    undervalues it (one df-1 term against five shared common ones): notes with a ticket
-   line, paraphrases keeping it, 10K notes: .89 → .99 (lexical alone .937).
+   line, paraphrases keeping it, 10K notes: .89 → .993 (lexical alone .937, cosine
+   alone .803; held-out seed 21: .923 → .99); LoCoMo dev unchanged (.933 / .768). It
+   costs one more lexical search, only for a query holding such a term.
 3. Context of a step: a step's relevance adds ``neighbour`` × the relevance of each
    adjacent step of the same episode (the turn that answers a matching question, the
    output after a matching command), so a step can be found through its neighbour.
@@ -123,7 +127,8 @@ class RankingWeights:
     candidates: int = 200
     identifier: float = 1.0
     identifier_candidates: int = 20
-    spread_rank: int = 10
+    spread_rank: int = 0
+    """Task texts' BM25 scaled by its spread against this rank (0: off; see step 2)."""
 
 
 @dataclass
@@ -272,9 +277,8 @@ def fuse_items(
     sem_missing = _missing_score(sem, len(semantic), weights.candidates)
     w_step = _channel_weights(weights, bool(lex), bool(sem))
     tasks = [h for h in lexical if h.item == 0]
-    w_task = _channel_weights(
-        weights, bool(lex), bool(sem), lexical_spread(tasks, weights.spread_rank)
-    )
+    spread = lexical_spread(tasks, weights.spread_rank) if weights.spread_rank > 0 else 1.0
+    w_task = _channel_weights(weights, bool(lex), bool(sem), spread)
     out: dict[UUID, EpisodeCandidate] = {}
     for key in lex.keys() | sem.keys() | named.keys():
         lx, sm = lex.get(key, lex_missing), sem.get(key, sem_missing)
