@@ -15,6 +15,12 @@ process-local buffer, and only if its recorded access is older than
 transaction, or in one transaction of its own when it holds ``touch_batch`` keys or is
 older than ``promote_after_seconds``. So a hot key costs one small write per promotion
 window instead of one write per read, and the LRU order is exact up to that window.
+
+Why this module is longer than ~400 lines: every write keeps five databases consistent
+in one LMDB transaction (the entry, its atime and lru rows, the episode index, the
+tombstones, the size accounting), and eviction and invalidation run inside those same
+transactions; the engine-level concerns already live apart (``_env``: opening, repair,
+map growth; ``_record``: the entry layout; ``_keys``: key encoding).
 """
 
 from __future__ import annotations
@@ -28,18 +34,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 from uuid import UUID
 
 import lmdb
-from memory_core import (
-    SCHEMA_VERSION,
-    CacheError,
-    CacheStats,
-    ConfigurationError,
-    InvalidInputError,
-)
+from memory_core import ConfigurationError, InvalidInputError
+from memory_core.errors import CacheError
+from memory_core.models import SCHEMA_VERSION, CacheStats
 
 from memory_storage_redb import _env, _keys, _record
 
 if TYPE_CHECKING:
-    from memory_core import CacheKind, MemoryConfig
+    from memory_core import MemoryConfig
+    from memory_core.models import CacheKind
 
 logger = logging.getLogger("memory_storage_redb")
 
