@@ -74,6 +74,18 @@ class Explorer:
         """Hook for agents that log steps as they go."""
 
 
+class OracleAgent(Explorer):
+    """Knows the family's solution and tries it first (then explores like the others):
+    the best any agent can do. Its curve is flat in expectation, so its drops between
+    consecutive N are the benchmark's sampling noise (flaky checks), the floor against
+    which the memory's drops are read."""
+
+    name = "oracle"
+
+    def solve(self, task: Task) -> Result:
+        return self._run(task, first=list(task.family.solution), avoid=[])
+
+
 class MemoryAgent(Explorer):
     """Asks the memory for a playbook and follows its steps only when the memory marks
     it ``confident``; otherwise explores as the no-memory agent does, except that it

@@ -5,6 +5,7 @@ hidden solution, lures, tool costs; see ``simulator.py``), and each agent varian
 through ``--tasks`` new tasks per family, families interleaved, ``--replicates`` times
 with fresh memories (the agent's own choices and flaky checks differ per replicate):
 
+* ``oracle``: knows the family's solution and tries it first (the best possible);
 * ``no memory``: tries the plans it can think of in random order;
 * ``keyword memory``: ``SelfLearningMemory(embedder=None)``; replays the best lexical
   match among past successes (``retrieve_relevant_context(outcome="success")``);
@@ -17,11 +18,21 @@ tool cost: ``cost − oracle cost``, plus the oracle cost again for a failed tas
 still to be done). Spread: mean ± standard deviation over the seeds' means, and the
 largest drop between consecutive N of any seed's mean success.
 
-    uv run python benchmarks/learning/run.py                  # seeds 101 102 103
+The ``oracle`` variant (knows the solution, tries it first) is flat in expectation: its
+drops are sampling noise (flaky checks) and show the floor the drop target is read
+against. A seed's mean at one N is over ``families × replicates`` tasks; with the
+default 8 × 3 = 24 a drop has a standard error of about 0.06 at a success rate of 0.95,
+so the 0.05 target can only be read on a longer run (``--replicates 30``: 240 tasks a
+point, standard error 0.02)::
+
+    uv run python benchmarks/learning/run.py                  # seeds 101 102 103: the table
     uv run python benchmarks/learning/run.py --seeds 7 8 9 --families 12
+    uv run python benchmarks/learning/run.py --tasks 11 --replicates 30 \
+        --variants oracle memory                              # the drop target
     uv run python benchmarks/learning/run.py --quick          # smoke: 1 seed, small
 
-Writes ``benchmarks/results/learning.json``, ``learning.md`` and ``learning.png``.
+Writes ``benchmarks/results/<name>.json``, ``<name>.md`` and ``<name>.png`` (``--name``,
+default ``learning``).
 """
 
 from __future__ import annotations
@@ -38,16 +49,18 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from agents import Explorer, KeywordAgent, MemoryAgent  # noqa: E402
+from agents import Explorer, KeywordAgent, MemoryAgent, OracleAgent  # noqa: E402
 from memory_core import SelfLearningMemory  # noqa: E402
 from simulator import World, families  # noqa: E402
 
 RESULTS = HERE.parent / "results"
-VARIANTS = ("no memory", "keyword memory", "memory")
+VARIANTS = ("oracle", "no memory", "keyword memory", "memory")
 TABLE_N = (0, 1, 2, 3, 5, 10, 15, 20)
 
 
 def make_agent(variant: str, world: World, seed: int) -> Explorer:
+    if variant == "oracle":
+        return OracleAgent(world, seed)
     if variant == "no memory":
         return Explorer(world, seed)
     if variant == "keyword memory":
@@ -55,10 +68,12 @@ def make_agent(variant: str, world: World, seed: int) -> Explorer:
     return MemoryAgent(world, seed, SelfLearningMemory())
 
 
-def run_seed(seed: int, n_families: int, tasks: int, replicates: int) -> list[dict[str, Any]]:
+def run_seed(
+    seed: int, n_families: int, tasks: int, replicates: int, variants: tuple[str, ...] = VARIANTS
+) -> list[dict[str, Any]]:
     fams = families(seed, n_families)
     rows: list[dict[str, Any]] = []
-    for variant in VARIANTS:
+    for variant in variants:
         for rep in range(replicates):
             world = World(seed * 1000 + rep)
             agent = make_agent(variant, world, seed * 1000 + rep)
@@ -82,12 +97,14 @@ def run_seed(seed: int, n_families: int, tasks: int, replicates: int) -> list[di
     return rows
 
 
-def summarise(rows: list[dict[str, Any]], seeds: list[int], tasks: int) -> dict[str, Any]:
+def summarise(
+    rows: list[dict[str, Any]], seeds: list[int], tasks: int, variants: tuple[str, ...] = VARIANTS
+) -> dict[str, Any]:
     by: dict[tuple[str, int, int], list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         by[(r["variant"], r["seed"], r["n"])].append(r)
     curves: dict[str, list[dict[str, Any]]] = {}
-    for variant in VARIANTS:
+    for variant in variants:
         points = []
         for n in range(tasks):
             per_seed = []
@@ -126,11 +143,12 @@ def summarise(rows: list[dict[str, Any]], seeds: list[int], tasks: int) -> dict[
             else [0.0]
         )
         curves[variant] = points
+        curves["tasks_per_point"] = len(by[(variant, seeds[0], 0)])  # type: ignore[assignment]
         curves[variant + ":max_drop"] = [round(d, 4) for d in drops]  # type: ignore[assignment]
     return curves
 
 
-def table(curves: dict[str, Any], tasks: int) -> str:
+def table(curves: dict[str, Any], tasks: int, variants: tuple[str, ...] = VARIANTS) -> str:
     lines = [
         "| N | variant | success | steps/success | × oracle steps | regret (cost) | followed memory |",
         "|---|---|---|---|---|---|---|",
@@ -142,26 +160,35 @@ def table(curves: dict[str, Any], tasks: int) -> str:
         return f"{p[key]:.{digits}f} ± {p[key + '_sd']:.{digits}f}"
 
     for n in [n for n in TABLE_N if n < tasks] or [tasks - 1]:
-        for variant in VARIANTS:
+        for variant in variants:
             p = curves[variant][n]
             lines.append(
                 f"| {n} | {variant} | {cell(p, 'success')} | {cell(p, 'steps', 1)} | "
                 f"{cell(p, 'ratio')} | {cell(p, 'regret', 1)} | {p['followed']:.2f} |"
             )
-    drops = ", ".join(f"{v}: {max(curves[v + ':max_drop']):.3f}" for v in VARIANTS)
+    drops = ", ".join(f"{v}: {max(curves[v + ':max_drop']):.3f}" for v in variants)
+    n = curves["tasks_per_point"]
     lines.append("")
     lines.append(f"Largest drop of a seed's mean success between consecutive N: {drops}.")
+    lines.append(
+        f"Each seed's mean at an N is over {n} tasks (families × replicates): its standard "
+        f"error is {(0.95 * 0.05 / n) ** 0.5:.3f} at a success rate of 0.95, so a drop "
+        f"between two N has a standard error of {(2 * 0.95 * 0.05 / n) ** 0.5:.3f} from "
+        "sampling alone; the oracle (flat in expectation) shows that floor."
+    )
     return "\n".join(lines)
 
 
-def plot(curves: dict[str, Any], path: Path, title: str) -> None:
+def plot(
+    curves: dict[str, Any], path: Path, title: str, variants: tuple[str, ...] = VARIANTS
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for variant in VARIANTS:
+    for variant in variants:
         pts = curves[variant]
         ns = [p["n"] for p in pts]
         for ax, key in ((ax1, "success"), (ax2, "ratio")):
@@ -202,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--replicates", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="1 seed, 3 families, 6 tasks, 1 replicate")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--name", default="learning", help="stem of the result files")
+    ap.add_argument(
+        "--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS),
+        help="agents to run (a long run of the drop target needs only oracle and memory)",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     if args.quick:
         args.seeds, args.families, args.tasks, args.replicates = args.seeds[:1], 3, 6, 1
@@ -211,29 +243,30 @@ def main(argv: list[str] | None = None) -> int:
         families(args.seeds[0], args.families)
     except ValueError as exc:
         ap.error(f"--families: {exc}")
+    variants = tuple(v for v in VARIANTS if v in args.variants)
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
     for seed in args.seeds:
-        rows.extend(run_seed(seed, args.families, args.tasks, args.replicates))
-    curves = summarise(rows, args.seeds, args.tasks)
+        rows.extend(run_seed(seed, args.families, args.tasks, args.replicates, variants))
+    curves = summarise(rows, args.seeds, args.tasks, variants)
     elapsed = time.perf_counter() - started
     title = (
         f"seeds {' '.join(map(str, args.seeds))}, {args.families} families, "
         f"{args.replicates} replicate(s), {elapsed:.0f} s"
     )
-    text = table(curves, args.tasks)
+    text = table(curves, args.tasks, variants)
     print(text)
     print(title)
     args.out.mkdir(parents=True, exist_ok=True)
     report = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
               "seconds": round(elapsed, 1), "curves": curves}  # fmt: skip
-    (args.out / "learning.json").write_text(json.dumps(report, indent=1))
-    (args.out / "learning.md").write_text(
+    (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=1))
+    (args.out / f"{args.name}.md").write_text(
         "# Learning benchmark\n\n`uv run python benchmarks/learning/run.py "
         + " ".join(argv if argv is not None else sys.argv[1:])
         + f"`\n\n{title}\n\n{text}\n"
     )
-    plot(curves, args.out / "learning.png", title)
+    plot(curves, args.out / f"{args.name}.png", title, variants)
     return 0
 
 

@@ -32,7 +32,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchlib.workload import query, steps_for, task
-from memory_core import STORAGE_GROUP, Episode, EpisodeFilter, MemoryConfig, load_plugin
+from memory_core import Episode, EpisodeFilter, MemoryConfig
+from memory_core.plugins import STORAGE_GROUP, load_plugin
 
 
 def _rss_mb() -> float:

@@ -18,18 +18,16 @@ from typing import Any
 import numpy as np
 import pytest
 from memory_core import (
-    STORAGE_GROUP,
-    EmbeddingRecord,
     Episode,
     EpisodeFilter,
     ExecutionStep,
-    Extraction,
     MemoryConfig,
     StepResult,
     TaskContext,
     TaskOutcome,
-    load_plugin,
 )
+from memory_core.models import EmbeddingRecord, Extraction
+from memory_core.plugins import STORAGE_GROUP, load_plugin
 
 SIZES = [1_000, 10_000] if os.environ.get("BENCH_FULL") == "1" else [1_000]
 DIM = 384

@@ -7,7 +7,8 @@ import re
 
 from memory_cli._monitor import make_frame, render_frame
 from memory_cli._progress import make_progress, tracked
-from memory_core import MetricsSnapshot, OperationMetrics
+from memory_core import MetricsSnapshot
+from memory_core.models import OperationMetrics
 from rich.console import Console
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")

@@ -10,10 +10,11 @@ from typing import ClassVar
 from uuid import UUID
 
 import pytest
-from memory_core import CacheBackend, MemoryConfig
+from memory_core import MemoryConfig
 from memory_core._models import CacheKind, CacheStats
 from memory_core._plugins import CACHE_GROUP, load_plugin
 from memory_core.cache import NullCache
+from memory_core.protocols import CacheBackend
 from memory_core.testing import CacheContract
 from memory_core.testing.factories import FakeClock
 

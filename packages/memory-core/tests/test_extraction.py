@@ -13,7 +13,7 @@ from memory_core import (
     TaskOutcome,
     TaskType,
 )
-from memory_core.extraction import derive_heuristics, extract_patterns, signature
+from memory_core.extraction import branches, derive_heuristics, extract_patterns, signature
 
 
 def _episode(
@@ -62,12 +62,44 @@ def test_error_recovery_signature_ignores_numbers_and_paths() -> None:
     assert "importerror" in rec_a[0].key
 
 
-def test_decision_point_found_after_a_check() -> None:
-    ep = _episode(
-        "z", ["shell", "edit"], actions={1: "Check whether the migration 0042 was applied"}
-    )
-    kinds = {p.kind for p in extract_patterns(ep, TaskOutcome.success())}
-    assert PatternKind.DECISION_POINT in kinds and PatternKind.CONTEXT_PATTERN in kinds
+def test_decision_point_is_a_check_the_agent_branched_on() -> None:
+    """From the step structure: the tests failed → edit, the tests passed → commit."""
+    tools = ["read", "test", "edit", "test", "commit"]
+    ep = _episode("fix the parser", tools, error_at=2)
+    (dp,) = [
+        p
+        for p in extract_patterns(ep, TaskOutcome.success())
+        if p.kind is PatternKind.DECISION_POINT
+    ]
+    assert dp.tools == ["test", "commit", "edit"]
+    assert dp.condition == "test passes (when it failed: edit)" and dp.action == "commit"
+    # the same structure in other words merges into the same pattern
+    worded = {i: f"step {i} of the lexer work" for i in range(1, 6)}
+    other = _episode("fix the lexer", tools, error_at=2, actions=worded)
+    (again,) = [
+        p for p in extract_patterns(other, TaskOutcome.success())
+        if p.kind is PatternKind.DECISION_POINT
+    ]  # fmt: skip
+    assert again.key == dp.key
+
+
+def test_no_decision_point_without_branching_whatever_the_wording() -> None:
+    checks = {1: "Check whether the migration 0042 was applied", 2: "Verify the schema"}
+    straight = _episode("z", ["shell", "edit", "test"], actions=checks)
+    assert not [
+        p for p in extract_patterns(straight, TaskOutcome.success())
+        if p.kind is PatternKind.DECISION_POINT
+    ]  # fmt: skip
+    # a failure followed by the same tool as after its success is no branch either
+    same = _episode("z", ["test", "edit", "test", "edit"], error_at=1)
+    assert not [
+        p for p in extract_patterns(same, TaskOutcome.success())
+        if p.kind is PatternKind.DECISION_POINT
+    ]  # fmt: skip
+    assert branches(same.steps) == []
+    assert branches(_episode("z", ["test", "edit", "test", "ship"], error_at=1).steps) == [
+        ("test", "edit", "ship")
+    ]
 
 
 def test_failure_counts_support_without_success_and_yields_avoid_heuristic() -> None:

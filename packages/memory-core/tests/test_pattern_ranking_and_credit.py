@@ -17,17 +17,20 @@ from memory_core.pattern_ranking import (
 from memory_core.testing.factories import make_episode, make_pattern
 
 
-def _applied(key: str, tools: tuple[str, ...], applications: int, worked: int, eid: uuid.UUID):  # type: ignore[no-untyped-def]
-    p = make_pattern(key, tools=tools, support=10, successes=10.0, episode_ids=[eid])
+def _applied(
+    key: str, tools: tuple[str, ...], applications: int, worked: int, eids: list[uuid.UUID]
+):  # type: ignore[no-untyped-def]
+    p = make_pattern(key, tools=tools, support=len(eids), successes=len(eids), episode_ids=eids)
     return p.model_copy(update={"applications": applications, "application_successes": worked})
 
 
 def test_failed_five_of_five_ranks_below_worked_five_of_five_despite_more_relevance() -> None:
-    near, far = uuid.uuid4(), uuid.uuid4()
+    near, far = [uuid.uuid4() for _ in range(10)], [uuid.uuid4() for _ in range(10)]
     bad = _applied("bad", ("a", "b"), 5, 0, near)
     good = _applied("good", ("a", "c"), 5, 5, far)
-    # the failing one comes from the most relevant episode and matches the text too
-    ranked = rank_patterns({near: 1.0, far: 0.6}, [bad, good], {bad.id: 1.0}, None, 5)
+    # the failing one comes from the most relevant episodes and matches the text too
+    scores = {**dict.fromkeys(near, 1.0), **dict.fromkeys(far, 0.6)}
+    ranked = rank_patterns(scores, [bad, good], {bad.id: 1.0}, None, 5)
     assert [r.pattern.key for r in ranked] == ["good", "bad"]
     assert ranked[1].components["quality"] < 0.5 < ranked[0].components["quality"]
 
@@ -100,9 +103,29 @@ def test_failures_for_tasks_like_this_outweigh_successes_elsewhere() -> None:
     )  # fmt: skip
     scores = {near: 1.0, **{e: 0.7 for e in far}}
     alone = rank_patterns(scores, [seq], {}, None, 5)[0]
-    both = {r.pattern.key: r for r in rank_patterns(scores, [seq, twin], {}, None, 5)}
-    assert both[seq.key].components["quality"] < alone.components["quality"]
-    assert both[twin.key].components["quality"] < 0.5  # reported as one to avoid
+    both = rank_patterns(scores, [seq, twin], {}, None, 5)
+    # the twin is not a candidate of its own: its failures count in the sequence's estimate
+    assert [r.pattern.key for r in both] == [seq.key]
+    assert both[0].components["quality"] < alone.components["quality"]
+    assert not confident(both[0])
+    # failed twice here, worked once elsewhere: below one half, reported as one to avoid
+    again = twin.model_copy(update={"support": 2, "episode_ids": [near, uuid.uuid4()]})
+    scores[again.episode_ids[1]] = 1.0
+    one = seq.model_copy(update={"support": 1, "successes": 1.0, "episode_ids": far[:1]})
+    assert rank_patterns(scores, [one, again], {}, None, 5)[0].components["quality"] < 0.5
+
+
+def test_applications_elsewhere_do_not_outrank_evidence_for_this_task() -> None:
+    """A sequence applied 4 of 4 times for other tasks (its episodes only loosely about
+    this one) ranks below the one that worked in the two episodes most like this task:
+    applications count in proportion to how much of the pattern's history is about the
+    task."""
+    mine, theirs = [uuid.uuid4(), uuid.uuid4()], [uuid.uuid4() for _ in range(5)]
+    own = make_pattern("own", tools=("a", "b"), support=2, successes=2.0, episode_ids=mine)
+    other = _applied("other", ("c", "d"), 4, 4, theirs)
+    scores = {**dict.fromkeys(mine, 1.0), theirs[0]: 0.84}
+    ranked = rank_patterns(scores, [other, own], {}, None, 5)
+    assert [r.pattern.key for r in ranked] == ["own", "other"]
 
 
 def test_a_long_episode_does_not_follow_every_sequence_it_touches() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from memory_core import BackendNotFoundError, ConfigurationError, MemoryConfig, StorageBackend
+from memory_core import ConfigurationError, MemoryConfig
 from memory_core._plugins import (
     CACHE_GROUP,
     EMBEDDINGS_GROUP,
@@ -17,6 +17,8 @@ from memory_core._plugins import (
     storage_factory_for_url,
 )
 from memory_core.cache import NullCache
+from memory_core.errors import BackendNotFoundError
+from memory_core.protocols import StorageBackend
 from memory_core.storage import InMemoryStorage
 
 

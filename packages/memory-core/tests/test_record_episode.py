@@ -11,10 +11,8 @@ from typing import Any
 import pytest
 from memory_core import (
     AsyncSelfLearningMemory,
-    DuplicateStepError,
     ExecutionStep,
     InvalidInputError,
-    Limits,
     MemoryConfig,
     OutcomeType,
     SelfLearningMemory,
@@ -23,6 +21,8 @@ from memory_core import (
     TaskOutcome,
     TaskType,
 )
+from memory_core.config import Limits
+from memory_core.errors import DuplicateStepError
 
 STEPS: list[dict[str, Any]] = [
     {"tool": "read_file", "action": "read the failing migration"},

@@ -13,7 +13,8 @@ from uuid import UUID
 
 import numpy as np
 import pytest
-from memory_core import EmbeddingRecord, EpisodeFilter, SearchHit, TaskContext
+from memory_core import EpisodeFilter, TaskContext
+from memory_core.models import EmbeddingRecord, SearchHit
 from memory_core.retrieval import (
     EpisodeCandidate,
     RankingWeights,

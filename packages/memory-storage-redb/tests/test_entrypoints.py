@@ -6,8 +6,9 @@ from pathlib import Path
 
 import memory_storage_redb
 import pytest
-from memory_core import CacheBackend, MemoryConfig
+from memory_core import MemoryConfig
 from memory_core._plugins import CACHE_GROUP, installed, load_plugin
+from memory_core.protocols import CacheBackend
 from memory_storage_redb import LMDBCache
 
 
@@ -99,7 +100,7 @@ def test_bad_settings_name_the_key(tmp_path: Path, options: dict[str, object], k
 
 
 def test_closed_cache_misses_and_refuses_invalidation(tmp_path: Path) -> None:
-    from memory_core import CacheError
+    from memory_core.errors import CacheError
 
     cache = LMDBCache(tmp_path / "c")
     cache.put("episode", "t", "k", b"v")

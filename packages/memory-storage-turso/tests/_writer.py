@@ -13,18 +13,16 @@ import uuid
 
 import numpy as np
 from memory_core import (
-    STORAGE_GROUP,
-    EmbeddingRecord,
     Episode,
     EpisodeFilter,
     ExecutionStep,
-    Extraction,
     MemoryConfig,
     StepResult,
     TaskContext,
     TaskOutcome,
-    load_plugin,
 )
+from memory_core.models import EmbeddingRecord, Extraction
+from memory_core.plugins import STORAGE_GROUP, load_plugin
 
 NAMESPACE = uuid.UUID("0b9a3c1e-2f4d-4e6a-8b7c-9d0e1f2a3b4c")
 DIM = 16

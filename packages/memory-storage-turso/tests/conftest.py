@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from memory_core import STORAGE_GROUP, MemoryConfig, load_plugin
+from memory_core import MemoryConfig
+from memory_core.plugins import STORAGE_GROUP, load_plugin
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,6 @@ import libsql
 import pytest
 from memory_core import (
     ConfigurationError,
-    DuplicateStepError,
     Episode,
     EpisodeFilter,
     ExecutionStep,
@@ -17,6 +16,7 @@ from memory_core import (
     StorageError,
 )
 from memory_core._plugins import storage_factory_for_url
+from memory_core.errors import DuplicateStepError
 from memory_storage_turso import LibSQLStorage
 from memory_storage_turso._url import parse_target
 

@@ -10,18 +10,17 @@ from pathlib import Path
 
 import pytest
 from memory_core import (
-    STORAGE_GROUP,
     Episode,
     EpisodeFilter,
     ExecutionStep,
     MemoryConfig,
     OutcomeType,
-    SearchHit,
     StepResult,
     TaskContext,
     TaskOutcome,
-    load_plugin,
 )
+from memory_core.models import SearchHit
+from memory_core.plugins import STORAGE_GROUP, load_plugin
 from memory_storage_turso import _lexical
 
 VOCAB = [

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import libsql
 import pytest
-from memory_core import EpisodeFilter, MemoryConfig, SchemaVersionError
+from memory_core import EpisodeFilter, MemoryConfig
+from memory_core.errors import SchemaVersionError
 from memory_storage_turso import SCHEMA_LATEST
 from memory_storage_turso._connection import Database
 from memory_storage_turso._schema import MIGRATIONS, migrate

@@ -11,16 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from memory_core import (
-    EmbeddingRecord,
     Episode,
     EpisodeFilter,
     ExecutionStep,
-    Extraction,
     MemoryConfig,
     StepResult,
     StorageError,
     TaskOutcome,
 )
+from memory_core.models import EmbeddingRecord, Extraction
 from memory_storage_turso import SCHEMA_LATEST
 
 SERVER = str(Path(__file__).parent / "hrana_server.py")

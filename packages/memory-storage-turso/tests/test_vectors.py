@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from memory_core import (
-    EmbeddingRecord,
     Episode,
     EpisodeFilter,
     InvalidInputError,
@@ -16,6 +15,7 @@ from memory_core import (
     TaskContext,
     TaskType,
 )
+from memory_core.models import EmbeddingRecord
 
 MODEL = "test:m"
 

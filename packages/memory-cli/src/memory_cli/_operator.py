@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from memory_core import StorageBackend
-from memory_core.protocols import Maintenance
+from memory_core.protocols import Maintenance, StorageBackend
 
 from memory_cli._errors import EXIT_FAILED, CliError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from memory_core import (
+from memory_core.workflow import (
     Checkpoint,
     CycleReport,
     DependencyGraph,

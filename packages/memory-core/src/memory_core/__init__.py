@@ -11,43 +11,43 @@ the most relevant past episodes and patterns when a new task starts::
                                        result=StepResult.success("ok")))
     episode = memory.complete_episode(eid, TaskOutcome.success("endpoint added"))
     memory.retrieve_relevant_context("create a health check route")
+
+The top level holds what an agent author needs: the memory, the types it takes and
+returns, and the common errors. The rest lives in public submodules, each with its
+``__all__``: ``memory_core.models`` (every data type), ``memory_core.errors`` (the whole
+error tree), ``memory_core.workflow`` (tags, relationships, checkpoints, playbooks),
+``memory_core.protocols`` and ``memory_core.plugins`` (for backend authors),
+``memory_core.config`` and ``memory_core.testing`` (the contract suites).
 """
 
+import importlib as _importlib
+import warnings as _warnings
+from typing import Any as _Any
+
 from memory_core._async import AsyncSelfLearningMemory
-from memory_core._config import CONFIG_FILE_NAME, MemoryConfig, find_config_file, user_config_dir
+from memory_core._config import MemoryConfig
 from memory_core._errors import (
-    BackendNotFoundError,
-    CacheError,
     ConfigurationError,
-    DuplicateStepError,
     EmbeddingError,
-    EmbeddingModelMismatchError,
     EpisodeNotFoundError,
     EpisodeStateError,
     InvalidInputError,
     MemoryCoreError,
     NotFoundError,
     PatternNotFoundError,
-    SchemaVersionError,
     StorageError,
 )
-from memory_core._limits import Limits
+from memory_core._exports import claim as _claim
 from memory_core._logging import configure_logging
 from memory_core._memory import SelfLearningMemory
 from memory_core._models import (
-    SCHEMA_VERSION,
-    CacheKind,
-    CacheStats,
     Complexity,
-    EmbeddingModelInfo,
-    EmbeddingRecord,
     Episode,
     EpisodeFilter,
     EpisodePage,
     EpisodeStatus,
     EpisodeSummary,
     ExecutionStep,
-    Extraction,
     Heuristic,
     OutcomeType,
     Pattern,
@@ -55,29 +55,15 @@ from memory_core._models import (
     PatternKind,
     Reflection,
     RewardScore,
-    SearchHit,
     StepResult,
     StepStatus,
-    StorageStats,
     TaskContext,
     TaskOutcome,
     TaskType,
 )
-from memory_core._plugins import (
-    CACHE_GROUP,
-    EMBEDDINGS_GROUP,
-    STORAGE_GROUP,
-    load_plugin,
-)
-from memory_core._plugins import (
-    installed as installed_plugins,
-)
-from memory_core._protocols import CacheBackend, EmbeddingProvider, StorageBackend
 from memory_core._results import (
-    ComponentHealth,
     HealthReport,
     MetricsSnapshot,
-    OperationMetrics,
     PatternAnalysis,
     QueryResult,
     RetrievedEpisode,
@@ -85,59 +71,17 @@ from memory_core._results import (
     ScoreComponents,
 )
 from memory_core._version import __version__
-from memory_core.bulk_import import ImportProblem, ImportReport
-from memory_core.workflow import (
-    Checkpoint,
-    CheckpointNotFoundError,
-    CycleReport,
-    DependencyGraph,
-    GraphNode,
-    HandoffPack,
-    HandoffPattern,
-    HandoffStep,
-    PastEpisode,
-    PatternEffectiveness,
-    PatternExplanation,
-    Playbook,
-    PlaybookStep,
-    RecommendationFeedback,
-    RecommendationSession,
-    RecommendationStats,
-    RelatedEpisode,
-    Relationship,
-    RelationshipCycleError,
-    RelationshipNotFoundError,
-    RelationshipType,
-    ResumeResult,
-    TagStat,
-    TopologicalOrder,
-)
+from memory_core.bulk_import import ImportReport
+from memory_core.workflow import RelationshipType
+
+# The public submodules claim their names first (``__module__``); the top claims its own last.
+from memory_core import config, errors, models, plugins, protocols  # noqa: F401  # isort: skip
 
 __all__ = [
-    "CACHE_GROUP",
-    "CONFIG_FILE_NAME",
-    "EMBEDDINGS_GROUP",
-    "SCHEMA_VERSION",
-    "STORAGE_GROUP",
     "AsyncSelfLearningMemory",
-    "BackendNotFoundError",
-    "CacheBackend",
-    "CacheError",
-    "CacheKind",
-    "CacheStats",
-    "Checkpoint",
-    "CheckpointNotFoundError",
     "Complexity",
-    "ComponentHealth",
     "ConfigurationError",
-    "CycleReport",
-    "DependencyGraph",
-    "DuplicateStepError",
     "EmbeddingError",
-    "EmbeddingModelInfo",
-    "EmbeddingModelMismatchError",
-    "EmbeddingProvider",
-    "EmbeddingRecord",
     "Episode",
     "EpisodeFilter",
     "EpisodeNotFoundError",
@@ -146,77 +90,105 @@ __all__ = [
     "EpisodeStatus",
     "EpisodeSummary",
     "ExecutionStep",
-    "Extraction",
-    "GraphNode",
-    "HandoffPack",
-    "HandoffPattern",
-    "HandoffStep",
     "HealthReport",
     "Heuristic",
-    "ImportProblem",
     "ImportReport",
     "InvalidInputError",
-    "Limits",
     "MemoryConfig",
     "MemoryCoreError",
     "MetricsSnapshot",
     "NotFoundError",
-    "OperationMetrics",
     "OutcomeType",
-    "PastEpisode",
     "Pattern",
     "PatternAnalysis",
-    "PatternEffectiveness",
-    "PatternExplanation",
     "PatternFilter",
     "PatternKind",
     "PatternNotFoundError",
-    "Playbook",
-    "PlaybookStep",
     "QueryResult",
-    "RecommendationFeedback",
-    "RecommendationSession",
-    "RecommendationStats",
     "Reflection",
-    "RelatedEpisode",
-    "Relationship",
-    "RelationshipCycleError",
-    "RelationshipNotFoundError",
     "RelationshipType",
-    "ResumeResult",
     "RetrievedEpisode",
     "RetrievedPattern",
     "RewardScore",
-    "SchemaVersionError",
     "ScoreComponents",
-    "SearchHit",
     "SelfLearningMemory",
     "StepResult",
     "StepStatus",
-    "StorageBackend",
     "StorageError",
-    "StorageStats",
-    "TagStat",
     "TaskContext",
     "TaskOutcome",
     "TaskType",
-    "TopologicalOrder",
     "__version__",
     "configure_logging",
-    "find_config_file",
-    "installed_plugins",
-    "load_plugin",
-    "user_config_dir",
 ]
 
-
-def _own_public_names() -> None:
-    """Show public classes and functions as ``memory_core.X`` (reprs, docs, tracebacks),
-    not as the private module that defines them; pickling finds them here too."""
-    for name in __all__:
-        member = globals()[name]
-        if isinstance(member, type) or callable(member):
-            member.__module__ = "memory_core"
+_claim(__name__, __all__, globals(), force=True)
 
 
-_own_public_names()
+# Names that were at the top before 0.2 (issue 19) still resolve, with a warning naming
+# their home; nothing in this repository uses them.
+_MOVED = {
+    "CACHE_GROUP": "plugins",
+    "EMBEDDINGS_GROUP": "plugins",
+    "STORAGE_GROUP": "plugins",
+    "installed_plugins": "plugins",
+    "load_plugin": "plugins",
+    "CONFIG_FILE_NAME": "config",
+    "Limits": "config",
+    "find_config_file": "config",
+    "user_config_dir": "config",
+    "SCHEMA_VERSION": "models",
+    "CacheKind": "models",
+    "CacheStats": "models",
+    "ComponentHealth": "models",
+    "EmbeddingModelInfo": "models",
+    "EmbeddingRecord": "models",
+    "Extraction": "models",
+    "ImportProblem": "models",
+    "OperationMetrics": "models",
+    "SearchHit": "models",
+    "StorageStats": "models",
+    "BackendNotFoundError": "errors",
+    "CacheError": "errors",
+    "CheckpointNotFoundError": "errors",
+    "DuplicateStepError": "errors",
+    "EmbeddingModelMismatchError": "errors",
+    "RelationshipCycleError": "errors",
+    "RelationshipNotFoundError": "errors",
+    "SchemaVersionError": "errors",
+    "CacheBackend": "protocols",
+    "EmbeddingProvider": "protocols",
+    "StorageBackend": "protocols",
+    "Checkpoint": "workflow",
+    "CycleReport": "workflow",
+    "DependencyGraph": "workflow",
+    "GraphNode": "workflow",
+    "HandoffPack": "workflow",
+    "HandoffPattern": "workflow",
+    "HandoffStep": "workflow",
+    "PastEpisode": "workflow",
+    "PatternEffectiveness": "workflow",
+    "PatternExplanation": "workflow",
+    "Playbook": "workflow",
+    "PlaybookStep": "workflow",
+    "RecommendationFeedback": "workflow",
+    "RecommendationSession": "workflow",
+    "RecommendationStats": "workflow",
+    "RelatedEpisode": "workflow",
+    "Relationship": "workflow",
+    "ResumeResult": "workflow",
+    "TagStat": "workflow",
+    "TopologicalOrder": "workflow",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module 'memory_core' has no attribute {name!r}")
+    _warnings.warn(
+        f"memory_core.{name} moved to memory_core.{module}.{name}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(_importlib.import_module(f"memory_core.{module}"), name)

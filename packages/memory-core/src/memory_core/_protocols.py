@@ -375,6 +375,33 @@ class RecordStore(Protocol):
         ``EpisodeNotFoundError``."""
         ...
 
+    def correct_episode(
+        self,
+        episode: Episode,
+        extraction: Extraction,
+        *,
+        replace_patterns: Sequence[Pattern] = (),
+        delete_patterns: Sequence[UUID] = (),
+        delete_heuristics: Sequence[UUID] = (),
+        record: tuple[str, str, dict[str, Any]] | None = None,
+    ) -> Episode:
+        """Correct a completed episode in place, all in one transaction (``update_episode``):
+
+        * the stored episode takes ``episode``'s outcome, reward, reflection, metadata and
+          pattern ids; its steps, text, tags, vectors, records and usage rows stay; its
+          version is bumped;
+        * ``replace_patterns`` are stored exactly as given and ``delete_patterns`` /
+          ``delete_heuristics`` deleted (as ``replace_patterns`` does), then
+          ``extraction`` is written as ``complete_episode`` writes it (patterns merged);
+        * ``record`` (kind, id, data), if given, is put as ``put_record`` does (the audit).
+
+        A crash leaves either the old episode with its old patterns or the new one with
+        the new. Returns the stored episode. Raises ``EpisodeNotFoundError``, or
+        ``EpisodeStateError`` when the episode is not completed or its extraction is
+        still pending.
+        """
+        ...
+
 
 @runtime_checkable
 class SensitiveStore(Protocol):

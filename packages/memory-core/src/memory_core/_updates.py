@@ -4,35 +4,51 @@ An agent often finds out later that a task it reported as done was not (the fix 
 something), or the reverse. ``update_episode`` lets it say so, and the memory learns
 from what really happened:
 
-1. the episode's contribution is taken out of its patterns (``retract_patterns``, the
-   same as for a deletion: each pattern loses exactly what this episode added);
-2. the reward and the reflection are recomputed for the new outcome (the duration is
+1. the reward and the reflection are recomputed for the new outcome (the duration is
    still measured to the original completion); lessons join the reflection's insights
    as ``Lesson: …``, and notes and lessons are kept in ``metadata["notes"]`` and
    ``metadata["lessons"]`` (appended, oldest first);
-3. the patterns are extracted again with the new outcome and merged, as at completion;
-4. the change is audited (``update_episode``) and the episode's version is bumped.
+2. the patterns are extracted again with the new outcome; each pattern the episode fed
+   before or feeds now is computed in its final state: its stored counts, minus exactly
+   what this episode added before (``subtract_episode``, as for a deletion), plus what
+   it adds now; heuristics are re-derived from those;
+3. one storage transaction (``RecordStore.correct_episode``) rewrites the episode in
+   place (steps, vectors, records and usage rows untouched; version bumped), stores
+   those patterns and heuristics, deletes what no episode feeds any more, and writes
+   the ``update_episode`` audit record. A crash (kill -9) leaves the old episode with
+   its old statistics or the new one with the new, never a half (the episode used to be
+   deleted and re-created, which a crash could cut in half).
 
-The rewrite goes through the storage's own delete and complete (no backend method of
-its own), under the memory's lock. Pattern-usage rows recorded for the episode by
-``record_pattern_outcome`` are removed with it; the patterns' applied counts stay.
+Everything runs under the memory's lock, so two corrections in one process cannot
+interleave; another process writing the same patterns between the read in step 2 and
+the transaction in step 3 would have its change overwritten (the same window as
+erasure's retraction).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from memory_core._errors import EpisodeNotFoundError, EpisodeStateError, InvalidInputError
+from memory_core._errors import (
+    ConfigurationError,
+    EpisodeNotFoundError,
+    EpisodeStateError,
+    InvalidInputError,
+)
 from memory_core._ids import as_uuid
 from memory_core._logging import event
-from memory_core._models import Episode, TaskOutcome, utcnow
+from memory_core._models import Episode, Extraction, Pattern, TaskOutcome, utcnow
+from memory_core._protocols import RecordStore
 from memory_core._validation import check_json, check_outcome, check_text, coerce
-from memory_core.extraction import extract_patterns
+from memory_core.extraction import derive_heuristics, extract_patterns
 from memory_core.reflection import reflect
 from memory_core.reward import compute_reward
-from memory_core.security._erasure import retract_patterns
+from memory_core.security._audit import AuditLog
+from memory_core.security._erasure import subtract_episode
+from memory_core.security._system import AUDIT_KIND
 
 if TYPE_CHECKING:
     from memory_core._memory import SelfLearningMemory
@@ -60,6 +76,65 @@ def _listed(value: object) -> list[str]:
     if isinstance(value, list):
         return [str(v) for v in value]
     return [] if value is None else [str(value)]
+
+
+def _correct(
+    host: SelfLearningMemory,
+    tenant: str,
+    before: Episode,
+    after: Episode,
+    patterns: list[Pattern],
+) -> Episode:
+    """One storage transaction: the episode rewritten in place, its old contribution
+    taken out of its patterns and the new one merged, heuristics re-derived from the
+    result, and the audit record. Patterns the episode fed before and feeds again are
+    given in their final state (old counts minus the old contribution plus the new)."""
+    c = host._ctx
+    storage = c.backends.storage
+    if not isinstance(storage, RecordStore):
+        raise ConfigurationError(
+            "update_episode needs a storage backend with records (RecordStore)",
+            key="storage_backend",
+        )
+    stored = storage.get_patterns(tenant, before.pattern_ids)
+    kept, gone = subtract_episode(stored, before)
+    now = utcnow()
+    final = {p.id: p for p in kept}
+    emptied = {p.id: p for p in stored if p.id in set(gone)}
+    fresh: list[Pattern] = []
+    for p in patterns:
+        if p.id in final:
+            final[p.id] = final[p.id].merged_with(p, now)
+        elif p.id in emptied:  # fed only by this episode, and still fed by it
+            base = emptied.pop(p.id)
+            base = base.model_copy(update={"support": 0, "successes": 0.0, "episode_ids": []})
+            final[p.id] = base.merged_with(p, now)
+        else:
+            fresh.append(p)
+    final_ids = set(final)
+    touched = [*final.values(), *(p.as_new(tenant) for p in fresh)]
+    heuristics = derive_heuristics(touched)
+    derived = {h.id for h in heuristics}
+    stale = [
+        hid for p in stored if (hid := Pattern.make_id(tenant, "heuristic|" + p.key)) not in derived
+    ]
+    extraction = Extraction(patterns=fresh, heuristics=heuristics)  # text unchanged: vectors kept
+    audit = c.guard.audit_log.make(tenant, "update_episode", target_ids=[before.id])
+    record = None if audit is None else (AUDIT_KIND, audit.id, AuditLog.data(audit))
+    out = storage.correct_episode(
+        after,
+        extraction,
+        replace_patterns=list(final.values()),
+        delete_patterns=[pid for pid in emptied if pid not in final_ids],
+        delete_heuristics=stale,
+        record=record,
+    )
+    for p in storage.get_patterns(tenant, [*before.pattern_ids, *after.pattern_ids]):
+        c.cache.put_pattern(tenant, p)
+    cache = c.backends.cache
+    for key in [str(pid) for pid in emptied]:
+        c.cache.safe(partial(cache.delete, "pattern", tenant, key))
+    return out
 
 
 def update_episode(
@@ -129,26 +204,9 @@ def update_episode(
             )
             patterns = extract_patterns(done, out)
             done = done.model_copy(update={"pattern_ids": [p.id for p in patterns]})
-            retract_patterns(host, t, episode)
-            storage.delete_episode(t, eid)
-            storage.create_episode(
-                done.model_copy(
-                    update={
-                        "outcome": None,
-                        "reward": None,
-                        "reflection": None,
-                        "completed_at": None,
-                        "pattern_ids": [],
-                        "version": max(1, done.version - 1),  # completing bumps it by one
-                    }
-                )
-            )
-            storage.complete_episode(done, c.worker.extraction(done, patterns))
-            c.worker.after_extraction(t, patterns)
-            stored = storage.get_episode(t, eid) or done
+            stored = _correct(host, t, episode, done, patterns)
             c.cache.put_episode(stored)
             c.cache.invalidate_retrievals(t)
-        c.guard.audit("update_episode", t, [eid])  # security
         event(
             "episode updated",
             episode_id=str(eid),

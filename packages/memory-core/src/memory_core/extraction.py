@@ -16,8 +16,11 @@ write), not a pile of copies:
   failed, and ranking can tell "worked for tasks like this" from "failed for tasks like
   this" (``pattern_ranking``). Inside one attempt a failed step is part of a path that
   worked (a test that found the bug), so it is not counted against anything;
-* ``decision_point``: a step whose action checks something (check, verify, if, ...)
-  and the tool chosen next;
+* ``decision_point``: a check the agent branched on, found from the step structure
+  (never from the wording of actions): a tool whose failure was followed by one tool
+  and whose success, in the same episode, by another (``run_tests`` failed → ``edit_file``,
+  ``run_tests`` passed → ``git_commit``): "after the check passes, continue with
+  ``git_commit``; when it fails, ``edit_file`` first" (``branches``);
 * ``error_recovery``: a failed step's tool and normalised error signature, and the tools
   that led to the next success;
 * ``context_pattern``: task type, domain, language and framework, with the tools used.
@@ -33,6 +36,7 @@ Observed success per episode: 1 for success, the base reward for a partial succe
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -52,10 +56,6 @@ from memory_core.reward import base_reward
 
 MAX_SEQUENCE = 12
 HEURISTIC_MIN_SUPPORT = 3
-_DECISION_VERBS = (
-    "check", "verify", "validate", "if ", "decide", "choose", "determine", "inspect",
-    "compare", "whether", "confirm", "test if", "evaluate",
-)  # fmt: skip
 _NOISE = re.compile(r"(0x[0-9a-f]+|\d+(\.\d+)*|'[^']*'|\"[^\"]*\"|`[^`]*`|(/[\w.-]+)+/?)")
 _WORD = re.compile(r"[a-z_]+")
 
@@ -84,6 +84,22 @@ def attempts(steps: list[ExecutionStep]) -> list[tuple[int, int]]:
             start = i
     bounds.append((start, len(steps)))
     return bounds
+
+
+def branches(steps: list[ExecutionStep]) -> list[tuple[str, str, str]]:
+    """Checks the agent branched on: ``(tool, next after it failed, next after it
+    passed)`` for each tool whose failure was followed by one tool and whose success by
+    another, in the same episode (``run_tests`` failed → ``edit_file``; ``run_tests``
+    passed → ``git_commit``). The first failure's successor (the reaction to the
+    problem) and the last success's (the way on), in order of the first failure."""
+    failed: dict[str, str] = {}
+    passed: dict[str, str] = {}
+    for a, b in itertools.pairwise(steps):
+        if a.ok:
+            passed[a.tool] = b.tool
+        else:
+            failed.setdefault(a.tool, b.tool)
+    return [(t, f, passed[t]) for t, f in failed.items() if t in passed and passed[t] != f]
 
 
 def signature(text: str, words: int = 8) -> str:
@@ -179,22 +195,17 @@ def extract_patterns(
             else:
                 sequence(seq, success, " (the last attempt)")
 
-    for i, step in enumerate(steps[:-1]):
-        action = step.action.lower()
-        if step.ok and action.startswith(_DECISION_VERBS):
-            condition = signature(step.action)
-            nxt = steps[i + 1]
-            if condition:
-                add(
-                    PatternKind.DECISION_POINT,
-                    f"{step.tool}|{condition}|{nxt.tool}",
-                    f"After '{condition}' with {step.tool}, continue with {nxt.tool}.",
-                    tools=[step.tool, nxt.tool],
-                    condition=condition,
-                    action=nxt.tool,
-                    domain=ctx.domain,
-                    language=ctx.language,
-                )
+    for check, on_fail, on_pass in branches(steps):
+        add(
+            PatternKind.DECISION_POINT,
+            f"{check}|failed>{on_fail}|passed>{on_pass}",
+            f"Check with {check}: when it failed, {on_fail} came next; when it passed, {on_pass}.",
+            tools=[check, on_pass, on_fail],
+            condition=f"{check} passes (when it failed: {on_fail})",
+            action=on_pass,
+            domain=ctx.domain,
+            language=ctx.language,
+        )
 
     for i, step in enumerate(steps):
         if step.ok:

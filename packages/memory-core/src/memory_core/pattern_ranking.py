@@ -15,19 +15,26 @@ outcomes say *which* of the relevant ones comes first.
        p = (s_app + k·s_obs + 1) / (a + k·n_obs + 2),   k = APPLIED_DOMINANCE / (APPLIED_DOMINANCE + a)
 
    ``a``/``s_app``: times the pattern was applied and worked (credited by ``credit``
-   or ``record_pattern_outcome``). ``n_obs``/``s_obs``: observations in the episodes
-   this query retrieved, each counted by its relevance (a sequence seen in tasks like
-   *this* one counts fully, one seen elsewhere a little), capped at
+   or ``record_pattern_outcome``), each times ``h``: counted in proportion to the share of the pattern's
+   history that is about this task, ``h = min(1, (w_worked + w_failed) / (support +
+   twin support))`` (the relevance-weighted episodes below over all its episodes):
+   applied 5 of 5 times for other tasks says little about this one, and without that
+   share a sequence learnt for a neighbouring task overtook the one that works here
+   as soon as it had a few more applications. ``n_obs``/``s_obs``: observations in the
+   episodes this query retrieved, each counted by its relevance (a sequence seen in
+   tasks like *this* one counts fully, one seen elsewhere a little), capped at
    ``APPLIED_DOMINANCE``. A tool sequence's failures are a pattern of their own (its
    *failed twin*, key suffix ``|failed``, see ``extraction``), so the episodes where it
    worked and those where it was tried and failed are known apart: successes are the
    pattern's sources (times its observed rate, below 1 for partial successes), failures
-   its twin's. Without retrieved sources, the pattern's and its twin's own support
-   count, capped the same way. ``k`` fades observations as
-   applied evidence accrues: after ``APPLIED_DOMINANCE`` applications they weigh half,
-   so a pattern that failed 5 of 5 times when applied ranks below one that worked 5 of
-   5, however often either was seen.
-4. **Exploration**: ``+ EXPLORATION / (1 + a)``, bounded by ``EXPLORATION``: an untried
+   its twin's. The twin is not ranked beside its sequence (a flaky failure of the
+   sequence that works would otherwise put it on the avoid list); it is ranked alone
+   only when its sequence never worked in what was retrieved. Without retrieved
+   sources, the pattern's and its twin's own support count, capped the same way. ``k``
+   fades observations as applied evidence accrues: after ``APPLIED_DOMINANCE``
+   applications they weigh half, so a pattern that failed 5 of 5 times when applied
+   ranks below one that worked 5 of 5 for the same task, however often either was seen.
+4. **Exploration**: ``+ EXPLORATION / (1 + h·a)``, bounded by ``EXPLORATION``: an untried
    candidate is preferred over a tried one only when the estimates are within 0.1, and
    the bonus shrinks with every application, so exploration fades and the learning curve
    rises in expectation instead of oscillating.
@@ -90,13 +97,18 @@ def estimate(
     """Steps 3 and 4 of the module docstring. ``local``: relevance-weighted counts of
     the retrieved episodes where the pattern worked and where its failed twin was seen,
     if any were retrieved; ``failed``: the twin, for the counts without retrieval."""
-    a, s_app = p.applications, p.application_successes
+    history = float(p.support + (failed.support if failed is not None else 0))
     rate = min(1.0, p.success_rate)
     if local is not None and sum(local) > 0:
         worked, tried_failed = local
+        # The share of the pattern's history that is about this task: its applications
+        # count in that proportion (applied 5 of 5 elsewhere says little about here).
+        here = min(1.0, (worked + tried_failed) / history) if history > 0 else 1.0
     else:
         worked = float(p.support)
         tried_failed = float(failed.support) if failed is not None else 0.0
+        here = 1.0
+    a, s_app = here * p.applications, here * p.application_successes
     total = worked + tried_failed
     n_obs = min(total, APPLIED_DOMINANCE)
     s_obs = n_obs * rate * worked / total if total > 0 else 0.0
@@ -106,7 +118,7 @@ def estimate(
         p=(s_eff + 1.0) / (n_eff + 2.0),
         bonus=EXPLORATION / (1.0 + a),
         observed_weight=k * n_obs,
-        applications=a,
+        applications=p.applications,
         lower=wilson_lower_bound(s_eff, n_eff, CONFIDENCE_Z),
     )
 
@@ -147,6 +159,8 @@ def rank_patterns(
 
     out: list[tuple[float, int, RetrievedPattern]] = []
     for p in patterns:
+        if p.key.endswith(FAILED_SUFFIX) and p.key.removesuffix(FAILED_SUFFIX) in by_key:
+            continue  # the sequence itself is ranked, with its twin's failures counted
         best = 0.0
         sources: list[tuple[float, UUID]] = []
         for eid in p.episode_ids:

@@ -10,6 +10,7 @@ commands) and, for caches, ``CacheCompactor``. Each method's docstring is its co
 numbering rule of ``EpisodeStore.append_next_steps``.
 """
 
+from memory_core._exports import claim
 from memory_core._protocols import (
     CacheBackend,
     CacheCompactor,
@@ -51,3 +52,5 @@ __all__ = [
     "StorageFactory",
     "number_steps",
 ]
+
+claim(__name__, __all__, globals())

@@ -6,7 +6,7 @@ import logging
 from importlib.metadata import entry_points
 
 import pytest
-from memory_core import BackendNotFoundError, MemoryConfig
+from memory_core import MemoryConfig
 from memory_core._plugins import EMBEDDINGS_GROUP, load_plugin
 from memory_core.embeddings import (
     NoEmbeddings,
@@ -15,6 +15,7 @@ from memory_core.embeddings import (
     TransformerEmbeddingProvider,
     provider_from_config,
 )
+from memory_core.errors import BackendNotFoundError
 
 
 def test_entry_points_resolve_to_the_classes() -> None:

@@ -96,8 +96,9 @@ def load_config(args: argparse.Namespace) -> MemoryConfig:
 def preflight(config: MemoryConfig) -> None:
     """Check plugin names now, so a typo fails at start with the list of what is installed
     instead of on the first tool call. Reads entry-point metadata only; nothing is opened."""
-    from memory_core import CACHE_GROUP, EMBEDDINGS_GROUP, STORAGE_GROUP, BackendNotFoundError
-    from memory_core import installed_plugins as installed
+    from memory_core.errors import BackendNotFoundError
+    from memory_core.plugins import CACHE_GROUP, EMBEDDINGS_GROUP, STORAGE_GROUP
+    from memory_core.plugins import installed_plugins as installed
 
     checks = [(CACHE_GROUP, config.cache_backend)]
     if config.storage_backend:

@@ -12,7 +12,6 @@ import re
 
 from mcp.server.mcpserver.exceptions import ToolError
 from memory_core import (
-    CacheError,
     ConfigurationError,
     EmbeddingError,
     EpisodeStateError,
@@ -21,6 +20,7 @@ from memory_core import (
     NotFoundError,
     StorageError,
 )
+from memory_core.errors import CacheError
 
 _LOCATION = re.compile(
     r"""(?:file:|libsql://|wss?://|https?://)[^\s'"(),;]+"""  # URLs (may carry tokens)

@@ -11,15 +11,8 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from memory_core import (
-    EpisodeStatus,
-    EpisodeSummary,
-    GraphNode,
-    OutcomeType,
-    Relationship,
-    RelationshipType,
-    TagStat,
-)
+from memory_core import EpisodeStatus, EpisodeSummary, OutcomeType, RelationshipType
+from memory_core.workflow import GraphNode, Relationship, TagStat
 from pydantic import BaseModel, Field
 
 

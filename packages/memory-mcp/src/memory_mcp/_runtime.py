@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from memory_core import AsyncSelfLearningMemory, Limits, MemoryConfig
+from memory_core import AsyncSelfLearningMemory, MemoryConfig
+from memory_core.config import Limits
 
 from memory_mcp._metrics import ServerMetrics
 from memory_mcp._outputs import WarmupStatus

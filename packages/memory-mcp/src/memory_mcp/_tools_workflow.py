@@ -19,21 +19,22 @@ from uuid import UUID
 from mcp.server.mcpserver import Context, MCPServer
 from memory_core import (
     EpisodeNotFoundError,
-    HandoffPack,
     InvalidInputError,
     MemoryCoreError,
+    RelationshipType,
+    SelfLearningMemory,
+    TaskContext,
+)
+from memory_core.errors import RelationshipCycleError, RelationshipNotFoundError
+from memory_core.workflow import (
+    ACYCLIC_TYPES,
+    HandoffPack,
     PatternExplanation,
     Playbook,
     RecommendationFeedback,
     RecommendationStats,
-    RelationshipCycleError,
-    RelationshipNotFoundError,
-    RelationshipType,
     ResumeResult,
-    SelfLearningMemory,
-    TaskContext,
 )
-from memory_core.workflow import ACYCLIC_TYPES
 from pydantic import Field, JsonValue
 
 from memory_mcp._errors import invalid, tool_error

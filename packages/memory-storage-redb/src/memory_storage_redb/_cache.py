@@ -28,18 +28,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 from uuid import UUID
 
 import lmdb
-from memory_core import (
-    SCHEMA_VERSION,
-    CacheError,
-    CacheStats,
-    ConfigurationError,
-    InvalidInputError,
-)
+from memory_core import ConfigurationError, InvalidInputError
+from memory_core.errors import CacheError
+from memory_core.models import SCHEMA_VERSION, CacheStats
 
 from memory_storage_redb import _env, _keys, _record
 
 if TYPE_CHECKING:
-    from memory_core import CacheKind, MemoryConfig
+    from memory_core import MemoryConfig
+    from memory_core.models import CacheKind
 
 logger = logging.getLogger("memory_storage_redb")
 

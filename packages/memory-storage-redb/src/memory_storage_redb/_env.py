@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import IO, Any, Final, TypeVar
 
 import lmdb
-from memory_core import CacheError
+from memory_core.errors import CacheError
 
 logger = logging.getLogger("memory_storage_redb")
 

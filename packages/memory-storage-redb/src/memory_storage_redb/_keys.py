@@ -20,7 +20,8 @@ import re
 from typing import Final, get_args
 from uuid import UUID
 
-from memory_core import CacheKind, InvalidInputError
+from memory_core import InvalidInputError
+from memory_core.models import CacheKind
 
 KINDS: Final[frozenset[str]] = frozenset(get_args(CacheKind))
 EPISODE_DERIVED_KINDS: Final[frozenset[str]] = frozenset({"episode", "summary", "embedding"})

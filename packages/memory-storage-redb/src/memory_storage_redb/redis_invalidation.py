@@ -27,13 +27,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 from uuid import UUID
 
 import redis
-from memory_core import CacheBackend, CacheError, CacheStats, ConfigurationError
-from memory_core.protocols import CacheCompactor
+from memory_core import ConfigurationError
+from memory_core.errors import CacheError
+from memory_core.models import CacheStats
+from memory_core.protocols import CacheBackend, CacheCompactor
 
 from memory_storage_redb._cache import LMDBCache
 
 if TYPE_CHECKING:
-    from memory_core import CacheKind, MemoryConfig
+    from memory_core import MemoryConfig
+    from memory_core.models import CacheKind
 
 __all__ = ["CoherentCache", "RedisInvalidationBus"]
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
-from memory_core import ExecutionStep, Pattern, SchemaVersionError
+from memory_core import ExecutionStep, Pattern
+from memory_core.errors import SchemaVersionError
 
 from memory_storage_turso._connection import Database, Tx
 from memory_storage_turso._episode_json import load_episode

@@ -28,9 +28,6 @@ import numpy as np
 import numpy.typing as npt
 from memory_core import (
     ConfigurationError,
-    DuplicateStepError,
-    EmbeddingModelInfo,
-    EmbeddingRecord,
     Episode,
     EpisodeFilter,
     EpisodeNotFoundError,
@@ -38,7 +35,6 @@ from memory_core import (
     EpisodeStateError,
     EpisodeSummary,
     ExecutionStep,
-    Extraction,
     Heuristic,
     InvalidInputError,
     MemoryConfig,
@@ -46,8 +42,14 @@ from memory_core import (
     Pattern,
     PatternFilter,
     PatternNotFoundError,
-    SearchHit,
     StorageError,
+)
+from memory_core.errors import DuplicateStepError
+from memory_core.models import (
+    EmbeddingModelInfo,
+    EmbeddingRecord,
+    Extraction,
+    SearchHit,
     StorageStats,
 )
 from memory_core.protocols import FloatArray, number_steps
@@ -1100,43 +1102,49 @@ class LibSQLStorage:
                 )
 
         def op(tx: Tx) -> None:
-            for i, p in enumerate(patterns):
-                row = tx.one(
-                    "SELECT pk, key FROM patterns WHERE tenant = ? AND id = ?", (tenant, str(p.id))
-                )
-                if row is None:
-                    continue
-                if row[1] != p.key:
-                    raise InvalidInputError(
-                        "a pattern's key cannot change", field=f"patterns[{i}].key"
-                    )
-                pk = int(row[0])
-                self._save_pattern(tx, pk, p)
-                tx.run("DELETE FROM pattern_fts WHERE rowid = ?", (pk,))
-                text = pattern_text(p)
-                if text:
-                    tx.run("INSERT INTO pattern_fts (rowid, text) VALUES (?, ?)", (pk, text))
-                tx.run("DELETE FROM pattern_sources WHERE pattern_pk = ?", (pk,))
-                tx.many(
-                    "INSERT INTO pattern_sources (pattern_pk, tenant, episode_id) VALUES (?, ?, ?)",
-                    [(pk, tenant, str(e)) for e in p.episode_ids],
-                )
-            for pid in delete_patterns:
-                row = tx.one(
-                    "SELECT pk FROM patterns WHERE tenant = ? AND id = ?", (tenant, str(pid))
-                )
-                if row is None:
-                    continue
-                pk = int(row[0])
-                tx.run("DELETE FROM pattern_fts WHERE rowid = ?", (pk,))
-                tx.run("DELETE FROM pattern_sources WHERE pattern_pk = ?", (pk,))
-                tx.run("DELETE FROM pattern_usage WHERE pattern_pk = ?", (pk,))
-                tx.run("DELETE FROM patterns WHERE pk = ?", (pk,))
-            for hid in delete_heuristics:
-                tx.run("DELETE FROM heuristics WHERE tenant = ? AND id = ?", (tenant, str(hid)))
+            self._replace(tx, tenant, patterns, delete_patterns, delete_heuristics)
             self._bump(tx, tenant)
 
         self._db.write(op)
+
+    def _replace(
+        self,
+        tx: Tx,
+        tenant: str,
+        patterns: Sequence[Pattern],
+        delete_patterns: Sequence[UUID],
+        delete_heuristics: Sequence[UUID],
+    ) -> None:
+        for i, p in enumerate(patterns):
+            row = tx.one(
+                "SELECT pk, key FROM patterns WHERE tenant = ? AND id = ?", (tenant, str(p.id))
+            )
+            if row is None:
+                continue
+            if row[1] != p.key:
+                raise InvalidInputError("a pattern's key cannot change", field=f"patterns[{i}].key")
+            pk = int(row[0])
+            self._save_pattern(tx, pk, p)
+            tx.run("DELETE FROM pattern_fts WHERE rowid = ?", (pk,))
+            text = pattern_text(p)
+            if text:
+                tx.run("INSERT INTO pattern_fts (rowid, text) VALUES (?, ?)", (pk, text))
+            tx.run("DELETE FROM pattern_sources WHERE pattern_pk = ?", (pk,))
+            tx.many(
+                "INSERT INTO pattern_sources (pattern_pk, tenant, episode_id) VALUES (?, ?, ?)",
+                [(pk, tenant, str(e)) for e in p.episode_ids],
+            )
+        for pid in delete_patterns:
+            row = tx.one("SELECT pk FROM patterns WHERE tenant = ? AND id = ?", (tenant, str(pid)))
+            if row is None:
+                continue
+            pk = int(row[0])
+            tx.run("DELETE FROM pattern_fts WHERE rowid = ?", (pk,))
+            tx.run("DELETE FROM pattern_sources WHERE pattern_pk = ?", (pk,))
+            tx.run("DELETE FROM pattern_usage WHERE pattern_pk = ?", (pk,))
+            tx.run("DELETE FROM patterns WHERE pk = ?", (pk,))
+        for hid in delete_heuristics:
+            tx.run("DELETE FROM heuristics WHERE tenant = ? AND id = ?", (tenant, str(hid)))
 
     def get_pattern(self, tenant: str, pattern_id: UUID) -> Pattern | None:
         row = self._db.read(
@@ -1293,29 +1301,45 @@ class LibSQLStorage:
         episode_id: UUID | None = None,
         related_id: UUID | None = None,
     ) -> None:
-        try:
-            text = json.dumps(data, ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"record data is not JSON: {exc}", field="data") from exc
+        text = self._record_json(data)
 
         def op(tx: Tx) -> None:
-            tx.run(
-                "INSERT INTO records (tenant, kind, id, episode_id, related_id, data) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, kind, id) DO UPDATE SET "
-                "episode_id = excluded.episode_id, related_id = excluded.related_id, "
-                "data = excluded.data",
-                (
-                    tenant,
-                    kind,
-                    record_id,
-                    str(episode_id) if episode_id else None,
-                    str(related_id) if related_id else None,
-                    text,
-                ),
-            )
+            self._put_record(tx, tenant, kind, record_id, text, episode_id, related_id)
             self._bump(tx, tenant)
 
         self._db.write(op)
+
+    @staticmethod
+    def _record_json(data: dict[str, Any]) -> str:
+        try:
+            return json.dumps(data, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"record data is not JSON: {exc}", field="data") from exc
+
+    @staticmethod
+    def _put_record(
+        tx: Tx,
+        tenant: str,
+        kind: str,
+        record_id: str,
+        text: str,
+        episode_id: UUID | None,
+        related_id: UUID | None,
+    ) -> None:
+        tx.run(
+            "INSERT INTO records (tenant, kind, id, episode_id, related_id, data) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, kind, id) DO UPDATE SET "
+            "episode_id = excluded.episode_id, related_id = excluded.related_id, "
+            "data = excluded.data",
+            (
+                tenant,
+                kind,
+                record_id,
+                str(episode_id) if episode_id else None,
+                str(related_id) if related_id else None,
+                text,
+            ),
+        )
 
     def get_record(self, tenant: str, kind: str, record_id: str) -> dict[str, Any] | None:
         row = self._db.read(
@@ -1382,6 +1406,61 @@ class LibSQLStorage:
             self._write_tags(tx, tenant, pk, episode.context.tags)
             self._bump(tx, tenant)
             return episode.model_copy(update={"steps": self._load_steps(tx, pk)})
+
+        return self._db.write(op)
+
+    def correct_episode(
+        self,
+        episode: Episode,
+        extraction: Extraction,
+        *,
+        replace_patterns: Sequence[Pattern] = (),
+        delete_patterns: Sequence[UUID] = (),
+        delete_heuristics: Sequence[UUID] = (),
+        record: tuple[str, str, dict[str, Any]] | None = None,
+    ) -> Episode:
+        """See ``RecordStore.correct_episode``: one write transaction (``update_episode``
+        used to delete and re-create the episode, which a crash could cut in half)."""
+        tenant = episode.tenant
+        if episode.outcome is None:
+            raise InvalidInputError("a corrected episode needs an outcome", field="outcome")
+        for i, p in enumerate(replace_patterns):
+            if p.tenant != tenant:
+                raise InvalidInputError(
+                    f"replace_patterns[{i}] belongs to tenant {p.tenant!r}, not {tenant!r}",
+                    field=f"replace_patterns[{i}].tenant",
+                )
+        self._check_extraction(tenant, extraction)
+        text = None if record is None else self._record_json(record[2])
+
+        def op(tx: Tx) -> Episode:
+            pk, status, pending, version, data, _ = self._episode_row(tx, tenant, episode.id)
+            if status == "in_progress":
+                raise EpisodeStateError(f"episode {episode.id} is not completed")
+            if pending:
+                raise EpisodeStateError(f"episode {episode.id} has a pending extraction")
+            assert episode.outcome is not None
+            stored = load_episode(data).model_copy(
+                update={
+                    "outcome": episode.outcome,
+                    "reward": episode.reward,
+                    "reflection": episode.reflection,
+                    "metadata": episode.metadata,
+                    "pattern_ids": list(episode.pattern_ids),
+                    "version": int(version) + 1,
+                    "updated_at": _now(),
+                }
+            )
+            tx.run(
+                "UPDATE episodes SET outcome = ?, version = ?, data = ? WHERE pk = ?",
+                (episode.outcome.type.value, stored.version, dump_episode(stored), pk),
+            )
+            self._replace(tx, tenant, replace_patterns, delete_patterns, delete_heuristics)
+            self._write_extraction(tx, tenant, extraction)
+            if record is not None and text is not None:
+                self._put_record(tx, tenant, record[0], record[1], text, None, None)
+            self._bump(tx, tenant)
+            return stored.model_copy(update={"steps": self._load_steps(tx, pk)})
 
         return self._db.write(op)
 

@@ -7,16 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from memory_core import (
-    CONFIG_FILE_NAME,
-    STORAGE_GROUP,
-    ConfigurationError,
-    SelfLearningMemory,
-    find_config_file,
-    installed_plugins,
-    load_plugin,
-    user_config_dir,
-)
+from memory_core import ConfigurationError, SelfLearningMemory
+from memory_core.config import CONFIG_FILE_NAME, find_config_file, user_config_dir
+from memory_core.plugins import STORAGE_GROUP, installed_plugins, load_plugin
 from rich import box
 from rich.table import Table
 

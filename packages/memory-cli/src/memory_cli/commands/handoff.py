@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from memory_core import HandoffPack, InvalidInputError
+from memory_core import InvalidInputError
+from memory_core.workflow import HandoffPack
 
 from memory_cli._errors import EXIT_USAGE, CliError
 from memory_cli._examples import examples

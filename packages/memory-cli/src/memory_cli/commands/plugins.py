@@ -6,11 +6,11 @@ from importlib.metadata import entry_points
 from typing import Any
 
 import typer
-from memory_core import (
+from memory_core import MemoryCoreError
+from memory_core.plugins import (
     CACHE_GROUP,
     EMBEDDINGS_GROUP,
     STORAGE_GROUP,
-    MemoryCoreError,
     installed_plugins,
     load_plugin,
 )

@@ -7,7 +7,8 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from memory_core import InvalidInputError, RelationshipCycleError, RelationshipType
+from memory_core import InvalidInputError, RelationshipType
+from memory_core.errors import RelationshipCycleError
 
 from memory_cli._errors import EXIT_FAILED, EXIT_USAGE, CliError
 from memory_cli._examples import examples

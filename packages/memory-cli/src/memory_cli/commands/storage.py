@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from memory_core import SCHEMA_VERSION
+from memory_core.models import SCHEMA_VERSION
 
 from memory_cli._errors import EXIT_FAILED
 from memory_cli._examples import examples

@@ -104,7 +104,7 @@ class AuditLog:
             )
         return self._store
 
-    def append(
+    def make(
         self,
         tenant: str,
         operation: str,
@@ -113,8 +113,10 @@ class AuditLog:
         target_ids: Iterable[object] = (),
         outcome: str = "ok",
     ) -> AuditRecord | None:
-        """Store one record; returns it (``None`` when disabled). Raises
-        ``InvalidInputError`` for a malformed operation, principal, target or outcome."""
+        """The checked record ``append`` would store, without storing it (``None`` when
+        disabled): for a write that stores its audit record in its own transaction
+        (``update_episode``) through ``RecordStore.put_record``'s arguments
+        ``(AUDIT_KIND, record.id, AuditLog.data(record))``."""
         if not self.enabled:
             return None
         if not isinstance(operation, str) or not _OPERATION.fullmatch(operation):
@@ -143,11 +145,33 @@ class AuditLog:
             target_ids=targets,
             outcome=outcome,
         )
+        return record
+
+    @staticmethod
+    def data(record: AuditRecord) -> dict[str, Any]:
+        """The stored form of a record (its id is the record's key)."""
+        return record.model_dump(mode="json", exclude={"id"})
+
+    def append(
+        self,
+        tenant: str,
+        operation: str,
+        *,
+        principal: str | None = None,
+        target_ids: Iterable[object] = (),
+        outcome: str = "ok",
+    ) -> AuditRecord | None:
+        """Store one record; returns it (``None`` when disabled). Raises
+        ``InvalidInputError`` for a malformed operation, principal, target or outcome."""
+        record = self.make(
+            tenant, operation, principal=principal, target_ids=target_ids, outcome=outcome
+        )
+        if record is None:
+            return None
+        who, targets = record.principal, record.target_ids
         log.debug("audit %s by %s on %d target(s): %s", operation, who, len(targets), outcome)
         if self._store is not None:
-            self._store.put_record(
-                tenant, AUDIT_KIND, record.id, record.model_dump(mode="json", exclude={"id"})
-            )
+            self._store.put_record(tenant, AUDIT_KIND, record.id, self.data(record))
         return record
 
     def iter_records(self, tenant: str) -> Iterator[tuple[int, AuditRecord]]:

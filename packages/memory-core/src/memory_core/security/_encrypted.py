@@ -488,6 +488,40 @@ class EncryptedStorage(ForwardingStorage):
         assert ep is not None
         return ep
 
+    def correct_episode(
+        self,
+        episode: Episode,
+        extraction: Extraction,
+        *,
+        replace_patterns: Sequence[Pattern] = (),
+        delete_patterns: Sequence[UUID] = (),
+        delete_heuristics: Sequence[UUID] = (),
+        record: tuple[str, str, dict[str, Any]] | None = None,
+    ) -> Episode:
+        """Sealed as ``complete_episode`` seals (never passed through in clear text)."""
+        key = self._data_key(episode.tenant, episode.id)
+        sealed = episode
+        if key is not None:
+            kept = (
+                {p.id for p in structural_patterns(extract_patterns(episode, episode.outcome))}
+                if episode.outcome
+                else set()
+            )
+            sealed = self._seal_episode(key, episode)
+            sealed.pattern_ids = [i for i in episode.pattern_ids if i in kept]
+            extraction = self._sensitive_extraction(episode, extraction)
+        out = self.records.correct_episode(
+            sealed,
+            extraction,
+            replace_patterns=replace_patterns,
+            delete_patterns=delete_patterns,
+            delete_heuristics=delete_heuristics,
+            record=record,
+        )
+        opened = self._open_episode(out)
+        assert opened is not None
+        return opened
+
     # -- optional capabilities -----------------------------------------------------------
     def __getattr__(self, name: str) -> Any:
         """Operator extensions (``integrity_check``, ``vacuum``, ``backup``...) pass through."""

@@ -54,6 +54,7 @@ __all__ = [
     "neutral_description",
     "observed_success",
     "retract_patterns",
+    "subtract_episode",
 ]
 
 log = logging.getLogger("memory_core.security")
@@ -110,22 +111,10 @@ def _quotes(p: Pattern, episode: Episode) -> bool:
     return any(len(t.strip()) >= 8 and t in p.description for t in texts)
 
 
-def retract_patterns(memory: SelfLearningMemory, tenant: str, episode: Episode) -> ErasureReport:
-    """Take an episode's contribution out of its patterns (call before deleting it)."""
-    report = ErasureReport(tenant=tenant)
-    storage = memory.storage
-    if episode.outcome is None or not episode.pattern_ids:
-        return report
-    if (tenant, episode.id) in set(storage.pending_extractions(100_000)):
-        return report  # its patterns were never merged
-    if not isinstance(storage, RecordStore):
-        report.patterns_retracted = False
-        log.warning(
-            "the storage backend cannot retract pattern statistics (no replace_patterns); "
-            "patterns of erased episode %s keep its counts",
-            episode.id,
-        )
-        return report
+def subtract_episode(stored: list[Pattern], episode: Episode) -> tuple[list[Pattern], list[UUID]]:
+    """The stored patterns without what ``episode`` added to them: (updated, ids left
+    with no support). Writes nothing (``retract_patterns`` and ``update_episode`` do)."""
+    assert episode.outcome is not None
     success = observed_success(episode.outcome)
     # What the episode added to each pattern: extraction is deterministic, so running it
     # again says (a failed earlier attempt added no success, whatever the outcome was).
@@ -133,7 +122,7 @@ def retract_patterns(memory: SelfLearningMemory, tenant: str, episode: Episode) 
     updated: list[Pattern] = []
     deleted: list[UUID] = []
     now = utcnow()
-    for p in storage.get_patterns(tenant, episode.pattern_ids):
+    for p in stored:
         support = p.support - 1
         if support <= 0:
             deleted.append(p.id)
@@ -153,10 +142,31 @@ def retract_patterns(memory: SelfLearningMemory, tenant: str, episode: Episode) 
                 }
             )
         )
+    return updated, deleted
+
+
+def retract_patterns(memory: SelfLearningMemory, tenant: str, episode: Episode) -> ErasureReport:
+    """Take an episode's contribution out of its patterns (call before deleting it)."""
+    report = ErasureReport(tenant=tenant)
+    storage = memory.storage
+    if episode.outcome is None or not episode.pattern_ids:
+        return report
+    if (tenant, episode.id) in set(storage.pending_extractions(100_000)):
+        return report  # its patterns were never merged
+    if not isinstance(storage, RecordStore):
+        report.patterns_retracted = False
+        log.warning(
+            "the storage backend cannot retract pattern statistics (no replace_patterns); "
+            "patterns of erased episode %s keep its counts",
+            episode.id,
+        )
+        return report
+    stored = storage.get_patterns(tenant, episode.pattern_ids)
+    updated, deleted = subtract_episode(stored, episode)
     fresh = {h.id: h for h in derive_heuristics(updated)}
     stale = [
         Pattern.make_id(tenant, "heuristic|" + p.key)
-        for p in storage.get_patterns(tenant, episode.pattern_ids)
+        for p in stored
         if Pattern.make_id(tenant, "heuristic|" + p.key) not in fresh
     ]
     storage.replace_patterns(tenant, updated, delete_patterns=deleted, delete_heuristics=stale)

@@ -235,3 +235,22 @@ class ForwardingStorage:
 
     def update_episode_tags(self, tenant: str, episode_id: UUID, tags: Sequence[str]) -> Episode:
         return self._records(tenant).update_episode_tags(tenant, episode_id, tags)
+
+    def correct_episode(
+        self,
+        episode: Episode,
+        extraction: Extraction,
+        *,
+        replace_patterns: Sequence[Pattern] = (),
+        delete_patterns: Sequence[UUID] = (),
+        delete_heuristics: Sequence[UUID] = (),
+        record: tuple[str, str, dict[str, Any]] | None = None,
+    ) -> Episode:
+        return self._records(episode.tenant).correct_episode(
+            episode,
+            extraction,
+            replace_patterns=replace_patterns,
+            delete_patterns=delete_patterns,
+            delete_heuristics=delete_heuristics,
+            record=record,
+        )

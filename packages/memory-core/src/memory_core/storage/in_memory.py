@@ -476,30 +476,79 @@ class InMemoryStorage:
             t = self._peek(tenant)
             if t is None:
                 return
-            for i, p in enumerate(patterns):
-                old = t.patterns.get(p.id)
-                if old is not None and old.key != p.key:
-                    raise InvalidInputError(
-                        "a pattern's key cannot change", field=f"patterns[{i}].key"
-                    )
-            for p in patterns:
-                if p.id not in t.patterns:
-                    continue
-                t.pattern_text.remove(p.id)
-                t.patterns[p.id] = _copy(p)
-                t.pattern_text.add(p.id, terms(p.description))
-            for pid in delete_patterns:
-                gone = t.patterns.pop(pid, None)
-                if gone is None:
-                    continue
-                t.pattern_by_key.pop(gone.key, None)
-                t.pattern_text.remove(pid)
-                for k in [k for k in t.usage if k[0] == pid]:
-                    del t.usage[k]
-            dropped = set(delete_heuristics)
-            for key in [k for k, h in t.heuristics.items() if h.id in dropped]:
-                del t.heuristics[key]
+            self._check_replacements(t, patterns)
+            self._replace_patterns(t, patterns, delete_patterns, delete_heuristics)
             t.generation += 1
+
+    @staticmethod
+    def _check_replacements(t: _Tenant, patterns: Sequence[Pattern]) -> None:
+        for i, p in enumerate(patterns):
+            old = t.patterns.get(p.id)
+            if old is not None and old.key != p.key:
+                raise InvalidInputError("a pattern's key cannot change", field=f"patterns[{i}].key")
+
+    @staticmethod
+    def _replace_patterns(
+        t: _Tenant,
+        patterns: Sequence[Pattern],
+        delete_patterns: Sequence[UUID],
+        delete_heuristics: Sequence[UUID],
+    ) -> None:
+        for p in patterns:
+            if p.id not in t.patterns:
+                continue
+            t.pattern_text.remove(p.id)
+            t.patterns[p.id] = _copy(p)
+            t.pattern_text.add(p.id, terms(p.description))
+        for pid in delete_patterns:
+            gone = t.patterns.pop(pid, None)
+            if gone is None:
+                continue
+            t.pattern_by_key.pop(gone.key, None)
+            t.pattern_text.remove(pid)
+            for k in [k for k in t.usage if k[0] == pid]:
+                del t.usage[k]
+        dropped = set(delete_heuristics)
+        for key in [k for k, h in t.heuristics.items() if h.id in dropped]:
+            del t.heuristics[key]
+
+    def correct_episode(
+        self,
+        episode: Episode,
+        extraction: Extraction,
+        *,
+        replace_patterns: Sequence[Pattern] = (),
+        delete_patterns: Sequence[UUID] = (),
+        delete_heuristics: Sequence[UUID] = (),
+        record: tuple[str, str, dict[str, Any]] | None = None,
+    ) -> Episode:
+        """See ``RecordStore.correct_episode``: every check runs before the first change,
+        under the lock, so the correction is all or nothing."""
+        tenant = episode.tenant
+        if episode.outcome is None:
+            raise InvalidInputError("a corrected episode needs an outcome", field="outcome")
+        data = None if record is None else json.loads(json.dumps(record[2]))
+        with self._lock:
+            self._open()
+            t, row = self._row(tenant, episode.id)
+            if row.outcome is None:
+                raise EpisodeStateError(f"episode {episode.id} is not completed")
+            if (tenant, episode.id) in self._pending:
+                raise EpisodeStateError(f"episode {episode.id} has a pending extraction")
+            _check_tenants(tenant, replace_patterns, "replace_patterns")
+            self._check_replacements(t, replace_patterns)
+            self._validate_extraction(tenant, extraction)
+            row.outcome = episode.outcome
+            row.reward = episode.reward
+            row.reflection = episode.reflection
+            row.metadata = json.loads(json.dumps(episode.metadata))
+            row.pattern_ids = list(episode.pattern_ids)
+            self._replace_patterns(t, replace_patterns, delete_patterns, delete_heuristics)
+            self._write_extraction(tenant, t, extraction)
+            self._bump(t, episode.id)
+            if record is not None and data is not None:  # the lock is re-entrant
+                self.put_record(tenant, record[0], record[1], data)
+            return self._full_episode(t, episode.id)
 
     # -- records (the RecordStore extension) --------------------------------------------
 

@@ -10,8 +10,14 @@ from typing import Any
 
 import pytest
 
-from memory_core._errors import EpisodeNotFoundError
-from memory_core._models import EpisodeFilter, PatternFilter
+from memory_core._errors import EpisodeNotFoundError, EpisodeStateError, InvalidInputError
+from memory_core._models import (
+    EpisodeFilter,
+    Extraction,
+    OutcomeType,
+    PatternFilter,
+    TaskOutcome,
+)
 from memory_core._protocols import RecordStore
 from memory_core.testing.factories import make_episode, make_heuristic, make_pattern, make_step
 
@@ -107,3 +113,77 @@ class RecordStoreContract:
         ]
         assert storage.list_heuristics(T1, 10) == []
         assert storage.get_pattern(T2, other.id).support == 3
+
+    def test_correct_episode_rewrites_in_place_with_its_patterns(self, storage: Any) -> None:
+        ep = make_episode("corrected later", tenant=T1, tags=["kept"])
+        storage.create_episode(ep)
+        storage.append_steps(T1, ep.id, [make_step(1), make_step(2)])
+        old = make_pattern("old", tenant=T1, support=2, successes=2.0, episode_ids=[ep.id])
+        gone = make_pattern("gone", tenant=T1, episode_ids=[ep.id])
+        h = make_heuristic("h", tenant=T1)
+        done = ep.model_copy(
+            update={"outcome": TaskOutcome.success(), "pattern_ids": [old.id, gone.id]}
+        )
+        storage.complete_episode(done, Extraction(patterns=[old, gone], heuristics=[h]))
+        before = storage.get_episode(T1, ep.id)
+        with pytest.raises(EpisodeStateError):  # an episode still in progress
+            open_ep = make_episode("open", tenant=T1)
+            storage.create_episode(open_ep)
+            storage.correct_episode(
+                open_ep.model_copy(update={"outcome": TaskOutcome.success()}), Extraction()
+            )
+        new = make_pattern("new", tenant=T1, successes=0.0, episode_ids=[ep.id])
+        lowered = old.model_copy(update={"support": 1, "successes": 1.0, "episode_ids": []})
+        fixed = before.model_copy(
+            update={
+                "outcome": TaskOutcome.failure("broke sign-up"),
+                "metadata": {"notes": ["found in review"]},
+                "pattern_ids": [new.id],
+                "steps": [],  # steps are not the correction's business
+            }
+        )
+        got = storage.correct_episode(
+            fixed,
+            Extraction(patterns=[new]),
+            replace_patterns=[lowered],
+            delete_patterns=[gone.id],
+            delete_heuristics=[h.id],
+            record=("audit", "a1", {"operation": "update_episode"}),
+        )
+        stored = storage.get_episode(T1, ep.id)
+        assert got == stored
+        assert stored.outcome.type is OutcomeType.FAILURE
+        assert stored.metadata == {"notes": ["found in review"]}
+        assert stored.pattern_ids == [new.id] and stored.version > before.version
+        assert [s.step_number for s in stored.steps] == [1, 2]
+        assert stored.context.tags == ["kept"]
+        assert storage.get_summaries(T1, [ep.id])[0].outcome is OutcomeType.FAILURE
+        assert storage.count_episodes(T1, EpisodeFilter(outcome=OutcomeType.FAILURE)) == 1
+        assert storage.get_pattern(T1, old.id).support == 1
+        assert storage.get_pattern(T1, gone.id) is None
+        assert storage.get_pattern(T1, new.id).episode_ids == [ep.id]
+        assert storage.list_heuristics(T1, 10) == []
+        assert storage.get_record(T1, "audit", "a1") == {"operation": "update_episode"}
+        with pytest.raises(EpisodeNotFoundError):
+            storage.correct_episode(fixed.model_copy(update={"tenant": T2}), Extraction())
+
+    def test_correct_episode_is_all_or_nothing(self, storage: Any) -> None:
+        ep = make_episode("corrected badly", tenant=T1)
+        storage.create_episode(ep)
+        p = make_pattern("p", tenant=T1, support=2, successes=2.0, episode_ids=[ep.id])
+        storage.complete_episode(
+            ep.model_copy(update={"outcome": TaskOutcome.success(), "pattern_ids": [p.id]}),
+            Extraction(patterns=[p]),
+        )
+        before = storage.get_episode(T1, ep.id)
+        renamed = p.model_copy(update={"key": "another key", "support": 1})
+        with pytest.raises(InvalidInputError):  # a pattern's key cannot change
+            storage.correct_episode(
+                before.model_copy(update={"outcome": TaskOutcome.failure("no")}),
+                Extraction(),
+                replace_patterns=[renamed],
+                record=("audit", "a2", {"operation": "update_episode"}),
+            )
+        assert storage.get_episode(T1, ep.id) == before
+        assert storage.get_pattern(T1, p.id).support == 2
+        assert storage.get_record(T1, "audit", "a2") is None

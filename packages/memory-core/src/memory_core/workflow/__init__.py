@@ -7,6 +7,7 @@ Records kinds used (``RecordStore``): ``tag`` (last use per tag), ``relationship
 and ``recommendation_feedback`` (naming their episode, so erasing it removes them).
 """
 
+from memory_core._exports import claim
 from memory_core.workflow._errors import (
     CheckpointNotFoundError,
     RelationshipCycleError,
@@ -64,3 +65,5 @@ __all__ = [
     "TagStat",
     "TopologicalOrder",
 ]
+
+claim(__name__, __all__, globals())

@@ -1,0 +1,93 @@
+"""Every data type of memory-core: what the loop takes and returns, and what a storage or
+cache plugin stores (``EmbeddingRecord``, ``Extraction``, ``SearchHit``, stats).
+
+The types an agent author uses every day are also at the top (``memory_core.Episode``…).
+"""
+
+from memory_core._exports import claim
+from memory_core._models import (
+    SCHEMA_VERSION,
+    CacheKind,
+    CacheStats,
+    Complexity,
+    EmbeddingModelInfo,
+    EmbeddingRecord,
+    Episode,
+    EpisodeFilter,
+    EpisodeFilterArgs,
+    EpisodePage,
+    EpisodeStatus,
+    EpisodeSummary,
+    ExecutionStep,
+    Extraction,
+    Heuristic,
+    OutcomeType,
+    Pattern,
+    PatternFilter,
+    PatternKind,
+    Reflection,
+    RewardScore,
+    SearchHit,
+    StepResult,
+    StepStatus,
+    StorageStats,
+    TaskContext,
+    TaskOutcome,
+    TaskType,
+)
+from memory_core._results import (
+    ComponentHealth,
+    HealthReport,
+    MetricsSnapshot,
+    OperationMetrics,
+    PatternAnalysis,
+    QueryResult,
+    RetrievedEpisode,
+    RetrievedPattern,
+    ScoreComponents,
+)
+from memory_core.bulk_import import ImportProblem, ImportReport
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "CacheKind",
+    "CacheStats",
+    "Complexity",
+    "ComponentHealth",
+    "EmbeddingModelInfo",
+    "EmbeddingRecord",
+    "Episode",
+    "EpisodeFilter",
+    "EpisodeFilterArgs",
+    "EpisodePage",
+    "EpisodeStatus",
+    "EpisodeSummary",
+    "ExecutionStep",
+    "Extraction",
+    "HealthReport",
+    "Heuristic",
+    "ImportProblem",
+    "ImportReport",
+    "MetricsSnapshot",
+    "OperationMetrics",
+    "OutcomeType",
+    "Pattern",
+    "PatternAnalysis",
+    "PatternFilter",
+    "PatternKind",
+    "QueryResult",
+    "Reflection",
+    "RetrievedEpisode",
+    "RetrievedPattern",
+    "RewardScore",
+    "ScoreComponents",
+    "SearchHit",
+    "StepResult",
+    "StepStatus",
+    "StorageStats",
+    "TaskContext",
+    "TaskOutcome",
+    "TaskType",
+]
+
+claim(__name__, __all__, globals())
