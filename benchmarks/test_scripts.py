@@ -100,7 +100,13 @@ def test_mcp_round_trip_quick(tmp_path: Path) -> None:
     proc = run_script("mcp_round_trip.py", "--rounds", "20", "--out", str(tmp_path))
     _ok(proc)
     report = json.loads((tmp_path / "mcp_round_trip.json").read_text())
-    assert set(report["tools"]) == {"get_episode", "add_episode_step", "query_memory"}
+    assert set(report["tools"]) == {
+        "echo",
+        "ping",
+        "get_episode",
+        "add_episode_step",
+        "query_memory",
+    }
     for stats in report["tools"].values():
         _percentiles_ordered(stats)
         assert stats["calls_per_s"] > 0

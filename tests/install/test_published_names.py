@@ -92,6 +92,11 @@ def test_pip_install_selfmem_core_alone_names_the_backend_to_add(
     heavy = ("tokenizers", "safetensors", "onnxruntime", "httpx", "cryptography")
     found = f"import importlib.util as u; print([n for n in {heavy!r} if u.find_spec(n)])"
     assert _run(python, "-c", found).strip() == "[]"
+    # ...so retrieval is lexical, and health says what to install for vectors.
+    reason = (
+        "from memory_core import SelfLearningMemory as M; print(M().health().embeddings.detail)"
+    )
+    assert "selfmem-core[transformer]" in _run(python, "-c", reason)
     assert _ephemeral_store_works(python) == "ok"
     contracts = (
         "try:\n"

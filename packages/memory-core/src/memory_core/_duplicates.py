@@ -34,6 +34,8 @@ _DIGITS = re.compile(r"\d+")
 
 
 def _words(text: str) -> list[str]:
+    if text.isascii():  # nothing to decompose or strip: each query folds dozens of texts
+        return _WORD.findall(text.lower())
     folded = unicodedata.normalize("NFKD", text).lower()
     return _WORD.findall("".join(c for c in folded if not unicodedata.combining(c)))
 

@@ -3,6 +3,11 @@
 Every persisted record carries ``schema_version`` so that a reader can tell what wrote it.
 All models round-trip through JSON unchanged (``Model.model_validate_json(m.model_dump_json())
 == m``), which is how backends store them.
+
+Why this module is longer than ~400 lines: it is the one data model that the protocols,
+the backends and every front end exchange; each class is small (fields, limits, one or
+two constructors), and keeping them together keeps the JSON shapes and validation rules
+of the stored records readable in one place (``memory_core.models`` is its public face).
 """
 
 from __future__ import annotations

@@ -46,7 +46,12 @@ class Operations:
         emb = backends.embedder
         error = backends.embedder_error
         if emb is None:
-            reason = error or "embeddings disabled by configuration"
+            reason = error or (
+                "no embedding model is installed (pip install 'selfmem-core[transformer]' "
+                "or 'selfmem-core[local]')"
+                if self._ctx.config.embedding_provider.strip().lower() == "auto"
+                else "embeddings disabled by configuration"
+            )
             embeddings = ComponentHealth(
                 ok=error is None, backend="none", detail={"reason": reason}
             )

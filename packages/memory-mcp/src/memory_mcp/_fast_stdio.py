@@ -22,13 +22,15 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from memory_mcp import _handshake
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
+
+    from memory_mcp._stdio_wire import WireReader, WireWriter
 
 logger = logging.getLogger("memory_mcp")
 
@@ -89,10 +91,22 @@ class StdioFront:
             await self._serve_streams(server, wire_in, wire_out)
 
     async def _serve_streams(self, server: MCPServer, wire_in: int, wire_out: int) -> None:
-        import anyio
-        from mcp.shared.message import SessionMessage
+        from memory_mcp._pipe_lines import open_pipe_lines
 
-        from memory_mcp._stdio_wire import wire_streams
+        async with open_pipe_lines(self.prefix, wire_in, wire_out) as on_loop:
+            if on_loop is not None:  # pipes (how clients start us): no thread per line
+                await self._serve_lines(server, *on_loop)
+                return
+        lines, write_line = self._file_lines(wire_in, wire_out)
+        await self._serve_lines(server, lines, write_line)
+
+    def _file_lines(
+        self, wire_in: int, wire_out: int
+    ) -> tuple[AsyncIterator[str], Callable[[str], Awaitable[None]]]:
+        """Lines through file objects in worker threads: for a stdin or stdout that the
+        event loop cannot watch (a regular file, a terminal)."""
+        import anyio
+        import anyio.to_thread
 
         stdin = anyio.wrap_file(
             io.TextIOWrapper(
@@ -101,51 +115,39 @@ class StdioFront:
                 errors="replace",
             )
         )
-        stdout = anyio.wrap_file(
-            io.TextIOWrapper(os.fdopen(wire_out, "wb", closefd=False), encoding="utf-8")
-        )
+        stdout = io.TextIOWrapper(os.fdopen(wire_out, "wb", closefd=False), encoding="utf-8")
+
+        def write_flush(text: str) -> None:
+            stdout.write(text + "\n")
+            stdout.flush()
+
+        async def write_line(text: str) -> None:
+            await anyio.to_thread.run_sync(write_flush, text)
+
+        return aiter(stdin), write_line
+
+    async def _serve_lines(
+        self,
+        server: MCPServer,
+        lines: AsyncIterator[str],
+        write_line: Callable[[str], Awaitable[None]],
+    ) -> None:
+        import anyio
+
+        from memory_mcp._stdio_wire import wire_streams
+
         lowlevel = server._lowlevel_server  # what MCPServer.run_stdio_async runs, too
         options = lowlevel.create_initialization_options()
-        async with wire_streams(stdin, stdout) as (read, write):
-            if self.answered is None:
-                await lowlevel.run(read, write, options)
-                return
-            opening = self.answered
-            handshake = anyio.Event()
-            in_send, in_recv = anyio.create_memory_object_stream[SessionMessage | Exception](0)
-            out_send, out_recv = anyio.create_memory_object_stream[SessionMessage](0)
-
-            async def relay_in() -> None:
-                async with in_send:
-                    first = True
-                    async for item in read:
-                        await in_send.send(item)
-                        if first:
-                            first = False
-                            if not _is_request(item, opening):
-                                logger.error(
-                                    "stdio front: the SDK did not read the replayed request"
-                                )
-                                handshake.set()
-                            # Hold the rest until the SDK has answered, as a client would.
-                            await handshake.wait()
-
-            async def relay_out() -> None:
-                try:
-                    async with write:
-                        async for item in out_recv:
-                            if not handshake.is_set() and _is_reply(item, opening.id):
-                                self._verify(item)
-                                handshake.set()
-                                continue
-                            await write.send(item)
-                finally:
-                    handshake.set()
-
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(relay_in)
-                tg.start_soon(relay_out)
-                await lowlevel.run(in_recv, out_send, options)
+        read, write = wire_streams(lines, write_line)
+        if self.answered is None:
+            await lowlevel.run(read, write, options)
+            return
+        handshake = anyio.Event()
+        await lowlevel.run(
+            _HeldAfterOpening(read, self.answered, handshake),
+            _AnsweredOnce(write, self, handshake),
+            options,
+        )
 
     def _verify(self, reply: Any) -> None:
         """Log whether the SDK's answer to the replayed request equals the one sent."""
@@ -168,6 +170,76 @@ class StdioFront:
             (self.answered_after or 0.0) * 1000,
             ready,
         )
+
+
+class _HeldAfterOpening:
+    """The session's read stream behind the front: the replayed opening request first,
+    then nothing until the SDK has answered it, as a client would wait."""
+
+    def __init__(self, inner: WireReader, opening: _handshake.Opening, answered: Any) -> None:
+        self._inner = inner
+        self._opening = opening
+        self._answered = answered
+        self._first = True
+
+    async def receive(self) -> Any:
+        if not self._first:
+            await self._answered.wait()
+            return await self._inner.receive()
+        self._first = False
+        item = await self._inner.receive()
+        if not _is_request(item, self._opening):
+            logger.error("stdio front: the SDK did not read the replayed request")
+            self._answered.set()
+        return item
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def __aiter__(self) -> _HeldAfterOpening:
+        return self
+
+    async def __anext__(self) -> Any:
+        import anyio
+
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> _HeldAfterOpening:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class _AnsweredOnce:
+    """The session's write stream behind the front: the SDK's own answer to the opening
+    request is compared with the one already sent and dropped; the rest goes out."""
+
+    def __init__(self, inner: WireWriter, front: StdioFront, answered: Any) -> None:
+        self._inner = inner
+        self._front = front
+        self._answered = answered
+
+    async def send(self, item: Any, /) -> None:
+        opening = self._front.answered
+        if opening is not None and not self._answered.is_set() and _is_reply(item, opening.id):
+            self._front._verify(item)
+            self._answered.set()
+            return
+        await self._inner.send(item)
+
+    async def aclose(self) -> None:
+        self._answered.set()
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> _AnsweredOnce:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 def _is_request(item: object, opening: _handshake.Opening) -> bool:

@@ -15,6 +15,12 @@ process-local buffer, and only if its recorded access is older than
 transaction, or in one transaction of its own when it holds ``touch_batch`` keys or is
 older than ``promote_after_seconds``. So a hot key costs one small write per promotion
 window instead of one write per read, and the LRU order is exact up to that window.
+
+Why this module is longer than ~400 lines: every write keeps five databases consistent
+in one LMDB transaction (the entry, its atime and lru rows, the episode index, the
+tombstones, the size accounting), and eviction and invalidation run inside those same
+transactions; the engine-level concerns already live apart (``_env``: opening, repair,
+map growth; ``_record``: the entry layout; ``_keys``: key encoding).
 """
 
 from __future__ import annotations

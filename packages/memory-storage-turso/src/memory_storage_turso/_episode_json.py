@@ -10,8 +10,19 @@ release accepts — and put back into the reward when read.
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from uuid import UUID
 
-from memory_core import Episode, RewardScore
+from memory_core import (
+    Episode,
+    EpisodeStatus,
+    EpisodeSummary,
+    OutcomeType,
+    RewardScore,
+    TaskContext,
+    TaskType,
+)
+from pydantic import BaseModel, ConfigDict, Field
 
 STASH = "selfmem:reward"
 """Metadata key holding the reward fields the schema-4 release does not know."""
@@ -41,3 +52,60 @@ def load_episode(stored: str | bytes) -> Episode:
     if isinstance(newer, dict) and episode.reward is not None:
         episode.reward = RewardScore.model_validate({**episode.reward.model_dump(), **newer})
     return episode
+
+
+class _Fields(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Outcome(_Fields):
+    type: OutcomeType
+    verdict: str = ""
+
+
+class _Reward(_Fields):
+    total: float
+    quality: float = Field(ge=0.0, le=1.0)
+
+
+class _Summarised(_Fields):
+    """The fields of a stored episode that its summary shows, with ``Episode``'s types
+    and defaults; the rest of the JSON (reflection, metadata, the full outcome and
+    reward) is skipped, not validated."""
+
+    id: UUID
+    tenant: str = "default"
+    task_description: str
+    task_type: TaskType = TaskType.OTHER
+    context: TaskContext = Field(default_factory=TaskContext)
+    outcome: _Outcome | None = None
+    reward: _Reward | None = None
+    pattern_ids: list[UUID] = Field(default_factory=list)
+    started_at: datetime
+    completed_at: datetime | None = None
+    version: int = Field(default=1, ge=1)
+
+
+def load_summary(stored: str | bytes, step_count: int) -> EpisodeSummary:
+    """``load_episode(stored).summary()`` with ``step_count``, without building the
+    episode: lists and every query read dozens of summaries, and a whole ``Episode`` (its
+    reward, reflection, metadata) costs several times the fields a summary shows."""
+    e = _Summarised.model_validate_json(stored)
+    outcome, reward = e.outcome, e.reward
+    return EpisodeSummary.model_construct(
+        id=e.id,
+        tenant=e.tenant,
+        task_description=e.task_description,
+        task_type=e.task_type,
+        context=e.context,
+        status=EpisodeStatus.COMPLETED if outcome is not None else EpisodeStatus.IN_PROGRESS,
+        outcome=outcome.type if outcome is not None else None,
+        verdict=outcome.verdict if outcome is not None else None,
+        reward=reward.total if reward is not None else None,
+        quality=reward.quality if reward is not None else None,
+        step_count=step_count,
+        pattern_ids=e.pattern_ids,
+        started_at=e.started_at,
+        completed_at=e.completed_at,
+        version=e.version,
+    )

@@ -58,7 +58,7 @@ from memory_core.text import terms
 
 from memory_storage_turso._codec import decode_cursor, encode_cursor, ts
 from memory_storage_turso._connection import Database, Tx
-from memory_storage_turso._episode_json import dump_episode, load_episode
+from memory_storage_turso._episode_json import dump_episode, load_episode, load_summary
 from memory_storage_turso._filters import episode_where, pattern_where
 from memory_storage_turso._fts import MAX_ITEM, match_expression, pattern_text
 from memory_storage_turso._lexical import (
@@ -266,8 +266,7 @@ class LibSQLStorage:
 
     @staticmethod
     def _summary(data: str, step_count: int) -> EpisodeSummary:
-        summary = load_episode(data).summary()
-        return summary.model_copy(update={"step_count": step_count})
+        return load_summary(data, step_count)
 
     # -- episodes --------------------------------------------------------------------
     def create_episode(self, episode: Episode) -> None:

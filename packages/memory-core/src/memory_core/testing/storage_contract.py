@@ -27,6 +27,12 @@ Decisions the protocol's docstrings leave open, fixed here so every backend agre
   ``delete_episode`` removes the episode's rows.
 * ``apply_extraction`` for an unknown (e.g. deleted) episode does nothing.
 * Episode ids are globally unique (UUID4), so tests never reuse one across tenants.
+
+Why this module is longer than ~400 lines: it is one suite that a backend inherits whole,
+with one fixture and one set of helpers; its sections follow the protocol's roles in
+order (lifecycle, episodes, steps, listing, completion, deletion, lexical and vector
+search, patterns, heuristics, operations, tenant isolation), so a backend author reads
+each role's rules next to the tests that hold it to them.
 """
 
 from __future__ import annotations

@@ -11,26 +11,24 @@ Two processes adding crossing links at the same instant could still both succeed
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 from memory_core._errors import EpisodeNotFoundError, InvalidInputError
 from memory_core._models import EpisodeSummary
-from memory_core._protocols import RecordStore
 from memory_core._validation import check_limit, check_text
-from memory_core.workflow._common import as_uuid, check_range, records, scan
+from memory_core.workflow._common import as_uuid, check_range, records
 from memory_core.workflow._errors import RelationshipCycleError, RelationshipNotFoundError
 from memory_core.workflow._graph import (
     GROUPS,
     PRECEDENCE,
     find_cycles,
     group_of,
-    path_between,
     precedence,
     topo_sort,
 )
+from memory_core.workflow._links import REL_KIND, all_links, links_of, refuse_cycle, side_ok, walk
 from memory_core.workflow._models import (
     CycleReport,
     DependencyGraph,
@@ -45,7 +43,6 @@ from memory_core.workflow._models import (
 if TYPE_CHECKING:
     from memory_core.workflow._context import WorkflowContext
 
-REL_KIND = "relationship"
 MAX_DEPTH = 10
 _MAX_ID = 200
 
@@ -94,7 +91,7 @@ class Relationships:
                         update={"created_at": Relationship.model_validate(old).created_at}
                     )
                 else:
-                    _refuse_cycle(store, t, rel)
+                    refuse_cycle(store, t, rel)
                 store.put_record(
                     t,
                     REL_KIND,
@@ -130,7 +127,7 @@ class Relationships:
             if store.get_record(t, REL_KIND, rel.id) is not None:
                 return None  # already stored: adding it again changes nothing
             try:
-                _refuse_cycle(store, t, rel)
+                refuse_cycle(store, t, rel)
             except RelationshipCycleError as exc:
                 return list(exc.cycle)
         return None
@@ -164,8 +161,8 @@ class Relationships:
         t = self._c.tenant(tenant)
         with self._c.lock:
             _require(self._c, t, [eid])
-            links = _links_of(records(self._c.storage), t, eid)
-        out = [r for r in links if _side_ok(r, eid, direction) and r.type in wanted]
+            links = links_of(records(self._c.storage), t, eid)
+        out = [r for r in links if side_ok(r, eid, direction) and r.type in wanted]
         out.sort(key=lambda r: (-r.priority, r.created_at))
         return out
 
@@ -187,7 +184,7 @@ class Relationships:
             t = self._c.tenant(tenant)
             with self._c.lock:
                 _require(self._c, t, [start])
-                reached = _walk(records(self._c.storage), t, start, max_depth, direction, wanted)
+                reached = walk(records(self._c.storage), t, start, max_depth, direction, wanted)
                 order = list(reached)[:limit]
                 summaries = {s.id: s for s in self._c.storage.get_summaries(t, order)}
             out = []
@@ -225,16 +222,16 @@ class Relationships:
             with self._c.lock:
                 if root is not None:
                     _require(self._c, t, [root])
-                    reached = _walk(store, t, root, max_depth, "both", wanted)
+                    reached = walk(store, t, root, max_depth, "both", wanted)
                     ids = {root, *reached}
                     edges = {
                         r.id: r
                         for eid in ids
-                        for r in _links_of(store, t, eid)
+                        for r in links_of(store, t, eid)
                         if r.type in wanted and r.source_id in ids and r.target_id in ids
                     }
                 else:
-                    edges = {r.id: r for r in _all_links(store, t) if r.type in wanted}
+                    edges = {r.id: r for r in all_links(store, t) if r.type in wanted}
                     ids = {x for r in edges.values() for x in (r.source_id, r.target_id)}
                 summaries = _summaries(self._c, t, ids)
             return DependencyGraph(
@@ -255,7 +252,7 @@ class Relationships:
     def check_relationship_cycles(self, tenant: str | None) -> CycleReport:
         t = self._c.tenant(tenant)
         with self._c.lock:
-            links = _all_links(records(self._c.storage), t)
+            links = all_links(records(self._c.storage), t)
         cycles: list[list[UUID]] = []
         for group in GROUPS:
             cycles.extend(find_cycles(precedence(r) for r in links if r.type in group))
@@ -275,7 +272,7 @@ class Relationships:
                 )
         t = self._c.tenant(tenant)
         with self._c.lock:
-            links = [r for r in _all_links(records(self._c.storage), t) if r.type in chosen]
+            links = [r for r in all_links(records(self._c.storage), t) if r.type in chosen]
         edges = [precedence(r) for r in links]
         nodes = {x for e in edges for x in e}
         order, left = topo_sort(nodes, edges)
@@ -333,92 +330,11 @@ def _rel_id(value: str) -> str:
     return value
 
 
-def _side_ok(rel: Relationship, eid: UUID, direction: Direction) -> bool:
-    if direction == "out":
-        return rel.source_id == eid
-    if direction == "in":
-        return rel.target_id == eid
-    return True
-
-
 def _require(memory: WorkflowContext, tenant: str, ids: list[UUID]) -> None:
     found = {s.id for s in memory.storage.get_summaries(tenant, ids)}
     for eid in ids:
         if eid not in found:
             raise EpisodeNotFoundError(eid)
-
-
-def _links_of(store: RecordStore, tenant: str, eid: UUID) -> list[Relationship]:
-    return [
-        Relationship.model_validate(d) for _, _, d in scan(store, tenant, REL_KIND, episode_id=eid)
-    ]
-
-
-def _all_links(store: RecordStore, tenant: str) -> list[Relationship]:
-    return [Relationship.model_validate(d) for _, _, d in scan(store, tenant, REL_KIND)]
-
-
-def _refuse_cycle(store: RecordStore, tenant: str, rel: Relationship) -> None:
-    """Raise if ``rel`` would close a cycle in its acyclic group: is there already a
-    path from its 'after' end back to its 'first' end? Explores only reachable nodes."""
-    group = group_of(rel.type)
-    if group is None:
-        return
-    first, after = precedence(rel)
-    succ: dict[UUID, set[UUID]] = {}
-    queue, seen = deque([after]), {after}
-    while queue:
-        node = queue.popleft()
-        nxt = {
-            b
-            for r in _links_of(store, tenant, node)
-            if r.type in group
-            for a, b in [precedence(r)]
-            if a == node
-        }
-        succ[node] = nxt
-        if node == first:
-            break
-        for n in nxt - seen:
-            seen.add(n)
-            queue.append(n)
-    path = path_between(succ, after, first)
-    if path is not None:
-        cycle = [first, *path]
-        raise RelationshipCycleError(
-            f"{rel.source_id} {rel.type.value} {rel.target_id} would close a cycle: "
-            + " → ".join(str(x) for x in cycle),
-            cycle,
-        )
-
-
-def _walk(
-    store: RecordStore,
-    tenant: str,
-    start: UUID,
-    max_depth: int,
-    direction: Direction,
-    wanted: set[RelationshipType],
-) -> dict[UUID, tuple[int, list[UUID], Relationship]]:
-    """Breadth-first: each reached episode with its depth, path and first link."""
-    reached: dict[UUID, tuple[int, list[UUID], Relationship]] = {}
-    frontier = [(start, [start])]
-    for depth in range(1, max_depth + 1):
-        nxt_frontier = []
-        for node, path in frontier:
-            links = sorted(_links_of(store, tenant, node), key=lambda r: (-r.priority, r.id))
-            for r in links:
-                if r.type not in wanted or not _side_ok(r, node, direction):
-                    continue
-                other = r.target_id if r.source_id == node else r.source_id
-                if other == start or other in reached:
-                    continue
-                reached[other] = (depth, [*path, other], r)
-                nxt_frontier.append((other, [*path, other]))
-        frontier = nxt_frontier
-        if not frontier:
-            break
-    return reached
 
 
 def _summaries(
