@@ -200,3 +200,64 @@ def test_the_scan_detector_sees_a_scan(tape: _Tape, tmp_path: Path) -> None:
         assert _scans(storage, tape.statements)
     finally:
         storage.close()
+
+
+FILTER_SQL = "SELECT group_concat(e.pk) FROM episodes e"
+
+
+def _filtered_store(path: Path) -> tuple[MemoryConfig, SelfLearningMemory]:
+    config = MemoryConfig(
+        database_url=f"file:{path}",
+        cache_backend="none",
+        min_relevance=0.0,
+        embedding_provider="local",
+    )
+    memory = SelfLearningMemory.from_config(config)
+    for i in range(30):
+        domain = "web" if i % 3 else "data"
+        memory.start_episode(f"fix the flaky login test number {i}", {"domain": domain})
+    memory.flush()
+    return config, memory
+
+
+def test_a_filtered_query_runs_its_filter_once(tape: _Tape, tmp_path: Path) -> None:
+    """Both channels of a query use the same filter: its SQL runs once, and the answer
+    is the one the filter gives (only web episodes)."""
+    _, memory = _filtered_store(tmp_path / "f.db")
+    try:
+        tape.on = True
+        result = memory.query("flaky login test", domain="web", limit=10)
+        tape.on = False
+        filters = [s for s in tape.statements if s[0].startswith(FILTER_SQL)]
+        assert len(filters) == 1, [s[0] for s in filters]
+        assert result.episodes and {e.episode.context.domain for e in result.episodes} == {"web"}
+    finally:
+        memory.close()
+
+
+def test_the_kept_filter_answer_sees_every_write(tmp_path: Path) -> None:
+    """A write by this instance or by another one (another process's connection) changes
+    the tenant's generation, so the next filtered search runs the filter again."""
+    from memory_core.models import EpisodeFilter
+
+    config, memory = _filtered_store(tmp_path / "g.db")
+    other = SelfLearningMemory.from_config(config)
+    try:
+        storage = LibSQLStorage.from_url(config.database_url, config)
+        web = EpisodeFilter(domain="web")
+
+        def found() -> set[str]:
+            hits = storage.lexical_search("default", "zebra", 50, web)
+            return {str(h.episode_id) for h in hits}
+
+        assert found() == set()
+        mine = memory.start_episode("zebra crossing sign", {"domain": "web"})
+        assert found() == {str(mine)}
+        theirs = other.start_episode("zebra stripes", {"domain": "web"})
+        assert found() == {str(mine), str(theirs)}
+        other.delete_episode(theirs)
+        assert found() == {str(mine)}
+        storage.close()
+    finally:
+        other.close()
+        memory.close()

@@ -56,6 +56,7 @@ from memory_core.protocols import FloatArray, number_steps
 from memory_core.security import database_key
 from memory_core.text import terms
 
+from memory_storage_turso._ann import ANN_MIN_ROWS
 from memory_storage_turso._codec import decode_cursor, encode_cursor, ts
 from memory_storage_turso._connection import Database, Tx
 from memory_storage_turso._episode_json import dump_episode, load_episode, load_summary
@@ -98,13 +99,20 @@ class LibSQLStorage:
         busy_timeout_ms: how long a transaction may wait for another process's lock.
         synchronous: ``PRAGMA synchronous`` of a local file (``NORMAL``: durable against
             process crashes; ``FULL``: also against power loss).
+        ann_min_rows: vectors of one (tenant, model) from which search goes through the
+            approximate graph (``_ann.py``) instead of the exact scan.
     """
 
     name: ClassVar[str] = "libsql"
     schemes: ClassVar[tuple[str, ...]] = SCHEMES
 
     def __init__(
-        self, target: Target, *, busy_timeout_ms: int = 5_000, synchronous: str = "NORMAL"
+        self,
+        target: Target,
+        *,
+        busy_timeout_ms: int = 5_000,
+        synchronous: str = "NORMAL",
+        ann_min_rows: int = ANN_MIN_ROWS,
     ) -> None:
         self._target = target
         self._db = Database(target, busy_timeout_ms, synchronous)
@@ -116,8 +124,13 @@ class LibSQLStorage:
         except BaseException:
             self._db.close()
             raise
-        self._vectors = VectorIndex()
+        local = target.is_local and target.database != ":memory:"
+        # No graph file beside an encrypted database: it would hold its vectors in clear.
+        persist = Path(target.database) if local and target.encryption_key is None else None
+        self._vectors = VectorIndex(persist, ann_min_rows)
         self._lexical = LexicalIndex()
+        self._allowed: tuple[tuple[Any, ...], int, npt.NDArray[np.int64]] | None = None
+        """The last filter's matching pks: (tenant, where, params), tenant generation, pks."""
 
     @classmethod
     def from_url(cls, url: str, config: MemoryConfig) -> LibSQLStorage:
@@ -706,17 +719,33 @@ class LibSQLStorage:
             for eid, item, score, held in self._db.read(op)
         ]
 
-    @staticmethod
-    def _allowed_pks(tx: Tx, tenant: str, where: str, params: list[Any]) -> npt.NDArray[np.int64]:
+    def _allowed_pks(
+        self, tx: Tx, tenant: str, where: str, params: list[Any]
+    ) -> npt.NDArray[np.int64]:
         """Pks of the tenant's episodes matching a filter, as one aggregated row (the
-        binding costs ~3 µs per result row; thousands of allowed episodes are common)."""
+        binding costs ~3 µs per result row; thousands of allowed episodes are common).
+
+        Both search channels of one query ask for the same filter: the last answer is
+        kept with the tenant's write generation (bumped in the transaction of every write
+        to the tenant's episodes, by any process), so the second channel reads one row
+        instead of running the filter again."""
+        row = tx.one("SELECT generation FROM tenants WHERE tenant = ?", (tenant,))
+        generation = int(row[0]) if row else 0
+        key = (tenant, where, *params)
+        known = self._allowed
+        if known is not None and known[0] == key and known[1] == generation:
+            return known[2]
         row = tx.one(
             f"SELECT group_concat(e.pk) FROM episodes e WHERE e.tenant = ? AND {where}",
             (tenant, *params),
         )
         if row is None or row[0] is None:
-            return np.empty(0, np.int64)
-        return np.fromstring(str(row[0]), dtype=np.int64, sep=",")
+            pks = np.empty(0, np.int64)
+        else:
+            pks = np.fromstring(str(row[0]), dtype=np.int64, sep=",")
+        pks.setflags(write=False)  # shared by the channels: nobody may change it
+        self._allowed = (key, generation, pks)
+        return pks
 
     def warm(self, tenant: str | None = None) -> dict[str, Any]:
         """Load the in-process search indexes now instead of on the first search: the
@@ -774,11 +803,11 @@ class LibSQLStorage:
                     field="vector",
                     limit=dim,
                 )
-            matrix = self._vectors.refreshed(tx, tenant, model_id, dim)
+            entry = self._vectors.refreshed(tx, tenant, model_id, dim)
             allowed = None
             if not filters.is_empty():
                 allowed = self._allowed_pks(tx, tenant, where, params)
-            top = matrix.top_k(query, limit, allowed)
+            top = self._vectors.search(tx, entry, model_id, query, limit, allowed)
             if not top:
                 return []
             ids: dict[int, str] = dict(

@@ -1,4 +1,6 @@
-"""Exact vector search over an in-process matrix that the database keeps fresh.
+"""Vector search: exact over an in-process matrix that the database keeps fresh, and
+past ``ANN_MIN_ROWS`` rows through the approximate graph of ``_ann.py`` (re-ranked exactly,
+with the rows newer than the graph in the exact matrix).
 
 Why not libSQL's DiskANN index (``vector_top_k``): measured on this machine it is slower
 than a numpy scan of the same vectors well past the sizes this store is built for (see
@@ -14,17 +16,43 @@ appended; a changed generation (a delete or replacement somewhere) forces a relo
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from memory_core.storage.blas import one_blas_thread
 
+from memory_storage_turso._ann import (
+    ANN_MIN_ROWS,
+    FETCH_MAX,
+    FETCH_MIN,
+    AnnGraph,
+    Mask,
+    build_graph,
+    load_graph,
+    unit_rows,
+)
 from memory_storage_turso._connection import Tx
 
 F32 = np.dtype("<f4")
+logger = logging.getLogger(__name__)
+
+_SPARE_ROWS = 16
+"""Rows per graph key read beyond ``k``, for those deleted since the graph was built."""
+_SUBSET_ROWS = 20_000
+"""A filter allowing fewer rows than this is searched exactly from the stored rows."""
+_ROW_SQL = "SELECT vid, episode_pk, item, vector FROM embeddings WHERE "
+_VEC_SQL = "SELECT vid, vector FROM embeddings WHERE vid IN (SELECT value FROM json_each(?))"
+_VID_SQL = "SELECT vid FROM embeddings WHERE vid IN (SELECT value FROM json_each(?))"
+_SUBSET_SQL = (
+    # "+model_id": look rows up by episode (the UNIQUE index), not scan the whole model.
+    _ROW_SQL + "episode_pk IN (SELECT value FROM json_each(?)) AND +model_id = ? ORDER BY vid"
+)
 
 
 @dataclass
@@ -103,44 +131,216 @@ class Matrix:
         return int(self.rows.nbytes + self.pks.nbytes + self.items.nbytes)
 
 
+@dataclass
+class Entry:
+    """One (tenant, model): the exact matrix (every row, or only the rows newer than
+    the graph) and, past ``ANN_MIN_ROWS``, the approximate graph."""
+
+    matrix: Matrix
+    graph: AnnGraph | None = None
+
+
 class VectorIndex:
-    """The matrices of one backend instance, keyed by (tenant, model id)."""
+    """The vector search state of one backend instance, keyed by (tenant, model id).
 
-    def __init__(self) -> None:
-        self._matrices: dict[tuple[str, str], Matrix] = {}
+    Args:
+        database: the local file graphs are persisted beside (None: keep them in RAM
+            only, e.g. a remote or encrypted database).
+        ann_min_rows: rows from which a (tenant, model) is searched through the graph.
+    """
 
-    def refreshed(self, tx: Tx, tenant: str, model_id: str, dim: int) -> Matrix:
-        """The (tenant, model) matrix, brought up to date inside ``tx``'s snapshot."""
+    def __init__(self, database: Path | None = None, ann_min_rows: int = ANN_MIN_ROWS) -> None:
+        self._entries: dict[tuple[str, str], Entry] = {}
+        self._database = database
+        self._min_rows = ann_min_rows
+
+    def refreshed(self, tx: Tx, tenant: str, model_id: str, dim: int) -> Entry:
+        """The (tenant, model) entry, brought up to date inside ``tx``'s snapshot."""
         row = tx.one(
             "SELECT generation FROM vector_generations WHERE tenant = ? AND model_id = ?",
             (tenant, model_id),
         )
         generation = int(row[0]) if row else 0
         key = (tenant, model_id)
-        matrix = self._matrices.get(key)
-        if matrix is None or matrix.generation != generation or matrix.dim != dim:
-            matrix = Matrix(dim=dim, generation=generation)
-            self._matrices[key] = matrix
-        matrix.append(
+        entry = self._entries.get(key)
+        if entry is None or entry.matrix.dim != dim:
+            entry = Entry(Matrix(dim=dim, generation=generation))
+            if self._database is not None:
+                entry.graph = load_graph(tx, self._database, tenant, model_id, dim)
+            if entry.graph is None and self._rows(tx, tenant, model_id) >= self._min_rows:
+                entry.graph = self._build(tx, tenant, model_id, dim)
+            self._entries[key] = entry
+        elif entry.matrix.generation != generation:
+            # A delete or replacement: the graph keeps its keys (the re-rank drops rows
+            # the database no longer has) until too many of them are gone.
+            graph = entry.graph
+            if graph is not None and self._rows(tx, tenant, model_id, graph.last_vid) < (
+                0.8 * graph.rows
+            ):
+                graph = self._build(tx, tenant, model_id, dim)
+            entry = Entry(Matrix(dim=dim, generation=generation), graph)
+            self._entries[key] = entry
+        if entry.graph is not None and entry.matrix.last_vid < entry.graph.last_vid:
+            entry.matrix.last_vid = entry.graph.last_vid  # the exact part is the tail
+        entry.matrix.append(
             tx.all(
                 "SELECT vid, episode_pk, item, vector FROM embeddings "
                 "WHERE tenant = ? AND model_id = ? AND vid > ? ORDER BY vid",
-                (tenant, model_id, matrix.last_vid),
+                (tenant, model_id, entry.matrix.last_vid),
             )
         )
-        return matrix
+        tail = entry.matrix.n
+        if (entry.graph is None and tail >= self._min_rows) or (
+            entry.graph is not None and tail > max(self._min_rows // 2, entry.graph.rows // 10)
+        ):
+            entry = Entry(Matrix(dim=dim, generation=generation))
+            entry.graph = self._build(tx, tenant, model_id, dim)
+            entry.matrix.last_vid = entry.graph.last_vid
+            self._entries[key] = entry
+        return entry
+
+    @staticmethod
+    def _rows(tx: Tx, tenant: str, model_id: str, upto: int | None = None) -> int:
+        row = tx.one(
+            "SELECT count(*) FROM embeddings WHERE tenant = ? AND model_id = ? AND vid <= ?",
+            (tenant, model_id, upto if upto is not None else 2**62),
+        )
+        return int(row[0]) if row else 0
+
+    def _build(self, tx: Tx, tenant: str, model_id: str, dim: int) -> AnnGraph:
+        graph = build_graph(tx, tenant, model_id, dim)
+        if self._database is not None:
+            try:
+                graph.save(self._database, tenant, model_id)
+            except OSError:
+                logger.warning("could not persist the vector graph beside %s", self._database)
+        return graph
+
+    def search(
+        self,
+        tx: Tx,
+        entry: Entry,
+        model_id: str,
+        query: npt.NDArray[np.float32],
+        k: int,
+        allowed: npt.NDArray[np.int64] | None,
+    ) -> list[tuple[int, int, float]]:
+        """(episode_pk, item, cosine) of the best ``k`` rows whose episode is ``allowed``:
+        exact below the crossover, else graph candidates re-ranked from stored vectors."""
+        graph = entry.graph
+        if graph is None:
+            return entry.matrix.top_k(query, k, allowed)
+        q = unit_rows(query.reshape(1, -1))[0]
+        if allowed is not None and allowed.size == 0:
+            return []
+        share, mask = 1.0, None
+        if allowed is not None:
+            share = allowed.size / max(1, graph.episodes)
+            if allowed.size * graph.rows <= _SUBSET_ROWS * max(1, graph.episodes) or (
+                share * FETCH_MAX < max(FETCH_MIN, 2 * k)
+            ):
+                return self._exact_rows(tx, _SUBSET_SQL, allowed, model_id, q, k)
+            lut = np.zeros(int(max(allowed.max(), graph.max_pk)) + 1, np.bool_)
+            lut[allowed] = True
+            mask = lut.__getitem__
+        hits = self._graph_top_k(tx, graph, q, k, mask, share)
+        hits += entry.matrix.top_k(q, k, allowed)
+        if len(hits) < k and allowed is not None:
+            return self._exact_rows(tx, _SUBSET_SQL, allowed, model_id, q, k)
+        hits.sort(key=lambda h: (-h[2], h[0], h[1]))
+        return hits[:k]
+
+    @staticmethod
+    def _graph_top_k(
+        tx: Tx,
+        graph: AnnGraph,
+        q: npt.NDArray[np.float32],
+        k: int,
+        mask: Mask | None,
+        share: float,
+    ) -> list[tuple[int, int, float]]:
+        """Re-rank the graph's keys exactly, then expand the best ones to live rows.
+
+        The rows of one key share its vector, so each key is scored from one stored row
+        (its first allowed one); only the rows finally returned are checked for existence.
+        Rows touched: about the keys fetched plus ``k``, however often a vector repeats."""
+        rows: dict[int, npt.NDArray[np.int64]] = {}
+        covered = 0
+        for g in graph.keys(q, k, share):
+            # Re-rank at least FETCH_MIN keys, and enough to cover 2k rows: a key's rows
+            # share its score, so a large k needs fewer keys than rows when vectors repeat.
+            if len(rows) >= FETCH_MIN and covered >= 2 * k:
+                break
+            pos = graph.rows_of(g, mask, k + _SPARE_ROWS)
+            if pos.size:
+                rows[g] = pos
+                covered += pos.size
+        scores: dict[int, float] = {}
+        live: set[int] = set()
+        pending = {g: 0 for g in rows}  # key -> index of the row tried as its representative
+        while pending:
+            reps = {int(graph.vids[rows[g][i]]): g for g, i in pending.items()}
+            found = tx.all(_VEC_SQL, (json.dumps(sorted(reps)),))
+            for vid, blob in found:
+                vec = np.frombuffer(blob, F32)
+                norm = float(np.sqrt(vec @ vec))
+                scores[reps[vid]] = float(vec @ q) / norm if norm > 0 else 0.0
+                live.add(int(vid))
+            # A key whose representative row is gone tries its next row.
+            pending = {
+                g: i + 1 for g, i in pending.items() if g not in scores and i + 1 < rows[g].size
+            }
+        out: list[tuple[int, int, float]] = []
+        unchecked: list[tuple[int, int, int, float]] = []
+        ordered = sorted(scores, key=lambda g: -scores[g])
+        for n, g in enumerate(ordered):
+            for p in rows[g].tolist():
+                row = (int(graph.vids[p]), int(graph.pks[p]), int(graph.items[p]), scores[g])
+                unchecked.append(row)
+            if len(out) + len(unchecked) < k and n + 1 < len(ordered):
+                continue
+            ask = [v for v, *_ in unchecked if v not in live]
+            if ask:
+                live.update(int(r[0]) for r in tx.all(_VID_SQL, (json.dumps(ask),)))
+            out += [(pk, item, score) for v, pk, item, score in unchecked if v in live]
+            unchecked = []
+            if len(out) >= k:
+                break
+        return out
+
+    @staticmethod
+    def _exact_rows(
+        tx: Tx,
+        sql: str,
+        ids: npt.NDArray[np.int64],
+        model_id: str,
+        q: npt.NDArray[np.float32],
+        k: int,
+    ) -> list[tuple[int, int, float]]:
+        """Exact top ``k`` of the stored rows ``sql`` selects for ``ids``."""
+        if ids.size == 0:
+            return []
+        params: tuple[Any, ...] = (json.dumps(ids.tolist()),)
+        rows = tx.all(sql, (*params, model_id) if "model_id" in sql else params)
+        if not rows:
+            return []
+        matrix = Matrix(dim=q.size, generation=0)
+        matrix.append(rows)
+        return matrix.top_k(q, k, None)
 
     def forget(self, tenant: str | None = None) -> None:
-        """Drop cached matrices (all, or one tenant's): they reload on next search."""
+        """Drop cached entries (all, or one tenant's): they reload on next search."""
         if tenant is None:
-            self._matrices.clear()
+            self._entries.clear()
         else:
-            for key in [k for k in self._matrices if k[0] == tenant]:
-                del self._matrices[key]
+            for key in [k for k in self._entries if k[0] == tenant]:
+                del self._entries[key]
 
     def stats(self) -> dict[str, Any]:
+        entries = self._entries.values()
         return {
-            "matrices": len(self._matrices),
-            "vectors": sum(m.n for m in self._matrices.values()),
-            "bytes": sum(m.nbytes for m in self._matrices.values()),
+            "matrices": len(self._entries),
+            "vectors": sum(e.matrix.n + (e.graph.rows if e.graph else 0) for e in entries),
+            "graphs": sum(1 for e in entries if e.graph is not None),
+            "bytes": sum(e.matrix.nbytes + (e.graph.nbytes if e.graph else 0) for e in entries),
         }

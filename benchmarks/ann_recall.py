@@ -1,0 +1,153 @@
+"""Recall of the libSQL store's vector search against an exact top-10, and its latency.
+
+Two modes::
+
+    uv run python benchmarks/ann_recall.py --store benchmarks/.data/scale-100000.db
+    uv run python benchmarks/ann_recall.py --synthetic 1000000
+
+``--store``: a store built by ``scale.py``; queries are fresh workload queries embedded
+with the store's model; the exact answer is a float64 scan of every stored vector of the
+(tenant, model). ``--synthetic N``: N unit vectors drawn around random centres (embedding-
+like clusters), indexed directly with the graph settings of ``memory_storage_turso._ann``
+and re-ranked exactly, as the store does. Recall counts a returned row as right when its
+exact score reaches the exact 10th score (stored steps repeat, so ties are common).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from benchlib.stats import summarize, timed
+from benchlib.workload import query
+
+
+def _recall(got_scores: list[float], kth: float, k: int) -> float:
+    return sum(1 for s in got_scores[:k] if s >= kth - 1e-5) / k
+
+
+def store_mode(db: Path, queries: int) -> dict[str, Any]:
+    from memory_core import EpisodeFilter, MemoryConfig, SelfLearningMemory
+
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    tenant, model_id, n = con.execute(
+        "SELECT tenant, model_id, count(*) c FROM embeddings GROUP BY 1, 2 ORDER BY c DESC"
+    ).fetchone()
+    ids = np.empty(n, np.int64)
+    matrix = None
+    for i, (vid, blob) in enumerate(
+        con.execute(
+            "SELECT vid, vector FROM embeddings WHERE tenant = ? AND model_id = ? ORDER BY vid",
+            (tenant, model_id),
+        )
+    ):
+        v = np.frombuffer(blob, "<f4")
+        if matrix is None:
+            matrix = np.empty((n, v.size), np.float32)
+        matrix[i], ids[i] = v, vid
+    assert matrix is not None
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    pk_item = {
+        (int(pk), int(item)): int(vid)
+        for vid, pk, item in con.execute(
+            "SELECT vid, episode_pk, item FROM embeddings WHERE tenant = ? AND model_id = ?",
+            (tenant, model_id),
+        )
+    }
+    id_pk = dict(con.execute("SELECT id, pk FROM episodes WHERE tenant = ?", (tenant,)))
+    row_of = {int(v): i for i, v in enumerate(ids.tolist())}
+    memory = SelfLearningMemory.from_config(
+        MemoryConfig(database_url=f"file:{db}", cache_backend="none", embedding_provider="local")
+    )
+    storage = memory.storage
+    rng = random.Random(11)
+    texts = [query(rng) for _ in range(queries)]
+    assert memory.embedder is not None
+    vectors = np.asarray(memory.embedder.embed(texts), np.float32)
+    storage.vector_search(tenant, model_id, vectors[0], 10, EpisodeFilter())  # load
+    recalls = []
+    for q in vectors:
+        hits = storage.vector_search(tenant, model_id, q, 10, EpisodeFilter())
+        exact = matrix @ (q / np.linalg.norm(q))
+        kth = float(np.partition(exact, exact.size - 10)[exact.size - 10])
+        got = [float(exact[row_of[pk_item[(int(id_pk[str(h.episode_id)]), h.item)]]]) for h in hits]
+        recalls.append(_recall(got, kth, 10))
+    lat = summarize(
+        timed(lambda i: storage.vector_search(tenant, model_id, vectors[i], 10, EpisodeFilter()),
+              queries)
+    )  # fmt: skip
+    memory.close()
+
+    def scan(i: int) -> object:
+        scores = matrix @ vectors[i]
+        best = np.argpartition(-scores, 10)[:10]
+        return best[np.argsort(-scores[best])]
+
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, "blas"):
+        exact_lat = summarize(timed(scan, queries))
+    return {"vectors": n, "exact_numpy_top10": exact_lat,
+            "search_p95_over_exact_p95": round(lat["p95_ms"] / exact_lat["p95_ms"], 3),
+            "recall_at_10": round(float(np.mean(recalls)), 4),
+            "min_recall": min(recalls), "search": lat}  # fmt: skip
+
+
+def synthetic_mode(n: int, queries: int, dim: int = 256) -> dict[str, Any]:
+    from memory_storage_turso import _ann
+    from usearch.index import Index
+
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((max(1, n // 200), dim)).astype(np.float32)
+    x = np.empty((n, dim), np.float32)
+    for lo in range(0, n, 100_000):
+        hi = min(n, lo + 100_000)
+        x[lo:hi] = centres[rng.integers(0, len(centres), hi - lo)]
+        x[lo:hi] += 0.6 * rng.standard_normal((hi - lo, dim)).astype(np.float32)
+    x = _ann.unit_rows(x)
+    index = Index(
+        ndim=dim, metric="cos", dtype="i8", connectivity=_ann.CONNECTIVITY,
+        expansion_add=_ann.EXPANSION_ADD, expansion_search=_ann.EXPANSION_SEARCH,
+    )  # fmt: skip
+    t0 = time.perf_counter()
+    index.add(np.arange(n, dtype=np.uint64), x)
+    build_s = time.perf_counter() - t0
+    qs = x[rng.integers(0, n, queries)] + 0.3 * rng.standard_normal((queries, dim)).astype(
+        np.float32
+    )
+    qs = _ann.unit_rows(qs)
+    count = max(_ann.FETCH_MIN, 40)
+    recalls = []
+    for q in qs:
+        keys = np.asarray(index.search(q, count, threads=1).keys, np.int64)
+        got = sorted((x[keys] @ q).tolist(), reverse=True)
+        exact = x @ q
+        kth = float(np.partition(exact, n - 10)[n - 10])
+        recalls.append(_recall(got, kth, 10))
+    lat = summarize(timed(lambda i: index.search(qs[i], count, threads=1), queries))
+    return {"vectors": n, "build_s": round(build_s, 1), "build_per_s": round(n / build_s),
+            "recall_at_10": round(float(np.mean(recalls)), 4), "min_recall": min(recalls),
+            "graph_search": lat}  # fmt: skip
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--store", type=Path)
+    p.add_argument("--synthetic", type=int)
+    p.add_argument("--queries", type=int, default=200)
+    a = p.parse_args()
+    if a.store:
+        print(store_mode(a.store, a.queries))
+    if a.synthetic:
+        print(synthetic_mode(a.synthetic, a.queries))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
