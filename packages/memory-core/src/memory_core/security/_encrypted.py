@@ -16,7 +16,8 @@ tenant is listed in ``sensitive_tenants`` (``"*"``: every tenant). Envelope encr
 What stays in clear text, because filters, ranking and statistics need it: ids, tenant,
 task type, context (domain, language, framework, complexity, tags), step numbers, tool
 names, step status, latency, tokens, timestamps, reward numbers, pattern ids and episode
-metadata. Do not put secrets there.
+metadata, except the notes and lessons ``update_episode`` adds there (agent-written text,
+sealed like the steps: ``SEALED_METADATA``). Do not put secrets in the rest.
 
 Search on sensitive episodes:
 
@@ -87,6 +88,8 @@ __all__ = [
 ]
 
 _STRUCTURAL = (PatternKind.TOOL_SEQUENCE, PatternKind.CONTEXT_PATTERN)
+#: Episode metadata keys that hold agent-written text (``memory_core._updates``).
+SEALED_METADATA = ("notes", "lessons")
 _NO_KEY = (
     "this episode is sensitive but no encryption key is configured; set "
     "MEMORY_ENCRYPTION_KEYS (or MEMORY_ENCRYPTION_KEYS_FILE) to 'id:base64-32-byte-key'"
@@ -303,6 +306,12 @@ class EncryptedStorage(ForwardingStorage):
         if ep.reflection is not None:
             body = ep.reflection.model_dump(mode="json")
             update["reflection"] = Reflection(insights=[self._seal(key, t, e, "reflection", body)])
+        texts = {k: ep.metadata[k] for k in SEALED_METADATA if k in ep.metadata}
+        if texts:
+            update["metadata"] = {
+                **ep.metadata,
+                **{k: self._seal(key, t, e, f"metadata:{k}", v) for k, v in texts.items()},
+            }
         return ep.model_copy(update=update)
 
     def _open_episode(self, ep: Episode | None) -> Episode | None:
@@ -327,6 +336,14 @@ class EncryptedStorage(ForwardingStorage):
             update["reflection"] = Reflection(
                 **self._open(key, t, e, "reflection", ep.reflection.insights[0])
             )
+        sealed = {
+            k: v for k in SEALED_METADATA if isinstance(v := ep.metadata.get(k), str) and _sealed(v)
+        }
+        if sealed:
+            update["metadata"] = {
+                **ep.metadata,
+                **{k: self._open(key, t, e, f"metadata:{k}", v) for k, v in sealed.items()},
+            }
         return ep.model_copy(update=update)
 
     def _open_summary(self, s: EpisodeSummary) -> EpisodeSummary:
