@@ -1,5 +1,5 @@
 """Wall time of ``memory hook claude-code`` per event, as Claude Code runs it: a new
-process of the console script per call, the event's JSON on stdin.
+process of the console script per call, the event's JSON on stdin, default settings.
 
     uv run python benchmarks/hook_latency.py                 # 40 warm, 5 cold calls per event
     uv run python benchmarks/hook_latency.py --calls 100 --cold 10
@@ -7,11 +7,18 @@ process of the console script per call, the event's JSON on stdin.
 Runs in a temporary directory (its own database and hook directory). First it records
 ``--sessions`` short sessions through the hook, so that prompts find past work; then:
 
-- warm: the background recorder runs; the events of a session are sent in order, again
-  and again, and each call's time is kept by event;
+- warm: the background recorder runs; sessions are sent in order, each prompt a
+  different paraphrase of a recorded task (so no prompt's vector is already known), and
+  each call's time is kept by event. Between the prompt and the first tool call an agent
+  thinks (seconds, in practice); that is stood for by waiting until the recorder is idle,
+  untimed. A paraphrase's context counts as "on the prompt" when the prompt's call
+  printed it, "late" when the next tool call did (``_pending``); an unrelated prompt's
+  context anywhere counts as a false recall;
+- first prompt: SessionStart finds no recorder (and starts it), the prompt comes at once
+  while it starts, then the next tool call after it is up: does the late context arrive;
 - cold: before each call the recorder is stopped, so the call finds none (and starts it).
 
-Prints median and p95 per event in milliseconds, how many prompts got context, and
+Prints median and p95 per event in milliseconds, the recall counts, and
 ``python -c pass`` measured in the same run as the reference for a noisy machine.
 """
 
@@ -104,6 +111,27 @@ TASKS = (
     "refactor the session store to use redis",
     "write tests for the token refresh flow",
 )
+# Paraphrases of the tasks above (by index), each asked in several framings, so that
+# every warm prompt is a text the recorder has not embedded before.
+PARAPHRASES = (
+    (0, "the login test in auth fails again, please repair it"),
+    (0, "auth module: the login test is red, make it pass"),
+    (1, "throttle repeated login attempts on the sign-in endpoint"),
+    (1, "limit how often a client may call the login route"),
+    (2, "users get no email when they reset their password, find out why"),
+    (2, "password reset mails never arrive, investigate"),
+    (3, "move session storage over to redis and tidy that code"),
+    (3, "restructure the session store so it is backed by redis"),
+    (4, "add unit tests covering refreshing access tokens"),
+    (4, "test the token refresh logic"),
+)
+FRAMINGS = ("{}", "please {}", "{} today", "can you {}?")
+UNRELATED = (
+    "write a haiku about autumn leaves for the newsletter",
+    "what is the capital of mongolia",
+    "draft a birthday message for my aunt",
+    "translate good morning into portuguese",
+)
 
 
 def ask(directory: Path, op: str) -> dict[str, Any] | None:
@@ -148,6 +176,19 @@ def line(label: str, values: list[float]) -> str:
     )
 
 
+def prompts(n: int) -> list[tuple[str, bool]]:
+    """``n`` distinct prompts, (text, whether it paraphrases a recorded task); one in
+    five is unrelated to every task."""
+    out: list[tuple[str, bool]] = []
+    related = [f.format(p) for f in FRAMINGS for _, p in PARAPHRASES]
+    for i in range(n):
+        if i % 5 == 4:
+            out.append((f"{UNRELATED[(i // 5) % len(UNRELATED)]} (#{i})", False))
+        else:
+            out.append((related[(i - i // 5) % len(related)], True))
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=40, help="warm calls per event")
@@ -162,6 +203,7 @@ def main() -> int:
         "MEMORY_CACHE_PATH": str(root / "cache"),
         "MEMORY_HOOK_DIR": str(hooks),
     }
+    env.pop("MEMORY_HOOK_WAIT_MS", None)  # the defaults are what is measured
     cwd = str(root / "shop")
     try:
         for i in range(args.sessions):  # past work, recorded through the hook itself
@@ -171,22 +213,46 @@ def main() -> int:
         ask(hooks, "ingest")
 
         warm: dict[str, list[float]] = {e: [] for e in EVENTS}
-        with_context = 0
-        prompts = 0
-        n = 0
-        while min(len(v) for v in warm.values()) < args.calls:
-            prompt = "the login test in auth fails again, please repair it"
+        warm["PostToolUse (Read)"] = []
+        recall = {"on the prompt": 0, "late": 0, "none": 0}
+        false_recall = unrelated = 0
+        asked = prompts(args.calls)
+        for n, (prompt, related) in enumerate(asked):
+            got = ""
             for event in session(f"warm-{n}", cwd, prompt):
                 ms, out = call(event, env)
                 name = event["hook_event_name"]
                 if name == "PostToolUse" and event["tool_name"] == "Read":
                     name = "PostToolUse (Read)"
-                    warm.setdefault(name, [])
                 warm[name].append(ms)
                 if name == "UserPromptSubmit":
-                    prompts += 1
-                    with_context += bool(out)
-            n += 1
+                    got = "on the prompt" if out else ""
+                    ask(hooks, "ping")  # the agent thinks before its first tool call
+                elif name == "PostToolUse (Read)" and out and not got:
+                    got = "late"
+            if related:
+                recall[got or "none"] += 1
+            else:
+                unrelated += 1
+                false_recall += bool(got)
+
+        stats = ask(hooks, "ping") or {}
+        recall_ms = [float(x) for x in stats.get("recall_ms", [])][-len(asked) :]
+        cpu_ms = [float(x) for x in stats.get("cpu_ms", [])][-len(asked) :]
+        first = {"on the prompt": 0, "late": 0, "none": 0}
+        for n in range(args.cold):
+            stop_recorder(hooks)
+            prompt = asked[n % len(asked)][0] if asked[n % len(asked)][1] else asked[0][0]
+            events = session(f"first-{n}", cwd, prompt)
+            call(events[0], env)  # SessionStart: no recorder, this call starts it
+            out = call(events[1], env)[1]  # the prompt, while the recorder starts
+            wait_for_recorder(hooks)  # the agent thinks; the recorder is up meanwhile
+            ask(hooks, "ping")
+            late = call(events[2], env)[1]
+            first["on the prompt" if out else "late" if late else "none"] += 1
+            for event in events[3:]:
+                call(event, env)
+
         cold: dict[str, list[float]] = {e: [] for e in EVENTS}
         sample = session("cold", cwd, "the login test in auth fails again, please repair it")
         by_name = {e["hook_event_name"]: e for e in sample}
@@ -202,11 +268,24 @@ def main() -> int:
             subprocess.run([sys.executable, "-c", "pass"], check=True)
             bare.append((time.perf_counter() - t) * 1000)
 
-        print(f"{args.sessions} sessions recorded first; {os.cpu_count()} CPUs")
+        related_n = sum(recall.values())
+        print(f"{args.sessions} sessions recorded first; {os.cpu_count()} CPUs; default settings")
         print("warm (recorder running):")
         for name, values in warm.items():
             print("  " + line(name, values))
-        print(f"  prompts answered with context: {with_context}/{prompts}")
+        print(
+            f"  paraphrase prompts with context: {recall['on the prompt']}/{related_n} on the "
+            f"prompt, {recall['late']}/{related_n} late (next tool call), "
+            f"{recall['none']}/{related_n} none"
+        )
+        print(f"  unrelated prompts with context: {false_recall}/{unrelated}")
+        if recall_ms:
+            print("  " + line("recorder: prompt → reply", recall_ms))
+            print("  " + line("  of which its CPU time", cpu_ms))
+        print(
+            f"first prompt while SessionStart's recorder starts: {first['on the prompt']} on the "
+            f"prompt, {first['late']} late, {first['none']} none (of {args.cold})"
+        )
         print("cold (no recorder: the call starts it):")
         for name, values in cold.items():
             print("  " + line(name, values))

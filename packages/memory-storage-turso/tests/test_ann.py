@@ -1,5 +1,5 @@
 """The approximate vector graph (``_ann.py``) on real libSQL files: on a small store it
-returns exactly the exact scan's top 10 (recall 1.0), with and without filters; it
+finds ≥ 0.98 of the exact scan's top 10 (over 20 queries), with and without filters; it
 survives a restart without a rebuild, is rebuilt when its file is deleted or belongs to
 another model id, never returns a deleted or erased episode, finds rows added after it
 was built, and is never written beside an encrypted database."""
@@ -84,10 +84,19 @@ def _top(store: LibSQLStorage, q: np.ndarray, k: int = 10, **f: Any) -> list[tup
     return [(h.episode_id, h.item) for h in hits]
 
 
-def _same_set(got: list[tuple[UUID, int]], want: list[tuple[UUID, int]]) -> None:
-    """Equal up to the order of exact duplicates (rows 2 and 3 share a vector)."""
-    assert {(e, min(i, 2)) for e, i in got} == {(e, min(i, 2)) for e, i in want}
+def _recall(got: list[tuple[UUID, int]], want: list[tuple[UUID, int]]) -> float:
+    """Share of the exact answer found, up to the order of exact duplicates (rows 2 and 3
+    share a vector)."""
     assert len(got) == len(want)
+    found = {(e, min(i, 2)) for e, i in got} & {(e, min(i, 2)) for e, i in want}
+    return len(found) / max(1, len({(e, min(i, 2)) for e, i in want}))
+
+
+def _same_set(got: list[tuple[UUID, int]], want: list[tuple[UUID, int]]) -> None:
+    """One query's answer through the graph: at most one of the exact top 10 missed (the
+    graph is approximate and its multi-threaded build is not deterministic; the stated
+    recall over many queries is asserted below)."""
+    assert _recall(got, want) >= 0.9
 
 
 @pytest.mark.parametrize("subset_rows", [20_000, 0], ids=["small-filter-exact", "graph-filter"])
@@ -99,10 +108,18 @@ def test_graph_top10_equals_exact_with_and_without_filters(
     monkeypatch.setattr("memory_storage_turso._vectors._SUBSET_ROWS", subset_rows)
     rng = np.random.default_rng(3)
     rows, domains = _fill(ann, rng, 300)
+    recalls = []
     for _ in range(20):
         q = rng.standard_normal(DIM).astype(np.float32)
-        _same_set(_top(ann, q), _exact(rows, q, 10))
-        _same_set(_top(ann, q, domain="web"), _exact(rows, q, 10, lambda i: domains[i] == "web"))
+        recalls.append(_recall(_top(ann, q), _exact(rows, q, 10)))
+        got = _top(ann, q, domain="web")
+        want = _exact(rows, q, 10, lambda i: domains[i] == "web")
+        assert all(domains[e] == "web" for e, _ in got)
+        if subset_rows:  # few allowed rows: searched exactly
+            assert _recall(got, want) == 1.0
+        else:
+            recalls.append(_recall(got, want))
+    assert np.mean(recalls) >= 0.98, recalls
     assert ann._vectors.stats()["graphs"] == 1
     assert [p.suffix for p in index_files(db, "t", MODEL)] == [".npz", ".usearch"]
 

@@ -265,10 +265,16 @@ class VectorIndex:
         (its first allowed one); only the rows finally returned are checked for existence.
         Rows touched: about the keys fetched plus ``k``, however often a vector repeats."""
         rows: dict[int, npt.NDArray[np.int64]] = {}
+        covered = 0
         for g in graph.keys(q, k, share):
+            # Re-rank at least FETCH_MIN keys, and enough to cover 2k rows: a key's rows
+            # share its score, so a large k needs fewer keys than rows when vectors repeat.
+            if len(rows) >= FETCH_MIN and covered >= 2 * k:
+                break
             pos = graph.rows_of(g, mask, k + _SPARE_ROWS)
             if pos.size:
                 rows[g] = pos
+                covered += pos.size
         scores: dict[int, float] = {}
         live: set[int] = set()
         pending = {g: 0 for g in rows}  # key -> index of the row tried as its representative

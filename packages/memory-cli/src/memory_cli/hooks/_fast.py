@@ -1,12 +1,18 @@
 """``memory hook <agent>``: the hook command itself, dispatched before Typer is imported.
 
 Contract with the agent: read one JSON event on stdin, exit 0 whatever happens, write
-nothing to stdout but hook JSON, and at most one line to stderr. The event is spooled
-durably first (so nothing acknowledged is lost), then handed to the recorder; for a
-prompt the reply (relevant past work) is awaited for at most ``MEMORY_HOOK_WAIT_MS``
-(default 30 ms from when the call starts handling the event), so that a call stays within its
-50 ms. When no recorder listens, one is started in the background and the call returns
-at once without context: the agent is never made to wait for a cold start.
+nothing to stdout but hook JSON, and at most one line to stderr. Every event is spooled
+durably (fsync) before the call returns, so nothing acknowledged is lost. A tool call or
+the end of a turn is spooled, then the recorder is poked. A prompt (or a session's
+start) is sent to the recorder first, inline with its context request, and spooled while
+the recorder recalls; the reply (relevant past work) is awaited until
+``MEMORY_HOOK_WAIT_MS`` (default 20 ms) after the call started handling the event, so
+that a call stays within its 50 ms (see ``DEFAULT_WAIT_MS``). A reply that misses that
+budget is not lost: the recorder leaves it for the session's next tool call, which
+prints it as its own ``additionalContext`` (``_pending``). When no recorder listens, one
+is started in the background and the call returns at once without context: the agent is
+never made to wait for a cold start (the recorder recalls for that prompt once it is up,
+for the next tool call likewise).
 
 Every call is a new process, so what it imports is most of its cost: the standard
 library's C modules and this package's small fast-path modules only (no ``json``, no
@@ -22,7 +28,7 @@ import os
 import sys
 import time
 
-from memory_cli.hooks import _jsonio, _spool
+from memory_cli.hooks import _jsonio, _pending, _spool
 from memory_cli.hooks._events import CONTEXT_KINDS, HookInputError, to_record
 
 TYPE_CHECKING = False  # typing is not imported at run time: this is the hook's fast path
@@ -31,10 +37,15 @@ if TYPE_CHECKING:
 
 AGENTS = ("claude-code", "opencode")
 MAX_INPUT_BYTES = 32 * 1024 * 1024
-DEFAULT_WAIT_MS = 30
+DEFAULT_WAIT_MS = 20
+"""50 ms, less what a call that does not wait costs on a quiet two-core machine (p95 ≈ 28
+ms: the interpreter, these imports, the fsync): a prompt whose recall is late still
+returns within 50 ms. The recall itself costs the recorder ≈ 7 ms of CPU (median; the
+benchmark prints it), so it fits unless the machine is busy, and then it comes late."""
 SOCKET = "recorder.sock"
 LOCK = "recorder.lock"
 LOCK_FD = 3  # where the recorder finds the lock its starter took
+STALE_KINDS = frozenset({"prompt", "stop", "end"})  # a pending context no longer applies
 
 
 def wait_seconds() -> float:
@@ -103,29 +114,37 @@ def _connect(directory: str, timeout: float) -> _socket.socket | None:
     return sock
 
 
-def notify(directory: str, record: dict[str, Any], started: float) -> dict[str, Any] | None:
-    """Tell the recorder about a spooled record; the reply for a context request, which
-    is awaited until ``started`` (the call's ``time.monotonic()``) plus the budget."""
-    wants = record["kind"] in CONTEXT_KINDS
-    deadline = started + (wait_seconds() if wants else 0.2)
-    budget = deadline - time.monotonic()
-    sock = _connect(directory, budget)
+def _start_recorder(directory: str) -> None:
+    """No recorder listens: start one unless one is starting (the call then answers
+    without context; a start takes about a second, and the recorder ingests the spool
+    first and leaves the context of a prompt it missed for the next tool call)."""
+    lock = _claim(directory)
+    if lock is not None:
+        try:
+            _spawn(directory, lock)
+        finally:
+            os.close(lock)  # the recorder holds its own copy
+
+
+def ask(directory: str, record: dict[str, Any], deadline: float) -> _socket.socket | None:
+    """Send a context request carrying ``record`` (not yet spooled: the recall overlaps
+    the spool's fsync); the socket to read the reply from, or ``None``."""
+    sock = _connect(directory, deadline - time.monotonic())
     if sock is None:
-        # No recorder listens: start one unless one is starting, and answer without
-        # context now (a start takes about a second); it ingests the spool first.
-        lock = _claim(directory)
-        if lock is not None:
-            try:
-                _spawn(directory, lock)
-            finally:
-                os.close(lock)  # the recorder holds its own copy
         return None
     try:
-        op = {"op": "context", "id": record["id"]} if wants else {"op": "ingest"}
-        sock.sendall(_jsonio.dumps(op).encode() + b"\n")
-        if not wants:
-            return None
-        data = b""
+        sock.sendall(_jsonio.dumps({"op": "context", "record": record}).encode() + b"\n")
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+def reply_of(sock: _socket.socket, deadline: float) -> dict[str, Any] | None:
+    """The recorder's reply if it comes before ``deadline`` (acknowledged, so that the
+    recorder does not keep it for the next tool call); closes ``sock``."""
+    data = b""
+    try:
         while b"\n" not in data:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -136,12 +155,49 @@ def notify(directory: str, record: dict[str, Any], started: float) -> dict[str, 
             except TimeoutError:
                 return None
             if not chunk:
-                break
+                return None
             data += chunk
+        try:  # noqa: SIM105 - contextlib is an import the fast path does without
+            sock.sendall(b"ack\n")
+        except OSError:
+            pass
     finally:
         sock.close()
     reply = _jsonio.loads(data.split(b"\n", 1)[0] or b"{}")
     return reply if isinstance(reply, dict) else None
+
+
+def poke(directory: str) -> None:
+    """Tell the recorder that a record was spooled (it does not answer)."""
+    sock = _connect(directory, 0.2)
+    if sock is None:
+        _start_recorder(directory)
+        return
+    try:
+        sock.sendall(_jsonio.dumps({"op": "ingest"}).encode() + b"\n")
+    finally:
+        sock.close()
+
+
+def exchange(directory: str, record: dict[str, Any], started: float) -> dict[str, Any] | None:
+    """Spool ``record`` durably and hand it to the recorder; for a context kind, the
+    reply awaited until ``started`` (the call's ``time.monotonic()``) plus the budget."""
+    if record["kind"] not in CONTEXT_KINDS:
+        _spool.append(directory, record)
+        poke(directory)
+        return None
+    deadline = started + wait_seconds()
+    sock = ask(directory, record, deadline)
+    try:
+        _spool.append(directory, record)
+    except BaseException:
+        if sock is not None:
+            sock.close()
+        raise
+    if sock is None:
+        _start_recorder(directory)
+        return None
+    return reply_of(sock, deadline)
 
 
 def hook_output(event: str, context: str) -> str:
@@ -170,9 +226,13 @@ def run(argv: list[str]) -> int:
         if record is None:
             return 0
         directory = _spool.hook_dir()
-        _spool.append(directory, record)
-        reply = notify(directory, record, started)
+        kind, session = record["kind"], str(record["session"])
+        if kind in STALE_KINDS:
+            _pending.drop(directory, session)
+        reply = exchange(directory, record, started)
         context = reply.get("context") if reply else None
+        if kind == "step":  # context its prompt could not wait for, if any
+            context = _pending.take(directory, session)
         if isinstance(context, str) and context:
             sys.stdout.write(hook_output(str(record["event"]), context) + "\n")
             sys.stdout.flush()

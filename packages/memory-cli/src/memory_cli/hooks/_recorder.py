@@ -30,7 +30,7 @@ from memory_core import (
     TaskType,
 )
 
-from memory_cli.hooks import _spool
+from memory_cli.hooks import _pending, _spool
 
 log = logging.getLogger("memory_cli.hooks")
 
@@ -104,6 +104,7 @@ class Applied:
     prompt: str | None = None
     project: str = "unknown"
     episode: UUID | None = None
+    at: float = 0.0  # when the hook call spooled it
 
 
 class HookRecorder:
@@ -165,25 +166,32 @@ class HookRecorder:
         count = 0
         for path in _spool.take(str(self.directory)):
             for record in _spool.read(path):
-                if record is None or not isinstance(record.get("id"), str):
-                    self.skipped += 1
-                    continue
-                if record["id"] in self._done_set:
-                    continue
-                try:
-                    self.apply(record)
-                    count += 1
-                except Exception as exc:  # one bad record must not block the rest
-                    self.skipped += 1
-                    log.warning("hook record %s not applied: %s", record.get("id"), exc)
-                self.done.append(record["id"])
-                self._done_set.add(record["id"])
-                if len(self.done) > 2 * KEEP_IDS:
-                    self.done = self.done[-KEEP_IDS:]
-                    self._done_set = set(self.done)
-                self._save()
+                count += self.ingest_one(record)
             os.unlink(path)
         return count
+
+    def ingest_one(self, record: dict[str, Any] | None) -> bool:
+        """Apply one record unless it was applied already (by id): a prompt's record
+        comes first inline with its context request, then again from the spool."""
+        if record is None or not isinstance(record.get("id"), str):
+            self.skipped += 1
+            return False
+        if record["id"] in self._done_set:
+            return False
+        applied = True
+        try:
+            self.apply(record)
+        except Exception as exc:  # one bad record must not block the rest
+            applied = False
+            self.skipped += 1
+            log.warning("hook record %s not applied: %s", record.get("id"), exc)
+        self.done.append(record["id"])
+        self._done_set.add(record["id"])
+        if len(self.done) > 2 * KEEP_IDS:
+            self.done = self.done[-KEEP_IDS:]
+            self._done_set = set(self.done)
+        self._save()
+        return applied
 
     def apply(self, record: dict[str, Any]) -> None:
         kind = str(record.get("kind"))
@@ -193,6 +201,8 @@ class HookRecorder:
         session.agent = str(record.get("agent") or session.agent)
         session.updated = time.time()
         applied = Applied(kind=kind, session=sid, project=session.project)
+        at = record.get("at")
+        applied.at = float(at) if isinstance(at, int | float) else time.time()
         if kind == "prompt":
             prompt = str(record["prompt"])
             applied.prompt = prompt
@@ -229,6 +239,7 @@ class HookRecorder:
                 }
         elif kind in ("stop", "end"):
             self._close(session)
+            _pending.drop(str(self.directory), sid)  # the turn is over: its context is stale
             if kind == "end":
                 self.sessions.pop(sid, None)
         if session.episode is not None:

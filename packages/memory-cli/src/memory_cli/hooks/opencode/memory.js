@@ -142,7 +142,12 @@ export const MemoryPlugin = async ({ directory }) => {
         if (!part || part.type !== "tool" || recorded.has(part.callID)) return;
         if (part.state.status !== "completed" && part.state.status !== "error") return;
         recorded.add(part.callID);
-        send(toolEvent(base, part));
+        // A prompt's recall that came too late for its own call comes with the next
+        // tool call's output: from then on the system prompt carries it.
+        send(toolEvent(base, part)).then((stdout) => {
+          const context = additionalContext(stdout);
+          if (context) contexts.set(part.sessionID, context);
+        });
       }
     },
     "chat.message": async (input, output) => {

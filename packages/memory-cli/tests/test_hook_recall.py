@@ -1,0 +1,141 @@
+"""Recall at the default settings: a paraphrase of a recorded task gets that episode,
+either on its prompt (when the recorder answers within ``MEMORY_HOOK_WAIT_MS``) or, when
+the answer came too late, on the session's next tool call; never both, never twice, and
+an unrelated prompt gets nothing either way.
+
+Which of the two carries it depends on the machine's speed, so the tests assert the
+pair: deterministic without timing anything. Between a prompt and the next tool call
+the test waits until the recorder is idle (a ``ping``, answered after the recall), as an
+agent thinking about the prompt does. ``MEMORY_HOOK_WAIT_MS=0`` forces the late path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SCRIPT = Path(sys.executable).with_name("memory")
+SESSION = Path(__file__).with_name("data") / "claude_code_session.jsonl"
+TASK = "Fix the failing login test in the auth module"
+PARAPHRASE = "the auth module's login test fails again, please repair it"
+UNRELATED = "write a haiku about autumn leaves for the newsletter"
+
+
+def hook(event: dict[str, Any] | str) -> tuple[str, str]:
+    """(hookEventName, additionalContext) the call printed; ("", "") for no output."""
+    stdin = event if isinstance(event, str) else json.dumps(event)
+    r = subprocess.run(
+        [str(SCRIPT), "hook", "claude-code"],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+    )
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    if not r.stdout:
+        return "", ""
+    out = json.loads(r.stdout)["hookSpecificOutput"]
+    assert isinstance(out["additionalContext"], str) and out["additionalContext"]
+    return out["hookEventName"], out["additionalContext"]
+
+
+def events(session: str, cwd: str, prompt: str | None = None) -> list[dict[str, Any]]:
+    text = SESSION.read_text(encoding="utf-8").replace("{session}", session).replace("{cwd}", cwd)
+    out = [json.loads(line) for line in text.splitlines() if line.strip()]
+    if prompt is not None:
+        out[1]["prompt"] = prompt
+    return out
+
+
+@pytest.fixture
+def recorded(env: Any, recorder: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """One session recorded through the hook; the defaults restored for what follows."""
+    cwd = str(env.root / "shop")
+    for event in events("s-1", cwd):
+        assert hook(event) == ("", "")
+    recorder.wait()
+    recorder.ask("ingest")
+    monkeypatch.delenv("MEMORY_HOOK_WAIT_MS")
+    return cwd
+
+
+def prompt_then_tool(recorder: Any, session: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Outputs of SessionStart, the prompt, then (the agent having thought: the recorder
+    is idle) the first two tool calls."""
+    out = [hook(session[0]), hook(session[1])]
+    recorder.wait()
+    out += [hook(session[2]), hook(session[3])]
+    return out
+
+
+def test_a_paraphrase_gets_the_episode_once_at_the_default_settings(
+    recorded: str, recorder: Any
+) -> None:
+    start, prompt, read, bash = prompt_then_tool(recorder, events("s-2", recorded, PARAPHRASE))
+    assert start == ("", "")  # a new session has no task yet
+    carried = [(name, ctx) for name, ctx in (prompt, read) if ctx]
+    assert len(carried) == 1, (prompt, read)
+    name, context = carried[0]
+    assert name in ("UserPromptSubmit", "PostToolUse")  # the event that printed it
+    assert TASK in context and "pytest tests/test_login.py -q" in context
+    assert len(context) / 4 <= 600
+    assert bash == ("", "")  # delivered once
+
+
+def test_an_unrelated_prompt_gets_nothing_at_the_default_settings(
+    recorded: str, recorder: Any
+) -> None:
+    outputs = prompt_then_tool(recorder, events("s-3", recorded, UNRELATED))
+    assert outputs == [("", "")] * 4
+
+
+def test_context_that_missed_its_prompt_comes_with_the_next_tool_call(
+    recorded: str, recorder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEMORY_HOOK_WAIT_MS", "0")  # no prompt call waits: always late
+    start, prompt, read, bash = prompt_then_tool(recorder, events("s-4", recorded, PARAPHRASE))
+    assert (start, prompt, bash) == (("", ""), ("", ""), ("", ""))
+    assert read[0] == "PostToolUse" and TASK in read[1]
+    assert not list(recorder.directory.glob("context.*"))
+
+
+def test_a_late_context_is_dropped_when_the_turn_ends_or_a_new_prompt_comes(
+    recorded: str, recorder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEMORY_HOOK_WAIT_MS", "0")
+    session = events("s-5", recorded, PARAPHRASE)
+    stop = session[-1]
+    assert stop["hook_event_name"] == "Stop"
+    assert hook(session[0]) == hook(session[1]) == ("", "")
+    recorder.wait()
+    assert list(recorder.directory.glob("context.*"))  # kept for the next tool call
+    hook(stop)  # the agent answered without a tool: the turn is over
+    assert not list(recorder.directory.glob("context.*"))
+    assert hook(session[2]) == ("", "")
+
+    unrelated = {**session[1], "prompt": UNRELATED}
+    assert hook(session[1]) == ("", "")
+    recorder.wait()
+    assert hook(unrelated) == ("", "")  # a newer prompt: the older one's context is stale
+    recorder.wait()
+    assert hook(session[2]) == ("", "")
+
+
+def test_the_first_prompt_of_a_session_that_starts_the_recorder_gets_context(
+    recorded: str, recorder: Any
+) -> None:
+    recorder.stop()
+    session = events("s-6", recorded, PARAPHRASE)
+    assert hook(session[0]) == ("", "")  # finds no recorder: starts it, answers at once
+    prompt = hook(session[1])  # while it starts (or, on a fast machine, once it is up)
+    recorder.wait()
+    read = hook(session[2])
+    carried = [ctx for _, ctx in (prompt, read) if ctx]
+    assert len(carried) == 1 and TASK in carried[0], (prompt, read)
