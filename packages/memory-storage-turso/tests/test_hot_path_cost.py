@@ -126,12 +126,19 @@ def _costs(tape: _Tape, tmp_path: Path, n: int) -> dict[str, Cost]:
     counted = counting_storage(storage)
     memory = SelfLearningMemory(storage=counted, config=config)  # type: ignore[arg-type]
     memory.query("warm the embedder and the indexes")
+    # Background work (the embedding worker's catch-up walk at open, the vectors of a
+    # completed episode) runs on another thread: wait for it before each operation, so it
+    # is never counted in the next one, and after, so an operation's own background
+    # writes are counted with it every time, not only when the thread happens to be fast.
+    memory.flush()
     out: dict[str, Cost] = {}
     for label, call in hot_path(memory):
+        memory.flush()
         counted.reset()
         tape.statements.clear()
         tape.on = True
         call()
+        memory.flush()
         tape.on = False
         calls = dict(counted.calls)
         # generation(): read at most once per cache_coherence_seconds, so it depends on

@@ -38,7 +38,11 @@ def _ctrl_c_between_frames() -> Iterator[threading.Event]:
     stop = threading.Event()
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+        # Not stop.set() here: the handler runs on the main thread between two bytecodes,
+        # possibly while that thread holds the event's own (non-reentrant) lock inside
+        # stop.wait(), and set() would then wait for it forever (seen once in CI: no
+        # output after Ctrl-C). Another thread can take the lock once the main one lets go.
+        threading.Thread(target=stop.set, name="monitor-ctrl-c", daemon=True).start()
 
     if threading.current_thread() is not threading.main_thread():
         yield stop
