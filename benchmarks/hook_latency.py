@@ -126,11 +126,19 @@ PARAPHRASES = (
     (4, "test the token refresh logic"),
 )
 FRAMINGS = ("{}", "please {}", "{} today", "can you {}?")
+# Distinct topics: an unrelated prompt asked twice would rightly recall its own first
+# session (which the hook recorded), so --calls up to 50 never repeats one.
 UNRELATED = (
     "write a haiku about autumn leaves for the newsletter",
     "what is the capital of mongolia",
     "draft a birthday message for my aunt",
     "translate good morning into portuguese",
+    "suggest a name for our new office plant",
+    "how many tablespoons are in a cup",
+    "summarize the plot of moby dick in two sentences",
+    "plan a three day hiking trip in the alps",
+    "recommend a board game for six players",
+    "explain the offside rule in football",
 )
 
 
@@ -183,7 +191,7 @@ def prompts(n: int) -> list[tuple[str, bool]]:
     related = [f.format(p) for f in FRAMINGS for _, p in PARAPHRASES]
     for i in range(n):
         if i % 5 == 4:
-            out.append((f"{UNRELATED[(i // 5) % len(UNRELATED)]} (#{i})", False))
+            out.append((UNRELATED[(i // 5) % len(UNRELATED)], False))
         else:
             out.append((related[(i - i // 5) % len(related)], True))
     return out

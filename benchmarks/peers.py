@@ -11,9 +11,14 @@
    same store with ``query_memory``: the share that returns no episode (the relevance
    floor, ``MEMORY_MIN_RELEVANCE``, at its default), and in-process without a floor the
    recall and empty share each floor of ``FLOORS`` would give (how the default was
-   chosen).
+   chosen);
+5. notes with an identifier (``benchlib.paraphrase.id_notes``: a ticket key on a line of
+   its own, half the slots reworded), asked over MCP with paraphrases that keep the
+   identifier and that drop it (issue 14's two recall lines); lines 3 and 5 are also
+   measured at each of ``--scale-sizes`` (default 1,000) stored notes, since recall must
+   not fall by more than 0.02 from 1K to 10K.
 
-Lines 3-4 run once per embedder (``--embedders``, default the bundled static model
+Lines 3-5 run once per embedder (``--embedders``, default the bundled static model
 ``local`` and the ``transformer``).
 
 Peer figures (from the issue, same machine class): cold start 0.26 s / 7.5 s / 9.2 s,
@@ -40,7 +45,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 import anyio
-from benchlib.paraphrase import Note, notes, word_overlap
+from benchlib.paraphrase import Note, id_notes, notes, word_overlap
 from benchlib.server import stdio_params
 from benchlib.stats import fmt_ms, machine, summarize
 from benchlib.unrelated import unrelated_queries
@@ -104,11 +109,11 @@ async def single_writes(writes: int) -> dict[str, Any]:
             "p95_ms": s["p95_ms"]}  # fmt: skip
 
 
-def note_store(data_dir: Path, items: list[Note], embedder: str) -> Path:
+def note_store(data_dir: Path, items: list[Note], embedder: str, kind: str = "") -> Path:
     """A store with one finished episode per note (built once, reused from ``data_dir``)."""
     from memory_core import Episode, MemoryConfig, SelfLearningMemory, TaskOutcome
 
-    db = data_dir / f"peers-{SEED}-{len(items)}-{embedder}.db"
+    db = data_dir / f"peers-{kind}{SEED}-{len(items)}-{embedder}.db"
     done = db.with_suffix(".done")
     if done.exists():
         return db
@@ -135,7 +140,9 @@ def asked(items: list[Note], queries: int) -> list[Note]:
     return items[::step][:queries]
 
 
-async def mcp_search(db: Path, items: list[Note], embedder: str) -> dict[str, Any]:
+async def mcp_search(
+    db: Path, items: list[Note], embedder: str, unrelated: int = UNRELATED
+) -> dict[str, Any]:
     """recall@5 and latency of ``query_memory`` for every paraphrase, then the share of
     unrelated queries that return no episode, over stdio, at the default floor."""
     with tempfile.TemporaryDirectory(prefix="peers-search-") as tmp:
@@ -152,13 +159,13 @@ async def mcp_search(db: Path, items: list[Note], embedder: str) -> dict[str, An
                 found = [e["episode_id"] for e in r.structured_content["episodes"]]  # type: ignore[index]
                 hits += str(uuid5(NOTE_NS, note.text)) in found
             empty = 0
-            for q in unrelated_queries(UNRELATED, SEED):
+            for q in unrelated_queries(unrelated, SEED):
                 r = await client.call_tool("query_memory", {"query": q, "limit": 5})
                 empty += not r.structured_content["episodes"]  # type: ignore[index]
     s = summarize(samples)
     return {"queries": len(items), "recall_at_5": round(hits / len(items), 3),
-            "p50_ms": s["p50_ms"], "p95_ms": s["p95_ms"],
-            "unrelated_queries": UNRELATED, "unrelated_empty": round(empty / UNRELATED, 3)}  # fmt: skip
+            "p50_ms": s["p50_ms"], "p95_ms": s["p95_ms"], "unrelated_queries": unrelated,
+            "unrelated_empty": round(empty / unrelated, 3) if unrelated else None}  # fmt: skip
 
 
 def inprocess_search(
@@ -245,7 +252,35 @@ def embedder_lines(
     out["mild_word_overlap"] = round(
         statistics.mean(word_overlap(n.text, n.paraphrase) for n in mild), 3
     )
+    out.update(identifier_lines(data_dir, len(items), queries, embedder))
     return out
+
+
+def identifier_lines(data_dir: Path, count: int, queries: int, embedder: str) -> dict[str, Any]:
+    """Line 5: notes with an identifier, paraphrases that keep it and that drop it (MCP)."""
+    items = id_notes(count, SEED)
+    print(f"{embedder}: {count:,} notes with identifiers, store ...", file=sys.stderr)
+    db = note_store(data_dir, [Note(n.text, n.paraphrase) for n in items], embedder, "id-")
+    chosen = asked(items, queries)  # type: ignore[arg-type]
+    kept = [Note(n.text, n.paraphrase) for n in chosen]
+    dropped = [Note(n.text, n.dropped) for n in chosen]
+    return {
+        "id_kept": anyio.run(mcp_search, db, kept, embedder),
+        "id_dropped": anyio.run(mcp_search, db, dropped, embedder, 0),
+    }
+
+
+def size_lines(data_dir: Path, count: int, queries: int, embedder: str) -> dict[str, Any]:
+    """Lines 3 and 5 at another store size (recall as the store grows)."""
+    items = notes(count, SEED)
+    db = note_store(data_dir, items, embedder)
+    chosen = asked(items, queries)
+    mild = asked(notes(count, SEED, reword=0.5), queries)
+    return {
+        "search": anyio.run(mcp_search, db, chosen, embedder),
+        "search_mild": anyio.run(mcp_search, db, mild, embedder, 0),
+        **identifier_lines(data_dir, count, queries, embedder),
+    }
 
 
 def render(r: dict[str, Any]) -> str:
@@ -292,6 +327,22 @@ def render(r: dict[str, Any]) -> str:
             f"{s['unrelated_empty']:.0%} | {fmt_ms(s['p50_ms'])} / {fmt_ms(s['p95_ms'])} | "
             f"{fmt_ms(ip['p50_ms'])} | {e['search_verbatim']['recall_at_5']} |"
         )
+    lines += ["", "Recall@5 over MCP by store size (hard: every slot reworded; mild: half, "
+              f"in-process at {r['notes']:,}; "
+              "identifier: notes with a ticket key, paraphrases half reworded that keep it "
+              "or drop it):", "",
+              "| embedder | stored notes | hard | mild | identifier kept | identifier dropped "
+              "| unrelated: no episode |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for name in r["embedders"]:
+        e = r["by_embedder"][name]
+        sized = {**e.get("by_size", {}), str(r["notes"]): e}
+        for n, v in sorted(sized.items(), key=lambda kv: int(kv[0])):
+            mild = v["search_mild"]["recall_at_5"]
+            lines.append(
+                f"| {name} | {int(n):,} | {v['search']['recall_at_5']} | {mild} | "
+                f"{v['id_kept']['recall_at_5']} | {v['id_dropped']['recall_at_5']} | "
+                f"{v['search']['unrelated_empty']:.0%} |"
+            )
     lines += ["", "Floor sweep (in-process, no floor, each floor applied to the relevances seen):",
               "", "| embedder | floor | recall@5 | mild recall@5 | unrelated: no episode |",
               "|---|---:|---:|---:|---:|"]  # fmt: skip
@@ -314,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--notes", type=int, default=None)
     p.add_argument("--queries", type=int, default=None, help="paraphrase queries (default 500)")
     p.add_argument("--embedders", nargs="+", default=None, help="default: local transformer")
+    p.add_argument("--scale-sizes", type=int, nargs="*", default=None,
+                   help="other store sizes for the recall lines (default 1000; none with --quick)")  # fmt: skip
     p.add_argument("--data-dir", type=Path, default=HERE / ".data")
     p.add_argument("--out", type=Path, default=HERE / "results")
     args = p.parse_args(argv)
@@ -337,6 +390,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{writes} single writes ...", file=sys.stderr)
     result["writes"] = anyio.run(single_writes, writes)
     result["by_embedder"] = {e: embedder_lines(args.data_dir, items, queries, e) for e in embedders}
+    sizes = args.scale_sizes if args.scale_sizes is not None else ([] if args.quick else [1000])
+    for e in embedders:
+        result["by_embedder"][e]["by_size"] = {
+            str(n): size_lines(args.data_dir, n, queries, e) for n in sizes if n != count
+        }
     result["mean_word_overlap"] = round(
         statistics.mean(word_overlap(n.text, n.paraphrase) for n in asked(items, queries)), 3
     )

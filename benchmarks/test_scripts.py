@@ -130,3 +130,12 @@ def test_tool_list_size(tmp_path: Path) -> None:
     )
     assert core["tokens"] == round(core["chars"] / 4) and 0 < core["chars"] < full["chars"]
     assert "outputSchema" not in core["chars_by_field"] and full["chars_by_field"]["outputSchema"]
+
+
+def test_import_rate_quick() -> None:
+    proc = run_script("import_rate.py", "--episodes", "120", "--batch-size", "50", "--json")
+    _ok(proc)
+    (result,) = json.loads(proc.stdout)
+    assert result["embedder"] == "local" and result["episodes"] == 120 and not result["problems"]
+    assert result["vectors"] > 120  # the task text and the steps of every episode
+    assert result["per_cpu_s"] > 0 and result["cost_over_reference"] > 0

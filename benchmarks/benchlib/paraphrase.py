@@ -133,6 +133,37 @@ def notes(n: int, seed: int, reword: float = 1.0) -> list[Note]:
     return out
 
 
+TICKET_KEYS = ["PAY", "WEB", "OPS", "CORE", "API", "DATA", "INFRA", "MOB", "SEC", "BILL",
+               "PLAT", "UX"]  # fmt: skip
+ID_FORMS = ["{text}\nTicket: {ident}", "{text}\nTracked as {ident}", "{ident}\n{text}"]
+ID_QUERY_FORMS = ["{ident}: {query}", "{query} ({ident})", "{query}, see {ident}"]
+ID_REWORD = 0.5
+
+
+@dataclass(frozen=True)
+class IdNote:
+    """A stored note with an identifier line, a paraphrase that keeps the identifier and
+    the same paraphrase without it."""
+
+    text: str
+    paraphrase: str
+    dropped: str
+    ident: str
+
+
+def id_notes(n: int, seed: int, reword: float = ID_REWORD) -> list[IdNote]:
+    """``n`` notes of ``notes(n, seed, reword)``, each with a unique ticket identifier."""
+    rng = random.Random(seed * 7919 + 1)
+    numbers = rng.sample(range(10_000, 100_000), n)
+    out = []
+    for note, number in zip(notes(n, seed, reword), numbers, strict=True):
+        ident = f"{rng.choice(TICKET_KEYS)}-{number}"
+        text = rng.choice(ID_FORMS).format(text=note.text, ident=ident)
+        kept = rng.choice(ID_QUERY_FORMS).format(query=note.paraphrase, ident=ident)
+        out.append(IdNote(text, kept, note.paraphrase, ident))
+    return out
+
+
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = {"the", "in", "of", "for", "on", "to", "a", "and", "need", "with", "affecting"}
 

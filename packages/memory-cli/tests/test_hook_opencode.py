@@ -32,10 +32,17 @@ OPENCODE = os.environ.get("OPENCODE_BIN") or shutil.which("opencode")
 
 # Feeds the plugin a list of steps: {"event": …} (the `event` hook), {"chat": [session,
 # text]} (`chat.message`), {"system": session} (`experimental.chat.system.transform`,
-# whose result is printed); then `dispose`, which waits for the queued hook calls.
+# whose result is printed), {"settle": socket} (waits for the queued hook calls, then
+# for the recorder listening on socket to be idle); then `dispose`, which waits too.
 DRIVER = """
 import { pathToFileURL } from "node:url";
 import { readFileSync } from "node:fs";
+import { connect } from "node:net";
+const ping = (path) => new Promise((resolve, reject) => {
+  const sock = connect({ path }, () => sock.write('{"op": "ping"}\\n'));
+  sock.on("data", () => { sock.destroy(); resolve(); });
+  sock.on("error", reject);
+});
 const [pluginPath, stepsPath, directory] = process.argv.slice(2);
 const { MemoryPlugin } = await import(pathToFileURL(pluginPath).href);
 const hooks = await MemoryPlugin({ directory });
@@ -46,6 +53,10 @@ for (const step of JSON.parse(readFileSync(stepsPath, "utf8"))) {
     const [sessionID, text] = step.chat;
     const parts = [{ id: "p", sessionID, messageID: "m", type: "text", text }];
     await hooks["chat.message"]({ sessionID }, { message: {}, parts });
+  }
+  if (step.settle) {
+    await hooks.dispose();
+    await ping(step.settle);
   }
   if (step.system) {
     const output = { system: ["You are OpenCode."] };
@@ -154,6 +165,30 @@ def test_an_opencode_session_is_recorded_and_recalled(
     assert episode.outcome is not None and episode.outcome.type.value == "success"
     assert "4 passed" in episode.outcome.verdict
     assert "password_ok" not in episode.model_dump_json()  # file contents never stored
+
+
+def test_a_recall_too_late_for_its_prompt_reaches_the_system_prompt_after_a_tool_call(
+    env: Any, recorder: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cwd = env.root / "shop"
+    cwd.mkdir()
+    assert drive(session("ses_1", cwd), cwd, tmp_path) == []
+    recorder.wait()
+    monkeypatch.setenv("MEMORY_HOOK_WAIT_MS", "0")  # no prompt call waits: always late
+    socket_path = str(recorder.directory / "recorder.sock")
+    paraphrase = "the auth module's login test fails again, please repair it"
+    read = {"filePath": str(cwd / "auth" / "login.py")}
+    steps = [
+        {"chat": ["ses_4", paraphrase]},
+        {"system": "ses_4"},
+        {"settle": socket_path},  # the model thinks; the recorder recalls meanwhile
+        *tool("ses_4", "c9", "read", read, output="def login(user): ..."),
+        {"settle": socket_path},
+        {"system": "ses_4"},
+    ]
+    before, after = drive(steps, cwd, tmp_path)
+    assert before == ["You are OpenCode."]
+    assert len(after) == 2 and "Fix the failing login test in the auth module" in after[1]
 
 
 def test_a_missing_command_never_breaks_opencode(env: Any, tmp_path: Path) -> None:

@@ -20,7 +20,9 @@ from memory_core.retrieval import (
     RankingWeights,
     context_match,
     fuse_items,
+    lexical_spread,
     mmr,
+    named_items,
     rank_episodes,
     rank_patterns,
     recency,
@@ -295,3 +297,49 @@ def test_rank_episodes_uses_vectors_of_the_given_model_only() -> None:
     assert results[0].components.semantic > 0.9  # cosine .99, calibrated
     assert results[1].relevance < 0.05  # cosine .11: no evidence
     assert [s.step_number for s in results[0].steps] == [1]
+
+
+# -- identifiers and task texts -------------------------------------------------------------
+
+
+def test_lexical_spread_is_one_for_a_lone_hit_and_zero_on_a_plateau() -> None:
+    assert lexical_spread([hit(A, 0, 5.0)], 10) == 1.0
+    plateau = [hit(UUID(int=i), 0, 5.0) for i in range(20)]
+    assert lexical_spread(plateau, 10) == 0.0
+    assert lexical_spread([], 10) == 0.0
+    stands_out = [hit(A, 0, 10.0), *(hit(UUID(int=i + 9), 0, 4.0) for i in range(15))]
+    assert lexical_spread(stands_out, 10) == pytest.approx(0.6)
+
+
+def test_named_items_count_holders_and_ignore_a_term_held_as_widely_as_the_list() -> None:
+    ticket = SearchHit(episode_id=A, item=0, score=9.0, terms=("48213",))
+    shared = [SearchHit(episode_id=UUID(int=i + 9), item=0, score=2.0, terms=("graphql",))
+              for i in range(4)]  # fmt: skip
+    named = named_items([ticket, *shared], ["48213", "graphql"], 20)
+    assert named[(A, 0)] == 1.0  # the only holder of the ticket
+    assert named[(shared[0].episode_id, 0)] == 0.25
+    assert named_items(shared, ["graphql"], 4) == {}  # fills the list: names nothing
+
+
+def test_the_only_holder_of_a_named_ticket_outranks_texts_sharing_more_words() -> None:
+    storage = InMemoryStorage()
+    target = _store(storage, "repair the checkout callback\nTicket: PAY-48213", [])
+    words = ["fix", "flaky", "race", "payment", "webhook", "mobile"]
+    others = [  # each shares five of the query's six words
+        _store(storage, " ".join(w for w in words if w != left) + f" note {i}", [])
+        for i in range(3)
+        for left in words
+    ]
+    for i in range(200):  # the rest of a store: no query word
+        _store(storage, f"unrelated chore number {i}", [])
+    query = "PAY-48213: fix the flaky race in the payment webhook of the mobile app"
+    results, _ = rank_episodes(
+        storage, "default", query, None, None, None, EpisodeFilter(), 3, 0, W
+    )
+    assert results[0].episode.id == target
+    plain, _ = rank_episodes(
+        storage, "default", query, None, None, None, EpisodeFilter(), 3, 0,
+        RankingWeights(identifier=0.0),
+    )  # fmt: skip
+    assert target not in [r.episode.id for r in plain]  # BM25 prefers five shared words
+    assert {r.episode.id for r in plain} <= set(others)

@@ -21,6 +21,10 @@ General rules for every backend method:
   ``RecordStore`` methods), so a backend must tolerate concurrent calls (the bundled
   backends hold a lock per instance).
 * Durability: when a write method returns, the write survives a process crash.
+
+Why this module is longer than ~400 lines: it is the written contract, one small
+protocol per role, and each method's docstring states the rule a backend must keep;
+the lines are those rules, not code (``memory_core.testing`` holds the suites).
 """
 
 from __future__ import annotations

@@ -57,6 +57,7 @@ __all__ = [
     "combine",
     "lexical_relevance",
     "term_weight",
+    "unlisted_terms",
 ]
 
 ZIPF_UNKNOWN = 2.0
@@ -89,6 +90,13 @@ def term_weight(term: str) -> float:
     little, rare and unknown ones the most."""
     zipf = _zipf_table().get(term, ZIPF_UNKNOWN)
     return max(_MIN_WEIGHT, _ZIPF_TEXT - zipf)
+
+
+def unlisted_terms(text: str) -> list[str]:
+    """The query's search terms that general English does not list (ticket keys, file and
+    product names, codes): what names one thing rather than describing it."""
+    table = _zipf_table()
+    return [t for t in query_weights(text) if t not in table]
 
 
 @lru_cache(maxsize=4096)

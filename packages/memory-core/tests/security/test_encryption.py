@@ -292,3 +292,22 @@ def test_unnumbered_steps_of_a_sensitive_episode_are_sealed_with_their_number(
     assert steps[1].action == f"then {SECRET}"
     stored = memory.storage.inner.get_episode("default", eid)  # type: ignore[attr-defined]
     assert stored is not None and all(s.action.startswith("menc1:") for s in stored.steps)
+
+
+def test_notes_and_lessons_added_later_are_sealed_on_disk(
+    durable: MakeMemory, key: str, tmp_path: Path
+) -> None:
+    """``update_episode`` keeps notes and lessons in episode metadata: for a sensitive
+    episode they are agent-written text like its steps, so they are sealed too."""
+    memory = durable(encryption_keys=f"k1:{key}")
+    eid = record_episode(memory, "Migrate the patient records", words=SECRET, sensitive=True)
+    memory.update_episode(eid, notes=["note quokka-7731"], lessons=["lesson wombat-4410"])
+    again = memory.update_episode(eid, notes=["second note quokka-7732"])
+    assert again.metadata["notes"] == ["note quokka-7731", "second note quokka-7732"]
+    assert memory.get_episode(eid).metadata["lessons"] == ["lesson wombat-4410"]
+    stored = memory.storage.inner.get_episode("default", eid)  # type: ignore[attr-defined]
+    assert stored.metadata["sensitive"] is True
+    assert str(stored.metadata["notes"]).startswith("menc1:")
+    memory.close()
+    raw = raw_bytes(tmp_path)
+    assert b"quokka" not in raw and b"wombat" not in raw and SECRET.encode() not in raw

@@ -7,7 +7,7 @@ tenant is listed in ``sensitive_tenants`` (``"*"``: every tenant). Envelope encr
   keyring's active master key and stored as a record ``("dek", episode id)`` that names the
   episode, with the master key's id. ``delete_episode`` removes that record in the same
   transaction, so any copy of the ciphertext left behind (backups, free pages) is useless;
-* its text is sealed with that data key: task description, step action + parameters +
+* its text is sealed with that data key (``_sealing.EpisodeSealer``): task description, step action + parameters +
   output + message + step metadata, outcome verdict + reason + artifacts + sub-goals, and
   the reflection. Each sealed field is ``menc1:<base64(nonce | ciphertext | tag)>``, bound
   to (tenant, episode, field);
@@ -16,7 +16,8 @@ tenant is listed in ``sensitive_tenants`` (``"*"``: every tenant). Envelope encr
 What stays in clear text, because filters, ranking and statistics need it: ids, tenant,
 task type, context (domain, language, framework, complexity, tags), step numbers, tool
 names, step status, latency, tokens, timestamps, reward numbers, pattern ids and episode
-metadata. Do not put secrets there.
+metadata, except the notes and lessons ``update_episode`` adds there (agent-written text,
+sealed like the steps: ``_sealing.SEALED_METADATA``). Do not put secrets in the rest.
 
 Search on sensitive episodes:
 
@@ -38,7 +39,6 @@ retrieval result that contains one (``contains_sensitive``).
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -56,15 +56,11 @@ from memory_core._models import (
     Extraction,
     Pattern,
     PatternKind,
-    Reflection,
-    StepResult,
-    TaskOutcome,
     utcnow,
 )
 from memory_core._protocols import RecordStore, StorageBackend
 from memory_core.extraction import extract_patterns
 from memory_core.security._crypto import (
-    FIELD_PREFIX,
     b64d,
     b64e,
     new_data_key,
@@ -73,6 +69,7 @@ from memory_core.security._crypto import (
 )
 from memory_core.security._errors import DecryptionError
 from memory_core.security._keyring import Keyring
+from memory_core.security._sealing import EpisodeSealer, is_sealed
 from memory_core.security._system import DEK_KIND, ENCRYPTED_TENANT_KIND, SYSTEM_TENANT
 from memory_core.storage.forwarding import ForwardingStorage
 
@@ -153,10 +150,15 @@ class EncryptedStorage(ForwardingStorage):
         self._key_cache_size = key_cache_size
         self._registered: set[str] = set()
         self._lock = threading.Lock()
+        self._sealer = EpisodeSealer(self._data_key)
 
     @property
     def records(self) -> RecordStore:
         return cast(RecordStore, self.inner)
+
+    def _open_episode(self, ep: Episode | None) -> Episode | None:
+        """The episode with its sealed fields opened (clear-text episodes unchanged)."""
+        return self._sealer.open_episode(ep)
 
     def _backend(self, tenant: str) -> StorageBackend:
         return self.inner
@@ -244,104 +246,6 @@ class EncryptedStorage(ForwardingStorage):
         self._remember(tenant, episode_id, key)
         return key
 
-    # -- sealing -----------------------------------------------------------------------
-    def _seal(self, key: bytes, tenant: str, eid: UUID, part: str, value: Any) -> str:
-        data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-        return FIELD_PREFIX + b64e(seal(key, data, _field_aad(tenant, eid, part)))
-
-    def _open(self, key: bytes, tenant: str, eid: UUID, part: str, text: str) -> Any:
-        if not text.startswith(FIELD_PREFIX):
-            raise DecryptionError(f"episode {eid}: field {part} is not sealed")
-        blob = b64d(text[len(FIELD_PREFIX) :])
-        return json.loads(open_sealed(key, blob, _field_aad(tenant, eid, part)))
-
-    def _seal_step(self, key: bytes, tenant: str, eid: UUID, s: ExecutionStep) -> ExecutionStep:
-        r = s.result
-        payload = {
-            "action": s.action,
-            "parameters": s.parameters,
-            "output": r.output if r else None,
-            "message": r.message if r else None,
-            "metadata": s.metadata,
-        }
-        return s.model_copy(
-            update={
-                "action": self._seal(key, tenant, eid, f"step:{s.step_number}", payload),
-                "parameters": {},
-                "metadata": {},
-                "result": StepResult(status=r.status) if r else None,
-            }
-        )
-
-    def _open_step(self, key: bytes, tenant: str, eid: UUID, s: ExecutionStep) -> ExecutionStep:
-        if not s.action.startswith(FIELD_PREFIX):
-            return s
-        p = self._open(key, tenant, eid, f"step:{s.step_number}", s.action)
-        result = None
-        if s.result is not None:
-            result = StepResult(status=s.result.status, output=p["output"], message=p["message"])
-        return s.model_copy(
-            update={
-                "action": p["action"],
-                "parameters": p["parameters"],
-                "metadata": p["metadata"],
-                "result": result,
-            }
-        )
-
-    def _seal_episode(self, key: bytes, ep: Episode) -> Episode:
-        t, e = ep.tenant, ep.id
-        update: dict[str, Any] = {
-            "task_description": self._seal(key, t, e, "task", ep.task_description),
-            "steps": [self._seal_step(key, t, e, s) for s in ep.steps],
-        }
-        if ep.outcome is not None:
-            body = ep.outcome.model_dump(mode="json", exclude={"type"})
-            update["outcome"] = TaskOutcome(
-                type=ep.outcome.type, verdict=self._seal(key, t, e, "outcome", body)
-            )
-        if ep.reflection is not None:
-            body = ep.reflection.model_dump(mode="json")
-            update["reflection"] = Reflection(insights=[self._seal(key, t, e, "reflection", body)])
-        return ep.model_copy(update=update)
-
-    def _open_episode(self, ep: Episode | None) -> Episode | None:
-        if ep is None or not _sealed(ep.task_description):
-            return ep
-        key = self._data_key(ep.tenant, ep.id)
-        if key is None:
-            return ep  # clear text that happens to look sealed
-        t, e = ep.tenant, ep.id
-        update: dict[str, Any] = {
-            "task_description": self._open(key, t, e, "task", ep.task_description),
-            "steps": [self._open_step(key, t, e, s) for s in ep.steps],
-        }
-        if ep.outcome is not None and _sealed(ep.outcome.verdict):
-            body = self._open(key, t, e, "outcome", ep.outcome.verdict)
-            update["outcome"] = TaskOutcome(type=ep.outcome.type, **body)
-        if (
-            ep.reflection is not None
-            and ep.reflection.insights
-            and _sealed(ep.reflection.insights[0])
-        ):
-            update["reflection"] = Reflection(
-                **self._open(key, t, e, "reflection", ep.reflection.insights[0])
-            )
-        return ep.model_copy(update=update)
-
-    def _open_summary(self, s: EpisodeSummary) -> EpisodeSummary:
-        if not _sealed(s.task_description):
-            return s
-        key = self._data_key(s.tenant, s.id)
-        if key is None:
-            return s
-        update: dict[str, Any] = {
-            "task_description": self._open(key, s.tenant, s.id, "task", s.task_description)
-        }
-        if s.verdict is not None and _sealed(s.verdict):
-            update["verdict"] = self._open(key, s.tenant, s.id, "outcome", s.verdict)["verdict"]
-        return s.model_copy(update=update)
-
     def _sensitive_extraction(self, episode: Episode, extraction: Extraction) -> Extraction:
         return Extraction(
             patterns=structural_patterns(extraction.patterns),
@@ -380,7 +284,7 @@ class EncryptedStorage(ForwardingStorage):
             )
         key = self._new_data_key(episode.tenant, episode.id)
         try:
-            self.inner.create_episode(self._seal_episode(key, episode))
+            self.inner.create_episode(self._sealer.seal_episode(key, episode))
         except BaseException:
             self.records.delete_record(episode.tenant, DEK_KIND, str(episode.id))
             self._forget(episode.tenant, episode.id)
@@ -389,7 +293,7 @@ class EncryptedStorage(ForwardingStorage):
     def append_steps(self, tenant: str, episode_id: UUID, steps: Sequence[ExecutionStep]) -> int:
         key = self._data_key(tenant, episode_id)
         if key is not None:
-            steps = [self._seal_step(key, tenant, episode_id, s) for s in steps]
+            steps = [self._sealer.seal_step(key, tenant, episode_id, s) for s in steps]
         return self.inner.append_steps(tenant, episode_id, steps)
 
     def append_next_steps(
@@ -408,43 +312,45 @@ class EncryptedStorage(ForwardingStorage):
         def seal(numbered: list[ExecutionStep]) -> list[ExecutionStep]:
             # The seal binds each step to its number, so it happens once the number is known.
             ready = prepare(numbered) if prepare is not None else numbered
-            return [self._seal_step(sealing_key, tenant, episode_id, s) for s in ready]
+            return [self._sealer.seal_step(sealing_key, tenant, episode_id, s) for s in ready]
 
         return self.inner.append_next_steps(tenant, episode_id, steps, unnumbered, seal)
 
     def get_episode(self, tenant: str, episode_id: UUID) -> Episode | None:
-        return self._open_episode(self.inner.get_episode(tenant, episode_id))
+        return self._sealer.open_episode(self.inner.get_episode(tenant, episode_id))
 
     def get_steps(
         self, tenant: str, episode_id: UUID, step_numbers: Sequence[int]
     ) -> list[ExecutionStep]:
         steps = self.inner.get_steps(tenant, episode_id, step_numbers)
-        if not any(_sealed(s.action) for s in steps):
+        if not any(is_sealed(s.action) for s in steps):
             return steps
         key = self._data_key(tenant, episode_id)
         if key is None:
             return steps
-        return [self._open_step(key, tenant, episode_id, s) for s in steps]
+        return [self._sealer.open_step(key, tenant, episode_id, s) for s in steps]
 
     def get_steps_many(
         self, tenant: str, wanted: Sequence[tuple[UUID, Sequence[int]]]
     ) -> dict[UUID, list[ExecutionStep]]:
         found = self.inner.get_steps_many(tenant, wanted)
         for episode_id, steps in found.items():
-            if any(_sealed(s.action) for s in steps):
+            if any(is_sealed(s.action) for s in steps):
                 key = self._data_key(tenant, episode_id)
                 if key is not None:
-                    found[episode_id] = [self._open_step(key, tenant, episode_id, s) for s in steps]
+                    found[episode_id] = [
+                        self._sealer.open_step(key, tenant, episode_id, s) for s in steps
+                    ]
         return found
 
     def get_summaries(self, tenant: str, episode_ids: Sequence[UUID]) -> list[EpisodeSummary]:
-        return [self._open_summary(s) for s in self.inner.get_summaries(tenant, episode_ids)]
+        return [self._sealer.open_summary(s) for s in self.inner.get_summaries(tenant, episode_ids)]
 
     def list_episodes(
         self, tenant: str, filters: EpisodeFilter, limit: int, cursor: str | None = None
     ) -> EpisodePage:
         page = self.inner.list_episodes(tenant, filters, limit, cursor)
-        return page.model_copy(update={"items": [self._open_summary(s) for s in page.items]})
+        return page.model_copy(update={"items": [self._sealer.open_summary(s) for s in page.items]})
 
     def complete_episode(self, episode: Episode, extraction: Extraction | None) -> None:
         key = self._data_key(episode.tenant, episode.id)
@@ -457,7 +363,7 @@ class EncryptedStorage(ForwardingStorage):
             else []
         )
         kept_ids = {p.id for p in kept}
-        sealed = self._seal_episode(key, episode)
+        sealed = self._sealer.seal_episode(key, episode)
         sealed.pattern_ids = [i for i in episode.pattern_ids if i in kept_ids]
         if extraction is not None:
             extraction = self._sensitive_extraction(episode, extraction)
@@ -484,7 +390,7 @@ class EncryptedStorage(ForwardingStorage):
 
     # -- records -----------------------------------------------------------------------
     def update_episode_tags(self, tenant: str, episode_id: UUID, tags: Sequence[str]) -> Episode:
-        ep = self._open_episode(self.records.update_episode_tags(tenant, episode_id, tags))
+        ep = self._sealer.open_episode(self.records.update_episode_tags(tenant, episode_id, tags))
         assert ep is not None
         return ep
 
@@ -507,7 +413,7 @@ class EncryptedStorage(ForwardingStorage):
                 if episode.outcome
                 else set()
             )
-            sealed = self._seal_episode(key, episode)
+            sealed = self._sealer.seal_episode(key, episode)
             sealed.pattern_ids = [i for i in episode.pattern_ids if i in kept]
             extraction = self._sensitive_extraction(episode, extraction)
         out = self.records.correct_episode(
@@ -518,7 +424,7 @@ class EncryptedStorage(ForwardingStorage):
             delete_heuristics=delete_heuristics,
             record=record,
         )
-        opened = self._open_episode(out)
+        opened = self._sealer.open_episode(out)
         assert opened is not None
         return opened
 
@@ -530,10 +436,6 @@ class EncryptedStorage(ForwardingStorage):
         return getattr(self.inner, name)
 
 
-def _sealed(text: str | None) -> bool:
-    return bool(text) and text.startswith(FIELD_PREFIX)  # type: ignore[union-attr]
-
-
 def _same(a: Episode, b: Episode) -> bool:
     keys = {"version", "updated_at"}
     return a.model_dump(exclude=keys) == b.model_dump(exclude=keys)
@@ -541,10 +443,6 @@ def _same(a: Episode, b: Episode) -> bool:
 
 def _dek_aad(tenant: str, episode_id: UUID) -> bytes:
     return f"memory-core/dek/v1|{tenant}|{episode_id}".encode()
-
-
-def _field_aad(tenant: str, episode_id: UUID, part: str) -> bytes:
-    return f"memory-core/field/v1|{tenant}|{episode_id}|{part}".encode()
 
 
 def wrap_if_configured(storage: StorageBackend, config: MemoryConfig) -> StorageBackend:
