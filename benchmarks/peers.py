@@ -327,7 +327,8 @@ def render(r: dict[str, Any]) -> str:
             f"{s['unrelated_empty']:.0%} | {fmt_ms(s['p50_ms'])} / {fmt_ms(s['p95_ms'])} | "
             f"{fmt_ms(ip['p50_ms'])} | {e['search_verbatim']['recall_at_5']} |"
         )
-    lines += ["", "Recall@5 over MCP by store size (hard: every slot reworded; mild: half; "
+    lines += ["", "Recall@5 over MCP by store size (hard: every slot reworded; mild: half, "
+              f"in-process at {r['notes']:,}; "
               "identifier: notes with a ticket key, paraphrases half reworded that keep it "
               "or drop it):", "",
               "| embedder | stored notes | hard | mild | identifier kept | identifier dropped "
