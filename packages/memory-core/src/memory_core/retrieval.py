@@ -47,7 +47,8 @@ Episodes:
    long adds nothing (a product name every task mentions names none of them). BM25 alone
    undervalues it (one df-1 term against five shared common ones): notes with a ticket
    line, paraphrases keeping it, 10K notes: .89 → .993 (lexical alone .937, cosine
-   alone .803; held-out seed 21: .923 → .99); LoCoMo dev unchanged (.933 / .768). It
+   alone .803; held-out seed 21: .923 → .99); LoCoMo dev S R@5 / T R@10 .932 / .767 →
+   .930-.933 / .767-.768 (runs differ by two questions). It
    costs one more lexical search, only for a query holding such a term.
 3. Context of a step: a step's relevance adds ``neighbour`` × the relevance of each
    adjacent step of the same episode (the turn that answers a matching question, the
