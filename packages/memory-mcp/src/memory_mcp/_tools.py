@@ -6,6 +6,9 @@ and configs written for it keep working; only what truly is required is required
 This module deliberately has no ``from __future__ import annotations``: the argument
 types are built per server from the configured ``Limits`` (maxLength, maxItems...) and
 the SDK resolves them from each tool function's evaluated annotations.
+
+Over 400 lines because each tool's signature is its schema: the core profile's tools are
+one readable list of typed functions (the workflow tools are in ``_tools_workflow``).
 """
 
 import functools

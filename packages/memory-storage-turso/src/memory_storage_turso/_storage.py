@@ -10,6 +10,12 @@ Usage::
 Every public method runs in one transaction (``_connection.Database``): reads see one
 snapshot, writes take the write lock up front and commit all or nothing. Every write
 also bumps the tenant's generation in the same transaction.
+
+Over 400 lines because it is the one class that implements every role protocol
+(``EpisodeStore``, ``SearchIndex``, ``PatternStore``, ``RecordStore``, ``Maintenance``)
+over one connection and one transaction helper; the SQL of each area already lives in its
+own module (``_lexical``, ``_fts``, ``_vectors``, ``_ann``, ``_filters``, ``_codec``), and what remains
+here is the transaction boundary of each public method, which reads best in one place.
 """
 
 from __future__ import annotations

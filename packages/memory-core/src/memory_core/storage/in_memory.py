@@ -9,6 +9,10 @@ changes stored state (copies go through JSON, like rows of a real database).
 
 Lexical search is BM25 over an inverted index kept up to date on every write; vector
 search is exact cosine over one numpy matrix per (tenant, model).
+
+Over 400 lines because it is the whole contract in one class: every role protocol over
+one lock and one set of per-tenant tables, mirroring ``LibSQLStorage`` method for method
+so that the two can be read side by side against ``memory_core.testing.storage_contract``.
 """
 
 from __future__ import annotations
