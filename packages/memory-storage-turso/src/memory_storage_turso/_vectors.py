@@ -33,11 +33,12 @@ from memory_storage_turso._ann import (
     FETCH_MIN,
     AnnGraph,
     Mask,
-    build_graph,
+    Read,
     load_graph,
     unit_rows,
 )
 from memory_storage_turso._connection import Tx
+from memory_storage_turso._rebuild import Builder
 
 F32 = np.dtype("<f4")
 logger = logging.getLogger(__name__)
@@ -229,16 +230,25 @@ class Entry:
 class VectorIndex:
     """The vector search state of one backend instance, keyed by (tenant, model id).
 
+    A graph is never built inside a search: past ``ANN_MIN_ROWS`` rows (or when the graph
+    is missing, stale or has lost too many rows) a build starts in the background
+    (``_rebuild.Builder``) and searches go on with the exact matrix, or the previous
+    graph and its exact tail, until a later search adopts the finished graph.
+
     Args:
+        read: runs a function in a read transaction (the background build's reads).
         database: the local file graphs are persisted beside (None: keep them in RAM
             only, e.g. a remote or encrypted database).
         ann_min_rows: rows from which a (tenant, model) is searched through the graph.
     """
 
-    def __init__(self, database: Path | None = None, ann_min_rows: int = ANN_MIN_ROWS) -> None:
+    def __init__(
+        self, read: Read, database: Path | None = None, ann_min_rows: int = ANN_MIN_ROWS
+    ) -> None:
         self._entries: dict[tuple[str, str], Entry] = {}
         self._database = database
         self._min_rows = ann_min_rows
+        self._builder = Builder(read, database)
 
     def refreshed(self, tx: Tx, tenant: str, model_id: str, dim: int) -> Entry:
         """The (tenant, model) entry, brought up to date inside ``tx``'s snapshot."""
@@ -249,12 +259,18 @@ class VectorIndex:
         generation = int(row[0]) if row else 0
         key = (tenant, model_id)
         entry = self._entries.get(key)
-        if entry is None or entry.matrix.dim != dim:
+        built = self._builder.finished(tenant, model_id, dim)
+        if built is not None:
+            # Adopt it: the exact part becomes the rows newer than the graph (a row the
+            # graph holds but the database lost since is dropped by the re-rank).
+            entry = Entry(Matrix(dim=dim, generation=generation, last_vid=built.last_vid), built)
+            self._entries[key] = entry
+        elif entry is None or entry.matrix.dim != dim:
             entry = Entry(Matrix(dim=dim, generation=generation))
             if self._database is not None:
                 entry.graph = load_graph(tx, self._database, tenant, model_id, dim)
             if entry.graph is None and self._rows(tx, tenant, model_id) >= self._min_rows:
-                entry.graph = self._build(tx, tenant, model_id, dim)
+                self._builder.start(tenant, model_id, dim)
             self._entries[key] = entry
         elif entry.matrix.generation != generation:
             # A delete or replacement: the graph keeps its keys (the re-rank drops rows
@@ -263,7 +279,7 @@ class VectorIndex:
             if graph is not None and self._rows(tx, tenant, model_id, graph.last_vid) < (
                 0.8 * graph.rows
             ):
-                graph = self._build(tx, tenant, model_id, dim)
+                self._builder.start(tenant, model_id, dim)
             entry = Entry(Matrix(dim=dim, generation=generation), graph)
             self._entries[key] = entry
         if entry.graph is not None and entry.matrix.last_vid < entry.graph.last_vid:
@@ -279,10 +295,7 @@ class VectorIndex:
         if (entry.graph is None and tail >= self._min_rows) or (
             entry.graph is not None and tail > max(self._min_rows // 2, entry.graph.rows // 10)
         ):
-            entry = Entry(Matrix(dim=dim, generation=generation))
-            entry.graph = self._build(tx, tenant, model_id, dim)
-            entry.matrix.last_vid = entry.graph.last_vid
-            self._entries[key] = entry
+            self._builder.start(tenant, model_id, dim)
         return entry
 
     @staticmethod
@@ -293,14 +306,13 @@ class VectorIndex:
         )
         return int(row[0]) if row else 0
 
-    def _build(self, tx: Tx, tenant: str, model_id: str, dim: int) -> AnnGraph:
-        graph = build_graph(tx, tenant, model_id, dim)
-        if self._database is not None:
-            try:
-                graph.save(self._database, tenant, model_id)
-            except OSError:
-                logger.warning("could not persist the vector graph beside %s", self._database)
-        return graph
+    def building(self, tenant: str, model_id: str) -> bool:
+        """Whether a graph of (tenant, model) is being built in the background."""
+        return self._builder.running(tenant, model_id)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the background builds under way (the next search adopts them)."""
+        return self._builder.wait(timeout)
 
     def search(
         self,
@@ -414,6 +426,11 @@ class VectorIndex:
         matrix.append(rows)
         return matrix.top_k(q, k, None)
 
+    def close(self) -> None:
+        """Cancel the builds under way and drop every entry."""
+        self._builder.close()
+        self._entries.clear()
+
     def forget(self, tenant: str | None = None) -> None:
         """Drop cached entries (all, or one tenant's): they reload on next search."""
         if tenant is None:
@@ -428,5 +445,6 @@ class VectorIndex:
             "matrices": len(self._entries),
             "vectors": sum(e.matrix.n + (e.graph.rows if e.graph else 0) for e in entries),
             "graphs": sum(1 for e in entries if e.graph is not None),
+            "building": sum(1 for t, m in self._entries if self._builder.running(t, m)),
             "bytes": sum(e.matrix.nbytes + (e.graph.nbytes if e.graph else 0) for e in entries),
         }
