@@ -134,7 +134,7 @@ class LibSQLStorage:
         # No graph file beside an encrypted database: it would hold its vectors in clear.
         persist = Path(target.database) if local and target.encryption_key is None else None
         self._vectors = VectorIndex(self._db.read, persist, ann_min_rows)
-        self._lexical = LexicalIndex()
+        self._lexical = LexicalIndex(persist)  # snapshots: not beside an encrypted db
         self._allowed: tuple[tuple[Any, ...], int, npt.NDArray[np.int64]] | None = None
         """The last filter's matching pks: (tenant, where, params), tenant generation, pks."""
 
@@ -175,6 +175,7 @@ class LibSQLStorage:
     # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
         self._vectors.close()  # cancels a background graph build first: it reads the db
+        self._lexical.wait()  # a snapshot being saved: seconds at most
         self._db.close()
         self._lexical.forget()
 
