@@ -247,6 +247,7 @@ def main() -> int:
         stats = ask(hooks, "ping") or {}
         recall_ms = [float(x) for x in stats.get("recall_ms", [])][-len(asked) :]
         cpu_ms = [float(x) for x in stats.get("cpu_ms", [])][-len(asked) :]
+        full_ms = [float(x) for x in stats.get("full_ms", [])][-len(asked) :]
         first = {"on the prompt": 0, "late": 0, "none": 0}
         for n in range(args.cold):
             stop_recorder(hooks)
@@ -288,8 +289,10 @@ def main() -> int:
         )
         print(f"  unrelated prompts with context: {false_recall}/{unrelated}")
         if recall_ms:
-            print("  " + line("recorder: prompt → reply", recall_ms))
-            print("  " + line("  of which its CPU time", cpu_ms))
+            print("  " + line("recorder: prompt → episodes", recall_ms))
+            if full_ms:
+                print("  " + line("  → with the playbook", full_ms))
+            print("  " + line("  CPU time of the whole", cpu_ms))
         print(
             f"first prompt while SessionStart's recorder starts: {first['on the prompt']} on the "
             f"prompt, {first['late']} late, {first['none']} none (of {args.cold})"

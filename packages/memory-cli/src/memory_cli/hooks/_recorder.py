@@ -239,8 +239,8 @@ class HookRecorder:
                 }
         elif kind in ("stop", "end"):
             self._close(session)
-            _pending.drop(str(self.directory), sid)  # the turn is over: its context is stale
-            if kind == "end":
+            if kind == "end":  # a context left for the next turn is stale: there is none
+                _pending.drop(str(self.directory), sid)
                 self.sessions.pop(sid, None)
         if session.episode is not None:
             applied.episode = UUID(session.episode)
@@ -249,6 +249,17 @@ class HookRecorder:
         self.applied[str(record["id"])] = applied
         if len(self.applied) > 100:
             self.applied.pop(next(iter(self.applied)))
+
+    def preview(self, record: dict[str, Any]) -> tuple[str, str]:
+        """(the text to recall for, the project) of a context record not yet applied: a
+        prompt's text, or for ``SessionStart`` the task of a resumed session's episode."""
+        session = self.sessions.get(str(record.get("session")))
+        project = str(record.get("project") or (session.project if session else "unknown"))
+        if record.get("kind") == "prompt":
+            return str(record.get("prompt") or ""), project
+        if session is not None and session.episode is not None:
+            return self._task_of(session) or "", project
+        return "", project
 
     def _open(self, sid: str, session: SessionState, task: str) -> None:
         eid = self.memory.start_episode(
