@@ -38,6 +38,7 @@ from memory_cli.hooks import _pending
 from memory_cli.hooks._bytecode import compile_fast_path
 from memory_cli.hooks._context import build_context, episodes_for, playbook_for, render
 from memory_cli.hooks._embed_cache import RecentEmbeddings
+from memory_cli.hooks._fast import wait_seconds
 from memory_cli.hooks._recorder import Applied, HookRecorder
 
 log = logging.getLogger("memory_cli.hooks")
@@ -110,11 +111,12 @@ class RecorderServer:
         self.left: dict[str, str] = {}  # session → the context last left for it
         if self.encrypted:
             _pending.drop_all(str(directory))  # markers of a recorder that is gone
-        # request received → reply sent, of the last context requests (``ping`` shows it):
-        # the episodes (what a prompt's call waits for), and the whole with the playbook
+        # request received → reply sent, of the last prompts' context requests (``ping``
+        # shows them): the episodes (what a prompt's call waits for) and the whole
         self.recall_ms: deque[float] = deque(maxlen=200)
         self.full_ms: deque[float] = deque(maxlen=200)
         self.recall_cpu_ms: deque[float] = deque(maxlen=200)  # this thread's CPU time
+        self.full_cpu_ms: deque[float] = deque(maxlen=200)
 
     def context_for(self, applied: Applied | None) -> str:
         if applied is None or not applied.prompt:
@@ -143,6 +145,7 @@ class RecorderServer:
                 recall_ms=list(self.recall_ms),
                 full_ms=list(self.full_ms),
                 cpu_ms=list(self.recall_cpu_ms),
+                full_cpu_ms=list(self.full_cpu_ms),
             )
         with contextlib.suppress(OSError):  # an ingest poke does not wait for the reply
             conn.sendall(json.dumps(reply).encode() + b"\n")
@@ -175,7 +178,9 @@ class RecorderServer:
             first = render(hits, None)
             sent.append(("fresh", first))
             _send(conn, {"ok": True, "context": first, "final": not hits})
-            self.recall_ms.append(round((time.monotonic() - began) * 1000, 2))
+            if prompt:
+                self.recall_ms.append(round((time.monotonic() - began) * 1000, 2))
+                self.recall_cpu_ms.append(round((time.thread_time() - began_cpu) * 1000, 2))
             self.recorder.ingest()  # what was spooled before it, then the record itself
             self.recorder.ingest_one(record)
             full = first
@@ -188,8 +193,9 @@ class RecorderServer:
         finally:
             if collecting:
                 gc.enable()
-        self.full_ms.append(round((time.monotonic() - began) * 1000, 2))
-        self.recall_cpu_ms.append(round((time.thread_time() - began_cpu) * 1000, 2))
+        if prompt:
+            self.full_ms.append(round((time.monotonic() - began) * 1000, 2))
+            self.full_cpu_ms.append(round((time.thread_time() - began_cpu) * 1000, 2))
         taken = sent[: _taken(conn, len(sent))]
         shown = taken[-1][1] if taken and taken[-1][0] == "fresh" else ""
         rest = full[len(shown) :].lstrip("\n") if full.startswith(shown) else full
@@ -271,6 +277,17 @@ class RecorderServer:
             self.recorder.ingest()
 
 
+def _within_budget(config: MemoryConfig) -> MemoryConfig:
+    """``config`` with a retrieval's wait for vectors still being written (of an episode
+    completed just before: ``embedding_read_wait_ms``) no longer than a prompt's call
+    waits for its answer: waiting longer only makes the answer late, and the episode
+    is found by its words meanwhile."""
+    budget = wait_seconds() * 1000
+    if config.embedding_read_wait_ms <= budget:
+        return config
+    return config.model_copy(update={"embedding_read_wait_ms": budget})
+
+
 def _first_recall(memory: SelfLearningMemory) -> None:
     """Recall once before listening: a process's first query costs ~10x the next ones
     (the inference session's buffers, the statements, the calibration), and that cost
@@ -285,7 +302,7 @@ def serve(directory: Path, lock: int) -> int:
     """Run the recorder for ``directory``, whose lock the caller holds as ``lock`` (the
     fd is closed, and the lock released, when the recorder is done)."""
     try:
-        config = MemoryConfig.load()
+        config = _within_budget(MemoryConfig.load())
         memory = SelfLearningMemory(config=config, embedder=_embedder(config))
         db = config.database_path()
         database = f"file:{db.resolve()}" if db is not None else mask_url(config.database_url)
