@@ -12,6 +12,7 @@ agent thinking about the prompt does. ``MEMORY_HOOK_WAIT_MS=0`` forces the late 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -58,6 +59,19 @@ def events(session: str, cwd: str, prompt: str | None = None) -> list[dict[str, 
 @pytest.fixture
 def recorded(env: Any, recorder: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     """One session recorded through the hook; the defaults restored for what follows."""
+    return record_one(env, recorder, monkeypatch)
+
+
+@pytest.fixture
+def recorded_encrypted(env: Any, recorder: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The same, into an encrypted database (``MEMORY_ENCRYPT_DATABASE``)."""
+    key = base64.b64encode(os.urandom(32)).decode()
+    monkeypatch.setenv("MEMORY_ENCRYPT_DATABASE", "true")
+    monkeypatch.setenv("MEMORY_ENCRYPTION_KEYS", f"k1:{key}")
+    return record_one(env, recorder, monkeypatch)
+
+
+def record_one(env: Any, recorder: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     cwd = str(env.root / "shop")
     for event in events("s-1", cwd):
         assert hook(event) == ("", "")
@@ -176,3 +190,44 @@ def test_the_first_prompt_of_a_session_that_starts_the_recorder_gets_context(
     read = hook(session[2])
     carried = [ctx for _, ctx in (prompt, read) if ctx]
     assert len(carried) == 1 and TASK in carried[0], (prompt, read)
+
+
+def clear_text_files(root: Path, *needles: str) -> list[str]:
+    """Every file under ``root`` holding one of ``needles`` as bytes (a raw scan: the
+    database, its WAL, the cache, the hook directory, the logs)."""
+    found = []
+    for path in root.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            found += [f"{path}: {n}" for n in needles if n.encode() in data]
+    return found
+
+
+def test_with_an_encrypted_database_late_context_is_held_in_memory_not_on_disk(
+    recorded_encrypted: str, recorder: Any, env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recalled = (TASK, "pytest tests/test_login.py -q")  # what the late context shows
+    assert clear_text_files(env.root, *recalled) == []  # the recorded session: encrypted
+    monkeypatch.setenv("MEMORY_HOOK_WAIT_MS", "0")  # the prompt never waits: late
+    session = events("s-7", recorded_encrypted, PARAPHRASE)
+    assert hook(session[0]) == hook(session[1]) == ("", "")
+    recorder.wait()
+    markers = list(recorder.directory.glob("context.*"))
+    assert len(markers) == 1 and markers[0].stat().st_size == 0
+    assert clear_text_files(env.root, *recalled) == []
+    monkeypatch.setenv("MEMORY_HOOK_WAIT_MS", "120000")  # the tool call waits for the text
+    name, context = hook(session[2])
+    assert name == "PostToolUse" and TASK in context
+    assert not list(recorder.directory.glob("context.*"))
+    assert hook(session[3]) == ("", "")  # delivered once
+
+    # a turn without a tool call: held for the next prompt, still not on disk
+    later = events("s-8", recorded_encrypted, PARAPHRASE)
+    monkeypatch.setenv("MEMORY_HOOK_WAIT_MS", "0")
+    late_then_stop(recorder, later)
+    assert clear_text_files(env.root, *recalled) == []
+    monkeypatch.setenv("MEMORY_HOOK_WAIT_MS", "120000")
+    name, context = hook({**later[1], "prompt": "go on"})  # no recall of its own
+    assert name == "UserPromptSubmit" and TASK in context
+    recorder.stop()
+    assert clear_text_files(env.root, *recalled) == []

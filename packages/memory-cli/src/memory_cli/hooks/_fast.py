@@ -218,12 +218,15 @@ def exchange(
 
 
 def choose(replies: list[dict[str, Any]], left: tuple[str, str] | None, prompt: str) -> str:
-    """What a call shows: the recorder's freshest answer read in time; else the context
-    left for the session (``_pending``), on a prompt only while it is still relevant."""
-    fresh = [r for r in replies if not r.get("previous")]
-    if fresh or replies:
-        context = (fresh or replies)[-1].get("context")
-        return context if isinstance(context, str) else ""
+    """What a call shows: the recorder's freshest answer read in time, if it found
+    anything; else the context left for the session (``_pending``: sent back by the
+    recorder when it held it, read from its file otherwise), on a prompt only while it
+    still applies."""
+    for previous in (False, True):
+        for reply in reversed(replies):
+            context = reply.get("context")
+            if bool(reply.get("previous")) == previous and isinstance(context, str) and context:
+                return context
     if left is None or left[1] == _pending.MARKER:
         return ""
     if prompt and not _pending.relevant(left[0], prompt):
