@@ -25,9 +25,12 @@ whole transaction, so committed ``seq`` values are always a prefix); a changed g
 
 from __future__ import annotations
 
+import logging
+import threading
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -36,7 +39,10 @@ import numpy.typing as npt
 from memory_core.storage.bm25 import idf, term_score
 from memory_core.text import terms
 
+from memory_storage_turso import _lexical_snapshot
 from memory_storage_turso._connection import Tx
+
+logger = logging.getLogger(__name__)
 
 _LOW64 = (1 << 64) - 1
 
@@ -89,6 +95,19 @@ class TenantIndex:
     tfs: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0, np.float64))
     delta: dict[int, tuple[array[int], array[float]]] = field(default_factory=dict)
     delta_pairs: int = 0
+    snapshot_docs: int = 0
+    """Documents that came from a saved snapshot (``_lexical_snapshot``), not the rows."""
+
+    @classmethod
+    def from_snapshot(cls, snap: _lexical_snapshot.Snapshot) -> TenantIndex:
+        meta, a = snap.meta, snap.arrays
+        return cls(
+            generation=int(meta["generation"]), last_seq=int(meta["last_seq"]),
+            n=int(meta["n"]), total_length=int(meta["total_length"]), snapshot_docs=int(meta["n"]),
+            vocab=dict(zip(snap.vocab, range(len(snap.vocab)), strict=True)),
+            pks=a["pks"], items=a["items"], hi=a["hi"], lo=a["lo"], lengths=a["lengths"],
+            df=a["df"], offsets=a["offsets"], docs=a["docs"], tfs=a["tfs"],
+        )  # fmt: skip
 
     def _grow(self, need: int) -> None:
         capacity = max(need, 2 * len(self.pks), 1024)
@@ -301,10 +320,18 @@ def _uuid_halves(joined: object, count: int) -> npt.NDArray[np.uint64]:
 
 
 class LexicalIndex:
-    """The per-tenant indexes of one backend instance."""
+    """The per-tenant indexes of one backend instance.
 
-    def __init__(self) -> None:
+    Args:
+        database: the local file snapshots are saved beside (``_lexical_snapshot``;
+            None: never, e.g. a remote or encrypted database).
+    """
+
+    def __init__(self, database: Path | None = None) -> None:
         self._tenants: dict[str, TenantIndex] = {}
+        self._database = database
+        self._saved: dict[str, int] = {}  # tenant -> documents in its newest snapshot
+        self._saving: dict[str, threading.Thread] = {}
 
     def refreshed(self, tx: Tx, tenant: str) -> TenantIndex:
         """The tenant's index, brought up to date inside ``tx``'s snapshot."""
@@ -312,8 +339,27 @@ class LexicalIndex:
         generation = int(row[0]) if row else 0
         index = self._tenants.get(tenant)
         if index is None or index.generation != generation:
-            index = TenantIndex(generation=generation)
+            index = self._opened(tx, tenant, generation)
             self._tenants[tenant] = index
+        self._top_up(tx, tenant, index)
+        if self._database is not None:
+            self._maybe_save(tx, tenant, index)
+        return index
+
+    def _opened(self, tx: Tx, tenant: str, generation: int) -> TenantIndex:
+        """A fresh index: the saved snapshot if it is still the database's, else empty."""
+        self._saved.pop(tenant, None)
+        if self._database is not None:
+            snap = _lexical_snapshot.load(
+                tx, _lexical_snapshot.path_of(self._database, tenant), tenant, generation
+            )
+            if snap is not None:
+                self._saved[tenant] = int(snap.meta["n"])
+                return TenantIndex.from_snapshot(snap)
+        return TenantIndex(generation=generation)
+
+    @staticmethod
+    def _top_up(tx: Tx, tenant: str, index: TenantIndex) -> None:
         while True:
             # One result row per chunk: the binding's per-row cost (~3 µs) dominated a
             # row-per-document load; group_concat builds the columns in C. All columns
@@ -328,7 +374,7 @@ class LexicalIndex:
                 (tenant, index.last_seq, LOAD_CHUNK),
             )
             if row is None or not row[0]:
-                return index
+                return
             batches, docs = int(row[0]), int(row[1])
             per_batch = _ints(row[4], batches)
             index.append(
@@ -340,7 +386,35 @@ class LexicalIndex:
                 np.repeat(_uuid_halves(row[8], batches), per_batch, axis=0),
             )
             if batches < LOAD_CHUNK:
-                return index
+                return
+
+    def _maybe_save(self, tx: Tx, tenant: str, index: TenantIndex) -> None:
+        """Save a snapshot in the background once enough documents are new to it."""
+        saved = self._saved.get(tenant, 0)
+        if index.n - saved < max(_lexical_snapshot.SAVE_MIN_DOCS, saved // 8):
+            return
+        running = self._saving.get(tenant)
+        if running is not None and running.is_alive():
+            return
+        assert self._database is not None
+        snap = _lexical_snapshot.take(index, tx, tenant)
+        path = _lexical_snapshot.path_of(self._database, tenant)
+        self._saved[tenant] = index.n
+
+        def save() -> None:
+            try:
+                snap.save(path)
+            except OSError:
+                logger.warning("could not save the lexical index beside %s", self._database)
+
+        thread = threading.Thread(target=save, name="lexical-snapshot", daemon=True)
+        self._saving[tenant] = thread
+        thread.start()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for the snapshots being saved."""
+        for thread in list(self._saving.values()):
+            thread.join(timeout)
 
     def forget(self, tenant: str | None = None) -> None:
         """Drop cached indexes (all, or one tenant's): they reload on next search."""
@@ -355,6 +429,7 @@ class LexicalIndex:
             "documents": sum(t.n for t in self._tenants.values()),
             "terms": sum(len(t.vocab) for t in self._tenants.values()),
             "bytes": sum(t.nbytes for t in self._tenants.values()),
+            "from_snapshots": sum(t.snapshot_docs for t in self._tenants.values()),
         }
 
 

@@ -133,8 +133,8 @@ class LibSQLStorage:
         local = target.is_local and target.database != ":memory:"
         # No graph file beside an encrypted database: it would hold its vectors in clear.
         persist = Path(target.database) if local and target.encryption_key is None else None
-        self._vectors = VectorIndex(persist, ann_min_rows)
-        self._lexical = LexicalIndex()
+        self._vectors = VectorIndex(self._db.read, persist, ann_min_rows)
+        self._lexical = LexicalIndex(persist)  # snapshots: not beside an encrypted db
         self._allowed: tuple[tuple[Any, ...], int, npt.NDArray[np.int64]] | None = None
         """The last filter's matching pks: (tenant, where, params), tenant generation, pks."""
 
@@ -174,8 +174,9 @@ class LibSQLStorage:
 
     # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
+        self._vectors.close()  # cancels a background graph build first: it reads the db
+        self._lexical.wait()  # a snapshot being saved: seconds at most
         self._db.close()
-        self._vectors.forget()
         self._lexical.forget()
 
     @property
@@ -753,10 +754,12 @@ class LibSQLStorage:
         self._allowed = (key, generation, pks)
         return pks
 
-    def warm(self, tenant: str | None = None) -> dict[str, Any]:
+    def warm(self, tenant: str | None = None, *, wait: bool = False) -> dict[str, Any]:
         """Load the in-process search indexes now instead of on the first search: the
         lexical index of ``tenant`` (every tenant when None) and its vector matrices.
-        Servers can call this in the background after start-up."""
+        Servers can call this in the background after start-up. A vector graph that is
+        missing or stale is built in the background; ``wait`` waits for it (and adopts
+        it), as a benchmark or an import script may want."""
 
         def op(tx: Tx) -> dict[str, Any]:
             tenants = (
@@ -773,7 +776,10 @@ class LibSQLStorage:
                     self._vectors.refreshed(tx, t, model_id, int(dim))
             return {"lexical": self._lexical.stats(), "vectors": self._vectors.stats()}
 
-        return self._db.read(op)
+        stats = self._db.read(op)
+        if wait and self._vectors.wait():  # outside the read: the build reads the database
+            stats = self._db.read(op)
+        return stats
 
     def vector_search(
         self,
