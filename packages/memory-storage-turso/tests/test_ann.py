@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 from memory_core import Episode, EpisodeFilter, TaskContext, TaskType
 from memory_core.models import EmbeddingRecord
-from memory_storage_turso import LibSQLStorage
+from memory_storage_turso import LibSQLStorage, _rebuild
 from memory_storage_turso._ann import index_files
 from memory_storage_turso._url import Target
 
@@ -72,6 +73,12 @@ def _fill(
     return rows, domains
 
 
+def _built(store: LibSQLStorage) -> None:
+    """Wait for the background graph builds the store's searches started; adopt them."""
+    store.warm(wait=True)
+    assert store._vectors.stats()["graphs"] >= 1
+
+
 def _exact(rows: list[Row], q: np.ndarray, k: int, keep: Any = None) -> list[tuple[UUID, int]]:
     m = np.array([r[2] for r in rows], dtype=np.float64)
     sims = (m @ q) / (np.linalg.norm(m, axis=1) * np.linalg.norm(q))
@@ -108,6 +115,7 @@ def test_graph_top10_equals_exact_with_and_without_filters(
     monkeypatch.setattr("memory_storage_turso._vectors._SUBSET_ROWS", subset_rows)
     rng = np.random.default_rng(3)
     rows, domains = _fill(ann, rng, 300)
+    _built(ann)
     recalls = []
     for _ in range(20):
         q = rng.standard_normal(DIM).astype(np.float32)
@@ -128,6 +136,7 @@ def test_survives_restart_without_rebuild(db: Path) -> None:
     rng = np.random.default_rng(4)
     store = _open(db)
     rows, _ = _fill(store, rng, 120)
+    _built(store)
     q = rng.standard_normal(DIM).astype(np.float32)
     before = _top(store, q)
     store.close()
@@ -147,12 +156,14 @@ def test_rebuilt_when_deleted_or_of_another_model(db: Path) -> None:
     rows, _ = _fill(store, rng, 120)
     _fill(store, rng, 60, model="test:other")
     q = rng.standard_normal(DIM).astype(np.float32)
-    _top(store, q)
+    _built(store)  # both models' graphs
     store.close()
     for p in index_files(db, "t", MODEL):
         p.unlink()
     store = _open(db)
     try:
+        assert _recall(_top(store, q), _exact(rows, q, 10)) == 1.0  # exact while rebuilt
+        _built(store)
         _same_set(_top(store, q), _exact(rows, q, 10))
         assert len(index_files(db, "t", MODEL)) == 2
         # Another model's graph put where this model's belongs is refused and replaced.
@@ -179,6 +190,7 @@ def test_deleted_and_erased_episodes_never_returned(db: Path) -> None:
     writer = _open(db)  # another handle: deletes reach the first through the database
     try:
         rows, _ = _fill(store, rng, 150)
+        _built(store)
         q = rng.standard_normal(DIM).astype(np.float32)
         first = _top(store, q)
         doomed = {e for e, _ in first[:3]}
@@ -202,7 +214,7 @@ def test_rows_added_after_the_build_are_found(ann: LibSQLStorage) -> None:
     rng = np.random.default_rng(7)
     rows, _ = _fill(ann, rng, 100)
     q = rng.standard_normal(DIM).astype(np.float32)
-    _top(ann, q)  # builds the graph
+    _built(ann)
     new, _ = _fill(ann, rng, 5)
     probe = new[-4][2]
     assert _top(ann, probe, 1) == [(new[-4][0], new[-4][1])]
@@ -213,6 +225,7 @@ def test_no_graph_file_beside_an_encrypted_database(db: Path) -> None:
     store = _open(db, encryption_key="k" * 32)
     try:
         rows, _ = _fill(store, np.random.default_rng(8), 60)
+        _built(store)
         q = rows[5][2]
         assert _top(store, q, 1) == [(rows[5][0], rows[5][1])]
         assert store._vectors.stats()["graphs"] == 1
@@ -243,9 +256,99 @@ def test_a_repeated_vector_outlives_the_row_that_represented_it(ann: LibSQLStora
         )
         twins.append(ep.id)
     _fill(ann, rng, 40)
+    _built(ann)
     assert _top(ann, v, 2) == [(twins[0], 0), (twins[1], 0)]  # builds the graph
     assert ann._vectors.stats()["graphs"] == 1
     assert ann.delete_episode("t", twins[0])
     hits = ann.vector_search("t", MODEL, v, 1, EpisodeFilter())
     assert [(h.episode_id, h.item) for h in hits] == [(twins[1], 0)]
     assert hits[0].score == pytest.approx(1.0, abs=1e-6)
+
+
+def test_searches_never_wait_for_a_build_and_see_deletes_made_during_it(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build runs in the background: searches meanwhile are exact (the matrix), see
+    episodes deleted after the build read its rows, and after the swap the graph (which
+    still holds those rows) never returns them; rows added during the build are found.
+    The real build is held, once it has read every row, until the test lets it go."""
+    read_all, release = threading.Event(), threading.Event()
+    real = _rebuild.build_graph
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        graph = real(*args, **kwargs)
+        read_all.set()
+        assert release.wait(60)
+        return graph
+
+    monkeypatch.setattr("memory_storage_turso._rebuild.build_graph", held)
+    rng = np.random.default_rng(10)
+    store, writer = _open(db), _open(db)
+    try:
+        rows, _ = _fill(store, rng, 150)
+        q = rng.standard_normal(DIM).astype(np.float32)
+        first = _top(store, q)  # starts the build; answered without it
+        assert _recall(first, _exact(rows, q, 10)) == 1.0
+        assert read_all.wait(30)
+        assert store._vectors.building("t", MODEL)
+        doomed = {e for e, _ in first[:3]}
+        for eid in doomed:
+            assert writer.delete_episode("t", eid)
+        new, _ = _fill(writer, rng, 3)
+        left = [r for r in rows + new if r[0] not in doomed]
+        during = _top(store, q, 50)
+        assert store._vectors.building("t", MODEL)  # the search did not wait for it
+        assert doomed.isdisjoint(e for e, _ in during)
+        assert _recall(during, _exact(left, q, 50)) == 1.0
+        assert store._vectors.stats()["graphs"] == 0
+        release.set()
+        _built(store)  # swapped in
+        after = _top(store, q, 50)
+        assert doomed.isdisjoint(e for e, _ in after)
+        assert _recall(after, _exact(left, q, 50)) >= 0.9
+        probe = new[-2]
+        assert _top(store, probe[2], 1) == [(probe[0], probe[1])]  # the exact tail
+        assert len(index_files(db, "t", MODEL)) == 2  # persisted by the build thread
+    finally:
+        release.set()
+        store.close()
+        writer.close()
+
+
+def test_closing_cancels_a_build_under_way(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store closed mid-build stops the build (its thread ends) before it saves."""
+    real = _rebuild.build_graph
+
+    def held(read: Any, tenant: str, model: str, dim: int, cancel: Any) -> Any:
+        assert cancel.wait(30)  # running until the store closes
+        return real(read, tenant, model, dim, cancel)
+
+    monkeypatch.setattr("memory_storage_turso._rebuild.build_graph", held)
+    store = _open(db)
+    _fill(store, np.random.default_rng(11), 50)
+    store.warm()
+    assert store._vectors.building("t", MODEL)
+    threads = [b.thread for b in store._vectors._builder._builds.values()]
+    store.close()
+    assert threads and not any(t is not None and t.is_alive() for t in threads)
+    assert index_files(db, "t", MODEL) == []
+
+
+def test_a_grown_tail_is_rebuilt_in_the_background(ann: LibSQLStorage, db: Path) -> None:
+    """Rows added past a tenth of the graph start a rebuild; the old graph and its exact
+    tail answer meanwhile, and the new graph (covering the new rows) replaces it."""
+    rng = np.random.default_rng(12)
+    rows, _ = _fill(ann, rng, 100)
+    _built(ann)
+    old = ann._vectors._entries[("t", MODEL)].graph
+    assert old is not None
+    new, _ = _fill(ann, rng, 30)  # 120 rows on a graph of 400
+    probe = new[-2]  # item 2 (item 3 repeats its vector)
+    assert _top(ann, probe[2], 1) == [(probe[0], probe[1])]  # the tail, exactly
+    _built(ann)
+    graph = ann._vectors._entries[("t", MODEL)].graph
+    assert graph is not None and graph is not old and graph.rows == len(rows + new)
+    assert ann._vectors._entries[("t", MODEL)].matrix.n == 0  # nothing newer than it
+    q = rng.standard_normal(DIM).astype(np.float32)
+    _same_set(_top(ann, q), _exact(rows + new, q, 10))
+    assert [p.suffix for p in index_files(db, "t", MODEL)] == [".npz", ".usearch"]

@@ -81,6 +81,41 @@ def test_top_k_equals_exact_numpy_with_and_without_filters(store: object) -> Non
                 assert [h.score for h in hits] == pytest.approx(scores, abs=1e-5)
 
 
+def test_repeated_vectors_are_all_found_with_ties_in_episode_order(store: object) -> None:
+    """The matrix scores each distinct vector once (agents repeat step texts); every row
+    holding it is still returned, equal scores in (episode, item) order, whether the
+    repeats arrived in one write or in later ones."""
+    rng = np.random.default_rng(3)
+    pool = rng.standard_normal((6, 16)).astype(np.float32)
+    rows = []
+    for e in range(40):
+        ep = Episode(tenant="v", task_description=f"episode {e}")
+        store.create_episode(ep)  # type: ignore[attr-defined]
+        picks = rng.integers(0, len(pool), size=3)
+        vecs = [pool[p] for p in picks]
+        store.put_embeddings(  # type: ignore[attr-defined]
+            "v",
+            [
+                EmbeddingRecord(episode_id=ep.id, item=i, model_id=MODEL, vector=v.tolist())
+                for i, v in enumerate(vecs)
+            ],
+        )
+        rows += [(ep.id, i, v) for i, v in enumerate(vecs)]
+        if e in (9, 25):  # the matrix is loaded, then grows by appends
+            store.vector_search("v", MODEL, pool[0], 5, EpisodeFilter())  # type: ignore[attr-defined]
+    pk = {eid: n for n, eid in enumerate(dict.fromkeys(r[0] for r in rows))}
+    for query in [*pool, rng.standard_normal(16).astype(np.float32)]:
+        for k in (1, 7, 30, 200):
+            hits = store.vector_search("v", MODEL, query, k, EpisodeFilter())  # type: ignore[attr-defined]
+            m = np.array([r[2] for r in rows], dtype=np.float64)
+            sims = (m @ query) / (np.linalg.norm(m, axis=1) * np.linalg.norm(query))
+            sims = np.round(sims, 5)  # a repeated vector: equal up to rounding
+            order = sorted(range(len(rows)), key=lambda i: (-sims[i], pk[rows[i][0]], rows[i][1]))
+            assert [(h.episode_id, h.item) for h in hits] == [
+                (rows[i][0], rows[i][1]) for i in order[:k]
+            ]
+
+
 def test_search_sees_writes_of_another_connection(tmp_path: Path, factory: object) -> None:
     """A second instance (as another process would) inserts, replaces and deletes vectors;
     the first one's cached matrix follows each change."""

@@ -29,6 +29,8 @@ import functools
 import hashlib
 import json
 import os
+import threading
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +41,10 @@ import numpy.typing as npt
 
 from memory_storage_turso._connection import Tx
 
-__all__ = ["ANN_MIN_ROWS", "AnnGraph", "build_graph", "index_files", "load_graph", "unit_rows"]
+__all__ = [
+    "ANN_MIN_ROWS", "AnnGraph", "Cancelled", "Read", "build_graph", "index_files", "load_graph",
+    "unit_rows",
+]  # fmt: skip
 
 ANN_MIN_ROWS = 131_072
 """Rows of one (tenant, model) from which the graph replaces the exact scan. The exact
@@ -49,20 +54,28 @@ graph costs a one-off build (minutes on a loaded machine) and a file. Below ~128
 (~8 ms, 128 MiB of float32) the exact scan is fast enough, exact, and needs neither."""
 
 FORMAT = 2
-# Measured on 40K distinct vectors of the benchmark store with real (embedded) queries:
-# M=16, ef=128 found 0.79 of the exact top 10 (the static model's vectors cluster tightly
-# and queries fall between clusters); M=32, efConstruction=256, ef=512: 0.996.
+# Chosen from ``benchmarks/ann_recall.py --real`` (distinct static-model vectors of the
+# workload's texts, fresh embedded queries; recall of the exact top 10 after the re-rank).
+# The vectors sit in a narrow cone (their mean has norm 0.63) and queries fall between
+# clusters, so the graph's search effort decides recall, not its build effort: at 200K
+# vectors M=16/efConstruction=128 found 0.908 (ef 512), 0.949 (1024), 0.984 (2048); at
+# 50K, M=32/128 with ef 1024: 0.994. Halving efConstruction (256 -> 128) halves the
+# build; ef costs only at search time.
 CONNECTIVITY = 32
-EXPANSION_ADD = 256
-EXPANSION_SEARCH = 512
+EXPANSION_ADD = 128
+EXPANSION_SEARCH = 2048
 FETCH_MIN = 64
 """Candidate keys per search at least (and 2 × k): re-ranking them from the stored
 vectors is what lifts the int8 graph's recall of the exact top-10 to ≥ 0.98."""
 FETCH_MAX = 4_096
-_CHUNK = 50_000
+ADD_BATCH = 4_096
+"""New vectors per multi-threaded ``Index.add`` (a cancelled build stops within one)."""
+_CHUNK = 20_000
 _SAMPLES = 8
 
 Rows = Sequence[tuple[Any, ...]]
+Read = Callable[[Callable[[Tx], list[tuple[Any, ...]]]], list[tuple[Any, ...]]]
+"""Run a query function in a read transaction (``Database.read``)."""
 Mask = Callable[[npt.NDArray[np.int64]], npt.NDArray[np.bool_]]
 
 
@@ -145,7 +158,7 @@ class AnnGraph:
         meta = json.dumps(
             {"format": FORMAT, "tenant": tenant, "model_id": model_id, "dim": self.dim}
         )
-        tmp = tables.with_suffix(".npz.tmp")
+        tmp = tables.with_suffix(f".npz.{_unique()}.tmp")
         with tmp.open("wb") as f:
             np.savez(
                 f, meta=np.frombuffer(meta.encode(), np.uint8), starts=self.starts,
@@ -153,13 +166,18 @@ class AnnGraph:
                 episodes=np.array([self.episodes], np.int64),
             )  # fmt: skip
         os.replace(tmp, tables)
-        tmp = graph.with_suffix(".usearch.tmp")
+        tmp = graph.with_suffix(f".usearch.{_unique()}.tmp")
         self.index.save(str(tmp))
         os.replace(tmp, graph)
         for p in old:
             with contextlib.suppress(OSError):
                 p.unlink()
         self.path = graph
+
+
+def _unique() -> str:
+    """Part of a temporary file's name: two processes may save the same graph at once."""
+    return f"{os.getpid()}-{threading.get_native_id()}"
 
 
 def _samples(vids: list[int], blobs: dict[int, bytes]) -> npt.NDArray[np.int64]:
@@ -197,7 +215,7 @@ def load_graph(tx: Tx, database: Path, tenant: str, model_id: str, dim: int) -> 
             if not _matches(tx, arrays["samples"]):
                 continue
             index = Index.restore(str(graph), view=True)
-        except (OSError, ValueError, KeyError, RuntimeError):
+        except (OSError, ValueError, KeyError, RuntimeError, EOFError, zipfile.BadZipFile):
             continue
         if index is None or index.ndim != dim or len(index) + 1 != len(arrays["starts"]):
             continue
@@ -208,22 +226,47 @@ def load_graph(tx: Tx, database: Path, tenant: str, model_id: str, dim: int) -> 
     return None
 
 
-def _chunks(tx: Tx, tenant: str, model_id: str) -> Iterator[Rows]:
+def _chunks(read: Read, tenant: str, model_id: str) -> Iterator[Rows]:
+    """Rows of (tenant, model) in ``vid`` order, one short read transaction per chunk:
+    the connection is held for a chunk, not for the whole build."""
     last = 0
     while True:
-        rows = tx.all(
-            "SELECT vid, episode_pk, item, vector FROM embeddings "
-            "WHERE tenant = ? AND model_id = ? AND vid > ? ORDER BY vid LIMIT ?",
-            (tenant, model_id, last, _CHUNK),
-        )
+        params = (tenant, model_id, last, _CHUNK)
+        rows = read(functools.partial(_rows_after, params=params))
         if not rows:
             return
         yield rows
         last = int(rows[-1][0])
 
 
-def build_graph(tx: Tx, tenant: str, model_id: str, dim: int) -> AnnGraph:
-    """Build the graph from every stored row of (tenant, model), streamed in chunks."""
+_CHUNK_SQL = (
+    "SELECT vid, episode_pk, item, vector FROM embeddings "
+    "WHERE tenant = ? AND model_id = ? AND vid > ? ORDER BY vid LIMIT ?"
+)
+
+
+def _rows_after(tx: Tx, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    return tx.all(_CHUNK_SQL, params)
+
+
+class Cancelled(Exception):
+    """The build was cancelled (the storage closed)."""
+
+
+def build_graph(
+    read: Read,
+    tenant: str,
+    model_id: str,
+    dim: int,
+    cancel: threading.Event | None = None,
+    threads: int = 0,
+) -> AnnGraph:
+    """Build the graph from every stored row of (tenant, model), streamed in chunks.
+
+    Rows deleted while it runs stay in the graph (the search's re-rank drops them); rows
+    added while it runs have larger ``vid`` values and belong to the exact tail. New
+    vectors go to the graph ``ADD_BATCH`` at a time on ``threads`` threads (0: every
+    core), and ``cancel`` is checked between batches (raises ``Cancelled``)."""
     from usearch.index import Index
 
     index = Index(
@@ -237,7 +280,9 @@ def build_graph(tx: Tx, tenant: str, model_id: str, dim: int) -> AnnGraph:
     items: list[npt.NDArray[np.int64]] = []
     sample_blobs: dict[int, bytes] = {}
     last_vid = 0
-    for rows in _chunks(tx, tenant, model_id):
+    for rows in _chunks(read, tenant, model_id):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
         group = np.empty(len(rows), np.int64)
         fresh: list[bytes] = []
         for i, r in enumerate(rows):
@@ -248,10 +293,14 @@ def build_graph(tx: Tx, tenant: str, model_id: str, dim: int) -> AnnGraph:
                 g = keys[d] = len(keys)
                 fresh.append(blob)
             group[i] = g
-        if fresh:
-            vectors = unit_rows(np.frombuffer(b"".join(fresh), "<f4").reshape(len(fresh), dim))
-            first = len(keys) - len(fresh)
-            index.add(np.arange(first, len(keys), dtype=np.uint64), vectors)
+        first = len(keys) - len(fresh)
+        for lo in range(0, len(fresh), ADD_BATCH):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled
+            part = fresh[lo : lo + ADD_BATCH]
+            vectors = unit_rows(np.frombuffer(b"".join(part), "<f4").reshape(len(part), dim))
+            at = first + lo
+            index.add(np.arange(at, at + len(part), dtype=np.uint64), vectors, threads=threads)
         groups.append(group)
         vids.append(np.array([r[0] for r in rows], np.int64))
         pks.append(np.array([r[1] for r in rows], np.int64))

@@ -33,11 +33,12 @@ from memory_storage_turso._ann import (
     FETCH_MIN,
     AnnGraph,
     Mask,
-    build_graph,
+    Read,
     load_graph,
     unit_rows,
 )
 from memory_storage_turso._connection import Tx
+from memory_storage_turso._rebuild import Builder
 
 F32 = np.dtype("<f4")
 logger = logging.getLogger(__name__)
@@ -57,15 +58,27 @@ _SUBSET_SQL = (
 
 @dataclass
 class Matrix:
-    """All vectors of one (tenant, model), rows L2-normalised, in ``vid`` order."""
+    """All vectors of one (tenant, model), in ``vid`` order, each distinct vector once.
+
+    Rows (``pks``, ``items``) point into ``unique``, the L2-normalised distinct vectors:
+    agents repeat step texts ("tests passed", the same command), and a query is one
+    matrix-vector product over ``unique``, so a repeated vector is scored once (the 10K
+    store of ``benchmarks/scale.py``: 45,050 rows, 23,498 distinct, half the product)."""
 
     dim: int
     generation: int
     last_vid: int = 0
     n: int = 0
-    rows: npt.NDArray[np.float32] = field(default_factory=lambda: np.empty((0, 0), np.float32))
+    distinct: int = 0
+    unique: npt.NDArray[np.float32] = field(default_factory=lambda: np.empty((0, 0), np.float32))
+    of: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    """Row -> its vector's index in ``unique``."""
     pks: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     items: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    members: list[list[int]] = field(default_factory=list)
+    """Distinct vector -> its rows, ascending."""
+    _index: dict[int, int] = field(default_factory=dict)
+    """hash(stored bytes) -> distinct vector (equality is checked, not assumed)."""
 
     def append(self, batch: Sequence[tuple[Any, ...]]) -> None:
         """Add ``(vid, episode_pk, item, vector_blob)`` rows."""
@@ -74,22 +87,63 @@ class Matrix:
         need = self.n + len(batch)
         if need > len(self.pks):
             capacity = max(need, 2 * len(self.pks), 256)
-            rows = np.empty((capacity, self.dim), np.float32)
-            pks = np.empty(capacity, np.int64)
-            items = np.empty(capacity, np.int64)
-            if self.n:
-                rows[: self.n] = self.rows[: self.n]
-                pks[: self.n] = self.pks[: self.n]
-                items[: self.n] = self.items[: self.n]
-            self.rows, self.pks, self.items = rows, pks, items
+            self.of, self.pks, self.items = (
+                _grown(a, self.n, capacity) for a in (self.of, self.pks, self.items)
+            )
+        blobs = [r[3] for r in batch]
+        hashes = [hash(b) for b in blobs]
+        index, fresh, slots = self._index, [], []  # fresh: batch positions of new vectors
+        known: dict[int, int] = {}  # a hash first seen in this batch -> its position
+        for i, h in enumerate(hashes):
+            u = index.get(h)
+            if u is not None:
+                slots.append(u)
+                continue
+            first = known.get(h)
+            if first is not None and blobs[first] == blobs[i]:
+                slots.append(-1 - first)  # resolved once ``first`` has its index
+            else:
+                known.setdefault(h, i)
+                fresh.append(i)
+                slots.append(-1 - i)
+        slot = np.array(slots, dtype=np.int64)
+        vectors = np.frombuffer(b"".join([blobs[i] for i in fresh]), dtype=F32).reshape(
+            len(fresh), self.dim
+        )
+        # A hash shared with another vector (never seen in practice) is made distinct.
+        reused = np.flatnonzero(slot >= 0)
+        if reused.size:
+            mine = np.frombuffer(b"".join([blobs[i] for i in reused.tolist()]), dtype=F32)
+            same = _unit(mine.reshape(reused.size, self.dim).copy()) == self.unique[slot[reused]]
+            bad = reused[~np.all(same, axis=1)]
+            if bad.size:
+                extra = np.frombuffer(b"".join([blobs[i] for i in bad.tolist()]), dtype=F32)
+                vectors = np.concatenate([vectors, extra.reshape(bad.size, self.dim)])
+                fresh += bad.tolist()
+        start = self.distinct
+        if start + len(fresh) > self.unique.shape[0]:
+            capacity = max(start + len(fresh), 2 * self.unique.shape[0], 256)
+            unique = np.empty((capacity, self.dim), np.float32)
+            if start:
+                unique[:start] = self.unique[:start]
+            self.unique = unique
         # Normalised in place in the matrix: no temporary of the batch's size (opening a
         # 450K-vector store spent most of its vector load in those copies).
-        dest = self.rows[self.n : need]
-        dest[:] = np.frombuffer(b"".join(r[3] for r in batch), dtype=F32).reshape(
-            len(batch), self.dim
-        )
-        norms = np.sqrt(np.einsum("ij,ij->i", dest, dest))[:, None]
-        np.divide(dest, norms, out=dest, where=norms > 0)  # an all-zero row stays zero
+        dest = self.unique[start : start + len(fresh)]
+        dest[:] = vectors
+        _unit(dest)
+        numbers = range(start, start + len(fresh))
+        slot[fresh] = numbers
+        for i, u in zip(fresh, numbers, strict=True):
+            index.setdefault(hashes[i], u)
+        self.members.extend([] for _ in fresh)
+        self.distinct = start + len(fresh)
+        later = np.flatnonzero(slot < 0)  # repeats of a vector first seen in this batch
+        slot[later] = slot[-1 - slot[later]]
+        members = self.members
+        for pos, u in enumerate(slot.tolist(), self.n):
+            members[u].append(pos)
+        self.of[self.n : need] = slot
         self.pks[self.n : need] = [r[1] for r in batch]
         self.items[self.n : need] = [r[2] for r in batch]
         self.n = need
@@ -98,7 +152,8 @@ class Matrix:
     def top_k(
         self, query: npt.NDArray[np.float32], k: int, allowed: npt.NDArray[np.int64] | None
     ) -> list[tuple[int, int, float]]:
-        """(episode_pk, item, cosine) of the best ``k`` rows whose episode is ``allowed``."""
+        """(episode_pk, item, cosine) of the best ``k`` rows whose episode is ``allowed``,
+        best first, equal scores by (episode_pk, item)."""
         if self.n == 0 or k <= 0:
             return []
         norm = float(np.linalg.norm(query))
@@ -106,29 +161,61 @@ class Matrix:
             q = np.zeros(self.dim, np.float32)
         else:
             q = (query / norm).astype(np.float32, copy=False)
-        with one_blas_thread(self.n):  # latency-bound: see memory_core.storage.blas
-            scores = self.rows[: self.n] @ q
-        pks = self.pks[: self.n]
-        if allowed is not None:
-            mask = np.isin(pks, allowed)
-            candidates = np.flatnonzero(mask)
+        with one_blas_thread(self.distinct):  # latency-bound: see memory_core.storage.blas
+            scores = self.unique[: self.distinct] @ q
+        if allowed is None:
+            candidates = self._best_rows(scores, k)
+        else:
+            candidates = np.flatnonzero(np.isin(self.pks[: self.n], allowed))
             if candidates.size == 0:
                 return []
-        else:
-            candidates = np.arange(self.n)
-        cand_scores = scores[candidates]
+        cand_scores = scores[self.of[candidates]]
         if k < candidates.size:
             # Keep every row tied with the k-th score, then order ties deterministically.
             kth = np.partition(cand_scores, candidates.size - k)[candidates.size - k]
             keep = cand_scores >= kth
             candidates, cand_scores = candidates[keep], cand_scores[keep]
-        order = np.lexsort((self.items[candidates], pks[candidates], -cand_scores))[:k]
+        order = np.lexsort((self.items[candidates], self.pks[candidates], -cand_scores))[:k]
         chosen = candidates[order]
-        return [(int(self.pks[i]), int(self.items[i]), float(scores[i])) for i in chosen.tolist()]
+        return [
+            (int(p), int(i), float(s))
+            for p, i, s in zip(
+                self.pks[chosen].tolist(),
+                self.items[chosen].tolist(),
+                cand_scores[order].tolist(),
+                strict=True,
+            )
+        ]
+
+    def _best_rows(self, scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64]:
+        """Rows of the distinct vectors scoring at least the ``k``-th best distinct one:
+        every distinct vector has a row, so they hold the best ``k`` rows (and ties)."""
+        if k < self.distinct:
+            kth = np.partition(scores, self.distinct - k)[self.distinct - k]
+            best = np.flatnonzero(scores >= kth)
+        else:
+            best = np.arange(self.distinct)
+        rows = [r for u in best.tolist() for r in self.members[u]]
+        return np.asarray(rows, dtype=np.int64)
 
     @property
     def nbytes(self) -> int:
-        return int(self.rows.nbytes + self.pks.nbytes + self.items.nbytes)
+        index = 8 * (len(self._index) + self.n)  # hash keys and member lists, roughly
+        arrays = self.unique.nbytes + self.of.nbytes + self.pks.nbytes + self.items.nbytes
+        return int(arrays + index)
+
+
+def _grown(a: npt.NDArray[np.int64], n: int, capacity: int) -> npt.NDArray[np.int64]:
+    out = np.empty(capacity, np.int64)
+    out[:n] = a[:n]
+    return out
+
+
+def _unit(rows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """``rows`` L2-normalised in place (an all-zero row stays zero)."""
+    norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))[:, None]
+    np.divide(rows, norms, out=rows, where=norms > 0)
+    return rows
 
 
 @dataclass
@@ -143,16 +230,25 @@ class Entry:
 class VectorIndex:
     """The vector search state of one backend instance, keyed by (tenant, model id).
 
+    A graph is never built inside a search: past ``ANN_MIN_ROWS`` rows (or when the graph
+    is missing, stale or has lost too many rows) a build starts in the background
+    (``_rebuild.Builder``) and searches go on with the exact matrix, or the previous
+    graph and its exact tail, until a later search adopts the finished graph.
+
     Args:
+        read: runs a function in a read transaction (the background build's reads).
         database: the local file graphs are persisted beside (None: keep them in RAM
             only, e.g. a remote or encrypted database).
         ann_min_rows: rows from which a (tenant, model) is searched through the graph.
     """
 
-    def __init__(self, database: Path | None = None, ann_min_rows: int = ANN_MIN_ROWS) -> None:
+    def __init__(
+        self, read: Read, database: Path | None = None, ann_min_rows: int = ANN_MIN_ROWS
+    ) -> None:
         self._entries: dict[tuple[str, str], Entry] = {}
         self._database = database
         self._min_rows = ann_min_rows
+        self._builder = Builder(read, database)
 
     def refreshed(self, tx: Tx, tenant: str, model_id: str, dim: int) -> Entry:
         """The (tenant, model) entry, brought up to date inside ``tx``'s snapshot."""
@@ -163,12 +259,18 @@ class VectorIndex:
         generation = int(row[0]) if row else 0
         key = (tenant, model_id)
         entry = self._entries.get(key)
-        if entry is None or entry.matrix.dim != dim:
+        built = self._builder.finished(tenant, model_id, dim)
+        if built is not None:
+            # Adopt it: the exact part becomes the rows newer than the graph (a row the
+            # graph holds but the database lost since is dropped by the re-rank).
+            entry = Entry(Matrix(dim=dim, generation=generation, last_vid=built.last_vid), built)
+            self._entries[key] = entry
+        elif entry is None or entry.matrix.dim != dim:
             entry = Entry(Matrix(dim=dim, generation=generation))
             if self._database is not None:
                 entry.graph = load_graph(tx, self._database, tenant, model_id, dim)
             if entry.graph is None and self._rows(tx, tenant, model_id) >= self._min_rows:
-                entry.graph = self._build(tx, tenant, model_id, dim)
+                self._builder.start(tenant, model_id, dim)
             self._entries[key] = entry
         elif entry.matrix.generation != generation:
             # A delete or replacement: the graph keeps its keys (the re-rank drops rows
@@ -177,7 +279,7 @@ class VectorIndex:
             if graph is not None and self._rows(tx, tenant, model_id, graph.last_vid) < (
                 0.8 * graph.rows
             ):
-                graph = self._build(tx, tenant, model_id, dim)
+                self._builder.start(tenant, model_id, dim)
             entry = Entry(Matrix(dim=dim, generation=generation), graph)
             self._entries[key] = entry
         if entry.graph is not None and entry.matrix.last_vid < entry.graph.last_vid:
@@ -193,10 +295,7 @@ class VectorIndex:
         if (entry.graph is None and tail >= self._min_rows) or (
             entry.graph is not None and tail > max(self._min_rows // 2, entry.graph.rows // 10)
         ):
-            entry = Entry(Matrix(dim=dim, generation=generation))
-            entry.graph = self._build(tx, tenant, model_id, dim)
-            entry.matrix.last_vid = entry.graph.last_vid
-            self._entries[key] = entry
+            self._builder.start(tenant, model_id, dim)
         return entry
 
     @staticmethod
@@ -207,14 +306,13 @@ class VectorIndex:
         )
         return int(row[0]) if row else 0
 
-    def _build(self, tx: Tx, tenant: str, model_id: str, dim: int) -> AnnGraph:
-        graph = build_graph(tx, tenant, model_id, dim)
-        if self._database is not None:
-            try:
-                graph.save(self._database, tenant, model_id)
-            except OSError:
-                logger.warning("could not persist the vector graph beside %s", self._database)
-        return graph
+    def building(self, tenant: str, model_id: str) -> bool:
+        """Whether a graph of (tenant, model) is being built in the background."""
+        return self._builder.running(tenant, model_id)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the background builds under way (the next search adopts them)."""
+        return self._builder.wait(timeout)
 
     def search(
         self,
@@ -328,6 +426,11 @@ class VectorIndex:
         matrix.append(rows)
         return matrix.top_k(q, k, None)
 
+    def close(self) -> None:
+        """Cancel the builds under way and drop every entry."""
+        self._builder.close()
+        self._entries.clear()
+
     def forget(self, tenant: str | None = None) -> None:
         """Drop cached entries (all, or one tenant's): they reload on next search."""
         if tenant is None:
@@ -342,5 +445,6 @@ class VectorIndex:
             "matrices": len(self._entries),
             "vectors": sum(e.matrix.n + (e.graph.rows if e.graph else 0) for e in entries),
             "graphs": sum(1 for e in entries if e.graph is not None),
+            "building": sum(1 for t, m in self._entries if self._builder.running(t, m)),
             "bytes": sum(e.matrix.nbytes + (e.graph.nbytes if e.graph else 0) for e in entries),
         }
