@@ -135,8 +135,9 @@ class RankingWeights:
     candidates: int = 200
     identifier: float = 1.0
     identifier_candidates: int = 20
-    spread_rank: int = 0
-    """Task texts' BM25 scaled by its spread against this rank (0: off; see step 2)."""
+    spread_rank: int = -1
+    """Rank the best task-text hit's BM25 is compared with (``lexical_spread``; -1: the
+    query's ``limit``, 0: off; see step 2)."""
     context_reach: int = 2
     """Steps this far from an episode's best step are returned as its context (step 7)."""
 
@@ -248,6 +249,23 @@ def named_items(hits: list[SearchHit], unlisted: Sequence[str], limit: int) -> d
     return out
 
 
+def plateau_share(
+    lexical: list[SearchHit],
+    semantic: list[SearchHit],
+    rank: int,
+    calibration: SemanticCalibration,
+) -> float:
+    """The share of BM25's weight on task texts kept for this query (step 2): all of it
+    when its best task text stands alone above the ``rank``-th, and of the rest (the
+    plateau) what the cosine leaves, 1 minus the calibrated relevance of the best task
+    text by cosine: ``1 - (1 - spread) · found``."""
+    tasks = [h for h in lexical if h.item == 0]
+    if rank <= 0 or not tasks:
+        return 1.0
+    found = max((calibration(h.score) for h in semantic if h.item == 0), default=0.0)
+    return 1.0 - (1.0 - lexical_spread(tasks, rank)) * found
+
+
 def _channel_weights(
     weights: RankingWeights, lex: bool, sem: bool, spread: float = 1.0
 ) -> tuple[float, float]:
@@ -273,22 +291,24 @@ def fuse_items(
     calibration: SemanticCalibration | None = None,
     named: dict[ItemKey, float] | None = None,
     named_hits: Sequence[SearchHit] = (),
+    limit: int = 10,
 ) -> dict[UUID, EpisodeCandidate]:
     """Item-level fusion of the two channels (steps 2-4 of the module docstring),
     aggregated per episode, twice: the ranking evidence (``items``, ``rank``) and the
     calibrated relevance (``evidence``, ``relevance``). ``query`` is the query's term
     weights (``relevance.query_weights``; none: no calibrated lexical evidence),
     ``calibration`` maps cosine to relevance (none: ``relevance.GENERIC``); ``named``
-    (``named_items``) adds identifier evidence, found by ``named_hits``."""
+    (``named_items``) adds identifier evidence, found by ``named_hits``; ``limit`` is
+    the number of episodes the query asks for (the plateau's rank by default)."""
     lex = lexical_scores(lexical)
     sem = semantic_scores(semantic)
     named = named or {}
     lex_missing = _missing_score(lex, len(lexical), weights.candidates)
     sem_missing = _missing_score(sem, len(semantic), weights.candidates)
     w_step = _channel_weights(weights, bool(lex), bool(sem))
-    tasks = [h for h in lexical if h.item == 0]
-    spread = lexical_spread(tasks, weights.spread_rank) if weights.spread_rank > 0 else 1.0
-    w_task = _channel_weights(weights, bool(lex), bool(sem), spread)
+    rank = limit if weights.spread_rank < 0 else weights.spread_rank
+    share = plateau_share(lexical, semantic, rank, calibration or GENERIC) if sem else 1.0
+    w_task = _channel_weights(weights, bool(lex), bool(sem), share)
     out: dict[UUID, EpisodeCandidate] = {}
     for key in lex.keys() | sem.keys() | named.keys():
         lx, sm = lex.get(key, lex_missing), sem.get(key, sem_missing)
@@ -572,7 +592,7 @@ def rank_episodes(
         named_hits = storage.lexical_search(tenant, words, w.identifier_candidates, filters)
     named = named_items(named_hits, unlisted, w.identifier_candidates)
     candidates = fuse_items(
-        lexical, semantic, w, query_weights(text), calibration, named, named_hits
+        lexical, semantic, w, query_weights(text), calibration, named, named_hits, limit
     )
     relevant = [c for c in candidates.values() if c.relevance >= min_relevance]
     if not relevant:
