@@ -357,6 +357,7 @@ def render(r: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global SEED
     from memory_core import MemoryConfig
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -373,7 +374,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", type=Path, default=HERE / ".data")
     p.add_argument("--out", type=Path, default=HERE / "results")
     args = p.parse_args(argv)
-    global SEED
     SEED = args.seed  # every generator call and store name below reads it
     spawns = args.spawns or (2 if args.quick else 5)
     writes = args.writes or (30 if args.quick else 500)
