@@ -582,6 +582,7 @@ def rank_episodes(
     diversify: bool = True,
     fetched: dict[UUID, EpisodeSummary] | None = None,
     also_read: Sequence[UUID] = (),
+    shown: int | None = None,
 ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
     """The episode pipeline of the module docstring.
 
@@ -589,7 +590,8 @@ def rank_episodes(
     relevant (pattern ranking uses them as evidence, so patterns come only from relevant
     episodes). ``fetched``, if given, receives the candidates' summaries, so pattern
     ranking reads no episode twice; ``also_read`` are more ids read in the same call into
-    ``fetched`` but not ranked (e.g. the episode a query is for, to check it exists).
+    ``fetched`` but not ranked (e.g. the episode a query is for, to check it exists);
+    ``shown`` is how many of the ``limit`` the caller shows (the plateau's rank, step 2).
     """
     w = weights
     lexical = storage.lexical_search(tenant, text, w.candidates, filters)
@@ -603,7 +605,14 @@ def rank_episodes(
         named_hits = storage.lexical_search(tenant, words, w.identifier_candidates, filters)
     named = named_items(named_hits, unlisted, w.identifier_candidates)
     candidates = fuse_items(
-        lexical, semantic, w, query_weights(text), calibration, named, named_hits, limit
+        lexical,
+        semantic,
+        w,
+        query_weights(text),
+        calibration,
+        named,
+        named_hits,
+        shown or limit,
     )
     relevant = [c for c in candidates.values() if c.relevance >= min_relevance]
     if not relevant:
