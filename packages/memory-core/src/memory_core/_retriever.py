@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
+import numpy as np
+
 from memory_core._context import MemoryContext
 from memory_core._errors import EmbeddingError, EpisodeNotFoundError, InvalidInputError
 from memory_core._ids import as_uuid
@@ -25,6 +27,7 @@ from memory_core._models import (
     PatternFilter,
     TaskContext,
 )
+from memory_core._protocols import EmbeddingProvider, FloatArray
 from memory_core._results import QueryResult, RetrievedEpisode, RetrievedPattern
 from memory_core._timespec import parse_instant
 from memory_core._validation import check_limit, check_text, coerce
@@ -132,7 +135,7 @@ class Retriever:
         emb = c.backends.embedder
         if emb is not None:
             try:
-                query_vector = emb.embed([text])[0]
+                query_vector = embed_query(emb, text)
             except EmbeddingError as exc:
                 c.backends.disable_embedder(exc)
                 emb = None
@@ -303,6 +306,16 @@ class Retriever:
             default=str,
         )
         return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def embed_query(emb: EmbeddingProvider, text: str) -> FloatArray:
+    """The query's vector: the provider's ``embed_query`` when it has one (a faster
+    encoder meant for queries, e.g. the transformer's int8 copy), else ``embed``'s row."""
+    own = getattr(emb, "embed_query", None)
+    if callable(own):
+        return np.asarray(own(text), dtype=np.float32)
+    first: FloatArray = emb.embed([text])[0]
+    return first
 
 
 def episode_filter(filters: Mapping[str, Any]) -> EpisodeFilter:

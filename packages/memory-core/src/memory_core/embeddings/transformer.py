@@ -22,7 +22,7 @@ import json
 import math
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 import numpy.typing as npt
 
-from memory_core._errors import EmbeddingError
+from memory_core._errors import EmbeddingError, InvalidInputError
 from memory_core.embeddings._input import check_texts
+from memory_core.embeddings._int8 import QueryEncoder
 from memory_core.embeddings._onnx import OnnxEncoder, onnxruntime_available
 from memory_core.embeddings._readers import model_readers, readers_available
 
@@ -102,6 +103,9 @@ class TransformerEmbeddingProvider:
         model: an installed model name (``all-minilm-l6-v2``) or a directory holding
             ``model.safetensors``, ``tokenizer.json`` and ``config.json``.
         engine: ``onnxruntime``, ``numpy``, or ``auto`` (onnxruntime when installed).
+        int8_queries: on onnxruntime, ``embed_query`` runs an int8 copy of the encoder
+            (``_int8``: ≈3x faster, cosine ≥ 0.997 to the float32 vector); ``embed``
+            stays float32 either way.
 
     Raises:
         EmbeddingError: the model is not installed or its files are incomplete.
@@ -114,6 +118,7 @@ class TransformerEmbeddingProvider:
         model: str | os.PathLike[str] = DEFAULT_TRANSFORMER,
         *,
         engine: Literal["auto", "onnxruntime", "numpy"] = "auto",
+        int8_queries: bool = True,
     ) -> None:
         self._path, label = _resolve(model)
         if engine == "auto":
@@ -134,6 +139,7 @@ class TransformerEmbeddingProvider:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise EmbeddingError(f"cannot read {self._path / 'config.json'}: {exc}") from exc
         self._model_id = f"transformer:{label}"
+        self._int8 = int8_queries and engine == "onnxruntime"
         self._lock = threading.Lock()
         self._encoder: _Loaded | None = None
 
@@ -178,7 +184,9 @@ class TransformerEmbeddingProvider:
         return self._engine
 
     def warm(self) -> None:
-        self._ensure_loaded()
+        query = self._ensure_loaded().query
+        if query is not None:
+            query.wait()
 
     def close(self) -> None:
         with self._lock:
@@ -206,6 +214,21 @@ class TransformerEmbeddingProvider:
                 out[group] = enc.encode([ids[i] for i in group])
         return out
 
+    def embed_query(self, text: str) -> npt.NDArray[np.float32]:
+        """One query's vector, for search: the int8 encoder when there is one (the
+        vectors it is compared with stay float32), else ``embed``'s."""
+        if not isinstance(text, str):
+            raise InvalidInputError(
+                f"text must be a string, got {type(text).__name__}", field="text"
+            )
+        enc = self._ensure_loaded()
+        int8 = enc.query.ready if enc.query is not None else None
+        if int8 is None:
+            first: npt.NDArray[np.float32] = self.embed([text])[0]
+            return first
+        row: npt.NDArray[np.float32] = int8.encode([enc.tokenizer.encode(text).ids])[0]
+        return row
+
     # -- loading -------------------------------------------------------------------------
     def _ensure_loaded(self) -> _Loaded:
         enc = self._encoder
@@ -213,7 +236,7 @@ class TransformerEmbeddingProvider:
             return enc
         with self._lock:
             if self._encoder is None:
-                key = (self._path, self._engine)
+                key = (self._path, self._engine, self._int8)
                 with _SHARED_LOCK:
                     loaded = _SHARED.get(key)
                     if loaded is None:
@@ -243,10 +266,11 @@ class TransformerEmbeddingProvider:
             session = OnnxEncoder(encoder)
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise EmbeddingError(f"onnxruntime could not load {self._path}: {exc}") from exc
-        return _Loaded(tokenizer, None, session)  # the numpy copy of the weights is freed
+        query = QueryEncoder(encoder, tokenizer) if self._int8 else None
+        return _Loaded(tokenizer, None, session, query)  # numpy weights: freed (after int8)
 
 
-_SHARED: dict[tuple[Path, str], _Loaded] = {}
+_SHARED: dict[tuple[Path, str, bool], _Loaded] = {}
 """Loaded models by (directory, engine), shared by every provider of the process: the
 weights are read-only, and building a session costs ≈0.5 s and ≈100 MB, which a process
 opening several memories (tenant shards, tests) should pay once."""
@@ -255,11 +279,13 @@ _SHARED_LOCK = threading.Lock()
 
 @dataclass(frozen=True)
 class _Loaded:
-    """The tokenizer and one engine: numpy weights or an onnxruntime session."""
+    """The tokenizer and one engine: numpy weights or an onnxruntime session (and its
+    int8 copy for queries)."""
 
     tokenizer: Tokenizer
     numpy: _Encoder | None
     onnx: OnnxEncoder | None
+    query: QueryEncoder | None = None
 
     def encode(self, ids: list[list[int]]) -> npt.NDArray[np.float32]:
         if self.onnx is not None:
@@ -364,8 +390,15 @@ def _gelu(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return out
 
 
-def _encode(enc: _Encoder, ids: list[list[int]]) -> npt.NDArray[np.float32]:
-    """Sentence vectors of a group of token-id lists (padded to the longest)."""
+Observer = Callable[[str, int, npt.NDArray[np.float32]], None]
+"""Called with (linear name, layer, the linear's input rows of real tokens)."""
+
+
+def _encode(
+    enc: _Encoder, ids: list[list[int]], observe: Observer | None = None
+) -> npt.NDArray[np.float32]:
+    """Sentence vectors of a group of token-id lists (padded to the longest); ``observe``
+    sees the input of every linear layer (``_int8`` calibrates its scales from them)."""
     batch, length = len(ids), max(len(i) for i in ids)
     tokens = np.zeros((batch, length), dtype=np.int64)
     mask = np.zeros((batch, length), dtype=np.float32)
@@ -378,7 +411,10 @@ def _encode(enc: _Encoder, ids: list[list[int]]) -> npt.NDArray[np.float32]:
     x = _layer_norm(x, enc.ln, enc.eps).reshape(batch * length, hidden)
     bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
     scale = np.float32(1.0 / math.sqrt(head))
-    for layer in enc.layers:
+    real = mask.reshape(-1) > 0
+    for n, layer in enumerate(enc.layers):
+        if observe is not None:
+            observe("qkv", n, x[real])
         qkv = (x @ layer.qkv + layer.qkv_bias).reshape(batch, length, 3, heads, head)
         q = qkv[:, :, 0].transpose(0, 2, 1, 3)
         k = qkv[:, :, 1].transpose(0, 2, 3, 1)
@@ -391,6 +427,10 @@ def _encode(enc: _Encoder, ids: list[list[int]]) -> npt.NDArray[np.float32]:
         context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch * length, hidden)
         x = _layer_norm(context @ layer.out + layer.out_bias + x, layer.ln1, enc.eps)
         inner = _gelu(x @ layer.up + layer.up_bias)
+        if observe is not None:
+            observe("out", n, context[real])
+            observe("up", n, x[real])
+            observe("down", n, inner[real])
         x = _layer_norm(inner @ layer.down + layer.down_bias + x, layer.ln2, enc.eps)
     states = x.reshape(batch, length, hidden)
     pooled = (states * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1), 1.0)[:, None]
