@@ -127,6 +127,7 @@ class Retriever:
         diversify: bool = True,
         fetched: dict[UUID, EpisodeSummary] | None = None,
         also_read: Sequence[UUID] = (),
+        scores_only: bool = False,
     ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
         """Ranked episodes and every scored episode's score (the pattern evidence);
         ``fetched`` receives the candidates' summaries (one read serves the patterns)."""
@@ -155,6 +156,7 @@ class Retriever:
             diversify=diversify and enabled(c.config, "mmr"),  # deploy: feature flag
             fetched=fetched,
             also_read=also_read,
+            scores_only=scores_only,
         )
 
     def retrieve_relevant_patterns(
@@ -215,6 +217,7 @@ class Retriever:
                 0,
                 diversify=False,
                 fetched=fetched,
+                scores_only=True,  # the best _PATTERN_EVIDENCE scores, no episode list
             )
         top = sorted(episode_scores.items(), key=lambda kv: -kv[1])[:_PATTERN_EVIDENCE]
         episode_scores = dict(top)
