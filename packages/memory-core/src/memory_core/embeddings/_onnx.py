@@ -172,14 +172,19 @@ def build_model(enc: _Encoder, ranges: Ranges | None = None) -> bytes:
     pad = g.op("Mul", g.op("Sub", g.const(1.0), "attention_mask"), g.const(-1e9))
     pad = g.op("Unsqueeze", pad, g.const([1, 2]))
     split, merge = g.const([0, 0, heads, head]), g.const([0, 0, hidden])
+    split3 = g.const([0, 0, 3, heads, head])
     scale = g.const(1.0 / math.sqrt(head))
     for n, layer in enumerate(enc.layers):
-        q, k, v = (
-            g.op("Reshape", linear(x, layer.qkv[:, i * hidden : (i + 1) * hidden],
-                                   layer.qkv_bias[i * hidden : (i + 1) * hidden], "qkv", n),
-                 split)
-            for i in range(3)
-        )  # fmt: skip
+        if ranges is None:
+            q, k, v = (
+                g.op("Reshape", linear(x, layer.qkv[:, i * hidden : (i + 1) * hidden],
+                                       layer.qkv_bias[i * hidden : (i + 1) * hidden], "qkv", n),
+                     split)
+                for i in range(3)
+            )  # fmt: skip
+        else:  # one quantized product for the three (the input is quantized once)
+            qkv = g.op("Reshape", linear(x, layer.qkv, layer.qkv_bias, "qkv", n), split3)
+            q, k, v = (g.op("Gather", qkv, g.const(np.array(i)), axis=2) for i in range(3))
         q = g.op("Transpose", q, perm=[0, 2, 1, 3])
         k = g.op("Transpose", k, perm=[0, 2, 3, 1])
         v = g.op("Transpose", v, perm=[0, 2, 1, 3])
