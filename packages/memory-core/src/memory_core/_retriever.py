@@ -231,7 +231,11 @@ class Retriever:
         lexical_hits = storage.search_patterns(tenant, text, _PATTERN_LEXICAL, PatternFilter())
         lexical = self._pattern_lexical(text, lexical_hits)
         wanted = list(dict.fromkeys([*ids, *lexical]))
-        patterns = storage.get_patterns(tenant, wanted)
+        known = {p.id: p for p, _ in lexical_hits}  # read by the search: not read again
+        read = {
+            p.id: p for p in storage.get_patterns(tenant, [i for i in wanted if i not in known])
+        }
+        patterns = [p for p in (known.get(i) or read.get(i) for i in wanted) if p is not None]
         return rank_patterns(episode_scores, patterns, lexical, ctx, limit)
 
     def _pattern_lexical(self, text: str, hits: list[tuple[Pattern, float]]) -> dict[UUID, float]:
