@@ -1,9 +1,11 @@
 """Recall of the libSQL store's vector search against an exact top-10, and its latency.
 
-Two modes::
+Three modes::
 
     uv run python benchmarks/ann_recall.py --store benchmarks/.data/scale-100000.db
     uv run python benchmarks/ann_recall.py --synthetic 1000000
+    uv run python benchmarks/ann_recall.py --real 1000000 --from benchmarks/.data/scale-1000000.db \
+        --graphs 16:128,32:256 --ef 128,512
 
 ``--store``: a store built by ``scale.py``; queries are fresh workload queries embedded
 with the store's model; the exact answer is a float64 scan of every stored vector of the
@@ -11,11 +13,19 @@ with the store's model; the exact answer is a float64 scan of every stored vecto
 like clusters), indexed directly with the graph settings of ``memory_storage_turso._ann``
 and re-ranked exactly, as the store does. Recall counts a returned row as right when its
 exact score reaches the exact 10th score (stored steps repeat, so ties are common).
+``--real N [--from DB]``: the first N *distinct* vectors of a store's model, or without
+``--from`` of the workload's texts embedded now (both: the static model's vectors of the
+generated texts, what the graph indexes), and fresh
+workload queries embedded with it; for each graph setting ``M:efConstruction`` the build
+time (every core) and, per search ``ef``, recall and latency of the graph's top
+``FETCH_MIN`` re-ranked exactly (what the store does): the recall-vs-build-time table the
+graph settings of ``memory_storage_turso._ann`` are chosen from.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import sqlite3
 import sys
@@ -136,12 +146,105 @@ def synthetic_mode(n: int, queries: int, dim: int = 256) -> dict[str, Any]:
             "graph_search": lat}  # fmt: skip
 
 
+def _distinct_vectors(db: Path, n: int) -> tuple[str, np.ndarray]:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    model_id, dim = con.execute(
+        "SELECT model_id, dim FROM embeddings GROUP BY 1 ORDER BY count(*) DESC"
+    ).fetchone()
+    seen: dict[bytes, None] = {}
+    for (blob,) in con.execute(
+        "SELECT vector FROM embeddings WHERE model_id = ? ORDER BY vid", (model_id,)
+    ):
+        seen.setdefault(bytes(blob))
+        if len(seen) >= n:
+            break
+    x = np.frombuffer(b"".join(seen), "<f4").reshape(len(seen), dim)
+    return str(model_id), x
+
+
+def _search(index: Any, qs: np.ndarray, count: int, i: int) -> object:
+    return index.search(qs[i], count, threads=1)
+
+
+def _generated_vectors(embedder: Any, n: int) -> np.ndarray:
+    """``n`` distinct vectors of the workload's generated texts (task descriptions and
+    step texts, as a scale store holds them), embedded in batches."""
+    from benchlib.workload import steps_for, task
+
+    seen: dict[bytes, None] = {}
+    rng = random.Random(20250101)
+    number = 0
+    while len(seen) < n:
+        texts = []
+        while len(texts) < 8192:
+            t = task(rng, number)
+            number += 1
+            texts += [t.text] + [s.search_text() for s in steps_for(t, rng)]
+        for v in np.asarray(embedder.embed(texts), np.float32):
+            seen.setdefault(v.tobytes())
+    return np.frombuffer(b"".join(list(seen)[:n]), "<f4").reshape(n, -1)
+
+
+def real_mode(
+    db: Path | None, n: int, queries: int, graphs: list[tuple[int, int]], efs: list[int]
+) -> dict[str, Any]:
+    from memory_core.embeddings.static import StaticEmbeddingProvider
+    from memory_storage_turso import _ann
+    from usearch.index import Index
+
+    embedder = StaticEmbeddingProvider()
+    if db is None:
+        model_id, raw = f"{embedder.model_id} (generated texts)", _generated_vectors(embedder, n)
+    else:
+        model_id, raw = _distinct_vectors(db, n)
+    x = _ann.unit_rows(raw)
+    del raw
+    rng = random.Random(11)
+    qs = _ann.unit_rows(np.asarray(embedder.embed([query(rng) for _ in range(queries)])))
+    exact = x @ qs.T  # (n, queries)
+    kth = np.partition(exact, x.shape[0] - 10, axis=0)[x.shape[0] - 10]
+    count = _ann.FETCH_MIN
+    out: dict[str, Any] = {"vectors": int(x.shape[0]), "model": model_id,
+                           "embedder": embedder.model_id, "fetch": count, "graphs": []}  # fmt: skip
+    for m, ef_add in graphs:
+        index = Index(ndim=x.shape[1], metric="cos", dtype="i8", connectivity=m,
+                      expansion_add=ef_add)  # fmt: skip
+        t0 = time.perf_counter()
+        for lo in range(0, x.shape[0], _ann.ADD_BATCH):
+            hi = min(x.shape[0], lo + _ann.ADD_BATCH)
+            index.add(np.arange(lo, hi, dtype=np.uint64), x[lo:hi], threads=0)
+        build_s = time.perf_counter() - t0
+        row: dict[str, Any] = {"M": m, "ef_construction": ef_add, "build_s": round(build_s, 1),
+                               "build_per_s": round(x.shape[0] / build_s), "search": []}  # fmt: skip
+        for ef in efs:
+            index.expansion_search = ef
+            recalls = []
+            for j, q in enumerate(qs):
+                keys = np.asarray(index.search(q, count, threads=1).keys, np.int64)
+                keys = keys[keys >= 0]
+                got = sorted(exact[keys, j].tolist(), reverse=True)
+                recalls.append(_recall(got, float(kth[j]), 10))
+            lat = summarize(timed(functools.partial(_search, index, qs, count), queries))
+            row["search"].append({"ef": ef, "recall_at_10": round(float(np.mean(recalls)), 4),
+                                  "min_recall": min(recalls), "graph_search": lat})  # fmt: skip
+        out["graphs"].append(row)
+        print(row, file=sys.stderr, flush=True)
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--store", type=Path)
     p.add_argument("--synthetic", type=int)
+    p.add_argument("--real", type=int, help="distinct vectors (of the store --from)")
+    p.add_argument("--from", dest="source", type=Path)
+    p.add_argument("--graphs", default="32:256", help="M:efConstruction,...")
+    p.add_argument("--ef", default="128,256,512", help="search expansions")
     p.add_argument("--queries", type=int, default=200)
     a = p.parse_args()
+    if a.real:
+        graphs = [(int(m), int(e)) for m, e in (g.split(":") for g in a.graphs.split(","))]
+        print(real_mode(a.source, a.real, a.queries, graphs, [int(e) for e in a.ef.split(",")]))
     if a.store:
         print(store_mode(a.store, a.queries))
     if a.synthetic:

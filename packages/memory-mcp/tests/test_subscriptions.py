@@ -84,3 +84,21 @@ async def test_subscribe_logging_and_completion(
             PromptReference(name="memory_workflow"), {"name": "domain", "value": "do"}
         )
         assert domains.completion.values == ["docs"]
+
+
+async def test_listen_stream_gets_step_updates(
+    data_dir: Path, stdio: Callable[..., StdioServerParameters]
+) -> None:
+    """A 2026 client's subscriptions/listen stream is told of a logged step (the server's
+    bus skips publishing only while no stream is open)."""
+    async with Client(stdio(data_dir)) as c:
+        created = await c.call_tool("create_episode", {"task_description": "listen demo"})
+        eid = created.structured_content["episode_id"]  # type: ignore[index]
+        uri = f"memory://episodes/{eid}"
+        async with c.listen(resource_subscriptions=[uri]) as sub:
+            await c.call_tool("add_episode_step", {"episode_id": eid, "tool": "edit"})
+            with anyio.fail_after(30):
+                event = await anext(sub)
+        assert uri in str(event)
+        # the stream is closed: logging another step must still work
+        await c.call_tool("add_episode_step", {"episode_id": eid, "tool": "edit"})

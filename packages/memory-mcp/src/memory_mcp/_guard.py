@@ -17,22 +17,29 @@ token's; it is audited with outcome ``denied``. Every tool call appends one audi
 ``tool:<name>``, the principal (``token:<id>`` over HTTP, never the token itself;
 ``stdio:<user>`` on stdio), the episode/pattern ids it names, and the outcome (``ok``,
 ``error``, ``denied``, ``timeout``). Arguments and results are never audited.
+
+The record is stored before the answer is sent. A hot tool (``add_episode_step``) stores
+it itself on the memory worker, right after its work succeeded (``audit_in_worker``): the
+same record, without a second hand-off to the worker (~0.25 ms of a 2 ms call); any other
+outcome is still audited here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import getpass
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
-from memory_core import AsyncSelfLearningMemory
+from memory_core import AsyncSelfLearningMemory, SelfLearningMemory
 from memory_core.security import acting_as
 
 from memory_mcp._admission import CALLER_KEY, FORBIDDEN, TIMED_OUT, UNAUTHORIZED
@@ -89,6 +96,41 @@ def _target_ids(arguments: Any, result: Any) -> list[str]:
                 except ValueError:
                     continue
     return list(dict.fromkeys(out))
+
+
+@dataclass
+class _PendingAudit:
+    """The audit record of the tool call in progress, until someone stored it."""
+
+    name: str
+    caller: Caller
+    arguments: Any
+    stored: bool = False
+
+
+_PENDING: contextvars.ContextVar[_PendingAudit | None] = contextvars.ContextVar(
+    "memory_mcp_pending_audit", default=None
+)
+
+
+def audit_in_worker(memory: SelfLearningMemory, *target_ids: object) -> None:
+    """Store the current tool call's audit record (outcome ``ok``) from the memory worker,
+    once the tool's work there succeeded; ``target_ids`` adds ids the arguments do not
+    name (e.g. a new episode's). A failure is logged and left to the guard, which then
+    audits the call itself."""
+    pending = _PENDING.get()
+    if pending is None or pending.stored:
+        return
+    ids = list(dict.fromkeys([*_target_ids(pending.arguments, None), *map(str, target_ids)]))
+    try:
+        memory.audit(
+            f"tool:{pending.name}", pending.caller.principal, ids, "ok",
+            tenant=pending.caller.tenant,
+        )  # fmt: skip
+    except Exception as exc:  # an audit failure must not fail or hide the call
+        logger.warning("audit of tool %s failed: %s", pending.name, type(exc).__name__)
+        return
+    pending.stored = True
 
 
 class CallGuard:
@@ -170,6 +212,8 @@ class CallGuard:
             )
         outcome = "error"
         result: HandlerResult = None
+        pending = _PendingAudit(name, caller, arguments)
+        token = _PENDING.set(pending)
         try:
             if self.timeout is None:
                 result = await call_next(ctx)
@@ -186,7 +230,9 @@ class CallGuard:
                 "a write may still complete",
             ) from None
         finally:
-            await self._audit(name, caller, arguments, result, outcome)
+            _PENDING.reset(token)
+            if not (pending.stored and outcome == "ok"):
+                await self._audit(name, caller, arguments, result, outcome)
 
     async def _audit(
         self, name: str, caller: Caller, arguments: Any, result: Any, outcome: str

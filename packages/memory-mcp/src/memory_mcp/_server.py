@@ -144,6 +144,7 @@ def build_server(
         log_level=_sdk_level(config.log_level),
         # security: CallGuard first, so the other middleware and the tools see the caller.
         middleware=[guard, RuntimeMiddleware(rt)],
+        subscriptions=rt.sessions.bus,
     )
     guard.server = server
     register_tools(server, rt, config.mcp_tool_profile)

@@ -40,6 +40,7 @@ from memory_core import (
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, JsonValue
 
 from memory_mcp._errors import invalid, tool_error
+from memory_mcp._guard import audit_in_worker
 from memory_mcp._outputs import (
     AddStepResult,
     AnalyzePatternsResult,
@@ -362,11 +363,13 @@ def register_tools(server: MCPServer, rt: Runtime, profile: str = "full") -> Non
                 numbers = [mem.log_step(episode_id, prepared[0], tenant=tenant)]
             else:
                 numbers = mem.log_steps(episode_id, prepared, tenant=tenant)
+            count = mem.get_summary(episode_id, tenant=tenant).step_count
+            audit_in_worker(mem)
             return AddStepResult(
                 episode_id=episode_id,
                 steps_logged=len(numbers),
                 step_numbers=numbers,
-                total_steps=mem.get_summary(episode_id, tenant=tenant).step_count,
+                total_steps=count,
             )
 
         outcome = await rt.memory.run(log, rt.memory.sync)
@@ -400,7 +403,9 @@ def register_tools(server: MCPServer, rt: Runtime, profile: str = "full") -> Non
         tenant = rt.tenant()
 
         def complete(mem: SelfLearningMemory) -> CompleteEpisodeResult:
-            return completion(mem, mem.complete_episode(episode_id, outcome, tenant=tenant), tenant)
+            done = completion(mem, mem.complete_episode(episode_id, outcome, tenant=tenant), tenant)
+            audit_in_worker(mem)
+            return done
 
         done = await rt.memory.run(complete, rt.memory.sync)
         await announce(ctx, done)

@@ -129,6 +129,13 @@ async def test_scopes_read_write_admin(shared: tuple[Any, Any], mcp_connect: Any
     async with mcp_connect(server.url, writer.token) as client:
         created = await client.call_tool("create_episode", {"task_description": "scoped"})
         eid = created.structured_content["episode_id"]
+        step = {"episode_id": eid, "tool": "t", "action": "a"}
+        assert not (await client.call_tool("add_episode_step", step)).is_error
+        done = await client.call_tool(
+            "complete_episode", {"episode_id": eid, "outcome_type": "success"}
+        )
+        assert not done.is_error
+        assert (await client.call_tool("add_episode_step", step)).is_error  # completed
         with pytest.raises(MCPError) as denied:
             await client.call_tool("delete_episode", {"episode_id": eid, "confirm": True})
         assert denied.value.code == -32003
@@ -165,6 +172,27 @@ async def test_scopes_read_write_admin(shared: tuple[Any, Any], mcp_connect: Any
     assert ("tool:create_episode", f"token:{reader.id}", "denied") in by_op
     assert ("tool:list_episodes", f"token:{reader.id}", "ok") in by_op
     assert any(eid in r.target_ids for r in tool_records if r.operation == "tool:get_episode")
+    # one record per call, whether the tool stored it on the worker (ok) or the guard did
+    steps = sorted(
+        (r.principal, r.outcome, r.target_ids)
+        for r in tool_records
+        if r.operation == "tool:add_episode_step"
+    )
+    assert steps == sorted(
+        [
+            (f"token:{writer.id}", "ok", [eid]),
+            (f"token:{writer.id}", "error", [eid]),
+            (f"token:{reader.id}", "denied", [eid]),
+        ]
+    )
+    completions = [
+        (r.principal, r.outcome, r.target_ids)
+        for r in tool_records
+        if r.operation == "tool:complete_episode"
+    ]
+    assert sorted(completions) == sorted(
+        [(f"token:{writer.id}", "ok", [eid]), (f"token:{reader.id}", "denied", [eid])]
+    )
     # the library's own records carry the same principal (acting_as)
     assert any(
         r.operation == "start_episode" and r.principal == f"token:{writer.id}" for r in records

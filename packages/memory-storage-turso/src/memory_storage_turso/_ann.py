@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import threading
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,7 +211,7 @@ def load_graph(tx: Tx, database: Path, tenant: str, model_id: str, dim: int) -> 
             if not _matches(tx, arrays["samples"]):
                 continue
             index = Index.restore(str(graph), view=True)
-        except (OSError, ValueError, KeyError, RuntimeError):
+        except (OSError, ValueError, KeyError, RuntimeError, EOFError, zipfile.BadZipFile):
             continue
         if index is None or index.ndim != dim or len(index) + 1 != len(arrays["starts"]):
             continue

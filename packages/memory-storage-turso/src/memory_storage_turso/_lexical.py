@@ -25,9 +25,12 @@ whole transaction, so committed ``seq`` values are always a prefix); a changed g
 
 from __future__ import annotations
 
+import logging
+import threading
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -36,7 +39,10 @@ import numpy.typing as npt
 from memory_core.storage.bm25 import idf, term_score
 from memory_core.text import terms
 
+from memory_storage_turso import _lexical_snapshot
 from memory_storage_turso._connection import Tx
+
+logger = logging.getLogger(__name__)
 
 _LOW64 = (1 << 64) - 1
 
@@ -86,9 +92,24 @@ class TenantIndex:
     """Documents holding each term (by term id)."""
     offsets: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, np.int64))
     docs: npt.NDArray[np.int32] = field(default_factory=lambda: np.empty(0, np.int32))
-    tfs: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0, np.float64))
+    tfs: npt.NDArray[np.float32] = field(default_factory=lambda: np.empty(0, np.float32))
+    """Term frequencies as float32 (exact for counts below 2**24): 8 bytes per posting
+    with ``docs``, not 12; widened to float64 per query term before scoring."""
     delta: dict[int, tuple[array[int], array[float]]] = field(default_factory=dict)
     delta_pairs: int = 0
+    snapshot_docs: int = 0
+    """Documents that came from a saved snapshot (``_lexical_snapshot``), not the rows."""
+
+    @classmethod
+    def from_snapshot(cls, snap: _lexical_snapshot.Snapshot) -> TenantIndex:
+        meta, a = snap.meta, snap.arrays
+        return cls(
+            generation=int(meta["generation"]), last_seq=int(meta["last_seq"]),
+            n=int(meta["n"]), total_length=int(meta["total_length"]), snapshot_docs=int(meta["n"]),
+            vocab=dict(zip(snap.vocab, range(len(snap.vocab)), strict=True)),
+            pks=a["pks"], items=a["items"], hi=a["hi"], lo=a["lo"], lengths=a["lengths"],
+            df=a["df"], offsets=a["offsets"], docs=a["docs"], tfs=a["tfs"],
+        )  # fmt: skip
 
     def _grow(self, need: int) -> None:
         capacity = max(need, 2 * len(self.pks), 1024)
@@ -139,7 +160,7 @@ class TenantIndex:
         terms_, docs = keys >> 32, (keys & 0xFFFFFFFF).astype(np.int32)
         self.df += np.bincount(terms_, minlength=len(self.df))
         if first == 0:
-            self._set_base(terms_, docs, tf.astype(np.float64))
+            self._set_base(terms_, docs, tf.astype(np.float32))
             return
         bounds = np.flatnonzero(np.diff(terms_)) + 1
         for lo, hi in zip(
@@ -149,9 +170,9 @@ class TenantIndex:
         ):
             entry = self.delta.get(int(terms_[lo]))
             if entry is None:
-                entry = self.delta[int(terms_[lo])] = (array("i"), array("d"))
+                entry = self.delta[int(terms_[lo])] = (array("i"), array("f"))
             entry[0].frombytes(docs[lo:hi].tobytes())
-            entry[1].frombytes(tf[lo:hi].astype(np.float64).tobytes())
+            entry[1].frombytes(tf[lo:hi].astype(np.float32).tobytes())
         self.delta_pairs += int(terms_.size)
         if self.delta_pairs > max(MERGE_MIN_PAIRS, self.docs.size // 4):
             self._merge()
@@ -160,7 +181,7 @@ class TenantIndex:
         self,
         terms_: npt.NDArray[np.int64],
         docs: npt.NDArray[np.int32],
-        tfs: npt.NDArray[np.float64],
+        tfs: npt.NDArray[np.float32],
     ) -> None:
         counts = np.bincount(terms_, minlength=len(self.vocab))
         self.offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
@@ -176,7 +197,7 @@ class TenantIndex:
         for term, (docs, tfs) in self.delta.items():
             parts_t.append(np.full(len(docs), term, np.int64))
             parts_d.append(np.frombuffer(docs, dtype=np.int32).copy())
-            parts_f.append(np.frombuffer(tfs, dtype=np.float64).copy())
+            parts_f.append(np.frombuffer(tfs, dtype=np.float32).copy())
         terms_, docs_ = np.concatenate(parts_t), np.concatenate(parts_d)
         order = np.argsort((terms_ << 32) | docs_.astype(np.int64), kind="stable")
         self._set_base(terms_[order], docs_[order], np.concatenate(parts_f)[order])
@@ -186,13 +207,13 @@ class TenantIndex:
         if term + 1 < len(self.offsets):
             a, b = int(self.offsets[term]), int(self.offsets[term + 1])
             if b > a:
-                out.append((self.docs[a:b], self.tfs[a:b]))
+                out.append((self.docs[a:b], self.tfs[a:b].astype(np.float64)))
         entry = self.delta.get(term)
         if entry is not None:
             out.append(
                 (
                     np.frombuffer(entry[0], dtype=np.int32).copy(),
-                    np.frombuffer(entry[1], dtype=np.float64).copy(),
+                    np.frombuffer(entry[1], dtype=np.float32).astype(np.float64),
                 )
             )
         return out
@@ -301,10 +322,18 @@ def _uuid_halves(joined: object, count: int) -> npt.NDArray[np.uint64]:
 
 
 class LexicalIndex:
-    """The per-tenant indexes of one backend instance."""
+    """The per-tenant indexes of one backend instance.
 
-    def __init__(self) -> None:
+    Args:
+        database: the local file snapshots are saved beside (``_lexical_snapshot``;
+            None: never, e.g. a remote or encrypted database).
+    """
+
+    def __init__(self, database: Path | None = None) -> None:
         self._tenants: dict[str, TenantIndex] = {}
+        self._database = database
+        self._saved: dict[str, int] = {}  # tenant -> documents in its newest snapshot
+        self._saving: dict[str, threading.Thread] = {}
 
     def refreshed(self, tx: Tx, tenant: str) -> TenantIndex:
         """The tenant's index, brought up to date inside ``tx``'s snapshot."""
@@ -312,8 +341,27 @@ class LexicalIndex:
         generation = int(row[0]) if row else 0
         index = self._tenants.get(tenant)
         if index is None or index.generation != generation:
-            index = TenantIndex(generation=generation)
+            index = self._opened(tx, tenant, generation)
             self._tenants[tenant] = index
+        self._top_up(tx, tenant, index)
+        if self._database is not None:
+            self._maybe_save(tx, tenant, index)
+        return index
+
+    def _opened(self, tx: Tx, tenant: str, generation: int) -> TenantIndex:
+        """A fresh index: the saved snapshot if it is still the database's, else empty."""
+        self._saved.pop(tenant, None)
+        if self._database is not None:
+            snap = _lexical_snapshot.load(
+                tx, _lexical_snapshot.path_of(self._database, tenant), tenant, generation
+            )
+            if snap is not None:
+                self._saved[tenant] = int(snap.meta["n"])
+                return TenantIndex.from_snapshot(snap)
+        return TenantIndex(generation=generation)
+
+    @staticmethod
+    def _top_up(tx: Tx, tenant: str, index: TenantIndex) -> None:
         while True:
             # One result row per chunk: the binding's per-row cost (~3 µs) dominated a
             # row-per-document load; group_concat builds the columns in C. All columns
@@ -328,7 +376,7 @@ class LexicalIndex:
                 (tenant, index.last_seq, LOAD_CHUNK),
             )
             if row is None or not row[0]:
-                return index
+                return
             batches, docs = int(row[0]), int(row[1])
             per_batch = _ints(row[4], batches)
             index.append(
@@ -340,7 +388,35 @@ class LexicalIndex:
                 np.repeat(_uuid_halves(row[8], batches), per_batch, axis=0),
             )
             if batches < LOAD_CHUNK:
-                return index
+                return
+
+    def _maybe_save(self, tx: Tx, tenant: str, index: TenantIndex) -> None:
+        """Save a snapshot in the background once enough documents are new to it."""
+        saved = self._saved.get(tenant, 0)
+        if index.n - saved < max(_lexical_snapshot.SAVE_MIN_DOCS, saved // 8):
+            return
+        running = self._saving.get(tenant)
+        if running is not None and running.is_alive():
+            return
+        assert self._database is not None
+        snap = _lexical_snapshot.take(index, tx, tenant)
+        path = _lexical_snapshot.path_of(self._database, tenant)
+        self._saved[tenant] = index.n
+
+        def save() -> None:
+            try:
+                snap.save(path)
+            except OSError:
+                logger.warning("could not save the lexical index beside %s", self._database)
+
+        thread = threading.Thread(target=save, name="lexical-snapshot", daemon=True)
+        self._saving[tenant] = thread
+        thread.start()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for the snapshots being saved."""
+        for thread in list(self._saving.values()):
+            thread.join(timeout)
 
     def forget(self, tenant: str | None = None) -> None:
         """Drop cached indexes (all, or one tenant's): they reload on next search."""
@@ -355,6 +431,7 @@ class LexicalIndex:
             "documents": sum(t.n for t in self._tenants.values()),
             "terms": sum(len(t.vocab) for t in self._tenants.values()),
             "bytes": sum(t.nbytes for t in self._tenants.values()),
+            "from_snapshots": sum(t.snapshot_docs for t in self._tenants.values()),
         }
 
 

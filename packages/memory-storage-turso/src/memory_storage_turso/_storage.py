@@ -139,7 +139,7 @@ class LibSQLStorage:
         # No graph file beside an encrypted database: it would hold its vectors in clear.
         persist = Path(target.database) if local and target.encryption_key is None else None
         self._vectors = VectorIndex(self._db.read, persist, ann_min_rows)
-        self._lexical = LexicalIndex()
+        self._lexical = LexicalIndex(persist)  # snapshots: not beside an encrypted db
         self._allowed: tuple[tuple[Any, ...], int, npt.NDArray[np.int64]] | None = None
         """The last filter's matching pks: (tenant, where, params), tenant generation, pks."""
 
@@ -180,6 +180,7 @@ class LibSQLStorage:
     # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
         self._vectors.close()  # cancels a background graph build first: it reads the db
+        self._lexical.wait()  # a snapshot being saved: seconds at most
         self._db.close()
         self._lexical.forget()
 
@@ -451,24 +452,32 @@ class LibSQLStorage:
         tx: Tx,
         number: Callable[[int], list[ExecutionStep]] | None = None,
     ) -> int:
-        pk, status, _, version, data, count = self._episode_row(tx, tenant, episode_id)
+        row = tx.one(
+            "SELECT pk, status, version, data, step_count, "
+            "(SELECT COALESCE(MAX(step_number), 0) FROM steps WHERE episode_pk = e.pk) "
+            "FROM episodes e WHERE tenant = ? AND id = ?",
+            (tenant, str(episode_id)),
+        )
+        if row is None:
+            raise EpisodeNotFoundError(episode_id)
+        pk, status, version, data, count, top = row
         if status != "in_progress":
             raise EpisodeStateError(f"episode {episode_id} is completed; steps cannot be added")
         if number is not None:
-            top = tx.one(
-                "SELECT COALESCE(MAX(step_number), 0) FROM steps WHERE episode_pk = ?", (pk,)
-            )
-            steps = number(int(top[0]) if top is not None else 0)
+            steps = number(int(top))
         if not steps:
             return int(count)
-        taken = tx.all(
-            "SELECT step_number FROM steps WHERE episode_pk = ? "
-            "AND step_number IN (SELECT value FROM json_each(?))",
-            (pk, json.dumps([s.step_number for s in steps])),
-        )
-        if taken:
-            numbers = ", ".join(str(r[0]) for r in sorted(taken))
-            raise DuplicateStepError(f"episode {episode_id} already has step(s) {numbers}")
+        # Only a number at or below the largest stored one can be taken (numbers given by
+        # ``number`` are above it): a single unnumbered step needs no look-up.
+        if any(s.step_number <= int(top) for s in steps):
+            taken = tx.all(
+                "SELECT step_number FROM steps WHERE episode_pk = ? "
+                "AND step_number IN (SELECT value FROM json_each(?))",
+                (pk, json.dumps([s.step_number for s in steps])),
+            )
+            if taken:
+                numbers = ", ".join(str(r[0]) for r in sorted(taken))
+                raise DuplicateStepError(f"episode {episode_id} already has step(s) {numbers}")
         self._insert_steps(tx, tenant, pk, episode_id, steps)
         count = int(count) + len(steps)
         episode = load_episode(data).model_copy(
