@@ -86,6 +86,21 @@ def test_without_int8_a_query_is_embedded_like_a_stored_text() -> None:
         TransformerEmbeddingProvider().embed_query(["a list"])  # type: ignore[arg-type]
 
 
+def test_int8_copy_is_refused_when_not_close_enough(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built, the int8 copy is checked against float32 on the calibration texts and kept
+    only if close enough (a CPU whose int8 kernels saturate would fail it)."""
+    from memory_core.embeddings import _int8
+    from memory_core.embeddings._onnx import OnnxEncoder
+
+    loaded = TransformerEmbeddingProvider(engine="numpy")._ensure_loaded()
+    assert loaded.numpy is not None
+    reference = OnnxEncoder(loaded.numpy)
+    assert _int8.QueryEncoder(loaded.numpy, loaded.tokenizer, reference).wait() is not None
+    monkeypatch.setattr(_int8, "MIN_COSINE", 1.001)  # no vector can pass
+    refused = _int8.QueryEncoder(loaded.numpy, loaded.tokenizer, reference)
+    assert refused.wait() is None and refused.ready is None
+
+
 def test_paraphrase_is_closer_than_an_unrelated_text(
     provider: TransformerEmbeddingProvider,
 ) -> None:

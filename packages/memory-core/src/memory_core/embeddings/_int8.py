@@ -46,6 +46,11 @@ logger = logging.getLogger("memory_core.embeddings")
 ALPHA = 0.7
 """Share of the range moved into the weights (0.5 and 0.85 measured worse and equal)."""
 
+MIN_COSINE = 0.99
+"""The int8 copy is used only if every calibration text's vector is this close to its
+float32 vector (checked once built: some CPUs' int8 kernels saturate, e.g. x86 with AVX2
+but without VNNI, where onnxruntime's u8s8 products can overflow 16 bits)."""
+
 Ranges = dict[tuple[str, int], npt.NDArray[np.float32]]
 """(linear name, layer) -> largest absolute value of each input channel."""
 
@@ -123,8 +128,8 @@ def quantized(w: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.int8], npt.NDA
 class QueryEncoder:
     """The int8 copy of an encoder, built once in a background thread (see above)."""
 
-    def __init__(self, enc: _Encoder, tokenizer: Tokenizer) -> None:
-        self._source: tuple[_Encoder, Tokenizer] | None = (enc, tokenizer)
+    def __init__(self, enc: _Encoder, tokenizer: Tokenizer, reference: OnnxEncoder) -> None:
+        self._source: tuple[_Encoder, Tokenizer, OnnxEncoder] | None = (enc, tokenizer, reference)
         self._ready: OnnxEncoder | None = None
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._build, name="int8-encoder", daemon=True)
@@ -144,8 +149,20 @@ class QueryEncoder:
 
         try:
             assert self._source is not None
-            enc, tokenizer = self._source
-            self._ready = OnnxEncoder(enc, activation_ranges(enc, tokenizer))
+            enc, tokenizer, reference = self._source
+            int8 = OnnxEncoder(enc, activation_ranges(enc, tokenizer))
+            worst = min(
+                float(int8.encode([ids])[0] @ reference.encode([ids])[0])
+                for ids in (e.ids for e in tokenizer.encode_batch(list(CALIBRATION)))
+            )
+            if worst >= MIN_COSINE:
+                self._ready = int8
+            else:
+                logger.warning(
+                    "int8 query encoder off: cosine %.4f to float32 on this CPU (< %.2f)",
+                    worst,
+                    MIN_COSINE,
+                )
         except Exception:  # onnxruntime raises untyped errors; float32 queries still work
             logger.warning("int8 query encoder unavailable; queries use float32", exc_info=True)
         finally:

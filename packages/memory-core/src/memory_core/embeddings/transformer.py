@@ -266,7 +266,7 @@ class TransformerEmbeddingProvider:
             session = OnnxEncoder(encoder)
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise EmbeddingError(f"onnxruntime could not load {self._path}: {exc}") from exc
-        query = QueryEncoder(encoder, tokenizer) if self._int8 else None
+        query = QueryEncoder(encoder, tokenizer, session) if self._int8 else None
         return _Loaded(tokenizer, None, session, query)  # numpy weights: freed (after int8)
 
 
