@@ -13,7 +13,9 @@ Speed: the same graph runs on onnxruntime when it is installed (``_onnx``: ≈3-
 query on one core, against ≈13 ms for numpy, same vectors); numpy is the fallback. On
 numpy, BLAS threads are limited to one for small batches (``threadpoolctl``): on a shared
 two-core machine thread hand-offs cost more than they save at this size. Batches are cut
-into groups of similar length so that padding stays small.
+into groups of similar length so that padding stays small. Queries (``embed_query``) run
+on an int8 copy of the onnxruntime graph (``_int8``: ≈3x less CPU, cosine ≥ 0.99 to the
+float32 vector, checked when built); stored texts stay float32.
 """
 
 from __future__ import annotations
