@@ -33,11 +33,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from memory_core.embeddings._bert import _encode, _Encoder
+
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
     from memory_core.embeddings._onnx import OnnxEncoder
-    from memory_core.embeddings.transformer import _Encoder
 
 __all__ = ["ALPHA", "CALIBRATION", "QueryEncoder", "Ranges", "activation_ranges", "smoothing"]
 
@@ -92,8 +93,6 @@ CALIBRATION = (
 
 def activation_ranges(enc: _Encoder, tokenizer: Tokenizer) -> Ranges:
     """Every linear's largest input per channel, over ``CALIBRATION`` (numpy forward)."""
-    from memory_core.embeddings.transformer import _encode
-
     out: Ranges = {}
 
     def observe(name: str, layer: int, x: npt.NDArray[np.float32]) -> None:

@@ -25,7 +25,7 @@ import numpy.typing as npt
 from memory_core.embeddings._int8 import Ranges, quantized, smoothing
 
 if TYPE_CHECKING:
-    from memory_core.embeddings.transformer import _Encoder
+    from memory_core.embeddings._bert import _Encoder
 
 __all__ = ["OnnxEncoder", "onnxruntime_available"]
 
@@ -140,7 +140,7 @@ class _Graph:
 
 
 def build_model(enc: _Encoder, ranges: Ranges | None = None) -> bytes:
-    """The serialized ONNX model of ``transformer._encode`` (same math, same weights);
+    """The serialized ONNX model of ``_bert._encode`` (same math, same weights);
     with ``ranges`` (``_int8.activation_ranges``), the encoder's matrix products run on
     smoothed int8 weights with activations quantized per call (see ``_int8``)."""
     g = _Graph()
