@@ -160,8 +160,12 @@ def build_model(enc: _Encoder, ranges: Ranges | None = None) -> bytes:
         q, scale = quantized(w * s[:, None])
         x = g.op("Mul", x, g.const((1.0 / s).astype(np.float32)))
         zero = g.const(np.zeros(q.shape[1], np.int8))
-        return g.op("DynamicQuantizeMatMul", x, g.const(q), g.const(scale), zero, g.const(b),
-                    domain=_MS)  # fmt: skip
+        # Each token's row scaled to a largest value of 1 before the product and back
+        # after it: the activations' one int8 scale then fits every row (see ``_int8``).
+        r = g.op("Max", g.op("ReduceMax", g.op("Abs", x), axes=[-1], keepdims=1), g.const(1e-6))
+        y = g.op("DynamicQuantizeMatMul", g.op("Div", x, r), g.const(q), g.const(scale), zero,
+                 domain=_MS)  # fmt: skip
+        return g.op("Add", g.op("Mul", y, r), g.const(b))
 
     length = g.op("Unsqueeze", g.op("Gather", g.op("Shape", "input_ids"), g.const(np.array(1))),
                   g.const([0]))  # fmt: skip
