@@ -13,8 +13,9 @@ with the store's model; the exact answer is a float64 scan of every stored vecto
 like clusters), indexed directly with the graph settings of ``memory_storage_turso._ann``
 and re-ranked exactly, as the store does. Recall counts a returned row as right when its
 exact score reaches the exact 10th score (stored steps repeat, so ties are common).
-``--real N --from DB``: the first N *distinct* vectors of a store's model (the static
-model's vectors of the workload's generated texts, what the graph indexes) and fresh
+``--real N [--from DB]``: the first N *distinct* vectors of a store's model, or without
+``--from`` of the workload's texts embedded now (both: the static model's vectors of the
+generated texts, what the graph indexes), and fresh
 workload queries embedded with it; for each graph setting ``M:efConstruction`` the build
 time (every core) and, per search ``ef``, recall and latency of the graph's top
 ``FETCH_MIN`` re-ranked exactly (what the store does): the recall-vs-build-time table the
@@ -165,17 +166,39 @@ def _search(index: Any, qs: np.ndarray, count: int, i: int) -> object:
     return index.search(qs[i], count, threads=1)
 
 
+def _generated_vectors(embedder: Any, n: int) -> np.ndarray:
+    """``n`` distinct vectors of the workload's generated texts (task descriptions and
+    step texts, as a scale store holds them), embedded in batches."""
+    from benchlib.workload import steps_for, task
+
+    seen: dict[bytes, None] = {}
+    rng = random.Random(20250101)
+    number = 0
+    while len(seen) < n:
+        texts = []
+        while len(texts) < 8192:
+            t = task(rng, number)
+            number += 1
+            texts += [t.text] + [s.search_text() for s in steps_for(t, rng)]
+        for v in np.asarray(embedder.embed(texts), np.float32):
+            seen.setdefault(v.tobytes())
+    return np.frombuffer(b"".join(list(seen)[:n]), "<f4").reshape(n, -1)
+
+
 def real_mode(
-    db: Path, n: int, queries: int, graphs: list[tuple[int, int]], efs: list[int]
+    db: Path | None, n: int, queries: int, graphs: list[tuple[int, int]], efs: list[int]
 ) -> dict[str, Any]:
     from memory_core.embeddings.static import StaticEmbeddingProvider
     from memory_storage_turso import _ann
     from usearch.index import Index
 
-    model_id, raw = _distinct_vectors(db, n)
+    embedder = StaticEmbeddingProvider()
+    if db is None:
+        model_id, raw = f"{embedder.model_id} (generated texts)", _generated_vectors(embedder, n)
+    else:
+        model_id, raw = _distinct_vectors(db, n)
     x = _ann.unit_rows(raw)
     del raw
-    embedder = StaticEmbeddingProvider()
     rng = random.Random(11)
     qs = _ann.unit_rows(np.asarray(embedder.embed([query(rng) for _ in range(queries)])))
     exact = x @ qs.T  # (n, queries)
@@ -213,15 +236,13 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--store", type=Path)
     p.add_argument("--synthetic", type=int)
-    p.add_argument("--real", type=int, help="distinct vectors of the store --from")
+    p.add_argument("--real", type=int, help="distinct vectors (of the store --from)")
     p.add_argument("--from", dest="source", type=Path)
     p.add_argument("--graphs", default="32:256", help="M:efConstruction,...")
     p.add_argument("--ef", default="128,256,512", help="search expansions")
     p.add_argument("--queries", type=int, default=200)
     a = p.parse_args()
     if a.real:
-        if a.source is None:
-            p.error("--real needs --from STORE")
         graphs = [(int(m), int(e)) for m, e in (g.split(":") for g in a.graphs.split(","))]
         print(real_mode(a.source, a.real, a.queries, graphs, [int(e) for e in a.ef.split(",")]))
     if a.store:

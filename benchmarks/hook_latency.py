@@ -202,6 +202,9 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=40, help="warm calls per event")
     parser.add_argument("--cold", type=int, default=5, help="cold calls per event")
     parser.add_argument("--sessions", type=int, default=10, help="sessions recorded first")
+    parser.add_argument(
+        "--wait-ms", type=float, help="MEMORY_HOOK_WAIT_MS for the run (default: its default)"
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="hook-bench-"))
     hooks = root / "hooks"
@@ -212,6 +215,8 @@ def main() -> int:
         "MEMORY_HOOK_DIR": str(hooks),
     }
     env.pop("MEMORY_HOOK_WAIT_MS", None)  # the defaults are what is measured
+    if args.wait_ms is not None:
+        env["MEMORY_HOOK_WAIT_MS"] = str(args.wait_ms)
     cwd = str(root / "shop")
     try:
         for i in range(args.sessions):  # past work, recorded through the hook itself
@@ -223,7 +228,7 @@ def main() -> int:
         warm: dict[str, list[float]] = {e: [] for e in EVENTS}
         warm["PostToolUse (Read)"] = []
         recall = {"on the prompt": 0, "late": 0, "none": 0}
-        false_recall = unrelated = 0
+        false_recall = unrelated = playbook_late = 0
         asked = prompts(args.calls)
         for n, (prompt, related) in enumerate(asked):
             got = ""
@@ -236,8 +241,9 @@ def main() -> int:
                 if name == "UserPromptSubmit":
                     got = "on the prompt" if out else ""
                     ask(hooks, "ping")  # the agent thinks before its first tool call
-                elif name == "PostToolUse (Read)" and out and not got:
-                    got = "late"
+                elif name == "PostToolUse (Read)" and out:
+                    playbook_late += got == "on the prompt"  # the episodes came in time
+                    got = got or "late"
             if related:
                 recall[got or "none"] += 1
             else:
@@ -247,6 +253,8 @@ def main() -> int:
         stats = ask(hooks, "ping") or {}
         recall_ms = [float(x) for x in stats.get("recall_ms", [])][-len(asked) :]
         cpu_ms = [float(x) for x in stats.get("cpu_ms", [])][-len(asked) :]
+        full_ms = [float(x) for x in stats.get("full_ms", [])][-len(asked) :]
+        full_cpu_ms = [float(x) for x in stats.get("full_cpu_ms", [])][-len(asked) :]
         first = {"on the prompt": 0, "late": 0, "none": 0}
         for n in range(args.cold):
             stop_recorder(hooks)
@@ -277,7 +285,9 @@ def main() -> int:
             bare.append((time.perf_counter() - t) * 1000)
 
         related_n = sum(recall.values())
-        print(f"{args.sessions} sessions recorded first; {os.cpu_count()} CPUs; default settings")
+        wait = "default" if args.wait_ms is None else f"MEMORY_HOOK_WAIT_MS={args.wait_ms:g}"
+        print(f"{args.sessions} sessions recorded first; {os.cpu_count()} CPUs; wait: {wait}")
+        print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print("warm (recorder running):")
         for name, values in warm.items():
             print("  " + line(name, values))
@@ -286,10 +296,17 @@ def main() -> int:
             f"prompt, {recall['late']}/{related_n} late (next tool call), "
             f"{recall['none']}/{related_n} none"
         )
+        print(
+            f"  of those on the prompt, the playbook late (next tool call): "
+            f"{playbook_late}/{recall['on the prompt']}"
+        )
         print(f"  unrelated prompts with context: {false_recall}/{unrelated}")
         if recall_ms:
-            print("  " + line("recorder: prompt → reply", recall_ms))
+            print("  " + line("recorder: prompt → episodes", recall_ms))
             print("  " + line("  of which its CPU time", cpu_ms))
+            if full_ms:
+                print("  " + line("  → with the playbook", full_ms))
+                print("  " + line("  of which its CPU time", full_cpu_ms))
         print(
             f"first prompt while SessionStart's recorder starts: {first['on the prompt']} on the "
             f"prompt, {first['late']} late, {first['none']} none (of {args.cold})"

@@ -4,6 +4,7 @@ and the test/build command check without a regex."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 from memory_cli.hooks import _jsonio
+from memory_cli.hooks._bytecode import FAST_PATH
 from memory_cli.hooks._events import is_check
 from memory_cli.hooks._redact import RULES, redact
 
@@ -61,7 +63,34 @@ def test_a_hook_call_imports_nothing_heavy(env: Any, recorder: Any, event: dict[
     loaded = set(r.stderr.split())
     assert "memory_cli.hooks._fast" in loaded
     assert not [m for m in HEAVY if m in loaded]
+    assert {m for m in loaded if m.startswith("memory_cli")} <= set(FAST_PATH)  # compiled
     assert (recorder.directory / "spool.jsonl").exists() or recorder.alive()
+
+
+def test_the_recorder_compiles_the_fast_path_where_python_reads_it(env: Any, recorder: Any) -> None:
+    """Even under ``PYTHONDONTWRITEBYTECODE``: a hook call then compiles nothing."""
+    spec = importlib.util.find_spec("memory_cli.hooks._pending")
+    assert spec is not None and spec.origin is not None
+    cached = Path(importlib.util.cache_from_source(spec.origin))
+    cached.unlink(missing_ok=True)
+    payload = {"session_id": "s", "cwd": str(env.work), "hook_event_name": "Stop"}
+    r = subprocess.run(
+        [str(Path(sys.executable).with_name("memory")), "hook", "claude-code"],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        timeout=60,
+    )
+    assert r.returncode == 0 and r.stdout == r.stderr == ""
+    recorder.wait()  # it compiles before it listens
+    assert cached.exists()
+    source = Path(spec.origin).read_bytes()
+    compiled = cached.read_bytes()
+    mtime = int.from_bytes(compiled[8:12], "little")
+    assert mtime == int(Path(spec.origin).stat().st_mtime) and len(source) == int.from_bytes(
+        compiled[12:16], "little"
+    )
 
 
 def eager(text: str) -> str:

@@ -332,3 +332,23 @@ def test_closing_cancels_a_build_under_way(db: Path, monkeypatch: pytest.MonkeyP
     store.close()
     assert threads and not any(t is not None and t.is_alive() for t in threads)
     assert index_files(db, "t", MODEL) == []
+
+
+def test_a_grown_tail_is_rebuilt_in_the_background(ann: LibSQLStorage, db: Path) -> None:
+    """Rows added past a tenth of the graph start a rebuild; the old graph and its exact
+    tail answer meanwhile, and the new graph (covering the new rows) replaces it."""
+    rng = np.random.default_rng(12)
+    rows, _ = _fill(ann, rng, 100)
+    _built(ann)
+    old = ann._vectors._entries[("t", MODEL)].graph
+    assert old is not None
+    new, _ = _fill(ann, rng, 30)  # 120 rows on a graph of 400
+    probe = new[-2]  # item 2 (item 3 repeats its vector)
+    assert _top(ann, probe[2], 1) == [(probe[0], probe[1])]  # the tail, exactly
+    _built(ann)
+    graph = ann._vectors._entries[("t", MODEL)].graph
+    assert graph is not None and graph is not old and graph.rows == len(rows + new)
+    assert ann._vectors._entries[("t", MODEL)].matrix.n == 0  # nothing newer than it
+    q = rng.standard_normal(DIM).astype(np.float32)
+    _same_set(_top(ann, q), _exact(rows + new, q, 10))
+    assert [p.suffix for p in index_files(db, "t", MODEL)] == [".npz", ".usearch"]

@@ -92,7 +92,9 @@ class TenantIndex:
     """Documents holding each term (by term id)."""
     offsets: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, np.int64))
     docs: npt.NDArray[np.int32] = field(default_factory=lambda: np.empty(0, np.int32))
-    tfs: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0, np.float64))
+    tfs: npt.NDArray[np.float32] = field(default_factory=lambda: np.empty(0, np.float32))
+    """Term frequencies as float32 (exact for counts below 2**24): 8 bytes per posting
+    with ``docs``, not 12; widened to float64 per query term before scoring."""
     delta: dict[int, tuple[array[int], array[float]]] = field(default_factory=dict)
     delta_pairs: int = 0
     snapshot_docs: int = 0
@@ -158,7 +160,7 @@ class TenantIndex:
         terms_, docs = keys >> 32, (keys & 0xFFFFFFFF).astype(np.int32)
         self.df += np.bincount(terms_, minlength=len(self.df))
         if first == 0:
-            self._set_base(terms_, docs, tf.astype(np.float64))
+            self._set_base(terms_, docs, tf.astype(np.float32))
             return
         bounds = np.flatnonzero(np.diff(terms_)) + 1
         for lo, hi in zip(
@@ -168,9 +170,9 @@ class TenantIndex:
         ):
             entry = self.delta.get(int(terms_[lo]))
             if entry is None:
-                entry = self.delta[int(terms_[lo])] = (array("i"), array("d"))
+                entry = self.delta[int(terms_[lo])] = (array("i"), array("f"))
             entry[0].frombytes(docs[lo:hi].tobytes())
-            entry[1].frombytes(tf[lo:hi].astype(np.float64).tobytes())
+            entry[1].frombytes(tf[lo:hi].astype(np.float32).tobytes())
         self.delta_pairs += int(terms_.size)
         if self.delta_pairs > max(MERGE_MIN_PAIRS, self.docs.size // 4):
             self._merge()
@@ -179,7 +181,7 @@ class TenantIndex:
         self,
         terms_: npt.NDArray[np.int64],
         docs: npt.NDArray[np.int32],
-        tfs: npt.NDArray[np.float64],
+        tfs: npt.NDArray[np.float32],
     ) -> None:
         counts = np.bincount(terms_, minlength=len(self.vocab))
         self.offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
@@ -195,7 +197,7 @@ class TenantIndex:
         for term, (docs, tfs) in self.delta.items():
             parts_t.append(np.full(len(docs), term, np.int64))
             parts_d.append(np.frombuffer(docs, dtype=np.int32).copy())
-            parts_f.append(np.frombuffer(tfs, dtype=np.float64).copy())
+            parts_f.append(np.frombuffer(tfs, dtype=np.float32).copy())
         terms_, docs_ = np.concatenate(parts_t), np.concatenate(parts_d)
         order = np.argsort((terms_ << 32) | docs_.astype(np.int64), kind="stable")
         self._set_base(terms_[order], docs_[order], np.concatenate(parts_f)[order])
@@ -205,13 +207,13 @@ class TenantIndex:
         if term + 1 < len(self.offsets):
             a, b = int(self.offsets[term]), int(self.offsets[term + 1])
             if b > a:
-                out.append((self.docs[a:b], self.tfs[a:b]))
+                out.append((self.docs[a:b], self.tfs[a:b].astype(np.float64)))
         entry = self.delta.get(term)
         if entry is not None:
             out.append(
                 (
                     np.frombuffer(entry[0], dtype=np.int32).copy(),
-                    np.frombuffer(entry[1], dtype=np.float64).copy(),
+                    np.frombuffer(entry[1], dtype=np.float32).astype(np.float64),
                 )
             )
         return out

@@ -43,7 +43,7 @@ __all__ = ["ARRAYS", "SAVE_MIN_DOCS", "Snapshot", "load", "path_of", "take"]
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: term frequencies float32
 SAVE_MIN_DOCS = 20_000
 """Documents below which (or added since the last snapshot) nothing is saved: loading
 them from the database takes a fraction of a second."""
@@ -81,7 +81,7 @@ class Snapshot:
     meta: dict[str, Any]
     vocab: list[str]
     arrays: dict[str, npt.NDArray[Any]]
-    delta: list[tuple[int, bytes, bytes]]  # (term, docs int32, tfs float64) to fold in
+    delta: list[tuple[int, bytes, bytes]]  # (term, docs int32, tfs float32) to fold in
 
     def _folded(self) -> dict[str, npt.NDArray[Any]]:
         """The arrays with the delta folded into the base postings (one sort)."""
@@ -95,7 +95,7 @@ class Snapshot:
             part = np.frombuffer(d, np.int32)
             terms.append(np.full(part.size, term, np.int64))
             docs.append(part)
-            tfs.append(np.frombuffer(f, np.float64))
+            tfs.append(np.frombuffer(f, np.float32))
         t, d_all = np.concatenate(terms), np.concatenate(docs)
         order = np.argsort((t << 32) | d_all.astype(np.int64), kind="stable")
         counts = np.bincount(t, minlength=len(self.vocab))

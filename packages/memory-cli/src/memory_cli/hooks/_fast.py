@@ -5,10 +5,11 @@ nothing to stdout but hook JSON, and at most one line to stderr. Every event is 
 durably (fsync) before the call returns, so nothing acknowledged is lost. A tool call or
 the end of a turn is spooled, then the recorder is poked. A prompt (or a session's
 start) is sent to the recorder first, inline with its context request, and spooled while
-the recorder recalls; the reply (relevant past work) is awaited until
-``MEMORY_HOOK_WAIT_MS`` (default 20 ms) after the call started handling the event, so
-that a call stays within its 50 ms (see ``DEFAULT_WAIT_MS``). A reply that misses that
-budget is not lost: the recorder leaves it for the session's next tool call, which
+the recorder recalls; the reply (relevant past work: the episodes first, then with the
+playbook) is awaited until ``MEMORY_HOOK_WAIT_MS`` (see ``DEFAULT_WAIT_MS``) after the
+call started handling the event, so that a call stays within its 50 ms, and the last
+answer read by then is shown. What misses that budget is not lost: the recorder leaves
+it for the session's next tool call, or after a turn without one its next prompt, which
 prints it as its own ``additionalContext`` (``_pending``). When no recorder listens, one
 is started in the background and the call returns at once without context: the agent is
 never made to wait for a cold start (the recorder recalls for that prompt once it is up,
@@ -37,15 +38,16 @@ if TYPE_CHECKING:
 
 AGENTS = ("claude-code", "opencode")
 MAX_INPUT_BYTES = 32 * 1024 * 1024
-DEFAULT_WAIT_MS = 20
-"""50 ms, less what a call that does not wait costs on a quiet two-core machine (p95 ≈ 28
-ms: the interpreter, these imports, the fsync): a prompt whose recall is late still
-returns within 50 ms. The recall itself costs the recorder ≈ 7 ms of CPU (median; the
-benchmark prints it), so it fits unless the machine is busy, and then it comes late."""
+DEFAULT_WAIT_MS = 25
+"""50 ms, less what a call that does not wait costs on a quiet two-core machine (p95 ≈ 18
+ms with its bytecode cached: the interpreter, these imports, the output), less a margin:
+a prompt whose recall is late still returns within 50 ms. The episodes, which is what a
+prompt waits for, cost the recorder ≈ 5-13 ms of CPU (the benchmark prints it), so they
+fit unless the machine is busy; the playbook follows when it is ready."""
 SOCKET = "recorder.sock"
 LOCK = "recorder.lock"
 LOCK_FD = 3  # where the recorder finds the lock its starter took
-STALE_KINDS = frozenset({"prompt", "stop", "end"})  # a pending context no longer applies
+TAKE_KINDS = frozenset({"step", "prompt"})  # the calls that show a context left for them
 
 
 def wait_seconds() -> float:
@@ -126,45 +128,52 @@ def _start_recorder(directory: str) -> None:
             os.close(lock)  # the recorder holds its own copy
 
 
-def ask(directory: str, record: dict[str, Any], deadline: float) -> _socket.socket | None:
-    """Send a context request carrying ``record`` (not yet spooled: the recall overlaps
-    the spool's fsync); the socket to read the reply from, or ``None``."""
+def ask(directory: str, request: dict[str, Any], deadline: float) -> _socket.socket | None:
+    """Send ``request`` (a context request carries its record, not yet spooled: the
+    recall overlaps the spool's fsync); the socket to read the reply from, or ``None``."""
     sock = _connect(directory, deadline - time.monotonic())
     if sock is None:
         return None
     try:
-        sock.sendall(_jsonio.dumps({"op": "context", "record": record}).encode() + b"\n")
+        sock.sendall(_jsonio.dumps(request).encode() + b"\n")
     except OSError:
         sock.close()
         return None
     return sock
 
 
-def reply_of(sock: _socket.socket, deadline: float) -> dict[str, Any] | None:
-    """The recorder's reply if it comes before ``deadline`` (acknowledged, so that the
-    recorder does not keep it for the next tool call); closes ``sock``."""
+def replies_of(sock: _socket.socket, deadline: float) -> list[dict[str, Any]]:
+    """The reply lines the recorder sent before ``deadline``, up to its ``final`` one;
+    acknowledged (``ack N``: the recorder keeps what was not read for a later call);
+    closes ``sock``."""
     data = b""
+    replies: list[dict[str, Any]] = []
     try:
-        while b"\n" not in data:
+        while not (replies and replies[-1].get("final")):
+            if b"\n" in data:
+                line, data = data.split(b"\n", 1)
+                reply = _jsonio.loads(line or b"{}")
+                if isinstance(reply, dict):
+                    replies.append(reply)
+                continue
             left = deadline - time.monotonic()
             if left <= 0:
-                return None
+                break
             sock.settimeout(left)
             try:
                 chunk = sock.recv(65536)
             except TimeoutError:
-                return None
+                break
             if not chunk:
-                return None
+                break
             data += chunk
         try:  # noqa: SIM105 - contextlib is an import the fast path does without
-            sock.sendall(b"ack\n")
+            sock.sendall(f"ack {len(replies)}\n".encode())
         except OSError:
             pass
     finally:
         sock.close()
-    reply = _jsonio.loads(data.split(b"\n", 1)[0] or b"{}")
-    return reply if isinstance(reply, dict) else None
+    return replies
 
 
 def poke(directory: str) -> None:
@@ -179,25 +188,50 @@ def poke(directory: str) -> None:
         sock.close()
 
 
-def exchange(directory: str, record: dict[str, Any], started: float) -> dict[str, Any] | None:
-    """Spool ``record`` durably and hand it to the recorder; for a context kind, the
-    reply awaited until ``started`` (the call's ``time.monotonic()``) plus the budget."""
+def exchange(
+    directory: str, record: dict[str, Any], started: float, *, held: bool = False
+) -> list[dict[str, Any]]:
+    """Spool ``record`` durably and hand it to the recorder; the replies read until
+    ``started`` (the call's ``time.monotonic()``) plus the budget: for a context kind,
+    its context; with ``held``, the context the recorder holds for the session
+    (encrypted database: this call took its marker)."""
+    deadline = started + wait_seconds()
     if record["kind"] not in CONTEXT_KINDS:
         _spool.append(directory, record)
-        poke(directory)
-        return None
-    deadline = started + wait_seconds()
-    sock = ask(directory, record, deadline)
-    try:
-        _spool.append(directory, record)
-    except BaseException:
-        if sock is not None:
-            sock.close()
-        raise
+        if not held:
+            poke(directory)
+            return []
+        sock = ask(directory, {"op": "take", "session": record["session"]}, deadline)
+    else:
+        request = {"op": "context", "record": record, "previous": held}
+        sock = ask(directory, request, deadline)
+        try:
+            _spool.append(directory, record)
+        except BaseException:
+            if sock is not None:
+                sock.close()
+            raise
     if sock is None:
         _start_recorder(directory)
-        return None
-    return reply_of(sock, deadline)
+        return []
+    return replies_of(sock, deadline)
+
+
+def choose(replies: list[dict[str, Any]], left: tuple[str, str] | None, prompt: str) -> str:
+    """What a call shows: the recorder's freshest answer read in time, if it found
+    anything; else the context left for the session (``_pending``: sent back by the
+    recorder when it held it, read from its file otherwise), on a prompt only while it
+    still applies."""
+    for previous in (False, True):
+        for reply in reversed(replies):
+            context = reply.get("context")
+            if bool(reply.get("previous")) == previous and isinstance(context, str) and context:
+                return context
+    if left is None or left[1] == _pending.MARKER:
+        return ""
+    if prompt and not _pending.relevant(left[0], prompt):
+        return ""
+    return left[1]
 
 
 def hook_output(event: str, context: str) -> str:
@@ -227,13 +261,13 @@ def run(argv: list[str]) -> int:
             return 0
         directory = _spool.hook_dir()
         kind, session = record["kind"], str(record["session"])
-        if kind in STALE_KINDS:
+        if kind == "end":
             _pending.drop(directory, session)
-        reply = exchange(directory, record, started)
-        context = reply.get("context") if reply else None
-        if kind == "step":  # context its prompt could not wait for, if any
-            context = _pending.take(directory, session)
-        if isinstance(context, str) and context:
+        left = _pending.take(directory, session) if kind in TAKE_KINDS else None
+        held = left is not None and left[1] == _pending.MARKER
+        replies = exchange(directory, record, started, held=held)
+        context = choose(replies, left, str(record.get("prompt", "")))
+        if context:
             sys.stdout.write(hook_output(str(record["event"]), context) + "\n")
             sys.stdout.flush()
     except HookInputError as exc:

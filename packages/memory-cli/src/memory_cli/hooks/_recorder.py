@@ -87,7 +87,12 @@ class SessionState:
     updated: float = field(default_factory=time.time)
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        """What ``sessions.json`` keeps: ids and counts, never what a step ran (the
+        last check and failure are rebuilt from the episode's stored steps at start,
+        so nothing a session did is written beside an encrypted database)."""
+        out = dict(self.__dict__)
+        del out["last_check"], out["last_failed"]
+        return out
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> SessionState:
@@ -134,7 +139,8 @@ class HookRecorder:
     def _reconcile(self) -> None:
         """Catch up with the memory after a crash between a write to it and the save of
         this state: an open episode's steps say how many there are and which records
-        they came from, so a record is neither applied twice nor numbered over."""
+        they came from, so a record is neither applied twice nor numbered over, and
+        which was the last check (test or build) and the last failure."""
         for session in self.sessions.values():
             if session.episode is None:
                 continue
@@ -144,7 +150,20 @@ class HookRecorder:
                 session.episode = None
                 continue
             session.steps = max((s.step_number for s in steps), default=0)
-            for step in steps:
+            ordered = sorted(steps, key=lambda s: s.step_number)
+            for step in ordered:
+                result = step.result
+                ok = result is None or result.ok
+                reason = "" if result is None or ok else result.message or ""
+                if step.metadata.get("hook_check"):
+                    output = (result.output or "") if result is not None and ok else ""
+                    session.last_check = {
+                        "action": step.action,
+                        "ok": ok,
+                        "reason": reason,
+                        "output": output,
+                    }
+                session.last_failed = "" if ok else f"{step.tool}: {step.action[:120]}: {reason}"
                 event_id = step.metadata.get("hook_event_id")
                 if isinstance(event_id, str) and event_id not in self._done_set:
                     self.done.append(event_id)
@@ -229,6 +248,7 @@ class HookRecorder:
                 str(record.get("reason", "")),
                 str(record.get("output", "")),
                 event_id=str(record["id"]),
+                check=bool(record.get("check")),
             )
             if record.get("check"):
                 session.last_check = {
@@ -239,8 +259,8 @@ class HookRecorder:
                 }
         elif kind in ("stop", "end"):
             self._close(session)
-            _pending.drop(str(self.directory), sid)  # the turn is over: its context is stale
-            if kind == "end":
+            if kind == "end":  # a context left for the next turn is stale: there is none
+                _pending.drop(str(self.directory), sid)
                 self.sessions.pop(sid, None)
         if session.episode is not None:
             applied.episode = UUID(session.episode)
@@ -249,6 +269,17 @@ class HookRecorder:
         self.applied[str(record["id"])] = applied
         if len(self.applied) > 100:
             self.applied.pop(next(iter(self.applied)))
+
+    def preview(self, record: dict[str, Any]) -> tuple[str, str]:
+        """(the text to recall for, the project) of a context record not yet applied: a
+        prompt's text, or for ``SessionStart`` the task of a resumed session's episode."""
+        session = self.sessions.get(str(record.get("session")))
+        project = str(record.get("project") or (session.project if session else "unknown"))
+        if record.get("kind") == "prompt":
+            return str(record.get("prompt") or ""), project
+        if session is not None and session.episode is not None:
+            return self._task_of(session) or "", project
+        return "", project
 
     def _open(self, sid: str, session: SessionState, task: str) -> None:
         eid = self.memory.start_episode(
@@ -270,6 +301,7 @@ class HookRecorder:
         output: str,
         *,
         event_id: str | None = None,
+        check: bool = False,
     ) -> None:
         assert session.episode is not None
         result = StepResult.success(output or None) if ok else StepResult.error(reason or "failed")
@@ -280,7 +312,10 @@ class HookRecorder:
             "tool": tool,
             "action": action,
             "result": result,
-            "metadata": {"hook_event_id": event_id} if event_id else {},
+            "metadata": {
+                **({"hook_event_id": event_id} if event_id else {}),
+                **({"hook_check": True} if check else {}),  # what _reconcile reads back
+            },
         }
         session.steps = self.memory.log_step(session.episode, step)
         session.last_failed = "" if ok else f"{tool}: {action[:120]}: {reason}"
@@ -289,11 +324,14 @@ class HookRecorder:
         if session.episode is None:
             return
         eid, session.episode = session.episode, None
+        outcome = infer_outcome(session) if session.steps else None
+        # what the closed task ran is in the memory now; not kept beside it in clear text
+        session.last_check, session.last_failed = None, ""
         try:
-            if session.steps == 0:
+            if outcome is None:
                 self.memory.delete_episode(eid)  # a turn without tool calls is not a task
             else:
-                self.memory.complete_episode(eid, infer_outcome(session))
+                self.memory.complete_episode(eid, outcome)
         except EpisodeNotFoundError:
             log.info("episode %s was deleted before its session ended", eid)
 

@@ -63,6 +63,10 @@ def append(directory: str, record: dict[str, Any]) -> None:
                 line = b"\n" + line  # a killed writer's partial line stays a line of its own
             if os.write(fd, line) != len(line):
                 raise OSError(f"short write to {path}")
+            # The line is whole: the recorder may take the file now. The fsync (1-8 ms
+            # here) runs without the lock, so a recall that ingests first does not wait
+            # for it; it flushes this inode whatever name the file has by then.
+            fcntl.flock(fd, fcntl.LOCK_UN)
             os.fsync(fd)
             if stat.st_size == 0:
                 _fsync_dir(directory)  # the file's name is durable too
