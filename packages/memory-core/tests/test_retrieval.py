@@ -128,17 +128,19 @@ def test_a_step_next_to_a_match_is_returned_through_it() -> None:
 
 def test_relevant_steps_keeps_strong_steps_best_first_then_the_best_ones_context() -> None:
     cand = EpisodeCandidate(A, items={0: 2.0, 1: 0.3, 2: 0.2, 3: 1.0, 4: 0.6, 6: 0.9, 7: 0.1})
-    assert relevant_steps(cand, 10, 0.5) == [3, 6, 4, 2]  # 2: context of 3; 1, 7 too weak
+    # 1, 2, 5: context of 3 (within two steps), stronger first; 7 too weak and too far
+    assert relevant_steps(cand, 10, 0.5) == [3, 6, 4, 1, 2, 5]
+    assert relevant_steps(cand, 10, 0.5, reach=1) == [3, 6, 4, 2]
     assert relevant_steps(cand, 2, 0.5) == [3, 6]
-    assert relevant_steps(cand, 10, 0.0) == [3, 6, 4, 1, 2, 7]
+    assert relevant_steps(cand, 10, 0.0) == [3, 6, 4, 1, 2, 7, 5]
     assert relevant_steps(cand, 0, 0.5) == []
     assert relevant_steps(EpisodeCandidate(A, items={0: 1.0}), 5, 0.5) == []
 
 
 def test_relevant_steps_never_names_a_step_past_the_last() -> None:
     cand = EpisodeCandidate(A, items={5: 1.0, 6: 0.9})
-    assert relevant_steps(cand, 10, 0.5, step_count=5) == [5, 4]
-    assert relevant_steps(cand, 10, 0.5) == [5, 6, 4]
+    assert relevant_steps(cand, 10, 0.5, step_count=5) == [5, 4, 3]
+    assert relevant_steps(cand, 10, 0.5) == [5, 6, 4, 3, 7]
 
 
 # -- context, recency, final score --------------------------------------------------------
@@ -266,8 +268,8 @@ def test_rank_episodes_returns_the_matching_episode_and_its_answer_step() -> Non
     assert [r.episode.id for r in results] == [chat]
     assert other not in scores
     assert results[0].components.lexical == pytest.approx(1.0)
-    # the best match, then its context: the answer before the greeting
-    assert [s.step_number for s in results[0].steps] == [2, 3, 1]
+    # the best match, then its context: the answer, the question before, the asker's next
+    assert [s.step_number for s in results[0].steps] == [2, 3, 1, 4]
     everything, _ = rank_episodes(
         storage, "default", query, None, None, None, EpisodeFilter(), 5, 5,
         RankingWeights(step_share=0.0),
