@@ -75,7 +75,12 @@ from memory_storage_turso._lexical import (
     index_texts,
     replace_task_text,
 )
-from memory_storage_turso._schema import LATEST, migrate, reconcile_lexical_batches
+from memory_storage_turso._schema import (
+    LATEST,
+    lexical_batches_stale,
+    migrate,
+    reconcile_lexical_batches,
+)
 from memory_storage_turso._url import SCHEMES, Target, create_parent_directory, parse_target
 from memory_storage_turso._vectors import VectorIndex
 
@@ -131,7 +136,8 @@ class LibSQLStorage:
             self._version = migrate(self._db)
             # Texts written by a schema-3 release during a rolling update (it does not
             # know lexical_batches) become searchable here, at the next open.
-            self._db.write(reconcile_lexical_batches)
+            if self._db.read(lexical_batches_stale):
+                self._db.write(reconcile_lexical_batches)
         except BaseException:
             self._db.close()
             raise
