@@ -150,3 +150,32 @@ def test_failed_migration_rolls_back_whole(tmp_path: Path) -> None:
         db.read(lambda tx: tx.one("SELECT 1 FROM sqlite_master WHERE name = 'half_done'")) is None
     )
     db.close()
+
+
+def test_texts_written_without_lexical_batches_are_indexed_at_open(
+    tmp_path: Path, factory: object
+) -> None:
+    """A schema-3 release (no ``lexical_batches``) writing during a rolling update: the
+    next open finds the episode whose texts are not indexed (asked in a read transaction)
+    and indexes them; an open with nothing to do takes no write lock for it."""
+    from memory_core import Episode
+
+    url = f"file:{tmp_path / 'mixed.db'}"
+    store = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
+    eid = uuid.uuid5(NS, "rolling")
+    store.create_episode(Episode(id=eid, tenant="t", task_description="rotate the webhook key"))
+    store.close()
+    conn = libsql.connect(str(tmp_path / "mixed.db"), isolation_level=None)
+    conn.execute("DELETE FROM lexical_batches")  # as the older release left it
+    store = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
+    try:
+        hits = store.lexical_search("t", "webhook", 5, EpisodeFilter())
+        assert [h.episode_id for h in hits] == [eid]
+    finally:
+        store.close()
+    conn.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        store = factory.from_url(url, MemoryConfig(busy_timeout_ms=100))  # type: ignore[attr-defined]
+        store.close()
+    finally:
+        conn.execute("ROLLBACK")

@@ -278,11 +278,22 @@ class EpisodeLifecycle:
         ]
         if not ids:
             return None
-        similar = [
-            s.step_count
-            for s in storage.get_summaries(t, ids)
-            if s.outcome is OutcomeType.SUCCESS and s.task_type is episode.task_type
-        ]
+        # The first _REFERENCE_EPISODES matches in hit order decide; most are found among
+        # the first few hits, so the rest are read only when those fall short (each
+        # summary read parses the stored episode: about a fifth of a completion's cost).
+        similar: list[int] = []
+        first = _REFERENCE_EPISODES + _REFERENCE_EPISODES // 2
+        for chunk in (ids[:first], ids[first:]):
+            if not chunk or len(similar) >= _REFERENCE_EPISODES:
+                break
+            found = {s.id: s for s in storage.get_summaries(t, chunk)}
+            similar += [
+                s.step_count
+                for eid in chunk
+                if (s := found.get(eid)) is not None
+                and s.outcome is OutcomeType.SUCCESS
+                and s.task_type is episode.task_type
+            ]
         return reference_steps(similar[:_REFERENCE_EPISODES])
 
     def get_episode(self, episode_id: UUID | str, tenant: str | None) -> Episode:

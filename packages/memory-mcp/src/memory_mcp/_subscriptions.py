@@ -127,6 +127,8 @@ class SessionRegistry:
         return EmptyResult()
 
     def subscribed(self, uri: str) -> list[Connection]:
+        if not self._uris:  # the common case: nobody subscribed to anything
+            return []
         tenant = self.tenant_of()
         return [
             connection

@@ -267,15 +267,25 @@ def rebuild_lexical_batches(tx: Tx) -> None:
         )
 
 
+_STALE_LEXICAL = (
+    "FROM episodes e WHERE "
+    "(SELECT count(*) FROM steps s WHERE s.episode_pk = e.pk) + 1 != "
+    "coalesce((SELECT sum(n) FROM lexical_batches d WHERE d.episode_pk = e.pk), 0)"
+)
+
+
+def lexical_batches_stale(tx: Tx) -> bool:
+    """Whether ``reconcile_lexical_batches`` has anything to do: asked in a read
+    transaction at open, so that the write lock is taken only then (the scan visits every
+    episode: seconds at 1M, during which other processes' writers would wait)."""
+    return tx.one(f"SELECT 1 {_STALE_LEXICAL} LIMIT 1") is not None
+
+
 def reconcile_lexical_batches(tx: Tx) -> int:
     """Index the texts that a release without ``lexical_batches`` (schema 3, during a
     rolling update) wrote: every episode whose indexed items differ from its task plus
     steps is re-indexed from its rows. Runs at open; returns how many were re-indexed."""
-    stale = tx.all(
-        "SELECT e.pk, e.tenant, e.id, e.data FROM episodes e WHERE "
-        "(SELECT count(*) FROM steps s WHERE s.episode_pk = e.pk) + 1 != "
-        "coalesce((SELECT sum(n) FROM lexical_batches d WHERE d.episode_pk = e.pk), 0)"
-    )
+    stale = tx.all(f"SELECT e.pk, e.tenant, e.id, e.data {_STALE_LEXICAL}")
     for pk, tenant, eid, data in stale:
         steps = [
             ExecutionStep.model_validate_json(row[0])

@@ -24,7 +24,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
@@ -75,7 +75,12 @@ from memory_storage_turso._lexical import (
     index_texts,
     replace_task_text,
 )
-from memory_storage_turso._schema import LATEST, migrate, reconcile_lexical_batches
+from memory_storage_turso._schema import (
+    LATEST,
+    lexical_batches_stale,
+    migrate,
+    reconcile_lexical_batches,
+)
 from memory_storage_turso._url import SCHEMES, Target, create_parent_directory, parse_target
 from memory_storage_turso._vectors import VectorIndex
 
@@ -90,6 +95,11 @@ def _now() -> datetime:
 
 def _json_list(values: Sequence[Any]) -> str:
     return json.dumps([str(v) for v in values])
+
+
+_uuid = lru_cache(maxsize=1 << 16)(UUID)
+"""``UUID(text)``, remembered: a vector search parses up to 200 ids per query, and parsing
+costs ~20x a lookup. UUIDs are immutable, so sharing them is safe."""
 
 
 def _check_limit(limit: int, field: str = "limit") -> None:
@@ -126,7 +136,8 @@ class LibSQLStorage:
             self._version = migrate(self._db)
             # Texts written by a schema-3 release during a rolling update (it does not
             # know lexical_batches) become searchable here, at the next open.
-            self._db.write(reconcile_lexical_batches)
+            if self._db.read(lexical_batches_stale):
+                self._db.write(reconcile_lexical_batches)
         except BaseException:
             self._db.close()
             raise
@@ -531,7 +542,7 @@ class LibSQLStorage:
         )
         out: dict[UUID, list[ExecutionStep]] = {}
         for eid, data in rows:
-            out.setdefault(UUID(eid), []).append(ExecutionStep.model_validate_json(data))
+            out.setdefault(_uuid(eid), []).append(ExecutionStep.model_validate_json(data))
         return out
 
     def get_summaries(self, tenant: str, episode_ids: Sequence[UUID]) -> list[EpisodeSummary]:
@@ -839,7 +850,7 @@ class LibSQLStorage:
             return [(ids[pk], item, score) for pk, item, score in top if pk in ids]
 
         return [
-            SearchHit(episode_id=UUID(eid), item=item, score=score)
+            SearchHit(episode_id=_uuid(eid), item=item, score=score)
             for eid, item, score in self._db.read(op)
         ]
 

@@ -17,6 +17,7 @@ from memory_cli._examples import examples
 from memory_cli._output import emit
 from memory_cli._state import get_state
 from memory_cli.hooks import _opencode, _spool
+from memory_cli.hooks._bytecode import compile_fast_path
 from memory_cli.hooks._fast import AGENTS, SOCKET
 from memory_cli.hooks._fast import run as run_hook
 from memory_cli.hooks._settings import DEFAULT_COMMAND, SettingsError, plan, settings_path
@@ -127,6 +128,8 @@ def install(
             exit_code=2,
         )
     _apply(ctx, agent, True, project, user, dry_run, command)
+    if not dry_run:
+        compile_fast_path()  # every hook call then starts without compiling its modules
 
 
 @app.command(

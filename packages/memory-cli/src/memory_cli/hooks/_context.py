@@ -16,8 +16,9 @@ from __future__ import annotations
 import os
 from uuid import UUID
 
-from memory_core import Playbook, RetrievedEpisode, SelfLearningMemory, TaskContext
+from memory_core import RetrievedEpisode, SelfLearningMemory, TaskContext
 from memory_core.text import terms
+from memory_core.workflow import Playbook
 
 DEFAULT_TOKENS = 600
 EPISODES = 3
