@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
+import numpy as np
+
 from memory_core._context import MemoryContext
 from memory_core._errors import EmbeddingError, EpisodeNotFoundError, InvalidInputError
 from memory_core._ids import as_uuid
@@ -25,6 +27,7 @@ from memory_core._models import (
     PatternFilter,
     TaskContext,
 )
+from memory_core._protocols import EmbeddingProvider, FloatArray
 from memory_core._results import QueryResult, RetrievedEpisode, RetrievedPattern
 from memory_core._timespec import parse_instant
 from memory_core._validation import check_limit, check_text, coerce
@@ -124,6 +127,7 @@ class Retriever:
         diversify: bool = True,
         fetched: dict[UUID, EpisodeSummary] | None = None,
         also_read: Sequence[UUID] = (),
+        scores_only: bool = False,
     ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
         """Ranked episodes and every scored episode's score (the pattern evidence);
         ``fetched`` receives the candidates' summaries (one read serves the patterns)."""
@@ -132,7 +136,7 @@ class Retriever:
         emb = c.backends.embedder
         if emb is not None:
             try:
-                query_vector = emb.embed([text])[0]
+                query_vector = embed_query(emb, text)
             except EmbeddingError as exc:
                 c.backends.disable_embedder(exc)
                 emb = None
@@ -152,6 +156,7 @@ class Retriever:
             diversify=diversify and enabled(c.config, "mmr"),  # deploy: feature flag
             fetched=fetched,
             also_read=also_read,
+            scores_only=scores_only,
         )
 
     def retrieve_relevant_patterns(
@@ -212,6 +217,7 @@ class Retriever:
                 0,
                 diversify=False,
                 fetched=fetched,
+                scores_only=True,  # the best _PATTERN_EVIDENCE scores, no episode list
             )
         top = sorted(episode_scores.items(), key=lambda kv: -kv[1])[:_PATTERN_EVIDENCE]
         episode_scores = dict(top)
@@ -225,7 +231,11 @@ class Retriever:
         lexical_hits = storage.search_patterns(tenant, text, _PATTERN_LEXICAL, PatternFilter())
         lexical = self._pattern_lexical(text, lexical_hits)
         wanted = list(dict.fromkeys([*ids, *lexical]))
-        patterns = storage.get_patterns(tenant, wanted)
+        known = {p.id: p for p, _ in lexical_hits}  # read by the search: not read again
+        read = {
+            p.id: p for p in storage.get_patterns(tenant, [i for i in wanted if i not in known])
+        }
+        patterns = [p for p in (known.get(i) or read.get(i) for i in wanted) if p is not None]
         return rank_patterns(episode_scores, patterns, lexical, ctx, limit)
 
     def _pattern_lexical(self, text: str, hits: list[tuple[Pattern, float]]) -> dict[UUID, float]:
@@ -303,6 +313,16 @@ class Retriever:
             default=str,
         )
         return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def embed_query(emb: EmbeddingProvider, text: str) -> FloatArray:
+    """The query's vector: the provider's ``embed_query`` when it has one (a faster
+    encoder meant for queries, e.g. the transformer's int8 copy), else ``embed``'s row."""
+    own = getattr(emb, "embed_query", None)
+    if callable(own):
+        return np.asarray(own(text), dtype=np.float32)
+    first: FloatArray = emb.embed([text])[0]
+    return first
 
 
 def episode_filter(filters: Mapping[str, Any]) -> EpisodeFilter:

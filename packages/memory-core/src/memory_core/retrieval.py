@@ -551,6 +551,7 @@ def rank_episodes(
     diversify: bool = True,
     fetched: dict[UUID, EpisodeSummary] | None = None,
     also_read: Sequence[UUID] = (),
+    scores_only: bool = False,
 ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
     """The episode pipeline of the module docstring.
 
@@ -559,6 +560,8 @@ def rank_episodes(
     episodes). ``fetched``, if given, receives the candidates' summaries, so pattern
     ranking reads no episode twice; ``also_read`` are more ids read in the same call into
     ``fetched`` but not ranked (e.g. the episode a query is for, to check it exists).
+    ``scores_only``: only the best ``limit`` scores are wanted (pattern evidence): no
+    episode list, and summaries are read only as far as ``_best_scores`` needs.
     """
     w = weights
     lexical = storage.lexical_search(tenant, text, w.candidates, filters)
@@ -578,6 +581,8 @@ def rank_episodes(
     if not relevant:
         return [], {}
     pool = sorted(relevant, key=lambda c: -c.rank)[: max(limit * 10, 50)]
+    if scores_only:
+        return [], _best_scores(storage, tenant, pool, limit, context, w, fetched)
     pool_ids = {c.episode_id for c in pool}
     extra = [i for i in also_read if i not in pool_ids] if fetched is not None else []
     read = {s.id: s for s in storage.get_summaries(tenant, [*pool_ids, *extra])}
@@ -627,3 +632,41 @@ def rank_episodes(
             )
         )
     return results, all_scores
+
+
+def _best_scores(
+    storage: StorageBackend,
+    tenant: str,
+    pool: list[EpisodeCandidate],
+    limit: int,
+    context: TaskContext | None,
+    w: RankingWeights,
+    fetched: dict[UUID, EpisodeSummary] | None,
+) -> dict[UUID, float]:
+    """Final scores of ``pool`` (ordered by rank) that include the best ``limit`` exactly
+    as scoring all of it would: summaries are read in rank order, a chunk at a time, until
+    no unread candidate can beat the ``limit``-th score. A score is the rank times a boost
+    within ``1 + Σ min(w, 0)`` and ``1 + Σ max(w, 0)`` (context, recency and reward each
+    in [0, 1]), so one read of ``max(limit, 50)`` usually suffices where all of the pool
+    (``10 × limit``) was read before."""
+    boosts = (w.context, w.recency, w.reward)
+    high, low = 1.0 + sum(max(b, 0.0) for b in boosts), 1.0 + sum(min(b, 0.0) for b in boosts)
+    now = datetime.now(UTC)
+    scores: dict[UUID, float] = {}
+    chunk = max(limit, 50)
+    for start in range(0, len(pool), chunk):
+        part = pool[start : start + chunk]
+        read = {s.id: s for s in storage.get_summaries(tenant, [c.episode_id for c in part])}
+        if fetched is not None:
+            fetched.update(read)
+        for cand in part:
+            summary = read.get(cand.episode_id)
+            if summary is not None:
+                scores[cand.episode_id] = score_episode(cand, summary, context, w, now)[0]
+        if start + chunk < len(pool) and len(scores) >= limit:
+            rank = pool[start + chunk].rank
+            if sorted(scores.values(), reverse=True)[limit - 1] > rank * (
+                high if rank >= 0 else low
+            ):
+                break
+    return scores

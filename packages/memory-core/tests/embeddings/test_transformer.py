@@ -59,6 +59,48 @@ def test_one_at_a_time_matches_the_batch(provider: TransformerEmbeddingProvider)
     assert ((batch * single).sum(axis=1)).min() >= 0.99999
 
 
+def test_queries_run_on_int8_close_to_the_float32_vectors() -> None:
+    """After ``warm`` a query runs on the int8 copy (``_int8``): not the float32 vector,
+    but within cosine 0.99 of it and of the torch reference; stored texts (``embed``)
+    stay float32."""
+    provider = TransformerEmbeddingProvider()
+    provider.warm()
+    query = np.vstack([provider.embed_query(s) for s in SENTENCES])
+    stored = provider.embed(SENTENCES)
+    assert np.allclose(np.linalg.norm(query, axis=1), 1.0, atol=1e-5)
+    assert not np.array_equal(query, stored)
+    assert ((query * stored).sum(axis=1)).min() >= 0.99
+    assert ((query * EXPECTED).sum(axis=1)).min() >= 0.99
+    assert ((stored * EXPECTED).sum(axis=1)).min() >= 0.999
+
+
+def test_without_int8_a_query_is_embedded_like_a_stored_text() -> None:
+    for provider in (
+        TransformerEmbeddingProvider(int8_queries=False),
+        TransformerEmbeddingProvider(engine="numpy"),
+    ):
+        provider.warm()
+        for s in SENTENCES[:3]:
+            assert np.array_equal(provider.embed_query(s), provider.embed([s])[0])
+    with pytest.raises(InvalidInputError, match="text must be a string"):
+        TransformerEmbeddingProvider().embed_query(["a list"])  # type: ignore[arg-type]
+
+
+def test_int8_copy_is_refused_when_not_close_enough(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built, the int8 copy is checked against float32 on the calibration texts and kept
+    only if close enough (a CPU whose int8 kernels saturate would fail it)."""
+    from memory_core.embeddings import _int8
+    from memory_core.embeddings._onnx import OnnxEncoder
+
+    loaded = TransformerEmbeddingProvider(engine="numpy")._ensure_loaded()
+    assert loaded.numpy is not None
+    reference = OnnxEncoder(loaded.numpy)
+    assert _int8.QueryEncoder(loaded.numpy, loaded.tokenizer, reference).wait() is not None
+    monkeypatch.setattr(_int8, "MIN_COSINE", 1.001)  # no vector can pass
+    refused = _int8.QueryEncoder(loaded.numpy, loaded.tokenizer, reference)
+    assert refused.wait() is None and refused.ready is None
+
+
 def test_paraphrase_is_closer_than_an_unrelated_text(
     provider: TransformerEmbeddingProvider,
 ) -> None:

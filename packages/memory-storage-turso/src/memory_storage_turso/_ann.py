@@ -17,7 +17,7 @@ How it stays exact enough and correct:
   inside the search's snapshot. A deleted or replaced row is simply not found there, so a
   stale graph can cost recall but never return an erased episode.
 * Rows added after the graph was built (``vid`` > its ``last_vid``) are searched exactly
-  (``_vectors.Matrix``) and merged; the graph is rebuilt when that tail or the deleted
+  (``_matrix.Matrix``) and merged; the graph is rebuilt when that tail or the deleted
   rows grow past a fraction of it, or when its file is missing, of another format or
   model, or does not match the database's rows (a sampled fingerprint).
 """

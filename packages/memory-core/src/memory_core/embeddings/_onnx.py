@@ -22,15 +22,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from memory_core.embeddings._int8 import Ranges, quantized, smoothing
+
 if TYPE_CHECKING:
-    from memory_core.embeddings.transformer import _Encoder
+    from memory_core.embeddings._bert import _Encoder
 
 __all__ = ["OnnxEncoder", "onnxruntime_available"]
 
 _OPSET = 17  # LayerNormalization is an ONNX op from 17 on
 _IR_VERSION = 8
-_FLOAT, _INT64 = 1, 7  # TensorProto.DataType
+_FLOAT, _INT8, _INT64 = 1, 3, 7  # TensorProto.DataType
 _ATTR_FLOAT, _ATTR_INT, _ATTR_INTS = 1, 2, 7  # AttributeProto.AttributeType
+_MS = "com.microsoft"
 
 
 def onnxruntime_available() -> bool:
@@ -81,9 +84,12 @@ def _attr(name: str, value: float | int | Sequence[int]) -> bytes:
     return _str(1, name) + body
 
 
+_KINDS = {np.dtype(np.int64): (_INT64, "<i8"), np.dtype(np.int8): (_INT8, "i1")}
+
+
 def _tensor(name: str, array: npt.NDArray[Any]) -> bytes:
-    kind = _INT64 if array.dtype == np.int64 else _FLOAT
-    data = np.asarray(array, dtype="<i8" if kind == _INT64 else "<f4")  # tobytes: C order
+    kind, dtype = _KINDS.get(array.dtype, (_FLOAT, "<f4"))
+    data = np.asarray(array, dtype=dtype)  # tobytes: C order
     dims = b"".join(_int(1, d) for d in data.shape)
     return dims + _int(2, kind) + _str(8, name) + _bytes(9, data.tobytes())
 
@@ -112,11 +118,15 @@ class _Graph:
         self.inits.append(_tensor(name, array))
         return name
 
-    def op(self, op_type: str, *inputs: str, out: str | None = None, **attrs: Any) -> str:
+    def op(
+        self, op_type: str, *inputs: str, out: str | None = None, domain: str = "", **attrs: Any
+    ) -> str:
         self._n += 1
         name = out or f"t{self._n}"
         body = b"".join(_str(1, i) for i in inputs) + _str(2, name) + _str(4, op_type)
         body += b"".join(_bytes(5, _attr(k, v)) for k, v in attrs.items())
+        if domain:
+            body += _str(7, domain)
         self.nodes.append(body)
         return name
 
@@ -124,12 +134,15 @@ class _Graph:
         graph = b"".join(_bytes(1, n) for n in self.nodes) + _str(2, "encoder")
         graph += b"".join(_bytes(5, t) for t in self.inits)
         graph += b"".join(_bytes(11, i) for i in inputs) + b"".join(_bytes(12, o) for o in outputs)
-        opset = _str(1, "") + _int(2, _OPSET)
-        return _int(1, _IR_VERSION) + _bytes(7, graph) + _bytes(8, opset)
+        opset = _bytes(8, _str(1, "") + _int(2, _OPSET))
+        opset += _bytes(8, _str(1, _MS) + _int(2, 1))  # onnxruntime's contrib operators
+        return _int(1, _IR_VERSION) + _bytes(7, graph) + opset
 
 
-def build_model(enc: _Encoder) -> bytes:
-    """The serialized ONNX model of ``transformer._encode`` (same math, same weights)."""
+def build_model(enc: _Encoder, ranges: Ranges | None = None) -> bytes:
+    """The serialized ONNX model of ``_bert._encode`` (same math, same weights);
+    with ``ranges`` (``_int8.activation_ranges``), the encoder's matrix products run on
+    smoothed int8 weights with activations quantized per call (see ``_int8``)."""
     g = _Graph()
     hidden = enc.words.shape[1]
     heads, head = enc.heads, hidden // enc.heads
@@ -138,25 +151,51 @@ def build_model(enc: _Encoder) -> bytes:
         return g.op("LayerNormalization", x, g.const(ln[0]), g.const(ln[1]), axis=-1,
                     epsilon=enc.eps)  # fmt: skip
 
-    def linear(x: str, w: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> str:
-        return g.op("Add", g.op("MatMul", x, g.const(w)), g.const(b))
+    def linear(
+        x: str, w: npt.NDArray[np.float32], b: npt.NDArray[np.float32], name: str, layer: int
+    ) -> str:
+        if ranges is None:
+            return g.op("Add", g.op("MatMul", x, g.const(w)), g.const(b))
+        s = smoothing(ranges[(name, layer)], w)
+        q, scale = quantized(w * s[:, None])
+        x = g.op("Mul", x, g.const((1.0 / s).astype(np.float32)))
+        zero = g.const(np.zeros(q.shape[1], np.int8))
+        # Each token's row scaled to a largest value of 1 before the product and back
+        # after it: the activations' one int8 scale then fits every row (see ``_int8``).
+        r = g.op("Max", g.op("ReduceMax", g.op("Abs", x), axes=[-1], keepdims=1), g.const(1e-6))
+        y = g.op("DynamicQuantizeMatMul", g.op("Div", x, r), g.const(q), g.const(scale), zero,
+                 domain=_MS)  # fmt: skip
+        return g.op("Add", g.op("Mul", y, r), g.const(b))
 
     length = g.op("Unsqueeze", g.op("Gather", g.op("Shape", "input_ids"), g.const(np.array(1))),
                   g.const([0]))  # fmt: skip
     positions = g.op("Slice", g.const(enc.positions), g.const([0]), length, g.const([0]))
-    x = g.op("Add", g.op("Gather", g.const(enc.words), "input_ids"), positions)
+    if ranges is None:
+        x = g.op("Add", g.op("Gather", g.const(enc.words), "input_ids"), positions)
+    else:  # the token table (47 MB in float32) as int8 rows with one scale each
+        words, row_scale = quantized(np.ascontiguousarray(enc.words.T))
+        rows = g.op("Cast", g.op("Gather", g.const(np.ascontiguousarray(words.T)), "input_ids"),
+                    to=_FLOAT)  # fmt: skip
+        x = g.op("Mul", rows, g.op("Gather", g.const(row_scale.reshape(-1, 1)), "input_ids"))
+        x = g.op("Add", x, positions)
     x = norm(g.op("Add", x, g.const(enc.token_type)), enc.ln)
     # (batch, 1, 1, length): 0 for real tokens, -1e9 for padding, added to every score
     pad = g.op("Mul", g.op("Sub", g.const(1.0), "attention_mask"), g.const(-1e9))
     pad = g.op("Unsqueeze", pad, g.const([1, 2]))
     split, merge = g.const([0, 0, heads, head]), g.const([0, 0, hidden])
+    split3 = g.const([0, 0, 3, heads, head])
     scale = g.const(1.0 / math.sqrt(head))
-    for layer in enc.layers:
-        q, k, v = (
-            g.op("Reshape", linear(x, layer.qkv[:, i * hidden : (i + 1) * hidden],
-                                   layer.qkv_bias[i * hidden : (i + 1) * hidden]), split)
-            for i in range(3)
-        )  # fmt: skip
+    for n, layer in enumerate(enc.layers):
+        if ranges is None:
+            q, k, v = (
+                g.op("Reshape", linear(x, layer.qkv[:, i * hidden : (i + 1) * hidden],
+                                       layer.qkv_bias[i * hidden : (i + 1) * hidden], "qkv", n),
+                     split)
+                for i in range(3)
+            )  # fmt: skip
+        else:  # one quantized product for the three (the input is quantized once)
+            qkv = g.op("Reshape", linear(x, layer.qkv, layer.qkv_bias, "qkv", n), split3)
+            q, k, v = (g.op("Gather", qkv, g.const(np.array(i)), axis=2) for i in range(3))
         q = g.op("Transpose", q, perm=[0, 2, 1, 3])
         k = g.op("Transpose", k, perm=[0, 2, 3, 1])
         v = g.op("Transpose", v, perm=[0, 2, 1, 3])
@@ -164,11 +203,11 @@ def build_model(enc: _Encoder) -> bytes:
         weights = g.op("Softmax", scores, axis=-1)
         context = g.op("Transpose", g.op("MatMul", weights, v), perm=[0, 2, 1, 3])
         context = g.op("Reshape", context, merge)
-        x = norm(g.op("Add", linear(context, layer.out, layer.out_bias), x), layer.ln1)
-        up = linear(x, layer.up, layer.up_bias)
+        x = norm(g.op("Add", linear(context, layer.out, layer.out_bias, "out", n), x), layer.ln1)
+        up = linear(x, layer.up, layer.up_bias, "up", n)
         erf = g.op("Erf", g.op("Mul", up, g.const(1.0 / math.sqrt(2.0))))
         inner = g.op("Mul", g.op("Mul", up, g.const(0.5)), g.op("Add", erf, g.const(1.0)))
-        x = norm(g.op("Add", linear(inner, layer.down, layer.down_bias), x), layer.ln2)
+        x = norm(g.op("Add", linear(inner, layer.down, layer.down_bias, "down", n), x), layer.ln2)
     mask = g.op("Unsqueeze", "attention_mask", g.const([2]))
     total = g.op("ReduceSum", g.op("Mul", x, mask), g.const([1]), keepdims=0)
     count = g.op("Max", g.op("ReduceSum", mask, g.const([1]), keepdims=0), g.const(1.0))
@@ -189,7 +228,7 @@ class OnnxEncoder:
     server's other work (and a background embedding batch) needs the other core.
     """
 
-    def __init__(self, enc: _Encoder) -> None:
+    def __init__(self, enc: _Encoder, ranges: Ranges | None = None) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -199,7 +238,7 @@ class OnnxEncoder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # warnings about unused initializers are noise
         self._session = ort.InferenceSession(
-            build_model(enc), options, providers=["CPUExecutionProvider"]
+            build_model(enc, ranges), options, providers=["CPUExecutionProvider"]
         )
 
     def encode(self, ids: list[list[int]]) -> npt.NDArray[np.float32]:

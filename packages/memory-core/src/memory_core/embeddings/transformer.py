@@ -13,13 +13,14 @@ Speed: the same graph runs on onnxruntime when it is installed (``_onnx``: ≈3-
 query on one core, against ≈13 ms for numpy, same vectors); numpy is the fallback. On
 numpy, BLAS threads are limited to one for small batches (``threadpoolctl``): on a shared
 two-core machine thread hand-offs cost more than they save at this size. Batches are cut
-into groups of similar length so that padding stays small.
+into groups of similar length so that padding stays small. Queries (``embed_query``) run
+on an int8 copy of the onnxruntime graph (``_int8``: ≈3x less CPU, cosine ≥ 0.99 to the
+float32 vector, checked when built); stored texts stay float32.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import threading
 from collections.abc import Sequence
@@ -31,8 +32,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 import numpy.typing as npt
 
-from memory_core._errors import EmbeddingError
+from memory_core._errors import EmbeddingError, InvalidInputError
+from memory_core.embeddings._bert import _build, _encode, _Encoder
 from memory_core.embeddings._input import check_texts
+from memory_core.embeddings._int8 import QueryEncoder
 from memory_core.embeddings._onnx import OnnxEncoder, onnxruntime_available
 from memory_core.embeddings._readers import model_readers, readers_available
 
@@ -69,32 +72,6 @@ def installed_transformer_models() -> dict[str, Path]:
     return out
 
 
-@dataclass(frozen=True)
-class _Layer:
-    qkv: npt.NDArray[np.float32]  # (hidden, 3 * hidden), input-major
-    qkv_bias: npt.NDArray[np.float32]
-    out: npt.NDArray[np.float32]
-    out_bias: npt.NDArray[np.float32]
-    ln1: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]
-    up: npt.NDArray[np.float32]
-    up_bias: npt.NDArray[np.float32]
-    down: npt.NDArray[np.float32]
-    down_bias: npt.NDArray[np.float32]
-    ln2: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]
-
-
-@dataclass(frozen=True)
-class _Encoder:
-    tokenizer: Tokenizer
-    words: npt.NDArray[np.float32]
-    positions: npt.NDArray[np.float32]
-    token_type: npt.NDArray[np.float32]
-    ln: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]
-    layers: tuple[_Layer, ...]
-    heads: int
-    eps: float
-
-
 class TransformerEmbeddingProvider:
     """``EmbeddingProvider`` running a BERT sentence encoder from an installed package.
 
@@ -102,6 +79,9 @@ class TransformerEmbeddingProvider:
         model: an installed model name (``all-minilm-l6-v2``) or a directory holding
             ``model.safetensors``, ``tokenizer.json`` and ``config.json``.
         engine: ``onnxruntime``, ``numpy``, or ``auto`` (onnxruntime when installed).
+        int8_queries: on onnxruntime, ``embed_query`` runs an int8 copy of the encoder
+            (``_int8``: ≈3x faster, cosine ≥ 0.997 to the float32 vector); ``embed``
+            stays float32 either way.
 
     Raises:
         EmbeddingError: the model is not installed or its files are incomplete.
@@ -114,6 +94,7 @@ class TransformerEmbeddingProvider:
         model: str | os.PathLike[str] = DEFAULT_TRANSFORMER,
         *,
         engine: Literal["auto", "onnxruntime", "numpy"] = "auto",
+        int8_queries: bool = True,
     ) -> None:
         self._path, label = _resolve(model)
         if engine == "auto":
@@ -134,6 +115,7 @@ class TransformerEmbeddingProvider:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise EmbeddingError(f"cannot read {self._path / 'config.json'}: {exc}") from exc
         self._model_id = f"transformer:{label}"
+        self._int8 = int8_queries and engine == "onnxruntime"
         self._lock = threading.Lock()
         self._encoder: _Loaded | None = None
 
@@ -178,7 +160,9 @@ class TransformerEmbeddingProvider:
         return self._engine
 
     def warm(self) -> None:
-        self._ensure_loaded()
+        query = self._ensure_loaded().query
+        if query is not None:
+            query.wait()
 
     def close(self) -> None:
         with self._lock:
@@ -206,6 +190,21 @@ class TransformerEmbeddingProvider:
                 out[group] = enc.encode([ids[i] for i in group])
         return out
 
+    def embed_query(self, text: str) -> npt.NDArray[np.float32]:
+        """One query's vector, for search: the int8 encoder when there is one (the
+        vectors it is compared with stay float32), else ``embed``'s."""
+        if not isinstance(text, str):
+            raise InvalidInputError(
+                f"text must be a string, got {type(text).__name__}", field="text"
+            )
+        enc = self._ensure_loaded()
+        int8 = enc.query.ready if enc.query is not None else None
+        if int8 is None:
+            first: npt.NDArray[np.float32] = self.embed([text])[0]
+            return first
+        row: npt.NDArray[np.float32] = int8.encode([enc.tokenizer.encode(text).ids])[0]
+        return row
+
     # -- loading -------------------------------------------------------------------------
     def _ensure_loaded(self) -> _Loaded:
         enc = self._encoder
@@ -213,7 +212,7 @@ class TransformerEmbeddingProvider:
             return enc
         with self._lock:
             if self._encoder is None:
-                key = (self._path, self._engine)
+                key = (self._path, self._engine, self._int8)
                 with _SHARED_LOCK:
                     loaded = _SHARED.get(key)
                     if loaded is None:
@@ -243,10 +242,11 @@ class TransformerEmbeddingProvider:
             session = OnnxEncoder(encoder)
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise EmbeddingError(f"onnxruntime could not load {self._path}: {exc}") from exc
-        return _Loaded(tokenizer, None, session)  # the numpy copy of the weights is freed
+        query = QueryEncoder(encoder, tokenizer, session) if self._int8 else None
+        return _Loaded(tokenizer, None, session, query)  # numpy weights: freed (after int8)
 
 
-_SHARED: dict[tuple[Path, str], _Loaded] = {}
+_SHARED: dict[tuple[Path, str, bool], _Loaded] = {}
 """Loaded models by (directory, engine), shared by every provider of the process: the
 weights are read-only, and building a session costs ≈0.5 s and ≈100 MB, which a process
 opening several memories (tenant shards, tests) should pay once."""
@@ -255,11 +255,13 @@ _SHARED_LOCK = threading.Lock()
 
 @dataclass(frozen=True)
 class _Loaded:
-    """The tokenizer and one engine: numpy weights or an onnxruntime session."""
+    """The tokenizer and one engine: numpy weights or an onnxruntime session (and its
+    int8 copy for queries)."""
 
     tokenizer: Tokenizer
     numpy: _Encoder | None
     onnx: OnnxEncoder | None
+    query: QueryEncoder | None = None
 
     def encode(self, ids: list[list[int]]) -> npt.NDArray[np.float32]:
         if self.onnx is not None:
@@ -282,121 +284,6 @@ def _resolve(model: str | os.PathLike[str]) -> tuple[Path, str]:
     if not path.is_dir():
         raise EmbeddingError(f"transformer model directory not found: {model!s}")
     return path.resolve(), path.resolve().name
-
-
-def _f32(raw: dict[str, npt.NDArray[Any]], name: str) -> npt.NDArray[np.float32]:
-    return np.ascontiguousarray(raw[name], dtype=np.float32)
-
-
-def _build(
-    raw: dict[str, npt.NDArray[Any]], tokenizer: Tokenizer, config: dict[str, Any]
-) -> _Encoder:
-    """Float32 weights laid out for ``x @ W`` (torch stores ``(out, in)``)."""
-
-    def linear(prefix: str) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-        return np.ascontiguousarray(_f32(raw, f"{prefix}.weight").T), _f32(raw, f"{prefix}.bias")
-
-    def norm(prefix: str) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-        return _f32(raw, f"{prefix}.weight"), _f32(raw, f"{prefix}.bias")
-
-    layers = []
-    for n in range(int(config["num_hidden_layers"])):
-        p = f"encoder.layer.{n}"
-        q, k, v = (linear(f"{p}.attention.self.{x}") for x in ("query", "key", "value"))
-        out, out_b = linear(f"{p}.attention.output.dense")
-        up, up_b = linear(f"{p}.intermediate.dense")
-        down, down_b = linear(f"{p}.output.dense")
-        layers.append(
-            _Layer(
-                qkv=np.ascontiguousarray(np.concatenate([q[0], k[0], v[0]], axis=1)),
-                qkv_bias=np.concatenate([q[1], k[1], v[1]]),
-                out=out,
-                out_bias=out_b,
-                ln1=norm(f"{p}.attention.output.LayerNorm"),
-                up=up,
-                up_bias=up_b,
-                down=down,
-                down_bias=down_b,
-                ln2=norm(f"{p}.output.LayerNorm"),
-            )
-        )
-    return _Encoder(
-        tokenizer=tokenizer,
-        words=_f32(raw, "embeddings.word_embeddings.weight"),
-        positions=_f32(raw, "embeddings.position_embeddings.weight"),
-        token_type=_f32(raw, "embeddings.token_type_embeddings.weight")[0],
-        ln=norm("embeddings.LayerNorm"),
-        layers=tuple(layers),
-        heads=int(config["num_attention_heads"]),
-        eps=float(config.get("layer_norm_eps", 1e-12)),
-    )
-
-
-def _layer_norm(
-    x: npt.NDArray[np.float32],
-    ln: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
-    eps: float,
-) -> npt.NDArray[np.float32]:
-    mean = x.mean(axis=-1, keepdims=True)
-    centred = x - mean
-    var = (centred * centred).mean(axis=-1, keepdims=True)
-    out: npt.NDArray[np.float32] = centred / np.sqrt(var + eps) * ln[0] + ln[1]
-    return out
-
-
-_SOFTMAX_FLOOR = np.float32(-80.0)
-"""exp(-80) ≈ 1.8e-35 is still a normal float32 and negligible against exp(0) = 1."""
-_ERF_P = 0.3275911
-_ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
-
-
-def _gelu(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """BERT's exact GELU, ``x·Φ(x)``, with erf from Abramowitz-Stegun 7.1.26 (error
-    < 1.5e-7; numpy has no erf and scipy is not a dependency)."""
-    # Clipped: erf(6) is 1 in float32, and exp(-z²) past that would produce subnormal
-    # floats, whose arithmetic is ~100x slower on x86 (it made a query take 40 ms, not 8).
-    z = np.minimum(np.abs(x) * np.float32(1.0 / math.sqrt(2.0)), np.float32(6.0))
-    t = 1.0 / (1.0 + _ERF_P * z)
-    a1, a2, a3, a4, a5 = _ERF_A
-    poly = t * (a1 + t * (a2 + t * (a3 + t * (a4 + t * a5))))
-    erf = 1.0 - poly * np.exp(-z * z)
-    out: npt.NDArray[np.float32] = 0.5 * x * (1.0 + np.sign(x) * erf)
-    return out
-
-
-def _encode(enc: _Encoder, ids: list[list[int]]) -> npt.NDArray[np.float32]:
-    """Sentence vectors of a group of token-id lists (padded to the longest)."""
-    batch, length = len(ids), max(len(i) for i in ids)
-    tokens = np.zeros((batch, length), dtype=np.int64)
-    mask = np.zeros((batch, length), dtype=np.float32)
-    for row, seq in enumerate(ids):
-        tokens[row, : len(seq)] = seq
-        mask[row, : len(seq)] = 1.0
-    hidden = enc.words.shape[1]
-    heads, head = enc.heads, hidden // enc.heads
-    x = enc.words[tokens] + enc.positions[:length] + enc.token_type
-    x = _layer_norm(x, enc.ln, enc.eps).reshape(batch * length, hidden)
-    bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
-    scale = np.float32(1.0 / math.sqrt(head))
-    for layer in enc.layers:
-        qkv = (x @ layer.qkv + layer.qkv_bias).reshape(batch, length, 3, heads, head)
-        q = qkv[:, :, 0].transpose(0, 2, 1, 3)
-        k = qkv[:, :, 1].transpose(0, 2, 3, 1)
-        v = qkv[:, :, 2].transpose(0, 2, 1, 3)
-        scores = (q @ k) * scale + bias
-        scores -= scores.max(axis=-1, keepdims=True)
-        np.maximum(scores, _SOFTMAX_FLOOR, out=scores)  # no subnormal exp (see _gelu)
-        np.exp(scores, out=scores)
-        scores /= scores.sum(axis=-1, keepdims=True)
-        context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch * length, hidden)
-        x = _layer_norm(context @ layer.out + layer.out_bias + x, layer.ln1, enc.eps)
-        inner = _gelu(x @ layer.up + layer.up_bias)
-        x = _layer_norm(inner @ layer.down + layer.down_bias + x, layer.ln2, enc.eps)
-    states = x.reshape(batch, length, hidden)
-    pooled = (states * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1), 1.0)[:, None]
-    pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-    result: npt.NDArray[np.float32] = pooled.astype(np.float32)
-    return result
 
 
 class _blas_threads:

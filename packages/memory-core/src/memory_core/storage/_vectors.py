@@ -85,13 +85,13 @@ class VectorMatrix:
             scores = self._data[:n] @ unit_query
         if allowed is not None:
             candidates = np.flatnonzero(allowed[self._owners[:n]])
-        else:
-            candidates = np.arange(n)
-        if candidates.size == 0:
-            return []
-        cand_scores = scores[candidates]
+            if candidates.size == 0:
+                return []
+            cand_scores = scores[candidates]
+        else:  # every row: no index array, no copy of the scores
+            candidates, cand_scores = np.arange(n), scores
         if candidates.size > limit:
-            part = np.argpartition(-cand_scores, limit - 1)[:limit]
+            part = np.argpartition(cand_scores, candidates.size - limit)[-limit:]
             candidates, cand_scores = candidates[part], cand_scores[part]
         # best first; equal scores in row order, so results are deterministic
         order = np.lexsort((candidates, -cand_scores))
