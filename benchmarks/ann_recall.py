@@ -42,8 +42,9 @@ def _recall(got_scores: list[float], kth: float, k: int) -> float:
     return sum(1 for s in got_scores[:k] if s >= kth - 1e-5) / k
 
 
-def store_mode(db: Path, queries: int) -> dict[str, Any]:
+def store_mode(db: Path, queries: int, efs: list[int] | None = None) -> dict[str, Any]:
     from memory_core import EpisodeFilter, MemoryConfig, SelfLearningMemory
+    from memory_storage_turso import _ann
 
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     tenant, model_id, n = con.execute(
@@ -81,17 +82,24 @@ def store_mode(db: Path, queries: int) -> dict[str, Any]:
     assert memory.embedder is not None
     vectors = np.asarray(memory.embedder.embed(texts), np.float32)
     storage.vector_search(tenant, model_id, vectors[0], 10, EpisodeFilter())  # load
-    recalls = []
-    for q in vectors:
-        hits = storage.vector_search(tenant, model_id, q, 10, EpisodeFilter())
-        exact = matrix @ (q / np.linalg.norm(q))
-        kth = float(np.partition(exact, exact.size - 10)[exact.size - 10])
-        got = [float(exact[row_of[pk_item[(int(id_pk[str(h.episode_id)]), h.item)]]]) for h in hits]
-        recalls.append(_recall(got, kth, 10))
-    lat = summarize(
-        timed(lambda i: storage.vector_search(tenant, model_id, vectors[i], 10, EpisodeFilter()),
-              queries)
-    )  # fmt: skip
+    by_ef: dict[int, Any] = {}
+    for ef in efs or [_ann.EXPANSION_SEARCH]:
+        _ann.EXPANSION_SEARCH = ef  # a search-time setting: the same graph
+        recalls = []
+        for q in vectors:
+            hits = storage.vector_search(tenant, model_id, q, 10, EpisodeFilter())
+            exact = matrix @ (q / np.linalg.norm(q))
+            kth = float(np.partition(exact, exact.size - 10)[exact.size - 10])
+            got = [float(exact[row_of[pk_item[(int(id_pk[str(h.episode_id)]), h.item)]]])
+                   for h in hits]  # fmt: skip
+            recalls.append(_recall(got, kth, 10))
+        lat = summarize(
+            timed(lambda i: storage.vector_search(tenant, model_id, vectors[i], 10,
+                                                  EpisodeFilter()), queries)
+        )  # fmt: skip
+        by_ef[ef] = {"recall_at_10": round(float(np.mean(recalls)), 4),
+                     "min_recall": min(recalls), "search": lat}  # fmt: skip
+        print(ef, by_ef[ef], file=sys.stderr, flush=True)
     memory.close()
 
     def scan(i: int) -> object:
@@ -103,10 +111,9 @@ def store_mode(db: Path, queries: int) -> dict[str, Any]:
 
     with threadpool_limits(1, "blas"):
         exact_lat = summarize(timed(scan, queries))
-    return {"vectors": n, "exact_numpy_top10": exact_lat,
-            "search_p95_over_exact_p95": round(lat["p95_ms"] / exact_lat["p95_ms"], 3),
-            "recall_at_10": round(float(np.mean(recalls)), 4),
-            "min_recall": min(recalls), "search": lat}  # fmt: skip
+    for row in by_ef.values():
+        row["search_p95_over_exact_p95"] = round(row["search"]["p95_ms"] / exact_lat["p95_ms"], 3)
+    return {"vectors": n, "exact_numpy_top10": exact_lat, "by_ef": by_ef}
 
 
 def synthetic_mode(n: int, queries: int, dim: int = 256) -> dict[str, Any]:
@@ -175,7 +182,7 @@ def _generated_vectors(embedder: Any, n: int) -> np.ndarray:
     rng = random.Random(20250101)
     number = 0
     while len(seen) < n:
-        texts = []
+        texts: list[str] = []
         while len(texts) < 8192:
             t = task(rng, number)
             number += 1
@@ -239,14 +246,15 @@ def main() -> int:
     p.add_argument("--real", type=int, help="distinct vectors (of the store --from)")
     p.add_argument("--from", dest="source", type=Path)
     p.add_argument("--graphs", default="32:256", help="M:efConstruction,...")
-    p.add_argument("--ef", default="128,256,512", help="search expansions")
+    p.add_argument("--ef", default=None, help="search expansions (--real: 128,256,512)")
     p.add_argument("--queries", type=int, default=200)
     a = p.parse_args()
     if a.real:
         graphs = [(int(m), int(e)) for m, e in (g.split(":") for g in a.graphs.split(","))]
-        print(real_mode(a.source, a.real, a.queries, graphs, [int(e) for e in a.ef.split(",")]))
+        efs = [int(e) for e in (a.ef or "128,256,512").split(",")]
+        print(real_mode(a.source, a.real, a.queries, graphs, efs))
     if a.store:
-        print(store_mode(a.store, a.queries))
+        print(store_mode(a.store, a.queries, [int(e) for e in a.ef.split(",")] if a.ef else None))
     if a.synthetic:
         print(synthetic_mode(a.synthetic, a.queries))
     return 0
