@@ -278,12 +278,12 @@ def plateau_share(
 
 
 def _channel_weights(
-    weights: RankingWeights, lex: bool, sem: bool, spread: float = 1.0
+    weights: RankingWeights, lex: bool, sem: bool, share: float = 1.0
 ) -> tuple[float, float]:
     """Lexical and semantic weights summing to 1 (the one channel present gets 1), the
-    lexical one then scaled by ``spread`` when both are present: a plateau lowers the
-    item, it does not hand the lexical weight to the cosine (which would raise the
-    cosine's noise with it); alone, BM25 is all there is to order by."""
+    lexical one then scaled by ``share`` (``plateau_share``) when both are present: a
+    plateau lowers the item, it does not hand the lexical weight to the cosine (which
+    would raise the cosine's noise with it); alone, BM25 is all there is to order by."""
     if not lex:
         return 0.0, 1.0
     if not sem:
@@ -291,7 +291,7 @@ def _channel_weights(
     total = weights.lexical + weights.semantic
     if total <= 0:
         return 0.0, 1.0
-    return weights.lexical * spread / total, weights.semantic / total
+    return weights.lexical * share / total, weights.semantic / total
 
 
 def fuse_items(
