@@ -23,32 +23,36 @@ Episodes:
    cut at ``candidates`` (the exact top-k guarantees the missing score is at most
    that); its calibrated evidence from that channel is 0.
 
-   *Task texts*: BM25's weight on them is kept for a query by ``plateau_share``:
-   all of it when the best task-text hit stands alone above the ``limit``-th one (the
-   number of episodes asked for), and of the rest (``1 - lexical_spread``, the plateau)
-   only what the cosine leaves: ``1 - (1 - spread) × found``, ``found`` the calibrated
-   relevance of the best task text by cosine. In a store of many similar tasks a
-   reworded query's literal words are shared by dozens of near-equal task texts (other
-   tasks on the same component or problem); BM25 cannot say which ``limit`` of them to
-   return, and the cosine, when it vouches for a task text, can. The less it vouches
-   for one, the more BM25 keeps (LoCoMo's session headers, "Conversation between A and
-   B on <date>", are only moderately close to any question, so a header holding the
-   asked-about date still lifts its session; the spread alone lost those). Steps keep BM25 whole: a turn is long and its cosine
-   diluted, and every lowering of lexical weight on steps lost LoCoMo T R@10 by .02-.06.
-   Measured in process (``benchlib.paraphrase``, 10K notes, MiniLM, 300 queries;
-   semantic-only top 5 / before → after): seed 8 half the slots reworded .69 / .593 →
-   .68, every slot .077 / .003 → .06, identifier dropped .65 / .563 → .633, identifier
-   kept .80 / .993 → .993, unrelated queries empty 95.5% → 95.5%; held-out seed 21
-   (never looked at before the method was fixed): .67 / .63 → .687, .077 / .007 →
-   .057, .63 / .62 → .64, .78 / .99 → .99, 96.5% → 96.5%. LoCoMo dev S R@5 / T R@10
-   .933 / .788 → .932 / .784 (S R@1 .732 → .725). It costs nothing measurable:
-   ``retrieve_relevant_context`` p50 at 10K notes, old/new interleaved in one run,
-   ratio .96. Lost: the spread alone on
-   task texts (no ``found``; LoCoMo S R@5 .933 → .926, the date headers), the spread on
-   all items, ranking against rank 1-3 instead of ``limit``, fixed weights .35/.65,
-   scaling each channel by the calibrated evidence of its best hit, a plateau-relative
-   BM25 (``(s - s_limit) / (s_top - s_limit)``), cosine windows narrower than the
-   candidates (top 20 or 50), and mixing calibrated relevance into the rank evidence.
+   *Task texts*: BM25's weight on them is kept for a query by ``plateau_share``: all of
+   it when the best task-text hit stands alone above the ``limit``-th one (the number of
+   episodes shown), and of the rest (``1 - lexical_spread``, the plateau) only what the
+   cosine leaves: ``1 - (1 - spread) × found``, ``found`` the calibrated relevance of
+   the best task text by cosine. In a store of many similar tasks a reworded query's
+   literal words are shared by dozens of near-equal task texts (other tasks on the same
+   component or problem); BM25 cannot say which ``limit`` of them to return, and the
+   cosine, when it vouches for a task text, can. The less it vouches for one, the more
+   BM25 keeps (LoCoMo's session headers, "Conversation between A and B on <date>", are
+   only moderately close to any question, so a header holding the asked-about date still
+   lifts its session; the spread alone lost those). Steps keep BM25 whole: a turn is
+   long and its cosine diluted, and every lowering of lexical weight on steps lost
+   LoCoMo T R@10 by .02-.06. Measured in process (``benchlib.paraphrase``, 10K notes,
+   MiniLM, 300 queries; semantic-only top 5 / before → after): seed 8 half the slots
+   reworded .69 / .593 → .68, every slot .077 / .003 → .06, identifier dropped .65 /
+   .563 → .633, identifier kept .80 / .993 → .993, unrelated queries empty 95.5% →
+   95.5%; held-out seed 21 (not looked at before the method was fixed): .67 / .63 →
+   .687, .077 / .007 → .057, .63 / .62 → .64, .78 / .99 → .99, 96.5% → 96.5%. Over MCP
+   (``peers.py --embedders transformer --queries 300``, seed 8) at 1K / 10K notes: every
+   slot .21 / .06, half .90 / .68, identifier kept 1.0 / .993, dropped .86 / .623,
+   unrelated empty 98% / 95% (before: .09 / .003, .873 / .593, 1.0 / .993, .853 / .563,
+   96% at 10K); the semantic-only ceiling falls as much from 1K to 10K (half reworded
+   .93 → .69). LoCoMo dev S R@5 / T R@10 .933 / .788 → .932 / .784 (S R@1 .732 → .725).
+   It costs nothing measurable: ``retrieve_relevant_context`` p50 at 10K notes, old and
+   new interleaved in one run, ratio .96. Lost: the spread alone on task texts (no
+   ``found``; LoCoMo S R@5 .933 → .926, the date headers), the spread on all items,
+   against rank 1-3 instead of ``limit``, fixed weights .35/.65, scaling each channel by
+   the calibrated evidence of its best hit, a plateau-relative BM25 (``(s - s_limit) /
+   (s_top - s_limit)``), cosine windows narrower than the candidates (top 20 or 50), and
+   mixing calibrated relevance into the rank evidence.
 
    *Identifiers*: query terms general English does not list (``unlisted_terms``: ticket
    keys, file and product names) are searched again on their own
