@@ -27,6 +27,7 @@ basic-memory, mcp-memory-service)::
 
     uv run python benchmarks/peers.py             # 5 spawns, 500 writes, 10,000 notes
     uv run python benchmarks/peers.py --quick     # CI: 2 spawns, 30 writes, 100 notes
+    uv run python benchmarks/peers.py --seed 21   # held-out notes and queries
 
 Writes ``benchmarks/results/peers.md`` and ``.json``.
 """
@@ -356,6 +357,7 @@ def render(r: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global SEED
     from memory_core import MemoryConfig
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -367,9 +369,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--embedders", nargs="+", default=None, help="default: local transformer")
     p.add_argument("--scale-sizes", type=int, nargs="*", default=None,
                    help="other store sizes for the recall lines (default 1000; none with --quick)")  # fmt: skip
+    p.add_argument("--seed", type=int, default=SEED,
+                   help=f"generator seed of notes and queries (default {SEED}; others are held out)")  # fmt: skip
     p.add_argument("--data-dir", type=Path, default=HERE / ".data")
     p.add_argument("--out", type=Path, default=HERE / "results")
     args = p.parse_args(argv)
+    SEED = args.seed  # every generator call and store name below reads it
     spawns = args.spawns or (2 if args.quick else 5)
     writes = args.writes or (30 if args.quick else 500)
     count = args.notes or (100 if args.quick else 10_000)
@@ -382,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "peers": PEERS,
         "notes": count,
+        "seed": SEED,
         "embedders": embedders,
         "min_relevance": MemoryConfig().min_relevance,
     }

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from memory_core import EpisodeFilter, TaskContext
 from memory_core.models import EmbeddingRecord, SearchHit
+from memory_core.relevance import GENERIC
 from memory_core.retrieval import (
     EpisodeCandidate,
     RankingWeights,
@@ -23,6 +24,7 @@ from memory_core.retrieval import (
     lexical_spread,
     mmr,
     named_items,
+    plateau_share,
     rank_episodes,
     rank_patterns,
     recency,
@@ -311,6 +313,38 @@ def test_lexical_spread_is_one_for_a_lone_hit_and_zero_on_a_plateau() -> None:
     assert lexical_spread([], 10) == 0.0
     stands_out = [hit(A, 0, 10.0), *(hit(UUID(int=i + 9), 0, 4.0) for i in range(15))]
     assert lexical_spread(stands_out, 10) == pytest.approx(0.6)
+
+
+def test_plateau_share_keeps_a_lone_top_and_a_plateau_the_cosine_cannot_order() -> None:
+    plateau = [hit(UUID(int=i + 9), 0, 6.0) for i in range(8)]
+    sure = [hit(A, 0, 0.95)]  # the cosine vouches for a task text (GENERIC: ~.95)
+    assert plateau_share(plateau, sure, 5, GENERIC) == pytest.approx(1 - GENERIC(0.95))
+    assert plateau_share(plateau, [hit(A, 0, 0.2)], 5, GENERIC) > 0.99  # it found none
+    assert plateau_share(plateau, [hit(A, 3, 0.95)], 5, GENERIC) == 1.0  # a step, not a task
+    alone = [hit(B, 0, 12.0), *plateau]
+    assert plateau_share(alone, sure, 5, GENERIC) == pytest.approx(1 - (1 - 0.5) * GENERIC(0.95))
+    assert plateau_share(plateau, sure, 0, GENERIC) == 1.0  # off
+
+
+def test_a_reworded_task_outranks_a_plateau_of_texts_sharing_its_literal_words() -> None:
+    """Eight task texts share the query's words equally (BM25 cannot order them); the
+    reworded task holds fewer of them but the cosine is sure of it. The old fusion
+    (``spread_rank=0``) put the plateau's best first; the plateau share hands the order
+    to the cosine."""
+    target = UUID(int=100)
+    plateau = [UUID(int=i + 9) for i in range(8)]
+    lexical = [*(hit(d, 0, 6.0) for d in plateau), hit(target, 0, 2.0)]
+    far = [hit(UUID(int=i + 50), 0, 0.3) for i in range(5)]
+    semantic = [hit(target, 0, 0.9), *(hit(d, 0, 0.62) for d in plateau), *far]
+    w = RankingWeights(neighbour=0)
+    old = fuse_items(lexical, semantic, RankingWeights(neighbour=0, spread_rank=0), limit=5)
+    assert max(old.values(), key=lambda c: c.rank).episode_id in plateau
+    new = fuse_items(lexical, semantic, w, calibration=GENERIC, limit=5)
+    assert max(new.values(), key=lambda c: c.rank).episode_id == target
+    # a lexical top standing alone keeps its lead over the same cosine
+    lone = [hit(plateau[0], 0, 30.0), *lexical[1:]]
+    fused = fuse_items(lone, semantic, w, calibration=GENERIC, limit=5)
+    assert max(fused.values(), key=lambda c: c.rank).episode_id == plateau[0]
 
 
 def test_named_items_count_holders_and_ignore_a_term_held_as_widely_as_the_list() -> None:

@@ -127,10 +127,13 @@ class Retriever:
         diversify: bool = True,
         fetched: dict[UUID, EpisodeSummary] | None = None,
         also_read: Sequence[UUID] = (),
+        shown: int | None = None,
         scores_only: bool = False,
     ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
         """Ranked episodes and every scored episode's score (the pattern evidence);
-        ``fetched`` receives the candidates' summaries (one read serves the patterns)."""
+        ``fetched`` receives the candidates' summaries (one read serves the patterns);
+        ``shown``: how many the caller will show, when it asks for more (default
+        ``limit``), so every front end ranks a query alike."""
         c = self._ctx
         query_vector = None
         emb = c.backends.embedder
@@ -152,6 +155,7 @@ class Retriever:
             max_steps,
             c.weights,
             calibration=self._calibration(emb),
+            shown=shown,
             min_relevance=c.config.min_relevance,
             diversify=diversify and enabled(c.config, "mmr"),  # deploy: feature flag
             fetched=fetched,
@@ -275,9 +279,10 @@ class Retriever:
                     task_description,
                     ctx,
                     f,
-                    limit + 1,
+                    limit + 1,  # one more: the episode the query is for may be dropped
                     3,
                     fetched=fetched,
+                    shown=limit,
                     also_read=[own_id] if own_id is not None else (),
                 )
             if for_episode is not None:  # an in-progress episode matches its own task text

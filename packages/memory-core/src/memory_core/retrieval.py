@@ -23,21 +23,32 @@ Episodes:
    cut at ``candidates`` (the exact top-k guarantees the missing score is at most
    that); its calibrated evidence from that channel is 0.
 
-   *Task texts* can weigh BM25 by how far its best task-text hit stands above the
-   ``spread_rank``-th (``lexical_spread``: 1 alone, 0 on a plateau); off by default
-   (``spread_rank=0``). In a store of many similar tasks, a reworded query's literal
-   words are shared by dozens of near-equal task texts (other tasks on the same
-   component or problem) which BM25 cannot order and ranks above the reworded task;
-   with the spread the cosine decides among them. Measured (``benchlib.paraphrase``,
-   10K notes, seed 8, MiniLM; semantic-only / lexical-only / off → on): half the slots
-   reworded .713 / .43 / .593 → .68, every slot .087 / 0 / .003 → .06, identifier
-   dropped .647 / .43 / .563 → .633; but LoCoMo dev S R@5 .933 → .926, T R@10 .768 →
-   .763 (session headers, all sharing the speakers' names, form such a plateau and
-   lose their lexical part), so it stays off until a variant keeps LoCoMo. Lost too,
-   on LoCoMo by .01-.04 while gaining paraphrases: the same spread over all items,
-   fixed weights .35/.65, scaling each channel by the calibrated evidence of its best
-   hit, cosine windows narrower than the candidates (top 20 or 50), and mixing
-   calibrated relevance into the rank evidence.
+   *Task texts*: BM25's weight on them is kept for a query by ``plateau_share``:
+   all of it when the best task-text hit stands alone above the ``limit``-th one (the
+   number of episodes asked for), and of the rest (``1 - lexical_spread``, the plateau)
+   only what the cosine leaves: ``1 - (1 - spread) × found``, ``found`` the calibrated
+   relevance of the best task text by cosine. In a store of many similar tasks a
+   reworded query's literal words are shared by dozens of near-equal task texts (other
+   tasks on the same component or problem); BM25 cannot say which ``limit`` of them to
+   return, and the cosine, when it vouches for a task text, can. The less it vouches
+   for one, the more BM25 keeps (LoCoMo's session headers, "Conversation between A and
+   B on <date>", are only moderately close to any question, so a header holding the
+   asked-about date still lifts its session; the spread alone lost those). Steps keep BM25 whole: a turn is long and its cosine
+   diluted, and every lowering of lexical weight on steps lost LoCoMo T R@10 by .02-.06.
+   Measured in process (``benchlib.paraphrase``, 10K notes, MiniLM, 300 queries;
+   semantic-only top 5 / before → after): seed 8 half the slots reworded .69 / .593 →
+   .68, every slot .077 / .003 → .06, identifier dropped .65 / .563 → .633, identifier
+   kept .80 / .993 → .993, unrelated queries empty 95.5% → 95.5%; held-out seed 21
+   (never looked at before the method was fixed): .67 / .63 → .687, .077 / .007 →
+   .057, .63 / .62 → .64, .78 / .99 → .99, 96.5% → 96.5%. LoCoMo dev S R@5 / T R@10
+   .933 / .788 → .932 / .784 (S R@1 .732 → .725). It costs nothing measurable:
+   ``retrieve_relevant_context`` p50 at 10K notes, old/new interleaved in one run,
+   ratio .96. Lost: the spread alone on
+   task texts (no ``found``; LoCoMo S R@5 .933 → .926, the date headers), the spread on
+   all items, ranking against rank 1-3 instead of ``limit``, fixed weights .35/.65,
+   scaling each channel by the calibrated evidence of its best hit, a plateau-relative
+   BM25 (``(s - s_limit) / (s_top - s_limit)``), cosine windows narrower than the
+   candidates (top 20 or 50), and mixing calibrated relevance into the rank evidence.
 
    *Identifiers*: query terms general English does not list (``unlisted_terms``: ticket
    keys, file and product names) are searched again on their own
@@ -135,8 +146,9 @@ class RankingWeights:
     candidates: int = 200
     identifier: float = 1.0
     identifier_candidates: int = 20
-    spread_rank: int = 0
-    """Task texts' BM25 scaled by its spread against this rank (0: off; see step 2)."""
+    spread_rank: int = -1
+    """Rank the best task-text hit's BM25 is compared with (``lexical_spread``; -1: the
+    query's ``limit``, 0: off; see step 2)."""
     context_reach: int = 2
     """Steps this far from an episode's best step are returned as its context (step 7)."""
 
@@ -248,6 +260,23 @@ def named_items(hits: list[SearchHit], unlisted: Sequence[str], limit: int) -> d
     return out
 
 
+def plateau_share(
+    lexical: list[SearchHit],
+    semantic: list[SearchHit],
+    rank: int,
+    calibration: SemanticCalibration,
+) -> float:
+    """The share of BM25's weight on task texts kept for this query (step 2): all of it
+    when its best task text stands alone above the ``rank``-th, and of the rest (the
+    plateau) what the cosine leaves, 1 minus the calibrated relevance of the best task
+    text by cosine: ``1 - (1 - spread) · found``."""
+    tasks = [h for h in lexical if h.item == 0]
+    if rank <= 0 or not tasks:
+        return 1.0
+    found = max((calibration(h.score) for h in semantic if h.item == 0), default=0.0)
+    return 1.0 - (1.0 - lexical_spread(tasks, rank)) * found
+
+
 def _channel_weights(
     weights: RankingWeights, lex: bool, sem: bool, spread: float = 1.0
 ) -> tuple[float, float]:
@@ -273,22 +302,24 @@ def fuse_items(
     calibration: SemanticCalibration | None = None,
     named: dict[ItemKey, float] | None = None,
     named_hits: Sequence[SearchHit] = (),
+    limit: int = 10,
 ) -> dict[UUID, EpisodeCandidate]:
     """Item-level fusion of the two channels (steps 2-4 of the module docstring),
     aggregated per episode, twice: the ranking evidence (``items``, ``rank``) and the
     calibrated relevance (``evidence``, ``relevance``). ``query`` is the query's term
     weights (``relevance.query_weights``; none: no calibrated lexical evidence),
     ``calibration`` maps cosine to relevance (none: ``relevance.GENERIC``); ``named``
-    (``named_items``) adds identifier evidence, found by ``named_hits``."""
+    (``named_items``) adds identifier evidence, found by ``named_hits``; ``limit`` is
+    the number of episodes the query asks for (the plateau's rank by default)."""
     lex = lexical_scores(lexical)
     sem = semantic_scores(semantic)
     named = named or {}
     lex_missing = _missing_score(lex, len(lexical), weights.candidates)
     sem_missing = _missing_score(sem, len(semantic), weights.candidates)
     w_step = _channel_weights(weights, bool(lex), bool(sem))
-    tasks = [h for h in lexical if h.item == 0]
-    spread = lexical_spread(tasks, weights.spread_rank) if weights.spread_rank > 0 else 1.0
-    w_task = _channel_weights(weights, bool(lex), bool(sem), spread)
+    rank = limit if weights.spread_rank < 0 else weights.spread_rank
+    share = plateau_share(lexical, semantic, rank, calibration or GENERIC) if sem else 1.0
+    w_task = _channel_weights(weights, bool(lex), bool(sem), share)
     out: dict[UUID, EpisodeCandidate] = {}
     for key in lex.keys() | sem.keys() | named.keys():
         lx, sm = lex.get(key, lex_missing), sem.get(key, sem_missing)
@@ -551,6 +582,7 @@ def rank_episodes(
     diversify: bool = True,
     fetched: dict[UUID, EpisodeSummary] | None = None,
     also_read: Sequence[UUID] = (),
+    shown: int | None = None,
     scores_only: bool = False,
 ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
     """The episode pipeline of the module docstring.
@@ -559,6 +591,8 @@ def rank_episodes(
     relevant (pattern ranking uses them as evidence, so patterns come only from relevant
     episodes). ``fetched``, if given, receives the candidates' summaries, so pattern
     ranking reads no episode twice; ``also_read`` are more ids read in the same call into
+    ``fetched`` but not ranked (e.g. the episode a query is for, to check it exists);
+    ``shown`` is how many of the ``limit`` the caller shows (the plateau's rank, step 2).
     ``fetched`` but not ranked (e.g. the episode a query is for, to check it exists).
     ``scores_only``: only the best ``limit`` scores are wanted (pattern evidence): no
     episode list, and summaries are read only as far as ``_best_scores`` needs.
@@ -575,7 +609,14 @@ def rank_episodes(
         named_hits = storage.lexical_search(tenant, words, w.identifier_candidates, filters)
     named = named_items(named_hits, unlisted, w.identifier_candidates)
     candidates = fuse_items(
-        lexical, semantic, w, query_weights(text), calibration, named, named_hits
+        lexical,
+        semantic,
+        w,
+        query_weights(text),
+        calibration,
+        named,
+        named_hits,
+        shown or limit,
     )
     relevant = [c for c in candidates.values() if c.relevance >= min_relevance]
     if not relevant:
