@@ -1,7 +1,8 @@
 """The lexical index saved beside the database (``_lexical_snapshot``), on real libSQL
 files: a reopened store loads it instead of re-reading every text and ranks exactly as
 before, tops it up with texts written after it, refuses it after a delete (another
-generation) or beside another database, and never writes it beside an encrypted one."""
+generation) or beside another database, removes it when texts are deleted (it holds their
+terms), and never writes it beside an encrypted one."""
 
 from __future__ import annotations
 
@@ -136,6 +137,39 @@ def test_refused_after_a_delete_and_beside_another_database(tmp_path: Path) -> N
         assert _answers(other) == want
     finally:
         other.close()
+
+
+def _files_holding(root: Path, needle: bytes) -> list[str]:
+    return [str(p) for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def test_a_delete_removes_the_snapshot_that_quotes_it(tmp_path: Path) -> None:
+    """Nothing deleted survives on disk: the snapshot holds the deleted task's terms, so
+    the delete removes it; a stale one written back later (another process saving an
+    index read before the delete) is removed by the next open that refuses it."""
+    db = tmp_path / "memory.db"
+    marker = b"qzxvormark"  # the stem of the marker word below
+    store = _open(db)
+    _fill(store, random.Random(4), 80)
+    doomed = Episode(tenant="t", task_description="deploy qzxvormarker", context=TaskContext())
+    store.create_episode(doomed)
+    _answers(store)  # loads the index and saves a snapshot
+    store._lexical.wait()
+    snapshot = _lexical_snapshot.path_of(db, "t")
+    assert str(snapshot) in _files_holding(tmp_path, marker)
+    stale = snapshot.read_bytes()
+    assert store.delete_episode("t", doomed.id)
+    assert not snapshot.exists()
+    store.close()
+    assert _files_holding(tmp_path, marker) == []
+    snapshot.write_bytes(stale)
+    store, from_snapshot = _reopened(db)
+    try:
+        assert not from_snapshot
+        store._lexical.wait()
+        assert _files_holding(tmp_path, marker) == []
+    finally:
+        store.close()
 
 
 def test_a_damaged_snapshot_is_ignored(tmp_path: Path) -> None:

@@ -413,6 +413,18 @@ class LexicalIndex:
         self._saving[tenant] = thread
         thread.start()
 
+    def discard_snapshot(self, tenant: str) -> None:
+        """Remove ``tenant``'s saved snapshot after texts were deleted: it still holds
+        their terms, and nothing deleted may survive on disk. The next open reloads
+        from the rows and saves a new one."""
+        if self._database is None:
+            return
+        running = self._saving.pop(tenant, None)
+        if running is not None:
+            running.join()
+        self._saved.pop(tenant, None)
+        _lexical_snapshot.discard(_lexical_snapshot.path_of(self._database, tenant))
+
     def wait(self, timeout: float | None = None) -> None:
         """Wait for the snapshots being saved."""
         for thread in list(self._saving.values()):

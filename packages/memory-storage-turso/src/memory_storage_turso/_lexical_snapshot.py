@@ -39,7 +39,7 @@ import numpy.typing as npt
 
 from memory_storage_turso._connection import Tx
 
-__all__ = ["ARRAYS", "SAVE_MIN_DOCS", "Snapshot", "load", "path_of", "take"]
+__all__ = ["ARRAYS", "SAVE_MIN_DOCS", "Snapshot", "discard", "load", "path_of", "take"]
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +122,12 @@ class Snapshot:
                 tmp.unlink()
 
 
+def discard(path: Path) -> None:
+    """Remove a snapshot file (a missing one is fine)."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
 def take(index: Any, tx: Tx, tenant: str) -> Snapshot:
     """A copy of ``index`` (a ``TenantIndex``) that later appends cannot change, with the
     facts ``load`` checks, read inside ``tx``'s snapshot."""
@@ -151,10 +157,17 @@ def load(tx: Tx, path: Path, tenant: str, generation: int) -> Snapshot | None:
             if (meta.get("format"), meta.get("tenant"), meta.get("generation")) != (
                 FORMAT, tenant, generation,
             ):  # fmt: skip
-                return None
-            arrays = {name: z[name] for name in ARRAYS}
-            vocab = bytes(z["vocab"]).decode().split("\n") if meta["n"] else []
+                stale = True
+            else:
+                stale = False
+                arrays = {name: z[name] for name in ARRAYS}
+                vocab = bytes(z["vocab"]).decode().split("\n") if meta["n"] else []
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    if stale:
+        # Another generation: texts were deleted or rewritten since it was saved, so it
+        # may quote them. Removed rather than kept (nothing deleted survives on disk).
+        discard(path)
         return None
     last_seq = int(meta["last_seq"])
     if _count(tx, tenant, last_seq) != meta["batches"]:

@@ -654,7 +654,10 @@ class LibSQLStorage:
         return [(r[0], UUID(r[1])) for r in rows]
 
     def delete_episode(self, tenant: str, episode_id: UUID) -> bool:
-        return self._db.write(partial(self._delete, tenant, episode_id))
+        deleted = self._db.write(partial(self._delete, tenant, episode_id))
+        if deleted:
+            self._lexical.discard_snapshot(tenant)
+        return deleted
 
     def _delete(self, tenant: str, episode_id: UUID, tx: Tx) -> bool:
         row = tx.one(
