@@ -44,15 +44,16 @@ Episodes:
    (``peers.py --embedders transformer --queries 300``, seed 8) at 1K / 10K notes: every
    slot .21 / .06, half .90 / .68, identifier kept 1.0 / .993, dropped .86 / .623,
    unrelated empty 98% / 95% (before: .09 / .003, .873 / .593, 1.0 / .993, .853 / .563,
-   96% at 10K); the semantic-only ceiling falls as much from 1K to 10K (half reworded
-   .93 → .69). LoCoMo dev S R@5 / T R@10 .933 / .788 → .932 / .784 (S R@1 .732 → .725).
-   It costs nothing measurable: ``retrieve_relevant_context`` p50 at 10K notes, old and
-   new interleaved in one run, ratio .96. Lost: the spread alone on task texts (no
-   ``found``; LoCoMo S R@5 .933 → .926, the date headers), the spread on all items,
-   against rank 1-3 instead of ``limit``, fixed weights .35/.65, scaling each channel by
-   the calibrated evidence of its best hit, a plateau-relative BM25 (``(s - s_limit) /
-   (s_top - s_limit)``), cosine windows narrower than the candidates (top 20 or 50), and
-   mixing calibrated relevance into the rank evidence.
+   96% at 10K; held-out seed 21 at 10K: .06, .68, .99, .637, 96%); the semantic-only
+   ceiling falls as much from 1K to 10K (half reworded .93 → .69). LoCoMo dev S R@5 / T
+   R@10 .933 / .788 → .932 / .784 (S R@1 .732 → .725). It costs nothing measurable:
+   ``retrieve_relevant_context`` p50 at 10K notes, old and new interleaved in one run,
+   ratio .96. Lost: the spread alone on task texts (no ``found``; LoCoMo S R@5 .933 →
+   .926, the date headers), the spread on all items, against rank 1-3 instead of
+   ``limit``, fixed weights .35/.65, scaling each channel by the calibrated evidence of
+   its best hit, a plateau-relative BM25 (``(s - s_limit) / (s_top - s_limit)``), cosine
+   windows narrower than the candidates (top 20 or 50), and mixing calibrated relevance
+   into the rank evidence.
 
    *Identifiers*: query terms general English does not list (``unlisted_terms``: ticket
    keys, file and product names) are searched again on their own
