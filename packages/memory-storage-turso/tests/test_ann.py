@@ -334,6 +334,28 @@ def test_closing_cancels_a_build_under_way(db: Path, monkeypatch: pytest.MonkeyP
     assert index_files(db, "t", MODEL) == []
 
 
+def test_exit_cancels_a_build_of_an_unclosed_store(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that ends without closing its store stops the build at exit (the atexit
+    hook), so no thread is inside the graph library when the interpreter finalizes."""
+    real = _rebuild.build_graph
+
+    def held(read: Any, tenant: str, model: str, dim: int, cancel: Any) -> Any:
+        assert cancel.wait(30)  # running until the exit hook cancels it
+        return real(read, tenant, model, dim, cancel)
+
+    monkeypatch.setattr("memory_storage_turso._rebuild.build_graph", held)
+    store = _open(db)
+    _fill(store, np.random.default_rng(12), 50)
+    store.warm()
+    assert store._vectors.building("t", MODEL)
+    threads = [b.thread for b in store._vectors._builder._builds.values()]
+    _rebuild._stop_builds()  # what atexit runs
+    assert threads and not any(t is not None and t.is_alive() for t in threads)
+    store.close()
+
+
 def test_a_grown_tail_is_rebuilt_in_the_background(ann: LibSQLStorage, db: Path) -> None:
     """Rows added past a tenth of the graph start a rebuild; the old graph and its exact
     tail answer meanwhile, and the new graph (covering the new rows) replaces it."""

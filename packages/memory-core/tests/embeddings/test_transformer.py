@@ -101,6 +101,20 @@ def test_int8_copy_is_refused_when_not_close_enough(monkeypatch: pytest.MonkeyPa
     assert refused.wait() is None and refused.ready is None
 
 
+def test_exit_cancels_an_int8_build_and_waits_for_it() -> None:
+    """The exit hook leaves no build inside onnxruntime: a daemon thread there when the
+    interpreter finalizes aborts the process (exit -6, seen in CI)."""
+    from memory_core.embeddings import _int8
+    from memory_core.embeddings._onnx import OnnxEncoder
+
+    loaded = TransformerEmbeddingProvider(engine="numpy")._ensure_loaded()
+    assert loaded.numpy is not None
+    building = _int8.QueryEncoder(loaded.numpy, loaded.tokenizer, OnnxEncoder(loaded.numpy))
+    assert building in set(_int8._building)
+    _int8._stop_builds()  # what atexit runs
+    assert not building._thread.is_alive() and building._done.is_set()
+
+
 def test_paraphrase_is_closer_than_an_unrelated_text(
     provider: TransformerEmbeddingProvider,
 ) -> None:

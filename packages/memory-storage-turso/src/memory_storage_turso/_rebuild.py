@@ -8,16 +8,20 @@ read transactions (``_ann.build_graph``: the lock is held for a chunk, not the b
 meanwhile searches go on with what they had (the exact matrix, or the previous graph
 and its exact tail). The finished graph is persisted beside the database by the build
 thread and adopted by the next search inside that search's snapshot: one reference
-swap, after which rows newer than the graph are searched exactly as always.
+swap, after which rows newer than the graph are searched exactly as always. At exit,
+builds still running are cancelled and joined, as ``close`` does: a daemon thread inside
+the graph library when the interpreter finalizes can abort the process.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +58,15 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + NICE)
 
 
+_builders: weakref.WeakSet[Builder] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_builds() -> None:
+    for builder in list(_builders):
+        builder.close()
+
+
 class Builder:
     """Background graph builds of one backend instance.
 
@@ -68,6 +81,7 @@ class Builder:
         self._builds: dict[Key, _Build] = {}
         self._failed: dict[Key, float] = {}
         self._lock = threading.Lock()
+        _builders.add(self)
 
     def start(self, tenant: str, model_id: str, dim: int) -> bool:
         """Start building the graph of (tenant, model) unless one is under way or the

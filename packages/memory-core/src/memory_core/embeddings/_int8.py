@@ -22,7 +22,10 @@ Only queries use it (``TransformerEmbeddingProvider.embed_query``): stored vecto
 float32, equal to the reference, so the model id and every stored vector are unchanged.
 It is built in a background thread once the float32 session is loaded (calibrating and
 building cost about as much as that load, which a one-shot command should not wait
-for); ``warm()`` waits for it, and until it is ready queries use float32.
+for); ``warm()`` waits for it, and until it is ready queries use float32. At exit a
+build still running is cancelled at its next step and joined: a daemon thread inside
+onnxruntime when the interpreter finalizes aborts the process ("terminate called without
+an active exception", exit -6), one short-lived command in six here.
 
 The calibration texts are generic ones written here (agent tasks, commands, errors and
 conversation), not benchmark data; the scales are computed at load from the installed
@@ -31,8 +34,10 @@ weights, so nothing extra ships or is downloaded.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
+import weakref
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -129,6 +134,20 @@ def quantized(w: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.int8], npt.NDA
     return q, scale
 
 
+_building: weakref.WeakSet[QueryEncoder] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_builds() -> None:
+    """Cancel the builds still running and wait for them (see the module docstring)."""
+    for encoder in list(_building):
+        encoder.cancel()
+
+
+class _Cancelled(Exception):
+    pass
+
+
 class QueryEncoder:
     """The int8 copy of an encoder, built once in a background thread (see above)."""
 
@@ -136,8 +155,20 @@ class QueryEncoder:
         self._source: tuple[_Encoder, Tokenizer, OnnxEncoder] | None = (enc, tokenizer, reference)
         self._ready: OnnxEncoder | None = None
         self._done = threading.Event()
+        self._cancelled = threading.Event()
         self._thread = threading.Thread(target=self._build, name="int8-encoder", daemon=True)
+        _building.add(self)
         self._thread.start()
+
+    def cancel(self) -> None:
+        """Stop the build at its next step and wait for it to leave onnxruntime."""
+        self._cancelled.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def _step(self) -> None:
+        if self._cancelled.is_set():
+            raise _Cancelled
 
     @property
     def ready(self) -> OnnxEncoder | None:
@@ -154,11 +185,13 @@ class QueryEncoder:
         try:
             assert self._source is not None
             enc, tokenizer, reference = self._source
-            int8 = OnnxEncoder(enc, activation_ranges(enc, tokenizer))
-            worst = min(
-                float(int8.encode([ids])[0] @ reference.encode([ids])[0])
-                for ids in (e.ids for e in tokenizer.encode_batch(list(CALIBRATION)))
-            )
+            ranges = activation_ranges(enc, tokenizer)
+            self._step()
+            int8 = OnnxEncoder(enc, ranges)
+            worst = 1.0
+            for e in tokenizer.encode_batch(list(CALIBRATION)):
+                self._step()
+                worst = min(worst, float(int8.encode([e.ids])[0] @ reference.encode([e.ids])[0]))
             if worst >= MIN_COSINE:
                 self._ready = int8
             else:
@@ -167,6 +200,8 @@ class QueryEncoder:
                     worst,
                     MIN_COSINE,
                 )
+        except _Cancelled:
+            pass
         except Exception:  # onnxruntime raises untyped errors; float32 queries still work
             logger.warning("int8 query encoder unavailable; queries use float32", exc_info=True)
         finally:
