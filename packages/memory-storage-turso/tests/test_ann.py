@@ -315,20 +315,27 @@ def test_searches_never_wait_for_a_build_and_see_deletes_made_during_it(
         writer.close()
 
 
-def test_closing_cancels_a_build_under_way(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A store closed mid-build stops the build (its thread ends) before it saves."""
+def _held_build(
+    db: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> tuple[LibSQLStorage, list[Any]]:
+    """A store whose graph build runs until it is cancelled, and the build's threads."""
     real = _rebuild.build_graph
 
     def held(read: Any, tenant: str, model: str, dim: int, cancel: Any) -> Any:
-        assert cancel.wait(30)  # running until the store closes
+        assert cancel.wait(30)  # running until cancelled
         return real(read, tenant, model, dim, cancel)
 
     monkeypatch.setattr("memory_storage_turso._rebuild.build_graph", held)
     store = _open(db)
-    _fill(store, np.random.default_rng(11), 50)
+    _fill(store, np.random.default_rng(seed), 50)
     store.warm()
     assert store._vectors.building("t", MODEL)
-    threads = [b.thread for b in store._vectors._builder._builds.values()]
+    return store, [b.thread for b in store._vectors._builder._builds.values()]
+
+
+def test_closing_cancels_a_build_under_way(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store closed mid-build stops the build (its thread ends) before it saves."""
+    store, threads = _held_build(db, monkeypatch, 11)
     store.close()
     assert threads and not any(t is not None and t.is_alive() for t in threads)
     assert index_files(db, "t", MODEL) == []
@@ -339,18 +346,7 @@ def test_exit_cancels_a_build_of_an_unclosed_store(
 ) -> None:
     """A process that ends without closing its store stops the build at exit (the atexit
     hook), so no thread is inside the graph library when the interpreter finalizes."""
-    real = _rebuild.build_graph
-
-    def held(read: Any, tenant: str, model: str, dim: int, cancel: Any) -> Any:
-        assert cancel.wait(30)  # running until the exit hook cancels it
-        return real(read, tenant, model, dim, cancel)
-
-    monkeypatch.setattr("memory_storage_turso._rebuild.build_graph", held)
-    store = _open(db)
-    _fill(store, np.random.default_rng(12), 50)
-    store.warm()
-    assert store._vectors.building("t", MODEL)
-    threads = [b.thread for b in store._vectors._builder._builds.values()]
+    store, threads = _held_build(db, monkeypatch, 12)
     _rebuild._stop_builds()  # what atexit runs
     assert threads and not any(t is not None and t.is_alive() for t in threads)
     store.close()

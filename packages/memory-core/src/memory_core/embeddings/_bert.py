@@ -18,7 +18,7 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-__all__ = ["Observer", "_Encoder", "_Layer", "_build", "_encode"]
+__all__ = ["Observer", "_Encoder", "_Layer", "_build", "_encode", "padded"]
 
 
 @dataclass(frozen=True)
@@ -131,17 +131,25 @@ Observer = Callable[[str, int, npt.NDArray[np.float32]], None]
 """Called with (linear name, layer, the linear's input rows of real tokens)."""
 
 
-def _encode(
-    enc: _Encoder, ids: list[list[int]], observe: Observer | None = None
-) -> npt.NDArray[np.float32]:
-    """Sentence vectors of a group of token-id lists (padded to the longest); ``observe``
-    sees the input of every linear layer (``_int8`` calibrates its scales from them)."""
+def padded(ids: list[list[int]]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """Token ids padded to the longest list, and the mask of the real tokens: the inputs
+    of both engines (numpy here, onnxruntime in ``_onnx``)."""
     batch, length = len(ids), max(len(i) for i in ids)
     tokens = np.zeros((batch, length), dtype=np.int64)
     mask = np.zeros((batch, length), dtype=np.float32)
     for row, seq in enumerate(ids):
         tokens[row, : len(seq)] = seq
         mask[row, : len(seq)] = 1.0
+    return tokens, mask
+
+
+def _encode(
+    enc: _Encoder, ids: list[list[int]], observe: Observer | None = None
+) -> npt.NDArray[np.float32]:
+    """Sentence vectors of a group of token-id lists (padded to the longest); ``observe``
+    sees the input of every linear layer (``_int8`` calibrates its scales from them)."""
+    tokens, mask = padded(ids)
+    batch, length = tokens.shape
     hidden = enc.words.shape[1]
     heads, head = enc.heads, hidden // enc.heads
     x = enc.words[tokens] + enc.positions[:length] + enc.token_type

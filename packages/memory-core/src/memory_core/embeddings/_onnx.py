@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from memory_core.embeddings._bert import padded
 from memory_core.embeddings._int8 import Ranges, quantized, smoothing
 
 if TYPE_CHECKING:
@@ -243,12 +244,7 @@ class OnnxEncoder:
 
     def encode(self, ids: list[list[int]]) -> npt.NDArray[np.float32]:
         """Sentence vectors of a group of token-id lists (padded to the longest)."""
-        batch, length = len(ids), max(len(i) for i in ids)
-        tokens = np.zeros((batch, length), dtype=np.int64)
-        mask = np.zeros((batch, length), dtype=np.float32)
-        for row, seq in enumerate(ids):
-            tokens[row, : len(seq)] = seq
-            mask[row, : len(seq)] = 1.0
+        tokens, mask = padded(ids)
         out = self._session.run(["embedding"], {"input_ids": tokens, "attention_mask": mask})
         result: npt.NDArray[np.float32] = np.asarray(out[0], dtype=np.float32)
         return result
