@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import itertools
 import random
 import sqlite3
 import sys
@@ -243,7 +244,13 @@ def _generated_vectors(embedder: Any, n: int) -> np.ndarray:
 
 
 def real_mode(
-    db: Path | None, n: int, queries: int, graphs: list[tuple[int, int]], efs: list[int]
+    db: Path | None,
+    n: int,
+    queries: int,
+    graphs: list[tuple[int, int]],
+    efs: list[int],
+    centre: bool = False,
+    fetches: list[int] | None = None,
 ) -> dict[str, Any]:
     from memory_core.embeddings.static import StaticEmbeddingProvider
     from memory_storage_turso import _ann
@@ -260,29 +267,33 @@ def real_mode(
     qs = _ann.unit_rows(np.asarray(embedder.embed([query(rng) for _ in range(queries)])))
     exact = x @ qs.T  # (n, queries)
     kth = np.partition(exact, x.shape[0] - 10, axis=0)[x.shape[0] - 10]
-    count = _ann.FETCH_MIN
-    out: dict[str, Any] = {"vectors": int(x.shape[0]), "model": model_id,
-                           "embedder": embedder.model_id, "fetch": count, "graphs": []}  # fmt: skip
+    fetches = fetches or [_ann.FETCH_MIN]
+    # --centre: index (and search) the vectors minus their mean, rescaled to unit length;
+    # the candidates are still scored by their true cosine.
+    shift = x.mean(axis=0) if centre else np.zeros(x.shape[1], np.float32)
+    xi, qi = (_ann.unit_rows(x - shift), _ann.unit_rows(qs - shift)) if centre else (x, qs)
+    out: dict[str, Any] = {"vectors": int(x.shape[0]), "model": model_id, "centre": centre,
+                           "embedder": embedder.model_id, "graphs": []}  # fmt: skip
     for m, ef_add in graphs:
         index = Index(ndim=x.shape[1], metric="cos", dtype="i8", connectivity=m,
                       expansion_add=ef_add)  # fmt: skip
         t0 = time.perf_counter()
         for lo in range(0, x.shape[0], _ann.ADD_BATCH):
             hi = min(x.shape[0], lo + _ann.ADD_BATCH)
-            index.add(np.arange(lo, hi, dtype=np.uint64), x[lo:hi], threads=0)
+            index.add(np.arange(lo, hi, dtype=np.uint64), xi[lo:hi], threads=0)
         build_s = time.perf_counter() - t0
         row: dict[str, Any] = {"M": m, "ef_construction": ef_add, "build_s": round(build_s, 1),
                                "build_per_s": round(x.shape[0] / build_s), "search": []}  # fmt: skip
-        for ef in efs:
-            index.expansion_search = ef
+        for ef, count in itertools.product(efs, fetches):
+            index.expansion_search = max(ef, count)
             recalls = []
-            for j, q in enumerate(qs):
+            for j, q in enumerate(qi):
                 keys = np.asarray(index.search(q, count, threads=1).keys, np.int64)
                 keys = keys[keys >= 0]
                 got = sorted(exact[keys, j].tolist(), reverse=True)
                 recalls.append(_recall(got, float(kth[j]), 10))
-            lat = summarize(timed(functools.partial(_search, index, qs, count), queries))
-            row["search"].append({"ef": ef, "recall_at_10": round(float(np.mean(recalls)), 4),
+            lat = summarize(timed(functools.partial(_search, index, qi, count), queries))
+            row["search"].append({"ef": ef, "fetch": count, "recall_at_10": round(float(np.mean(recalls)), 4),
                                   "min_recall": min(recalls), "graph_search": lat})  # fmt: skip
         out["graphs"].append(row)
         print(row, file=sys.stderr, flush=True)
@@ -298,11 +309,14 @@ def main() -> int:
     p.add_argument("--graphs", default="32:256", help="M:efConstruction,...")
     p.add_argument("--ef", default=None, help="search expansions (--real: 128,256,512)")
     p.add_argument("--queries", type=int, default=200)
+    p.add_argument("--centre", action="store_true", help="--real: index centred vectors")
+    p.add_argument("--fetch", default=None, help="--real: candidates re-ranked: 64,256")
     a = p.parse_args()
     if a.real:
         graphs = [(int(m), int(e)) for m, e in (g.split(":") for g in a.graphs.split(","))]
         efs = [int(e) for e in (a.ef or "128,256,512").split(",")]
-        print(real_mode(a.source, a.real, a.queries, graphs, efs))
+        fetches = [int(f) for f in a.fetch.split(",")] if a.fetch else None
+        print(real_mode(a.source, a.real, a.queries, graphs, efs, a.centre, fetches))
     if a.store:
         print(store_mode(a.store, a.queries, [int(e) for e in a.ef.split(",")] if a.ef else None))
     if a.synthetic:
