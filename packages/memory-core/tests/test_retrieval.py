@@ -283,6 +283,20 @@ def test_rank_episodes_returns_the_matching_episode_and_its_answer_step() -> Non
     assert steps.index(1) < steps.index(4)  # next to the strong match, not to weak ones
 
 
+def test_only_the_first_episode_read_brings_its_context() -> None:
+    storage = InMemoryStorage()
+    steps = ["hello there", "did you bake a lemon tart", "yes, a big one", "bye now"]
+    first = _store(storage, "lemon tart baking chat", steps)
+    second = _store(storage, "another chat", steps)
+    results, _ = rank_episodes(
+        storage, "default", "lemon tart", None, None, None, EpisodeFilter(), 5, 5, W
+    )
+    assert [r.episode.id for r in results] == [first, second]
+    assert [s.step_number for s in results[0].steps] == [2, 1, 3, 4]
+    # the next episode shows its match: its best bet, not the turns around it
+    assert [s.step_number for s in results[1].steps] == [2]
+
+
 def test_rank_episodes_uses_vectors_of_the_given_model_only() -> None:
     storage = InMemoryStorage()
     near = _store(storage, "alpha", ["one"])
