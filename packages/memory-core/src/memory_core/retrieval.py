@@ -599,6 +599,7 @@ def rank_episodes(
     also_read: Sequence[UUID] = (),
     shown: int | None = None,
     scores_only: bool = False,
+    exclude: UUID | None = None,
 ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
     """The episode pipeline of the module docstring.
 
@@ -608,9 +609,10 @@ def rank_episodes(
     ranking reads no episode twice; ``also_read`` are more ids read in the same call into
     ``fetched`` but not ranked (e.g. the episode a query is for, to check it exists);
     ``shown`` is how many of the ``limit`` the caller shows (the plateau's rank, step 2).
-    ``fetched`` but not ranked (e.g. the episode a query is for, to check it exists).
     ``scores_only``: only the best ``limit`` scores are wanted (pattern evidence): no
     episode list, and summaries are read only as far as ``_best_scores`` needs.
+    ``exclude``: an episode never returned nor scored (the in-progress episode a query is
+    for matches its own task text; left in, it would take the first place and its context).
     """
     w = weights
     lexical = storage.lexical_search(tenant, text, w.candidates, filters)
@@ -633,7 +635,9 @@ def rank_episodes(
         named_hits,
         shown or limit,
     )
-    relevant = [c for c in candidates.values() if c.relevance >= min_relevance]
+    relevant = [
+        c for c in candidates.values() if c.relevance >= min_relevance and c.episode_id != exclude
+    ]
     if not relevant:
         return [], {}
     pool = sorted(relevant, key=lambda c: -c.rank)[: max(limit * 10, 50)]
