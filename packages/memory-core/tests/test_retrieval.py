@@ -393,3 +393,20 @@ def test_the_only_holder_of_a_named_ticket_outranks_texts_sharing_more_words() -
     )  # fmt: skip
     assert target not in [r.episode.id for r in plain]  # BM25 prefers five shared words
     assert {r.episode.id for r in plain} <= set(others)
+
+
+def test_the_episode_a_query_is_for_does_not_take_the_first_episodes_context() -> None:
+    from memory_core import SelfLearningMemory, TaskOutcome
+
+    memory = SelfLearningMemory(embedder=None)
+    steps = ["hello there", "did you bake a lemon tart", "yes, a big one", "bye now"]
+    done = memory.start_episode("lemon tart baking chat")
+    memory.log_steps(done, [make_step(i + 1, action=a, output="") for i, a in enumerate(steps)])
+    memory.complete_episode(done, TaskOutcome.success())
+    own = memory.start_episode("bake a lemon tart")
+    memory.log_steps(own, [make_step(1, action="lemon tart", output="")])
+    assert memory.query("lemon tart").episodes[0].episode.id == own  # the best match
+    found = memory.query("lemon tart", for_episode=own).episodes
+    assert [e.episode.id for e in found] == [done]
+    assert [s.step_number for s in found[0].steps] == [2, 1, 3]  # its context (3 steps)
+    memory.close()
