@@ -99,6 +99,29 @@ Episodes:
    and left (replayed from the stored channel hits): context for every episode within
    90-99% of the first one's rank (.799-.808), reach 1 for the later episodes (.800).
 
+Measured and not kept (LoCoMo dev with MiniLM, conversations 26/41/43 and 30/42 judged
+apart; paraphrases in process at 10K notes, 300 queries, seeds 8 and 21): a step's
+vector taken over its text and the previous (or the next) turn's, T R@10 .803 → .782
+(.784): neighbour smoothing already does this in score space, and the mixed vector
+blurs which turn matched; a product term rewarding items both channels find (replayed,
+T R@10 -.013 to -.035); raising the steps spoken by the speaker a question names, with
+the speaker known exactly (96% of such questions' evidence turns are theirs): T R@10 at
+most +.007, S R@1 down to -.02 (the name in the step text already carries it); leaving
+very common English words (``go``, ``get``) out of the lexical query, T R@10 .803 →
+.797 at zipf 6 and far worse below (the store's own BM25 weighs them better); on
+paraphrases, BM25's share on task texts without the spread (``1 - found``) or none at
+all: mild .68 → .70-.71 on seed 8 but .68 on seed 21, identifier dropped .623 / .64 →
+.63-.637 (within the noise of 300 queries; the cosine alone is the ceiling).
+
+Leads, measured offline and not built (they need more than one vector per item): a
+step scored by the mean of its whole-text cosine and its best sentence's (a long turn's
+answer is one sentence among greetings), replayed on LoCoMo dev: S R@1 .725 → .750,
+T R@5 .67 → .70, T R@10 .808 → .818 (both halves gain); a query scored by coverage, its
+whole cosine plus the lowest cosine of its phrases (runs of words between function
+words), semantic-only recall@5 on identifier-dropped paraphrases .62 → .673 (seed 8)
+and .593 → .673 (seed 21), mild .667 → .733 (seed 21; 150 queries each), at one more
+vector search per phrase (≈3 ms each at 10K).
+
 Patterns are ranked by the evidence of the episodes they came from: the sum of the
 relevance of retrieved episodes that contain them, times a quality term that prefers the
 confidence bound of their applied effectiveness (``record_pattern_outcome``) when there
