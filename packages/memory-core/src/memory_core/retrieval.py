@@ -141,9 +141,10 @@ import math
 import operator
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from memory_core._duplicates import collapse
@@ -239,7 +240,7 @@ def semantic_scores(hits: list[SearchHit]) -> dict[ItemKey, float]:
     return {(h.episode_id, h.item): (h.score - lo) / span if span > 1e-9 else 1.0 for h in hits}
 
 
-def _missing_score(scores: dict[ItemKey, float], returned: int, limit: int) -> float:
+def _missing_score(scores: Mapping[Any, float], returned: int, limit: int) -> float:
     """What an item absent from a channel's list gets: 0 if the list holds every hit,
     else the lowest score listed (an upper bound of the absent one's)."""
     if returned < limit or not scores:
@@ -349,58 +350,118 @@ def fuse_items(
     ``calibration`` maps cosine to relevance (none: ``relevance.GENERIC``); ``named``
     (``named_items``) adds identifier evidence, found by ``named_hits``; ``limit`` is
     the number of episodes the query asks for (the plateau's rank by default)."""
-    lex = lexical_scores(lexical)
-    sem = semantic_scores(semantic)
-    named = named or {}
-    lex_missing = _missing_score(lex, len(lexical), weights.candidates)
-    sem_missing = _missing_score(sem, len(semantic), weights.candidates)
-    w_step = _channel_weights(weights, bool(lex), bool(sem))
-    rank = limit if weights.spread_rank < 0 else weights.spread_rank
-    share = plateau_share(lexical, semantic, rank, calibration or GENERIC) if sem else 1.0
-    w_task = _channel_weights(weights, bool(lex), bool(sem), share)
-    out: dict[UUID, EpisodeCandidate] = {}
-    for key in lex.keys() | sem.keys() | named.keys():
-        lx, sm = lex.get(key, lex_missing), sem.get(key, sem_missing)
-        cand = out.get(key[0])
-        if cand is None:
-            cand = out[key[0]] = EpisodeCandidate(key[0])
-        w_lex, w_sem = w_task if key[1] == 0 else w_step
-        cand.items[key[1]] = w_lex * lx + w_sem * sm + weights.identifier * named.get(key, 0.0)
-    seen = {(h.episode_id, h.item) for h in lexical}
-    extra = [h for h in named_hits if (h.episode_id, h.item) in named.keys() - seen]
-    _calibrate(out, [*lexical, *extra], semantic, query or {}, calibration or GENERIC)
-    for cand in out.values():
-        cand.items = smooth_steps(cand.items, weights.neighbour)
-        best = sorted(cand.items.values(), reverse=True)[:2]
-        cand.rank = best[0] + weights.second_item_share * (best[1] if len(best) > 1 else 0.0)
+    fused = _Fusion(lexical, semantic, weights, query, calibration, named, named_hits, limit)
+    for cand in fused.out.values():
+        fused.settle(cand)
+    return {cand.episode_id: cand for cand in fused.out.values()}
+
+
+class _Fusion:
+    """``fuse_items`` in two halves: every candidate's ``rank`` at once, its calibrated
+    relevance (``settle``) only when asked. A query settles candidates in rank order
+    until its pool is full, not the hundreds the channels returned. Items are keyed by
+    ``(UUID.int, item)``: ``hash(UUID)`` is ``hash(UUID.int)``, so sets and dicts iterate
+    in the same order as with UUID keys, without a Python-level hash per lookup."""
+
+    def __init__(
+        self,
+        lexical: list[SearchHit],
+        semantic: list[SearchHit],
+        weights: RankingWeights,
+        query: dict[str, float] | None,
+        calibration: SemanticCalibration | None,
+        named: dict[ItemKey, float] | None,
+        named_hits: Sequence[SearchHit],
+        limit: int,
+    ) -> None:
+        self.weights = weights
+        self.query = query or {}
+        self.calibration = calibration or GENERIC
+        uuids: dict[int, UUID] = {}
+        lex: dict[tuple[int, int], float] = {}
+        top = max((h.score for h in lexical), default=0.0)
+        if top > 0:
+            for h in lexical:
+                e = h.episode_id
+                uuids[e.int] = e
+                lex[e.int, h.item] = max(0.0, h.score / top)
+        sem: dict[tuple[int, int], float] = {}
+        if semantic:
+            hi = max(h.score for h in semantic)
+            lo = min(h.score for h in semantic)
+            span = hi - lo
+            for h in semantic:
+                e = h.episode_id
+                uuids[e.int] = e
+                sem[e.int, h.item] = (h.score - lo) / span if span > 1e-9 else 1.0
+        marks: dict[tuple[int, int], float] = {}
+        for (e, item), v in (named or {}).items():
+            uuids[e.int] = e
+            marks[e.int, item] = v
+        lex_missing = _missing_score(lex, len(lexical), weights.candidates)
+        sem_missing = _missing_score(sem, len(semantic), weights.candidates)
+        w_step = _channel_weights(weights, bool(lex), bool(sem))
+        rank = limit if weights.spread_rank < 0 else weights.spread_rank
+        share = plateau_share(lexical, semantic, rank, self.calibration) if sem else 1.0
+        w_task = _channel_weights(weights, bool(lex), bool(sem), share)
+        out: dict[int, EpisodeCandidate] = {}
+        identifier = weights.identifier
+        for key in lex.keys() | sem.keys() | marks.keys():
+            lx, sm = lex.get(key, lex_missing), sem.get(key, sem_missing)
+            cand = out.get(key[0])
+            if cand is None:
+                cand = out[key[0]] = EpisodeCandidate(uuids[key[0]])
+            w_lex, w_sem = w_task if key[1] == 0 else w_step
+            cand.items[key[1]] = w_lex * lx + w_sem * sm + identifier * marks.get(key, 0.0)
+        self.out = out
+        seen = {(h.episode_id.int, h.item) for h in lexical}
+        unseen = marks.keys() - seen
+        extra = [h for h in named_hits if (h.episode_id.int, h.item) in unseen]
+        self._hits: dict[int, tuple[list[SearchHit], list[SearchHit]]] = {k: ([], []) for k in out}
+        for h in lexical if not extra else [*lexical, *extra]:
+            self._hits[h.episode_id.int][0].append(h)
+        for h in semantic:
+            self._hits[h.episode_id.int][1].append(h)
+        neighbour, second_share = weights.neighbour, weights.second_item_share
+        for cand in out.values():
+            cand.items = smooth_steps(cand.items, neighbour)
+            best = sorted(cand.items.values(), reverse=True)[:2]
+            cand.rank = best[0] + second_share * (best[1] if len(best) > 1 else 0.0)
+
+    def settle(self, cand: EpisodeCandidate) -> None:
+        """The candidate's calibrated evidence and relevance (once)."""
+        hits = self._hits.pop(cand.episode_id.int, None)
+        if hits is None:
+            return
+        _calibrate(cand, hits[0], hits[1], self.query, self.calibration)
+        w = self.weights
         items = {n: combine(e.lexical, e.semantic) for n, e in cand.evidence.items()}
-        items = smooth_steps(items, weights.neighbour, either)
+        items = smooth_steps(items, w.neighbour, either)
         ranked = sorted(items.items(), key=lambda kv: (-kv[1], kv[0]))[:2]
         if ranked:
             cand.best_item = ranked[0][0]
             second = ranked[1][1] if len(ranked) > 1 else 0.0
-            cand.relevance = either(ranked[0][1], weights.second_item_share * second)
-    return out
+            cand.relevance = either(ranked[0][1], w.second_item_share * second)
 
 
 def _calibrate(
-    out: dict[UUID, EpisodeCandidate],
+    cand: EpisodeCandidate,
     lexical: list[SearchHit],
     semantic: list[SearchHit],
     query: dict[str, float],
     calibration: SemanticCalibration,
 ) -> None:
-    """Each item's calibrated evidence (``relevance``): what it matched, nothing relative."""
+    """Each item's calibrated evidence (``relevance``): what it matched, nothing relative
+    (``lexical`` and ``semantic``: the candidate's own hits)."""
     for h in lexical:
         lx = lexical_relevance(query, h.terms)
         if lx > 0:
-            out[h.episode_id].evidence[h.item] = ItemEvidence(lexical=lx, terms=h.terms)
-            out[h.episode_id].lexical = max(out[h.episode_id].lexical, lx)
+            cand.evidence[h.item] = ItemEvidence(lexical=lx, terms=h.terms)
+            cand.lexical = max(cand.lexical, lx)
     for h in semantic:
         sm = calibration(h.score)
         if sm <= 0:
             continue
-        cand = out[h.episode_id]
         ev = cand.evidence.setdefault(h.item, ItemEvidence())
         ev.semantic = sm
         cand.semantic = max(cand.semantic, sm)
@@ -648,7 +709,7 @@ def rank_episodes(
         words = " ".join(query_words(text, unlisted))
         named_hits = storage.lexical_search(tenant, words, w.identifier_candidates, filters)
     named = named_items(named_hits, unlisted, w.identifier_candidates)
-    candidates = fuse_items(
+    fused = _Fusion(
         lexical,
         semantic,
         w,
@@ -658,12 +719,19 @@ def rank_episodes(
         named_hits,
         shown or limit,
     )
-    relevant = [
-        c for c in candidates.values() if c.relevance >= min_relevance and c.episode_id != exclude
-    ]
-    if not relevant:
+    candidates = fused.out  # by UUID.int
+    size, skip = max(limit * 10, 50), exclude.int if exclude is not None else None
+    pool: list[EpisodeCandidate] = []  # the best-ranked relevant ones, settled in rank order
+    for cand in sorted(candidates.values(), key=lambda c: -c.rank):
+        if cand.episode_id.int == skip:
+            continue
+        fused.settle(cand)
+        if cand.relevance >= min_relevance:
+            pool.append(cand)
+            if len(pool) == size:
+                break
+    if not pool:
         return [], {}
-    pool = sorted(relevant, key=lambda c: -c.rank)[: max(limit * 10, 50)]
     if scores_only:
         return [], _best_scores(storage, tenant, pool, limit, context, w, fetched)
     pool_ids = {c.episode_id for c in pool}
@@ -689,7 +757,7 @@ def rank_episodes(
     results: list[RetrievedEpisode] = []
     chosen_items = {  # context only for the first episode read (step 7)
         summary.id: relevant_steps(
-            candidates[summary.id],
+            candidates[summary.id.int],
             max_steps,
             w.step_share,
             summary.step_count,
@@ -699,7 +767,7 @@ def rank_episodes(
     }
     fetched_steps = fetch_steps(storage, tenant, list(chosen_items.items()))  # one read
     for score, summary in chosen:
-        cand = candidates[summary.id]
+        cand = candidates[summary.id.int]
         items = chosen_items[summary.id]
         steps = fetched_steps.get(summary.id, [])
         order = {n: k for k, n in enumerate(items)}
