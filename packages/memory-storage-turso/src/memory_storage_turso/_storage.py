@@ -548,15 +548,16 @@ class LibSQLStorage:
     def get_summaries(self, tenant: str, episode_ids: Sequence[UUID]) -> list[EpisodeSummary]:
         if not episode_ids:
             return []
+        texts = [str(i) for i in episode_ids]  # once: str(UUID) is Python code
         rows = self._db.read(
             lambda tx: tx.all(
                 "SELECT id, data, step_count FROM episodes "
                 "WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))",
-                (tenant, _json_list(episode_ids)),
+                (tenant, json.dumps(texts)),
             )
         )
         found = {r[0]: self._summary(r[1], int(r[2])) for r in rows}
-        return [found[str(i)] for i in episode_ids if str(i) in found]
+        return [found[t] for t in texts if t in found]
 
     def list_episodes(
         self, tenant: str, filters: EpisodeFilter, limit: int, cursor: str | None = None
