@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from memory_core.embeddings._bert import padded
-from memory_core.embeddings._int8 import Ranges, quantized, smoothing
+from memory_core.embeddings._int8 import ROW_SCALED, Ranges, quantized, smoothing
 
 if TYPE_CHECKING:
     from memory_core.embeddings._bert import _Encoder
@@ -165,6 +165,8 @@ def build_model(enc: _Encoder, ranges: Ranges | None = None) -> bytes:
         q, scale = quantized(w * s[:, None])
         x = g.op("Mul", x, g.const((1.0 / s).astype(np.float32)))
         zero = g.const(np.zeros(q.shape[1], np.int8))
+        if name not in ROW_SCALED:
+            return g.op("DynamicQuantizeMatMul", x, g.const(q), g.const(scale), zero, domain=_MS)
         # Each token's row scaled to a largest value of 1 before the product and back
         # after it: the activations' one int8 scale then fits every row (see ``_int8``).
         r = g.op("Max", g.op("ReduceMax", g.op("Abs", x), axes=[-1], keepdims=1), g.const(1e-6))
