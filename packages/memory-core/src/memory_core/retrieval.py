@@ -144,6 +144,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -375,6 +376,7 @@ class _Fusion:
         limit: int,
     ) -> None:
         self.weights = weights
+        self._settled: set[int] = set()
         self.query = query or {}
         self.calibration = calibration or GENERIC
         uuids: dict[int, UUID] = {}
@@ -417,11 +419,8 @@ class _Fusion:
         seen = {(h.episode_id.int, h.item) for h in lexical}
         unseen = marks.keys() - seen
         extra = [h for h in named_hits if (h.episode_id.int, h.item) in unseen]
-        self._hits: dict[int, tuple[list[SearchHit], list[SearchHit]]] = {k: ([], []) for k in out}
-        for h in lexical if not extra else [*lexical, *extra]:
-            self._hits[h.episode_id.int][0].append(h)
-        for h in semantic:
-            self._hits[h.episode_id.int][1].append(h)
+        self._lex_hits = _by_episode(lexical if not extra else [*lexical, *extra])
+        self._sem_hits = _by_episode(semantic)
         neighbour, second_share = weights.neighbour, weights.second_item_share
         for cand in out.values():
             cand.items = smooth_steps(cand.items, neighbour)
@@ -430,10 +429,12 @@ class _Fusion:
 
     def settle(self, cand: EpisodeCandidate) -> None:
         """The candidate's calibrated evidence and relevance (once)."""
-        hits = self._hits.pop(cand.episode_id.int, None)
-        if hits is None:
+        key = cand.episode_id.int
+        if key in self._settled:
             return
-        _calibrate(cand, hits[0], hits[1], self.query, self.calibration)
+        self._settled.add(key)
+        lexical, semantic = self._lex_hits.get(key, ()), self._sem_hits.get(key, ())
+        _calibrate(cand, lexical, semantic, self.query, self.calibration)
         w = self.weights
         items = {n: combine(e.lexical, e.semantic) for n, e in cand.evidence.items()}
         items = smooth_steps(items, w.neighbour, either)
@@ -444,10 +445,23 @@ class _Fusion:
             cand.relevance = either(ranked[0][1], w.second_item_share * second)
 
 
+def _by_episode(hits: Sequence[SearchHit]) -> dict[int, list[SearchHit]]:
+    """Hits grouped by episode (``UUID.int``), in their order."""
+    out: dict[int, list[SearchHit]] = {}
+    for h in hits:
+        key = h.episode_id.int
+        found = out.get(key)
+        if found is None:
+            out[key] = [h]
+        else:
+            found.append(h)
+    return out
+
+
 def _calibrate(
     cand: EpisodeCandidate,
-    lexical: list[SearchHit],
-    semantic: list[SearchHit],
+    lexical: Sequence[SearchHit],
+    semantic: Sequence[SearchHit],
     query: dict[str, float],
     calibration: SemanticCalibration,
 ) -> None:
@@ -519,7 +533,10 @@ def recency(started_at: datetime, now: datetime, half_life_days: float) -> float
     return math.exp(-math.log(2) * age_days / half_life_days)
 
 
+@lru_cache(maxsize=8192)
 def words(text: str) -> frozenset[str]:
+    """A text's distinct lowercase words (remembered: every query's diversity pass splits
+    the task texts of its pool, and the same episodes come back query after query)."""
     return frozenset(_WORD.findall(text.lower()))
 
 
@@ -530,22 +547,43 @@ def score_episode(
     weights: RankingWeights,
     now: datetime | None = None,
 ) -> tuple[float, ScoreComponents]:
-    now = now or datetime.now(UTC)
-    comp = ScoreComponents(
-        semantic=round(cand.semantic, 6),
-        lexical=round(cand.lexical, 6),
-        context=round(context_match(context, summary.context), 6),
-        recency=round(recency(summary.started_at, now, weights.recency_half_life_days), 6),
-        reward=round(summary.quality or 0.0, 6),
-        relevance=round(cand.relevance, 6),
+    score, parts = _scored(cand, summary, context, weights, now or datetime.now(UTC))
+    return score, _components(cand, parts)
+
+
+_Boosts = tuple[float, float, float]
+"""(context, recency, reward) of an episode, as its components show them."""
+
+
+def _scored(
+    cand: EpisodeCandidate,
+    summary: EpisodeSummary,
+    context: TaskContext | None,
+    weights: RankingWeights,
+    now: datetime,
+) -> tuple[float, _Boosts]:
+    """``score_episode``'s score, without building its components (only the episodes
+    shown need them)."""
+    parts = (
+        round(context_match(context, summary.context), 6),
+        round(recency(summary.started_at, now, weights.recency_half_life_days), 6),
+        round(summary.quality or 0.0, 6),
     )
     boost = (
-        1.0
-        + weights.context * comp.context
-        + weights.recency * comp.recency
-        + weights.reward * comp.reward
+        1.0 + weights.context * parts[0] + weights.recency * parts[1] + weights.reward * parts[2]
     )
-    return cand.rank * boost, comp
+    return cand.rank * boost, parts
+
+
+def _components(cand: EpisodeCandidate, parts: _Boosts) -> ScoreComponents:
+    return ScoreComponents(
+        semantic=round(cand.semantic, 6),
+        lexical=round(cand.lexical, 6),
+        context=parts[0],
+        recency=parts[1],
+        reward=parts[2],
+        relevance=round(cand.relevance, 6),
+    )
 
 
 def mmr(
@@ -734,21 +772,22 @@ def rank_episodes(
         return [], {}
     if scores_only:
         return [], _best_scores(storage, tenant, pool, limit, context, w, fetched)
-    pool_ids = {c.episode_id for c in pool}
-    extra = [i for i in also_read if i not in pool_ids] if fetched is not None else []
-    read = {s.id: s for s in storage.get_summaries(tenant, [*pool_ids, *extra])}
+    pool_ids = [c.episode_id for c in pool]  # distinct: one candidate per episode
+    extra: list[UUID] = []
+    if fetched is not None and also_read:
+        known = set(pool_ids)
+        extra = [i for i in also_read if i not in known]
+    read = {s.id.int: s for s in storage.get_summaries(tenant, [*pool_ids, *extra])}
     if fetched is not None:
-        fetched.update(read)
-    summaries = {i: s for i, s in read.items() if i in pool_ids}
+        fetched.update((s.id, s) for s in read.values())
     now = datetime.now(UTC)
     scored: list[tuple[float, EpisodeSummary]] = []
-    comps: dict[UUID, ScoreComponents] = {}
+    parts: dict[int, _Boosts] = {}
     for cand in pool:
-        summary = summaries.get(cand.episode_id)
+        summary = read.get(cand.episode_id.int)
         if summary is None:
             continue
-        score, comp = score_episode(cand, summary, context, w, now)
-        comps[cand.episode_id] = comp
+        score, parts[summary.id.int] = _scored(cand, summary, context, w, now)
         scored.append((score, summary))
     all_scores = {s.id: score for score, s in scored}
     scored.sort(key=lambda x: -x[0])
@@ -779,7 +818,7 @@ def rank_episodes(
                 score=round(score, 6),
                 relevance=round(cand.relevance, 4),
                 reason=reason(cand, text),
-                components=comps[summary.id],
+                components=_components(cand, parts[summary.id.int]),
                 steps=steps,
                 matched_task=0 in cand.evidence,
                 repeats=rep.count if rep else 1,
@@ -817,7 +856,7 @@ def _best_scores(
         for cand in part:
             summary = read.get(cand.episode_id)
             if summary is not None:
-                scores[cand.episode_id] = score_episode(cand, summary, context, w, now)[0]
+                scores[cand.episode_id] = _scored(cand, summary, context, w, now)[0]
         if start + chunk < len(pool) and len(scores) >= limit:
             rank = pool[start + chunk].rank
             if sorted(scores.values(), reverse=True)[limit - 1] > rank * (
