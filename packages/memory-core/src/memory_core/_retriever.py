@@ -129,11 +129,13 @@ class Retriever:
         also_read: Sequence[UUID] = (),
         shown: int | None = None,
         scores_only: bool = False,
+        exclude: UUID | None = None,
     ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
         """Ranked episodes and every scored episode's score (the pattern evidence);
         ``fetched`` receives the candidates' summaries (one read serves the patterns);
         ``shown``: how many the caller will show, when it asks for more (default
-        ``limit``), so every front end ranks a query alike."""
+        ``limit``), so every front end ranks a query alike; ``exclude``: an episode left
+        out (``rank_episodes``)."""
         c = self._ctx
         query_vector = None
         emb = c.backends.embedder
@@ -161,6 +163,7 @@ class Retriever:
             fetched=fetched,
             also_read=also_read,
             scores_only=scores_only,
+            exclude=exclude,
         )
 
     def retrieve_relevant_patterns(
@@ -284,6 +287,7 @@ class Retriever:
                     fetched=fetched,
                     shown=limit,
                     also_read=[own_id] if own_id is not None else (),
+                    exclude=own_id,  # not first: the first episode shown gets its context
                 )
             if for_episode is not None:  # an in-progress episode matches its own task text
                 own = as_uuid(for_episode, "for_episode")

@@ -1,0 +1,30 @@
+"""Stored patterns decoded once per stored text.
+
+Why: every query reads the same few dozen patterns again (those of its best episodes and
+its lexical matches), and decoding one (up to 50 source ids, each a UUID) cost most of a
+query's pattern reads. The cache is keyed by the stored JSON itself, so a pattern that
+changed is a new key, and a deleted one is never read again; callers get a copy whose
+lists are their own, so nothing they change reaches the cache.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from memory_core import Pattern
+
+__all__ = ["load_pattern"]
+
+
+@lru_cache(maxsize=4096)
+def _decoded(stored: str | bytes) -> Pattern:
+    return Pattern.model_validate_json(stored)
+
+
+def load_pattern(stored: str | bytes) -> Pattern:
+    """``Pattern.model_validate_json(stored)``, decoded once per distinct text."""
+    copy = _decoded(stored).model_copy()
+    fields = copy.__dict__  # not setattr: that would mark the fields as set
+    fields["tools"] = list(fields["tools"])
+    fields["episode_ids"] = list(fields["episode_ids"])
+    return copy
