@@ -118,12 +118,20 @@ def _check(index: _lexical.TenantIndex, rng: random.Random) -> int:
     return compared
 
 
+@pytest.mark.parametrize(
+    ("full_share", "whole_share"),
+    [(bm25_top.FULL_SHARE, bm25_top.WHOLE_SHARE), (1e9, 0.0), (1e9, 0.1)],
+    ids=["default", "all-tiers", "some-whole"],
+)
 def test_top_k_equals_scoring_every_posting(
-    store: object, monkeypatch: pytest.MonkeyPatch
+    store: object, monkeypatch: pytest.MonkeyPatch, full_share: float, whole_share: float
 ) -> None:
     """Lists here are at most a few thousand pairs, so impact tiers are made from 32
     pairs and the first round takes 8 (the algorithm does not depend on the sizes; only
-    its cost does)."""
+    its cost does). The others never fall back to scoring everything, and take no or
+    some lists whole in the first round."""
+    monkeypatch.setattr(bm25_top, "FULL_SHARE", full_share)
+    monkeypatch.setattr(bm25_top, "WHOLE_SHARE", whole_share)
     monkeypatch.setattr(bm25_top, "IMPACT_MIN", 32)
     monkeypatch.setattr(bm25_top, "FIRST_PAIRS", 8)
     monkeypatch.setattr(_lexical, "MERGE_MIN_PAIRS", 1 << 30)  # keep a delta

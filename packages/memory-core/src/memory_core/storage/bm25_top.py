@@ -33,7 +33,17 @@ import numpy.typing as npt
 
 from memory_core.storage.bm25 import term_score
 
-__all__ = ["FIRST_PAIRS", "FULL_SHARE", "IMPACT_MIN", "LEVELS", "Impact", "Term", "impact_order", "score_top"]
+__all__ = [
+    "FIRST_PAIRS",
+    "FULL_SHARE",
+    "IMPACT_MIN",
+    "LEVELS",
+    "WHOLE_SHARE",
+    "Impact",
+    "Term",
+    "impact_order",
+    "score_top",
+]
 
 IMPACT_MIN = 4096
 """Lists shorter than this are always scored whole (cheaper than ordering them)."""
@@ -41,8 +51,11 @@ LEVELS = 64
 """Impact tiers per list: finer tiers bound tighter, each costs one bound per query."""
 FIRST_PAIRS = 1024
 """Pairs the first round takes from each long list (at least twice k)."""
-FULL_SHARE = 0.35
-"""Share of the query's pairs past which scoring them all is cheaper than more rounds."""
+WHOLE_SHARE = 0.25
+"""Share of the query's pairs that round 1 may take as whole lists (the smallest)."""
+FULL_SHARE = 1.0
+"""Scored fully when the tiers to look up, times the query's lists, exceed this share of
+the query's pairs: a lookup (a binary search per list) costs several dense additions."""
 _MARGIN = 1.0 + 1e-9  # bounds are compared with this slack against rounding
 
 
@@ -99,10 +112,10 @@ def impact_order(
 
 
 def _lookup(
-    term: Term, cand: npt.NDArray[np.int64]
+    term: Term, cand: npt.NDArray[np.int32]
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
     """Which of the sorted ``cand`` documents hold ``term``, and their tfs there."""
-    if term.docs.size == 0:
+    if term.docs.size == 0 or cand.size == 0:
         return np.zeros(cand.size, np.bool_), np.empty(0, np.float64)
     pos = np.searchsorted(term.docs, cand)
     np.minimum(pos, term.docs.size - 1, out=pos)
@@ -112,7 +125,7 @@ def _lookup(
 
 def _exact(
     terms: Sequence[Term],
-    cand: npt.NDArray[np.int64],
+    cand: npt.NDArray[np.int32],
     lengths: npt.NDArray[np.float64],
     avg: float,
 ) -> tuple[npt.NDArray[np.float64], list[npt.NDArray[np.bool_]]]:
@@ -134,60 +147,132 @@ def _kth(scores: npt.NDArray[np.float64], k: int) -> float:
     return float(np.partition(scores, scores.size - k)[scores.size - k])
 
 
+Keep = Callable[[npt.NDArray[np.int64]], npt.NDArray[np.bool_]]
+Scored = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], list[npt.NDArray[np.bool_]]]
+
+
+def _union(parts: list[npt.NDArray[np.int32]], keep: Keep | None) -> npt.NDArray[np.int32]:
+    """Distinct documents of ``parts``, ascending, those ``keep`` allows."""
+    if not parts:
+        return np.empty(0, np.int32)
+    joined = np.sort(np.concatenate(parts))
+    if joined.size:
+        first = np.empty(joined.size, np.bool_)
+        first[0] = True
+        np.not_equal(joined[1:], joined[:-1], out=first[1:])
+        joined = joined[first]
+    if keep is not None and joined.size:
+        joined = joined[keep(joined.astype(np.int64))]
+    return joined
+
+
+def _scored(
+    terms: Sequence[Term],
+    parts: list[npt.NDArray[np.int32]],
+    lengths: npt.NDArray[np.float64],
+    avg: float,
+    keep: Keep | None,
+) -> Scored:
+    cand = _union(parts, keep)
+    scores, held = _exact(terms, cand, lengths, avg)
+    return cand.astype(np.int64), scores, held
+
+
+def _full(
+    terms: Sequence[Term], lengths: npt.NDArray[np.float64], avg: float, keep: Keep | None
+) -> Scored:
+    """Every pair scored into a dense array (the cheapest when most pairs are needed)."""
+    scores = np.zeros(lengths.size, np.float64)
+    for term in terms:
+        scores[term.docs] += term_score(
+            term.weight, term.tfs.astype(np.float64), lengths[term.docs], avg
+        )
+    cand = np.flatnonzero(scores)
+    if keep is not None and cand.size:
+        cand = cand[keep(cand)]
+    held = []
+    for term in terms:
+        mark = np.zeros(lengths.size, np.bool_)
+        mark[term.docs] = True
+        held.append(mark[cand])
+    return cand, scores[cand], held
+
+
+def _bounds(term: Term, avg: float) -> npt.NDArray[np.float64]:
+    imp = term.impact
+    assert imp is not None
+    return term_score(term.weight, imp.max_tf, imp.min_length, avg)
+
+
 def score_top(
     terms: Sequence[Term],
     k: int,
     lengths: npt.NDArray[np.float64],
     avg: float,
-    keep: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.bool_]] | None = None,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], list[npt.NDArray[np.bool_]]]:
-    """Documents (ascending), their BM25 and which ``terms`` each holds: every document
+    keep: Keep | None = None,
+) -> Scored:
+    """Documents, their BM25 and which ``terms`` each holds: every document
     that ``keep`` allows (a mask of the documents given; all when None) and that scores at
     least the k-th best of them, maybe more. The caller orders and cuts them; ties at the
     k-th are all in. Several ``terms`` may be parts of one query word's list (disjoint
     documents, given one after the other): the sums are the same bits as one list's."""
-    short = [t.docs for t in terms if t.impact is None]
-    long_ = [t for t in terms if t.impact is not None]
     total = sum(int(t.docs.size) for t in terms)
+    long_ = [t for t in terms if t.impact is not None]
+    # Round 1: every short list, the smallest long lists whole (the best documents
+    # usually hold the rarest words) while they stay a small share of the pairs, and
+    # the best tiers of the other ("open") long lists, scored exactly: a floor.
+    whole = [t.docs for t in terms if t.impact is None]
+    open_: list[Term] = []
+    budget = int(WHOLE_SHARE * total)
+    for t in sorted(long_, key=lambda t: t.docs.size):
+        if t.docs.size <= budget:
+            whole.append(t.docs)
+            budget -= t.docs.size
+        else:
+            open_.append(t)
     want = max(2 * k, FIRST_PAIRS)
-    depth = [0] * len(long_)  # tiers taken per long list
-    while True:
-        taken: list[npt.NDArray[np.int32]] = list(short)
-        bound = 0.0
-        pairs = sum(int(d.size) for d in short)
-        for i, t in enumerate(long_):
-            imp = t.impact
-            assert imp is not None
-            tiers = len(imp.starts) - 1
-            while depth[i] < tiers and imp.starts[depth[i]] < want:
-                depth[i] += 1
-            end = int(imp.starts[depth[i]])
-            taken.append(imp.docs[:end])
-            pairs += end
-            if depth[i] < tiers:
-                rest = term_score(
-                    t.weight, imp.max_tf[depth[i] :], imp.min_length[depth[i] :], avg
-                )
-                bound += float(rest.max())
-        if bound == 0.0 or pairs > FULL_SHARE * total:
-            if bound != 0.0:
-                taken = [t.docs for t in terms]
-            return _scored(terms, taken, lengths, avg, keep)
-        cand, scores, held = _scored(terms, taken, lengths, avg, keep)
-        if bound * _MARGIN < _kth(scores, k):
-            return cand, scores, held
-        want *= 2
-
-
-def _scored(
-    terms: Sequence[Term],
-    taken: list[npt.NDArray[np.int32]],
-    lengths: npt.NDArray[np.float64],
-    avg: float,
-    keep: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.bool_]] | None,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], list[npt.NDArray[np.bool_]]]:
-    cand = np.unique(np.concatenate(taken).astype(np.int64)) if taken else np.empty(0, np.int64)
-    if keep is not None and cand.size:
-        cand = cand[keep(cand)]
-    scores, held = _exact(terms, cand, lengths, avg)
-    return cand, scores, held
+    for t in open_:
+        imp = t.impact
+        assert imp is not None
+        tiers = int(np.searchsorted(imp.starts, want))  # tiers until ``want`` pairs
+        whole.append(imp.docs[: int(imp.starts[min(tiers, len(imp.starts) - 1)])])
+    cand, scores, held = _scored(terms, whole, lengths, avg, keep)
+    if not open_:
+        return cand, scores, held
+    floor = _kth(scores, k)
+    # A document not yet scored holds only words of open lists. If it reaches the floor,
+    # it holds an open word whose share in it is at least floor - (the other open lists'
+    # best), and not only words whose best shares sum below the floor (MaxScore's
+    # essential lists). So these tiers hold every document that can still make the top k.
+    bounds = [_bounds(t, avg) for t in open_]
+    best = [float(b.max()) for b in bounds]
+    lower, essential = 0.0, []
+    for i in sorted(range(len(open_)), key=best.__getitem__):
+        lower += best[i]
+        if lower * _MARGIN >= floor:
+            essential.append(i)
+    rest = sum(best)
+    more: list[npt.NDArray[np.int32]] = []
+    pairs = 0
+    for i in essential:
+        need = floor - (rest - best[i])
+        imp = open_[i].impact
+        assert imp is not None
+        reach = np.flatnonzero(bounds[i] * _MARGIN >= need)  # tiers roughly best first
+        end = int(imp.starts[int(reach[-1]) + 1]) if reach.size else 0
+        more.append(imp.docs[:end])
+        pairs += end
+    if pairs * len(terms) > FULL_SHARE * total:
+        return _full(terms, lengths, avg, keep)
+    new = _union(more, keep)
+    if cand.size and new.size:
+        at = np.minimum(np.searchsorted(cand, new), cand.size - 1)
+        new = new[cand[at] != new]
+    if new.size == 0:
+        return cand, scores, held
+    new_scores, new_held = _exact(terms, new, lengths, avg)
+    return (
+        np.concatenate((cand, new.astype(np.int64))),
+        np.concatenate((scores, new_scores)),
+        [np.concatenate(pair) for pair in zip(held, new_held, strict=True)],
+    )
