@@ -240,25 +240,19 @@ def score_top(
     if not open_:
         return cand, scores, held
     floor = _kth(scores, k)
-    # A document not yet scored holds only words of open lists. If it reaches the floor,
-    # it holds an open word whose share in it is at least floor - (the other open lists'
-    # best), and not only words whose best shares sum below the floor (MaxScore's
-    # essential lists). So these tiers hold every document that can still make the top k.
+    # A document not yet scored holds only words of open lists (smallest first here).
+    # Let j be the first open list it holds: it holds none of the earlier ones, so if it
+    # reaches the floor, its share in list j is at least the floor less the later lists'
+    # best shares. The largest list, last, needs a share of the whole floor on its own.
     bounds = [_bounds(t, avg) for t in open_]
     best = [float(b.max()) for b in bounds]
-    lower, essential = 0.0, []
-    for i in sorted(range(len(open_)), key=best.__getitem__):
-        lower += best[i]
-        if lower * _MARGIN >= floor:
-            essential.append(i)
-    rest = sum(best)
     more: list[npt.NDArray[np.int32]] = []
     pairs = 0
-    for i in essential:
-        need = floor - (rest - best[i])
-        imp = open_[i].impact
+    for j, t in enumerate(open_):
+        need = floor - sum(best[j + 1 :])
+        imp = t.impact
         assert imp is not None
-        reach = np.flatnonzero(bounds[i] * _MARGIN >= need)  # tiers roughly best first
+        reach = np.flatnonzero(bounds[j] * _MARGIN >= need)  # tiers roughly best first
         end = int(imp.starts[int(reach[-1]) + 1]) if reach.size else 0
         more.append(imp.docs[:end])
         pairs += end
