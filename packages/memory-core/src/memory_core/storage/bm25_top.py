@@ -234,8 +234,7 @@ def score_top(
     for t in open_:
         imp = t.impact
         assert imp is not None
-        tiers = int(np.searchsorted(imp.starts, want))  # tiers until ``want`` pairs
-        whole.append(imp.docs[: int(imp.starts[min(tiers, len(imp.starts) - 1)])])
+        whole.append(imp.docs[:want])  # any documents make a floor; the best likely do
     cand, scores, held = _scored(terms, whole, lengths, avg, keep)
     if not open_:
         return cand, scores, held
