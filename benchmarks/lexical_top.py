@@ -107,7 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     lex = storage._lexical
     index = lex._tenants[args.tenant]
     out: dict[str, Any] = {"store": str(args.store), "warm_s": round(warm_s, 2)}
-    out["documents"], out["postings"], out["terms"] = index.n, int(index.docs.size), len(index.vocab)
+    out["documents"], out["postings"], out["terms"] = (
+        index.n,
+        int(index.docs.size),
+        len(index.vocab),
+    )
     out["bytes_per_posting_before"] = round(index.nbytes / max(1, index.docs.size), 2)
     # One-time cost of the impact tiers of every long list (built lazily per term).
     avg = index.total_length / index.n
@@ -128,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         if q not in texts:
             texts.append(q)
     new_top_k = _lexical.TenantIndex.top_k
-    samples: dict[str, list[float]] = {k: [] for k in ("lex_new", "lex_full", "rrc_new", "rrc_full")}
+    samples: dict[str, list[float]] = {
+        k: [] for k in ("lex_new", "lex_full", "rrc_new", "rrc_full")
+    }
     for text in texts:
         qt = terms(text)
         got = index.top_k(qt, 200, None)
@@ -145,8 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, values in samples.items():
         s = summarize(values)
         out[name] = {"p50_ms": s["p50_ms"], "p95_ms": s["p95_ms"]}
-    out["lex_p50_ratio_new_over_full"] = round(out["lex_new"]["p50_ms"] / out["lex_full"]["p50_ms"], 3)
-    out["rrc_p50_ratio_new_over_full"] = round(out["rrc_new"]["p50_ms"] / out["rrc_full"]["p50_ms"], 3)
+    out["lex_p50_ratio_new_over_full"] = round(
+        out["lex_new"]["p50_ms"] / out["lex_full"]["p50_ms"], 3
+    )
+    out["rrc_p50_ratio_new_over_full"] = round(
+        out["rrc_new"]["p50_ms"] / out["rrc_full"]["p50_ms"], 3
+    )
     print(json.dumps(out, indent=1))
     memory.close()
     return 0

@@ -79,9 +79,7 @@ def _full(
     cand = np.flatnonzero(scores)
     if allowed is not None:
         cand = cand[np.isin(index.pks[cand], allowed)]
-    order = np.lexsort(
-        (index.items[cand], index.lo[cand], index.hi[cand], -scores[cand])
-    )[:k]
+    order = np.lexsort((index.items[cand], index.lo[cand], index.hi[cand], -scores[cand]))[:k]
     return [
         (
             UUID(int=(int(index.hi[i]) << 64) | int(index.lo[i])),

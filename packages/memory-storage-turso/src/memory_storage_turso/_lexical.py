@@ -265,9 +265,7 @@ class TenantIndex:
             def keep(docs: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
                 return mask[pks[docs]]
 
-        candidates, cand_scores, held = bm25_top.score_top(
-            parts, k, self.lengths, avg, keep
-        )
+        candidates, cand_scores, held = bm25_top.score_top(parts, k, self.lengths, avg, keep)
         if candidates.size == 0:
             return []
         rows = np.arange(candidates.size)
@@ -286,10 +284,10 @@ class TenantIndex:
             )[:k]
         ]
         holds = [[False] * len(found) for _ in range(chosen_rows.size)]
-        for part, present in zip(word_of, held, strict=True):
+        for word_index, present in zip(word_of, held, strict=True):
             for r, flag in enumerate(present[chosen_rows].tolist()):
                 if flag:
-                    holds[r][part] = True
+                    holds[r][word_index] = True
         out = []
         for r, row in enumerate(chosen_rows.tolist()):
             i = int(candidates[row])

@@ -2,23 +2,26 @@
 
 Why: a query word held by 40% of a big store's documents (``test``, ``fail``) made full
 scoring cost ~60 ms per query at 447K episodes, though only the best few hundred
-documents are wanted. This is the threshold algorithm over *impact-ordered* postings,
-in vectorised rounds:
+documents are wanted. This is exact top-k over *impact-ordered* postings in two
+vectorised rounds (the threshold algorithm's bound, MaxScore's skipping):
 
 - A long posting list (``IMPACT_MIN`` pairs or more) gets an impact order once (cached
-  by the caller until the list changes): its pairs grouped into ``LEVELS`` tiers by their
-  score at the average length of that time (a radix sort of one byte per pair), each
-  tier with its largest term frequency and smallest document length. At query time a
-  tier's bound is ``term_score`` of those two, which bounds every pair in the tier
-  whatever the average is now (the score rises with tf and falls with length).
-- A round takes the best tiers of every long list, plus every pair of the short lists,
-  and scores those documents *exactly* (each term's frequency looked up by binary search
-  in its document-ordered list, the terms added in query order: the same operations as
-  full scoring, so the same bits). The k-th best exact score is a floor; a document in no
-  taken tier scores at most the sum of the long lists' next tier bounds. When that sum is
-  below the floor the top-k is among the scored documents, ties included; else the
-  rounds take twice as many pairs, and past ``FULL_SHARE`` of all pairs the query is
-  scored fully (what a query whose best documents hold only common words costs anyway).
+  by the caller until the list changes): its pairs grouped into at most ``LEVELS`` tiers
+  by their score at the average length of that time (a stable sort of one byte per
+  pair), each tier with its largest term frequency and smallest document length. At
+  query time a tier's bound is ``term_score`` of those two, which bounds every pair in
+  the tier whatever the average is now (the score rises with tf and falls with length).
+- Round 1 scores exactly every short list, the smallest long lists whole (up to
+  ``WHOLE_SHARE`` of the query's pairs) and the first ``FIRST_PAIRS`` of each other
+  ("open") long list: the k-th best of these is a floor. Exact scores look each term's
+  frequency up by binary search in its document-ordered list and add the terms in query
+  order: the same operations as scoring every posting, so the same bits.
+- Round 2: a document not yet scored holds only open words. Taking the open lists
+  smallest first, let j be the first one it holds; to reach the floor its share in j
+  must be at least the floor less the best shares of the later lists. Round 2 scores
+  the tiers of each list whose bound reaches that need; nothing else can make the top
+  k (ties at the k-th included). When those tiers are too many for lookups to pay
+  (``FULL_SHARE``), every pair is scored into a dense array instead.
 
 The formula stays ``memory_core.storage.bm25``; callers order ties as before.
 """
@@ -51,7 +54,7 @@ LEVELS = 64
 """Impact tiers per list: finer tiers bound tighter, each costs one bound per query."""
 FIRST_PAIRS = 1024
 """Pairs the first round takes from each long list (at least twice k)."""
-WHOLE_SHARE = 0.25
+WHOLE_SHARE = 0.05
 """Share of the query's pairs that round 1 may take as whole lists (the smallest)."""
 FULL_SHARE = 1.0
 """Scored fully when the tiers to look up, times the query's lists, exceed this share of
