@@ -57,7 +57,8 @@ def run(episodes: list[Any], embedder: str, batch_size: int, work: Path) -> dict
     reference = (time.process_time() - ref0) / len(episodes)
     per_episode = cpu / max(report.imported, 1)
     return {
-        "embedder": label,
+        "embedder": embedder,
+        "model_id": label,
         "episodes": report.imported,
         "problems": len(report.problems),
         "vectors": vectors,
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
           "| cost / JSON reference |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in results:
-        print(f"| {r['embedder']} | {r['episodes']:,} | {r['vectors']:,} | {r['per_wall_s']:,} "
+        print(f"| {r['model_id']} | {r['episodes']:,} | {r['vectors']:,} | {r['per_wall_s']:,} "
               f"| {r['per_cpu_s']:,} | {r['cpu_us_per_episode']:,} µs "
               f"| {r['cost_over_reference']} |")  # fmt: skip
     return 0

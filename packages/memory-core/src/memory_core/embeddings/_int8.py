@@ -35,6 +35,7 @@ weights, so nothing extra ships or is downloaded.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import platform
 import threading
@@ -120,6 +121,7 @@ CALIBRATION = (
 )
 
 
+@functools.cache
 def int8_supported() -> bool:
     """Whether this CPU's int8 products are exact in onnxruntime: on x86, only with VNNI
     (``avx512_vnni`` or ``avx_vnni``; without it u8s8 products can saturate 16 bits).

@@ -16,11 +16,15 @@ two-core machine thread hand-offs cost more than they save at this size. Batches
 into groups of similar length so that padding stays small.
 
 Int8: on onnxruntime, on a CPU with exact int8 products (``_int8.int8_supported``),
-stored texts and queries both run on an int8 copy of the graph (``_int8``): ≈2x the texts
-per CPU-second of float32 in a bulk import, cosine to the float32 vectors ≥ 0.997 on the
-benchmark texts, paraphrase recall@5 within 0.005. Its vectors are not float32's, so they
-carry their own model id (``transformer:all-minilm-l6-v2+int8``): a store embedded by
-float32 is migrated by ``memory storage reembed`` (and by the background catch-up), and
+stored texts and queries both run on an int8 copy of the graph (``_int8``), one text per
+call (``_Loaded.batch``): ≈1.8x the texts per CPU-second of float32 batches, ≈1.7x the
+episodes per CPU-second of a bulk import (``benchmarks/import_rate.py``). Cosine to the
+float32 vectors ≥ 0.997 on the benchmark texts, ≥ 0.995 on LoCoMo conversation turns;
+paraphrase recall@5 within 0.005. (A static activation scale for the ``qkv``/``up``
+inputs would allow batches at ≈1.4x that speed, but fell to cosine 0.989 on LoCoMo
+turns: not kept.) Its vectors are not float32's, so they carry their own model id
+(``transformer:all-minilm-l6-v2+int8``): a store embedded in float32 is migrated by
+``memory storage reembed`` (and by the background catch-up when it opens), and
 ``EMBEDDING_MODEL=transformer:all-minilm-l6-v2`` keeps float32. With float32 documents
 (``int8_documents=False``, numpy, or a CPU without VNNI), queries alone may still run on
 an int8 copy built in the background (``int8_queries``).
@@ -277,7 +281,7 @@ class TransformerEmbeddingProvider:
     def _int8_session(self, encoder: _Encoder, tokenizer: Tokenizer) -> tuple[OnnxEncoder, int]:
         """The int8 encoder for every text, checked against float32 on the calibration
         texts; if this CPU's kernels fail the check, float32 stands in for it (the model
-        id stays: those vectors are what the int8 ones approximate, cosine ≥ 0.997)."""
+        id stays: those vectors are what the int8 ones approximate, cosine ≥ 0.995)."""
         try:
             session, worst = calibrated(encoder, tokenizer)
             if worst >= _int8.MIN_COSINE:
