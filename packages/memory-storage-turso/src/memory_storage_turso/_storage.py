@@ -65,7 +65,7 @@ from memory_core.text import terms
 from memory_storage_turso._ann import ANN_MIN_ROWS
 from memory_storage_turso._codec import decode_cursor, encode_cursor, ts
 from memory_storage_turso._connection import Database, Tx
-from memory_storage_turso._decoded import load_pattern
+from memory_storage_turso._decoded import cached_summary, load_pattern
 from memory_storage_turso._episode_json import dump_episode, load_episode, load_summary
 from memory_storage_turso._filters import episode_where, pattern_where
 from memory_storage_turso._fts import MAX_ITEM, match_expression, pattern_text
@@ -557,7 +557,7 @@ class LibSQLStorage:
                 (tenant, json.dumps(texts)),
             )
         )
-        found = {r[0]: self._summary(r[1], int(r[2])) for r in rows}
+        found = {r[0]: cached_summary(r[1], int(r[2])) for r in rows}
         return [found[t] for t in texts if t in found]
 
     def list_episodes(
