@@ -9,6 +9,9 @@ process::
 
     uv run python benchmarks/import_rate.py                        # 5,000 episodes, local
     uv run python benchmarks/import_rate.py --embedders local,transformer --episodes 2000
+    # float32 documents against the default int8 ones, in one run:
+    uv run python benchmarks/import_rate.py --episodes 2000 \
+        --embedders local,transformer=transformer:all-minilm-l6-v2,transformer
 """
 
 from __future__ import annotations
@@ -32,9 +35,13 @@ SEED = 20250101  # scale.py's: the same episodes
 def run(episodes: list[Any], embedder: str, batch_size: int, work: Path) -> dict[str, Any]:
     from memory_core import MemoryConfig, SelfLearningMemory
 
-    db = work / f"import-{embedder}.db"
+    provider, _, model = embedder.partition("=")  # transformer=<model id>: that encoder
+    db = work / f"import-{len(list(work.iterdir()))}.db"
     config = MemoryConfig(
-        database_url=f"file:{db}", cache_backend="none", embedding_provider=embedder
+        database_url=f"file:{db}",
+        cache_backend="none",
+        embedding_provider=provider,
+        embedding_model=model or None,
     )
     memory = SelfLearningMemory.from_config(config)
     memory.warm()
@@ -42,6 +49,7 @@ def run(episodes: list[Any], embedder: str, batch_size: int, work: Path) -> dict
     report = memory.import_episodes(episodes, batch_size=batch_size)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     vectors = sum(m.count for m in memory.storage.embedding_models())
+    label = memory.embedder.model_id if memory.embedder is not None else embedder
     memory.close()
     ref0 = time.process_time()
     for episode in episodes:
@@ -50,6 +58,7 @@ def run(episodes: list[Any], embedder: str, batch_size: int, work: Path) -> dict
     per_episode = cpu / max(report.imported, 1)
     return {
         "embedder": embedder,
+        "model_id": label,
         "episodes": report.imported,
         "problems": len(report.problems),
         "vectors": vectors,
@@ -81,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
           "| cost / JSON reference |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in results:
-        print(f"| {r['embedder']} | {r['episodes']:,} | {r['vectors']:,} | {r['per_wall_s']:,} "
+        print(f"| {r['model_id']} | {r['episodes']:,} | {r['vectors']:,} | {r['per_wall_s']:,} "
               f"| {r['per_cpu_s']:,} | {r['cpu_us_per_episode']:,} µs "
               f"| {r['cost_over_reference']} |")  # fmt: skip
     return 0

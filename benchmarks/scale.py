@@ -40,6 +40,7 @@ from benchlib.workload import completed_episode, query, steps_for, task
 HERE = Path(__file__).resolve().parent
 WORKLOAD_VERSION = 1  # bump when benchlib.workload changes what a store contains
 SEED = 20250101
+BANDS = 10  # the build rate is reported per tenth of the target size
 
 
 def store_paths(data_dir: Path, size: int) -> tuple[Path, Path]:
@@ -93,9 +94,29 @@ def build(data_dir: Path, size: int, log: Any = print) -> dict[str, Any]:
     t0, cpu0 = time.perf_counter(), time.process_time()
     built = 0
 
+    from memory_core.bulk_import import DEFAULT_BATCH_SIZE
+
+    bands: list[dict[str, Any]] = []  # the rate of each band of stored sizes
+    per_band = max(1, size // BANDS // DEFAULT_BATCH_SIZE)  # batches
+    mark = {"processed": 0, "seconds": 0.0, "cpu": cpu0}
+
     def progress(report: Any) -> None:
-        if report.batches % 20 == 0:
-            log(f"  {have + report.processed:,}/{size:,} episodes ({report.rate:.0f}/s)")
+        if report.batches % per_band and have + report.processed < size:
+            return
+        done, seconds = report.processed - mark["processed"], report.seconds - mark["seconds"]
+        cpu = time.process_time()
+        band = {
+            "from": have + mark["processed"],
+            "to": have + report.processed,
+            "rate_per_s": round(done / seconds, 1) if seconds > 0 else None,
+            "cpu_rate_per_s": round(done / (cpu - mark["cpu"]), 1) if cpu > mark["cpu"] else None,
+        }
+        bands.append(band)
+        mark.update(processed=report.processed, seconds=report.seconds, cpu=cpu)
+        log(
+            f"  {band['to']:,}/{size:,} episodes: this band {band['rate_per_s']}/s "
+            f"({band['cpu_rate_per_s']}/CPU-s), since start {report.rate:.0f}/s"
+        )
 
     try:
         episodes = (completed_episode(random.Random(SEED + i), i) for i in range(have, size))
@@ -124,6 +145,9 @@ def build(data_dir: Path, size: int, log: Any = print) -> dict[str, Any]:
         if built
         else previous.get("build_cpu_rate_per_s"),
         "build_embedder": embedder if built else previous.get("build_embedder"),
+        # Rate per tenth of the size: a rate that falls as the store grows shows
+        # here (the overall rate hides it).
+        "build_bands": bands if built else previous.get("build_bands", []),
         "disk_mb": disk_mb(*_files(db)),
     }
     info.update(_vector_index(db))
@@ -224,6 +248,7 @@ def measure(data_dir: Path, size: int, rounds: int, queries: int) -> dict[str, A
         "build_cpu_rate_per_s": info.get("build_cpu_rate_per_s"),
         "build_embedder": info.get("build_embedder"),
         "build_rate_per_s": info.get("build_rate_per_s"),
+        "build_bands": info.get("build_bands", []),
         "index_build_seconds": info.get("index_build_seconds"),
         "index_disk_mb": info.get("index_disk_mb"),
         "numpy_scan": scan,
@@ -283,6 +308,13 @@ def _build_rate(r: dict[str, Any]) -> str:
         return "-"
     extra = [f"{cpu:,.0f}/CPU-s"] if cpu else []
     extra += [str(r["build_embedder"])] if r.get("build_embedder") else []
+    bands = [b for b in r.get("build_bands") or [] if b.get("cpu_rate_per_s")]
+    if len(bands) >= 2:  # the first and last band: a rate that decays with size shows
+        first, last = bands[0], bands[-1]
+        extra.append(
+            f"{first['from']:,}-{first['to']:,}: {first['cpu_rate_per_s']:,.0f}/CPU-s, "
+            f"{last['from']:,}-{last['to']:,}: {last['cpu_rate_per_s']:,.0f}/CPU-s"
+        )
     return f"{wall:,.0f}" + (f" ({', '.join(extra)})" if extra else "")
 
 

@@ -7,6 +7,7 @@ the invariants (p50 ≤ p95 ≤ p99, every step stored, ...) and the exit codes 
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -53,6 +54,11 @@ def test_scale_quick(tmp_path: Path) -> None:
         assert r["disk_mb"] > 0 and r["peak_rss_mb"] > 0 and r["build_rate_per_s"] > 0
         assert r["vectors"] > r["size"] and r["numpy_scan"]["p95_ms"] > 0
         assert r["retrieval_over_scan_p95"] > 0
+        # The build rate per band of sizes, contiguous up to the size (decay shows there).
+        bands = r["build_bands"]
+        assert bands and bands[-1]["to"] == r["size"], bands
+        assert all(a["to"] == b["from"] for a, b in itertools.pairwise(bands))
+        assert all(b["rate_per_s"] > 0 for b in bands)
     small, large = report["results"]
     assert large["disk_mb"] > small["disk_mb"], "the 1,000-episode store is not larger"
     # The stores are reused: a second build of the same size adds nothing.

@@ -18,7 +18,7 @@ def test_health(run_json: Any, run: Any) -> None:
     assert report["ok"] is True
     assert report["storage"]["backend"] == "libsql" and report["storage"]["ok"] is True
     assert report["cache"]["backend"] == "lmdb"
-    assert report["embeddings"]["detail"]["model_id"] == "transformer:all-minilm-l6-v2"
+    assert report["embeddings"]["detail"]["model_id"] == "transformer:all-minilm-l6-v2+int8"
     assert report["retrieval_mode"].startswith("hybrid")
     out = run("health").stdout
     assert "healthy" in out and all(len(line) <= 80 for line in out.splitlines())

@@ -14,7 +14,9 @@ def test_stats(run_json: Any, run: Any, seeded: dict[str, str]) -> None:
     assert (s["episodes"], s["completed_episodes"], s["steps"]) == (4, 3, 6)
     assert s["patterns"] > 0 and s["size_bytes"] > 0 and s["schema_version"] >= 1
     assert {"hits", "misses", "entries", "hit_rate"} <= set(data["cache"])
-    assert [m["model_id"] for m in data["embedding_models"]] == ["transformer:all-minilm-l6-v2"]
+    assert [m["model_id"] for m in data["embedding_models"]] == [
+        "transformer:all-minilm-l6-v2+int8"
+    ]
     run_json("--tenant", "other", "episode", "start", "elsewhere")
     assert run_json("storage", "stats", "--all-tenants")["storage"]["episodes"] == 5
     assert run_json("--tenant", "other", "storage", "stats")["storage"]["episodes"] == 1
@@ -86,10 +88,12 @@ def test_reembed_after_model_change(run_json: Any, run: Any, monkeypatch: Any) -
     monkeypatch.delenv("MEMORY_EMBEDDING_PROVIDER")
     assert run_json("storage", "reembed") == {
         "episodes": 2,
-        "model_id": "transformer:all-minilm-l6-v2",
+        "model_id": "transformer:all-minilm-l6-v2+int8",
     }
     models = run_json("storage", "stats")["embedding_models"]
-    assert [(m["model_id"], m["count"]) for m in models] == [("transformer:all-minilm-l6-v2", 4)]
+    assert [(m["model_id"], m["count"]) for m in models] == [
+        ("transformer:all-minilm-l6-v2+int8", 4)
+    ]
     hits = run_json("episode", "search", "health check route")
     assert hits[0]["components"]["semantic"] > 0
 

@@ -90,7 +90,7 @@ def test_kill_after_acknowledged_writes_then_every_episode_found_by_paraphrase(
     _, factory = storage_factory_for_url(url, None)
     raw = factory.from_url(url, config)
     try:  # the crash left every acknowledged episode without a vector
-        left = raw.missing_embeddings("transformer:all-minilm-l6-v2", 1000)
+        left = raw.missing_embeddings("transformer:all-minilm-l6-v2+int8", 1000)
         assert {str(eid) for _, eid in left} == set(acked.values())
     finally:
         raw.close()
@@ -99,7 +99,7 @@ def test_kill_after_acknowledged_writes_then_every_episode_found_by_paraphrase(
     # floor sits (the floor has its own tests and benchmark).
     with SelfLearningMemory.from_config(config.model_copy(update={"min_relevance": 0.0})) as memory:
         assert memory.embedder is not None
-        assert memory.embedder.model_id == "transformer:all-minilm-l6-v2"  # the default
+        assert memory.embedder.model_id == "transformer:all-minilm-l6-v2+int8"  # the default
         memory.flush()  # the catch-up started on open is done
         assert memory.storage.missing_embeddings(memory.embedder.model_id, 1000) == []
         for text, paraphrase in PAIRS:

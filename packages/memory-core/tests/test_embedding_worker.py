@@ -235,3 +235,24 @@ def test_a_retrieval_reads_its_own_writes_within_the_wait(tmp_path: Path, gate: 
         memory.query("nginx access logs", limit=3)
         assert _missing(memory) == 0  # the query waited for the queued vectors
         opener.join()
+
+
+def test_a_float32_store_is_moved_to_the_int8_model_when_opened(tmp_path: Path) -> None:
+    """Vectors written in float32 carry that model id; the default (int8) encoder finds
+    them missing for its own id and the open-time catch-up re-embeds them, so search
+    never compares int8 queries with vectors of another model id."""
+    from memory_core.embeddings import TransformerEmbeddingProvider
+
+    float32 = TransformerEmbeddingProvider(int8_documents=False)
+    with _memory(tmp_path, float32) as memory:
+        for i in range(3):
+            _finish(memory, f"float32 episode {i}")
+        memory.flush()
+        assert [m.model_id for m in memory.storage.embedding_models()] == [float32.model_id]
+    default = TransformerEmbeddingProvider()
+    assert default.model_id == float32.model_id + "+int8"
+    with _memory(tmp_path, default) as memory:
+        memory.flush()  # the catch-up started on open
+        assert _missing(memory) == 0
+        models = {m.model_id: m.count for m in memory.storage.embedding_models()}
+        assert models[default.model_id] == 6  # 3 task texts + 3 steps

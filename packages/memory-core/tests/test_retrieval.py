@@ -283,6 +283,20 @@ def test_rank_episodes_returns_the_matching_episode_and_its_answer_step() -> Non
     assert steps.index(1) < steps.index(4)  # next to the strong match, not to weak ones
 
 
+def test_only_the_first_episode_read_brings_its_context() -> None:
+    storage = InMemoryStorage()
+    steps = ["hello there", "did you bake a lemon tart", "yes, a big one", "bye now"]
+    first = _store(storage, "lemon tart baking chat", steps)
+    second = _store(storage, "another chat", steps)
+    results, _ = rank_episodes(
+        storage, "default", "lemon tart", None, None, None, EpisodeFilter(), 5, 5, W
+    )
+    assert [r.episode.id for r in results] == [first, second]
+    assert [s.step_number for s in results[0].steps] == [2, 1, 3, 4]
+    # the next episode shows its match: its best bet, not the turns around it
+    assert [s.step_number for s in results[1].steps] == [2]
+
+
 def test_rank_episodes_uses_vectors_of_the_given_model_only() -> None:
     storage = InMemoryStorage()
     near = _store(storage, "alpha", ["one"])
@@ -379,3 +393,20 @@ def test_the_only_holder_of_a_named_ticket_outranks_texts_sharing_more_words() -
     )  # fmt: skip
     assert target not in [r.episode.id for r in plain]  # BM25 prefers five shared words
     assert {r.episode.id for r in plain} <= set(others)
+
+
+def test_the_episode_a_query_is_for_does_not_take_the_first_episodes_context() -> None:
+    from memory_core import SelfLearningMemory, TaskOutcome
+
+    memory = SelfLearningMemory(embedder=None)
+    steps = ["hello there", "did you bake a lemon tart", "yes, a big one", "bye now"]
+    done = memory.start_episode("lemon tart baking chat")
+    memory.log_steps(done, [make_step(i + 1, action=a, output="") for i, a in enumerate(steps)])
+    memory.complete_episode(done, TaskOutcome.success())
+    own = memory.start_episode("bake a lemon tart")
+    memory.log_steps(own, [make_step(1, action="lemon tart", output="")])
+    assert memory.query("lemon tart").episodes[0].episode.id == own  # the best match
+    found = memory.query("lemon tart", for_episode=own).episodes
+    assert [e.episode.id for e in found] == [done]
+    assert [s.step_number for s in found[0].steps] == [2, 1, 3]  # its context (3 steps)
+    memory.close()

@@ -19,6 +19,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from uuid import UUID
 
 from memory_core._fetch import fetch_steps
@@ -40,6 +41,7 @@ def _words(text: str) -> list[str]:
     return _WORD.findall("".join(c for c in folded if not unicodedata.combining(c)))
 
 
+@lru_cache(maxsize=8192)  # every query folds its pool's task texts, the same ones again
 def normalised_task(text: str) -> str:
     """Task text without case, punctuation or spacing differences."""
     return " ".join(_words(text))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +32,7 @@ from memory_core._protocols import EmbeddingProvider, FloatArray
 from memory_core._results import QueryResult, RetrievedEpisode, RetrievedPattern
 from memory_core._timespec import parse_instant
 from memory_core._validation import check_limit, check_text, coerce
+from memory_core.cache import NullCache
 from memory_core.flags import effective_flags, enabled  # deploy: feature flags
 from memory_core.pattern_ranking import rank_patterns
 from memory_core.relevance import (
@@ -88,19 +90,24 @@ class Retriever:
             ctx = self._prepare(task_description, context, limit)
             f = episode_filter(filters)
             t = c.tenant(tenant)
-            key = self._retrieval_key(
-                "ctx", t, task_description, ctx, f, limit, max_steps_per_episode
-            )
-            raw = c.cache.get("retrieval", t, key)
-            if raw is not None:
-                cached = [RetrievedEpisode.model_validate(x) for x in json.loads(raw)]
-                c.metrics.tally(_floor_event(cached))
-                return cached
+            caching = not isinstance(c.backends.cache, NullCache)  # none: no key, no payload
+            key = ""
+            if caching:
+                key = self._retrieval_key(
+                    "ctx", t, task_description, ctx, f, limit, max_steps_per_episode
+                )
+                raw = c.cache.get("retrieval", t, key)
+                if raw is not None:
+                    cached = [RetrievedEpisode.model_validate(x) for x in json.loads(raw)]
+                    c.metrics.tally(_floor_event(cached))
+                    return cached
             with c.lock:
                 results, _ = self.retrieve(
                     t, task_description, ctx, f, limit, max_steps_per_episode
                 )
             c.metrics.tally(_floor_event(results))
+            if not caching:
+                return results
             payload = json.dumps([r.model_dump(mode="json") for r in results]).encode()
             if c.guard.sensitive(t, [r.episode.id for r in results]):
                 return results  # security: no plaintext of sensitive episodes in the cache
@@ -129,11 +136,13 @@ class Retriever:
         also_read: Sequence[UUID] = (),
         shown: int | None = None,
         scores_only: bool = False,
+        exclude: UUID | None = None,
     ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
         """Ranked episodes and every scored episode's score (the pattern evidence);
         ``fetched`` receives the candidates' summaries (one read serves the patterns);
         ``shown``: how many the caller will show, when it asks for more (default
-        ``limit``), so every front end ranks a query alike."""
+        ``limit``), so every front end ranks a query alike; ``exclude``: an episode left
+        out (``rank_episodes``)."""
         c = self._ctx
         query_vector = None
         emb = c.backends.embedder
@@ -161,6 +170,7 @@ class Retriever:
             fetched=fetched,
             also_read=also_read,
             scores_only=scores_only,
+            exclude=exclude,
         )
 
     def retrieve_relevant_patterns(
@@ -250,7 +260,7 @@ class Retriever:
         floor = self._ctx.config.min_relevance
         out: dict[UUID, float] = {}
         for p, _ in hits:
-            held = set(terms(" ".join([p.description, *p.tools])))
+            held = _pattern_terms(p.description, tuple(p.tools))
             lx = lexical_relevance(weights, [t for t in weights if t in held])
             if lx >= floor and lx > 0:
                 out[p.id] = lx
@@ -284,6 +294,7 @@ class Retriever:
                     fetched=fetched,
                     shown=limit,
                     also_read=[own_id] if own_id is not None else (),
+                    exclude=own_id,  # not first: the first episode shown gets its context
                 )
             if for_episode is not None:  # an in-progress episode matches its own task text
                 own = as_uuid(for_episode, "for_episode")
@@ -318,6 +329,13 @@ class Retriever:
             default=str,
         )
         return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@lru_cache(maxsize=4096)
+def _pattern_terms(description: str, tools: tuple[str, ...]) -> frozenset[str]:
+    """A pattern text's search terms (remembered: the same patterns match query after
+    query)."""
+    return frozenset(terms(" ".join([description, *tools])))
 
 
 def embed_query(emb: EmbeddingProvider, text: str) -> FloatArray:

@@ -153,20 +153,24 @@ def rank_patterns(
     """
     top = max(episode_scores.values(), default=0.0) or 1.0
     by_key = {p.key: p for p in patterns}
+    # By UUID.int: a pattern lists up to 50 sources, and hashing a UUID is Python code.
+    scores = {e.int: s for e, s in episode_scores.items()}
 
     def weight(p: Pattern | None) -> float:
-        return sum(episode_scores.get(e, 0.0) for e in p.episode_ids) / top if p else 0.0
+        return sum(scores.get(e.int, 0.0) for e in p.episode_ids) / top if p else 0.0
 
-    out: list[tuple[float, int, RetrievedPattern]] = []
+    out: list[tuple[float, int, _Parts]] = []
     for p in patterns:
         if p.key.endswith(FAILED_SUFFIX) and p.key.removesuffix(FAILED_SUFFIX) in by_key:
             continue  # the sequence itself is ranked, with its twin's failures counted
         best = 0.0
+        held = 0.0  # weight(p), summed in the same order (adding 0.0 changes no sum)
         sources: list[tuple[float, UUID]] = []
         for eid in p.episode_ids:
-            score = episode_scores.get(eid)
+            score = scores.get(eid.int)
             if not score:
                 continue
+            held += score
             w = score / top
             best = max(best, w)
             sources.append((w, eid))
@@ -178,7 +182,7 @@ def rank_patterns(
         twin = None
         if p.kind is PatternKind.TOOL_SEQUENCE and not p.key.endswith(FAILED_SUFFIX):
             twin = by_key.get(p.key + FAILED_SUFFIX)
-        local = (weight(p), weight(twin))
+        local = (held / top, weight(twin))
         est = estimate(p, local if sum(local) > 0 else None, twin)
         ctx = 0.0
         if context is not None:
@@ -186,28 +190,41 @@ def rank_patterns(
                 context, TaskContext(domain=p.domain or "general", language=p.language)
             )
         score = gate * (est.p + est.bonus) * (1 + 0.1 * ctx)
-        sources.sort(key=lambda x: -x[0])
-        out.append(
-            (
-                -round(score, 9),
-                len(p.tools),
-                RetrievedPattern(
-                    pattern=p,
-                    score=round(score, 6),
-                    components={
-                        "evidence": round(best, 6),
-                        "lexical": round(lx, 6),
-                        "relevance": round(relevance, 6),
-                        "gate": round(gate, 6),
-                        "quality": round(est.p, 6),
-                        "lower": round(est.lower, 6),
-                        "exploration": round(est.bonus, 6),
-                        "observed_weight": round(est.observed_weight, 6),
-                        "context": round(ctx, 6),
-                    },
-                    evidence_episode_ids=[eid for _, eid in sources[:10]],
-                ),
-            )
-        )
+        parts = (p, score, best, lx, relevance, est, ctx, sources)
+        out.append((-round(score, 9), len(p.tools), parts))
     out.sort(key=lambda x: (x[0], x[1]))
-    return [r for _, _, r in out[:limit]]
+    return [_shown(*r[2]) for r in out[:limit]]  # built only for the patterns shown
+
+
+_Parts = tuple[Pattern, float, float, float, float, Estimate, float, list[tuple[float, UUID]]]
+"""What a ranked pattern's result is built from."""
+
+
+def _shown(
+    p: Pattern,
+    score: float,
+    best: float,
+    lx: float,
+    relevance: float,
+    est: Estimate,
+    ctx: float,
+    sources: list[tuple[float, UUID]],
+) -> RetrievedPattern:
+    gate = min(1.0, relevance / RELEVANCE_BAND)
+    sources.sort(key=lambda x: -x[0])
+    return RetrievedPattern(
+        pattern=p,
+        score=round(score, 6),
+        components={
+            "evidence": round(best, 6),
+            "lexical": round(lx, 6),
+            "relevance": round(relevance, 6),
+            "gate": round(gate, 6),
+            "quality": round(est.p, 6),
+            "lower": round(est.lower, 6),
+            "exploration": round(est.bonus, 6),
+            "observed_weight": round(est.observed_weight, 6),
+            "context": round(ctx, 6),
+        },
+        evidence_episode_ids=[eid for _, eid in sources[:10]],
+    )

@@ -79,16 +79,48 @@ Episodes:
    counting the episodes that repeat it step for step; then maximal marginal relevance
    on task-text word overlap, for diversity.
 7. Steps returned with an episode: its steps at least ``step_share`` as relevant as its
-   best step, best first, then the steps within ``context_reach`` (2) of the best one
-   (its context), at most ``max_steps``; a reader going through the results in order is
-   not made to wade through an episode's weak matches before the next episode. Two, not
+   best step, best first, then, for the first episode, the steps within
+   ``context_reach`` (2) of the best one (its context), at most ``max_steps``; a reader
+   going through the results in order is not made to wade through an episode's weak
+   matches before the next episode. Two, not
    one: in a dialogue the answer to a matching turn is often the asker's own next turn
    (the match, the other's reply, the asker's detail), in a tool log the command after a
    matching command's output. Measured on LoCoMo dev (MiniLM): T R@10 .767 → .788 (4 of
    5 conversations gain, 42 loses one question), session ranks unchanged. Cutting an
    episode's steps at the next episode's best step (so that reading order follows the
    step scores) lost T R@10 .767 → .720: a top episode's weaker steps hold the answer
-   more often than the next episode's best.
+   more often than the next episode's best. The context is the first episode's only:
+   the turns around a match are worth reading where the answer most likely is, and after
+   it the reader's next best bet is the next episode's own match, not the turns around
+   the second episode's (each shown episode's context pushed the later episodes' matches
+   out of the first ten steps read). LoCoMo dev, MiniLM, T R@10 / T R@20 .787 / .854 →
+   .803 / .874 (conversations 26, 41, 43: .823 → .835; held out while choosing, 30 and
+   42: .725 → .746), session ranks unchanged; the static model .778 → .791. Measured
+   and left (replayed from the stored channel hits): context for every episode within
+   90-99% of the first one's rank (.799-.808), reach 1 for the later episodes (.800).
+
+Measured and not kept (LoCoMo dev with MiniLM, conversations 26/41/43 and 30/42 judged
+apart; paraphrases in process at 10K notes, 300 queries, seeds 8 and 21): a step's
+vector taken over its text and the previous (or the next) turn's, T R@10 .803 → .782
+(.784): neighbour smoothing already does this in score space, and the mixed vector
+blurs which turn matched; a product term rewarding items both channels find (replayed,
+T R@10 -.013 to -.035); raising the steps spoken by the speaker a question names, with
+the speaker known exactly (96% of such questions' evidence turns are theirs): T R@10 at
+most +.007, S R@1 down to -.02 (the name in the step text already carries it); leaving
+very common English words (``go``, ``get``) out of the lexical query, T R@10 .803 →
+.797 at zipf 6 and far worse below (the store's own BM25 weighs them better); on
+paraphrases, BM25's share on task texts without the spread (``1 - found``) or none at
+all: mild .68 → .70-.71 on seed 8 but .68 on seed 21, identifier dropped .623 / .64 →
+.63-.637 (within the noise of 300 queries; the cosine alone is the ceiling).
+
+Leads, measured offline and not built (they need more than one vector per item): a
+step scored by the mean of its whole-text cosine and its best sentence's (a long turn's
+answer is one sentence among greetings), replayed on LoCoMo dev: S R@1 .725 → .750,
+T R@5 .67 → .70, T R@10 .808 → .818 (both halves gain); a query scored by coverage, its
+whole cosine plus the lowest cosine of its phrases (runs of words between function
+words), semantic-only recall@5 on identifier-dropped paraphrases .62 → .673 (seed 8)
+and .593 → .673 (seed 21), mild .667 → .733 (seed 21; 150 queries each), at one more
+vector search per phrase (≈3 ms each at 10K).
 
 Patterns are ranked by the evidence of the episodes they came from: the sum of the
 relevance of retrieved episodes that contain them, times a quality term that prefers the
@@ -109,9 +141,11 @@ import math
 import operator
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
 from uuid import UUID
 
 from memory_core._duplicates import collapse
@@ -155,7 +189,8 @@ class RankingWeights:
     """Rank the best task-text hit's BM25 is compared with (``lexical_spread``; -1: the
     query's ``limit``, 0: off; see step 2)."""
     context_reach: int = 2
-    """Steps this far from an episode's best step are returned as its context (step 7)."""
+    """Steps this far from the first episode's best step are returned as its context
+    (step 7)."""
 
 
 @dataclass
@@ -206,7 +241,7 @@ def semantic_scores(hits: list[SearchHit]) -> dict[ItemKey, float]:
     return {(h.episode_id, h.item): (h.score - lo) / span if span > 1e-9 else 1.0 for h in hits}
 
 
-def _missing_score(scores: dict[ItemKey, float], returned: int, limit: int) -> float:
+def _missing_score(scores: Mapping[Any, float], returned: int, limit: int) -> float:
     """What an item absent from a channel's list gets: 0 if the list holds every hit,
     else the lowest score listed (an upper bound of the absent one's)."""
     if returned < limit or not scores:
@@ -316,58 +351,131 @@ def fuse_items(
     ``calibration`` maps cosine to relevance (none: ``relevance.GENERIC``); ``named``
     (``named_items``) adds identifier evidence, found by ``named_hits``; ``limit`` is
     the number of episodes the query asks for (the plateau's rank by default)."""
-    lex = lexical_scores(lexical)
-    sem = semantic_scores(semantic)
-    named = named or {}
-    lex_missing = _missing_score(lex, len(lexical), weights.candidates)
-    sem_missing = _missing_score(sem, len(semantic), weights.candidates)
-    w_step = _channel_weights(weights, bool(lex), bool(sem))
-    rank = limit if weights.spread_rank < 0 else weights.spread_rank
-    share = plateau_share(lexical, semantic, rank, calibration or GENERIC) if sem else 1.0
-    w_task = _channel_weights(weights, bool(lex), bool(sem), share)
-    out: dict[UUID, EpisodeCandidate] = {}
-    for key in lex.keys() | sem.keys() | named.keys():
-        lx, sm = lex.get(key, lex_missing), sem.get(key, sem_missing)
-        cand = out.get(key[0])
-        if cand is None:
-            cand = out[key[0]] = EpisodeCandidate(key[0])
-        w_lex, w_sem = w_task if key[1] == 0 else w_step
-        cand.items[key[1]] = w_lex * lx + w_sem * sm + weights.identifier * named.get(key, 0.0)
-    seen = {(h.episode_id, h.item) for h in lexical}
-    extra = [h for h in named_hits if (h.episode_id, h.item) in named.keys() - seen]
-    _calibrate(out, [*lexical, *extra], semantic, query or {}, calibration or GENERIC)
-    for cand in out.values():
-        cand.items = smooth_steps(cand.items, weights.neighbour)
-        best = sorted(cand.items.values(), reverse=True)[:2]
-        cand.rank = best[0] + weights.second_item_share * (best[1] if len(best) > 1 else 0.0)
+    fused = _Fusion(lexical, semantic, weights, query, calibration, named, named_hits, limit)
+    for cand in fused.out.values():
+        fused.settle(cand)
+    return {cand.episode_id: cand for cand in fused.out.values()}
+
+
+class _Fusion:
+    """``fuse_items`` in two halves: every candidate's ``rank`` at once, its calibrated
+    relevance (``settle``) only when asked. A query settles candidates in rank order
+    until its pool is full, not the hundreds the channels returned. Items are keyed by
+    ``(UUID.int, item)``: ``hash(UUID)`` is ``hash(UUID.int)``, so sets and dicts iterate
+    in the same order as with UUID keys, without a Python-level hash per lookup."""
+
+    def __init__(
+        self,
+        lexical: list[SearchHit],
+        semantic: list[SearchHit],
+        weights: RankingWeights,
+        query: dict[str, float] | None,
+        calibration: SemanticCalibration | None,
+        named: dict[ItemKey, float] | None,
+        named_hits: Sequence[SearchHit],
+        limit: int,
+    ) -> None:
+        self.weights = weights
+        self._settled: set[int] = set()
+        self.query = query or {}
+        self.calibration = calibration or GENERIC
+        uuids: dict[int, UUID] = {}
+        lex: dict[tuple[int, int], float] = {}
+        top = max((h.score for h in lexical), default=0.0)
+        if top > 0:
+            for h in lexical:
+                e = h.episode_id
+                uuids[e.int] = e
+                lex[e.int, h.item] = max(0.0, h.score / top)
+        sem: dict[tuple[int, int], float] = {}
+        if semantic:
+            hi = max(h.score for h in semantic)
+            lo = min(h.score for h in semantic)
+            span = hi - lo
+            for h in semantic:
+                e = h.episode_id
+                uuids[e.int] = e
+                sem[e.int, h.item] = (h.score - lo) / span if span > 1e-9 else 1.0
+        marks: dict[tuple[int, int], float] = {}
+        for (e, item), v in (named or {}).items():
+            uuids[e.int] = e
+            marks[e.int, item] = v
+        lex_missing = _missing_score(lex, len(lexical), weights.candidates)
+        sem_missing = _missing_score(sem, len(semantic), weights.candidates)
+        w_step = _channel_weights(weights, bool(lex), bool(sem))
+        rank = limit if weights.spread_rank < 0 else weights.spread_rank
+        share = plateau_share(lexical, semantic, rank, self.calibration) if sem else 1.0
+        w_task = _channel_weights(weights, bool(lex), bool(sem), share)
+        out: dict[int, EpisodeCandidate] = {}
+        identifier = weights.identifier
+        for key in lex.keys() | sem.keys() | marks.keys():
+            lx, sm = lex.get(key, lex_missing), sem.get(key, sem_missing)
+            cand = out.get(key[0])
+            if cand is None:
+                cand = out[key[0]] = EpisodeCandidate(uuids[key[0]])
+            w_lex, w_sem = w_task if key[1] == 0 else w_step
+            cand.items[key[1]] = w_lex * lx + w_sem * sm + identifier * marks.get(key, 0.0)
+        self.out = out
+        seen = {(h.episode_id.int, h.item) for h in lexical}
+        unseen = marks.keys() - seen
+        extra = [h for h in named_hits if (h.episode_id.int, h.item) in unseen]
+        self._lex_hits = _by_episode(lexical if not extra else [*lexical, *extra])
+        self._sem_hits = _by_episode(semantic)
+        neighbour, second_share = weights.neighbour, weights.second_item_share
+        for cand in out.values():
+            cand.items = smooth_steps(cand.items, neighbour)
+            best = sorted(cand.items.values(), reverse=True)[:2]
+            cand.rank = best[0] + second_share * (best[1] if len(best) > 1 else 0.0)
+
+    def settle(self, cand: EpisodeCandidate) -> None:
+        """The candidate's calibrated evidence and relevance (once)."""
+        key = cand.episode_id.int
+        if key in self._settled:
+            return
+        self._settled.add(key)
+        lexical, semantic = self._lex_hits.get(key, ()), self._sem_hits.get(key, ())
+        _calibrate(cand, lexical, semantic, self.query, self.calibration)
+        w = self.weights
         items = {n: combine(e.lexical, e.semantic) for n, e in cand.evidence.items()}
-        items = smooth_steps(items, weights.neighbour, either)
+        items = smooth_steps(items, w.neighbour, either)
         ranked = sorted(items.items(), key=lambda kv: (-kv[1], kv[0]))[:2]
         if ranked:
             cand.best_item = ranked[0][0]
             second = ranked[1][1] if len(ranked) > 1 else 0.0
-            cand.relevance = either(ranked[0][1], weights.second_item_share * second)
+            cand.relevance = either(ranked[0][1], w.second_item_share * second)
+
+
+def _by_episode(hits: Sequence[SearchHit]) -> dict[int, list[SearchHit]]:
+    """Hits grouped by episode (``UUID.int``), in their order."""
+    out: dict[int, list[SearchHit]] = {}
+    for h in hits:
+        key = h.episode_id.int
+        found = out.get(key)
+        if found is None:
+            out[key] = [h]
+        else:
+            found.append(h)
     return out
 
 
 def _calibrate(
-    out: dict[UUID, EpisodeCandidate],
-    lexical: list[SearchHit],
-    semantic: list[SearchHit],
+    cand: EpisodeCandidate,
+    lexical: Sequence[SearchHit],
+    semantic: Sequence[SearchHit],
     query: dict[str, float],
     calibration: SemanticCalibration,
 ) -> None:
-    """Each item's calibrated evidence (``relevance``): what it matched, nothing relative."""
+    """Each item's calibrated evidence (``relevance``): what it matched, nothing relative
+    (``lexical`` and ``semantic``: the candidate's own hits)."""
     for h in lexical:
         lx = lexical_relevance(query, h.terms)
         if lx > 0:
-            out[h.episode_id].evidence[h.item] = ItemEvidence(lexical=lx, terms=h.terms)
-            out[h.episode_id].lexical = max(out[h.episode_id].lexical, lx)
+            cand.evidence[h.item] = ItemEvidence(lexical=lx, terms=h.terms)
+            cand.lexical = max(cand.lexical, lx)
     for h in semantic:
         sm = calibration(h.score)
         if sm <= 0:
             continue
-        cand = out[h.episode_id]
         ev = cand.evidence.setdefault(h.item, ItemEvidence())
         ev.semantic = sm
         cand.semantic = max(cand.semantic, sm)
@@ -425,7 +533,10 @@ def recency(started_at: datetime, now: datetime, half_life_days: float) -> float
     return math.exp(-math.log(2) * age_days / half_life_days)
 
 
+@lru_cache(maxsize=8192)
 def words(text: str) -> frozenset[str]:
+    """A text's distinct lowercase words (remembered: every query's diversity pass splits
+    the task texts of its pool, and the same episodes come back query after query)."""
     return frozenset(_WORD.findall(text.lower()))
 
 
@@ -436,22 +547,43 @@ def score_episode(
     weights: RankingWeights,
     now: datetime | None = None,
 ) -> tuple[float, ScoreComponents]:
-    now = now or datetime.now(UTC)
-    comp = ScoreComponents(
-        semantic=round(cand.semantic, 6),
-        lexical=round(cand.lexical, 6),
-        context=round(context_match(context, summary.context), 6),
-        recency=round(recency(summary.started_at, now, weights.recency_half_life_days), 6),
-        reward=round(summary.quality or 0.0, 6),
-        relevance=round(cand.relevance, 6),
+    score, parts = _scored(cand, summary, context, weights, now or datetime.now(UTC))
+    return score, _components(cand, parts)
+
+
+_Boosts = tuple[float, float, float]
+"""(context, recency, reward) of an episode, as its components show them."""
+
+
+def _scored(
+    cand: EpisodeCandidate,
+    summary: EpisodeSummary,
+    context: TaskContext | None,
+    weights: RankingWeights,
+    now: datetime,
+) -> tuple[float, _Boosts]:
+    """``score_episode``'s score, without building its components (only the episodes
+    shown need them)."""
+    parts = (
+        round(context_match(context, summary.context), 6),
+        round(recency(summary.started_at, now, weights.recency_half_life_days), 6),
+        round(summary.quality or 0.0, 6),
     )
     boost = (
-        1.0
-        + weights.context * comp.context
-        + weights.recency * comp.recency
-        + weights.reward * comp.reward
+        1.0 + weights.context * parts[0] + weights.recency * parts[1] + weights.reward * parts[2]
     )
-    return cand.rank * boost, comp
+    return cand.rank * boost, parts
+
+
+def _components(cand: EpisodeCandidate, parts: _Boosts) -> ScoreComponents:
+    return ScoreComponents(
+        semantic=round(cand.semantic, 6),
+        lexical=round(cand.lexical, 6),
+        context=parts[0],
+        recency=parts[1],
+        reward=parts[2],
+        relevance=round(cand.relevance, 6),
+    )
 
 
 def mmr(
@@ -589,6 +721,7 @@ def rank_episodes(
     also_read: Sequence[UUID] = (),
     shown: int | None = None,
     scores_only: bool = False,
+    exclude: UUID | None = None,
 ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
     """The episode pipeline of the module docstring.
 
@@ -598,9 +731,10 @@ def rank_episodes(
     ranking reads no episode twice; ``also_read`` are more ids read in the same call into
     ``fetched`` but not ranked (e.g. the episode a query is for, to check it exists);
     ``shown`` is how many of the ``limit`` the caller shows (the plateau's rank, step 2).
-    ``fetched`` but not ranked (e.g. the episode a query is for, to check it exists).
     ``scores_only``: only the best ``limit`` scores are wanted (pattern evidence): no
     episode list, and summaries are read only as far as ``_best_scores`` needs.
+    ``exclude``: an episode never returned nor scored (the in-progress episode a query is
+    for matches its own task text; left in, it would take the first place and its context).
     """
     w = weights
     lexical = storage.lexical_search(tenant, text, w.candidates, filters)
@@ -613,7 +747,7 @@ def rank_episodes(
         words = " ".join(query_words(text, unlisted))
         named_hits = storage.lexical_search(tenant, words, w.identifier_candidates, filters)
     named = named_items(named_hits, unlisted, w.identifier_candidates)
-    candidates = fuse_items(
+    fused = _Fusion(
         lexical,
         semantic,
         w,
@@ -623,42 +757,56 @@ def rank_episodes(
         named_hits,
         shown or limit,
     )
-    relevant = [c for c in candidates.values() if c.relevance >= min_relevance]
-    if not relevant:
+    candidates = fused.out  # by UUID.int
+    size, skip = max(limit * 10, 50), exclude.int if exclude is not None else None
+    pool: list[EpisodeCandidate] = []  # the best-ranked relevant ones, settled in rank order
+    for cand in sorted(candidates.values(), key=lambda c: -c.rank):
+        if cand.episode_id.int == skip:
+            continue
+        fused.settle(cand)
+        if cand.relevance >= min_relevance:
+            pool.append(cand)
+            if len(pool) == size:
+                break
+    if not pool:
         return [], {}
-    pool = sorted(relevant, key=lambda c: -c.rank)[: max(limit * 10, 50)]
     if scores_only:
         return [], _best_scores(storage, tenant, pool, limit, context, w, fetched)
-    pool_ids = {c.episode_id for c in pool}
-    extra = [i for i in also_read if i not in pool_ids] if fetched is not None else []
-    read = {s.id: s for s in storage.get_summaries(tenant, [*pool_ids, *extra])}
+    pool_ids = [c.episode_id for c in pool]  # distinct: one candidate per episode
+    extra: list[UUID] = []
+    if fetched is not None and also_read:
+        known = set(pool_ids)
+        extra = [i for i in also_read if i not in known]
+    read = {s.id.int: s for s in storage.get_summaries(tenant, [*pool_ids, *extra])}
     if fetched is not None:
-        fetched.update(read)
-    summaries = {i: s for i, s in read.items() if i in pool_ids}
+        fetched.update((s.id, s) for s in read.values())
     now = datetime.now(UTC)
     scored: list[tuple[float, EpisodeSummary]] = []
-    comps: dict[UUID, ScoreComponents] = {}
+    parts: dict[int, _Boosts] = {}
     for cand in pool:
-        summary = summaries.get(cand.episode_id)
+        summary = read.get(cand.episode_id.int)
         if summary is None:
             continue
-        score, comp = score_episode(cand, summary, context, w, now)
-        comps[cand.episode_id] = comp
+        score, parts[summary.id.int] = _scored(cand, summary, context, w, now)
         scored.append((score, summary))
     all_scores = {s.id: score for score, s in scored}
     scored.sort(key=lambda x: -x[0])
     scored, repeats = collapse(storage, tenant, scored)
     chosen = mmr(scored, limit, w.mmr_lambda) if diversify else scored[:limit]
     results: list[RetrievedEpisode] = []
-    chosen_items = {
+    chosen_items = {  # context only for the first episode read (step 7)
         summary.id: relevant_steps(
-            candidates[summary.id], max_steps, w.step_share, summary.step_count, w.context_reach
+            candidates[summary.id.int],
+            max_steps,
+            w.step_share,
+            summary.step_count,
+            w.context_reach if k == 0 else 0,
         )
-        for _, summary in chosen
+        for k, (_, summary) in enumerate(chosen)
     }
     fetched_steps = fetch_steps(storage, tenant, list(chosen_items.items()))  # one read
     for score, summary in chosen:
-        cand = candidates[summary.id]
+        cand = candidates[summary.id.int]
         items = chosen_items[summary.id]
         steps = fetched_steps.get(summary.id, [])
         order = {n: k for k, n in enumerate(items)}
@@ -670,7 +818,7 @@ def rank_episodes(
                 score=round(score, 6),
                 relevance=round(cand.relevance, 4),
                 reason=reason(cand, text),
-                components=comps[summary.id],
+                components=_components(cand, parts[summary.id.int]),
                 steps=steps,
                 matched_task=0 in cand.evidence,
                 repeats=rep.count if rep else 1,
@@ -708,7 +856,7 @@ def _best_scores(
         for cand in part:
             summary = read.get(cand.episode_id)
             if summary is not None:
-                scores[cand.episode_id] = score_episode(cand, summary, context, w, now)[0]
+                scores[cand.episode_id] = _scored(cand, summary, context, w, now)[0]
         if start + chunk < len(pool) and len(scores) >= limit:
             rank = pool[start + chunk].rank
             if sorted(scores.values(), reverse=True)[limit - 1] > rank * (

@@ -32,7 +32,7 @@ def test_auto_without_key_is_the_installed_transformer(caplog: pytest.LogCapture
     with caplog.at_level(logging.INFO, "memory_core.embeddings"):
         provider = provider_from_config(MemoryConfig())
     assert isinstance(provider, TransformerEmbeddingProvider)
-    assert provider.model_id == "transformer:all-minilm-l6-v2"
+    assert provider.model_id == "transformer:all-minilm-l6-v2+int8"
     (record,) = [r for r in caplog.records if r.getMessage() == "embedding provider auto-selected"]
     assert record.fields == {  # type: ignore[attr-defined]
         "provider": "transformer",

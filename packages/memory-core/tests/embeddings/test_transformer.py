@@ -25,7 +25,16 @@ EXPECTED = np.load(FIXTURES / "expected.npy")
 
 @pytest.fixture(scope="module")
 def provider() -> TransformerEmbeddingProvider:
-    return TransformerEmbeddingProvider()
+    """Float32 documents: the vectors the torch reference is compared with."""
+    return TransformerEmbeddingProvider(int8_documents=False)
+
+
+@pytest.fixture(scope="module")
+def default() -> TransformerEmbeddingProvider:
+    """What a user gets: int8 documents and queries on this CPU (VNNI)."""
+    provider = TransformerEmbeddingProvider()
+    assert provider.int8_documents, "this machine's CPU has VNNI: the int8 path is tested"
+    return provider
 
 
 def test_weights_come_from_an_installed_package() -> None:
@@ -44,7 +53,10 @@ def test_batch_matches_torch_reference(provider: TransformerEmbeddingProvider) -
 def test_both_engines_match_the_reference() -> None:
     """onnxruntime (the default when installed) and numpy give the same vectors, so they
     share one model id and a store embedded by one is searched by the other."""
-    engines = {e: TransformerEmbeddingProvider(engine=e) for e in ("onnxruntime", "numpy")}
+    engines = {
+        e: TransformerEmbeddingProvider(engine=e, int8_documents=False)
+        for e in ("onnxruntime", "numpy")
+    }
     assert TransformerEmbeddingProvider().engine == "onnxruntime"
     vectors = {e: p.embed(SENTENCES) for e, p in engines.items()}
     for got in vectors.values():
@@ -53,17 +65,77 @@ def test_both_engines_match_the_reference() -> None:
     assert len({p.model_id for p in engines.values()}) == 1
 
 
-def test_one_at_a_time_matches_the_batch(provider: TransformerEmbeddingProvider) -> None:
-    batch = provider.embed(SENTENCES)
-    single = np.vstack([provider.embed([s]) for s in SENTENCES])
-    assert ((batch * single).sum(axis=1)).min() >= 0.99999
+def test_one_at_a_time_matches_the_batch(
+    provider: TransformerEmbeddingProvider, default: TransformerEmbeddingProvider
+) -> None:
+    for p in (provider, default):
+        batch = p.embed(SENTENCES)
+        single = np.vstack([p.embed([s]) for s in SENTENCES])
+        assert ((batch * single).sum(axis=1)).min() >= 0.99999
+
+
+def test_int8_documents_by_default(
+    provider: TransformerEmbeddingProvider, default: TransformerEmbeddingProvider
+) -> None:
+    """Stored texts and queries share the int8 encoder: its own model id (so a float32
+    store is re-embedded), a text's vector independent of the texts beside it and equal
+    to its query's, and close to float32 and to the torch reference."""
+    assert default.model_id == "transformer:all-minilm-l6-v2+int8" != provider.model_id
+    stored = default.embed(SENTENCES)
+    assert np.array_equal(stored, np.vstack([default.embed_query(s) for s in SENTENCES]))
+    assert np.array_equal(stored[3], default.embed([SENTENCES[3], "unrelated", "x " * 200])[0])
+    assert np.allclose(np.linalg.norm(stored, axis=1), 1.0, atol=1e-5)
+    assert ((stored * provider.embed(SENTENCES)).sum(axis=1)).min() >= 0.995
+    assert ((stored * EXPECTED).sum(axis=1)).min() >= 0.995
+
+
+def test_a_full_model_id_in_the_config_is_honoured() -> None:
+    """``EMBEDDING_MODEL`` set to a model id (as ``memory config`` shows it) selects that
+    document encoder, so a float32 store can be kept float32."""
+    for model_id in ("transformer:all-minilm-l6-v2", "transformer:all-minilm-l6-v2+int8"):
+        config = MemoryConfig(embedding_provider="transformer", embedding_model=model_id)
+        assert TransformerEmbeddingProvider.from_config(config).model_id == model_id
+    config = MemoryConfig(embedding_provider="transformer", embedding_model="all-minilm-l6-v2")
+    assert TransformerEmbeddingProvider.from_config(config).int8_documents
+
+
+def test_int8_documents_fall_back_to_float32_when_not_close_enough(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    provider: TransformerEmbeddingProvider,
+) -> None:
+    """A CPU whose int8 kernels fail the check against float32 embeds in float32 (the
+    vectors the int8 ones approximate), and says so."""
+    from memory_core.embeddings import _int8, transformer
+
+    monkeypatch.setattr(_int8, "MIN_COSINE", 1.001)  # no vector can pass
+    monkeypatch.setattr(transformer, "_SHARED", {})  # a fresh load, not the shared one
+    with caplog.at_level("WARNING", logger="memory_core.embeddings"):
+        fallback = TransformerEmbeddingProvider()
+        got = fallback.embed(SENTENCES)
+    assert "int8 encoder off" in caplog.text
+    assert ((got * provider.embed(SENTENCES)).sum(axis=1)).min() >= 0.99999
+
+
+def test_int8_needs_vnni_on_x86(monkeypatch: pytest.MonkeyPatch) -> None:
+    from memory_core.embeddings import _int8
+
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    if _int8.platform.machine() == "x86_64":
+        assert _int8.int8_supported() == ("avx512_vnni" in flags or "avx_vnni" in flags)
+    monkeypatch.setattr(_int8.platform, "machine", lambda: "aarch64")
+    _int8.int8_supported.cache_clear()  # decided once per process
+    try:
+        assert _int8.int8_supported()
+    finally:
+        _int8.int8_supported.cache_clear()
 
 
 def test_queries_run_on_int8_close_to_the_float32_vectors() -> None:
     """After ``warm`` a query runs on the int8 copy (``_int8``): not the float32 vector,
     but within cosine 0.99 of it and of the torch reference; stored texts (``embed``)
     stay float32."""
-    provider = TransformerEmbeddingProvider()
+    provider = TransformerEmbeddingProvider(int8_documents=False)
     provider.warm()
     query = np.vstack([provider.embed_query(s) for s in SENTENCES])
     stored = provider.embed(SENTENCES)
@@ -148,7 +220,7 @@ def test_incomplete_directory(tmp_path: Path) -> None:
 def test_selected_by_name_from_the_config() -> None:
     provider = provider_from_config(MemoryConfig(embedding_provider="transformer"))
     assert isinstance(provider, TransformerEmbeddingProvider)
-    assert provider.model_id == "transformer:all-minilm-l6-v2"
+    assert provider.model_id == "transformer:all-minilm-l6-v2+int8"
 
 
 def test_no_torch_and_no_network_at_run_time() -> None:

@@ -65,6 +65,7 @@ from memory_core.text import terms
 from memory_storage_turso._ann import ANN_MIN_ROWS
 from memory_storage_turso._codec import decode_cursor, encode_cursor, ts
 from memory_storage_turso._connection import Database, Tx
+from memory_storage_turso._decoded import cached_summary, load_pattern
 from memory_storage_turso._episode_json import dump_episode, load_episode, load_summary
 from memory_storage_turso._filters import episode_where, pattern_where
 from memory_storage_turso._fts import MAX_ITEM, match_expression, pattern_text
@@ -548,15 +549,16 @@ class LibSQLStorage:
     def get_summaries(self, tenant: str, episode_ids: Sequence[UUID]) -> list[EpisodeSummary]:
         if not episode_ids:
             return []
+        texts = [str(i) for i in episode_ids]  # once: str(UUID) is Python code
         rows = self._db.read(
             lambda tx: tx.all(
                 "SELECT id, data, step_count FROM episodes "
                 "WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))",
-                (tenant, _json_list(episode_ids)),
+                (tenant, json.dumps(texts)),
             )
         )
-        found = {r[0]: self._summary(r[1], int(r[2])) for r in rows}
-        return [found[str(i)] for i in episode_ids if str(i) in found]
+        found = {r[0]: cached_summary(r[1], int(r[2])) for r in rows}
+        return [found[t] for t in texts if t in found]
 
     def list_episodes(
         self, tenant: str, filters: EpisodeFilter, limit: int, cursor: str | None = None
@@ -1232,15 +1234,16 @@ class LibSQLStorage:
     def get_patterns(self, tenant: str, pattern_ids: Sequence[UUID]) -> list[Pattern]:
         if not pattern_ids:
             return []
+        texts = [str(i) for i in pattern_ids]
         rows = self._db.read(
             lambda tx: tx.all(
                 "SELECT id, data FROM patterns "
                 "WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))",
-                (tenant, _json_list(pattern_ids)),
+                (tenant, json.dumps(texts)),
             )
         )
-        found = {r[0]: Pattern.model_validate_json(r[1]) for r in rows}
-        return [found[str(i)] for i in pattern_ids if str(i) in found]
+        found = {r[0]: load_pattern(r[1]) for r in rows}
+        return [found[t] for t in texts if t in found]
 
     def list_patterns(self, tenant: str, filters: PatternFilter, limit: int) -> list[Pattern]:
         _check_limit(limit)
@@ -1270,7 +1273,7 @@ class LibSQLStorage:
                 (expression, tenant, *params, limit),
             )
         )
-        return [(Pattern.model_validate_json(r[0]), float(r[1])) for r in rows]
+        return [(load_pattern(r[0]), float(r[1])) for r in rows]
 
     def record_pattern_usage(
         self, tenant: str, pattern_id: UUID, episode_id: UUID, success: bool

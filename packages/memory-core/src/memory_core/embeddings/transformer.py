@@ -13,14 +13,27 @@ Speed: the same graph runs on onnxruntime when it is installed (``_onnx``: ≈3-
 query on one core, against ≈13 ms for numpy, same vectors); numpy is the fallback. On
 numpy, BLAS threads are limited to one for small batches (``threadpoolctl``): on a shared
 two-core machine thread hand-offs cost more than they save at this size. Batches are cut
-into groups of similar length so that padding stays small. Queries (``embed_query``) run
-on an int8 copy of the onnxruntime graph (``_int8``: ≈3x less CPU, cosine ≥ 0.99 to the
-float32 vector, checked when built); stored texts stay float32.
+into groups of similar length so that padding stays small.
+
+Int8: on onnxruntime, on a CPU with exact int8 products (``_int8.int8_supported``),
+stored texts and queries both run on an int8 copy of the graph (``_int8``), one text per
+call (``_Loaded.batch``): ≈1.8x the texts per CPU-second of float32 batches, ≈1.7x the
+episodes per CPU-second of a bulk import (``benchmarks/import_rate.py``). Cosine to the
+float32 vectors ≥ 0.997 on the benchmark texts, ≥ 0.995 on LoCoMo conversation turns;
+paraphrase recall@5 within 0.005. (A static activation scale for the ``qkv``/``up``
+inputs would allow batches at ≈1.4x that speed, but fell to cosine 0.989 on LoCoMo
+turns: not kept.) Its vectors are not float32's, so they carry their own model id
+(``transformer:all-minilm-l6-v2+int8``): a store embedded in float32 is migrated by
+``memory storage reembed`` (and by the background catch-up when it opens), and
+``EMBEDDING_MODEL=transformer:all-minilm-l6-v2`` keeps float32. With float32 documents
+(``int8_documents=False``, numpy, or a CPU without VNNI), queries alone may still run on
+an int8 copy built in the background (``int8_queries``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -33,9 +46,10 @@ import numpy as np
 import numpy.typing as npt
 
 from memory_core._errors import EmbeddingError, InvalidInputError
+from memory_core.embeddings import _int8
 from memory_core.embeddings._bert import _build, _encode, _Encoder
 from memory_core.embeddings._input import check_texts
-from memory_core.embeddings._int8 import QueryEncoder
+from memory_core.embeddings._int8 import QueryEncoder, calibrated, int8_supported
 from memory_core.embeddings._onnx import OnnxEncoder, onnxruntime_available
 from memory_core.embeddings._readers import model_readers, readers_available
 
@@ -46,10 +60,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_TRANSFORMER",
+    "INT8_SUFFIX",
     "MODELS_GROUP",
     "TransformerEmbeddingProvider",
     "installed_transformer_models",
 ]
+
+logger = logging.getLogger("memory_core.embeddings")
 
 MODELS_GROUP = "memory_core.transformer_models"
 DEFAULT_TRANSFORMER = "all-minilm-l6-v2"
@@ -79,9 +96,11 @@ class TransformerEmbeddingProvider:
         model: an installed model name (``all-minilm-l6-v2``) or a directory holding
             ``model.safetensors``, ``tokenizer.json`` and ``config.json``.
         engine: ``onnxruntime``, ``numpy``, or ``auto`` (onnxruntime when installed).
-        int8_queries: on onnxruntime, ``embed_query`` runs an int8 copy of the encoder
-            (``_int8``: ≈3x faster, cosine ≥ 0.997 to the float32 vector); ``embed``
-            stays float32 either way.
+        int8_documents: on onnxruntime and a CPU with exact int8 products, ``embed`` and
+            ``embed_query`` both run the int8 encoder (model id ``...+int8``).
+        int8_queries: with float32 documents on onnxruntime, ``embed_query`` runs an
+            int8 copy built in the background (``_int8``: ≈3x faster, cosine ≥ 0.99 to
+            the float32 vector); ``embed`` stays float32.
 
     Raises:
         EmbeddingError: the model is not installed or its files are incomplete.
@@ -94,6 +113,7 @@ class TransformerEmbeddingProvider:
         model: str | os.PathLike[str] = DEFAULT_TRANSFORMER,
         *,
         engine: Literal["auto", "onnxruntime", "numpy"] = "auto",
+        int8_documents: bool = True,
         int8_queries: bool = True,
     ) -> None:
         self._path, label = _resolve(model)
@@ -114,8 +134,9 @@ class TransformerEmbeddingProvider:
             self._max_length = int(self._config.get("max_seq_length", 256))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise EmbeddingError(f"cannot read {self._path / 'config.json'}: {exc}") from exc
-        self._model_id = f"transformer:{label}"
-        self._int8 = int8_queries and engine == "onnxruntime"
+        self._int8_documents = int8_documents and engine == "onnxruntime" and int8_supported()
+        self._model_id = f"transformer:{label}{INT8_SUFFIX if self._int8_documents else ''}"
+        self._int8 = int8_queries and engine == "onnxruntime" and not self._int8_documents
         self._lock = threading.Lock()
         self._encoder: _Loaded | None = None
 
@@ -125,9 +146,13 @@ class TransformerEmbeddingProvider:
         model = config.embedding_model
         if model is None:
             return cls()
-        if model.startswith("transformer:"):
-            model = model[len("transformer:") :]
-        return cls(model)
+        if not model.startswith("transformer:"):
+            return cls(model)
+        # A full model id is honoured exactly: ``...+int8`` or float32 documents.
+        model = model[len("transformer:") :]
+        if model.endswith(INT8_SUFFIX):
+            return cls(model[: -len(INT8_SUFFIX)])
+        return cls(model, int8_documents=False)
 
     @classmethod
     def available(cls) -> bool:
@@ -153,6 +178,11 @@ class TransformerEmbeddingProvider:
         onnxruntime leaves the GIL and runs each call on one thread, so a bulk import
         can use every core; numpy's thread limit is process-wide, so one."""
         return min(2, os.cpu_count() or 1) if self._engine == "onnxruntime" else 1
+
+    @property
+    def int8_documents(self) -> bool:
+        """Whether stored texts are embedded by the int8 encoder (see the model id)."""
+        return self._int8_documents
 
     @property
     def engine(self) -> str:
@@ -185,8 +215,8 @@ class TransformerEmbeddingProvider:
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         limit = 1 if total <= _SINGLE_THREAD_TOKENS and enc.onnx is None else None
         with _blas_threads(limit):
-            for start in range(0, len(order), _BATCH):
-                group = order[start : start + _BATCH]
+            for start in range(0, len(order), enc.batch):
+                group = order[start : start + enc.batch]
                 out[group] = enc.encode([ids[i] for i in group])
         return out
 
@@ -212,7 +242,7 @@ class TransformerEmbeddingProvider:
             return enc
         with self._lock:
             if self._encoder is None:
-                key = (self._path, self._engine, self._int8)
+                key = (self._path, self._engine, self._int8, self._int8_documents)
                 with _SHARED_LOCK:
                     loaded = _SHARED.get(key)
                     if loaded is None:
@@ -238,6 +268,9 @@ class TransformerEmbeddingProvider:
             ) from exc
         if self._engine == "numpy":
             return _Loaded(tokenizer, encoder, None)
+        if self._int8_documents:
+            session, batch = self._int8_session(encoder, tokenizer)
+            return _Loaded(tokenizer, None, session, batch=batch)
         try:
             session = OnnxEncoder(encoder)
         except Exception as exc:  # onnxruntime raises its own untyped errors
@@ -245,8 +278,29 @@ class TransformerEmbeddingProvider:
         query = QueryEncoder(encoder, tokenizer, session) if self._int8 else None
         return _Loaded(tokenizer, None, session, query)  # numpy weights: freed (after int8)
 
+    def _int8_session(self, encoder: _Encoder, tokenizer: Tokenizer) -> tuple[OnnxEncoder, int]:
+        """The int8 encoder for every text, checked against float32 on the calibration
+        texts; if this CPU's kernels fail the check, float32 stands in for it (the model
+        id stays: those vectors are what the int8 ones approximate, cosine ≥ 0.995)."""
+        try:
+            session, worst = calibrated(encoder, tokenizer)
+            if worst >= _int8.MIN_COSINE:
+                return session, 1  # one text per call: see ``_Loaded.batch``
+            logger.warning(
+                "int8 encoder off: cosine %.4f to float32 on this CPU (< %.2f); "
+                "texts are embedded in float32",
+                worst,
+                _int8.MIN_COSINE,
+            )
+            return OnnxEncoder(encoder), _BATCH
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise EmbeddingError(f"onnxruntime could not load {self._path}: {exc}") from exc
 
-_SHARED: dict[tuple[Path, str, bool], _Loaded] = {}
+
+INT8_SUFFIX = "+int8"
+"""Ends the model id of vectors from the int8 encoder."""
+
+_SHARED: dict[tuple[Path, str, bool, bool], _Loaded] = {}
 """Loaded models by (directory, engine), shared by every provider of the process: the
 weights are read-only, and building a session costs ≈0.5 s and ≈100 MB, which a process
 opening several memories (tenant shards, tests) should pay once."""
@@ -262,6 +316,11 @@ class _Loaded:
     numpy: _Encoder | None
     onnx: OnnxEncoder | None
     query: QueryEncoder | None = None
+    batch: int = _BATCH
+    """Texts per forward pass. One for int8: its activations are quantized with one scale
+    per call, so a text's vector would depend on the texts beside it (cosine 0.997 to
+    its vector alone); alone, a stored text gets exactly its query's vector, at ≈80% of
+    the texts per CPU-second of batches of 8."""
 
     def encode(self, ids: list[list[int]]) -> npt.NDArray[np.float32]:
         if self.onnx is not None:
