@@ -34,6 +34,7 @@ from memory_core._models import (
     TaskType,
     utcnow,
 )
+from memory_core._recent_tasks import SEED_READ, RecentTasks
 from memory_core._validation import (
     check_context,
     check_json,
@@ -47,7 +48,6 @@ from memory_core._validation import (
 )
 from memory_core.extraction import extract_patterns
 from memory_core.reflection import reflect
-from memory_core.relevance import lexical_relevance, query_weights
 from memory_core.reward import compute_reward, reference_steps
 from memory_core.security._erasure import ErasureReport
 
@@ -68,6 +68,7 @@ class EpisodeLifecycle:
 
     def __init__(self, ctx: MemoryContext) -> None:
         self._ctx = ctx
+        self._recent = RecentTasks()
 
     def start_episode(
         self,
@@ -239,6 +240,8 @@ class EpisodeLifecycle:
         else:
             storage.complete_episode(done, c.worker.extraction(done, patterns))
             c.worker.after_extraction(t, patterns)
+        if out.type is OutcomeType.SUCCESS:
+            self._recent.add(t, done.id, done.task_type, done.task_description)
         c.events.episode_completed(t, done)  # feedback credit, workflow sessions
         c.cache.put_episode(done)
         c.cache.invalidate_retrievals(t)
@@ -260,22 +263,21 @@ class EpisodeLifecycle:
 
     def _reference(self, episode: Episode, t: str) -> float | None:
         """Median step count of the successful episodes of the same task type whose task
-        text is relevant to this one (calibrated lexical relevance at least the floor):
-        what similar tasks needed, for the reward's step efficiency. One unfiltered
-        search (filters would scan the store in some backends) and one batched read of
-        at most ``_REFERENCE_CANDIDATES`` summaries, whatever the store's size."""
+        text is relevant to this one (calibrated lexical relevance at least the floor),
+        among the tenant's recently completed ones (``_recent_tasks``): what similar
+        tasks needed, for the reward's step efficiency. At most one bounded read of the
+        newest summaries per tenant and process, and one batched read of at most
+        ``_REFERENCE_CANDIDATES`` summaries, whatever the store's size."""
         storage = self._ctx.backends.storage
-        text = episode.task_description
-        weights = query_weights(text)
+        recent = self._recent
+        if not recent.seeded(t):
+            page = storage.list_episodes(t, EpisodeFilter(), SEED_READ)
+            recent.seed(t, page.items)
         floor = max(self._ctx.config.min_relevance, _REFERENCE_RELEVANCE)
-        hits = storage.lexical_search(t, text, _REFERENCE_CANDIDATES, EpisodeFilter())
-        ids = [
-            h.episode_id
-            for h in hits
-            if h.item == 0
-            and h.episode_id != episode.id
-            and lexical_relevance(weights, h.terms) >= floor
-        ]
+        ids = recent.similar(
+            t, episode.task_description, episode.task_type, floor, _REFERENCE_CANDIDATES,
+            episode.id,
+        )  # fmt: skip
         if not ids:
             return None
         # The first _REFERENCE_EPISODES matches in hit order decide; most are found among
@@ -357,6 +359,7 @@ class EpisodeLifecycle:
             eid = as_uuid(episode_id, "episode_id")
             t = c.tenant(tenant)
             report = delete_everywhere(c, host, t, eid)
+            self._recent.forget(t, eid)  # its text leaves the reward's window too
             existed = bool(report.episode_ids)
             c.guard.audit("delete_episode", t, [eid], "ok" if existed else "not_found")
             event("episode deleted", episode_id=str(eid), existed=existed)

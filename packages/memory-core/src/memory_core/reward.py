@@ -16,10 +16,12 @@
 * ``efficiency`` ∈ [0.5, 1]: ``0.5 + 0.25 × step_efficiency + 0.25 × time_efficiency``,
   each ``1 / (1 + overrun)``. Steps are counted as ``steps + redundant`` (a wasted step
   counts twice), against what the task needs: the median step count of similar
-  successful episodes (``reference_steps``, when the memory has some), else the useful
-  (non-redundant) steps themselves, at least 5. So without a reference only visible
-  waste costs, and with one, taking longer than similar tasks took costs too. Time is
-  measured against the budget of the complexity (simple 2 min, moderate 10, complex 30).
+  successful episodes among the last 500 of its task type (``reference_steps``, when
+  the memory has some; a bounded window, so completing costs the same in any store
+  size), else the useful (non-redundant) steps themselves, at least 5. So without a
+  reference only visible waste costs, and with one, taking longer than similar tasks
+  took costs too. Time is measured against the budget of the complexity (simple 2 min,
+  moderate 10, complex 30).
 * ``complexity`` is inferred from the episode: the distinct tools of its useful steps
   (≤ 3 simple, ≤ 6 moderate, more complex), never above what the caller declared (a
   caller cannot buy a bigger budget or bonus by saying "complex", and padding with
