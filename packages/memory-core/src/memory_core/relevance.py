@@ -118,11 +118,21 @@ def query_words(text: str, matched: Sequence[str]) -> list[str]:
     """The query's own words behind matched terms (``"using"`` for ``use``), for reasons."""
     wanted = set(matched)
     out: list[str] = []
-    for word in tokenize(text):
-        found = terms(word)
-        if found and found[0] in wanted and word not in out:
+    for word, term in _word_terms(text):
+        if term is not None and term in wanted and word not in out:
             out.append(word)
     return out
+
+
+@lru_cache(maxsize=1024)
+def _word_terms(text: str) -> tuple[tuple[str, str | None], ...]:
+    """Each word of a text with its search term (``None``: a stop word): once per query
+    text, not once per result it explains."""
+    out: list[tuple[str, str | None]] = []
+    for word in tokenize(text):
+        found = terms(word)
+        out.append((word, found[0] if found else None))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
