@@ -36,7 +36,8 @@ from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
-from memory_core.storage.bm25 import idf, term_score
+from memory_core.storage import bm25_top
+from memory_core.storage.bm25 import idf
 from memory_core.text import terms
 
 from memory_storage_turso import _lexical_snapshot
@@ -97,6 +98,9 @@ class TenantIndex:
     with ``docs``, not 12; widened to float64 per query term before scoring."""
     delta: dict[int, tuple[array[int], array[float]]] = field(default_factory=dict)
     delta_pairs: int = 0
+    impacts: dict[int, bm25_top.Impact] = field(default_factory=dict)
+    """Impact orders of the base's long lists queried so far (``bm25_top``); dropped
+    when the base is rebuilt."""
     snapshot_docs: int = 0
     """Documents that came from a saved snapshot (``_lexical_snapshot``), not the rows."""
 
@@ -187,6 +191,7 @@ class TenantIndex:
         self.offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         self.docs, self.tfs = docs, tfs
         self.delta, self.delta_pairs = {}, 0
+        self.impacts = {}
 
     def _merge(self) -> None:
         """Fold the delta into the base (one sort of every pair)."""
@@ -202,18 +207,27 @@ class TenantIndex:
         order = np.argsort((terms_ << 32) | docs_.astype(np.int64), kind="stable")
         self._set_base(terms_[order], docs_[order], np.concatenate(parts_f)[order])
 
-    def _postings(self, term: int) -> list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]]:
+    def _terms(self, term: int, weight: float, avg: float) -> list[bm25_top.Term]:
+        """The term's base list (with its cached impact order when long) and delta."""
         out = []
         if term + 1 < len(self.offsets):
             a, b = int(self.offsets[term]), int(self.offsets[term + 1])
             if b > a:
-                out.append((self.docs[a:b], self.tfs[a:b].astype(np.float64)))
+                docs, tfs = self.docs[a:b], self.tfs[a:b]
+                impact = None
+                if b - a >= bm25_top.IMPACT_MIN:
+                    impact = self.impacts.get(term)
+                    if impact is None:
+                        impact = bm25_top.impact_order(docs, tfs, self.lengths, avg)
+                        self.impacts[term] = impact
+                out.append(bm25_top.Term(weight, docs, tfs, impact))
         entry = self.delta.get(term)
         if entry is not None:
             out.append(
-                (
+                bm25_top.Term(
+                    weight,
                     np.frombuffer(entry[0], dtype=np.int32).copy(),
-                    np.frombuffer(entry[1], dtype=np.float32).astype(np.float64),
+                    np.frombuffer(entry[1], dtype=np.float32).copy(),
                 )
             )
         return out
@@ -223,59 +237,69 @@ class TenantIndex:
     ) -> list[tuple[UUID, int, float, tuple[str, ...]]]:
         """(episode id, item, BM25, query terms held) of the best ``k`` documents whose
         episode pk is in ``allowed`` (every episode when None), best first, ties by
-        (episode id, item)."""
+        (episode id, item). Exact, without scoring every posting (``bm25_top``)."""
         if self.n == 0 or k <= 0:
             return []
-        n_docs = self.n
-        avg = self.total_length / n_docs or 1.0
-        lengths = self.lengths
-        scores: npt.NDArray[np.float64] | None = None
-        found: list[str] = []  # query terms present in the index, bit i = found[i]
-        held: list[npt.NDArray[np.uint64]] = []  # one 64-bit mask per 64 found terms
+        avg = self.total_length / self.n or 1.0
+        found: list[str] = []  # query terms present in the index
+        parts: list[bm25_top.Term] = []
+        word_of: list[int] = []  # parts[i] is a list of found[word_of[i]]
         for word in dict.fromkeys(query_terms):
             term = self.vocab.get(word)
             if term is None:
                 continue
-            weight = idf(n_docs, int(self.df[term]))
-            bit = np.uint64(1 << (len(found) % 64))
-            if len(found) % 64 == 0:
-                held.append(np.zeros(self.n, np.uint64))
+            weight = idf(self.n, int(self.df[term]))
+            for part in self._terms(term, weight, avg):
+                parts.append(part)
+                word_of.append(len(found))
             found.append(word)
-            for docs, tf in self._postings(term):
-                if scores is None:
-                    scores = np.zeros(self.n, np.float64)
-                scores[docs] += term_score(weight, tf, lengths[docs], avg)
-                held[-1][docs] |= bit
-        if scores is None:
+        if not parts:
             return []
-        candidates = np.flatnonzero(scores)
-        if allowed is not None and candidates.size:
-            top = max(int(self.pks[: self.n].max()), int(allowed.max()) if allowed.size else 0)
+        keep = None
+        if allowed is not None:
+            pks = self.pks
+            top = max(int(pks[: self.n].max()), int(allowed.max()) if allowed.size else 0)
             mask = np.zeros(top + 1, np.bool_)
             mask[allowed] = True
-            candidates = candidates[mask[self.pks[candidates]]]
+
+            def keep(docs: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+                return mask[pks[docs]]
+
+        candidates, cand_scores, held = bm25_top.score_top(parts, k, self.lengths, avg, keep)
         if candidates.size == 0:
             return []
-        cand_scores = scores[candidates]
+        rows = np.arange(candidates.size)
         if k < candidates.size:
             # Keep every document tied with the k-th score, then order ties by id.
             kth = np.partition(cand_scores, candidates.size - k)[candidates.size - k]
-            keep = cand_scores >= kth
-            candidates, cand_scores = candidates[keep], cand_scores[keep]
-        order = np.lexsort(
-            (self.items[candidates], self.lo[candidates], self.hi[candidates], -cand_scores)
-        )[:k]
-        chosen = candidates[order]
-        masks = [[int(m) for m in mask[chosen]] for mask in held]
-        return [
-            (
-                UUID(int=(int(self.hi[i]) << 64) | int(self.lo[i])),
-                int(self.items[i]),
-                float(scores[i]),
-                tuple(w for j, w in enumerate(found) if masks[j // 64][row] >> (j % 64) & 1),
-            )
-            for row, i in enumerate(chosen.tolist())
+            rows = np.flatnonzero(cand_scores >= kth)
+        chosen_rows = rows[
+            np.lexsort(
+                (
+                    self.items[candidates[rows]],
+                    self.lo[candidates[rows]],
+                    self.hi[candidates[rows]],
+                    -cand_scores[rows],
+                )
+            )[:k]
         ]
+        holds = [[False] * len(found) for _ in range(chosen_rows.size)]
+        for word_index, present in zip(word_of, held, strict=True):
+            for r, flag in enumerate(present[chosen_rows].tolist()):
+                if flag:
+                    holds[r][word_index] = True
+        out = []
+        for r, row in enumerate(chosen_rows.tolist()):
+            i = int(candidates[row])
+            out.append(
+                (
+                    UUID(int=(int(self.hi[i]) << 64) | int(self.lo[i])),
+                    int(self.items[i]),
+                    float(cand_scores[row]),
+                    tuple(w for j, w in enumerate(found) if holds[r][j]),
+                )
+            )
+        return out
 
     @property
     def nbytes(self) -> int:
@@ -288,7 +312,7 @@ class TenantIndex:
             )
         )
         delta = sum(d.itemsize * len(d) + f.itemsize * len(f) for d, f in self.delta.values())
-        return int(arrays + delta)
+        return int(arrays + delta + sum(i.nbytes for i in self.impacts.values()))
 
 
 def _ints(csv: object, count: int) -> npt.NDArray[np.int64]:
