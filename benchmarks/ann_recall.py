@@ -51,7 +51,7 @@ def _rss_mb() -> float:
 
 
 def store_mode(db: Path, queries: int, efs: list[int] | None = None,
-               domain: str = "cli") -> dict[str, Any]:  # fmt: skip
+               domain: str = "cli", retrieve: bool = True) -> dict[str, Any]:  # fmt: skip
     """Open the store as a user does (timed, RSS after), time ``vector_search`` (plain and
     filtered by ``domain``) and ``retrieve_relevant_context`` on fresh queries, then load
     every stored vector and score the recall of what the searches returned."""
@@ -96,8 +96,9 @@ def store_mode(db: Path, queries: int, efs: list[int] | None = None,
                     )
                 )
             }
-        retrieve = functools.partial(_retrieve, memory, texts)
-        by_ef[ef]["retrieve_relevant_context"] = summarize(timed(retrieve, queries))
+        if retrieve:
+            call = functools.partial(_retrieve, memory, texts)
+            by_ef[ef]["retrieve_relevant_context"] = summarize(timed(call, queries))
         print(ef, by_ef[ef], file=sys.stderr, flush=True)
     rss = _rss_mb()
     memory.close()
@@ -309,6 +310,7 @@ def main() -> int:
     p.add_argument("--graphs", default="32:256", help="M:efConstruction,...")
     p.add_argument("--ef", default=None, help="search expansions (--real: 128,256,512)")
     p.add_argument("--queries", type=int, default=200)
+    p.add_argument("--no-retrieve", action="store_true", help="--store: skip retrieval")
     p.add_argument("--centre", action="store_true", help="--real: index centred vectors")
     p.add_argument("--fetch", default=None, help="--real: candidates re-ranked: 64,256")
     a = p.parse_args()
@@ -318,7 +320,8 @@ def main() -> int:
         fetches = [int(f) for f in a.fetch.split(",")] if a.fetch else None
         print(real_mode(a.source, a.real, a.queries, graphs, efs, a.centre, fetches))
     if a.store:
-        print(store_mode(a.store, a.queries, [int(e) for e in a.ef.split(",")] if a.ef else None))
+        efs = [int(e) for e in a.ef.split(",")] if a.ef else None
+        print(store_mode(a.store, a.queries, efs, retrieve=not a.no_retrieve))
     if a.synthetic:
         print(synthetic_mode(a.synthetic, a.queries))
     return 0

@@ -20,7 +20,7 @@ import pytest
 from memory_core import Episode, EpisodeFilter, TaskContext, TaskType
 from memory_core.models import EmbeddingRecord
 from memory_storage_turso import LibSQLStorage, _rebuild
-from memory_storage_turso._ann import index_files
+from memory_storage_turso._ann import AnnGraph, index_files
 from memory_storage_turso._url import Target
 
 MODEL = "test:ann"
@@ -370,3 +370,44 @@ def test_a_grown_tail_is_rebuilt_in_the_background(ann: LibSQLStorage, db: Path)
     q = rng.standard_normal(DIM).astype(np.float32)
     _same_set(_top(ann, q), _exact(rows + new, q, 10))
     assert [p.suffix for p in index_files(db, "t", MODEL)] == [".npz", ".usearch"]
+
+
+def test_a_filter_rare_near_the_query_fetches_more_keys(
+    ann: LibSQLStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The allowed episodes (one in ten) lie away from the query, so the keys first
+    fetched (1/share times the re-ranked count) hold too few of them: the search fetches
+    more keys and still returns the exact filtered top 10."""
+    monkeypatch.setattr("memory_storage_turso._vectors._SUBSET_ROWS", 0)
+    rng = np.random.default_rng(12)
+    axis = rng.standard_normal(DIM).astype(np.float32)
+    rows: list[Row] = []
+    domains: dict[UUID, str] = {}
+    for e in range(600):
+        domain = "cli" if e % 10 == 0 else "web"
+        ep = Episode(tenant="t", task_description=f"far {e}", task_type=TaskType.DEBUGGING,
+                     context=TaskContext(domain=domain))  # fmt: skip
+        ann.create_episode(ep)
+        domains[ep.id] = domain
+        side = -1.0 if domain == "cli" else 1.0
+        vecs = (side * axis + 0.7 * rng.standard_normal((3, DIM))).astype(np.float32)
+        ann.put_embeddings(
+            "t",
+            [EmbeddingRecord(episode_id=ep.id, item=i, model_id=MODEL, vector=vecs[i].tolist())
+             for i in range(3)],
+        )  # fmt: skip
+        rows += [(ep.id, i, vecs[i]) for i in range(3)]
+    _built(ann)
+    widened: list[int] = []
+    keys = AnnGraph.keys
+
+    def counting(self: AnnGraph, *a: Any) -> list[int]:
+        widened.append(a[3] if len(a) > 3 else 1)
+        return keys(self, *a)
+
+    monkeypatch.setattr(AnnGraph, "keys", counting)
+    q = (axis + 0.7 * rng.standard_normal(DIM)).astype(np.float32)
+    got = _top(ann, q, domain="cli")
+    assert all(domains[e] == "cli" for e, _ in got)
+    assert _recall(got, _exact(rows, q, 10, lambda i: domains[i] == "cli")) >= 0.9
+    assert max(widened) > 1, widened

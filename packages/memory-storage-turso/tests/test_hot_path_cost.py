@@ -199,7 +199,12 @@ def test_writes_search_nothing(costs: dict[int, dict[str, Cost]], operation: str
 def test_query_reads_storage_once_per_kind(costs: dict[int, dict[str, Cost]]) -> None:
     """One read path: both search channels, one batched read of summaries and of the
     chosen steps, then the patterns and heuristics; the recommendation shown is stored."""
-    calls, _, _, _ = costs[LARGE]["query"]
+    calls, statements, _, _ = costs[LARGE]["query"]
+    # SQL (generation checks aside): the lexical index's freshness check, the vector
+    # search's model dimension, new rows and its hits' ids, one statement for each other
+    # read (get_patterns: none, the patterns read by the search are not read again) and
+    # two for the recommendation record: nothing per candidate, no filter repeated.
+    assert statements <= 10, statements
     assert calls == {
         "lexical_search": 1,
         "vector_search": 1,

@@ -132,10 +132,12 @@ class AnnGraph:
         arrays = self.starts.nbytes + self.vids.nbytes + self.pks.nbytes + self.items.nbytes
         return int(arrays + self.index.memory_usage)
 
-    def keys(self, query: npt.NDArray[np.float32], k: int, share: float = 1.0) -> list[int]:
+    def keys(
+        self, query: npt.NDArray[np.float32], k: int, share: float = 1.0, widen: int = 1
+    ) -> list[int]:
         """The graph's best keys for ``query``, over-fetched for the exact re-rank and by
-        1/``share`` (the fraction of episodes a filter allows)."""
-        want = max(FETCH_MIN, 2 * k) / max(share, 1e-6)
+        ``widen``/``share`` (``share``: the fraction of episodes a filter allows)."""
+        want = widen * max(FETCH_MIN, 2 * k) / max(share, 1e-6)
         count = int(min(FETCH_MAX, want, len(self.index)))
         if count <= 0:
             return []

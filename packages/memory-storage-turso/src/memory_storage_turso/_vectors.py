@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 _SPARE_ROWS = 16
 """Rows per graph key read beyond ``k``, for those deleted since the graph was built."""
+_WIDEN = 4
+"""Factor by which a filtered search that found too few allowed keys fetches more."""
 _SUBSET_ROWS = 20_000
 """A filter allowing fewer rows than this is searched exactly from the stored rows."""
 _ROW_SQL = "SELECT vid, episode_pk, item, vector FROM embeddings WHERE "
@@ -199,16 +201,29 @@ class VectorIndex:
         (its first allowed one); only the rows finally returned are checked for existence.
         Rows touched: about the keys fetched plus ``k``, however often a vector repeats."""
         rows: dict[int, npt.NDArray[np.int64]] = {}
-        covered = 0
-        for g in graph.keys(q, k, share):
-            # Re-rank at least FETCH_MIN keys, and enough to cover 2k rows: a key's rows
-            # share its score, so a large k needs fewer keys than rows when vectors repeat.
-            if len(rows) >= FETCH_MIN and covered >= 2 * k:
+        widen, fetched = 1, 0
+        while True:
+            rows, covered = {}, 0
+            keys = graph.keys(q, k, share, widen)
+            for g in keys:
+                # Re-rank at least FETCH_MIN keys, and enough to cover 2k rows: a key's
+                # rows share its score, so a large k needs fewer keys than rows.
+                if len(rows) >= FETCH_MIN and covered >= 2 * k:
+                    break
+                pos = graph.rows_of(g, mask, k + _SPARE_ROWS)
+                if pos.size:
+                    rows[g] = pos
+                    covered += pos.size
+            # A filter's rows can be far rarer near the query than its share of episodes
+            # (a query about one domain, filtered to another): too few allowed keys among
+            # those fetched, fetch WIDEN times as many (up to FETCH_MAX) and try again.
+            if (
+                (len(rows) >= FETCH_MIN and covered >= 2 * k)
+                or len(keys) <= fetched
+                or (len(keys) >= len(graph.index))
+            ):
                 break
-            pos = graph.rows_of(g, mask, k + _SPARE_ROWS)
-            if pos.size:
-                rows[g] = pos
-                covered += pos.size
+            widen, fetched = widen * _WIDEN, len(keys)
         scores: dict[int, float] = {}
         live: set[int] = set()
         pending = {g: 0 for g in rows}  # key -> index of the row tried as its representative
