@@ -169,18 +169,6 @@ def _union(parts: list[npt.NDArray[np.int32]], keep: Keep | None) -> npt.NDArray
     return joined
 
 
-def _scored(
-    terms: Sequence[Term],
-    parts: list[npt.NDArray[np.int32]],
-    lengths: npt.NDArray[np.float64],
-    avg: float,
-    keep: Keep | None,
-) -> Scored:
-    cand = _union(parts, keep)
-    scores, held = _exact(terms, cand, lengths, avg)
-    return cand.astype(np.int64), scores, held
-
-
 def _full(
     terms: Sequence[Term], lengths: npt.NDArray[np.float64], avg: float, keep: Keep | None
 ) -> Scored:
@@ -205,6 +193,49 @@ def _bounds(term: Term, avg: float) -> npt.NDArray[np.float64]:
     imp = term.impact
     assert imp is not None
     return term_score(term.weight, imp.max_tf, imp.min_length, avg)
+
+
+def _round(
+    terms: Sequence[Term],
+    whole: list[npt.NDArray[np.int32]],
+    open_: list[Term],
+    want: int,
+    k: int,
+    lengths: npt.NDArray[np.float64],
+    avg: float,
+    keep: Keep | None,
+) -> tuple[
+    npt.NDArray[np.int32],
+    npt.NDArray[np.float64],
+    list[npt.NDArray[np.bool_]],
+    list[npt.NDArray[np.int32]],
+    int,
+]:
+    """Round 1 with ``want`` pairs of each open list: the scored documents, and the
+    tiers round 2 needs (with their number of pairs)."""
+    first = [*whole, *(t.impact.docs[:want] for t in open_ if t.impact is not None)]
+    cand = _union(first, keep)
+    scores, held = _exact(terms, cand, lengths, avg)
+    if not open_:
+        return cand, scores, held, [], 0
+    floor = _kth(scores, k)
+    # A document not yet scored holds only words of open lists (smallest first here).
+    # Let j be the first open list it holds: it holds none of the earlier ones, so if it
+    # reaches the floor, its share in list j is at least the floor less the later lists'
+    # best shares. The largest list, last, needs a share of the whole floor on its own.
+    bounds = [_bounds(t, avg) for t in open_]
+    best = [float(b.max()) for b in bounds]
+    more: list[npt.NDArray[np.int32]] = []
+    pairs = 0
+    for j, t in enumerate(open_):
+        need = floor - sum(best[j + 1 :])
+        imp = t.impact
+        assert imp is not None
+        reach = np.flatnonzero(bounds[j] * _MARGIN >= need)  # tiers roughly best first
+        end = int(imp.starts[int(reach[-1]) + 1]) if reach.size else 0
+        more.append(imp.docs[:end])
+        pairs += end
+    return cand, scores, held, more, pairs
 
 
 def score_top(
@@ -234,41 +265,22 @@ def score_top(
         else:
             open_.append(t)
     want = max(2 * k, FIRST_PAIRS)
-    for t in open_:
-        imp = t.impact
-        assert imp is not None
-        whole.append(imp.docs[:want])  # any documents make a floor; the best likely do
-    cand, scores, held = _scored(terms, whole, lengths, avg, keep)
-    if not open_:
-        return cand, scores, held
-    floor = _kth(scores, k)
-    # A document not yet scored holds only words of open lists (smallest first here).
-    # Let j be the first open list it holds: it holds none of the earlier ones, so if it
-    # reaches the floor, its share in list j is at least the floor less the later lists'
-    # best shares. The largest list, last, needs a share of the whole floor on its own.
-    bounds = [_bounds(t, avg) for t in open_]
-    best = [float(b.max()) for b in bounds]
-    more: list[npt.NDArray[np.int32]] = []
-    pairs = 0
-    for j, t in enumerate(open_):
-        need = floor - sum(best[j + 1 :])
-        imp = t.impact
-        assert imp is not None
-        reach = np.flatnonzero(bounds[j] * _MARGIN >= need)  # tiers roughly best first
-        end = int(imp.starts[int(reach[-1]) + 1]) if reach.size else 0
-        more.append(imp.docs[:end])
-        pairs += end
-    if pairs * len(terms) > FULL_SHARE * total:
-        return _full(terms, lengths, avg, keep)
+    while True:
+        cand, scores, held, more, pairs = _round(terms, whole, open_, want, k, lengths, avg, keep)
+        if not open_ or pairs * len(terms) <= FULL_SHARE * total:
+            break
+        want *= 4  # a weak floor: a bigger first round, while cheaper than everything
+        if want * len(open_) * len(terms) > FULL_SHARE * total:
+            return _full(terms, lengths, avg, keep)
     new = _union(more, keep)
     if cand.size and new.size:
         at = np.minimum(np.searchsorted(cand, new), cand.size - 1)
         new = new[cand[at] != new]
     if new.size == 0:
-        return cand, scores, held
+        return cand.astype(np.int64), scores, held
     new_scores, new_held = _exact(terms, new, lengths, avg)
     return (
-        np.concatenate((cand, new.astype(np.int64))),
+        np.concatenate((cand, new)).astype(np.int64),
         np.concatenate((scores, new_scores)),
         [np.concatenate(pair) for pair in zip(held, new_held, strict=True)],
     )
