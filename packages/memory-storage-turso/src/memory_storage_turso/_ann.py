@@ -62,10 +62,16 @@ FORMAT = 2
 # 50K, M=32/128 with ef 1024: 0.994. Halving efConstruction (256 -> 128) halves the
 # build; ef costs only at search time. Through the store (``--store``, 447K episodes,
 # 2.0M rows, M=32/128): ef 2048 found 0.952 (some queries none), ef 4096 1.000 (100
-# queries), at 0.17 of a one-thread numpy exact top-10's p95 in the same process.
+# queries), at 0.17 of a one-thread numpy exact top-10's p95 in the same process. The
+# misses were mostly keys behind many rows, which the graph lost outright; with those
+# scanned exactly (``AnnGraph.heavy``), 100 queries unfiltered / filtered to one domain
+# (12% of episodes): ef 512 0.994 / 0.980, ef 1024 0.998 / 0.988, ef 2048 1.000 / 0.995,
+# ef 4096 1.000 / 0.999. Centring (indexing unit(x - mean), searching unit(q - mean))
+# measured worse (``--real 50000 --centre``, ef 1024: 0.970 vs 0.995): the centred
+# cosine does not keep the true ranking (even exhaustively its top 64 held 0.944).
 CONNECTIVITY = 32
 EXPANSION_ADD = 128
-EXPANSION_SEARCH = 4096
+EXPANSION_SEARCH = 2048
 FETCH_MIN = 64
 """Candidate keys per search at least (and 2 × k): re-ranking them from the stored
 vectors is what lifts the int8 graph's recall of the exact top-10 to ≥ 0.98."""
