@@ -411,3 +411,45 @@ def test_a_filter_rare_near_the_query_fetches_more_keys(
     assert all(domains[e] == "cli" for e, _ in got)
     assert _recall(got, _exact(rows, q, 10, lambda i: domains[i] == "cli")) >= 0.9
     assert max(widened) > 1, widened
+
+
+class _Blind:
+    """A graph index whose searches find nothing (as when it misses a node outright)."""
+
+    def __init__(self, index: Any) -> None:
+        self.__dict__["_index"] = index
+
+    def search(self, *a: Any, **kw: Any) -> Any:
+        return type("Found", (), {"keys": np.empty(0, np.int64),
+                                  "distances": np.empty(0, np.float32)})()  # fmt: skip
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._index, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._index, name, value)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+
+def test_a_vector_many_rows_share_is_found_even_when_the_graph_misses_it(
+    ann: LibSQLStorage,
+) -> None:
+    """A key behind at least HEAVY_ROWS rows (a repeated step) is scanned exactly beside
+    the graph: with a graph that finds nothing, its rows are still the top 10."""
+    rng = np.random.default_rng(13)
+    _fill(ann, rng, 60)
+    shared = rng.standard_normal(DIM).astype(np.float32)
+    ids = []
+    for e in range(10):
+        ep = Episode(tenant="t", task_description=f"shared {e}", task_type=TaskType.DEBUGGING)
+        ann.create_episode(ep)
+        ids.append(ep.id)
+        record = EmbeddingRecord(episode_id=ep.id, item=0, model_id=MODEL, vector=shared.tolist())
+        ann.put_embeddings("t", [record])
+    _built(ann)
+    graph = next(iter(ann._vectors._entries.values())).graph
+    assert graph is not None
+    graph.index = _Blind(graph.index)
+    assert sorted(_top(ann, shared)) == sorted((i, 0) for i in ids)
