@@ -11,6 +11,7 @@ from memory_core import EpisodeFilter, MemoryConfig
 from memory_core.errors import SchemaVersionError
 from memory_storage_turso import SCHEMA_LATEST
 from memory_storage_turso._connection import Database
+from memory_storage_turso._fts import ITEM_BITS
 from memory_storage_turso._schema import MIGRATIONS, migrate
 from memory_storage_turso._url import Target
 
@@ -32,8 +33,8 @@ def test_v1_database_from_fixture_is_upgraded(tmp_path: Path, factory: object) -
 
     store = factory.from_url(f"file:{path}", MemoryConfig())  # type: ignore[attr-defined]
     try:
-        assert store.schema_version == SCHEMA_LATEST == 6
-        assert _versions(path) == [1, 2, 3, 4, 5, 6]
+        assert store.schema_version == SCHEMA_LATEST == 7
+        assert _versions(path) == [1, 2, 3, 4, 5, 6, 7]
         # v4 moved episode search from FTS5 to lexical_batches (back-filled from the rows);
         # v5 dropped episode_fts: a view that absorbs the writes of schema-4 peers remains.
         conn = libsql.connect(str(path), isolation_level=None)
@@ -108,7 +109,7 @@ def test_newer_database_is_refused_untouched(tmp_path: Path, factory: object) ->
     with pytest.raises(SchemaVersionError, match="99") as info:
         factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
     assert "upgrade selfmem-storage-turso" in str(info.value)
-    assert _versions(tmp_path / "new.db") == [1, 2, 3, 4, 5, 6, 99]
+    assert _versions(tmp_path / "new.db") == [1, 2, 3, 4, 5, 6, 7, 99]
 
 
 def test_terms_of_an_older_analyser_are_re_derived(tmp_path: Path, factory: object) -> None:
@@ -123,10 +124,11 @@ def test_terms_of_an_older_analyser_are_re_derived(tmp_path: Path, factory: obje
     store.close()
     conn = libsql.connect(str(tmp_path / "v5.db"), isolation_level=None)
     conn.execute("UPDATE lexical_batches SET terms = 'sign us googl oauth'")
-    conn.execute("DELETE FROM schema_version WHERE version = 6")
+    conn.execute("DELETE FROM schema_version WHERE version >= 6")  # back to schema 5
+    conn.execute("DROP TABLE lexical_pending")
     store = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
     try:
-        assert store.schema_version == 6
+        assert store.schema_version == SCHEMA_LATEST
         (row,) = conn.execute("SELECT terms FROM lexical_batches").fetchall()
         assert row[0].split() == ["sign", "use", "googl", "oauth"]
         hits = store.lexical_search("t", "uses", 5, EpisodeFilter())
@@ -166,13 +168,21 @@ def test_texts_written_without_lexical_batches_are_indexed_at_open(
     store.create_episode(Episode(id=eid, tenant="t", task_description="rotate the webhook key"))
     store.close()
     conn = libsql.connect(str(tmp_path / "mixed.db"), isolation_level=None)
-    conn.execute("DELETE FROM lexical_batches")  # as the older release left it
+    # What the older release does: its rows and an episode_fts insert, no lexical batch.
+    conn.execute("DELETE FROM lexical_batches")
+    (pk,) = conn.execute("SELECT pk FROM episodes").fetchone()
+    conn.execute(
+        f"INSERT INTO episode_fts (rowid, text) VALUES (? << {ITEM_BITS}, ?)",
+        (pk, "rotate the webhook key"),
+    )
     store = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
     try:
         hits = store.lexical_search("t", "webhook", 5, EpisodeFilter())
         assert [h.episode_id for h in hits] == [eid]
     finally:
         store.close()
+    pending = conn.execute("SELECT count(*) FROM lexical_pending").fetchone()
+    assert pending == (0,)  # reconciled once, not at every open
     conn.execute("BEGIN IMMEDIATE")  # another process holds the write lock
     try:
         store = factory.from_url(url, MemoryConfig(busy_timeout_ms=100))  # type: ignore[attr-defined]
