@@ -154,6 +154,31 @@ def test_failed_migration_rolls_back_whole(tmp_path: Path) -> None:
     db.close()
 
 
+def test_migration_7_indexes_what_was_already_left_unindexed(
+    tmp_path: Path, factory: object
+) -> None:
+    """Texts an older release wrote before ``lexical_pending`` existed were noted nowhere:
+    migration 7 finds them with the whole-store check, once."""
+    from memory_core import Episode
+
+    url = f"file:{tmp_path / 'v6.db'}"
+    store = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
+    eid = uuid.uuid5(NS, "before-v7")
+    store.create_episode(Episode(id=eid, tenant="t", task_description="rotate the webhook key"))
+    store.close()
+    conn = libsql.connect(str(tmp_path / "v6.db"), isolation_level=None)
+    conn.execute("DELETE FROM lexical_batches")  # left by an older release under schema 6
+    conn.execute("DELETE FROM schema_version WHERE version = 7")
+    conn.execute("DROP TABLE lexical_pending")
+    store = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
+    try:
+        assert store.schema_version == SCHEMA_LATEST
+        hits = store.lexical_search("t", "webhook", 5, EpisodeFilter())
+        assert [h.episode_id for h in hits] == [eid]
+    finally:
+        store.close()
+
+
 def test_texts_written_without_lexical_batches_are_indexed_at_open(
     tmp_path: Path, factory: object
 ) -> None:

@@ -304,21 +304,20 @@ def reconcile_lexical_batches(tx: Tx) -> int:
     """Index the texts that a release without ``lexical_batches`` (schema 3, during a
     rolling update) wrote: each noted episode whose indexed items differ from its task
     plus steps is re-indexed from its rows. Runs at open; returns how many were."""
-    pending = [int(r[0]) for r in tx.all("SELECT episode_pk FROM lexical_pending")]
-    count = 0
-    for pk in pending:
-        count += _reindex_stale(tx, f"{_STALE_LEXICAL} AND e.pk = ?", (pk,))
+    count = _reindex_stale(
+        tx, f"{_STALE_LEXICAL} AND e.pk IN (SELECT episode_pk FROM lexical_pending)"
+    )
     tx.run("DELETE FROM lexical_pending")
     return count
 
 
 def _reconcile_all(tx: Tx) -> None:
     """Migration 7's backfill: the whole-store check the open used to make, once."""
-    _reindex_stale(tx, _STALE_LEXICAL, ())
+    _reindex_stale(tx, _STALE_LEXICAL)
 
 
-def _reindex_stale(tx: Tx, where: str, params: tuple[int, ...]) -> int:
-    stale = tx.all(f"SELECT e.pk, e.tenant, e.id, e.data {where}", params)
+def _reindex_stale(tx: Tx, where: str) -> int:
+    stale = tx.all(f"SELECT e.pk, e.tenant, e.id, e.data {where}")
     for pk, tenant, eid, data in stale:
         steps = [
             ExecutionStep.model_validate_json(row[0])
