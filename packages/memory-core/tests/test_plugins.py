@@ -131,3 +131,27 @@ def test_plugin_pointing_at_the_wrong_object_is_refused_by_name(
     message = str(info.value)
     assert "fake-wrong" in message and "StorageFactory" in message
     assert "from_url" in message and "schemes" in message
+
+
+def test_installed_metadata_is_read_once_per_sys_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Opening a store asks for several groups; each full metadata read parses every
+    installed dist-info, so it happens once until ``sys.path`` changes."""
+    import memory_core._plugins as plugins
+
+    reads: list[int] = []
+    real = plugins.entry_points
+
+    def counting() -> object:
+        reads.append(1)
+        return real()
+
+    monkeypatch.setattr(plugins, "entry_points", counting)
+    monkeypatch.setattr(plugins, "_read", None)
+    for group in (STORAGE_GROUP, CACHE_GROUP, EMBEDDINGS_GROUP, STORAGE_GROUP):
+        installed(group)
+    assert len(reads) == 1
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "memory" in installed(STORAGE_GROUP)
+    assert len(reads) == 2

@@ -44,7 +44,7 @@ def test_auto_without_the_weights_is_the_static_model(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Without the weights package (no entry point in the group), the light fallback."""
-    monkeypatch.setattr("memory_core.embeddings.transformer.entry_points", lambda group: [])
+    monkeypatch.setattr("memory_core.embeddings.transformer.entry_points_in", lambda group: [])
     assert not TransformerEmbeddingProvider.available()
     with caplog.at_level(logging.INFO, "memory_core.embeddings"):
         provider = provider_from_config(MemoryConfig())

@@ -38,7 +38,6 @@ import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -46,6 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from memory_core._errors import EmbeddingError, InvalidInputError
+from memory_core._plugins import entry_points_in
 from memory_core.embeddings import _int8
 from memory_core.embeddings._bert import _build, _encode, _Encoder
 from memory_core.embeddings._input import check_texts
@@ -81,7 +81,7 @@ _SINGLE_THREAD_TOKENS = 2_048
 def installed_transformer_models() -> dict[str, Path]:
     """Model name → directory, for every installed weights package (no model loaded)."""
     out: dict[str, Path] = {}
-    for ep in entry_points(group=MODELS_GROUP):
+    for ep in entry_points_in(MODELS_GROUP):
         try:
             out[ep.name] = Path(ep.load()())
         except Exception:  # a broken weights package is reported as absent
