@@ -29,6 +29,7 @@ from memory_core._errors import (
     InvalidInputError,
     MemoryCoreError,
 )
+from memory_core._gc_pause import GcPause
 from memory_core._models import (
     MAX_PATTERN_SOURCES,
     Episode,
@@ -129,11 +130,26 @@ def bulk_import(
             progress(report.model_copy(deep=True))
 
     batches = _batches(enumerate(episodes), batch_size)
+    with GcPause() as gc_pause:
+        _run(memory, import_one, batches, report, committed, gc_pause)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _run(
+    memory: MemoryContext,
+    import_one: Callable[[Episode], bool],
+    batches: Iterator[list[tuple[int, Any]]],
+    report: ImportReport,
+    committed: Callable[[int, int], None],
+    gc_pause: GcPause,
+) -> None:
     if not _bulk_capable(memory.backends.storage):
         for batch in batches:
             mark = len(report.problems)
             _import_one_by_one(memory, import_one, batch, report)
             committed(len(batch), mark)
+            gc_pause.batch_done()
     else:
         # Two stages: one thread parses, extracts and embeds batch k+1 while this one
         # writes batch k (the embedder's tokenizer and the engine's I/O leave the GIL).
@@ -154,8 +170,7 @@ def bulk_import(
                 for write in prepared.writes:
                     _commit(memory, embedder, write, report)
                 committed(prepared.size, mark)
-    report.seconds = time.perf_counter() - started
-    return report
+                gc_pause.batch_done()
 
 
 def _bulk_capable(storage: object) -> bool:
