@@ -886,7 +886,11 @@ class LibSQLStorage:
         # One finiteness test for the whole batch (a bulk import passes thousands); the
         # loop below only runs to name the bad vector.
         same = len(set(dims.values())) == 1
-        if same and np.isfinite(np.asarray([r.vector for r in records], np.float64)).all():
+        # float32 rows (what an embedder returns) are tested as they are; a float64
+        # input is tested at its own precision (one that overflows float32 must fail).
+        wide = any(getattr(r.vector, "dtype", None) != np.float32 for r in records)
+        dtype = np.float64 if wide else np.float32
+        if same and np.isfinite(np.asarray([r.vector for r in records], dtype)).all():
             return
         for i, record in enumerate(records):
             if not np.isfinite(np.asarray(record.vector, dtype=np.float64)).all():
@@ -1081,6 +1085,14 @@ class LibSQLStorage:
         } if fresh_ids else {}  # fmt: skip
         sources: dict[int, list[UUID]] = {}
         before: dict[int, list[UUID]] = {}  # the source rows as stored, per pattern pk
+        # Written with one executemany each (a bulk batch carries a few hundred patterns):
+        # the inserts first, then the updates in order, so a key that comes twice ends
+        # with its last merge. The write lock is held, so the next pks are known (what
+        # SQLite would choose: patterns.pk is a plain rowid).
+        inserts: list[tuple[Any, ...]] = []
+        texts: list[tuple[int, str]] = []
+        updates: dict[int, Pattern] = {}
+        next_pk: int | None = None
         for incoming in patterns:
             known = by_key.get(incoming.key)
             if known is not None:
@@ -1088,18 +1100,21 @@ class LibSQLStorage:
                 stored = seen if isinstance(seen, Pattern) else Pattern.model_validate_json(seen)
                 before.setdefault(pk, stored.episode_ids)
                 pattern = stored.merged_with(incoming, now)
-                self._save_pattern(tx, pk, pattern)
+                updates.pop(pk, None)  # keep the order of last writes
+                updates[pk] = pattern
             else:
                 pattern = incoming.as_new(tenant)
                 if str(pattern.id) in id_keys:
                     raise InvalidInputError(
                         f"pattern id {pattern.id} is already used by another key", field="id"
                     )
-                inserted = tx.one(
-                    "INSERT INTO patterns (tenant, id, key, kind, task_type, domain, support, "
-                    "successes, applications, application_successes, confidence, data) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk",
+                if next_pk is None:
+                    top = tx.one("SELECT coalesce(max(pk), 0) FROM patterns")
+                    next_pk = int(top[0]) + 1 if top else 1
+                pk, next_pk = next_pk, next_pk + 1
+                inserts.append(
                     (
+                        pk,
                         tenant,
                         str(pattern.id),
                         pattern.key,
@@ -1107,18 +1122,28 @@ class LibSQLStorage:
                         pattern.task_type.value if pattern.task_type else None,
                         pattern.domain,
                         *self._pattern_columns(pattern),
-                    ),
+                    )
                 )
-                assert inserted is not None
-                pk = int(inserted[0])
                 before[pk] = []  # nothing stored yet, even if the key comes again below
                 id_keys[str(pattern.id)] = pattern.key
                 text = pattern_text(pattern)
                 if text:
-                    tx.run("INSERT INTO pattern_fts (rowid, text) VALUES (?, ?)", (pk, text))
+                    texts.append((pk, text))
             by_key[pattern.key] = (pk, pattern)
             sources[pk] = pattern.episode_ids
             out.append(pattern)
+        tx.many(
+            "INSERT INTO patterns (pk, tenant, id, key, kind, task_type, domain, support, "
+            "successes, applications, application_successes, confidence, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            inserts,
+        )
+        tx.many(
+            "UPDATE patterns SET support = ?, successes = ?, applications = ?, "
+            "application_successes = ?, confidence = ?, data = ? WHERE pk = ?",
+            [(*self._pattern_columns(p), pk) for pk, p in updates.items()],
+        )
+        tx.many("INSERT INTO pattern_fts (rowid, text) VALUES (?, ?)", texts)
         # The rows mirror each pattern's ``episode_ids`` (every write keeps them equal), so
         # only the difference is written: a merge adds a source or two and drops as many,
         # where rewriting all of them cost up to 50 rows per pattern per write.
