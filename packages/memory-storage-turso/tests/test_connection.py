@@ -18,6 +18,7 @@ from memory_core import (
 from memory_core._plugins import storage_factory_for_url
 from memory_core.errors import DuplicateStepError
 from memory_storage_turso import LibSQLStorage
+from memory_storage_turso._connection import PAGE_CACHE_KIB
 from memory_storage_turso._url import parse_target
 
 
@@ -97,6 +98,7 @@ def test_pragmas_wal_and_foreign_keys(store: LibSQLStorage) -> None:
     assert store._db.autocommit("PRAGMA journal_mode") == [("wal",)]
     assert store._db.autocommit("PRAGMA foreign_keys") == [(1,)]
     assert store._db.autocommit("PRAGMA synchronous") == [(1,)]
+    assert store._db.autocommit("PRAGMA cache_size") == [(-PAGE_CACHE_KIB,)]
 
 
 def test_not_a_database_is_a_storage_error(tmp_path: Path) -> None:
