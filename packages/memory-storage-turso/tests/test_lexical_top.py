@@ -139,6 +139,7 @@ def test_top_k_equals_scoring_every_posting(
     assert store.lexical_search("t", WORDS[0], 5, EpisodeFilter())  # type: ignore[attr-defined]
     index = store._lexical._tenants["t"]  # type: ignore[attr-defined]
     assert index.impacts  # early termination was used
+    assert index.marks  # and bitmaps of the common words
     assert _check(index, rng) > 10_000
     for i in range(400, 550):  # appended after the load: a delta beside the base
         store.create_episode(_episode(rng, i))  # type: ignore[attr-defined]

@@ -99,6 +99,7 @@ class TenantIndex:
     delta: dict[int, tuple[array[int], array[float]]] = field(default_factory=dict)
     delta_pairs: int = 0
     impacts: dict[int, bm25_top.Impact] = field(default_factory=dict)
+    marks: dict[int, npt.NDArray[np.uint8]] = field(default_factory=dict)
     """Impact orders of the base's long lists queried so far (``bm25_top``); dropped
     when the base is rebuilt."""
     snapshot_docs: int = 0
@@ -192,6 +193,7 @@ class TenantIndex:
         self.docs, self.tfs = docs, tfs
         self.delta, self.delta_pairs = {}, 0
         self.impacts = {}
+        self.marks = {}
 
     def _merge(self) -> None:
         """Fold the delta into the base (one sort of every pair)."""
@@ -214,13 +216,17 @@ class TenantIndex:
             a, b = int(self.offsets[term]), int(self.offsets[term + 1])
             if b > a:
                 docs, tfs = self.docs[a:b], self.tfs[a:b]
-                impact = None
+                impact = marks = None
                 if b - a >= bm25_top.IMPACT_MIN:
                     impact = self.impacts.get(term)
                     if impact is None:
                         impact = bm25_top.impact_order(docs, tfs, self.lengths, avg)
                         self.impacts[term] = impact
-                out.append(bm25_top.Term(weight, docs, tfs, impact))
+                    if b - a >= bm25_top.MARKS_SHARE * self.n:
+                        marks = self.marks.get(term)
+                        if marks is None:
+                            marks = self.marks[term] = bm25_top.doc_marks(docs)
+                out.append(bm25_top.Term(weight, docs, tfs, impact, marks))
         entry = self.delta.get(term)
         if entry is not None:
             out.append(
@@ -271,8 +277,7 @@ class TenantIndex:
         rows = np.arange(candidates.size)
         if k < candidates.size:
             # Keep every document tied with the k-th score, then order ties by id.
-            kth = np.partition(cand_scores, candidates.size - k)[candidates.size - k]
-            rows = np.flatnonzero(cand_scores >= kth)
+            rows = np.flatnonzero(cand_scores >= bm25_top.kth_largest(cand_scores, k))
         chosen_rows = rows[
             np.lexsort(
                 (
@@ -312,7 +317,8 @@ class TenantIndex:
             )
         )
         delta = sum(d.itemsize * len(d) + f.itemsize * len(f) for d, f in self.delta.values())
-        return int(arrays + delta + sum(i.nbytes for i in self.impacts.values()))
+        marks = sum(m.nbytes for m in self.marks.values())
+        return int(arrays + delta + marks + sum(i.nbytes for i in self.impacts.values()))
 
 
 def _ints(csv: object, count: int) -> npt.NDArray[np.int64]:
