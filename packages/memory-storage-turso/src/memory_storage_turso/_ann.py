@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from memory_core.storage.blas import one_blas_thread
 
 from memory_storage_turso._connection import Tx
 
@@ -155,8 +156,9 @@ class AnnGraph:
         dist = np.asarray(found.distances, dtype=np.float32).reshape(-1)
         heavy, vectors = self.heavy
         if heavy.size:  # the heavy keys, scored exactly from their int8 points, merged in
-            scores = vectors @ (query / max(float(np.linalg.norm(query)), 1e-12))
-            best = np.argsort(-scores)[: min(count, heavy.size)]
+            with one_blas_thread(heavy.size):  # latency-bound: see memory_core.storage.blas
+                scores = vectors @ (query / max(float(np.linalg.norm(query)), 1e-12))
+            best = _best(scores, min(count, heavy.size))
             keys = np.concatenate([keys, heavy[best]])
             dist = np.concatenate([dist, 1.0 - scores[best]])
         seen: set[int] = set()
@@ -214,6 +216,16 @@ class AnnGraph:
             with contextlib.suppress(OSError):
                 p.unlink()
         self.path = graph
+
+
+def _best(scores: npt.NDArray[np.float32], m: int) -> npt.NDArray[np.int64]:
+    """Positions of the ``m`` best ``scores``, best first, ties by position: a partition
+    and a sort of those alone (at 1M episodes, 27,700 heavy keys for a few hundred)."""
+    if m < scores.size:
+        top = np.argpartition(-scores, m - 1)[:m]
+        top.sort()  # by position, so the stable sort below breaks ties by it
+        return top[np.argsort(-scores[top], kind="stable")]
+    return np.argsort(-scores, kind="stable")
 
 
 def _unique() -> str:
