@@ -611,20 +611,24 @@ def mmr(
         return scored[:limit]
     pool = sorted(scored, key=lambda x: -x[0])[: limit * 4]
     top = pool[0][0] or 1.0
-    bags = {id(s): words(s.task_description) for _, s in pool}
+    bags = [words(s.task_description) for _, s in pool]
+    # Each candidate's highest similarity to those chosen so far, raised as each one is
+    # chosen: every pair is compared once, not once per round.
+    sims = [0.0] * len(pool)
     chosen: list[tuple[float, EpisodeSummary]] = []
     while pool and len(chosen) < limit:
         best_i, best_v = 0, -math.inf
-        for i, (score, s) in enumerate(pool):
-            sim = 0.0
-            for _, c in chosen:
-                a, b = bags[id(s)], bags[id(c)]
-                if a and b:
-                    sim = max(sim, len(a & b) / len(a | b))
-            value = lam * score / top - (1 - lam) * sim
+        for i, (score, _) in enumerate(pool):
+            value = lam * score / top - (1 - lam) * sims[i]
             if value > best_v:
                 best_i, best_v = i, value
         chosen.append(pool.pop(best_i))
+        b = bags.pop(best_i)
+        sims.pop(best_i)
+        if b:
+            for i, a in enumerate(bags):
+                if a:
+                    sims[i] = max(sims[i], len(a & b) / len(a | b))
     return chosen
 
 
