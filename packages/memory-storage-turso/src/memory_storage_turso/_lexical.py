@@ -290,20 +290,24 @@ class TenantIndex:
             holds[:, word_index] |= present[chosen_rows]
         docs = candidates[chosen_rows]
         ids: dict[int, UUID] = {}  # one UUID per episode, however many items it has
+        words: dict[tuple[bool, ...], tuple[str, ...]] = {}  # the few combinations held
         out = []
         for hi, lo, item, score, flags in zip(
             self.hi[docs].tolist(),
             self.lo[docs].tolist(),
             self.items[docs].tolist(),
             cand_scores[chosen_rows].tolist(),
-            holds.tolist(),
+            map(tuple, holds.tolist()),
             strict=True,
         ):
             key = (hi << 64) | lo
             eid = ids.get(key)
             if eid is None:
                 eid = ids[key] = UUID(int=key)
-            out.append((eid, item, score, tuple(w for w, f in zip(found, flags) if f)))
+            held_words = words.get(flags)
+            if held_words is None:
+                held_words = words[flags] = tuple(w for w, f in zip(found, flags) if f)
+            out.append((eid, item, score, held_words))
         return out
 
     @property
