@@ -306,7 +306,7 @@ class TenantIndex:
                 eid = ids[key] = UUID(int=key)
             held_words = words.get(flags)
             if held_words is None:
-                held_words = words[flags] = tuple(w for w, f in zip(found, flags) if f)
+                held_words = words[flags] = tuple(w for w, f in zip(found, flags, strict=True) if f)
             out.append((eid, item, score, held_words))
         return out
 
