@@ -17,7 +17,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TypeVar
 
-from memory_core import EpisodeSummary, Pattern
+from memory_core import EpisodeSummary, Pattern, TaskContext
 from pydantic import BaseModel
 
 from memory_storage_turso._episode_json import load_summary
@@ -26,6 +26,10 @@ __all__ = ["cached_summary", "load_pattern"]
 
 _M = TypeVar("_M", bound=BaseModel)
 _set = object.__setattr__
+
+for _model in (Pattern, EpisodeSummary, TaskContext):  # what ``_copy`` relies on
+    if _model.__private_attributes__ or _model.model_config.get("extra") == "allow":
+        raise TypeError(f"{_model.__name__} has private or extra attributes: see _copy")
 
 
 def _copy(model: _M, **fields: object) -> _M:
