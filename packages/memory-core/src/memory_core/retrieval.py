@@ -257,15 +257,17 @@ def smooth_steps(
     """Each step's relevance plus (``add``) ``neighbour`` × each adjacent step's (task
     text, item 0, is nobody's neighbour). Steps next to a match enter with their share
     only. Calibrated relevance adds with ``either`` and stays in [0, 1]."""
-    if neighbour <= 0:
-        return dict(items)
     out = dict(items)
+    if neighbour <= 0:
+        return out
+    get = out.get
     for n, score in items.items():
         if n < 1 or score <= 0:
             continue
-        for m in (n - 1, n + 1):
-            if m >= 1:
-                out[m] = add(out.get(m, 0.0), neighbour * score)
+        lift = neighbour * score
+        if n > 1:
+            out[n - 1] = add(get(n - 1, 0.0), lift)
+        out[n + 1] = add(get(n + 1, 0.0), lift)
     return out
 
 
@@ -378,6 +380,7 @@ class _Fusion:
         self.weights = weights
         self._settled: set[int] = set()
         self.query = query or {}
+        self._relevance: dict[tuple[str, ...], float] = {}
         self.calibration = calibration or GENERIC
         uuids: dict[int, UUID] = {}
         lex: dict[tuple[int, int], float] = {}
@@ -416,16 +419,29 @@ class _Fusion:
             w_lex, w_sem = w_task if key[1] == 0 else w_step
             cand.items[key[1]] = w_lex * lx + w_sem * sm + identifier * marks.get(key, 0.0)
         self.out = out
-        seen = {(h.episode_id.int, h.item) for h in lexical}
-        unseen = marks.keys() - seen
-        extra = [h for h in named_hits if (h.episode_id.int, h.item) in unseen]
+        extra: list[SearchHit] = []  # identifier hits the lexical list does not hold
+        if marks:
+            unseen = marks.keys() - {(h.episode_id.int, h.item) for h in lexical}
+            extra = [h for h in named_hits if (h.episode_id.int, h.item) in unseen]
         self._lex_hits = _by_episode(lexical if not extra else [*lexical, *extra])
         self._sem_hits = _by_episode(semantic)
         neighbour, second_share = weights.neighbour, weights.second_item_share
         for cand in out.values():
-            cand.items = smooth_steps(cand.items, neighbour)
-            best = sorted(cand.items.values(), reverse=True)[:2]
+            items = cand.items
+            if len(items) == 1 and 0 in items:  # the task text alone: nothing to smooth
+                cand.rank = items[0] + second_share * 0.0
+                continue
+            cand.items = items = smooth_steps(items, neighbour)
+            best = sorted(items.values(), reverse=True)[:2]
             cand.rank = best[0] + second_share * (best[1] if len(best) > 1 else 0.0)
+
+    def _lexical_relevance(self, held: tuple[str, ...]) -> float:
+        """``lexical_relevance(self.query, held)``, once per set of terms held: a
+        query's hits hold a few combinations of its terms, hundreds of times."""
+        known = self._relevance.get(held)
+        if known is None:
+            known = self._relevance[held] = lexical_relevance(self.query, held)
+        return known
 
     def settle(self, cand: EpisodeCandidate) -> None:
         """The candidate's calibrated evidence and relevance (once)."""
@@ -434,7 +450,7 @@ class _Fusion:
             return
         self._settled.add(key)
         lexical, semantic = self._lex_hits.get(key, ()), self._sem_hits.get(key, ())
-        _calibrate(cand, lexical, semantic, self.query, self.calibration)
+        _calibrate(cand, lexical, semantic, self._lexical_relevance, self.calibration)
         w = self.weights
         items = {n: combine(e.lexical, e.semantic) for n, e in cand.evidence.items()}
         items = smooth_steps(items, w.neighbour, either)
@@ -462,13 +478,14 @@ def _calibrate(
     cand: EpisodeCandidate,
     lexical: Sequence[SearchHit],
     semantic: Sequence[SearchHit],
-    query: dict[str, float],
+    relevance: Callable[[tuple[str, ...]], float],
     calibration: SemanticCalibration,
 ) -> None:
-    """Each item's calibrated evidence (``relevance``): what it matched, nothing relative
-    (``lexical`` and ``semantic``: the candidate's own hits)."""
+    """Each item's calibrated evidence: what it matched, nothing relative (``lexical``
+    and ``semantic``: the candidate's own hits; ``relevance``: the query's
+    ``lexical_relevance`` of the terms a hit holds)."""
     for h in lexical:
-        lx = lexical_relevance(query, h.terms)
+        lx = relevance(h.terms)
         if lx > 0:
             cand.evidence[h.item] = ItemEvidence(lexical=lx, terms=h.terms)
             cand.lexical = max(cand.lexical, lx)
@@ -594,20 +611,24 @@ def mmr(
         return scored[:limit]
     pool = sorted(scored, key=lambda x: -x[0])[: limit * 4]
     top = pool[0][0] or 1.0
-    bags = {id(s): words(s.task_description) for _, s in pool}
+    bags = [words(s.task_description) for _, s in pool]
+    # Each candidate's highest similarity to those chosen so far, raised as each one is
+    # chosen: every pair is compared once, not once per round.
+    sims = [0.0] * len(pool)
     chosen: list[tuple[float, EpisodeSummary]] = []
     while pool and len(chosen) < limit:
         best_i, best_v = 0, -math.inf
-        for i, (score, s) in enumerate(pool):
-            sim = 0.0
-            for _, c in chosen:
-                a, b = bags[id(s)], bags[id(c)]
-                if a and b:
-                    sim = max(sim, len(a & b) / len(a | b))
-            value = lam * score / top - (1 - lam) * sim
+        for i, (score, _) in enumerate(pool):
+            value = lam * score / top - (1 - lam) * sims[i]
             if value > best_v:
                 best_i, best_v = i, value
         chosen.append(pool.pop(best_i))
+        b = bags.pop(best_i)
+        sims.pop(best_i)
+        if b:
+            for i, a in enumerate(bags):
+                if a:
+                    sims[i] = max(sims[i], len(a & b) / len(a | b))
     return chosen
 
 

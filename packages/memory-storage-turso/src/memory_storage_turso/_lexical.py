@@ -288,22 +288,31 @@ class TenantIndex:
                 )
             )[:k]
         ]
-        holds = [[False] * len(found) for _ in range(chosen_rows.size)]
+        # Which found words each chosen document holds (a word's list may come in parts),
+        # and its id, read as whole columns: per-row numpy scalars cost more than a hit.
+        holds = np.zeros((chosen_rows.size, len(found)), np.bool_)
         for word_index, present in zip(word_of, held, strict=True):
-            for r, flag in enumerate(present[chosen_rows].tolist()):
-                if flag:
-                    holds[r][word_index] = True
+            holds[:, word_index] |= present[chosen_rows]
+        docs = candidates[chosen_rows]
+        ids: dict[int, UUID] = {}  # one UUID per episode, however many items it has
+        words: dict[tuple[bool, ...], tuple[str, ...]] = {}  # the few combinations held
         out = []
-        for r, row in enumerate(chosen_rows.tolist()):
-            i = int(candidates[row])
-            out.append(
-                (
-                    UUID(int=(int(self.hi[i]) << 64) | int(self.lo[i])),
-                    int(self.items[i]),
-                    float(cand_scores[row]),
-                    tuple(w for j, w in enumerate(found) if holds[r][j]),
-                )
-            )
+        for hi, lo, item, score, flags in zip(
+            self.hi[docs].tolist(),
+            self.lo[docs].tolist(),
+            self.items[docs].tolist(),
+            cand_scores[chosen_rows].tolist(),
+            map(tuple, holds.tolist()),
+            strict=True,
+        ):
+            key = (hi << 64) | lo
+            eid = ids.get(key)
+            if eid is None:
+                eid = ids[key] = UUID(int=key)
+            held_words = words.get(flags)
+            if held_words is None:
+                held_words = words[flags] = tuple(w for w, f in zip(found, flags, strict=True) if f)
+            out.append((eid, item, score, held_words))
         return out
 
     @property

@@ -137,15 +137,15 @@ class Matrix:
             candidates, cand_scores = candidates[keep], cand_scores[keep]
         order = np.lexsort((self.items[candidates], self.pks[candidates], -cand_scores))[:k]
         chosen = candidates[order]
-        return [
-            (int(p), int(i), float(s))
-            for p, i, s in zip(
+        # ``tolist`` gives Python ints and floats already.
+        return list(
+            zip(
                 self.pks[chosen].tolist(),
                 self.items[chosen].tolist(),
                 cand_scores[order].tolist(),
                 strict=True,
             )
-        ]
+        )
 
     def _best_rows(self, scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64]:
         """Rows of the distinct vectors scoring at least the ``k``-th best distinct one:
