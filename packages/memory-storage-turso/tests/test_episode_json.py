@@ -73,3 +73,13 @@ def test_summary_from_json_equals_the_episodes(name: str, steps: int) -> None:
     assert got.model_dump(mode="json") == expected.model_dump(mode="json")
     assert got.model_fields_set == expected.model_fields_set
     assert type(got.context) is TaskContext and got.context == episode.context
+
+
+def test_text_utf8_cannot_hold_is_an_error_naming_its_field() -> None:
+    from memory_core import InvalidInputError
+
+    episode = Episode(task_description="fine", started_at=STARTED, metadata={"note": "a\ud800b"})
+    with pytest.raises(InvalidInputError) as info:
+        dump_episode(episode)
+    assert info.value.field == "metadata.note"
+    assert "surrogate" in str(info.value)

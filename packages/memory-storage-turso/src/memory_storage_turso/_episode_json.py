@@ -16,13 +16,14 @@ from memory_core import (
     Episode,
     EpisodeStatus,
     EpisodeSummary,
+    InvalidInputError,
     OutcomeType,
     RewardScore,
     TaskContext,
     TaskType,
 )
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_core import to_json
+from pydantic_core import PydanticSerializationError, to_json
 
 STASH = "selfmem:reward"
 """Metadata key holding the reward fields the schema-4 release does not know."""
@@ -43,7 +44,43 @@ def dump_episode(episode: Episode) -> str:
     # pydantic-core's encoder: the same compact JSON as ``json.dumps(data,
     # separators=(",", ":"), ensure_ascii=False)``, in about half the time (a bulk import
     # writes thousands per second).
-    return to_json(data).decode()
+    try:
+        return to_json(data).decode()
+    except PydanticSerializationError:
+        raise _unencodable(data) from None
+
+
+def _unencodable(data: object) -> InvalidInputError:
+    """The error for a text that UTF-8 cannot hold (an unpaired surrogate, e.g. from a
+    bad decode upstream), naming the first such field."""
+    return InvalidInputError(
+        "text contains an unpaired surrogate (not valid Unicode); decode the input with "
+        "errors='replace' first",
+        field=_bad_text(data, ""),
+    )
+
+
+def _bad_text(data: object, path: str) -> str | None:
+    """The dotted path of the first string in ``data`` that is not valid UTF-8."""
+    if isinstance(data, str):
+        try:
+            data.encode()
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(data, dict):
+        pairs: list[tuple[str, object]] = [
+            (f"{path}.{k}" if path else str(k), v) for k, v in data.items()
+        ]
+    elif isinstance(data, list):
+        pairs = [(f"{path}[{i}]", v) for i, v in enumerate(data)]
+    else:
+        return None
+    for inner, value in pairs:
+        found = _bad_text(value, inner)
+        if found is not None:
+            return found
+    return None
 
 
 def load_episode(stored: str | bytes) -> Episode:
