@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import libsql
 import pytest
@@ -33,8 +34,8 @@ def test_v1_database_from_fixture_is_upgraded(tmp_path: Path, factory: object) -
 
     store = factory.from_url(f"file:{path}", MemoryConfig())  # type: ignore[attr-defined]
     try:
-        assert store.schema_version == SCHEMA_LATEST == 7
-        assert _versions(path) == [1, 2, 3, 4, 5, 6, 7]
+        assert store.schema_version == SCHEMA_LATEST == 8
+        assert _versions(path) == [1, 2, 3, 4, 5, 6, 7, 8]
         # v4 moved episode search from FTS5 to lexical_batches (back-filled from the rows);
         # v5 dropped episode_fts: a view that absorbs the writes of schema-4 peers remains.
         conn = libsql.connect(str(path), isolation_level=None)
@@ -101,6 +102,14 @@ def test_reopening_is_idempotent(tmp_path: Path, factory: object) -> None:
     assert _versions(tmp_path / "x.db") == [m.version for m in MIGRATIONS]
 
 
+def _undo_8(conn: Any) -> None:
+    """Take migration 8 back out (its tables and their triggers)."""
+    for trigger in ("inserted", "completed", "deleted", "stored", "dropped"):
+        conn.execute(f"DROP TRIGGER embedding_pending_{trigger}")
+    conn.execute("DROP TABLE embedding_pending")
+    conn.execute("DROP TABLE embedding_caught_up")
+
+
 def test_newer_database_is_refused_untouched(tmp_path: Path, factory: object) -> None:
     url = f"file:{tmp_path / 'new.db'}"
     factory.from_url(url, MemoryConfig()).close()  # type: ignore[attr-defined]
@@ -109,7 +118,7 @@ def test_newer_database_is_refused_untouched(tmp_path: Path, factory: object) ->
     with pytest.raises(SchemaVersionError, match="99") as info:
         factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
     assert "upgrade selfmem-storage-turso" in str(info.value)
-    assert _versions(tmp_path / "new.db") == [1, 2, 3, 4, 5, 6, 7, 99]
+    assert _versions(tmp_path / "new.db") == [1, 2, 3, 4, 5, 6, 7, 8, 99]
 
 
 def test_terms_of_an_older_analyser_are_re_derived(tmp_path: Path, factory: object) -> None:
@@ -126,6 +135,7 @@ def test_terms_of_an_older_analyser_are_re_derived(tmp_path: Path, factory: obje
     conn.execute("UPDATE lexical_batches SET terms = 'sign us googl oauth'")
     conn.execute("DELETE FROM schema_version WHERE version >= 6")  # back to schema 5
     conn.execute("DROP TABLE lexical_pending")
+    _undo_8(conn)
     store = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
     try:
         assert store.schema_version == SCHEMA_LATEST
@@ -168,8 +178,9 @@ def test_migration_7_indexes_what_was_already_left_unindexed(
     store.close()
     conn = libsql.connect(str(tmp_path / "v6.db"), isolation_level=None)
     conn.execute("DELETE FROM lexical_batches")  # left by an older release under schema 6
-    conn.execute("DELETE FROM schema_version WHERE version = 7")
+    conn.execute("DELETE FROM schema_version WHERE version >= 7")
     conn.execute("DROP TABLE lexical_pending")
+    _undo_8(conn)
     store = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
     try:
         assert store.schema_version == SCHEMA_LATEST

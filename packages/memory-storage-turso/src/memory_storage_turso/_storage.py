@@ -108,6 +108,13 @@ def _check_limit(limit: int, field: str = "limit") -> None:
         raise InvalidInputError(f"{field} must be ≥ 0 (got {limit})", field=field, limit=0)
 
 
+_NO_VECTOR = (
+    "NOT EXISTS (SELECT 1 FROM embeddings v "
+    "WHERE v.episode_pk = e.pk AND v.item = 0 AND v.model_id = ?)"
+)
+"""No task-text vector of the model (one look-up in UNIQUE (episode_pk, item, model_id))."""
+
+
 class LibSQLStorage:
     """Episodes, steps, patterns, heuristics and vectors in one libSQL database.
 
@@ -1002,20 +1009,67 @@ class LibSQLStorage:
     def missing_embeddings(
         self, model_id: str, limit: int = 100, after: tuple[str, UUID] | None = None
     ) -> list[tuple[str, UUID]]:
+        """Completed episodes without a task-text vector of ``model_id``, by (tenant, id)
+        after ``after``. Reads the episodes noted in ``embedding_pending`` (schema 8);
+        the first call for a model not caught up notes them with one full scan."""
         _check_limit(limit)
         tenant, eid = (after[0], str(after[1])) if after is not None else ("", "")
-        rows = self._db.read(
+
+        caught_up = self._db.read(
+            lambda tx: tx.one("SELECT 1 FROM embedding_caught_up WHERE model_id = ?", (model_id,))
+        )
+        scanned: tuple[int, list[int]] | None = None
+        if caught_up is None:
+            # A model's first walk: every episode probed once, in a read (writers go on);
+            # the write below notes what it found.
+            scanned = self._db.read(partial(self._without_vectors, model_id))
+
+        def note(tx: Tx) -> None:
+            # What no longer needs a vector (done, or not completed) leaves the table.
+            tx.run(
+                "DELETE FROM embedding_pending WHERE episode_pk IN (SELECT p.episode_pk "
+                "FROM embedding_pending p LEFT JOIN episodes e ON e.pk = p.episode_pk "
+                f"WHERE e.pk IS NULL OR e.outcome IS NULL OR NOT {_NO_VECTOR})",
+                (model_id,),
+            )
+            if scanned is None:
+                return
+            top, pks = scanned
+            tx.many(
+                "INSERT OR IGNORE INTO embedding_pending (episode_pk) VALUES (?)",
+                [(p,) for p in pks],
+            )
+            # A vector of another model stored since the scan took its episode off the
+            # table unseen: then this model is not caught up yet (the next walk scans).
+            if not tx.one(
+                "SELECT 1 FROM embeddings WHERE vid > ? AND item = 0 AND model_id <> ? LIMIT 1",
+                (top, model_id),
+            ):
+                tx.run(
+                    "INSERT OR IGNORE INTO embedding_caught_up (model_id) VALUES (?)", (model_id,)
+                )
+
+        if after is None or scanned is not None:  # a walk starts, or a model's first walk
+            self._db.write(note)
+        rows = self._db.read(  # CROSS JOIN: the small table leads (SQLite keeps the order)
             lambda tx: tx.all(
-                # (tenant, id) walks the UNIQUE index in order; the NOT EXISTS probe is one
-                # look-up in UNIQUE (episode_pk, item, model_id) per episode.
-                "SELECT e.tenant, e.id FROM episodes e WHERE (e.tenant, e.id) > (?, ?) "
-                "AND e.outcome IS NOT NULL AND NOT EXISTS (SELECT 1 FROM embeddings v "
-                "WHERE v.episode_pk = e.pk AND v.item = 0 AND v.model_id = ?) "
-                "ORDER BY e.tenant, e.id LIMIT ?",
+                "SELECT e.tenant, e.id FROM embedding_pending p CROSS JOIN episodes e "
+                "ON e.pk = p.episode_pk WHERE (e.tenant, e.id) > (?, ?) "
+                f"AND e.outcome IS NOT NULL AND {_NO_VECTOR} ORDER BY e.tenant, e.id LIMIT ?",
                 (tenant, eid, model_id, limit),
             )
         )
         return [(r[0], UUID(r[1])) for r in rows]
+
+    @staticmethod
+    def _without_vectors(model_id: str, tx: Tx) -> tuple[int, list[int]]:
+        """(the newest vector's vid, the completed episodes without a task-text vector of
+        ``model_id``): one probe per episode."""
+        top = tx.one("SELECT coalesce(max(vid), 0) FROM embeddings")
+        pks = tx.all(
+            f"SELECT e.pk FROM episodes e WHERE e.outcome IS NOT NULL AND {_NO_VECTOR}", (model_id,)
+        )
+        return (int(top[0]) if top else 0), [int(r[0]) for r in pks]
 
     # -- patterns and heuristics -------------------------------------------------------
     @staticmethod
