@@ -78,3 +78,19 @@ def test_in_progress_and_deleted_episodes_are_not_returned(store: LibSQLStorage)
     assert store.delete_episode("t", gone)
     assert _missing(store, A) == set()
     assert _noted(store) == 0
+
+
+def test_completed_episodes_written_whole_are_noted_until_embedded(
+    store: LibSQLStorage,
+) -> None:
+    from memory_core import Extraction
+
+    assert _missing(store, A) == set()  # caught up: from now on the walk reads the table
+    whole = Episode(tenant="t", task_description="imported", outcome=TaskOutcome.success())
+    store.create_episode(whole)
+    bare = Episode(tenant="t", task_description="no vector", outcome=TaskOutcome.success())
+    with_vector = Episode(tenant="t", task_description="vector", outcome=TaskOutcome.success())
+    vector = EmbeddingRecord(episode_id=with_vector.id, item=0, model_id=A, vector=[1.0, 0.0])
+    store.import_batch("t", [bare, with_vector], Extraction(embeddings=[vector]))
+    assert _missing(store, A) == {whole.id, bare.id}
+    assert _noted(store) == 2

@@ -104,7 +104,7 @@ def test_reopening_is_idempotent(tmp_path: Path, factory: object) -> None:
 
 def _undo_8(conn: Any) -> None:
     """Take migration 8 back out (its tables and their triggers)."""
-    for trigger in ("inserted", "completed", "deleted", "stored", "dropped"):
+    for trigger in ("completed", "deleted", "dropped"):
         conn.execute(f"DROP TRIGGER embedding_pending_{trigger}")
     conn.execute("DROP TABLE embedding_pending")
     conn.execute("DROP TABLE embedding_caught_up")

@@ -257,29 +257,22 @@ V7 = (
 
 V8 = (
     # Which completed episodes may lack their vectors (a crash between the durable write
-    # and the background embedding, an embedder failure, a re-embed): the catch-up at
-    # open reads this small table instead of probing every episode (17.6 s at 1M, while
-    # holding the memory's lock). Triggers keep it, so every release's writes count.
+    # and the background embedding, an embedder failure, a deleted vector): the catch-up
+    # at open reads this small table instead of probing every episode (17.6 s at 1M,
+    # while holding the memory's lock). Inserts note and clear it in code (the bulk path
+    # writes an episode and its vectors together: a trigger pair there cost 15% of the
+    # import); completions, deletes and dropped vectors by triggers, whoever writes them.
     "CREATE TABLE embedding_pending (episode_pk INTEGER PRIMARY KEY)",
-    # Models whose missing vectors are all in embedding_pending. A vector of another
-    # model clears the others (their episodes are no longer noted), and the next
-    # catch-up for them notes their missing episodes again with one full scan.
+    # Models whose missing vectors are all in embedding_pending. Storing another model's
+    # vectors takes the others out (their episodes were not noted for them), and the
+    # next catch-up for those notes their missing episodes again with one full scan.
     "CREATE TABLE embedding_caught_up (model_id TEXT PRIMARY KEY)",
-    """CREATE TRIGGER embedding_pending_inserted AFTER INSERT ON episodes
-        WHEN NEW.outcome IS NOT NULL BEGIN
-        INSERT OR IGNORE INTO embedding_pending (episode_pk) VALUES (NEW.pk);
-    END""",
     """CREATE TRIGGER embedding_pending_completed AFTER UPDATE OF outcome ON episodes
         WHEN NEW.outcome IS NOT NULL AND OLD.outcome IS NULL BEGIN
         INSERT OR IGNORE INTO embedding_pending (episode_pk) VALUES (NEW.pk);
     END""",
     """CREATE TRIGGER embedding_pending_deleted AFTER DELETE ON episodes BEGIN
         DELETE FROM embedding_pending WHERE episode_pk = OLD.pk;
-    END""",
-    """CREATE TRIGGER embedding_pending_stored AFTER INSERT ON embeddings
-        WHEN NEW.item = 0 BEGIN
-        DELETE FROM embedding_pending WHERE episode_pk = NEW.episode_pk;
-        DELETE FROM embedding_caught_up WHERE model_id <> NEW.model_id;
     END""",
     """CREATE TRIGGER embedding_pending_dropped AFTER DELETE ON embeddings
         WHEN OLD.item = 0 BEGIN

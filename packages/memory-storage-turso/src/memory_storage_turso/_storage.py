@@ -113,6 +113,29 @@ _NO_VECTOR = (
     "WHERE v.episode_pk = e.pk AND v.item = 0 AND v.model_id = ?)"
 )
 """No task-text vector of the model (one look-up in UNIQUE (episode_pk, item, model_id))."""
+_NOTE_PENDING = "INSERT OR IGNORE INTO embedding_pending (episode_pk) VALUES (?)"
+
+
+def _vectors_stored(
+    tx: Tx,
+    records: Sequence[EmbeddingRecord],
+    pks: dict[UUID, int],
+    fresh: dict[UUID, int] | None,
+) -> None:
+    """Keep ``embedding_pending`` (schema 8) true after vectors are written: episodes
+    with their task-text vector leave it (one created in this transaction was never in
+    it), and other models are no longer caught up (these episodes were not noted for
+    them)."""
+    done = {pks[r.episode_id] for r in records if r.item == 0}
+    new = set(fresh.values()) if fresh else set()
+    tx.many("DELETE FROM embedding_pending WHERE episode_pk = ?", [(p,) for p in done - new])
+    if done:
+        models = sorted({r.model_id for r in records if r.item == 0})
+        tx.run(
+            "DELETE FROM embedding_caught_up WHERE model_id NOT IN "
+            "(SELECT value FROM json_each(?))",
+            (json.dumps(models),),
+        )
 
 
 class LibSQLStorage:
@@ -334,6 +357,8 @@ class LibSQLStorage:
         )
         assert row is not None
         pk = int(row[0])
+        if episode.outcome is not None:  # completed: its vectors come after this write
+            tx.run(_NOTE_PENDING, (pk,))
         self._write_tags(tx, tenant, pk, episode.context.tags)
         self._insert_steps(tx, tenant, pk, episode.id, steps, task=episode.task_description)
         self._bump(tx, tenant)
@@ -428,6 +453,17 @@ class LibSQLStorage:
                 extraction.embeddings,
                 "extraction.embeddings",
                 fresh=dict(zip([e.id for e in episodes], pks, strict=True)),
+            )
+            # Completed episodes that came without their task-text vector (the embedder
+            # failed, or is off) are noted for the catch-up.
+            embedded = {r.episode_id for r in extraction.embeddings if r.item == 0}
+            tx.many(
+                _NOTE_PENDING,
+                [
+                    (pk,)
+                    for pk, e in zip(pks, episodes, strict=True)
+                    if e.outcome is not None and e.id not in embedded
+                ],
             )
             self._bump(tx, tenant)
             return stored
@@ -967,6 +1003,7 @@ class LibSQLStorage:
         )
         for model_id in replaced:
             self._bump_vectors(tx, tenant, model_id)
+        _vectors_stored(tx, records, pks, fresh)
 
     def put_embeddings(self, tenant: str, records: Sequence[EmbeddingRecord]) -> None:
         self._check_embeddings(records, "records")
