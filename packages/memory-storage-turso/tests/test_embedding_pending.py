@@ -83,7 +83,7 @@ def test_in_progress_and_deleted_episodes_are_not_returned(store: LibSQLStorage)
 def test_completed_episodes_written_whole_are_noted_until_embedded(
     store: LibSQLStorage,
 ) -> None:
-    from memory_core import Extraction
+    from memory_core.models import Extraction
 
     assert _missing(store, A) == set()  # caught up: from now on the walk reads the table
     whole = Episode(tenant="t", task_description="imported", outcome=TaskOutcome.success())

@@ -263,10 +263,13 @@ V8 = (
     # writes an episode and its vectors together: a trigger pair there cost 15% of the
     # import); completions, deletes and dropped vectors by triggers, whoever writes them.
     "CREATE TABLE embedding_pending (episode_pk INTEGER PRIMARY KEY)",
-    # Models whose missing vectors are all in embedding_pending. Storing another model's
-    # vectors takes the others out (their episodes were not noted for them), and the
-    # next catch-up for those notes their missing episodes again with one full scan.
-    "CREATE TABLE embedding_caught_up (model_id TEXT PRIMARY KEY)",
+    # The model whose missing vectors are all in embedding_pending (one row at most).
+    # Storing another model's vectors takes it out (their episodes were not noted for
+    # it), and its next catch-up notes its missing episodes again with one full scan.
+    """CREATE TABLE embedding_caught_up (
+        slot INTEGER PRIMARY KEY CHECK (slot = 0),
+        model_id TEXT NOT NULL
+    )""",
     """CREATE TRIGGER embedding_pending_completed AFTER UPDATE OF outcome ON episodes
         WHEN NEW.outcome IS NOT NULL AND OLD.outcome IS NULL BEGIN
         INSERT OR IGNORE INTO embedding_pending (episode_pk) VALUES (NEW.pk);

@@ -132,7 +132,7 @@ def _vectors_stored(
     if done:
         models = sorted({r.model_id for r in records if r.item == 0})
         tx.run(
-            "DELETE FROM embedding_caught_up WHERE model_id NOT IN "
+            "DELETE FROM embedding_caught_up WHERE slot = 0 AND model_id NOT IN "
             "(SELECT value FROM json_each(?))",
             (json.dumps(models),),
         )
@@ -1053,7 +1053,9 @@ class LibSQLStorage:
         tenant, eid = (after[0], str(after[1])) if after is not None else ("", "")
 
         caught_up = self._db.read(
-            lambda tx: tx.one("SELECT 1 FROM embedding_caught_up WHERE model_id = ?", (model_id,))
+            lambda tx: tx.one(
+                "SELECT 1 FROM embedding_caught_up WHERE slot = 0 AND model_id = ?", (model_id,)
+            )
         )
         scanned: tuple[int, list[int]] | None = None
         if caught_up is None:
@@ -1083,7 +1085,8 @@ class LibSQLStorage:
                 (top, model_id),
             ):
                 tx.run(
-                    "INSERT OR IGNORE INTO embedding_caught_up (model_id) VALUES (?)", (model_id,)
+                    "INSERT OR REPLACE INTO embedding_caught_up (slot, model_id) VALUES (0, ?)",
+                    (model_id,),
                 )
 
         if after is None or scanned is not None:  # a walk starts, or a model's first walk
