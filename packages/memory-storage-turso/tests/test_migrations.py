@@ -102,9 +102,12 @@ def test_reopening_is_idempotent(tmp_path: Path, factory: object) -> None:
     assert _versions(tmp_path / "x.db") == [m.version for m in MIGRATIONS]
 
 
-def _undo_8(conn: Any) -> None:
-    """Take migration 8 back out (its tables and their triggers)."""
-    for trigger in ("completed", "deleted", "dropped"):
+def _back_to(conn: Any, version: int) -> None:
+    """Take the database back to schema ``version`` (5 or 6): the later migrations'
+    version rows and the tables and triggers they added (their data changes stay)."""
+    conn.execute("DELETE FROM schema_version WHERE version > ?", (version,))
+    conn.execute("DROP TABLE lexical_pending")  # migration 7
+    for trigger in ("completed", "deleted", "dropped"):  # migration 8
         conn.execute(f"DROP TRIGGER embedding_pending_{trigger}")
     conn.execute("DROP TABLE embedding_pending")
     conn.execute("DROP TABLE embedding_caught_up")
@@ -133,9 +136,7 @@ def test_terms_of_an_older_analyser_are_re_derived(tmp_path: Path, factory: obje
     store.close()
     conn = libsql.connect(str(tmp_path / "v5.db"), isolation_level=None)
     conn.execute("UPDATE lexical_batches SET terms = 'sign us googl oauth'")
-    conn.execute("DELETE FROM schema_version WHERE version >= 6")  # back to schema 5
-    conn.execute("DROP TABLE lexical_pending")
-    _undo_8(conn)
+    _back_to(conn, 5)
     store = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
     try:
         assert store.schema_version == SCHEMA_LATEST
@@ -178,9 +179,7 @@ def test_migration_7_indexes_what_was_already_left_unindexed(
     store.close()
     conn = libsql.connect(str(tmp_path / "v6.db"), isolation_level=None)
     conn.execute("DELETE FROM lexical_batches")  # left by an older release under schema 6
-    conn.execute("DELETE FROM schema_version WHERE version >= 7")
-    conn.execute("DROP TABLE lexical_pending")
-    _undo_8(conn)
+    _back_to(conn, 6)
     store = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
     try:
         assert store.schema_version == SCHEMA_LATEST

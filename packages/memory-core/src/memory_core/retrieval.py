@@ -429,7 +429,7 @@ class _Fusion:
         for cand in out.values():
             items = cand.items
             if len(items) == 1 and 0 in items:  # the task text alone: nothing to smooth
-                cand.rank = items[0] + second_share * 0.0
+                cand.rank = items[0] + 0.0  # as below with no second item (-0.0 -> 0.0)
                 continue
             cand.items = items = smooth_steps(items, neighbour)
             best = sorted(items.values(), reverse=True)[:2]

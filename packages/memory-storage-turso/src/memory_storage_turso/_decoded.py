@@ -7,41 +7,21 @@ shows five. The cache is keyed by the stored JSON itself, so a pattern that
 changed is a new key, and a deleted one is never read again; callers get a copy whose
 lists are their own, so nothing they change reaches the cache.
 
-The copies are made by ``_copy``, not ``model_copy``: pydantic's generic copy (extra and
-private attributes checked, the fields set copied) cost about as much as a cache hit's
-lookup, a hundred times per query.
+The copies are made by ``_raw_models.copied``, not ``model_copy``: pydantic's generic
+copy (extra and private attributes checked, the fields set copied) cost about as much as
+a cache hit's lookup, a hundred times per query.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TypeVar
 
-from memory_core import EpisodeSummary, Pattern, TaskContext
-from pydantic import BaseModel
+from memory_core import EpisodeSummary, Pattern
 
 from memory_storage_turso._episode_json import load_summary
+from memory_storage_turso._raw_models import copied
 
 __all__ = ["cached_summary", "load_pattern"]
-
-_M = TypeVar("_M", bound=BaseModel)
-_set = object.__setattr__
-
-for _model in (Pattern, EpisodeSummary, TaskContext):  # what ``_copy`` relies on
-    if _model.__private_attributes__ or _model.model_config.get("extra") == "allow":
-        raise TypeError(f"{_model.__name__} has private or extra attributes: see _copy")
-
-
-def _copy(model: _M, **fields: object) -> _M:
-    """``model.model_copy(update=fields)`` for the models cached here, which have no
-    extra or private attributes; the fields replaced keep their place in the set ones
-    (they are all set: decoded or constructed with every field)."""
-    copy = object.__new__(type(model))
-    _set(copy, "__dict__", {**model.__dict__, **fields})
-    _set(copy, "__pydantic_extra__", None)
-    _set(copy, "__pydantic_fields_set__", set(model.__pydantic_fields_set__))
-    _set(copy, "__pydantic_private__", None)
-    return copy
 
 
 @lru_cache(maxsize=4096)
@@ -52,7 +32,7 @@ def _decoded(stored: str | bytes) -> Pattern:
 def load_pattern(stored: str | bytes) -> Pattern:
     """``Pattern.model_validate_json(stored)``, decoded once per distinct text."""
     cached = _decoded(stored)
-    return _copy(cached, tools=list(cached.tools), episode_ids=list(cached.episode_ids))
+    return copied(cached, tools=list(cached.tools), episode_ids=list(cached.episode_ids))
 
 
 @lru_cache(maxsize=8192)
@@ -64,8 +44,8 @@ def cached_summary(stored: str | bytes, step_count: int) -> EpisodeSummary:
     """``load_summary(stored, step_count)``, decoded once per distinct text."""
     cached = _summary(stored, step_count)
     context = cached.context
-    return _copy(
+    return copied(
         cached,
         pattern_ids=list(cached.pattern_ids),
-        context=_copy(context, tags=list(context.tags)),
+        context=copied(context, tags=list(context.tags)),
     )

@@ -25,6 +25,8 @@ from memory_core import (
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import PydanticSerializationError, to_json
 
+from memory_storage_turso._raw_models import built
+
 STASH = "selfmem:reward"
 """Metadata key holding the reward fields the schema-4 release does not know."""
 
@@ -94,7 +96,6 @@ def load_episode(stored: str | bytes) -> Episode:
     return episode
 
 
-_set = object.__setattr__
 _SCHEMA_VERSION = EpisodeSummary.model_fields["schema_version"].default
 _SET_FIELDS = set(EpisodeSummary.model_fields) - {"schema_version"}
 """The fields ``load_summary`` sets (``schema_version`` is the default, as
@@ -159,9 +160,4 @@ def load_summary(stored: str | bytes, step_count: int) -> EpisodeSummary:
     }
     # What ``EpisodeSummary.model_construct(**fields but schema_version)`` builds, without
     # its per-field alias and default lookups (a third of a summary's decoding).
-    summary = object.__new__(EpisodeSummary)
-    _set(summary, "__dict__", fields)
-    _set(summary, "__pydantic_fields_set__", _SET_FIELDS.copy())
-    _set(summary, "__pydantic_extra__", None)
-    _set(summary, "__pydantic_private__", None)
-    return summary
+    return built(EpisodeSummary, fields, _SET_FIELDS.copy())

@@ -99,9 +99,11 @@ class TenantIndex:
     delta: dict[int, tuple[array[int], array[float]]] = field(default_factory=dict)
     delta_pairs: int = 0
     impacts: dict[int, bm25_top.Impact] = field(default_factory=dict)
-    marks: dict[int, npt.NDArray[np.uint8]] = field(default_factory=dict)
     """Impact orders of the base's long lists queried so far (``bm25_top``); dropped
     when the base is rebuilt."""
+    marks: dict[int, npt.NDArray[np.uint8]] = field(default_factory=dict)
+    """Bitmaps of the base's common lists queried so far (``bm25_top.doc_marks``);
+    dropped with the impact orders."""
     snapshot_docs: int = 0
     """Documents that came from a saved snapshot (``_lexical_snapshot``), not the rows."""
 

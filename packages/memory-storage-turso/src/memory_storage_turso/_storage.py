@@ -114,6 +114,10 @@ _NO_VECTOR = (
 )
 """No task-text vector of the model (one look-up in UNIQUE (episode_pk, item, model_id))."""
 _NOTE_PENDING = "INSERT OR IGNORE INTO embedding_pending (episode_pk) VALUES (?)"
+_SAVE_PATTERN = (
+    "UPDATE patterns SET support = ?, successes = ?, applications = ?, "
+    "application_successes = ?, confidence = ?, data = ? WHERE pk = ?"
+)
 
 
 def _vectors_stored(
@@ -1074,10 +1078,7 @@ class LibSQLStorage:
             if scanned is None:
                 return
             top, pks = scanned
-            tx.many(
-                "INSERT OR IGNORE INTO embedding_pending (episode_pk) VALUES (?)",
-                [(p,) for p in pks],
-            )
+            tx.many(_NOTE_PENDING, [(p,) for p in pks])
             # A vector of another model stored since the scan took its episode off the
             # table unseen: then this model is not caught up yet (the next walk scans).
             if not tx.one(
@@ -1130,11 +1131,7 @@ class LibSQLStorage:
         )
 
     def _save_pattern(self, tx: Tx, pk: int, pattern: Pattern) -> None:
-        tx.run(
-            "UPDATE patterns SET support = ?, successes = ?, applications = ?, "
-            "application_successes = ?, confidence = ?, data = ? WHERE pk = ?",
-            (*self._pattern_columns(pattern), pk),
-        )
+        tx.run(_SAVE_PATTERN, (*self._pattern_columns(pattern), pk))
 
     @staticmethod
     def _check_extraction(tenant: str, extraction: Extraction) -> None:
@@ -1225,11 +1222,7 @@ class LibSQLStorage:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             inserts,
         )
-        tx.many(
-            "UPDATE patterns SET support = ?, successes = ?, applications = ?, "
-            "application_successes = ?, confidence = ?, data = ? WHERE pk = ?",
-            [(*self._pattern_columns(p), pk) for pk, p in updates.items()],
-        )
+        tx.many(_SAVE_PATTERN, [(*self._pattern_columns(p), pk) for pk, p in updates.items()])
         tx.many("INSERT INTO pattern_fts (rowid, text) VALUES (?, ?)", texts)
         # The rows mirror each pattern's ``episode_ids`` (every write keeps them equal), so
         # only the difference is written: a merge adds a source or two and drops as many,
