@@ -102,6 +102,19 @@ def test_reopening_is_idempotent(tmp_path: Path, factory: object) -> None:
     assert _versions(tmp_path / "x.db") == [m.version for m in MIGRATIONS]
 
 
+def _one_episode(path: Path, factory: object, task: str) -> tuple[str, uuid.UUID, Any]:
+    """A store at ``path`` holding one episode of ``task``, closed: its URL, the
+    episode's id and a raw connection to tamper with."""
+    from memory_core import Episode
+
+    url = f"file:{path}"
+    store = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
+    eid = uuid.uuid5(NS, task)
+    store.create_episode(Episode(id=eid, tenant="t", task_description=task))
+    store.close()
+    return url, eid, libsql.connect(str(path), isolation_level=None)
+
+
 def _back_to(conn: Any, version: int) -> None:
     """Take the database back to schema ``version`` (5 or 6): the later migrations'
     version rows and the tables and triggers they added (their data changes stay)."""
@@ -127,14 +140,7 @@ def test_newer_database_is_refused_untouched(tmp_path: Path, factory: object) ->
 def test_terms_of_an_older_analyser_are_re_derived(tmp_path: Path, factory: object) -> None:
     """Migration 6: terms stored by Porter's stemmer (``using`` -> ``us``) are replaced by
     the current analyser's, so a query analysed today matches them."""
-    from memory_core import Episode
-
-    url = f"file:{tmp_path / 'v5.db'}"
-    store = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
-    eid = uuid.uuid5(NS, "oauth")
-    store.create_episode(Episode(id=eid, tenant="t", task_description="Sign in using Google OAuth"))
-    store.close()
-    conn = libsql.connect(str(tmp_path / "v5.db"), isolation_level=None)
+    url, eid, conn = _one_episode(tmp_path / "v5.db", factory, "Sign in using Google OAuth")
     conn.execute("UPDATE lexical_batches SET terms = 'sign us googl oauth'")
     _back_to(conn, 5)
     store = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
@@ -170,14 +176,7 @@ def test_migration_7_indexes_what_was_already_left_unindexed(
 ) -> None:
     """Texts an older release wrote before ``lexical_pending`` existed were noted nowhere:
     migration 7 finds them with the whole-store check, once."""
-    from memory_core import Episode
-
-    url = f"file:{tmp_path / 'v6.db'}"
-    store = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
-    eid = uuid.uuid5(NS, "before-v7")
-    store.create_episode(Episode(id=eid, tenant="t", task_description="rotate the webhook key"))
-    store.close()
-    conn = libsql.connect(str(tmp_path / "v6.db"), isolation_level=None)
+    url, eid, conn = _one_episode(tmp_path / "v6.db", factory, "rotate the webhook key")
     conn.execute("DELETE FROM lexical_batches")  # left by an older release under schema 6
     _back_to(conn, 6)
     store = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
