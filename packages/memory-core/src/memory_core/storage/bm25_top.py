@@ -16,11 +16,16 @@ vectorised rounds (the threshold algorithm's bound, MaxScore's skipping):
   ("open") long list: the k-th best of these is a floor. Exact scores look each term's
   frequency up by binary search in its document-ordered list and add the terms in query
   order: the same operations as scoring every posting, so the same bits.
-- Round 2: a document not yet scored holds only open words. Taking the open lists
-  smallest first, let j be the first one it holds; to reach the floor its share in j
-  must be at least the floor less the best shares of the later lists. Round 2 scores
-  the tiers of each list whose bound reaches that need; nothing else can make the top
-  k (ties at the k-th included). When those tiers are too many for lookups to pay
+- Round 2: a document not yet scored holds only open words, and none in the pairs
+  already read, so its share in each list is at most that list's *rest*: the best bound
+  of its unread tiers. Taking the open lists smallest first, let j be the first one it
+  holds; to reach the floor its share in j must be at least the floor less the rests of
+  the later lists. Round 2 takes the unread pairs of the tiers of j whose bound reaches
+  that need, and keeps those whose tier bound plus the rests of the later lists they
+  actually hold (a bitmap read for a common word) still reaches the floor: in short
+  texts most documents of a common word hold no other query word, and are dropped
+  without a lookup. Only the kept ones are scored; nothing else can make the top k
+  (ties at the k-th included). When the tiers are too many for this to pay
   (``FULL_SHARE``), every pair is scored into a dense array instead.
 
 The formula stays ``memory_core.storage.bm25``; callers order ties as before.
@@ -80,6 +85,11 @@ class Impact:
     min_length: npt.NDArray[np.float64]
 
     @property
+    def unit_tf(self) -> bool:
+        """Every pair's tf is 1 (common in short texts): a lookup needs no tf."""
+        return bool(self.max_tf.size) and float(self.max_tf.max()) == 1.0
+
+    @property
     def nbytes(self) -> int:
         return int(self.docs.nbytes + self.starts.nbytes + self.max_tf.nbytes * 2)
 
@@ -136,18 +146,12 @@ def _lookup(
     """Which of the sorted ``cand`` documents hold ``term``, and their tfs there."""
     if term.docs.size == 0 or cand.size == 0:
         return np.zeros(cand.size, np.bool_), np.empty(0, np.float64)
-    marks = term.marks
-    if marks is not None:
+    if term.marks is not None:
         # A common word: the bitmap says which candidates hold it (one read each instead
         # of a binary search over a long list); only those look their tf up.
-        byte = cand >> 3
-        if int(cand[-1]) >> 3 < marks.size:
-            bits = marks[byte]
-        else:  # documents added after the bitmap was made: not in this list
-            bits = np.zeros(cand.size, np.uint8)
-            inside = byte < marks.size
-            bits[inside] = marks[byte[inside]]
-        present = ((bits >> (cand & 7).astype(np.uint8)) & 1).astype(np.bool_)
+        present = _holds(term, cand)
+        if term.impact is not None and term.impact.unit_tf:
+            return present, np.ones(int(np.count_nonzero(present)), np.float64)
         found = np.searchsorted(term.docs, cand[present])
         return present, term.tfs[found].astype(np.float64)
     pos = np.searchsorted(term.docs, cand)
@@ -180,25 +184,29 @@ def _kth(scores: npt.NDArray[np.float64], k: int) -> float:
     return kth_largest(scores, k)
 
 
-_SAMPLE = 8192
+_SAMPLE = 2048
 """Values sampled by ``kth_largest`` to guess a threshold just below the k-th."""
 
 
 def kth_largest(values: npt.NDArray[np.float64], k: int) -> float:
     """The ``k``-th largest of ``values`` (1 <= k <= size), exactly.
 
-    A common word's query scores a million documents; a full partition of them cost ~9
-    ms at 1M episodes. A strided sample guesses a threshold that about ``4k`` values
-    reach; if at least ``k`` do, the k-th largest is among them, so only those are
-    partitioned (one comparison over all the values). Otherwise, the full partition."""
+    Scores of a big store's candidates are many and heavily tied (short texts give few
+    distinct lengths and term counts): numpy's ``partition`` of 51K such scores took 15
+    ms, against 0.5 ms for distinct values. A strided sample guesses a threshold that
+    about ``4k`` values reach; if at least ``k`` do, the k-th largest is among them, and
+    those few are sorted (a sort does not mind ties). Otherwise, the full partition; a few
+    thousand values are sorted whole (5K tied scores took 4.5 ms to partition)."""
     n = values.size
-    if n > 8 * _SAMPLE and k * 64 < n:
-        sample = values[:: n // _SAMPLE]
+    if n <= 4 * _SAMPLE:
+        return float(np.sort(values)[n - k])
+    if k * 16 < n:
+        sample = np.sort(values[:: n // _SAMPLE])
         rank = min(sample.size, max(1, (4 * k * sample.size) // n))
-        guess = np.partition(sample, sample.size - rank)[sample.size - rank]
+        guess = sample[sample.size - rank]
         above = values[values >= guess]
         if above.size >= k:
-            return float(np.partition(above, above.size - k)[above.size - k])
+            return float(np.sort(above)[above.size - k])
     return float(np.partition(values, n - k)[n - k])
 
 
@@ -251,6 +259,89 @@ def _bounds(term: Term, avg: float) -> npt.NDArray[np.float64]:
     return term_score(term.weight, imp.max_tf, imp.min_length, avg)
 
 
+def _holds(
+    term: Term, cand: npt.NDArray[np.int32] | npt.NDArray[np.int64]
+) -> npt.NDArray[np.bool_]:
+    """Which of the sorted ``cand`` documents hold ``term`` (no tf looked up)."""
+    if term.docs.size == 0 or cand.size == 0:
+        return np.zeros(cand.size, np.bool_)
+    marks = term.marks
+    if marks is not None:
+        byte = cand >> 3
+        inside = byte < marks.size
+        bits = np.zeros(cand.size, np.uint8)
+        bits[inside] = marks[byte[inside]]
+        return ((bits >> (cand & 7).astype(np.uint8)) & 1).astype(np.bool_)
+    pos = np.minimum(np.searchsorted(term.docs, cand), term.docs.size - 1)
+    found: npt.NDArray[np.bool_] = term.docs[pos] == cand
+    return found
+
+
+@dataclass(frozen=True)
+class _Pull:
+    """Round 2's documents from one open list: the unscored pairs of its tiers that may
+    reach the floor, each with its tier's bound, and the later lists that could add to
+    it with their best unscored shares (``_filtered`` keeps those that can reach it)."""
+
+    docs: npt.NDArray[np.int32]
+    bound: npt.NDArray[np.float64]
+    later: list[tuple[Term, float]]
+
+
+def _pulls(open_: list[Term], want: int, floor: float, avg: float) -> tuple[list[_Pull], int]:
+    """The tiers round 2 must look at, after a first round of ``want`` pairs per list.
+
+    A document not scored yet is in none of the lists' first ``want`` pairs, so its share
+    in list ``l`` is at most ``rest[l]``: the best bound of ``l``'s tiers from position
+    ``want`` on. Let ``j`` be the first open list (smallest first) it holds; it holds none
+    of the earlier ones, so its score is at most its tier's bound in ``j`` plus the
+    ``rest`` of the later lists it holds. A tier whose bound plus every later ``rest``
+    misses the floor is skipped whole; the others' documents are kept by ``_filtered``
+    only if the later lists they hold can fill the gap (which ones they hold is a bitmap
+    read for a common list)."""
+    bounds = [_bounds(t, avg) for t in open_]
+    rest = []
+    for t, b in zip(open_, bounds, strict=True):
+        imp = t.impact
+        assert imp is not None
+        at = int(np.searchsorted(imp.starts, want, side="right")) - 1  # the tier of pair `want`
+        rest.append(float(b[at:].max()) if at < b.size else 0.0)
+    pulls: list[_Pull] = []
+    pairs = 0
+    for j, t in enumerate(open_):
+        imp = t.impact
+        assert imp is not None
+        later = [(open_[i], rest[i]) for i in range(j + 1, len(open_)) if rest[i] > 0.0]
+        need = floor - sum(r for _, r in later)
+        reach = np.flatnonzero(bounds[j] * _MARGIN >= need)
+        lo = np.maximum(imp.starts[reach], want)
+        hi = imp.starts[reach + 1]
+        sizes = np.maximum(hi - lo, 0)
+        if not sizes.sum():
+            continue
+        spans = zip(lo.tolist(), hi.tolist(), strict=True)
+        docs = np.concatenate([imp.docs[a:b] for a, b in spans if b > a])
+        pulls.append(_Pull(docs, np.repeat(bounds[j][reach], sizes), later))
+        pairs += int(sizes.sum())
+    return pulls, pairs
+
+
+def _filtered(pull: _Pull, floor: float) -> npt.NDArray[np.int32]:
+    """The documents of ``pull`` whose bound, with the later lists they hold, reaches
+    ``floor``."""
+    short = pull.bound * _MARGIN < floor  # needs help from later lists
+    if not short.any():
+        return pull.docs
+    docs = pull.docs[short]
+    order = np.argsort(docs, kind="stable")
+    docs = docs[order]
+    best = pull.bound[short][order]
+    for term, rest in pull.later:
+        best = best + rest * _holds(term, docs)
+    keep = best * _MARGIN >= floor
+    return np.concatenate((pull.docs[~short], docs[keep]))
+
+
 def _round(
     terms: Sequence[Term],
     whole: list[npt.NDArray[np.int32]],
@@ -264,34 +355,20 @@ def _round(
     npt.NDArray[np.int32],
     npt.NDArray[np.float64],
     list[npt.NDArray[np.bool_]],
-    list[npt.NDArray[np.int32]],
+    list[_Pull],
+    float,
     int,
 ]:
-    """Round 1 with ``want`` pairs of each open list: the scored documents, and the
-    tiers round 2 needs (with their number of pairs)."""
+    """Round 1 with ``want`` pairs of each open list: the scored documents, their floor,
+    and what round 2 must look at (with its number of pairs)."""
     first = [*whole, *(t.impact.docs[:want] for t in open_ if t.impact is not None)]
     cand = _union(first, keep)
     scores, held = _exact(terms, cand, lengths, avg)
     if not open_:
-        return cand, scores, held, [], 0
+        return cand, scores, held, [], 0.0, 0
     floor = _kth(scores, k)
-    # A document not yet scored holds only words of open lists (smallest first here).
-    # Let j be the first open list it holds: it holds none of the earlier ones, so if it
-    # reaches the floor, its share in list j is at least the floor less the later lists'
-    # best shares. The largest list, last, needs a share of the whole floor on its own.
-    bounds = [_bounds(t, avg) for t in open_]
-    best = [float(b.max()) for b in bounds]
-    more: list[npt.NDArray[np.int32]] = []
-    pairs = 0
-    for j, t in enumerate(open_):
-        need = floor - sum(best[j + 1 :])
-        imp = t.impact
-        assert imp is not None
-        reach = np.flatnonzero(bounds[j] * _MARGIN >= need)  # tiers roughly best first
-        end = int(imp.starts[int(reach[-1]) + 1]) if reach.size else 0
-        more.append(imp.docs[:end])
-        pairs += end
-    return cand, scores, held, more, pairs
+    pulls, pairs = _pulls(open_, want, floor, avg)
+    return cand, scores, held, pulls, floor, pairs
 
 
 def score_top(
@@ -322,21 +399,25 @@ def score_top(
             open_.append(t)
     want = max(2 * k, FIRST_PAIRS)
     while True:
-        cand, scores, held, more, pairs = _round(terms, whole, open_, want, k, lengths, avg, keep)
+        cand, scores, held, pulls, floor, pairs = _round(
+            terms, whole, open_, want, k, lengths, avg, keep
+        )
         if not open_ or pairs * len(terms) <= FULL_SHARE * total:
             break
         want *= 4  # a weak floor: a bigger first round, while cheaper than everything
         if want * len(open_) * len(terms) > FULL_SHARE * total:
             return _full(terms, k, lengths, avg, keep)
+    more = [_filtered(p, floor) for p in pulls]
     new = _union(more, keep)
     if cand.size and new.size:
         at = np.minimum(np.searchsorted(cand, new), cand.size - 1)
         new = new[cand[at] != new]
-    if new.size == 0:
-        return cand.astype(np.int64), scores, held
-    new_scores, new_held = _exact(terms, new, lengths, avg)
-    return (
-        np.concatenate((cand, new)).astype(np.int64),
-        np.concatenate((scores, new_scores)),
-        [np.concatenate(pair) for pair in zip(held, new_held, strict=True)],
-    )
+    if new.size:
+        new_scores, new_held = _exact(terms, new, lengths, avg)
+        cand = np.concatenate((cand, new))
+        scores = np.concatenate((scores, new_scores))
+        held = [np.concatenate(pair) for pair in zip(held, new_held, strict=True)]
+    # The k-th best is at least the floor (the k-th of a subset): what scores below it
+    # cannot be returned, and the caller's cut then partitions far fewer scores.
+    good = np.flatnonzero(scores >= floor)
+    return cand[good].astype(np.int64), scores[good], [h[good] for h in held]
