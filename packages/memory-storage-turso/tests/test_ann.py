@@ -453,3 +453,81 @@ def test_a_vector_many_rows_share_is_found_even_when_the_graph_misses_it(
     assert graph is not None
     graph.index = _Blind(graph.index)
     assert sorted(_top(ann, shared)) == sorted((i, 0) for i in ids)
+
+
+def test_a_graph_persisted_before_a_delete_checks_its_rows_after_a_restart(db: Path) -> None:
+    """The graph keeps the vector generation it was built at: reopened with nothing
+    deleted, it is intact (no row checked); reopened after another handle deleted the
+    row that represented a shared vector, it is not, and the other row is still found."""
+    rng = np.random.default_rng(10)
+    store = _open(db)
+    v = rng.standard_normal(DIM).astype(np.float32)
+    twins = []
+    for name in ("first", "second"):
+        ep = Episode(tenant="t", task_description=name, task_type=TaskType.DEBUGGING)
+        store.create_episode(ep)
+        store.put_embeddings(
+            "t", [EmbeddingRecord(episode_id=ep.id, item=0, model_id=MODEL, vector=v.tolist())]
+        )
+        twins.append(ep.id)
+    _fill(store, rng, 40)
+    _built(store)
+    store.close()
+
+    store = _open(db)
+    try:
+        assert _top(store, v, 2) == [(twins[0], 0), (twins[1], 0)]
+        entry = store._vectors._entries[("t", MODEL)]
+        assert entry.graph is not None and entry.graph.path is not None  # loaded, not rebuilt
+        assert entry.graph.generation == entry.matrix.generation
+    finally:
+        store.close()
+    writer = _open(db)
+    try:
+        assert writer.delete_episode("t", twins[0])
+    finally:
+        writer.close()
+    store = _open(db)
+    try:
+        hits = store.vector_search("t", MODEL, v, 1, EpisodeFilter())
+        assert [(h.episode_id, h.item) for h in hits] == [(twins[1], 0)]
+        entry = store._vectors._entries[("t", MODEL)]
+        assert entry.graph is not None and entry.graph.generation < entry.matrix.generation
+    finally:
+        store.close()
+
+
+def test_a_graph_file_without_its_generation_is_intact_only_if_nothing_was_deleted(
+    db: Path,
+) -> None:
+    """Files saved before graphs kept their generation: one is trusted while no vector of
+    its (tenant, model) was ever deleted or replaced, and checked once one was."""
+    rng = np.random.default_rng(12)
+    store = _open(db)
+    _fill(store, rng, 40)
+    _built(store)
+    store.close()
+    (tables,) = [p for p in index_files(db, "t", MODEL) if p.suffix == ".npz"]
+    with np.load(tables) as z:
+        arrays = {n: z[n] for n in z.files if n != "generation"}
+    with tables.open("wb") as f:
+        np.savez(f, **arrays)
+
+    def loaded_generation() -> int:
+        s = _open(db)
+        try:
+            _top(s, rng.standard_normal(DIM).astype(np.float32))
+            graph = s._vectors._entries[("t", MODEL)].graph
+            assert graph is not None and graph.path is not None
+            return graph.generation
+        finally:
+            s.close()
+
+    assert loaded_generation() == 0
+    writer = _open(db)
+    try:
+        first = writer.list_episodes("t", EpisodeFilter(), 1).items[0]
+        assert writer.delete_episode("t", first.id)
+    finally:
+        writer.close()
+    assert loaded_generation() == -1

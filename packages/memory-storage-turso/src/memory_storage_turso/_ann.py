@@ -44,7 +44,7 @@ from memory_storage_turso._connection import Tx
 
 __all__ = [
     "ANN_MIN_ROWS", "AnnGraph", "Cancelled", "Read", "build_graph", "index_files", "load_graph",
-    "unit_rows",
+    "unit_rows", "vector_generation",
 ]  # fmt: skip
 
 ANN_MIN_ROWS = 131_072
@@ -126,6 +126,11 @@ class AnnGraph:
     samples: npt.NDArray[np.int64]  # (vid, digest prefix) pairs for the fingerprint
     episodes: int  # distinct episodes among the rows: a filter's share is over these
     path: Path | None = None
+    generation: int = -1
+    """The (tenant, model)'s ``vector_generations`` value read before the build read its
+    first row (-1: unknown). Every delete or replacement of a vector bumps it, so while
+    the database still holds this value, every row of the graph is still stored, unchanged,
+    and a search need not check which of its rows survive."""
 
     @functools.cached_property
     def max_pk(self) -> int:
@@ -207,6 +212,7 @@ class AnnGraph:
                 f, meta=np.frombuffer(meta.encode(), np.uint8), starts=self.starts,
                 vids=self.vids, pks=self.pks, items=self.items, samples=self.samples,
                 episodes=np.array([self.episodes], np.int64),
+                generation=np.array([self.generation], np.int64),
             )  # fmt: skip
         os.replace(tmp, tables)
         tmp = graph.with_suffix(f".usearch.{_unique()}.tmp")
@@ -265,6 +271,13 @@ def load_graph(tx: Tx, database: Path, tenant: str, model_id: str, dim: int) -> 
                     continue
                 arrays = {n: z[n] for n in ("starts", "vids", "pks", "items", "samples")}
                 episodes = int(z["episodes"][0])
+                # A file saved before graphs kept it: intact only if no vector of (tenant,
+                # model) was ever deleted or replaced (the generation was never bumped).
+                generation = (
+                    int(z["generation"][0])
+                    if "generation" in z.files
+                    else (0 if vector_generation(tx, tenant, model_id) == 0 else -1)
+                )
             if not _matches(tx, arrays["samples"]):
                 continue
             index = Index.restore(str(graph), view=True)
@@ -274,8 +287,9 @@ def load_graph(tx: Tx, database: Path, tenant: str, model_id: str, dim: int) -> 
             continue
         last_vid = int(graph.stem.rsplit("-", 1)[1])
         return AnnGraph(
-            dim=dim, last_vid=last_vid, index=index, path=graph, episodes=episodes, **arrays
-        )
+            dim=dim, last_vid=last_vid, index=index, path=graph, episodes=episodes,
+            generation=generation, **arrays,
+        )  # fmt: skip
     return None
 
 
@@ -296,6 +310,19 @@ _CHUNK_SQL = (
     "SELECT vid, episode_pk, item, vector FROM embeddings "
     "WHERE tenant = ? AND model_id = ? AND vid > ? ORDER BY vid LIMIT ?"
 )
+
+
+_GENERATION_SQL = "SELECT generation FROM vector_generations WHERE tenant = ? AND model_id = ?"
+
+
+def _generation_rows(tx: Tx, tenant: str, model_id: str) -> list[tuple[Any, ...]]:
+    return tx.all(_GENERATION_SQL, (tenant, model_id))
+
+
+def vector_generation(tx: Tx, tenant: str, model_id: str) -> int:
+    """The (tenant, model)'s ``vector_generations`` value (0 before its first bump)."""
+    rows = _generation_rows(tx, tenant, model_id)
+    return int(rows[0][0]) if rows else 0
 
 
 def _rows_after(tx: Tx, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
@@ -326,6 +353,9 @@ def build_graph(
         ndim=dim, metric="cos", dtype="i8", connectivity=CONNECTIVITY,
         expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH,
     )  # fmt: skip
+    # Read before any row: a vector deleted after this bumps it past the graph's value.
+    found = read(functools.partial(_generation_rows, tenant=tenant, model_id=model_id))
+    generation = int(found[0][0]) if found else 0
     keys: dict[bytes, int] = {}
     groups: list[npt.NDArray[np.int64]] = []
     vids: list[npt.NDArray[np.int64]] = []
@@ -373,5 +403,5 @@ def build_graph(
     return AnnGraph(
         dim=dim, last_vid=last_vid, index=index, starts=starts, vids=vid_all[order],
         pks=pk_all[order], items=item_all[order], samples=_samples(picked, sample_blobs),
-        episodes=int(np.unique(pk_all).size),
+        episodes=int(np.unique(pk_all).size), generation=generation,
     )  # fmt: skip
