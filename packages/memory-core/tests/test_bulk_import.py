@@ -79,3 +79,21 @@ def test_memo_is_bounded() -> None:
     asked = len(counting.texts)
     embedder.vectors([_shared_steps("a")])
     assert len(counting.texts) > asked  # evicted texts are embedded again
+
+
+def test_memo_drops_the_least_recently_used_text() -> None:
+    from memory_core._bulk_embed import BatchEmbedder
+
+    def task(text: str) -> Episode:
+        return complete(make_episode(text))
+
+    counting = _Counting()
+    embedder = BatchEmbedder(counting, memo_texts=2)
+    embedder.vectors([task("a"), task("b")])
+    embedder.vectors([task("a")])  # "a" used again: "b" is now the least recent
+    embedder.vectors([task("c")])  # full: drops "b", keeps "a"
+    asked = len(counting.texts)
+    embedder.vectors([task("a")])
+    assert len(counting.texts) == asked  # from the memo
+    embedder.vectors([task("b")])
+    assert counting.texts[asked:] == ["b"]
