@@ -155,6 +155,41 @@ def test_search_sees_writes_of_another_connection(tmp_path: Path, factory: objec
         b.close()
 
 
+def test_a_hit_names_its_episode_after_another_connection_reuses_its_pk(
+    tmp_path: Path, factory: object
+) -> None:
+    """The search keeps the ids of the episodes it has hit; when another instance deletes
+    the last episode and stores a new one under the same row number, the first one's
+    hits name the new episode, never the deleted one."""
+    url = f"file:{tmp_path / 'shared.db'}"
+    a = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
+    b = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
+    q = np.array([1, 0, 0], np.float32)
+    try:
+        old = Episode(tenant="v", task_description="old")
+        a.create_episode(old)
+        a.put_embeddings(
+            "v", [EmbeddingRecord(episode_id=old.id, item=0, model_id=MODEL, vector=[1, 0, 0])]
+        )
+        assert [h.episode_id for h in a.vector_search("v", MODEL, q, 5, EpisodeFilter())] == [
+            old.id
+        ]
+        pk = a._db.read(lambda tx: tx.one("SELECT pk FROM episodes"))[0]  # type: ignore[attr-defined]
+        assert b.delete_episode("v", old.id)
+        new = Episode(tenant="v", task_description="new")
+        b.create_episode(new)
+        b.put_embeddings(
+            "v", [EmbeddingRecord(episode_id=new.id, item=0, model_id=MODEL, vector=[1, 0, 0])]
+        )
+        assert b._db.read(lambda tx: tx.one("SELECT pk FROM episodes"))[0] == pk  # type: ignore[attr-defined]
+        assert [h.episode_id for h in a.vector_search("v", MODEL, q, 5, EpisodeFilter())] == [
+            new.id
+        ]
+    finally:
+        a.close()
+        b.close()
+
+
 def test_vectors_are_stored_as_f32_blobs_with_model_and_dimension(
     tmp_path: Path, factory: object
 ) -> None:
