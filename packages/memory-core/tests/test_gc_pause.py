@@ -1,13 +1,15 @@
-"""The cyclic collector is paused during a bulk import and restored after it."""
+"""The cyclic collector is paused during a bulk import and a retrieval, and restored after."""
 
 from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from memory_core import SelfLearningMemory
 from memory_core._gc_pause import GcPause
+from memory_core.storage.in_memory import InMemoryStorage
 from memory_core.testing.factories import complete, make_episode, make_step
 
 
@@ -78,3 +80,27 @@ def test_cycles_left_by_batches_are_collected_at_boundaries(collector_on: None) 
         pause.batch_done()
         pause.batch_done()
         assert not any(type(o) is Node for o in gc.get_objects())
+
+
+class _Watched(InMemoryStorage):
+    """The in-memory backend, noting whether the collector ran during each search."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.collector: list[bool] = []
+
+    def lexical_search(self, *args: Any, **kwargs: Any) -> Any:
+        self.collector.append(gc.isenabled())
+        return super().lexical_search(*args, **kwargs)
+
+
+def test_retrieval_pauses_the_collector_and_restores_it(collector_on: None) -> None:
+    """A query's hundreds of hits and candidates die by reference counting at its end:
+    the young collections that walked them mid-query are skipped, the switch restored."""
+    storage = _Watched()
+    memory = SelfLearningMemory(storage=storage, embedder=None)
+    memory.import_episodes(_episodes(3))
+    memory.retrieve_relevant_context("task 1")
+    memory.query("task 2")
+    assert storage.collector and not any(storage.collector)
+    assert gc.isenabled()

@@ -155,6 +155,41 @@ def test_search_sees_writes_of_another_connection(tmp_path: Path, factory: objec
         b.close()
 
 
+def test_a_hit_names_its_episode_after_another_connection_reuses_its_pk(
+    tmp_path: Path, factory: object
+) -> None:
+    """The search keeps the ids of the episodes it has hit; when another instance deletes
+    the last episode and stores a new one under the same row number, the first one's
+    hits name the new episode, never the deleted one."""
+    url = f"file:{tmp_path / 'shared.db'}"
+    a = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
+    b = factory.from_url(url, MemoryConfig())  # type: ignore[attr-defined]
+    q = np.array([1, 0, 0], np.float32)
+    try:
+        old = Episode(tenant="v", task_description="old")
+        a.create_episode(old)
+        a.put_embeddings(
+            "v", [EmbeddingRecord(episode_id=old.id, item=0, model_id=MODEL, vector=[1, 0, 0])]
+        )
+        assert [h.episode_id for h in a.vector_search("v", MODEL, q, 5, EpisodeFilter())] == [
+            old.id
+        ]
+        pk = a._db.read(lambda tx: tx.one("SELECT pk FROM episodes"))[0]  # type: ignore[attr-defined]
+        assert b.delete_episode("v", old.id)
+        new = Episode(tenant="v", task_description="new")
+        b.create_episode(new)
+        b.put_embeddings(
+            "v", [EmbeddingRecord(episode_id=new.id, item=0, model_id=MODEL, vector=[1, 0, 0])]
+        )
+        assert b._db.read(lambda tx: tx.one("SELECT pk FROM episodes"))[0] == pk  # type: ignore[attr-defined]
+        assert [h.episode_id for h in a.vector_search("v", MODEL, q, 5, EpisodeFilter())] == [
+            new.id
+        ]
+    finally:
+        a.close()
+        b.close()
+
+
 def test_vectors_are_stored_as_f32_blobs_with_model_and_dimension(
     tmp_path: Path, factory: object
 ) -> None:
@@ -202,3 +237,34 @@ def test_bad_vectors_are_refused_before_writing(store: object) -> None:
         store.vector_search("v", MODEL, np.ones(4, np.float32), 3, EpisodeFilter())  # type: ignore[attr-defined]
     assert info.value.field == "vector" and info.value.limit == 3
     assert store.stats().embeddings == 1  # type: ignore[attr-defined]
+
+
+def test_matrix_expands_only_the_vectors_the_best_rows_need() -> None:
+    """A vector held by many rows is expanded only as far as ``k`` needs, yet the best
+    ``k`` rows and their tie order are those of sorting every row (appends in batches,
+    repeats within and across batches)."""
+    from memory_storage_turso._matrix import F32, Matrix
+
+    rng = np.random.default_rng(11)
+    pool = rng.standard_normal((9, 8)).astype(F32)
+    matrix = Matrix(dim=8, generation=0)
+    rows: list[tuple[int, int, int]] = []  # (pk, item, pool index)
+    vid = 0
+    for batch in range(6):
+        part = []
+        for _ in range(25):
+            vid += 1
+            p = int(rng.integers(0, 3)) if batch % 2 else int(rng.integers(0, len(pool)))
+            pk, item = int(rng.integers(1, 400)), vid
+            part.append((vid, pk, item, pool[p].tobytes()))
+            rows.append((pk, item, p))
+        matrix.append(part)
+        assert matrix.counts[: matrix.distinct].tolist() == [len(m) for m in matrix.members]
+    unit = pool / np.linalg.norm(pool, axis=1, keepdims=True)
+    for query in [*pool, rng.standard_normal(8).astype(F32), np.zeros(8, F32)]:
+        norm = np.linalg.norm(query)
+        sims = unit @ (query / norm if norm else query)  # zero: every row tied at 0
+        for k in (1, 2, 5, 26, 60, 149, 150, 500):
+            got = matrix.top_k(query, k, None)
+            want = sorted(rows, key=lambda r: (-sims[r[2]], r[0], r[1]))[:k]
+            assert [(pk, item) for pk, item, _ in got] == [(r[0], r[1]) for r in want]

@@ -19,6 +19,7 @@ import numpy as np
 
 from memory_core._context import MemoryContext
 from memory_core._errors import EmbeddingError, EpisodeNotFoundError, InvalidInputError
+from memory_core._gc_pause import GcPause
 from memory_core._ids import as_uuid
 from memory_core._models import (
     SCHEMA_VERSION,
@@ -85,7 +86,7 @@ class Retriever:
         filters: Mapping[str, Any],
     ) -> list[RetrievedEpisode]:
         c = self._ctx
-        with c.metrics.timed("retrieve_relevant_context"):
+        with c.metrics.timed("retrieve_relevant_context"), GcPause():
             c.embeddings.settle(c.config.embedding_read_wait_ms / 1000.0)  # outside the lock
             ctx = self._prepare(task_description, context, limit)
             f = episode_filter(filters)
@@ -276,7 +277,7 @@ class Retriever:
         filters: Mapping[str, Any],
     ) -> QueryResult:
         c = self._ctx
-        with c.metrics.timed("query"):
+        with c.metrics.timed("query"), GcPause():
             c.embeddings.settle(c.config.embedding_read_wait_ms / 1000.0)  # outside the lock
             ctx = self._prepare(task_description, context, limit)
             f = episode_filter(filters)

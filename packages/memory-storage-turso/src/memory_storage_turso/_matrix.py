@@ -37,6 +37,8 @@ class Matrix:
     items: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     members: list[list[int]] = field(default_factory=list)
     """Distinct vector -> its rows, ascending."""
+    counts: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    """Distinct vector -> how many rows hold it (``len(members[u])``, as an array)."""
     _index: dict[int, int] = field(default_factory=dict)
     """hash(stored bytes) -> distinct vector (equality is checked, not assumed)."""
 
@@ -87,6 +89,7 @@ class Matrix:
             if start:
                 unique[:start] = self.unique[:start]
             self.unique = unique
+            self.counts = _grown(self.counts, start, capacity)
         # Normalised in place in the matrix: no temporary of the batch's size (opening a
         # 450K-vector store spent most of its vector load in those copies).
         dest = self.unique[start : start + len(fresh)]
@@ -103,6 +106,8 @@ class Matrix:
         members = self.members
         for pos, u in enumerate(slot.tolist(), self.n):
             members[u].append(pos)
+        self.counts[start : self.distinct] = 0
+        self.counts[: self.distinct] += np.bincount(slot, minlength=self.distinct)
         self.of[self.n : need] = slot
         self.pks[self.n : need] = [r[1] for r in batch]
         self.items[self.n : need] = [r[2] for r in batch]
@@ -148,20 +153,29 @@ class Matrix:
         )
 
     def _best_rows(self, scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64]:
-        """Rows of the distinct vectors scoring at least the ``k``-th best distinct one:
-        every distinct vector has a row, so they hold the best ``k`` rows (and ties)."""
+        """Rows of the best distinct vectors, best first, until they hold ``k`` rows, with
+        every vector tied with the last one: rows of any other vector score below ``k``
+        rows here, so these hold the best ``k`` rows (and ties). A repeated step text's
+        vector holds many rows: only as many vectors are expanded as ``k`` needs."""
         if k < self.distinct:
             kth = np.partition(scores, self.distinct - k)[self.distinct - k]
             best = np.flatnonzero(scores >= kth)
         else:
             best = np.arange(self.distinct)
-        rows = [r for u in best.tolist() for r in self.members[u]]
+        order = np.argsort(-scores[best], kind="stable")
+        best, falling = best[order], -scores[best[order]]  # ``falling`` ascends
+        last = int(np.searchsorted(np.cumsum(self.counts[best]), k))
+        if last < best.size:  # keep the vectors tied with the one that reaches k rows
+            best = best[: int(np.searchsorted(falling, falling[last], side="right"))]
+        members = self.members
+        rows = [r for u in best.tolist() for r in members[u]]
         return np.asarray(rows, dtype=np.int64)
 
     @property
     def nbytes(self) -> int:
         index = 8 * (len(self._index) + self.n)  # hash keys and member lists, roughly
         arrays = self.unique.nbytes + self.of.nbytes + self.pks.nbytes + self.items.nbytes
+        arrays += self.counts.nbytes
         return int(arrays + index)
 
 

@@ -890,11 +890,7 @@ class LibSQLStorage:
             top = self._vectors.search(tx, entry, model_id, query, limit, allowed)
             if not top:
                 return []
-            rows = tx.all(
-                "SELECT pk, id FROM episodes WHERE pk IN (SELECT value FROM json_each(?))",
-                (json.dumps(sorted({t[0] for t in top})),),
-            )
-            ids = {pk: _uuid(eid) for pk, eid in rows}  # once per episode, not per hit
+            ids = entry.episode_ids(tx, {t[0] for t in top})  # once per episode, not per hit
             return [SearchHit(ids[pk], item, score) for pk, item, score in top if pk in ids]
 
         return self._db.read(op)

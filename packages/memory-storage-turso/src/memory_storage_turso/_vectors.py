@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +52,9 @@ _SUBSET_ROWS = 20_000
 _ROW_SQL = "SELECT vid, episode_pk, item, vector FROM embeddings WHERE "
 _VEC_SQL = "SELECT vid, vector FROM embeddings WHERE vid IN (SELECT value FROM json_each(?))"
 _VID_SQL = "SELECT vid FROM embeddings WHERE vid IN (SELECT value FROM json_each(?))"
+_IDS_HELD = 1 << 16
+"""Episode ids an entry keeps for its hits at most (then it starts over): bounded RAM
+at a million episodes, while a query's candidates are mostly ids seen before."""
 _SUBSET_SQL = (
     # "+model_id": look rows up by episode (the UNIQUE index), not scan the whole model.
     _ROW_SQL + "episode_pk IN (SELECT value FROM json_each(?)) AND +model_id = ? ORDER BY vid"
@@ -64,6 +68,27 @@ class Entry:
 
     matrix: Matrix
     graph: AnnGraph | None = None
+    ids: dict[int, UUID] = field(default_factory=dict)
+    """episode_pk -> id of episodes hit before (see ``episode_ids``)."""
+
+    def episode_ids(self, tx: Tx, pks: set[int]) -> dict[int, UUID]:
+        """The ids of the episodes ``pks`` (rows of this entry's hits), read once per
+        episode. Valid for the entry's life: every row of the entry's episodes is in
+        ``embeddings``, and deleting one (with its episode, or alone) bumps the
+        generation, which replaces the entry; so a pk held here is still its episode,
+        in this snapshot too (a pk reused after a delete lands in a new entry)."""
+        ids = self.ids
+        missing = [pk for pk in pks if pk not in ids]
+        if missing:
+            if len(ids) + len(missing) > _IDS_HELD:
+                ids.clear()
+                missing = list(pks)
+            rows = tx.all(
+                "SELECT pk, id FROM episodes WHERE pk IN (SELECT value FROM json_each(?))",
+                (json.dumps(sorted(missing)),),
+            )
+            ids.update((pk, UUID(eid)) for pk, eid in rows)
+        return ids
 
 
 class VectorIndex:
