@@ -8,7 +8,10 @@ read transactions (``_ann.build_graph``: the lock is held for a chunk, not the b
 meanwhile searches go on with what they had (the exact matrix, or the previous graph
 and its exact tail). The finished graph is persisted beside the database by the build
 thread and adopted by the next search inside that search's snapshot: one reference
-swap, after which rows newer than the graph are searched exactly as always. At exit,
+swap, after which rows newer than the graph are searched exactly as always. A build
+given a base graph extends a copy of it with the rows after it (``build_graph``); the
+last finished graph is kept (``latest``) until a search takes it, so that rounds started
+by a bulk import while it writes chain one onto the other. At exit,
 builds still running are cancelled and joined, as ``close`` does: a daemon thread inside
 the graph library when the interpreter finalizes can abort the process.
 """
@@ -44,6 +47,7 @@ Key = tuple[str, str]
 @dataclass
 class _Build:
     dim: int
+    base: AnnGraph | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     graph: AnnGraph | None = None
@@ -83,9 +87,10 @@ class Builder:
         self._lock = threading.Lock()
         _builders.add(self)
 
-    def start(self, tenant: str, model_id: str, dim: int) -> bool:
-        """Start building the graph of (tenant, model) unless one is under way or the
-        last one failed less than ``RETRY_S`` ago. Returns whether one is under way."""
+    def start(self, tenant: str, model_id: str, dim: int, base: AnnGraph | None = None) -> bool:
+        """Start building the graph of (tenant, model) (extending ``base`` if given)
+        unless one is under way or the last one failed less than ``RETRY_S`` ago.
+        Returns whether one is under way."""
         key = (tenant, model_id)
         with self._lock:
             build = self._builds.get(key)
@@ -93,7 +98,7 @@ class Builder:
                 return True
             if time.monotonic() - self._failed.get(key, -RETRY_S) < RETRY_S:
                 return False
-            build = _Build(dim)
+            build = _Build(dim, base)
             build.thread = threading.Thread(
                 target=self._run, args=(build, tenant, model_id), daemon=True,
                 name=f"vector-graph-build:{model_id}",
@@ -106,16 +111,20 @@ class Builder:
         _lower_priority()
         started = time.monotonic()
         try:
-            graph = build_graph(self._read, tenant, model_id, build.dim, build.cancel)
-            if self._database is not None and not build.cancel.is_set():
+            base, build.base = build.base, None  # not kept alive by the finished build
+            graph = build_graph(self._read, tenant, model_id, build.dim, build.cancel, base=base)
+            changed = graph is not base  # an extension that found no new rows returns it
+            if changed and self._database is not None and not build.cancel.is_set():
                 try:
                     graph.save(self._database, tenant, model_id)
                 except OSError:
                     logger.warning("could not persist the vector graph beside %s", self._database)
             build.graph = graph
             logger.info(
-                "built the vector graph of %s (%d rows) in %.1f s",
-                model_id, graph.rows, time.monotonic() - started,
+                "%s the vector graph of %s (%d rows) in %.1f s",
+                "extended" if base is not None and base.digests is not None else "built",
+                model_id, graph.rows,
+                time.monotonic() - started,
             )  # fmt: skip
         except Cancelled:
             pass
@@ -130,6 +139,11 @@ class Builder:
     def running(self, tenant: str, model_id: str) -> bool:
         build = self._builds.get((tenant, model_id))
         return build is not None and not build.done.is_set()
+
+    def latest(self, tenant: str, model_id: str) -> AnnGraph | None:
+        """The graph the last build finished, if no search has taken it yet."""
+        build = self._builds.get((tenant, model_id))
+        return build.graph if build is not None and build.done.is_set() else None
 
     def finished(self, tenant: str, model_id: str, dim: int) -> AnnGraph | None:
         """The graph a build finished since the last call (taken: returned once), if its

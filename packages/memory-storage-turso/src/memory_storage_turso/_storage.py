@@ -470,6 +470,11 @@ class LibSQLStorage:
                 ],
             )
             self._bump(tx, tenant)
+            if extraction.embeddings:  # the graph follows the import (``VectorIndex.grown``)
+                top = tx.one("SELECT max(vid) FROM embeddings")
+                dims = {r.model_id: r.dimension for r in extraction.embeddings}
+                for model_id, dim in dims.items():
+                    self._vectors.grown(tenant, model_id, dim, int(top[0]) if top else 0)
             return stored
 
         return self._db.write(op)
@@ -827,7 +832,8 @@ class LibSQLStorage:
         lexical index of ``tenant`` (every tenant when None) and its vector matrices.
         Servers can call this in the background after start-up. A vector graph that is
         missing or stale is built in the background; ``wait`` waits for it (and adopts
-        it), as a benchmark or an import script may want."""
+        it), as a benchmark or an import script may want (waiting first for a build under
+        way, so that its rows are not loaded into the exact matrix meanwhile)."""
 
         def op(tx: Tx) -> dict[str, Any]:
             tenants = (
@@ -844,6 +850,8 @@ class LibSQLStorage:
                     self._vectors.refreshed(tx, t, model_id, int(dim))
             return {"lexical": self._lexical.stats(), "vectors": self._vectors.stats()}
 
+        if wait:  # first the builds under way (a bulk import's): adopted, not re-read
+            self._vectors.wait()
         stats = self._db.read(op)
         if wait and self._vectors.wait():  # outside the read: the build reads the database
             stats = self._db.read(op)

@@ -32,6 +32,7 @@ from memory_storage_turso._ann import (
     AnnGraph,
     Mask,
     Read,
+    index_files,
     load_graph,
     unit_rows,
 )
@@ -130,11 +131,37 @@ class VectorIndex:
             )
         )
         tail = entry.matrix.n
-        if (entry.graph is None and tail >= self._min_rows) or (
-            entry.graph is not None and tail > max(self._min_rows // 2, entry.graph.rows // 10)
-        ):
+        if entry.graph is None and tail >= self._min_rows:
             self._builder.start(tenant, model_id, dim)
+        elif entry.graph is not None and tail > self._tail_limit(entry.graph):
+            self._builder.start(tenant, model_id, dim, base=entry.graph)
         return entry
+
+    def _tail_limit(self, graph: AnnGraph) -> int:
+        """Rows newer than ``graph`` past which it is extended: they are searched exactly
+        meanwhile (RAM and time grow with them), and each extension copies the graph."""
+        return max(self._min_rows // 2, graph.rows // 10)
+
+    def grown(self, tenant: str, model_id: str, dim: int, last_vid: int) -> None:
+        """Rows up to ``last_vid`` were written (an import batch, inside its transaction):
+        start the graph, or extend the newest one, in the background once the rows it
+        lacks pass the thresholds a search applies, so that a bulk import's graph is built
+        while it writes rather than after it. A graph persisted by another process is left
+        to the next search, which loads it (and extends it)."""
+        if self._builder.running(tenant, model_id):
+            return
+        entry = self._entries.get((tenant, model_id))
+        base = self._builder.latest(tenant, model_id) or (entry.graph if entry else None)
+        if base is None:
+            if last_vid < self._min_rows or (
+                entry is None
+                and self._database is not None
+                and index_files(self._database, tenant, model_id)
+            ):
+                return
+        elif base.dim != dim or last_vid - base.last_vid <= self._tail_limit(base):
+            return
+        self._builder.start(tenant, model_id, dim, base=base)
 
     @staticmethod
     def _rows(tx: Tx, tenant: str, model_id: str, upto: int | None = None) -> int:
