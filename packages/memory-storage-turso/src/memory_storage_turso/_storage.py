@@ -832,8 +832,9 @@ class LibSQLStorage:
         lexical index of ``tenant`` (every tenant when None) and its vector matrices.
         Servers can call this in the background after start-up. A vector graph that is
         missing or stale is built in the background; ``wait`` waits for it (and adopts
-        it), as a benchmark or an import script may want (waiting first for a build under
-        way, so that its rows are not loaded into the exact matrix meanwhile)."""
+        it), as a benchmark or an import script may want: first for a build under way (a
+        bulk import's: its rows are then not loaded into the exact matrix), then for one
+        extending the graph with every row newer than it."""
 
         def op(tx: Tx) -> dict[str, Any]:
             tenants = (
@@ -847,7 +848,7 @@ class LibSQLStorage:
             )
             for t, model_id, dim in models:
                 if t in tenants:
-                    self._vectors.refreshed(tx, t, model_id, int(dim))
+                    self._vectors.refreshed(tx, t, model_id, int(dim), complete=wait)
             return {"lexical": self._lexical.stats(), "vectors": self._vectors.stats()}
 
         if wait:  # first the builds under way (a bulk import's): adopted, not re-read

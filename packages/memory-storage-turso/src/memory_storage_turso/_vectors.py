@@ -89,8 +89,12 @@ class VectorIndex:
         self._min_rows = ann_min_rows
         self._builder = Builder(read, database)
 
-    def refreshed(self, tx: Tx, tenant: str, model_id: str, dim: int) -> Entry:
-        """The (tenant, model) entry, brought up to date inside ``tx``'s snapshot."""
+    def refreshed(
+        self, tx: Tx, tenant: str, model_id: str, dim: int, complete: bool = False
+    ) -> Entry:
+        """The (tenant, model) entry, brought up to date inside ``tx``'s snapshot;
+        ``complete``: extend its graph with any rows newer than it, not only past the
+        threshold (for a caller about to wait for the graph)."""
         row = tx.one(
             "SELECT generation FROM vector_generations WHERE tenant = ? AND model_id = ?",
             (tenant, model_id),
@@ -133,7 +137,7 @@ class VectorIndex:
         tail = entry.matrix.n
         if entry.graph is None and tail >= self._min_rows:
             self._builder.start(tenant, model_id, dim)
-        elif entry.graph is not None and tail > self._tail_limit(entry.graph):
+        elif entry.graph is not None and tail > (0 if complete else self._tail_limit(entry.graph)):
             self._builder.start(tenant, model_id, dim, base=entry.graph)
         return entry
 
