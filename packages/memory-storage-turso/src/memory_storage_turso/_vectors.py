@@ -94,7 +94,7 @@ class VectorIndex:
     ) -> Entry:
         """The (tenant, model) entry, brought up to date inside ``tx``'s snapshot;
         ``complete``: extend its graph with any rows newer than it, not only past the
-        threshold (for a caller about to wait for the graph)."""
+        threshold, at the caller's priority (for a caller about to wait for the graph)."""
         row = tx.one(
             "SELECT generation FROM vector_generations WHERE tenant = ? AND model_id = ?",
             (tenant, model_id),
@@ -136,9 +136,9 @@ class VectorIndex:
         )
         tail = entry.matrix.n
         if entry.graph is None and tail >= self._min_rows:
-            self._builder.start(tenant, model_id, dim)
+            self._builder.start(tenant, model_id, dim, nicer=not complete)
         elif entry.graph is not None and tail > (0 if complete else self._tail_limit(entry.graph)):
-            self._builder.start(tenant, model_id, dim, base=entry.graph)
+            self._builder.start(tenant, model_id, dim, base=entry.graph, nicer=not complete)
         return entry
 
     def _tail_limit(self, graph: AnnGraph) -> int:
@@ -148,9 +148,9 @@ class VectorIndex:
 
     def grown(self, tenant: str, model_id: str, dim: int, last_vid: int) -> None:
         """Rows up to ``last_vid`` were written (an import batch, inside its transaction):
-        start the graph, or extend the newest one, in the background once the rows it
-        lacks pass the thresholds a search applies, so that a bulk import's graph is built
-        while it writes rather than after it. A graph persisted by another process is left
+        start the graph, or extend the newest one, in the background (at the import's CPU
+        priority) once the rows it lacks pass the thresholds a search applies, so that a
+        bulk import's graph is built while it writes rather than after it. A graph persisted by another process is left
         to the next search, which loads it (and extends it)."""
         if self._builder.running(tenant, model_id):
             return
@@ -165,7 +165,7 @@ class VectorIndex:
                 return
         elif base.dim != dim or last_vid - base.last_vid <= self._tail_limit(base):
             return
-        self._builder.start(tenant, model_id, dim, base=base)
+        self._builder.start(tenant, model_id, dim, base=base, nicer=False)  # part of the import
 
     @staticmethod
     def _rows(tx: Tx, tenant: str, model_id: str, upto: int | None = None) -> int:
