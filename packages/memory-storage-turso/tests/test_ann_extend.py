@@ -3,12 +3,15 @@ an extension reads only the rows after its base and gives the tables of a full b
 graph saved by another process is extended from its saved digests; deleted episodes stay
 unreturned through an extension and a graph that lost too many rows is rebuilt from
 scratch; and a bulk import (``import_batch``) builds the graph while it writes, so that
-the store's first search adopts it instead of loading every row."""
+the store's first search adopts it instead of loading every row, at the import's CPU
+priority (a search's build runs nicer)."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,7 @@ import numpy as np
 import pytest
 from memory_core import Episode, EpisodeFilter, TaskContext, TaskType
 from memory_core.models import EmbeddingRecord, Extraction
-from memory_storage_turso import LibSQLStorage
+from memory_storage_turso import LibSQLStorage, _rebuild
 from memory_storage_turso._ann import AnnGraph, build_graph, index_files
 from memory_storage_turso._url import Target
 
@@ -194,3 +197,36 @@ def test_a_bulk_import_builds_the_graph_while_it_writes(tmp_path: Path) -> None:
         assert len(index_files(db, "t", MODEL)) == 2
     finally:
         store.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="per-thread priority: Linux")
+def test_an_import_builds_at_its_own_priority_and_a_search_builds_nicer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search must not compete with the build it started; a bulk import's graph is
+    part of the import (at a lower priority it fell behind the writes)."""
+    seen: list[int] = []
+    real = _rebuild.build_graph
+
+    def recorded(*args: Any, **kw: Any) -> AnnGraph:
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return real(*args, **kw)
+
+    monkeypatch.setattr("memory_storage_turso._rebuild.build_graph", recorded)
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    rng = np.random.default_rng(5)
+    store = _open(tmp_path / "a.db", ann_min_rows=100)
+    try:
+        episodes, records = _episodes(rng, 30)
+        store.import_batch("t", episodes, Extraction(embeddings=records))
+        store._vectors.wait()
+    finally:
+        store.close()
+    store = _open(tmp_path / "b.db", ann_min_rows=100)
+    try:
+        _fill(store, rng, 30)
+        store.vector_search("t", MODEL, rng.standard_normal(DIM), 5, EpisodeFilter())
+        store._vectors.wait()
+    finally:
+        store.close()
+    assert seen == [mine, min(mine + _rebuild.NICE, 19)]
