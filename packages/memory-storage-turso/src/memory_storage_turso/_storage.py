@@ -64,7 +64,7 @@ from memory_core.text import terms
 
 from memory_storage_turso._ann import ANN_MIN_ROWS
 from memory_storage_turso._codec import decode_cursor, encode_cursor, ts
-from memory_storage_turso._connection import Database, Tx
+from memory_storage_turso._connection import Database, SideReads, Tx
 from memory_storage_turso._decoded import cached_summary, load_pattern
 from memory_storage_turso._episode_json import dump_episode, load_episode, load_summary
 from memory_storage_turso._filters import episode_where, pattern_where
@@ -179,7 +179,11 @@ class LibSQLStorage:
         local = target.is_local and target.database != ":memory:"
         # No graph file beside an encrypted database: it would hold its vectors in clear.
         persist = Path(target.database) if local and target.encryption_key is None else None
-        self._vectors = VectorIndex(self._db.read, persist, ann_min_rows)
+        # Background graph builds read a local file on a connection of their own.
+        own = local and target.mode == "file"  # not a replica: it syncs on its one connection
+        self._side = SideReads(target, busy_timeout_ms) if own else None
+        reads = self._side.read if self._side is not None else self._db.read
+        self._vectors = VectorIndex(reads, persist, ann_min_rows)
         self._lexical = LexicalIndex(persist)  # snapshots: not beside an encrypted db
         self._allowed: tuple[tuple[Any, ...], int, npt.NDArray[np.int64]] | None = None
         """The last filter's matching pks: (tenant, where, params), tenant generation, pks."""
@@ -221,6 +225,8 @@ class LibSQLStorage:
     # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
         self._vectors.close()  # cancels a background graph build first: it reads the db
+        if self._side is not None:
+            self._side.close()
         self._lexical.wait()  # a snapshot being saved: seconds at most
         self._db.close()
         self._lexical.forget()
