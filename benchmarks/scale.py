@@ -2,8 +2,9 @@
 
 Builds one durable store (libSQL file) per size with ``SelfLearningMemory.import_episodes``
 (the bulk import path: one transaction per batch of 500, embeddings in batches, patterns
-merged once per batch), reusing the previous size's store as a head start and resuming
-an interrupted build. Stores live in ``benchmarks/.data/`` (gitignored) and are reused
+merged once per batch, the vector graph built in the background as it writes, then
+waited for: ``graph_catch_up_seconds``), reusing the previous size's store as a head
+start and resuming an interrupted build. Stores live in ``benchmarks/.data/`` (gitignored) and are reused
 between runs; each measurement runs in a fresh process on a throwaway copy, so writes
 do not grow the cached store and peak RSS is that of one size::
 
@@ -258,6 +259,7 @@ def measure(data_dir: Path, size: int, rounds: int, queries: int) -> dict[str, A
         "build_rate_per_s": info.get("build_rate_per_s"),
         "build_bands": info.get("build_bands", []),
         "index_build_seconds": info.get("index_build_seconds"),
+        "graph_catch_up_seconds": info.get("graph_catch_up_seconds"),
         "index_disk_mb": info.get("index_disk_mb"),
         "numpy_scan": scan,
         "retrieval_over_scan_p95": round(retrieval_p95 / scan["p95_ms"], 2)
@@ -346,7 +348,8 @@ def render(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     lines += [
         "",
         "| size | build rate (episodes/s) | DB on disk | index in RAM | peak RSS (measuring) "
-        "| open | first query | vectors | graph build (open that builds) | graph on disk "
+        "| open | first query | vectors | graph after the import + open that builds "
+        "| graph on disk "
         "| numpy top-10 p95 | retrieval p95 / scan p95 |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -355,7 +358,8 @@ def render(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
             f"| {r['size']:,} | {_build_rate(r)} | {r['disk_mb']} MiB "
             f"| {r['index_mb']} MiB | {r['peak_rss_mb']} MiB | {r['open_ms']:.0f} ms "
             f"| {r['first_query_ms']:.0f} ms | {r['vectors']:,} "
-            f"| {r.get('index_build_seconds', '-')} s | {r.get('index_disk_mb', '-')} MiB "
+            f"| {r.get('graph_catch_up_seconds') or 0} + {r.get('index_build_seconds', '-')} s "
+            f"| {r.get('index_disk_mb', '-')} MiB "
             f"| {fmt_ms(r['numpy_scan']['p95_ms'])} | {r['retrieval_over_scan_p95']} |"
         )
     return "\n".join(lines) + "\n"

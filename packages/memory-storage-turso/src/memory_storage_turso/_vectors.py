@@ -150,8 +150,16 @@ class VectorIndex:
         """Rows up to ``last_vid`` were written (an import batch, inside its transaction):
         start the graph, or extend the newest one, in the background (at the import's CPU
         priority) once the rows it lacks pass the thresholds a search applies, so that a
-        bulk import's graph is built while it writes rather than after it. A graph persisted by another process is left
-        to the next search, which loads it (and extends it)."""
+        bulk import's graph is built while it writes rather than after it. A graph
+        persisted by another process is left to the next search, which loads it (and
+        extends it).
+
+        Measured (1M episodes, 4.5M rows, load ~3 on 2 cores): the build follows the
+        writes (its chunk reads go on until they catch up) and had read 94% of the rows
+        when the import ended; the store was ready in 23.8 min instead of 35.4 (import,
+        then a full build). The graph library's adds run ~5× slower beside a busy libSQL
+        writer thread of the same process (the binding holds the GIL while a statement
+        runs, and an add keeps taking it), so the overlap saves wall time, not CPU."""
         if self._builder.running(tenant, model_id):
             return
         entry = self._entries.get((tenant, model_id))
