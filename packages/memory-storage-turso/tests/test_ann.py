@@ -321,9 +321,9 @@ def _held_build(
     """A store whose graph build runs until it is cancelled, and the build's threads."""
     real = _rebuild.build_graph
 
-    def held(read: Any, tenant: str, model: str, dim: int, cancel: Any) -> Any:
+    def held(read: Any, tenant: str, model: str, dim: int, cancel: Any, **kw: Any) -> Any:
         assert cancel.wait(30)  # running until cancelled
-        return real(read, tenant, model, dim, cancel)
+        return real(read, tenant, model, dim, cancel, **kw)
 
     monkeypatch.setattr("memory_storage_turso._rebuild.build_graph", held)
     store = _open(db)

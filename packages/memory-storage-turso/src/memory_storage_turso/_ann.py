@@ -17,9 +17,12 @@ How it stays exact enough and correct:
   inside the search's snapshot. A deleted or replaced row is simply not found there, so a
   stale graph can cost recall but never return an erased episode.
 * Rows added after the graph was built (``vid`` > its ``last_vid``) are searched exactly
-  (``_matrix.Matrix``) and merged; the graph is rebuilt when that tail or the deleted
-  rows grow past a fraction of it, or when its file is missing, of another format or
-  model, or does not match the database's rows (a sampled fingerprint).
+  (``_matrix.Matrix``) and merged; when that tail grows past a fraction of the graph,
+  the graph is *extended* with it (a copy of it plus the new rows: the cost of the new
+  vectors, not of the whole store, so a bulk import can build it batch by batch); it is
+  rebuilt from scratch when the deleted rows grow past a fraction of it, or when its
+  file is missing, of another format or model, or does not match the database's rows
+  (a sampled fingerprint).
 """
 
 from __future__ import annotations
@@ -131,6 +134,20 @@ class AnnGraph:
     first row (-1: unknown). Every delete or replacement of a vector bumps it, so while
     the database still holds this value, every row of the graph is still stored, unchanged,
     and a search need not check which of its rows survive."""
+    digests: npt.NDArray[np.uint8] | None = None
+    """Key -> digest of its vector (keys × 16): what extending the graph dedupes new rows
+    against. Saved with the tables; read from them only when the graph is extended."""
+
+    def key_digests(self) -> npt.NDArray[np.uint8] | None:
+        """``digests``, from the saved tables if not in memory (None: a file without them,
+        which can only be rebuilt)."""
+        if self.digests is None and self.path is not None:
+            failed = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
+            with contextlib.suppress(*failed), np.load(self.path.with_suffix(".npz")) as z:
+                self.digests = np.asarray(z["digests"], np.uint8).reshape(-1, 16)
+        if self.digests is None or len(self.digests) != len(self.starts) - 1:
+            return None
+        return self.digests
 
     @functools.cached_property
     def max_pk(self) -> int:
@@ -207,12 +224,13 @@ class AnnGraph:
             {"format": FORMAT, "tenant": tenant, "model_id": model_id, "dim": self.dim}
         )
         tmp = tables.with_suffix(f".npz.{_unique()}.tmp")
+        extra: dict[str, Any] = {} if self.digests is None else {"digests": self.digests}
         with tmp.open("wb") as f:
             np.savez(
                 f, meta=np.frombuffer(meta.encode(), np.uint8), starts=self.starts,
                 vids=self.vids, pks=self.pks, items=self.items, samples=self.samples,
                 episodes=np.array([self.episodes], np.int64),
-                generation=np.array([self.generation], np.int64),
+                generation=np.array([self.generation], np.int64), **extra,
             )  # fmt: skip
         os.replace(tmp, tables)
         tmp = graph.with_suffix(f".usearch.{_unique()}.tmp")
@@ -239,9 +257,9 @@ def _unique() -> str:
     return f"{os.getpid()}-{threading.get_native_id()}"
 
 
-def _samples(vids: list[int], blobs: dict[int, bytes]) -> npt.NDArray[np.int64]:
-    pairs = [(v, int.from_bytes(_digest(blobs[v])[:7], "little")) for v in vids]
-    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+def _prefix(digest: bytes) -> int:
+    """The part of a row's digest the fingerprint keeps (fits an int64)."""
+    return int.from_bytes(digest[:7], "little")
 
 
 def _matches(tx: Tx, samples: npt.NDArray[np.int64]) -> bool:
@@ -251,7 +269,7 @@ def _matches(tx: Tx, samples: npt.NDArray[np.int64]) -> bool:
         row = tx.one("SELECT vector FROM embeddings WHERE vid = ?", (vid,))
         if row is None:
             continue
-        if int.from_bytes(_digest(bytes(row[0]))[:7], "little") != digest:
+        if _prefix(_digest(bytes(row[0]))) != digest:
             return False
         seen += 1
     return seen > 0
@@ -293,10 +311,9 @@ def load_graph(tx: Tx, database: Path, tenant: str, model_id: str, dim: int) -> 
     return None
 
 
-def _chunks(read: Read, tenant: str, model_id: str) -> Iterator[Rows]:
-    """Rows of (tenant, model) in ``vid`` order, one short read transaction per chunk:
-    the connection is held for a chunk, not for the whole build."""
-    last = 0
+def _chunks(read: Read, tenant: str, model_id: str, last: int = 0) -> Iterator[Rows]:
+    """Rows of (tenant, model) after ``vid`` ``last`` in ``vid`` order, one short read
+    transaction per chunk: the connection is held for a chunk, not for the whole build."""
     while True:
         params = (tenant, model_id, last, _CHUNK)
         rows = read(functools.partial(_rows_after, params=params))
@@ -340,41 +357,64 @@ def build_graph(
     dim: int,
     cancel: threading.Event | None = None,
     threads: int = 0,
+    base: AnnGraph | None = None,
 ) -> AnnGraph:
-    """Build the graph from every stored row of (tenant, model), streamed in chunks.
+    """Build the graph from every stored row of (tenant, model), streamed in chunks; or,
+    given ``base`` (a graph of theirs whose key digests are known), extend a copy of it
+    with the rows after its ``last_vid``: the tables are those a full build of its rows
+    and these would give, and only the new distinct vectors are added to the graph.
 
-    Rows deleted while it runs stay in the graph (the search's re-rank drops them); rows
-    added while it runs have larger ``vid`` values and belong to the exact tail. New
-    vectors go to the graph ``ADD_BATCH`` at a time on ``threads`` threads (0: every
-    core), and ``cancel`` is checked between batches (raises ``Cancelled``)."""
+    Rows deleted while it runs (or since ``base``) stay in the graph (the search's
+    re-rank drops them); rows added while it runs have larger ``vid`` values and belong
+    to the exact tail. New vectors go to the graph ``ADD_BATCH`` at a time on
+    ``threads`` threads (0: every core), and ``cancel`` is checked between batches
+    (raises ``Cancelled``)."""
     from usearch.index import Index
 
-    index = Index(
-        ndim=dim, metric="cos", dtype="i8", connectivity=CONNECTIVITY,
-        expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH,
-    )  # fmt: skip
-    # Read before any row: a vector deleted after this bumps it past the graph's value.
-    found = read(functools.partial(_generation_rows, tenant=tenant, model_id=model_id))
-    generation = int(found[0][0]) if found else 0
+    digests = base.key_digests() if base is not None and base.dim == dim else None
     keys: dict[bytes, int] = {}
     groups: list[npt.NDArray[np.int64]] = []
     vids: list[npt.NDArray[np.int64]] = []
     pks: list[npt.NDArray[np.int64]] = []
     items: list[npt.NDArray[np.int64]] = []
-    sample_blobs: dict[int, bytes] = {}
+    fresh_digests: list[bytes] = []
+    samples: dict[int, int] = {}  # vid -> digest prefix of chunk boundary rows
     last_vid = 0
-    for rows in _chunks(read, tenant, model_id):
+    if base is not None and digests is not None:
+        index = base.index.copy()  # searches may be using ``base``: it stays as it is
+        keys = {d.tobytes(): g for g, d in enumerate(digests)}
+        groups.append(np.repeat(np.arange(len(keys), dtype=np.int64), np.diff(base.starts)))
+        vids.append(base.vids)
+        pks.append(base.pks)
+        items.append(base.items)
+        samples.update(base.samples.tolist())
+        last_vid = base.last_vid
+        # The base's rows were read after its generation: the extension is intact while
+        # nothing was deleted since then (a delete since makes the database's value larger).
+        generation = base.generation
+    else:
+        # Read before any row: a vector deleted after this bumps it past the graph's value.
+        found = read(functools.partial(_generation_rows, tenant=tenant, model_id=model_id))
+        generation = int(found[0][0]) if found else 0
+        index = Index(
+            ndim=dim, metric="cos", dtype="i8", connectivity=CONNECTIVITY,
+            expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH,
+        )  # fmt: skip
+    for rows in _chunks(read, tenant, model_id, last_vid):
         if cancel is not None and cancel.is_set():
             raise Cancelled
         group = np.empty(len(rows), np.int64)
         fresh: list[bytes] = []
+        chunk_digests: list[bytes] = []
         for i, r in enumerate(rows):
             blob = bytes(r[3])
             d = _digest(blob)
+            chunk_digests.append(d)
             g = keys.get(d)
             if g is None:
                 g = keys[d] = len(keys)
                 fresh.append(blob)
+                fresh_digests.append(d)
             group[i] = g
         first = len(keys) - len(fresh)
         for lo in range(0, len(fresh), ADD_BATCH):
@@ -389,19 +429,24 @@ def build_graph(
         pks.append(np.array([r[1] for r in rows], np.int64))
         items.append(np.array([r[2] for r in rows], np.int64))
         step = max(1, len(rows) // 2)
-        for r in (rows[0], rows[step - 1], rows[-1]):
-            sample_blobs[int(r[0])] = bytes(r[3])
+        for i in (0, step - 1, len(rows) - 1):
+            samples[int(rows[i][0])] = _prefix(chunk_digests[i])
         last_vid = int(rows[-1][0])
+    if base is not None and digests is not None and last_vid == base.last_vid:
+        return base  # nothing new
+    added = np.frombuffer(b"".join(fresh_digests), np.uint8).reshape(-1, 16)
+    key_digests = added if digests is None else np.concatenate([digests, added])
     group_all = np.concatenate(groups) if groups else np.empty(0, np.int64)
     vid_all = np.concatenate(vids) if vids else np.empty(0, np.int64)
     pk_all = np.concatenate(pks) if pks else np.empty(0, np.int64)
     item_all = np.concatenate(items) if items else np.empty(0, np.int64)
     order = np.lexsort((item_all, pk_all, group_all))
     starts = np.searchsorted(group_all[order], np.arange(len(keys) + 1)).astype(np.int64)
-    picked = sorted(sample_blobs)
+    picked = sorted(samples)
     picked = [picked[int(i)] for i in np.linspace(0, len(picked) - 1, min(_SAMPLES, len(picked)))]
     return AnnGraph(
         dim=dim, last_vid=last_vid, index=index, starts=starts, vids=vid_all[order],
-        pks=pk_all[order], items=item_all[order], samples=_samples(picked, sample_blobs),
-        episodes=int(np.unique(pk_all).size), generation=generation,
+        pks=pk_all[order], items=item_all[order],
+        samples=np.array([(v, samples[v]) for v in picked], np.int64).reshape(-1, 2),
+        episodes=int(np.unique(pk_all).size), digests=key_digests, generation=generation,
     )  # fmt: skip

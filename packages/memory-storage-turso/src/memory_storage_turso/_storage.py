@@ -64,7 +64,7 @@ from memory_core.text import terms
 
 from memory_storage_turso._ann import ANN_MIN_ROWS
 from memory_storage_turso._codec import decode_cursor, encode_cursor, ts
-from memory_storage_turso._connection import Database, Tx
+from memory_storage_turso._connection import Database, SideReads, Tx
 from memory_storage_turso._decoded import cached_summary, load_pattern
 from memory_storage_turso._episode_json import dump_episode, load_episode, load_summary
 from memory_storage_turso._filters import episode_where, pattern_where
@@ -179,7 +179,11 @@ class LibSQLStorage:
         local = target.is_local and target.database != ":memory:"
         # No graph file beside an encrypted database: it would hold its vectors in clear.
         persist = Path(target.database) if local and target.encryption_key is None else None
-        self._vectors = VectorIndex(self._db.read, persist, ann_min_rows)
+        # Background graph builds read a local file on a connection of their own.
+        own = local and target.mode == "file"  # not a replica: it syncs on its one connection
+        self._side = SideReads(target, busy_timeout_ms) if own else None
+        reads = self._side.read if self._side is not None else self._db.read
+        self._vectors = VectorIndex(reads, persist, ann_min_rows)
         self._lexical = LexicalIndex(persist)  # snapshots: not beside an encrypted db
         self._allowed: tuple[tuple[Any, ...], int, npt.NDArray[np.int64]] | None = None
         """The last filter's matching pks: (tenant, where, params), tenant generation, pks."""
@@ -221,6 +225,8 @@ class LibSQLStorage:
     # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
         self._vectors.close()  # cancels a background graph build first: it reads the db
+        if self._side is not None:
+            self._side.close()
         self._lexical.wait()  # a snapshot being saved: seconds at most
         self._db.close()
         self._lexical.forget()
@@ -470,6 +476,11 @@ class LibSQLStorage:
                 ],
             )
             self._bump(tx, tenant)
+            if extraction.embeddings:  # the graph follows the import (``VectorIndex.grown``)
+                top = tx.one("SELECT max(vid) FROM embeddings")
+                dims = {r.model_id: r.dimension for r in extraction.embeddings}
+                for model_id, dim in dims.items():
+                    self._vectors.grown(tenant, model_id, dim, int(top[0]) if top else 0)
             return stored
 
         return self._db.write(op)
@@ -827,7 +838,9 @@ class LibSQLStorage:
         lexical index of ``tenant`` (every tenant when None) and its vector matrices.
         Servers can call this in the background after start-up. A vector graph that is
         missing or stale is built in the background; ``wait`` waits for it (and adopts
-        it), as a benchmark or an import script may want."""
+        it), as a benchmark or an import script may want: first for a build under way (a
+        bulk import's: its rows are then not loaded into the exact matrix), then for one
+        extending the graph with every row newer than it."""
 
         def op(tx: Tx) -> dict[str, Any]:
             tenants = (
@@ -841,9 +854,11 @@ class LibSQLStorage:
             )
             for t, model_id, dim in models:
                 if t in tenants:
-                    self._vectors.refreshed(tx, t, model_id, int(dim))
+                    self._vectors.refreshed(tx, t, model_id, int(dim), complete=wait)
             return {"lexical": self._lexical.stats(), "vectors": self._vectors.stats()}
 
+        if wait:  # first the builds under way (a bulk import's): adopted, not re-read
+            self._vectors.wait()
         stats = self._db.read(op)
         if wait and self._vectors.wait():  # outside the read: the build reads the database
             stats = self._db.read(op)

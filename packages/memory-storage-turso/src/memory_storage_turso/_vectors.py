@@ -33,6 +33,7 @@ from memory_storage_turso._ann import (
     AnnGraph,
     Mask,
     Read,
+    index_files,
     load_graph,
     unit_rows,
     vector_generation,
@@ -114,8 +115,12 @@ class VectorIndex:
         self._min_rows = ann_min_rows
         self._builder = Builder(read, database)
 
-    def refreshed(self, tx: Tx, tenant: str, model_id: str, dim: int) -> Entry:
-        """The (tenant, model) entry, brought up to date inside ``tx``'s snapshot."""
+    def refreshed(
+        self, tx: Tx, tenant: str, model_id: str, dim: int, complete: bool = False
+    ) -> Entry:
+        """The (tenant, model) entry, brought up to date inside ``tx``'s snapshot;
+        ``complete``: extend its graph with any rows newer than it, not only past the
+        threshold, at the caller's priority (for a caller about to wait for the graph)."""
         generation = vector_generation(tx, tenant, model_id)
         key = (tenant, model_id)
         entry = self._entries.get(key)
@@ -152,11 +157,45 @@ class VectorIndex:
             )
         )
         tail = entry.matrix.n
-        if (entry.graph is None and tail >= self._min_rows) or (
-            entry.graph is not None and tail > max(self._min_rows // 2, entry.graph.rows // 10)
-        ):
-            self._builder.start(tenant, model_id, dim)
+        if entry.graph is None and tail >= self._min_rows:
+            self._builder.start(tenant, model_id, dim, nicer=not complete)
+        elif entry.graph is not None and tail > (0 if complete else self._tail_limit(entry.graph)):
+            self._builder.start(tenant, model_id, dim, base=entry.graph, nicer=not complete)
         return entry
+
+    def _tail_limit(self, graph: AnnGraph) -> int:
+        """Rows newer than ``graph`` past which it is extended: they are searched exactly
+        meanwhile (RAM and time grow with them), and each extension copies the graph."""
+        return max(self._min_rows // 2, graph.rows // 10)
+
+    def grown(self, tenant: str, model_id: str, dim: int, last_vid: int) -> None:
+        """Rows up to ``last_vid`` were written (an import batch, inside its transaction):
+        start the graph, or extend the newest one, in the background (at the import's CPU
+        priority) once the rows it lacks pass the thresholds a search applies, so that a
+        bulk import's graph is built while it writes rather than after it. A graph
+        persisted by another process is left to the next search, which loads it (and
+        extends it).
+
+        Measured (1M episodes, 4.5M rows, load ~3 on 2 cores): the build follows the
+        writes (its chunk reads go on until they catch up); after the 19.6 min import,
+        the rest of the graph and the lexical index took 4.1 min: the store was ready in
+        23.8 min instead of 35.4 (import, then a full build). The graph library's adds run ~5× slower beside a busy libSQL
+        writer thread of the same process (the binding holds the GIL while a statement
+        runs, and an add keeps taking it), so the overlap saves wall time, not CPU."""
+        if self._builder.running(tenant, model_id):
+            return
+        entry = self._entries.get((tenant, model_id))
+        base = self._builder.latest(tenant, model_id) or (entry.graph if entry else None)
+        if base is None:
+            if last_vid < self._min_rows or (
+                entry is None
+                and self._database is not None
+                and index_files(self._database, tenant, model_id)
+            ):
+                return
+        elif base.dim != dim or last_vid - base.last_vid <= self._tail_limit(base):
+            return
+        self._builder.start(tenant, model_id, dim, base=base, nicer=False)  # part of the import
 
     @staticmethod
     def _rows(tx: Tx, tenant: str, model_id: str, upto: int | None = None) -> int:
