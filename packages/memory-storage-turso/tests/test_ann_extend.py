@@ -159,6 +159,8 @@ def test_deleted_episodes_stay_unreturned_through_an_extension_and_too_many_rebu
         store.warm(wait=True)
         graph = store._vectors._entries[("t", MODEL)].graph
         assert graph is not None and graph.rows == 140 * 4  # the extension kept their rows
+        # ... so it is not intact: its rows are checked (its base's generation is older).
+        assert graph.generation < store._vectors._entries[("t", MODEL)].matrix.generation
         hits = store.vector_search("t", MODEL, q, 600, EpisodeFilter())
         assert doomed.isdisjoint(h.episode_id for h in hits)
         # Asked for more than it holds, the graph returns nearly every live row (it is
