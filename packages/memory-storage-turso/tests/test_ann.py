@@ -242,21 +242,27 @@ def test_usearch_then_onnxruntime_in_one_process() -> None:
     assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr[-2000:]
 
 
-def test_a_repeated_vector_outlives_the_row_that_represented_it(ann: LibSQLStorage) -> None:
-    """Two episodes store one vector (one graph key); deleting the first (the key's
-    representative row) leaves the second found, with the exact score."""
-    rng = np.random.default_rng(9)
+def _twins(store: LibSQLStorage, rng: np.random.Generator) -> tuple[np.ndarray, list[UUID]]:
+    """Two episodes storing one vector (one graph key, the first episode's row its
+    representative), beside 40 others; the graph built. Returns the vector and their ids."""
     v = rng.standard_normal(DIM).astype(np.float32)
     twins = []
     for name in ("first", "second"):
         ep = Episode(tenant="t", task_description=name, task_type=TaskType.DEBUGGING)
-        ann.create_episode(ep)
-        ann.put_embeddings(
+        store.create_episode(ep)
+        store.put_embeddings(
             "t", [EmbeddingRecord(episode_id=ep.id, item=0, model_id=MODEL, vector=v.tolist())]
         )
         twins.append(ep.id)
-    _fill(ann, rng, 40)
-    _built(ann)
+    _fill(store, rng, 40)
+    _built(store)
+    return v, twins
+
+
+def test_a_repeated_vector_outlives_the_row_that_represented_it(ann: LibSQLStorage) -> None:
+    """Two episodes store one vector (one graph key); deleting the first (the key's
+    representative row) leaves the second found, with the exact score."""
+    v, twins = _twins(ann, np.random.default_rng(9))
     assert _top(ann, v, 2) == [(twins[0], 0), (twins[1], 0)]  # builds the graph
     assert ann._vectors.stats()["graphs"] == 1
     assert ann.delete_episode("t", twins[0])
@@ -459,19 +465,8 @@ def test_a_graph_persisted_before_a_delete_checks_its_rows_after_a_restart(db: P
     """The graph keeps the vector generation it was built at: reopened with nothing
     deleted, it is intact (no row checked); reopened after another handle deleted the
     row that represented a shared vector, it is not, and the other row is still found."""
-    rng = np.random.default_rng(10)
     store = _open(db)
-    v = rng.standard_normal(DIM).astype(np.float32)
-    twins = []
-    for name in ("first", "second"):
-        ep = Episode(tenant="t", task_description=name, task_type=TaskType.DEBUGGING)
-        store.create_episode(ep)
-        store.put_embeddings(
-            "t", [EmbeddingRecord(episode_id=ep.id, item=0, model_id=MODEL, vector=v.tolist())]
-        )
-        twins.append(ep.id)
-    _fill(store, rng, 40)
-    _built(store)
+    v, twins = _twins(store, np.random.default_rng(10))
     store.close()
 
     store = _open(db)
