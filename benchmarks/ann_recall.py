@@ -51,7 +51,7 @@ def _rss_mb() -> float:
 
 
 def store_mode(db: Path, queries: int, efs: list[int] | None = None,
-               domain: str = "cli", retrieve: bool = True) -> dict[str, Any]:  # fmt: skip
+               domain: str = "cli", retrieve: bool = True, limit: int = 10) -> dict[str, Any]:  # fmt: skip
     """Open the store as a user does (timed, RSS after), time ``vector_search`` (plain and
     filtered by ``domain``) and ``retrieve_relevant_context`` on fresh queries, then load
     every stored vector and score the recall of what the searches returned."""
@@ -87,12 +87,15 @@ def store_mode(db: Path, queries: int, efs: list[int] | None = None,
         _ann.EXPANSION_SEARCH = ef  # a search-time setting: the same graph
         by_ef[ef] = {}
         for name, f in filters.items():
-            hits_of[ef, name] = [storage.vector_search(tenant, model_id, q, 10, f)
+            hits_of[ef, name] = [storage.vector_search(tenant, model_id, q, limit, f)[:10]
                                  for q in vectors]  # fmt: skip
             by_ef[ef][name] = {
                 "search": summarize(
                     timed(
-                        functools.partial(_vsearch, storage, tenant, model_id, vectors, f), queries
+                        functools.partial(
+                            _vsearch, storage, tenant, model_id, vectors, f, limit=limit
+                        ),
+                        queries,
                     )
                 )
             }
@@ -158,8 +161,10 @@ def store_mode(db: Path, queries: int, efs: list[int] | None = None,
             "exact_numpy_top10": exact_lat, "by_ef": by_ef}  # fmt: skip
 
 
-def _vsearch(storage: Any, tenant: str, model_id: str, vectors: Any, f: Any, i: int) -> object:
-    return storage.vector_search(tenant, model_id, vectors[i], 10, f)
+def _vsearch(
+    storage: Any, tenant: str, model_id: str, vectors: Any, f: Any, i: int, limit: int = 10
+) -> object:
+    return storage.vector_search(tenant, model_id, vectors[i], limit, f)
 
 
 def _retrieve(memory: Any, texts: list[str], i: int) -> object:
@@ -313,6 +318,9 @@ def main() -> int:
     p.add_argument("--no-retrieve", action="store_true", help="--store: skip retrieval")
     p.add_argument("--centre", action="store_true", help="--real: index centred vectors")
     p.add_argument("--fetch", default=None, help="--real: candidates re-ranked: 64,256")
+    p.add_argument("--limit", type=int, default=10,
+                   help="--store: hits asked of vector_search (retrieval asks 200); the "
+                        "recall is of their best 10")  # fmt: skip
     a = p.parse_args()
     if a.real:
         graphs = [(int(m), int(e)) for m, e in (g.split(":") for g in a.graphs.split(","))]
@@ -321,7 +329,7 @@ def main() -> int:
         print(real_mode(a.source, a.real, a.queries, graphs, efs, a.centre, fetches))
     if a.store:
         efs = [int(e) for e in a.ef.split(",")] if a.ef else None
-        print(store_mode(a.store, a.queries, efs, retrieve=not a.no_retrieve))
+        print(store_mode(a.store, a.queries, efs, retrieve=not a.no_retrieve, limit=a.limit))
     if a.synthetic:
         print(synthetic_mode(a.synthetic, a.queries))
     return 0

@@ -181,7 +181,13 @@ def test_cost_does_not_grow_with_the_store(
         assert large_rows == small_rows, (operation, small_rows, large_rows)
 
 
-SEARCHES = {"lexical_search", "vector_search", "search_patterns", "search_heuristics"}
+SEARCHES = {
+    "lexical_search",
+    "vector_search",
+    "search_channels",
+    "search_patterns",
+    "search_heuristics",
+}
 """Calls whose work inside the backend grows with the store (every posting of a term, an
 index walk) even when the rows they return do not: the write path must make none."""
 
@@ -206,8 +212,7 @@ def test_query_reads_storage_once_per_kind(costs: dict[int, dict[str, Cost]]) ->
     # two for the recommendation record: nothing per candidate, no filter repeated.
     assert statements <= 10, statements
     assert calls == {
-        "lexical_search": 1,
-        "vector_search": 1,
+        "search_channels": 1,  # lexical and vector, side by side
         "get_summaries": 1,  # candidates (the patterns reuse them) and for_episode
         "get_steps_many": 1,
         "search_patterns": 1,

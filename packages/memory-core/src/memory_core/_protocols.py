@@ -67,6 +67,7 @@ __all__ = [
     "CacheBackend",
     "CacheCompactor",
     "CacheFactory",
+    "ChannelSearch",
     "EmbeddingProvider",
     "EmbeddingProviderFactory",
     "EpisodeStore",
@@ -419,6 +420,25 @@ class SensitiveStore(Protocol):
 
     def contains_sensitive(self, tenant: str, episode_ids: Sequence[UUID]) -> bool:
         """Whether any of these episodes is stored encrypted."""
+        ...
+
+
+@runtime_checkable
+class ChannelSearch(Protocol):
+    """A store that runs a query's two search channels together, e.g. side by side on two
+    threads when that is faster; retrieval prefers it to two separate calls."""
+
+    def search_channels(
+        self,
+        tenant: str,
+        query: str,
+        model_id: str,
+        vector: FloatArray,
+        limit: int,
+        filters: EpisodeFilter,
+    ) -> tuple[list[SearchHit], list[SearchHit]]:
+        """``(lexical_search(tenant, query, limit, filters), vector_search(tenant,
+        model_id, vector, limit, filters))``: the same hits, raising the same errors."""
         ...
 
 

@@ -4,7 +4,7 @@
 ``PatternStore``; code that needs one role asks for that role. Optional capabilities are
 separate runtime-checkable protocols that the core checks with ``isinstance``:
 ``RecordStore`` (relationships, checkpoints, tokens…), ``SensitiveStore`` (field
-encryption), ``IndexWarmer``, ``Scrubber`` (physical deletion), ``Maintenance`` (operator
+encryption), ``ChannelSearch`` (both search channels in one call), ``IndexWarmer``, ``Scrubber`` (physical deletion), ``Maintenance`` (operator
 commands) and, for caches, ``CacheCompactor``. Each method's docstring is its contract;
 ``memory_core.testing`` holds the suites that check it. ``number_steps`` is the one
 numbering rule of ``EpisodeStore.append_next_steps``.
@@ -15,6 +15,7 @@ from memory_core._protocols import (
     CacheBackend,
     CacheCompactor,
     CacheFactory,
+    ChannelSearch,
     EmbeddingProvider,
     EmbeddingProviderFactory,
     EpisodeStore,
@@ -36,6 +37,7 @@ __all__ = [
     "CacheBackend",
     "CacheCompactor",
     "CacheFactory",
+    "ChannelSearch",
     "EmbeddingProvider",
     "EmbeddingProviderFactory",
     "EpisodeStore",

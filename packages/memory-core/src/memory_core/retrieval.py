@@ -151,7 +151,7 @@ from uuid import UUID
 from memory_core._duplicates import collapse
 from memory_core._fetch import fetch_steps
 from memory_core._models import EpisodeFilter, EpisodeSummary, Pattern, SearchHit, TaskContext
-from memory_core._protocols import FloatArray, StorageBackend
+from memory_core._protocols import ChannelSearch, FloatArray, StorageBackend
 from memory_core._results import RetrievedEpisode, RetrievedPattern, ScoreComponents
 from memory_core._stats import wilson_lower_bound
 from memory_core.relevance import (
@@ -758,9 +758,15 @@ def rank_episodes(
     for matches its own task text; left in, it would take the first place and its context).
     """
     w = weights
-    lexical = storage.lexical_search(tenant, text, w.candidates, filters)
     semantic: list[SearchHit] = []
-    if query_vector is not None and model_id is not None:
+    if query_vector is None or model_id is None:
+        lexical = storage.lexical_search(tenant, text, w.candidates, filters)
+    elif isinstance(storage, ChannelSearch):  # e.g. both channels side by side
+        lexical, semantic = storage.search_channels(
+            tenant, text, model_id, query_vector, w.candidates, filters
+        )
+    else:
+        lexical = storage.lexical_search(tenant, text, w.candidates, filters)
         semantic = storage.vector_search(tenant, model_id, query_vector, w.candidates, filters)
     unlisted = unlisted_terms(text)
     named_hits: list[SearchHit] = []

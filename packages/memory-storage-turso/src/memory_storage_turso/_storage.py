@@ -63,6 +63,7 @@ from memory_core.security import database_key
 from memory_core.text import terms
 
 from memory_storage_turso._ann import ANN_MIN_ROWS
+from memory_storage_turso._channels import ChannelThread
 from memory_storage_turso._codec import decode_cursor, encode_cursor, ts
 from memory_storage_turso._connection import Database, SideReads, Tx
 from memory_storage_turso._decoded import cached_summary, load_pattern
@@ -142,6 +143,11 @@ def _vectors_stored(
         )
 
 
+PARALLEL_MIN_ROWS = 16_384
+"""Vectors of a (tenant, model) from which ``search_channels`` runs the vector channel on
+its own thread: below it the search costs about what the hand-off does."""
+
+
 class LibSQLStorage:
     """Episodes, steps, patterns, heuristics and vectors in one libSQL database.
 
@@ -182,6 +188,9 @@ class LibSQLStorage:
         # Background graph builds read a local file on a connection of their own.
         own = local and target.mode == "file"  # not a replica: it syncs on its one connection
         self._side = SideReads(target, busy_timeout_ms) if own else None
+        # A query's vector channel runs beside its lexical one on a connection of its own.
+        self._search_reads = SideReads(target, busy_timeout_ms) if own else None
+        self._channels = ChannelThread()
         reads = self._side.read if self._side is not None else self._db.read
         self._vectors = VectorIndex(reads, persist, ann_min_rows)
         self._lexical = LexicalIndex(persist)  # snapshots: not beside an encrypted db
@@ -224,6 +233,9 @@ class LibSQLStorage:
 
     # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
+        self._channels.close()  # waits for a vector search in flight
+        if self._search_reads is not None:
+            self._search_reads.close()
         self._vectors.close()  # cancels a background graph build first: it reads the db
         if self._side is not None:
             self._side.close()
@@ -873,6 +885,38 @@ class LibSQLStorage:
         filters: EpisodeFilter,
     ) -> list[SearchHit]:
         _check_limit(limit)
+        query = self._query_vector(vector)
+        if limit == 0:
+            return []
+        return self._vector_search(self._db.read, tenant, model_id, query, limit, filters)
+
+    def search_channels(
+        self,
+        tenant: str,
+        query: str,
+        model_id: str,
+        vector: FloatArray,
+        limit: int,
+        filters: EpisodeFilter,
+    ) -> tuple[list[SearchHit], list[SearchHit]]:
+        """``(lexical_search(...), vector_search(...))`` of one query, the vector channel
+        on its own thread and connection when its search is worth one (``_channels``): a
+        (tenant, model) with at least ``PARALLEL_MIN_ROWS`` vectors loaded."""
+        reads = self._search_reads
+        if reads is None or self._vectors.rows(tenant, model_id) < PARALLEL_MIN_ROWS:
+            return (
+                self.lexical_search(tenant, query, limit, filters),
+                self.vector_search(tenant, model_id, vector, limit, filters),
+            )
+        _check_limit(limit)
+        q = self._query_vector(vector)
+        return self._channels.beside(
+            partial(self._vector_search, reads.read, tenant, model_id, q, limit, filters),
+            partial(self.lexical_search, tenant, query, limit, filters),
+        )
+
+    @staticmethod
+    def _query_vector(vector: FloatArray) -> npt.NDArray[np.float32]:
         query = np.asarray(vector, dtype=np.float32)
         if query.ndim != 1 or query.size == 0:
             raise InvalidInputError(
@@ -880,6 +924,17 @@ class LibSQLStorage:
             )
         if not np.isfinite(query).all():
             raise InvalidInputError("vector contains NaN or infinity", field="vector")
+        return query
+
+    def _vector_search(
+        self,
+        read: Callable[[Callable[[Tx], list[SearchHit]]], list[SearchHit]],
+        tenant: str,
+        model_id: str,
+        query: npt.NDArray[np.float32],
+        limit: int,
+        filters: EpisodeFilter,
+    ) -> list[SearchHit]:
         if limit == 0:
             return []
         where, params = episode_where(filters)
@@ -908,7 +963,7 @@ class LibSQLStorage:
             ids = entry.episode_ids(tx, {t[0] for t in top})  # once per episode, not per hit
             return [SearchHit(ids[pk], item, score) for pk, item, score in top if pk in ids]
 
-        return self._db.read(op)
+        return read(op)
 
     @staticmethod
     def _check_embeddings(records: Sequence[EmbeddingRecord], field: str) -> None:

@@ -163,6 +163,14 @@ class VectorIndex:
             self._builder.start(tenant, model_id, dim, base=entry.graph, nicer=not complete)
         return entry
 
+    def rows(self, tenant: str, model_id: str) -> int:
+        """Vectors of (tenant, model) loaded in this process (0 before its first search):
+        a hint of what a search costs, read without a transaction."""
+        entry = self._entries.get((tenant, model_id))
+        if entry is None:
+            return 0
+        return entry.matrix.n + (entry.graph.rows if entry.graph is not None else 0)
+
     def _tail_limit(self, graph: AnnGraph) -> int:
         """Rows newer than ``graph`` past which it is extended: they are searched exactly
         meanwhile (RAM and time grow with them), and each extension copies the graph."""

@@ -1,0 +1,99 @@
+"""``search_channels``: both channels of a query, the vector one on its own thread, with
+the hits and errors of the two separate calls."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from memory_core import (
+    Episode,
+    EpisodeFilter,
+    InvalidInputError,
+    StorageError,
+    TaskContext,
+)
+from memory_core.models import EmbeddingRecord
+from memory_core.protocols import ChannelSearch
+from memory_storage_turso import _storage
+
+MODEL = "test:m"
+WORDS = ("retry", "flaky", "network", "deploy", "cache", "schema", "parser", "token")
+
+
+@pytest.fixture
+def filled(store: object, monkeypatch: pytest.MonkeyPatch) -> object:
+    """120 episodes of two words each and three vectors each; every store is "large"."""
+    monkeypatch.setattr(_storage, "PARALLEL_MIN_ROWS", 1)
+    rng = np.random.default_rng(5)
+    for e in range(120):
+        text = f"{WORDS[e % 8]} {WORDS[(e * 3 + 1) % 8]} task {e}"
+        ep = Episode(
+            tenant="c", task_description=text, context=TaskContext(domain=("web", "cli")[e % 2])
+        )
+        store.create_episode(ep)  # type: ignore[attr-defined]
+        vecs = rng.standard_normal((3, 16)).astype(np.float32)
+        records = [
+            EmbeddingRecord(episode_id=ep.id, item=i, model_id=MODEL, vector=vecs[i].tolist())
+            for i in range(3)
+        ]
+        store.put_embeddings("c", records)  # type: ignore[attr-defined]
+    return store
+
+
+def _channel_threads() -> int:
+    return sum(t.name.startswith("memory-vector-channel") for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("filters", [EpisodeFilter(), EpisodeFilter(domain="cli")])
+def test_same_hits_as_two_calls_with_the_vector_channel_on_its_own_thread(
+    filled: object, filters: EpisodeFilter
+) -> None:
+    assert isinstance(filled, ChannelSearch)
+    rng = np.random.default_rng(9)
+    before = _channel_threads()
+    for n in range(12):
+        text, vector = f"{WORDS[n % 8]} network", rng.standard_normal(16).astype(np.float32)
+        lexical = filled.lexical_search("c", text, 20, filters)  # type: ignore[attr-defined]
+        semantic = filled.vector_search("c", MODEL, vector, 20, filters)  # type: ignore[attr-defined]
+        assert lexical and semantic
+        assert filled.search_channels("c", text, MODEL, vector, 20, filters) == (lexical, semantic)
+    assert _channel_threads() == before + 1  # the parallel path ran, on one worker
+
+
+def test_below_the_threshold_both_channels_run_on_the_callers_thread(
+    filled: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_storage, "PARALLEL_MIN_ROWS", 10**9)
+    before = _channel_threads()
+    vector = np.ones(16, np.float32)
+    hits = filled.search_channels("c", "retry", MODEL, vector, 5, EpisodeFilter())  # type: ignore[attr-defined]
+    assert len(hits[0]) == 5 and len(hits[1]) == 5
+    assert _channel_threads() == before
+
+
+def test_errors_are_the_separate_calls_errors(filled: object) -> None:
+    search = filled.search_channels  # type: ignore[attr-defined]
+    with pytest.raises(InvalidInputError) as wrong_dim:
+        search("c", "retry", MODEL, np.ones(8, np.float32), 5, EpisodeFilter())
+    assert wrong_dim.value.field == "vector"
+    with pytest.raises(InvalidInputError, match="NaN"):
+        search("c", "retry", MODEL, np.full(16, np.nan, np.float32), 5, EpisodeFilter())
+    with pytest.raises(InvalidInputError) as limit:  # the limit is checked before any thread
+        search("c", "retry", MODEL, np.ones(16, np.float32), -1, EpisodeFilter())
+    assert limit.value.field == "limit"
+    # Still usable after errors on the worker.
+    ok = search("c", "retry", MODEL, np.ones(16, np.float32), 3, EpisodeFilter())
+    assert len(ok[1]) == 3
+
+
+def test_closed_store_refuses_and_leaves_no_worker(filled: object) -> None:
+    before = _channel_threads()
+    for _ in range(2):  # the first call loads the vectors (0 known before: no thread yet)
+        filled.search_channels("c", "cache", MODEL, np.ones(16, np.float32), 3, EpisodeFilter())  # type: ignore[attr-defined]
+    assert _channel_threads() == before + 1
+    filled.close()  # type: ignore[attr-defined]
+    assert _channel_threads() == before
+    with pytest.raises(StorageError, match="closed"):
+        filled.search_channels("c", "cache", MODEL, np.ones(16, np.float32), 3, EpisodeFilter())  # type: ignore[attr-defined]
