@@ -145,7 +145,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeGuard
 from uuid import UUID
 
 from memory_core._duplicates import collapse
@@ -723,6 +723,13 @@ def reason(cand: EpisodeCandidate, text: str) -> str:
     return f"{where}: " + "; ".join(parts) if parts else where
 
 
+def _channel_search(storage: StorageBackend) -> TypeGuard[ChannelSearch]:
+    """Whether the store's own class defines ``search_channels``: a wrapper that passes
+    unknown names through ``__getattr__`` (the sharded router fans them out to every
+    shard; the encrypting layer would skip its own ``lexical_search``) keeps the two calls."""
+    return callable(getattr(type(storage), "search_channels", None))
+
+
 def rank_episodes(
     storage: StorageBackend,
     tenant: str,
@@ -761,7 +768,7 @@ def rank_episodes(
     semantic: list[SearchHit] = []
     if query_vector is None or model_id is None:
         lexical = storage.lexical_search(tenant, text, w.candidates, filters)
-    elif isinstance(storage, ChannelSearch):  # e.g. both channels side by side
+    elif _channel_search(storage):  # e.g. both channels side by side
         lexical, semantic = storage.search_channels(
             tenant, text, model_id, query_vector, w.candidates, filters
         )
