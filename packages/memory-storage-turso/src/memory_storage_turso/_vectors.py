@@ -62,6 +62,11 @@ _SUBSET_SQL = (
 )
 
 
+def _matrix(dim: int, generation: int, last_vid: int = 0) -> Matrix:
+    """An entry's exact matrix: searched query after query, so it keeps a prefilter."""
+    return Matrix(dim=dim, generation=generation, last_vid=last_vid, prefilter=True)
+
+
 @dataclass
 class Entry:
     """One (tenant, model): the exact matrix (every row, or only the rows newer than
@@ -128,10 +133,10 @@ class VectorIndex:
         if built is not None:
             # Adopt it: the exact part becomes the rows newer than the graph (a row the
             # graph holds but the database lost since is dropped by the re-rank).
-            entry = Entry(Matrix(dim=dim, generation=generation, last_vid=built.last_vid), built)
+            entry = Entry(_matrix(dim, generation, built.last_vid), built)
             self._entries[key] = entry
         elif entry is None or entry.matrix.dim != dim:
-            entry = Entry(Matrix(dim=dim, generation=generation))
+            entry = Entry(_matrix(dim, generation))
             if self._database is not None:
                 entry.graph = load_graph(tx, self._database, tenant, model_id, dim)
             if entry.graph is None and self._rows(tx, tenant, model_id) >= self._min_rows:
@@ -145,7 +150,7 @@ class VectorIndex:
                 0.8 * graph.rows
             ):
                 self._builder.start(tenant, model_id, dim)
-            entry = Entry(Matrix(dim=dim, generation=generation), graph)
+            entry = Entry(_matrix(dim, generation), graph)
             self._entries[key] = entry
         if entry.graph is not None and entry.matrix.last_vid < entry.graph.last_vid:
             entry.matrix.last_vid = entry.graph.last_vid  # the exact part is the tail
