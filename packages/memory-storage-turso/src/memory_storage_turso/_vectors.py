@@ -89,12 +89,23 @@ class Entry:
             if len(ids) + len(missing) > _IDS_HELD:
                 ids.clear()
                 missing = list(pks)
-            rows = tx.all(
-                "SELECT pk, id FROM episodes WHERE pk IN (SELECT value FROM json_each(?))",
-                (json.dumps(sorted(missing)),),
-            )
-            ids.update((pk, UUID(eid)) for pk, eid in rows)
+            self._read(tx, missing)
         return ids
+
+    def preload(self, tx: Tx, pks: set[int]) -> None:
+        """Read the ids of the episodes of rows just loaded, in one statement, if they fit
+        in what the entry keeps: rather than a few hundred at a time in the first
+        searches that hit them."""
+        missing = [pk for pk in pks if pk not in self.ids]
+        if missing and len(self.ids) + len(missing) <= _IDS_HELD:
+            self._read(tx, missing)
+
+    def _read(self, tx: Tx, pks: list[int]) -> None:
+        rows = tx.all(
+            "SELECT pk, id FROM episodes WHERE pk IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(pks)),),
+        )
+        self.ids.update((pk, UUID(eid)) for pk, eid in rows)
 
 
 class VectorIndex:
@@ -154,13 +165,14 @@ class VectorIndex:
             self._entries[key] = entry
         if entry.graph is not None and entry.matrix.last_vid < entry.graph.last_vid:
             entry.matrix.last_vid = entry.graph.last_vid  # the exact part is the tail
-        entry.matrix.append(
-            tx.all(
-                "SELECT vid, episode_pk, item, vector FROM embeddings "
-                "WHERE tenant = ? AND model_id = ? AND vid > ? ORDER BY vid",
-                (tenant, model_id, entry.matrix.last_vid),
-            )
+        rows = tx.all(
+            "SELECT vid, episode_pk, item, vector FROM embeddings "
+            "WHERE tenant = ? AND model_id = ? AND vid > ? ORDER BY vid",
+            (tenant, model_id, entry.matrix.last_vid),
         )
+        entry.matrix.append(rows)
+        if rows and entry.graph is None:
+            entry.preload(tx, {int(r[1]) for r in rows})
         tail = entry.matrix.n
         if entry.graph is None and tail >= self._min_rows:
             self._builder.start(tenant, model_id, dim, nicer=not complete)
