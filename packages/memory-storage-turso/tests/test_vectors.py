@@ -299,10 +299,19 @@ def test_prefiltered_matrix_answers_as_the_full_scan_to_the_last_bit() -> None:
     assert proj is not None and proj.n == fast.distinct and len(fits) == 2  # extended, refitted
     queries = [fresh[3] + 0.05 * rng.standard_normal(dim).astype(F32) for _ in range(20)]
     queries += [fresh[10], rng.standard_normal(dim).astype(F32), np.zeros(dim, F32)]
+    # To the last bit with OpenBLAS's kernels (numpy's Linux wheels; see Matrix._exact);
+    # another BLAS may round a row differently where it sits in a block.
+    from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
+
+    bitwise = any(i.get("internal_api") == "openblas" for i in threadpool_info())
     pruned = 0
     for query in queries:
         unit = query / max(float(np.linalg.norm(query)), 1e-30)
         pruned += proj.candidates(unit.astype(F32), 200, fast.counts).size < fast.distinct // 2
         for k in (1, 10, 200, 1_000):
-            assert fast.top_k(query, k, None) == plain.top_k(query, k, None)
+            got, want = fast.top_k(query, k, None), plain.top_k(query, k, None)
+            if bitwise:
+                assert got == want
+            else:
+                assert np.allclose([s for *_, s in got], [s for *_, s in want], atol=1e-6)
     assert pruned >= 20  # the prefilter did prune: not a full scan in disguise
