@@ -51,6 +51,9 @@ MERGE_MIN_PAIRS = 1 << 16
 """Fold the delta into the base once it holds this many (term, document) pairs, or a
 quarter of the base if that is more (amortised O(1) per appended pair)."""
 
+_UUIDS_HELD = 1 << 16
+"""Episode ``UUID`` objects an index keeps for its hits at most (then it starts over)."""
+
 LOAD_CHUNK = 20_000
 """Rows (batches of texts) fetched per query when loading (bounds the strings' size)."""
 
@@ -106,6 +109,9 @@ class TenantIndex:
     dropped with the impact orders."""
     snapshot_docs: int = 0
     """Documents that came from a saved snapshot (``_lexical_snapshot``), not the rows."""
+    uuids: dict[int, UUID] = field(default_factory=dict)
+    """Episode id (as an int) -> its ``UUID``, for the hits: building one is ~1.3 µs of
+    Python, and a query's 200 hits name ~130 episodes, mostly seen before."""
 
     @classmethod
     def from_snapshot(cls, snap: _lexical_snapshot.Snapshot) -> TenantIndex:
@@ -296,7 +302,9 @@ class TenantIndex:
         for word_index, present in zip(word_of, held, strict=True):
             holds[:, word_index] |= present[chosen_rows]
         docs = candidates[chosen_rows]
-        ids: dict[int, UUID] = {}  # one UUID per episode, however many items it has
+        ids = self.uuids  # one UUID per episode, however many items it has, kept
+        if len(ids) > _UUIDS_HELD:
+            ids.clear()
         words: dict[tuple[bool, ...], tuple[str, ...]] = {}  # the few combinations held
         out = []
         for hi, lo, item, score, flags in zip(

@@ -11,9 +11,16 @@ import numpy as np
 import numpy.typing as npt
 from memory_core.storage.blas import one_blas_thread
 
+from memory_storage_turso._projection import MIN_DISTINCT, REFIT_GROWTH, Projection
+
 __all__ = ["F32", "Matrix"]
 
 F32 = np.dtype("<f4")
+TYPICAL_K = 200
+"""The ``k`` a retrieval asks for (``RankingWeights.candidates``): what the prefilter's
+projection size is chosen for."""
+_BLOCK = 16
+"""Rows per block of the exact part's product (see ``Matrix._exact``)."""
 
 
 @dataclass
@@ -41,6 +48,10 @@ class Matrix:
     """Distinct vector -> how many rows hold it (``len(members[u])``, as an array)."""
     _index: dict[int, int] = field(default_factory=dict)
     """hash(stored bytes) -> distinct vector (equality is checked, not assumed)."""
+    prefilter: bool = False
+    """Keep a ``Projection`` to prefilter unfiltered searches (a matrix searched many
+    times; not one built for a single search)."""
+    _projection: Projection | None = None
 
     def append(self, batch: Sequence[tuple[Any, ...]]) -> None:
         """Add ``(vid, episode_pk, item, vector_blob)`` rows."""
@@ -113,6 +124,19 @@ class Matrix:
         self.items[self.n : need] = [r[2] for r in batch]
         self.n = need
         self.last_vid = int(batch[-1][0])
+        if self.prefilter:
+            self._project()
+
+    def _project(self) -> None:
+        """Fit the prefilter once the matrix is big enough (again when it has grown
+        ``REFIT_GROWTH`` times), else project the vectors it lacks."""
+        proj, distinct = self._projection, self.distinct
+        if distinct < MIN_DISTINCT:
+            return
+        if proj is None or distinct >= REFIT_GROWTH * proj.fitted_at:
+            self._projection = Projection.fit(self.unique[:distinct], TYPICAL_K)
+        elif proj.n < distinct:
+            proj.extend(self.unique[proj.n : distinct])
 
     def top_k(
         self, query: npt.NDArray[np.float32], k: int, allowed: npt.NDArray[np.int64] | None
@@ -126,10 +150,17 @@ class Matrix:
             q = np.zeros(self.dim, np.float32)
         else:
             q = (query / norm).astype(np.float32, copy=False)
+        proj = self._projection
         with one_blas_thread(self.distinct):  # latency-bound: see memory_core.storage.blas
-            scores = self.unique[: self.distinct] @ q
+            if allowed is None and proj is not None and proj.n == self.distinct and k < self.n:
+                vectors = proj.candidates(q, k, self.counts)  # the only ones scored
+                scores = np.empty(self.distinct, np.float32)
+                scores[vectors] = self._exact(vectors, q)
+            else:
+                vectors = None
+                scores = self.unique[: self.distinct] @ q
         if allowed is None:
-            candidates = self._best_rows(scores, k)
+            candidates = self._best_rows(scores, k, vectors)
         else:
             candidates = np.flatnonzero(np.isin(self.pks[: self.n], allowed))
             if candidates.size == 0:
@@ -152,12 +183,39 @@ class Matrix:
             )
         )
 
-    def _best_rows(self, scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64]:
+    def _exact(self, vectors: npt.NDArray[np.int64], q: npt.NDArray[np.float32]) -> Any:
+        """``(unique @ q)[vectors]`` (``vectors`` ascending) to the last bit, from their
+        rows alone. The BLAS kernel computes rows in blocks (4 in OpenBLAS's), each row
+        alike wherever it sits in a block, and a last partial block another way: so the
+        gathered rows are padded to whole blocks, and those of the matrix's last partial
+        block of ``_BLOCK`` rows are computed from that block itself, as the full product
+        does. (``tests/test_vectors.py`` compares with the full product.)"""
+        whole = self.distinct - self.distinct % _BLOCK
+        split = int(np.searchsorted(vectors, whole))
+        body, tail = vectors[:split], vectors[split:]
+        out = np.empty(vectors.size, np.float32)
+        if body.size:
+            pad = -body.size % _BLOCK
+            rows = np.concatenate((body, np.zeros(pad, np.int64))) if pad else body
+            out[:split] = (self.unique[rows] @ q)[:split]
+        if tail.size:
+            out[split:] = (self.unique[whole : self.distinct] @ q)[tail - whole]
+        return out
+
+    def _best_rows(
+        self,
+        scores: npt.NDArray[np.float32],
+        k: int,
+        among: npt.NDArray[np.int64] | None = None,
+    ) -> npt.NDArray[np.int64]:
         """Rows of the best distinct vectors, best first, until they hold ``k`` rows, with
         every vector tied with the last one: rows of any other vector score below ``k``
         rows here, so these hold the best ``k`` rows (and ties). A repeated step text's
-        vector holds many rows: only as many vectors are expanded as ``k`` needs."""
-        if k < self.distinct:
+        vector holds many rows: only as many vectors are expanded as ``k`` needs.
+        ``among``: the only vectors scored (ascending; ``Projection.candidates``)."""
+        if among is not None:
+            best = among
+        elif k < self.distinct:
             kth = np.partition(scores, self.distinct - k)[self.distinct - k]
             best = np.flatnonzero(scores >= kth)
         else:

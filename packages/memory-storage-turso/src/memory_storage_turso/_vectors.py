@@ -62,6 +62,11 @@ _SUBSET_SQL = (
 )
 
 
+def _matrix(dim: int, generation: int, last_vid: int = 0) -> Matrix:
+    """An entry's exact matrix: searched query after query, so it keeps a prefilter."""
+    return Matrix(dim=dim, generation=generation, last_vid=last_vid, prefilter=True)
+
+
 @dataclass
 class Entry:
     """One (tenant, model): the exact matrix (every row, or only the rows newer than
@@ -84,12 +89,23 @@ class Entry:
             if len(ids) + len(missing) > _IDS_HELD:
                 ids.clear()
                 missing = list(pks)
-            rows = tx.all(
-                "SELECT pk, id FROM episodes WHERE pk IN (SELECT value FROM json_each(?))",
-                (json.dumps(sorted(missing)),),
-            )
-            ids.update((pk, UUID(eid)) for pk, eid in rows)
+            self._read(tx, missing)
         return ids
+
+    def preload(self, tx: Tx, pks: set[int]) -> None:
+        """Read the ids of the episodes of rows just loaded, in one statement, if they fit
+        in what the entry keeps: rather than a few hundred at a time in the first
+        searches that hit them."""
+        missing = [pk for pk in pks if pk not in self.ids]
+        if missing and len(self.ids) + len(missing) <= _IDS_HELD:
+            self._read(tx, missing)
+
+    def _read(self, tx: Tx, pks: list[int]) -> None:
+        rows = tx.all(
+            "SELECT pk, id FROM episodes WHERE pk IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(pks)),),
+        )
+        self.ids.update((pk, UUID(eid)) for pk, eid in rows)
 
 
 class VectorIndex:
@@ -128,10 +144,10 @@ class VectorIndex:
         if built is not None:
             # Adopt it: the exact part becomes the rows newer than the graph (a row the
             # graph holds but the database lost since is dropped by the re-rank).
-            entry = Entry(Matrix(dim=dim, generation=generation, last_vid=built.last_vid), built)
+            entry = Entry(_matrix(dim, generation, built.last_vid), built)
             self._entries[key] = entry
         elif entry is None or entry.matrix.dim != dim:
-            entry = Entry(Matrix(dim=dim, generation=generation))
+            entry = Entry(_matrix(dim, generation))
             if self._database is not None:
                 entry.graph = load_graph(tx, self._database, tenant, model_id, dim)
             if entry.graph is None and self._rows(tx, tenant, model_id) >= self._min_rows:
@@ -145,17 +161,18 @@ class VectorIndex:
                 0.8 * graph.rows
             ):
                 self._builder.start(tenant, model_id, dim)
-            entry = Entry(Matrix(dim=dim, generation=generation), graph)
+            entry = Entry(_matrix(dim, generation), graph)
             self._entries[key] = entry
         if entry.graph is not None and entry.matrix.last_vid < entry.graph.last_vid:
             entry.matrix.last_vid = entry.graph.last_vid  # the exact part is the tail
-        entry.matrix.append(
-            tx.all(
-                "SELECT vid, episode_pk, item, vector FROM embeddings "
-                "WHERE tenant = ? AND model_id = ? AND vid > ? ORDER BY vid",
-                (tenant, model_id, entry.matrix.last_vid),
-            )
+        rows = tx.all(
+            "SELECT vid, episode_pk, item, vector FROM embeddings "
+            "WHERE tenant = ? AND model_id = ? AND vid > ? ORDER BY vid",
+            (tenant, model_id, entry.matrix.last_vid),
         )
+        entry.matrix.append(rows)
+        if rows and entry.graph is None:
+            entry.preload(tx, {int(r[1]) for r in rows})
         tail = entry.matrix.n
         if entry.graph is None and tail >= self._min_rows:
             self._builder.start(tenant, model_id, dim, nicer=not complete)
