@@ -16,13 +16,13 @@ two-core machine thread hand-offs cost more than they save at this size. Batches
 into groups of similar length so that padding stays small.
 
 Int8: on onnxruntime, on a CPU with exact int8 products (``_int8.int8_supported``),
-stored texts and queries both run on an int8 copy of the graph (``_int8``), one text per
-call (``_Loaded.batch``): ≈1.8x the texts per CPU-second of float32 batches, ≈1.7x the
-episodes per CPU-second of a bulk import (``benchmarks/import_rate.py``). Cosine to the
+stored texts and queries both run on an int8 copy of the graph (``_int8``), in batches
+(``_Loaded.batch``: each token row is quantized on its own scale, so batching does not
+change a vector): ≈2.3x the texts per CPU-second of float32 batches. Cosine to the
 float32 vectors ≥ 0.997 on the benchmark texts, ≥ 0.995 on LoCoMo conversation turns;
 paraphrase recall@5 within 0.005. (A static activation scale for the ``qkv``/``up``
-inputs would allow batches at ≈1.4x that speed, but fell to cosine 0.989 on LoCoMo
-turns: not kept.) Its vectors are not float32's, so they carry their own model id
+inputs fell to cosine 0.989 on LoCoMo turns: not kept.) Its vectors are not float32's,
+so they carry their own model id
 (``transformer:all-minilm-l6-v2+int8``): a store embedded in float32 is migrated by
 ``memory storage reembed`` (and by the background catch-up when it opens), and
 ``EMBEDDING_MODEL=transformer:all-minilm-l6-v2`` keeps float32. With float32 documents
@@ -285,7 +285,7 @@ class TransformerEmbeddingProvider:
         try:
             session, worst = calibrated(encoder, tokenizer)
             if worst >= _int8.MIN_COSINE:
-                return session, 1  # one text per call: see ``_Loaded.batch``
+                return session, _BATCH  # rows quantized one by one: batches are safe
             logger.warning(
                 "int8 encoder off: cosine %.4f to float32 on this CPU (< %.2f); "
                 "texts are embedded in float32",
@@ -317,10 +317,10 @@ class _Loaded:
     onnx: OnnxEncoder | None
     query: QueryEncoder | None = None
     batch: int = _BATCH
-    """Texts per forward pass. One for int8: its activations are quantized with one scale
-    per call, so a text's vector would depend on the texts beside it (cosine 0.997 to
-    its vector alone); alone, a stored text gets exactly its query's vector, at ≈80% of
-    the texts per CPU-second of batches of 8."""
+    """Texts per forward pass. The int8 graph quantizes each token's row on its own scale,
+    so a text's vector is the same alone or in a batch (a stored text gets its query's
+    vector, cosine ≥ 0.99999): batches run at ≈1.25x the texts per CPU-second of one
+    text per call."""
 
     def encode(self, ids: list[list[int]]) -> npt.NDArray[np.float32]:
         if self.onnx is not None:
