@@ -169,16 +169,19 @@ def build_model(enc: _Encoder, ranges: Ranges | None = None) -> bytes:
         q, scale = quantized(w * s[:, None])
         x = g.op("Mul", x, g.const((1.0 / s).astype(np.float32)))
         # Each token's row quantized on its own: uint8 over the row's range
-        # (``step = (max - min) / 255``, zero point ``z = round(-min / step)``), and the
-        # product corrected for its zero point, ``(xq - z) @ q = xq @ q - z * colsum(q)``
-        # (onnxruntime takes one zero point per tensor). Every token uses the whole range,
-        # and a text's vector does not depend on the texts batched beside it (``_int8``).
+        # (``step = (max - min) / 255``, zero point ``z = round(-min / step)``; one
+        # ``QuantizeLinear`` per row of the flattened input), and the product corrected for
+        # the zero point, ``(xq - z) @ q = xq @ q - z * colsum(q)`` (onnxruntime's integer
+        # product takes one zero point per tensor). Every token uses the whole range, and
+        # a text's vector does not depend on the texts batched beside it (``_int8``).
         hi = g.op("Max", g.op("ReduceMax", x, axes=[-1], keepdims=1), g.const(0.0))
         lo = g.op("Min", g.op("ReduceMin", x, axes=[-1], keepdims=1), g.const(0.0))
         step = g.op("Max", g.op("Div", g.op("Sub", hi, lo), g.const(255.0)), g.const(1e-8))
         z = g.op("Round", g.op("Div", g.op("Neg", lo), step))
-        xq = g.op("QuantizeLinear", g.op("Add", g.op("Mul", x, g.op("Reciprocal", step)), z),
-                  g.const(1.0), g.const(np.array(0, np.uint8)))  # fmt: skip
+        rows = g.op("Reshape", x, g.const([-1, int(q.shape[0])]))
+        xq = g.op("QuantizeLinear", rows, g.op("Reshape", step, g.const([-1])),
+                  g.op("Cast", g.op("Reshape", z, g.const([-1])), to=_UINT8), axis=0)  # fmt: skip
+        xq = g.op("Reshape", xq, g.op("Shape", x))
         y = g.op("MatMulIntegerToFloat", xq, g.const(q), g.const(1.0), g.const(scale),
                  g.const(np.array(0, np.uint8)), domain=_MS)  # fmt: skip
         colsum = (q.astype(np.float32).sum(axis=0) * scale).astype(np.float32)
