@@ -79,11 +79,15 @@ def test_int8_documents_by_default(
 ) -> None:
     """Stored texts and queries share the int8 encoder: its own model id (so a float32
     store is re-embedded), a text's vector independent of the texts beside it and equal
-    to its query's, and close to float32 and to the torch reference."""
+    to its query's (to float rounding: a batch pads its texts to the longest, which
+    changes the order of some float sums), and close to float32 and to the torch
+    reference."""
     assert default.model_id == "transformer:all-minilm-l6-v2+int8" != provider.model_id
     stored = default.embed(SENTENCES)
-    assert np.array_equal(stored, np.vstack([default.embed_query(s) for s in SENTENCES]))
-    assert np.array_equal(stored[3], default.embed([SENTENCES[3], "unrelated", "x " * 200])[0])
+    alone = np.vstack([default.embed_query(s) for s in SENTENCES])
+    assert np.abs(stored - alone).max() <= 1e-6
+    beside = default.embed([SENTENCES[3], "unrelated", "x " * 200])[0]
+    assert np.abs(stored[3] - beside).max() <= 1e-6
     assert np.allclose(np.linalg.norm(stored, axis=1), 1.0, atol=1e-5)
     assert ((stored * provider.embed(SENTENCES)).sum(axis=1)).min() >= 0.995
     assert ((stored * EXPECTED).sum(axis=1)).min() >= 0.995

@@ -2,27 +2,27 @@
 
 Why: a query is embedded while the caller waits, and on float32 most of its ≈5 ms goes to
 streaming the encoder's 42 MB of weights through the core; int8 weights are a quarter of
-that and run on the CPU's integer dot products (onnxruntime's ``DynamicQuantizeMatMul``),
-≈1.5 ms here. The activations are quantized per call with one scale per matrix, so a few
-large values would take the whole int8 range and flatten the rest. Two exact rescalings
-prevent it. Channels: each linear's input channel ``j`` is divided by
-``s_j = a_j^α / w_j^(1-α)`` (``a_j``: its largest value on the calibration texts below,
-``w_j``: the largest weight it multiplies) and the weight row multiplied by it, which
-spreads the range between the two sides (SmoothQuant, Xiao et al. 2022, with its usual
-α = 0.5). Tokens: each row is divided by its largest value before the product and the
-product's row multiplied by it after, so every token uses the whole int8 range (BERT's
-[CLS] and [SEP] rows are much larger than the others). Measured on 400 generated notes
-and paraphrases, cosine to the float32 vectors (min / mean): 0.9868 / 0.9940 with
-neither, 0.9963 / 0.9983 with channels only, 0.9987 / 0.9992 with both, at ≈3x less CPU
-than float32 (the row scaling costs ≈10% of the int8 time). The token table is int8 too
-(one scale per token): the copy then adds ≈50 MB to the process, not ≈115 MB, for a
-cosine of 0.9985 / 0.9992.
+that and run on the CPU's integer dot products (onnxruntime's ``MatMulIntegerToFloat``),
+≈1.5 ms here. The activations are quantized per token: each row of a linear's input
+gets its own uint8 range and zero point (``_onnx.build_model``), so every token uses the
+whole range (BERT's [CLS] and [SEP] rows are much larger than the others) and a text's
+vector does not depend on the texts batched with it (one scale per call made it depend
+on its neighbours, cosine 0.997, so a bulk import ran one text per call). Within a row, a
+few large channels would still take the range and flatten the rest: each linear's input
+channel ``j`` is divided by ``s_j = a_j^α / w_j^(1-α)`` (``a_j``: its largest value on
+the calibration texts below, ``w_j``: the largest weight it multiplies) and the weight
+row multiplied by it, an exact rescaling that spreads the range between the two sides
+(SmoothQuant, Xiao et al. 2022, with its usual α = 0.5). The token table is int8 too
+(one scale per token): the copy then adds ≈50 MB to the process, not ≈115 MB. Cosine to
+the float32 vectors, min / mean: 800 workload texts 0.9990 / 0.9994, the test sentences
+0.9979 / 0.9992 (one scale per call and one text per call, as before: 0.9982 / 0.9991
+and 0.9962 / 0.9986), at ≈2.3x less CPU than float32 batches.
 
-Only queries use it (``TransformerEmbeddingProvider.embed_query``): stored vectors stay
-float32, equal to the reference, so the model id and every stored vector are unchanged.
-It is built in a background thread once the float32 session is loaded (calibrating and
-building cost about as much as that load, which a one-shot command should not wait
-for); ``warm()`` waits for it, and until it is ready queries use float32. At exit a
+With int8 documents (``transformer``: the default on a CPU with VNNI) it embeds stored
+texts and queries, under its own model id. With float32 documents only queries use it
+(``QueryEncoder``), built in a background thread once the float32 session is loaded
+(calibrating and building cost about as much as that load, which a one-shot command
+should not wait for); ``warm()`` waits for it, and until it is ready queries use float32. At exit a
 build still running is cancelled at its next step and joined: a daemon thread inside
 onnxruntime when the interpreter finalizes aborts the process ("terminate called without
 an active exception", exit -6), one short-lived command in six here.
@@ -56,7 +56,6 @@ if TYPE_CHECKING:
 __all__ = [
     "ALPHA",
     "CALIBRATION",
-    "ROW_SCALED",
     "QueryEncoder",
     "Ranges",
     "activation_ranges",
@@ -69,13 +68,6 @@ logger = logging.getLogger("memory_core.embeddings")
 
 ALPHA = 0.5
 """Share of the range moved into the weights (SmoothQuant's default)."""
-
-ROW_SCALED = frozenset({"out", "down"})
-"""The linears whose input rows are scaled one by one (see above). The inputs of ``qkv``
-and ``up`` come out of a LayerNorm, whose rows are already alike once the channels are
-smoothed: scaling them cost ≈20% of the int8 CPU for no measurable gain (workload texts,
-cosine to float32 min 0.9974 / mean 0.9988 either way); without it on ``down`` (the GELU
-output) the cosine falls below ``MIN_COSINE``."""
 
 MIN_COSINE = 0.99
 """The int8 copy is used only if every calibration text's vector is this close to its

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from memory_core.embeddings._bert import padded
-from memory_core.embeddings._int8 import ROW_SCALED, Ranges, quantized, smoothing
+from memory_core.embeddings._int8 import Ranges, quantized, smoothing
 
 if TYPE_CHECKING:
     from memory_core.embeddings._bert import _Encoder
@@ -37,7 +37,7 @@ __all__ = ["OnnxEncoder", "onnxruntime_available"]
 
 _OPSET = 17  # LayerNormalization is an ONNX op from 17 on
 _IR_VERSION = 8
-_FLOAT, _INT8, _INT32, _INT64 = 1, 3, 6, 7  # TensorProto.DataType
+_FLOAT, _UINT8, _INT8, _INT32, _INT64 = 1, 2, 3, 6, 7  # TensorProto.DataType
 _ATTR_FLOAT, _ATTR_INT, _ATTR_INTS = 1, 2, 7  # AttributeProto.AttributeType
 _MS = "com.microsoft"
 
@@ -90,7 +90,11 @@ def _attr(name: str, value: float | int | Sequence[int]) -> bytes:
     return _str(1, name) + body
 
 
-_KINDS = {np.dtype(np.int64): (_INT64, "<i8"), np.dtype(np.int8): (_INT8, "i1")}
+_KINDS = {
+    np.dtype(np.int64): (_INT64, "<i8"),
+    np.dtype(np.int8): (_INT8, "i1"),
+    np.dtype(np.uint8): (_UINT8, "u1"),
+}
 
 
 def _tensor(name: str, array: npt.NDArray[Any]) -> bytes:
@@ -164,15 +168,24 @@ def build_model(enc: _Encoder, ranges: Ranges | None = None) -> bytes:
         s = smoothing(ranges[(name, layer)], w)
         q, scale = quantized(w * s[:, None])
         x = g.op("Mul", x, g.const((1.0 / s).astype(np.float32)))
-        zero = g.const(np.zeros(q.shape[1], np.int8))
-        if name not in ROW_SCALED:
-            return g.op("DynamicQuantizeMatMul", x, g.const(q), g.const(scale), zero, domain=_MS)
-        # Each token's row scaled to a largest value of 1 before the product and back
-        # after it: the activations' one int8 scale then fits every row (see ``_int8``).
-        r = g.op("Max", g.op("ReduceMax", g.op("Abs", x), axes=[-1], keepdims=1), g.const(1e-6))
-        y = g.op("DynamicQuantizeMatMul", g.op("Div", x, r), g.const(q), g.const(scale), zero,
-                 domain=_MS)  # fmt: skip
-        return g.op("Mul", y, r)
+        # Each token's row quantized on its own: uint8 over the row's range
+        # (``step = (max - min) / 255``, zero point ``z = round(-min / step)``; one
+        # ``QuantizeLinear`` per row of the flattened input), and the product corrected for
+        # the zero point, ``(xq - z) @ q = xq @ q - z * colsum(q)`` (onnxruntime's integer
+        # product takes one zero point per tensor). Every token uses the whole range, and
+        # a text's vector does not depend on the texts batched beside it (``_int8``).
+        hi = g.op("Max", g.op("ReduceMax", x, axes=[-1], keepdims=1), g.const(0.0))
+        lo = g.op("Min", g.op("ReduceMin", x, axes=[-1], keepdims=1), g.const(0.0))
+        step = g.op("Max", g.op("Div", g.op("Sub", hi, lo), g.const(255.0)), g.const(1e-8))
+        z = g.op("Round", g.op("Div", g.op("Neg", lo), step))
+        rows = g.op("Reshape", x, g.const([-1, int(q.shape[0])]))
+        xq = g.op("QuantizeLinear", rows, g.op("Reshape", step, g.const([-1])),
+                  g.op("Cast", g.op("Reshape", z, g.const([-1])), to=_UINT8), axis=0)  # fmt: skip
+        xq = g.op("Reshape", xq, g.op("Shape", x))
+        y = g.op("MatMulIntegerToFloat", xq, g.const(q), g.const(1.0), g.const(scale),
+                 g.const(np.array(0, np.uint8)), domain=_MS)  # fmt: skip
+        colsum = (q.astype(np.float32).sum(axis=0) * scale).astype(np.float32)
+        return g.op("Mul", g.op("Sub", y, g.op("Mul", z, g.const(colsum))), step)
 
     def add_norm(
         y: str, bias: npt.NDArray[np.float32], residual: str,
