@@ -246,9 +246,12 @@ class VectorIndex:
         query: npt.NDArray[np.float32],
         k: int,
         allowed: npt.NDArray[np.int64] | None,
+        named: dict[int, UUID] | None = None,
     ) -> list[tuple[int, int, float]]:
         """(episode_pk, item, cosine) of the best ``k`` rows whose episode is ``allowed``:
-        exact below the crossover, else graph candidates re-ranked from stored vectors."""
+        exact below the crossover, else graph candidates re-ranked from stored vectors.
+        ``named`` receives the episode ids the graph knows of its hits (``_episode_ids``):
+        those need not be read."""
         graph = entry.graph
         if graph is None:
             return entry.matrix.top_k(query, k, allowed)
@@ -268,6 +271,8 @@ class VectorIndex:
         # No vector deleted or replaced since the graph read its rows: all are stored.
         intact = graph.generation == entry.matrix.generation
         hits = self._graph_top_k(tx, graph, q, k, mask, share, intact)
+        if named is not None and hits:
+            named.update(graph.named({h[0] for h in hits}))
         hits += entry.matrix.top_k(q, k, allowed)
         if len(hits) < k and allowed is not None:
             return self._exact_rows(tx, _SUBSET_SQL, allowed, model_id, q, k)
