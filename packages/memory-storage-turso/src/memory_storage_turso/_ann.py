@@ -46,6 +46,7 @@ from memory_core.storage.blas import one_blas_thread
 
 from memory_storage_turso._connection import Tx
 from memory_storage_turso._episode_ids import EpisodeIds, id_rows
+from memory_storage_turso._key_vectors import KeyVectors, vectors_file
 
 __all__ = [
     "ANN_MIN_ROWS", "AnnGraph", "Cancelled", "Read", "build_graph", "index_files", "load_graph",
@@ -153,6 +154,9 @@ class AnnGraph:
     ids: EpisodeIds | None = None
     """The episode ids of the tenant's episodes, read after every row of the graph was
     (``upto_vid`` >= ``last_vid``): they name the graph's hits (``_episode_ids``)."""
+    vectors: KeyVectors | None = None
+    """Its keys' stored vectors, read by the re-rank instead of rows (``_key_vectors``;
+    None until written: the rows are read)."""
 
     def key_digests(self) -> npt.NDArray[np.uint8] | None:
         """``digests``, from the saved tables if not in memory (None: a file without them,
@@ -238,11 +242,18 @@ class AnnGraph:
             return np.arange(lo, min(hi, lo + k), dtype=np.int64)
         return lo + np.flatnonzero(mask(self.pks[lo:hi]))[:k]
 
+    def file(self, database: Path, tenant: str, model_id: str) -> Path:
+        """Where ``save`` puts the graph (its other files share the name's stem)."""
+        return (
+            database.parent
+            / f"{database.name}-ann-{_key(tenant, model_id)}-{self.last_vid}.usearch"
+        )
+
     def save(self, database: Path, tenant: str, model_id: str) -> None:
         """Write the graph and its tables beside ``database`` (tmp + rename), then drop
         older files of the same (tenant, model)."""
-        stem = f"{database.name}-ann-{_key(tenant, model_id)}-{self.last_vid}"
-        tables, graph = database.parent / f"{stem}.npz", database.parent / f"{stem}.usearch"
+        graph = self.file(database, tenant, model_id)
+        stem, tables = graph.stem, graph.with_suffix(".npz")
         old = [p for p in _all_files(database, tenant, model_id)
                if not p.name.startswith(f"{stem}.")]  # fmt: skip
         meta = json.dumps(
@@ -349,10 +360,12 @@ def load_graph(tx: Tx, database: Path, tenant: str, model_id: str, dim: int) -> 
         if index is None or index.ndim != dim or len(index) + 1 != len(arrays["starts"]):
             continue
         last_vid = int(graph.stem.rsplit("-", 1)[1])
-        return AnnGraph(
+        loaded = AnnGraph(
             dim=dim, last_vid=last_vid, index=index, path=graph, episodes=episodes,
             generation=generation, ids=_graph_ids(tx, graph, tenant, last_vid), **arrays,
         )  # fmt: skip
+        loaded.vectors = KeyVectors.open(tx, loaded, vectors_file(graph))
+        return loaded
     return None
 
 
