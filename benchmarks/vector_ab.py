@@ -6,8 +6,8 @@ On one open store, per distinct workload query in rotating order, ``retrieve_rel
 (limit 5) with the vector graph's optional tables hidden (``old``: the hits' episodes and
 the re-rank's vectors read through SQL), with the episode id table only (``ids_only``)
 and with both (``new``), so that all modes see the same load and the same page cache. Reports p50/p95 per mode, the ratios, whether
-every query's results (episode ids and scores) were the same in both modes, and the load
-average. ``--evict`` drops the store file's page cache before every call
+every query's results (episode ids and relevance) and its top 200 vector hits (episode,
+item, cosine; untimed) were the same in all modes, and the load average. ``--evict`` drops the store file's page cache before every call
 (``posix_fadvise(DONTNEED)``; only what no other process keeps in use goes), which is what
 the machine's page-out daemon does to pages unused for seconds (the files beside it too,
 but not the pages a process maps, which it leaves, and which ``DONTNEED`` leaves): the
@@ -28,7 +28,7 @@ from typing import Any
 
 from benchlib.stats import summarize
 from benchlib.workload import query
-from memory_core import MemoryConfig, SelfLearningMemory
+from memory_core import EpisodeFilter, MemoryConfig, SelfLearningMemory
 
 OPTIONAL = ("ids", "vectors")
 """``AnnGraph`` attributes the search works without (None: the SQL reads)."""
@@ -79,7 +79,11 @@ def main() -> int:
     }
     times: dict[str, list[float]] = {m: [] for m in modes}
     names = list(modes)
-    differ = 0
+    differ = hits_differ = 0
+    storage: Any = memory.storage
+    tenant, model = next(iter(storage._vectors._entries))
+    embed = memory.embedder.embed  # type: ignore[attr-defined]
+    hits: dict[str, list[Any]] = {}
     for i, text in enumerate(texts[20:]):
         got = {}
         for name in names[i % 3 :] + names[: i % 3]:
@@ -89,7 +93,14 @@ def main() -> int:
             res = memory.retrieve_relevant_context(text)
             times[name].append(time.perf_counter() - t)
             got[name] = [(r.episode.id, round(r.relevance, 9)) for r in res]  # score: has now()
+            hits[name] = [
+                (h.episode_id, h.item, h.score)
+                for h in storage.vector_search(
+                    tenant, model, embed([text])[0], 200, EpisodeFilter()
+                )
+            ]
         differ += any(got[n] != got["old"] for n in names)
+        hits_differ += any(hits[n] != hits["old"] for n in names)
     modes["new"]()
     memory.close()
     out: dict[str, Any] = {name: summarize(ts) for name, ts in times.items()}
@@ -97,6 +108,7 @@ def main() -> int:
         out[name]["p50_ratio_to_old"] = round(out[name]["p50_ms"] / out["old"]["p50_ms"], 3)
         out[name]["p95_ratio_to_old"] = round(out[name]["p95_ms"] / out["old"]["p95_ms"], 3)
     out["queries_with_different_results"] = differ
+    out["queries_with_different_vector_hits_top200"] = hits_differ
     out["evict"] = a.evict
     out["load_average"] = list(os.getloadavg())
     print(json.dumps(out, indent=2))
