@@ -38,12 +38,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
 from memory_core.storage.blas import one_blas_thread
 
 from memory_storage_turso._connection import Tx
+from memory_storage_turso._episode_ids import EpisodeIds, id_rows
+from memory_storage_turso._key_vectors import KeyVectors, vectors_file
 
 __all__ = [
     "ANN_MIN_ROWS", "AnnGraph", "Cancelled", "Read", "build_graph", "index_files", "load_graph",
@@ -116,7 +119,13 @@ def _key(tenant: str, model_id: str) -> str:
 
 
 def index_files(database: Path, tenant: str, model_id: str) -> list[Path]:
-    """Every persisted graph file of (tenant, model) beside ``database``."""
+    """Every persisted graph file of (tenant, model) beside ``database`` (its graph and
+    its tables; not the tables derived from them, ``ids_file``)."""
+    prefix = len(f"{database.name}-ann-{_key(tenant, model_id)}-")
+    return [p for p in _all_files(database, tenant, model_id) if p.name[prefix:].count(".") == 1]
+
+
+def _all_files(database: Path, tenant: str, model_id: str) -> list[Path]:
     return sorted(database.parent.glob(f"{database.name}-ann-{_key(tenant, model_id)}-*"))
 
 
@@ -142,6 +151,12 @@ class AnnGraph:
     digests: npt.NDArray[np.uint8] | None = None
     """Key -> digest of its vector (keys × 16): what extending the graph dedupes new rows
     against. Saved with the tables; read from them only when the graph is extended."""
+    ids: EpisodeIds | None = None
+    """The episode ids of the tenant's episodes, read after every row of the graph was
+    (``upto_vid`` >= ``last_vid``): they name the graph's hits (``_episode_ids``)."""
+    vectors: KeyVectors | None = None
+    """Its keys' stored vectors, read by the re-rank instead of rows (``_key_vectors``;
+    None until written: the rows are read)."""
 
     def key_digests(self) -> npt.NDArray[np.uint8] | None:
         """``digests``, from the saved tables if not in memory (None: a file without them,
@@ -166,7 +181,15 @@ class AnnGraph:
     def nbytes(self) -> int:
         """Resident arrays plus the graph's memory (a mapped file counts as its size)."""
         arrays = self.starts.nbytes + self.vids.nbytes + self.pks.nbytes + self.items.nbytes
-        return int(arrays + self.index.memory_usage)
+        ids = self.ids.nbytes if self.ids is not None else 0
+        return int(arrays + ids + self.index.memory_usage)
+
+    def named(self, pks: set[int]) -> dict[int, UUID]:
+        """The episode ids of ``pks``, episodes of rows of this graph live in the asking
+        snapshot, that the graph's id table holds (the rest are read as before)."""
+        if self.ids is None or self.ids.upto_vid < self.last_vid:
+            return {}
+        return self.ids.get(pks)
 
     def keys(
         self, query: npt.NDArray[np.float32], k: int, share: float = 1.0, widen: int = 1
@@ -219,12 +242,20 @@ class AnnGraph:
             return np.arange(lo, min(hi, lo + k), dtype=np.int64)
         return lo + np.flatnonzero(mask(self.pks[lo:hi]))[:k]
 
+    def file(self, database: Path, tenant: str, model_id: str) -> Path:
+        """Where ``save`` puts the graph (its other files share the name's stem)."""
+        return (
+            database.parent
+            / f"{database.name}-ann-{_key(tenant, model_id)}-{self.last_vid}.usearch"
+        )
+
     def save(self, database: Path, tenant: str, model_id: str) -> None:
         """Write the graph and its tables beside ``database`` (tmp + rename), then drop
         older files of the same (tenant, model)."""
-        stem = f"{database.name}-ann-{_key(tenant, model_id)}-{self.last_vid}"
-        tables, graph = database.parent / f"{stem}.npz", database.parent / f"{stem}.usearch"
-        old = [p for p in index_files(database, tenant, model_id) if p.stem != stem]
+        graph = self.file(database, tenant, model_id)
+        stem, tables = graph.stem, graph.with_suffix(".npz")
+        old = [p for p in _all_files(database, tenant, model_id)
+               if not p.name.startswith(f"{stem}.")]  # fmt: skip
         meta = json.dumps(
             {"format": FORMAT, "tenant": tenant, "model_id": model_id, "dim": self.dim}
         )
@@ -241,10 +272,30 @@ class AnnGraph:
         tmp = graph.with_suffix(f".usearch.{_unique()}.tmp")
         self.index.save(str(tmp))
         os.replace(tmp, graph)
+        if self.ids is not None:
+            self.ids.save(ids_file(graph), tenant)
         for p in old:
             with contextlib.suppress(OSError):
                 p.unlink()
         self.path = graph
+
+
+def ids_file(graph: Path) -> Path:
+    """Where the episode id table of the graph saved at ``graph`` is kept."""
+    return graph.with_suffix(".ids.npz")
+
+
+def _graph_ids(tx: Tx, graph: Path, tenant: str, last_vid: int) -> EpisodeIds:
+    """The saved id table of ``graph`` if it is still the database's and covers the
+    graph's rows, else read now (in ``tx``'s snapshot, after the graph's rows were read)
+    and saved: a graph saved before graphs kept one gets it on its first load."""
+    ids = EpisodeIds.load(tx, ids_file(graph), tenant)
+    if ids is not None and ids.upto_vid >= last_vid:
+        return ids
+    ids = EpisodeIds.read(tx, tenant)
+    with contextlib.suppress(OSError):
+        ids.save(ids_file(graph), tenant)
+    return ids
 
 
 def _best(scores: npt.NDArray[np.float32], m: int) -> npt.NDArray[np.int64]:
@@ -309,10 +360,12 @@ def load_graph(tx: Tx, database: Path, tenant: str, model_id: str, dim: int) -> 
         if index is None or index.ndim != dim or len(index) + 1 != len(arrays["starts"]):
             continue
         last_vid = int(graph.stem.rsplit("-", 1)[1])
-        return AnnGraph(
+        loaded = AnnGraph(
             dim=dim, last_vid=last_vid, index=index, path=graph, episodes=episodes,
-            generation=generation, **arrays,
+            generation=generation, ids=_graph_ids(tx, graph, tenant, last_vid), **arrays,
         )  # fmt: skip
+        loaded.vectors = KeyVectors.open(tx, loaded, vectors_file(graph))
+        return loaded
     return None
 
 
@@ -447,6 +500,8 @@ def build_graph(
     item_all = np.concatenate(items) if items else np.empty(0, np.int64)
     order = np.lexsort((item_all, pk_all, group_all))
     starts = np.searchsorted(group_all[order], np.arange(len(keys) + 1)).astype(np.int64)
+    # After the last row was read: every row of the graph is at most its upto_vid.
+    ids = EpisodeIds.from_row(read(functools.partial(id_rows, tenant=tenant))[0])
     picked = sorted(samples)
     picked = [picked[int(i)] for i in np.linspace(0, len(picked) - 1, min(_SAMPLES, len(picked)))]
     return AnnGraph(
@@ -454,4 +509,5 @@ def build_graph(
         pks=pk_all[order], items=item_all[order],
         samples=np.array([(v, samples[v]) for v in picked], np.int64).reshape(-1, 2),
         episodes=int(np.unique(pk_all).size), digests=key_digests, generation=generation,
+        ids=ids,
     )  # fmt: skip

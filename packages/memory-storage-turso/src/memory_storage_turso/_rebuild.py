@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from memory_storage_turso._ann import AnnGraph, Cancelled, Read, build_graph
+from memory_storage_turso._key_vectors import KeyVectors, vectors_file, write_key_vectors
 
 __all__ = ["Builder"]
 
@@ -56,6 +57,8 @@ class _Build:
     done: threading.Event = field(default_factory=threading.Event)
     graph: AnnGraph | None = None
     thread: threading.Thread | None = None
+    vectors_of: AnnGraph | None = None
+    """Not a build: write this graph's key vector file (``start_vectors``)."""
 
 
 def _lower_priority() -> None:
@@ -99,6 +102,7 @@ class Builder:
         base: AnnGraph | None = None,
         *,
         nicer: bool = True,
+        vectors_of: AnnGraph | None = None,
     ) -> bool:
         """Start building the graph of (tenant, model) (extending ``base`` if given; at a
         lower CPU priority if ``nicer``) unless one is under way or the last one failed
@@ -110,7 +114,7 @@ class Builder:
                 return True
             if time.monotonic() - self._failed.get(key, -RETRY_S) < RETRY_S:
                 return False
-            build = _Build(dim, base, nicer)
+            build = _Build(dim, base, nicer, vectors_of=vectors_of)
             build.thread = threading.Thread(
                 target=self._run, args=(build, tenant, model_id), daemon=True,
                 name=f"vector-graph-build:{model_id}",
@@ -124,10 +128,21 @@ class Builder:
             _lower_priority()
         started = time.monotonic()
         try:
+            if build.vectors_of is not None:
+                graph, build.vectors_of = build.vectors_of, None
+                if graph.path is not None:
+                    self._write_vectors(graph, graph.path, tenant, model_id, build.cancel)
+                return
             base, build.base = build.base, None  # not kept alive by the finished build
             graph = build_graph(self._read, tenant, model_id, build.dim, build.cancel, base=base)
             changed = graph is not base  # an extension that found no new rows returns it
             if changed and self._database is not None and not build.cancel.is_set():
+                # Before ``save``, which removes the base's files (an extension copies its).
+                copied = None
+                if base is not None and base.digests is not None and base.vectors is not None:
+                    copied = (base.vectors.path, base.vectors.keys, base.last_vid)
+                path = graph.file(self._database, tenant, model_id)
+                self._write_vectors(graph, path, tenant, model_id, build.cancel, copied)
                 try:
                     graph.save(self._database, tenant, model_id)
                 except OSError:
@@ -148,6 +163,30 @@ class Builder:
                     self._failed[(tenant, model_id)] = time.monotonic()
         finally:
             build.done.set()
+
+    def start_vectors(self, tenant: str, model_id: str, graph: AnnGraph) -> bool:
+        """Write the key vector file of a loaded ``graph`` that has none, in the background
+        (unless a build of (tenant, model) is under way: it writes its own)."""
+        return self.start(tenant, model_id, graph.dim, vectors_of=graph)
+
+    def _write_vectors(
+        self,
+        graph: AnnGraph,
+        path: Path,
+        tenant: str,
+        model_id: str,
+        cancel: threading.Event,
+        base: tuple[Path, int, int] | None = None,
+    ) -> None:
+        """Write ``graph``'s key vector file beside its graph file ``path`` and attach it
+        (searches read rows until then; a failure leaves them doing so)."""
+        target = vectors_file(path)
+        try:
+            write_key_vectors(self._read, graph, target, tenant, model_id, cancel, base)
+            if not cancel.is_set():
+                graph.vectors = KeyVectors(target, graph.dim, len(graph.starts) - 1)
+        except OSError:
+            logger.warning("could not write the vector graph's key vectors at %s", target)
 
     def running(self, tenant: str, model_id: str) -> bool:
         build = self._builds.get((tenant, model_id))

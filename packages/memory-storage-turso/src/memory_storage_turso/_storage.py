@@ -972,11 +972,19 @@ class LibSQLStorage:
             allowed = None
             if not filters.is_empty():
                 allowed = self._allowed_pks(tx, tenant, where, params)
-            top = self._vectors.search(tx, entry, model_id, query, limit, allowed)
+            named: dict[int, UUID] = {}  # the graph's hits' episodes, by pk
+            top = self._vectors.search(tx, entry, model_id, query, limit, allowed, named)
             if not top:
                 return []
-            ids = entry.episode_ids(tx, {t[0] for t in top})  # once per episode, not per hit
-            return [SearchHit(ids[pk], item, score) for pk, item, score in top if pk in ids]
+            rest = {t[0] for t in top if t[0] not in named}
+            # The others read once per episode, not per hit.
+            ids = entry.episode_ids(tx, rest) if rest else named
+            out = []
+            for pk, item, score in top:
+                eid = named.get(pk) or ids.get(pk)
+                if eid is not None:
+                    out.append(SearchHit(eid, item, score))
+            return out
 
         return read(op)
 

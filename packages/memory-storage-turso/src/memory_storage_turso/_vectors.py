@@ -16,6 +16,7 @@ appended; a changed generation (a delete or replacement somewhere) forces a relo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -152,6 +153,8 @@ class VectorIndex:
                 entry.graph = load_graph(tx, self._database, tenant, model_id, dim)
             if entry.graph is None and self._rows(tx, tenant, model_id) >= self._min_rows:
                 self._builder.start(tenant, model_id, dim)
+            elif entry.graph is not None and entry.graph.vectors is None:
+                self._builder.start_vectors(tenant, model_id, entry.graph)
             self._entries[key] = entry
         elif entry.matrix.generation != generation:
             # A delete or replacement: the graph keeps its keys (the re-rank drops rows
@@ -246,9 +249,12 @@ class VectorIndex:
         query: npt.NDArray[np.float32],
         k: int,
         allowed: npt.NDArray[np.int64] | None,
+        named: dict[int, UUID] | None = None,
     ) -> list[tuple[int, int, float]]:
         """(episode_pk, item, cosine) of the best ``k`` rows whose episode is ``allowed``:
-        exact below the crossover, else graph candidates re-ranked from stored vectors."""
+        exact below the crossover, else graph candidates re-ranked from stored vectors.
+        ``named`` receives the episode ids the graph knows of its hits (``_episode_ids``):
+        those need not be read."""
         graph = entry.graph
         if graph is None:
             return entry.matrix.top_k(query, k, allowed)
@@ -268,6 +274,8 @@ class VectorIndex:
         # No vector deleted or replaced since the graph read its rows: all are stored.
         intact = graph.generation == entry.matrix.generation
         hits = self._graph_top_k(tx, graph, q, k, mask, share, intact)
+        if named is not None and hits:
+            named.update(graph.named({h[0] for h in hits}))
         hits += entry.matrix.top_k(q, k, allowed)
         if len(hits) < k and allowed is not None:
             return self._exact_rows(tx, _SUBSET_SQL, allowed, model_id, q, k)
@@ -319,6 +327,15 @@ class VectorIndex:
         scores: dict[int, float] = {}
         live: set[int] = set()
         pending = {g: 0 for g in rows}  # key -> index of the row tried as its representative
+        keys, blobs = list(rows), None
+        with contextlib.suppress(OSError):  # e.g. the file cut short: read the rows
+            blobs = graph.vectors.read(keys) if graph.vectors is not None else None
+        if blobs is not None:  # the keys' vectors from their file: no row read
+            for g, blob in zip(keys, blobs, strict=True):
+                vec = np.frombuffer(blob, F32)
+                norm = float(np.sqrt(vec @ vec))
+                scores[g] = float(vec @ q) / norm if norm > 0 else 0.0
+            pending = {}
         while pending:
             reps = {int(graph.vids[rows[g][i]]): g for g, i in pending.items()}
             found = tx.all(_VEC_SQL, (json.dumps(sorted(reps)),))
