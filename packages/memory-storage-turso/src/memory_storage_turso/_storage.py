@@ -272,6 +272,12 @@ class LibSQLStorage:
         )
 
     @staticmethod
+    def _generation(tx: Tx, tenant: str) -> int:
+        """The tenant's write generation (``_bump``) in this transaction's snapshot."""
+        row = tx.one("SELECT generation FROM tenants WHERE tenant = ?", (tenant,))
+        return int(row[0]) if row else 0
+
+    @staticmethod
     def _episode_row(tx: Tx, tenant: str, episode_id: UUID) -> tuple[Any, ...]:
         row = tx.one(
             "SELECT pk, status, pending_extraction, version, data, step_count "
@@ -622,15 +628,30 @@ class LibSQLStorage:
         if not episode_ids:
             return []
         texts = [str(i) for i in episode_ids]  # once: str(UUID) is Python code
-        rows = self._db.read(
-            lambda tx: tx.all(
-                "SELECT id, data, step_count FROM episodes "
-                "WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))",
-                (tenant, json.dumps(texts)),
-            )
-        )
-        decoded = self._summaries.decoded
-        found = {r[0]: decoded(r[0], r[1], int(r[2])) for r in rows}
+        held = self._summaries
+
+        def op(tx: Tx) -> dict[str, EpisodeSummary]:
+            # Episodes read before at this write generation are unchanged: only the others'
+            # rows are read (``_decoded.Summaries``).
+            generation = self._generation(tx, tenant)
+            found: dict[str, EpisodeSummary] = {}
+            unread: list[str] = []
+            for t in texts:
+                summary = held.current(tenant, generation, t)
+                if summary is None:
+                    unread.append(t)
+                else:
+                    found[t] = summary
+            if unread:
+                for eid, data, step_count in tx.all(
+                    "SELECT id, data, step_count FROM episodes "
+                    "WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))",
+                    (tenant, json.dumps(unread)),
+                ):
+                    found[eid] = held.decoded(eid, data, int(step_count), tenant, generation)
+            return found
+
+        found = self._db.read(op)
         return [found[t] for t in texts if t in found]
 
     def list_episodes(
@@ -831,8 +852,7 @@ class LibSQLStorage:
         kept with the tenant's write generation (bumped in the transaction of every write
         to the tenant's episodes, by any process), so the second channel reads one row
         instead of running the filter again."""
-        row = tx.one("SELECT generation FROM tenants WHERE tenant = ?", (tenant,))
-        generation = int(row[0]) if row else 0
+        generation = self._generation(tx, tenant)
         key = (tenant, where, *params)
         known = self._allowed
         if known is not None and known[0] == key and known[1] == generation:
@@ -876,12 +896,13 @@ class LibSQLStorage:
             for t in tenants:  # the newest episodes' summaries, decoded before any query
                 if self._summaries.room <= 0:
                     break
+                generation = self._generation(tx, t)
                 for eid, data, step_count in tx.all(
                     "SELECT id, data, step_count FROM episodes WHERE tenant = ? "
                     "ORDER BY pk DESC LIMIT ?",
                     (t, self._summaries.room),
                 ):
-                    self._summaries.hold(eid, data, int(step_count))
+                    self._summaries.hold(eid, data, int(step_count), t, generation)
             return {"lexical": self._lexical.stats(), "vectors": self._vectors.stats()}
 
         if wait:  # first the builds under way (a bulk import's): adopted, not re-read
