@@ -36,7 +36,7 @@ from memory_core import EpisodeSummary, Pattern
 from memory_storage_turso._episode_json import load_summary
 from memory_storage_turso._raw_models import copied
 
-__all__ = ["SUMMARIES_HELD", "Summaries", "load_pattern"]
+__all__ = ["PATTERNS_HELD", "SUMMARIES_HELD", "Patterns", "Summaries", "load_pattern"]
 
 SUMMARIES_HELD = 16_384
 """Episodes whose decoded summary a backend keeps (each ~3 KB with its text: ~50 MB)."""
@@ -63,8 +63,52 @@ def _decoded(stored: str | bytes) -> Pattern:
 
 def load_pattern(stored: str | bytes) -> Pattern:
     """``Pattern.model_validate_json(stored)``, decoded once per distinct text."""
-    cached = _decoded(stored)
+    return _pattern_copy(_decoded(stored))
+
+
+def _pattern_copy(cached: Pattern) -> Pattern:
     return copied(cached, tools=list(cached.tools), episode_ids=list(cached.episode_ids))
+
+
+PATTERNS_HELD = 4096
+"""Patterns whose decoded form a backend keeps by id (``Patterns``)."""
+
+
+class Patterns:
+    """Decoded patterns by id with the tenant and write generation of the read that
+    returned them: served unread while the generation holds (every write to a tenant's
+    patterns bumps it, as for ``Summaries``). A query reads the patterns of its best
+    episodes by id; their texts were most of that read (~50 rows of ~0.9 KB at 10K)."""
+
+    def __init__(self, capacity: int = PATTERNS_HELD) -> None:
+        self._capacity = capacity
+        self._held: dict[str, tuple[str, int, Pattern]] = {}
+
+    def current(self, tenant: str, generation: int, pattern_id: str) -> Pattern | None:
+        """A copy of the pattern read in ``tenant`` at ``generation``, else None."""
+        known = self._held.get(pattern_id)
+        if known is None or known[1] != generation or known[0] != tenant:
+            return None
+        return _pattern_copy(known[2])
+
+    def decoded(
+        self, pattern_id: str, stored: str | bytes, tenant: str, generation: int
+    ) -> Pattern:
+        """``load_pattern(stored)``, held as read in ``tenant`` at ``generation``."""
+        cached = _decoded(stored)
+        held = self._held
+        if pattern_id in held:
+            del held[pattern_id]  # re-inserted last: held from now
+        elif len(held) >= self._capacity:
+            del held[next(iter(held))]
+        held[pattern_id] = (tenant, generation, cached)
+        return _pattern_copy(cached)
+
+    def clear(self) -> None:
+        self._held.clear()
+
+    def __len__(self) -> int:
+        return len(self._held)
 
 
 class Summaries:

@@ -66,7 +66,7 @@ from memory_storage_turso._ann import ANN_MIN_ROWS
 from memory_storage_turso._channels import ChannelThread
 from memory_storage_turso._codec import decode_cursor, encode_cursor, ts
 from memory_storage_turso._connection import Database, SideReads, Tx
-from memory_storage_turso._decoded import Summaries, load_pattern
+from memory_storage_turso._decoded import Patterns, Summaries, load_pattern
 from memory_storage_turso._episode_json import dump_episode, load_episode, load_summary
 from memory_storage_turso._filters import episode_where, pattern_where
 from memory_storage_turso._fts import MAX_ITEM, match_expression, pattern_text
@@ -197,6 +197,7 @@ class LibSQLStorage:
         self._allowed: tuple[tuple[Any, ...], int, npt.NDArray[np.int64]] | None = None
         """The last filter's matching pks: (tenant, where, params), tenant generation, pks."""
         self._summaries = Summaries()
+        self._patterns = Patterns()
 
     @classmethod
     def from_url(cls, url: str, config: MemoryConfig) -> LibSQLStorage:
@@ -244,6 +245,7 @@ class LibSQLStorage:
         self._db.close()
         self._lexical.forget()
         self._summaries.clear()
+        self._patterns.clear()
 
     @property
     def schema_version(self) -> int:
@@ -1442,14 +1444,30 @@ class LibSQLStorage:
         if not pattern_ids:
             return []
         texts = [str(i) for i in pattern_ids]
-        rows = self._db.read(
-            lambda tx: tx.all(
-                "SELECT id, data FROM patterns "
-                "WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))",
-                (tenant, json.dumps(texts)),
-            )
-        )
-        found = {r[0]: load_pattern(r[1]) for r in rows}
+        held = self._patterns
+
+        def op(tx: Tx) -> dict[str, Pattern]:
+            # Patterns read before at this write generation are unchanged: only the others'
+            # rows are read (``_decoded.Patterns``).
+            generation = self._generation(tx, tenant)
+            found: dict[str, Pattern] = {}
+            unread: list[str] = []
+            for t in texts:
+                pattern = held.current(tenant, generation, t)
+                if pattern is None:
+                    unread.append(t)
+                else:
+                    found[t] = pattern
+            if unread:
+                for pid, data in tx.all(
+                    "SELECT id, data FROM patterns "
+                    "WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))",
+                    (tenant, json.dumps(unread)),
+                ):
+                    found[pid] = held.decoded(pid, data, tenant, generation)
+            return found
+
+        found = self._db.read(op)
         return [found[t] for t in texts if t in found]
 
     def list_patterns(self, tenant: str, filters: PatternFilter, limit: int) -> list[Pattern]:
