@@ -77,6 +77,7 @@ from memory_storage_turso._lexical import (
     index_texts,
     replace_task_text,
 )
+from memory_storage_turso._raw_models import search_hits
 from memory_storage_turso._schema import (
     LATEST,
     lexical_batches_stale,
@@ -842,7 +843,7 @@ class LibSQLStorage:
                 allowed = self._allowed_pks(tx, tenant, where, params)
             return index.top_k(query_terms, limit, allowed)
 
-        return [SearchHit(*hit) for hit in self._db.read(op)]
+        return search_hits(self._db.read(op))
 
     def _allowed_pks(
         self, tx: Tx, tenant: str, where: str, params: list[Any]
@@ -999,7 +1000,7 @@ class LibSQLStorage:
             if not top:
                 return []
             ids = entry.episode_ids(tx, {t[0] for t in top})  # once per episode, not per hit
-            return [SearchHit(ids[pk], item, score) for pk, item, score in top if pk in ids]
+            return search_hits((ids[pk], item, score, ()) for pk, item, score in top if pk in ids)
 
         return read(op)
 
