@@ -1,9 +1,10 @@
-"""Decoded summaries held by episode id (``_decoded.Summaries``): never stale, never
-kept for a deleted episode, bounded."""
+"""Decoded summaries held by episode id (``_decoded.Summaries``): never stale (also after
+another process's write, served unread only at the generation they were read at), never
+another tenant's, never kept for a deleted episode, bounded."""
 
 from __future__ import annotations
 
-from memory_core import Episode, TaskContext
+from memory_core import Episode, MemoryConfig, TaskContext
 
 
 def test_a_changed_episode_is_read_as_it_now_is(store: object) -> None:
@@ -15,6 +16,37 @@ def test_a_changed_episode_is_read_as_it_now_is(store: object) -> None:
     store.update_episode_tags(ep.tenant, ep.id, ["new"])  # type: ignore[attr-defined]
     again = store.get_summaries(ep.tenant, [ep.id])  # type: ignore[attr-defined]
     assert again[0].context.tags == ["new"] and again[0].version == first[0].version + 1
+
+
+def test_another_instances_write_is_seen(store: object, factory: object, db_url: str) -> None:
+    """The summary held was read at the tenant's write generation: another process's
+    write bumps it, so the next read reads the row again instead of serving the old one."""
+    ep = Episode(task_description="tune the cache", context=TaskContext(tags=["old"]))
+    store.create_episode(ep)  # type: ignore[attr-defined]
+    assert store.get_summaries(ep.tenant, [ep.id])[0].context.tags == ["old"]  # type: ignore[attr-defined]
+    assert store.get_summaries(ep.tenant, [ep.id])[0].context.tags == ["old"]  # type: ignore[attr-defined]
+    other = factory.from_url(db_url, MemoryConfig())  # type: ignore[attr-defined]
+    try:
+        other.update_episode_tags(ep.tenant, ep.id, ["new"])
+        other.create_episode(Episode(task_description="another"))
+    finally:
+        other.close()
+    again = store.get_summaries(ep.tenant, [ep.id])  # type: ignore[attr-defined]
+    assert again[0].context.tags == ["new"]
+
+
+def test_an_episode_id_in_two_tenants_is_each_tenants_own(store: object) -> None:
+    """Entries are held by episode id: one read in tenant a at generation 1 must not be
+    served to tenant b at its own generation 1."""
+    a = Episode(task_description="tenant a's task", tenant="a")
+    b = a.model_copy(update={"tenant": "b", "task_description": "tenant b's task"})
+    store.create_episode(a)  # type: ignore[attr-defined]
+    store.create_episode(b)  # type: ignore[attr-defined]
+    assert store.generation("a") == store.generation("b")  # type: ignore[attr-defined]
+    for _ in range(2):
+        assert store.get_summaries("a", [a.id])[0].task_description == "tenant a's task"  # type: ignore[attr-defined]
+        assert store.get_summaries("b", [a.id])[0].task_description == "tenant b's task"  # type: ignore[attr-defined]
+    assert store.get_summaries("c", [a.id]) == []  # type: ignore[attr-defined]
 
 
 def test_a_deleted_episode_is_neither_returned_nor_held(store: object) -> None:

@@ -66,7 +66,7 @@ from memory_storage_turso._ann import ANN_MIN_ROWS
 from memory_storage_turso._channels import ChannelThread
 from memory_storage_turso._codec import decode_cursor, encode_cursor, ts
 from memory_storage_turso._connection import Database, SideReads, Tx
-from memory_storage_turso._decoded import Summaries, load_pattern
+from memory_storage_turso._decoded import Patterns, Summaries, load_pattern
 from memory_storage_turso._episode_json import dump_episode, load_episode, load_summary
 from memory_storage_turso._filters import episode_where, pattern_where
 from memory_storage_turso._fts import MAX_ITEM, match_expression, pattern_text
@@ -77,6 +77,7 @@ from memory_storage_turso._lexical import (
     index_texts,
     replace_task_text,
 )
+from memory_storage_turso._raw_models import search_hits
 from memory_storage_turso._schema import (
     LATEST,
     lexical_batches_stale,
@@ -197,6 +198,7 @@ class LibSQLStorage:
         self._allowed: tuple[tuple[Any, ...], int, npt.NDArray[np.int64]] | None = None
         """The last filter's matching pks: (tenant, where, params), tenant generation, pks."""
         self._summaries = Summaries()
+        self._patterns = Patterns()
 
     @classmethod
     def from_url(cls, url: str, config: MemoryConfig) -> LibSQLStorage:
@@ -244,6 +246,7 @@ class LibSQLStorage:
         self._db.close()
         self._lexical.forget()
         self._summaries.clear()
+        self._patterns.clear()
 
     @property
     def schema_version(self) -> int:
@@ -270,6 +273,12 @@ class LibSQLStorage:
             "ON CONFLICT (tenant) DO UPDATE SET generation = generation + 1",
             (tenant,),
         )
+
+    @staticmethod
+    def _generation(tx: Tx, tenant: str) -> int:
+        """The tenant's write generation (``_bump``) in this transaction's snapshot."""
+        row = tx.one("SELECT generation FROM tenants WHERE tenant = ?", (tenant,))
+        return int(row[0]) if row else 0
 
     @staticmethod
     def _episode_row(tx: Tx, tenant: str, episode_id: UUID) -> tuple[Any, ...]:
@@ -622,15 +631,30 @@ class LibSQLStorage:
         if not episode_ids:
             return []
         texts = [str(i) for i in episode_ids]  # once: str(UUID) is Python code
-        rows = self._db.read(
-            lambda tx: tx.all(
-                "SELECT id, data, step_count FROM episodes "
-                "WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))",
-                (tenant, json.dumps(texts)),
-            )
-        )
-        decoded = self._summaries.decoded
-        found = {r[0]: decoded(r[0], r[1], int(r[2])) for r in rows}
+        held = self._summaries
+
+        def op(tx: Tx) -> dict[str, EpisodeSummary]:
+            # Episodes read before at this write generation are unchanged: only the others'
+            # rows are read (``_decoded.Summaries``).
+            generation = self._generation(tx, tenant)
+            found: dict[str, EpisodeSummary] = {}
+            unread: list[str] = []
+            for t in texts:
+                summary = held.current(tenant, generation, t)
+                if summary is None:
+                    unread.append(t)
+                else:
+                    found[t] = summary
+            if unread:
+                for eid, data, step_count in tx.all(
+                    "SELECT id, data, step_count FROM episodes "
+                    "WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))",
+                    (tenant, json.dumps(unread)),
+                ):
+                    found[eid] = held.decoded(eid, data, int(step_count), tenant, generation)
+            return found
+
+        found = self._db.read(op)
         return [found[t] for t in texts if t in found]
 
     def list_episodes(
@@ -819,7 +843,7 @@ class LibSQLStorage:
                 allowed = self._allowed_pks(tx, tenant, where, params)
             return index.top_k(query_terms, limit, allowed)
 
-        return [SearchHit(*hit) for hit in self._db.read(op)]
+        return search_hits(self._db.read(op))
 
     def _allowed_pks(
         self, tx: Tx, tenant: str, where: str, params: list[Any]
@@ -831,8 +855,7 @@ class LibSQLStorage:
         kept with the tenant's write generation (bumped in the transaction of every write
         to the tenant's episodes, by any process), so the second channel reads one row
         instead of running the filter again."""
-        row = tx.one("SELECT generation FROM tenants WHERE tenant = ?", (tenant,))
-        generation = int(row[0]) if row else 0
+        generation = self._generation(tx, tenant)
         key = (tenant, where, *params)
         known = self._allowed
         if known is not None and known[0] == key and known[1] == generation:
@@ -876,12 +899,13 @@ class LibSQLStorage:
             for t in tenants:  # the newest episodes' summaries, decoded before any query
                 if self._summaries.room <= 0:
                     break
+                generation = self._generation(tx, t)
                 for eid, data, step_count in tx.all(
                     "SELECT id, data, step_count FROM episodes WHERE tenant = ? "
                     "ORDER BY pk DESC LIMIT ?",
                     (t, self._summaries.room),
                 ):
-                    self._summaries.hold(eid, data, int(step_count))
+                    self._summaries.hold(eid, data, int(step_count), t, generation)
             return {"lexical": self._lexical.stats(), "vectors": self._vectors.stats()}
 
         if wait:  # first the builds under way (a bulk import's): adopted, not re-read
@@ -978,13 +1002,12 @@ class LibSQLStorage:
                 return []
             rest = {t[0] for t in top if t[0] not in named}
             # The others read once per episode, not per hit.
-            ids = entry.episode_ids(tx, rest) if rest else named
-            out = []
-            for pk, item, score in top:
-                eid = named.get(pk) or ids.get(pk)
-                if eid is not None:
-                    out.append(SearchHit(eid, item, score))
-            return out
+            ids = entry.episode_ids(tx, rest) if rest else {}
+            return search_hits(
+                (eid, item, score, ())
+                for pk, item, score in top
+                if (eid := named.get(pk) or ids.get(pk)) is not None
+            )
 
         return read(op)
 
@@ -1429,14 +1452,30 @@ class LibSQLStorage:
         if not pattern_ids:
             return []
         texts = [str(i) for i in pattern_ids]
-        rows = self._db.read(
-            lambda tx: tx.all(
-                "SELECT id, data FROM patterns "
-                "WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))",
-                (tenant, json.dumps(texts)),
-            )
-        )
-        found = {r[0]: load_pattern(r[1]) for r in rows}
+        held = self._patterns
+
+        def op(tx: Tx) -> dict[str, Pattern]:
+            # Patterns read before at this write generation are unchanged: only the others'
+            # rows are read (``_decoded.Patterns``).
+            generation = self._generation(tx, tenant)
+            found: dict[str, Pattern] = {}
+            unread: list[str] = []
+            for t in texts:
+                pattern = held.current(tenant, generation, t)
+                if pattern is None:
+                    unread.append(t)
+                else:
+                    found[t] = pattern
+            if unread:
+                for pid, data in tx.all(
+                    "SELECT id, data FROM patterns "
+                    "WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))",
+                    (tenant, json.dumps(unread)),
+                ):
+                    found[pid] = held.decoded(pid, data, tenant, generation)
+            return found
+
+        found = self._db.read(op)
         return [found[t] for t in texts if t in found]
 
     def list_patterns(self, tenant: str, filters: PatternFilter, limit: int) -> list[Pattern]:
