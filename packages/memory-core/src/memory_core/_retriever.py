@@ -29,6 +29,7 @@ from memory_core._models import (
     PatternFilter,
     TaskContext,
 )
+from memory_core._phrases import phrases
 from memory_core._protocols import EmbeddingProvider, FloatArray
 from memory_core._results import QueryResult, RetrievedEpisode, RetrievedPattern
 from memory_core._timespec import parse_instant
@@ -172,7 +173,19 @@ class Retriever:
             also_read=also_read,
             scores_only=scores_only,
             exclude=exclude,
+            phrase_vectors=None if emb is None else lambda: self._phrase_vectors(emb, text),
         )
+
+    def _phrase_vectors(self, emb: EmbeddingProvider, text: str) -> FloatArray | None:
+        """The query's phrase vectors (``retrieval.covered``), None for fewer than two
+        phrases or when the embedder fails (the whole-query cosine still ranks)."""
+        found = phrases(text)
+        if len(found) < 2:
+            return None
+        try:
+            return np.asarray(emb.embed(found), dtype=np.float32)
+        except EmbeddingError:
+            return None
 
     def retrieve_relevant_patterns(
         self,

@@ -151,7 +151,7 @@ from uuid import UUID
 from memory_core._duplicates import collapse
 from memory_core._fetch import fetch_steps
 from memory_core._models import EpisodeFilter, EpisodeSummary, Pattern, SearchHit, TaskContext
-from memory_core._protocols import ChannelSearch, FloatArray, StorageBackend
+from memory_core._protocols import ChannelSearch, FloatArray, ItemVectors, StorageBackend
 from memory_core._results import RetrievedEpisode, RetrievedPattern, ScoreComponents
 from memory_core._stats import wilson_lower_bound
 from memory_core.relevance import (
@@ -376,7 +376,10 @@ class _Fusion:
         named: dict[ItemKey, float] | None,
         named_hits: Sequence[SearchHit],
         limit: int,
+        semantic_rank: list[SearchHit] | None = None,
     ) -> None:
+        """``semantic_rank``: the vector hits as ranked (``covered``), when not by their
+        cosine; calibrated relevance always reads the cosine (``semantic``)."""
         self.weights = weights
         self._settled: set[int] = set()
         self.query = query or {}
@@ -391,11 +394,12 @@ class _Fusion:
                 uuids[e.int] = e
                 lex[e.int, h.item] = max(0.0, h.score / top)
         sem: dict[tuple[int, int], float] = {}
-        if semantic:
-            hi = max(h.score for h in semantic)
-            lo = min(h.score for h in semantic)
+        ranked = semantic if semantic_rank is None else semantic_rank
+        if ranked:
+            hi = max(h.score for h in ranked)
+            lo = min(h.score for h in ranked)
             span = hi - lo
-            for h in semantic:
+            for h in ranked:
                 e = h.episode_id
                 uuids[e.int] = e
                 sem[e.int, h.item] = (h.score - lo) / span if span > 1e-9 else 1.0
@@ -730,6 +734,47 @@ def _channel_search(storage: StorageBackend) -> TypeGuard[ChannelSearch]:
     return callable(getattr(type(storage), "search_channels", None))
 
 
+def _item_vectors(storage: StorageBackend) -> TypeGuard[ItemVectors]:
+    """Whether the store's own class reads back item vectors (as ``_channel_search``)."""
+    return callable(getattr(type(storage), "item_vectors", None))
+
+
+def covered(
+    semantic: list[SearchHit], phrase_vectors: FloatArray, step_vectors: FloatArray
+) -> list[SearchHit]:
+    """The vector hits with each step scored by coverage (step 1b): the mean of its cosine
+    to the whole query and its cosine to the query phrase it is farthest from.
+    ``step_vectors`` holds the step hits' unit rows in hit order, ``phrase_vectors`` one
+    unit row per phrase; task texts keep their cosine."""
+    weakest = iter((step_vectors @ phrase_vectors.T).min(axis=1).tolist())
+    return [
+        h if h.item == 0 else SearchHit(h.episode_id, h.item, (h.score + next(weakest)) / 2)
+        for h in semantic
+    ]
+
+
+def _coverage_ranked(
+    storage: StorageBackend,
+    tenant: str,
+    model_id: str,
+    semantic: list[SearchHit],
+    phrase_vectors: Callable[[], FloatArray | None],
+) -> list[SearchHit]:
+    """``covered(semantic, ...)`` when some hit is a step, the store reads back vectors and
+    the query has two or more phrases; else the hits as they are. The phrases are embedded
+    only then (a store of task texts alone never pays for them)."""
+    steps = [(h.episode_id, h.item) for h in semantic if h.item > 0]
+    if not steps or not _item_vectors(storage):
+        return semantic
+    phrases = phrase_vectors()
+    if phrases is None or len(phrases) < 2:
+        return semantic
+    rows = storage.item_vectors(tenant, model_id, steps)
+    if rows.shape != (len(steps), phrases.shape[1]):
+        return semantic
+    return covered(semantic, phrases, rows)
+
+
 def rank_episodes(
     storage: StorageBackend,
     tenant: str,
@@ -750,6 +795,7 @@ def rank_episodes(
     shown: int | None = None,
     scores_only: bool = False,
     exclude: UUID | None = None,
+    phrase_vectors: Callable[[], FloatArray | None] | None = None,
 ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
     """The episode pipeline of the module docstring.
 
@@ -763,6 +809,9 @@ def rank_episodes(
     episode list, and summaries are read only as far as ``_best_scores`` needs.
     ``exclude``: an episode never returned nor scored (the in-progress episode a query is
     for matches its own task text; left in, it would take the first place and its context).
+    ``phrase_vectors``: gives one unit row per phrase of the query (``_phrases.phrases``),
+    called only if a vector hit is a step; with two or more phrases and a store that reads
+    back item vectors, step hits rank by coverage (``covered``).
     """
     w = weights
     semantic: list[SearchHit] = []
@@ -775,6 +824,9 @@ def rank_episodes(
     else:
         lexical = storage.lexical_search(tenant, text, w.candidates, filters)
         semantic = storage.vector_search(tenant, model_id, query_vector, w.candidates, filters)
+    semantic_rank = semantic
+    if semantic and model_id is not None and phrase_vectors is not None:
+        semantic_rank = _coverage_ranked(storage, tenant, model_id, semantic, phrase_vectors)
     unlisted = unlisted_terms(text)
     named_hits: list[SearchHit] = []
     if unlisted and w.identifier > 0:  # one more search, only for a query naming something
@@ -790,6 +842,7 @@ def rank_episodes(
         named,
         named_hits,
         shown or limit,
+        semantic_rank,
     )
     candidates = fused.out  # by UUID.int
     size, skip = max(limit * 10, 50), exclude.int if exclude is not None else None
