@@ -135,17 +135,32 @@ MAX_PHRASES = 8
 left to the whole-query cosine."""
 
 
-def phrases(text: str) -> list[str]:
-    """The query's phrases in order, distinct, at most ``MAX_PHRASES``."""
-    out: list[str] = []
-    run: list[str] = []
-    for token in _TOKEN.findall(text):
+def phrase_spans(text: str) -> list[tuple[int, int]]:
+    """Where the query's phrases are (character start and end), in order, distinct (by
+    their lowercase words), at most ``MAX_PHRASES``."""
+    spans: list[tuple[int, int]] = []
+    seen: set[str] = set()
+    start = end = -1
+    for m in _TOKEN.finditer(text):
+        token = m.group()
         if token.lower() in FUNCTION_WORDS or not token[0].isalnum():
-            if run:
-                out.append(" ".join(run))
-                run = []
+            if start >= 0:
+                _add(text, start, end, spans, seen)
+                start = -1
         else:
-            run.append(token)
-    if run:
-        out.append(" ".join(run))
-    return list(dict.fromkeys(out))[:MAX_PHRASES]
+            start, end = (m.start() if start < 0 else start), m.end()
+    if start >= 0:
+        _add(text, start, end, spans, seen)
+    return spans[:MAX_PHRASES]
+
+
+def _add(text: str, start: int, end: int, spans: list[tuple[int, int]], seen: set[str]) -> None:
+    key = " ".join(text[start:end].lower().split())
+    if key not in seen:
+        seen.add(key)
+        spans.append((start, end))
+
+
+def phrases(text: str) -> list[str]:
+    """The query's phrases (``phrase_spans``) as text."""
+    return [text[a:b] for a, b in phrase_spans(text)]

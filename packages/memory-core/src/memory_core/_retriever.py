@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
@@ -29,7 +29,7 @@ from memory_core._models import (
     PatternFilter,
     TaskContext,
 )
-from memory_core._phrases import phrases
+from memory_core._phrases import phrase_spans
 from memory_core._protocols import EmbeddingProvider, FloatArray
 from memory_core._results import QueryResult, RetrievedEpisode, RetrievedPattern
 from memory_core._timespec import parse_instant
@@ -147,10 +147,11 @@ class Retriever:
         out (``rank_episodes``)."""
         c = self._ctx
         query_vector = None
+        phrase_vectors: Callable[[], FloatArray | None] | None = None
         emb = c.backends.embedder
         if emb is not None:
             try:
-                query_vector = embed_query(emb, text)
+                query_vector, phrase_vectors = query_vectors(emb, text)
             except EmbeddingError as exc:
                 c.backends.disable_embedder(exc)
                 emb = None
@@ -173,19 +174,8 @@ class Retriever:
             also_read=also_read,
             scores_only=scores_only,
             exclude=exclude,
-            phrase_vectors=None if emb is None else lambda: self._phrase_vectors(emb, text),
+            phrase_vectors=phrase_vectors if emb is not None else None,
         )
-
-    def _phrase_vectors(self, emb: EmbeddingProvider, text: str) -> FloatArray | None:
-        """The query's phrase vectors (``retrieval.covered``), None for fewer than two
-        phrases or when the embedder fails (the whole-query cosine still ranks)."""
-        found = phrases(text)
-        if len(found) < 2:
-            return None
-        try:
-            return np.asarray(emb.embed(found), dtype=np.float32)
-        except EmbeddingError:
-            return None
 
     def retrieve_relevant_patterns(
         self,
@@ -350,6 +340,31 @@ def _pattern_terms(description: str, tools: tuple[str, ...]) -> frozenset[str]:
     """A pattern text's search terms (remembered: the same patterns match query after
     query)."""
     return frozenset(terms(" ".join([description, *tools])))
+
+
+def query_vectors(
+    emb: EmbeddingProvider, text: str
+) -> tuple[FloatArray, Callable[[], FloatArray | None]]:
+    """The query's vector and what gives its phrase vectors (``retrieval.covered``): from
+    the query's own forward pass when the provider offers that (``embed_query_phrases``,
+    the transformer), else a call that embeds the phrases apart, made only if retrieval
+    asks (None for fewer than two phrases, or when the embedder fails: the whole-query
+    cosine still ranks)."""
+    spans = phrase_spans(text)
+    together = getattr(emb, "embed_query_phrases", None)
+    if callable(together) and len(spans) > 1:
+        vector, rows = together(text, spans)
+        return np.asarray(vector, dtype=np.float32), lambda: rows
+
+    def apart() -> FloatArray | None:
+        if len(spans) < 2:
+            return None
+        try:
+            return np.asarray(emb.embed([text[a:b] for a, b in spans]), dtype=np.float32)
+        except EmbeddingError:
+            return None
+
+    return embed_query(emb, text), apart
 
 
 def embed_query(emb: EmbeddingProvider, text: str) -> FloatArray:
