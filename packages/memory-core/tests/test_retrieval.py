@@ -8,6 +8,7 @@ backend.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from uuid import UUID
 
@@ -459,13 +460,8 @@ def test_a_step_covering_every_phrase_outranks_one_closer_to_the_whole_query() -
     )
     query = np.array(_unit(1, 1, 0), dtype=np.float32)
     two = np.array([[1, 0, 0], [0, 1, 0]], dtype=np.float32)
-    asked: list[int] = []
 
-    def ranked(vectors: np.ndarray | None) -> list[UUID]:
-        def phrase_vectors() -> np.ndarray | None:
-            asked.append(1)
-            return vectors
-
+    def ranked(phrase_vectors: np.ndarray | None) -> list[UUID]:
         results, _ = rank_episodes(
             storage, "default", "zzz", query, "m", None, EpisodeFilter(), 5, 3, W,
             phrase_vectors=phrase_vectors,
@@ -475,24 +471,33 @@ def test_a_step_covering_every_phrase_outranks_one_closer_to_the_whole_query() -
     assert ranked(None) == [partial, whole]  # cosine .88 against .76
     assert ranked(two[:1]) == [partial, whole]  # one phrase: the whole cosine decides
     assert ranked(two) == [whole, partial]  # weakest phrase .54 against .29
-    assert len(asked) == 3
 
 
-def test_phrases_are_not_embedded_when_no_vector_hit_is_a_step() -> None:
-    storage = InMemoryStorage()
-    note = _store(storage, "alpha", [])
+def test_task_texts_keep_their_cosine_and_no_vectors_are_read_for_them() -> None:
+    class Counting(InMemoryStorage):
+        reads = 0
+
+        def item_vectors(
+            self, tenant: str, model_id: str, keys: Sequence[tuple[UUID, int]]
+        ) -> np.ndarray:
+            Counting.reads += 1
+            return super().item_vectors(tenant, model_id, keys)
+
+    storage = Counting()
+    near, far = _store(storage, "alpha", []), _store(storage, "beta", [])
     storage.put_embeddings(
-        "default", [EmbeddingRecord(episode_id=note, item=0, model_id="m", vector=[1.0, 0.0])]
+        "default",
+        [
+            EmbeddingRecord(episode_id=near, item=0, model_id="m", vector=_unit(1, 0.3, 0)),
+            EmbeddingRecord(episode_id=far, item=0, model_id="m", vector=_unit(1, 1, 1.2)),
+        ],
     )
-
-    def never() -> np.ndarray | None:
-        raise AssertionError("phrases embedded for task texts alone")
-
     results, _ = rank_episodes(
-        storage, "default", "zzz", np.array([1.0, 0.0], dtype=np.float32), "m", None,
-        EpisodeFilter(), 5, 3, W, phrase_vectors=never,
+        storage, "default", "zzz", np.array(_unit(1, 1, 0), dtype=np.float32), "m", None,
+        EpisodeFilter(), 5, 3, W, phrase_vectors=np.eye(3, dtype=np.float32)[:2],
     )  # fmt: skip
-    assert [r.episode.id for r in results] == [note]
+    assert [r.episode.id for r in results] == [near, far]
+    assert Counting.reads == 0
 
 
 def test_item_vectors_reads_rows_back_with_zeros_for_unknown_items_or_models() -> None:
@@ -505,3 +510,15 @@ def test_item_vectors_reads_rows_back_with_zeros_for_unknown_items_or_models() -
     assert rows.tolist() == [[0.0, 0.0], [pytest.approx(0.6), pytest.approx(0.8)]]
     assert storage.item_vectors("default", "other", [(note, 1)]).shape == (1, 0)
     assert storage.item_vectors("nobody", "m", [(note, 1)]).shape == (1, 0)
+
+
+def test_only_a_provider_pooling_phrases_from_the_query_pass_gives_phrase_vectors() -> None:
+    from memory_core import MemoryConfig
+    from memory_core._retriever import embed_query, query_vectors
+    from memory_core.embeddings import provider_from_config
+
+    static = provider_from_config(MemoryConfig(embedding_provider="local"))
+    assert static is not None
+    vector, rows = query_vectors(static, "fix the memory leak in the login page")
+    np.testing.assert_allclose(vector, embed_query(static, "fix the memory leak in the login page"))
+    assert rows is None

@@ -758,16 +758,13 @@ def _coverage_ranked(
     tenant: str,
     model_id: str,
     semantic: list[SearchHit],
-    phrase_vectors: Callable[[], FloatArray | None],
+    phrases: FloatArray,
 ) -> list[SearchHit]:
     """``covered(semantic, ...)`` when some hit is a step, the store reads back vectors and
-    the query has two or more phrases; else the hits as they are. The phrases are embedded
-    only then (a store of task texts alone never pays for them)."""
+    the query has two or more phrases; else the hits as they are (a store of task texts
+    alone reads no vectors back)."""
     steps = [(h.episode_id, h.item) for h in semantic if h.item > 0]
-    if not steps or not _item_vectors(storage):
-        return semantic
-    phrases = phrase_vectors()
-    if phrases is None or len(phrases) < 2:
+    if not steps or len(phrases) < 2 or not _item_vectors(storage):
         return semantic
     rows = storage.item_vectors(tenant, model_id, steps)
     if rows.shape != (len(steps), phrases.shape[1]):
@@ -795,7 +792,7 @@ def rank_episodes(
     shown: int | None = None,
     scores_only: bool = False,
     exclude: UUID | None = None,
-    phrase_vectors: Callable[[], FloatArray | None] | None = None,
+    phrase_vectors: FloatArray | None = None,
 ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
     """The episode pipeline of the module docstring.
 
@@ -809,9 +806,9 @@ def rank_episodes(
     episode list, and summaries are read only as far as ``_best_scores`` needs.
     ``exclude``: an episode never returned nor scored (the in-progress episode a query is
     for matches its own task text; left in, it would take the first place and its context).
-    ``phrase_vectors``: gives one unit row per phrase of the query (``_phrases.phrases``),
-    called only if a vector hit is a step; with two or more phrases and a store that reads
-    back item vectors, step hits rank by coverage (``covered``).
+    ``phrase_vectors``: one unit row per phrase of the query (``_phrases.phrase_spans``);
+    with two or more and a store that reads back item vectors, step hits rank by coverage
+    (``covered``).
     """
     w = weights
     semantic: list[SearchHit] = []

@@ -940,10 +940,13 @@ class LibSQLStorage:
         wanted = json.dumps([[str(e), i] for e, i in keys])
         rows = self._db.read(
             lambda tx: tx.all(
+                # CROSS JOIN keeps the keys the outer loop: left to itself the planner
+                # scans every vector of the model (embeddings_model) for each key
                 "SELECT e.id, v.item, v.vector FROM json_each(?) k "
-                "JOIN episodes e ON e.tenant = ? AND e.id = json_extract(k.value, '$[0]') "
-                "JOIN embeddings v ON v.episode_pk = e.pk "
-                "AND v.item = json_extract(k.value, '$[1]') AND v.model_id = ?",
+                "CROSS JOIN episodes e CROSS JOIN embeddings v "
+                "WHERE e.tenant = ? AND e.id = json_extract(k.value, '$[0]') "
+                "AND v.episode_pk = e.pk AND v.item = json_extract(k.value, '$[1]') "
+                "AND v.model_id = ?",
                 (wanted, tenant, model_id),
             )
         )
