@@ -5,6 +5,29 @@ Episodes:
 1. Candidates: the backend's lexical search (BM25 over task texts and step texts) and
    vector search (cosine, current embedding model only), each limited to
    ``candidates`` items, both with the caller's filters applied inside the query.
+1b. Coverage of steps (``covered``): a query says several things (its phrases,
+   ``memory_core._phrases``: the runs of words between function words), and a turn that
+   answers it is close to each of them, not only to their average. A step hit's cosine
+   is replaced, for ranking only, by the mean of its cosine to the whole query and to
+   the phrase it is farthest from; calibrated relevance still reads the plain cosine, so
+   the floor means what it did. The phrase vectors are pooled from the query's own
+   forward pass (``TransformerEmbeddingProvider.embed_query_phrases``: the mean of each
+   phrase's token states), and the store reads back the step hits' vectors
+   (``ItemVectors``): no second encoding, one read. LoCoMo dev, MiniLM, before / after in
+   one session: S R@1 .721 → .745, S R@5 .929 → .940, T R@5 .672 → .701, T R@10 .803 →
+   .813, T R@20 .872 → .875; every conversation gains S R@5 and T R@10 (26, 41, 43:
+   .947/.914/.961 → .960/.921/.972 and .813/.816/.871 → .820/.822/.882; 30, 42: .889/.915
+   → .901/.925 and .753/.744 → .765/.759); same on the libSQL file store. Cost, old and
+   new interleaved per query on LoCoMo: p50 ×1.05 in memory, ×1.19 on a libSQL file
+   (the read of ≈180 vectors); a store of task texts alone reads nothing and pays only
+   the pooling (≈0.1-0.25 ms). Measured and left (phrases embedded apart): task texts scored the
+   same way (LoCoMo S R@5 .929 → .920 with steps, .922 alone, T R@10 .805, .784 alone: a
+   session header holds none of a question's phrases, which one it is farthest from is
+   noise; on the paraphrase notes, where
+   the task text is the whole note, the fused ranking gained only .557 → .587 / .603 →
+   .613 / .59 → .59 at 10K, seeds 8/21/33, replayed); phrases embedded apart, a second
+   pass (T R@10 .817, S R@5 .929, p50 ×1.3); the same with the static model, whose
+   phrase vector is a mean of a subset of the query's word rows (T R@10 .791 → .783).
 2. Two numbers per item. *Relevance* (``memory_core.relevance``) is calibrated and
    absolute: the share of the query's term weight the item holds (weights from general
    English, not from the store) or-ed with the cosine mapped through the model's fitted
@@ -113,14 +136,18 @@ paraphrases, BM25's share on task texts without the spread (``1 - found``) or no
 all: mild .68 → .70-.71 on seed 8 but .68 on seed 21, identifier dropped .623 / .64 →
 .63-.637 (within the noise of 300 queries; the cosine alone is the ceiling).
 
-Leads, measured offline and not built (they need more than one vector per item): a
-step scored by the mean of its whole-text cosine and its best sentence's (a long turn's
-answer is one sentence among greetings), replayed on LoCoMo dev: S R@1 .725 → .750,
-T R@5 .67 → .70, T R@10 .808 → .818 (both halves gain); a query scored by coverage, its
-whole cosine plus the lowest cosine of its phrases (runs of words between function
-words), semantic-only recall@5 on identifier-dropped paraphrases .62 → .673 (seed 8)
-and .593 → .673 (seed 21), mild .667 → .733 (seed 21; 150 queries each), at one more
-vector search per phrase (≈3 ms each at 10K).
+Leads, measured offline and not built: a step scored by the mean of its whole-text
+cosine and its best sentence's (a long turn's answer is one sentence among greetings;
+needs more than one vector per step), replayed on LoCoMo dev before coverage (1b): S
+R@1 .725 → .750, T R@5 .67 → .70, T R@10 .808 → .818 (both halves gain). Coverage
+(1b) on task texts lifts the cosine alone on paraphrase notes (10K, identifier
+dropped, 300 queries, semantic-only top 5: seed 8 .647 → .710, 21 .623 → .707, 33
+.660 → .697; every slot reworded, 1K: .475 → .620), but in the fused ranking BM25 wins
+back those queries: the notes that share a paraphrase's literal wording are the other
+notes that use that wording (the generator's alternatives), so their BM25 is high and
+the note asked for holds a fifth of the top score (every slot reworded, 1K: the
+returned notes average .78 of the top BM25, the wanted one .20, while its cosine
+leads theirs by only .014).
 
 Patterns are ranked by the evidence of the episodes they came from: the sum of the
 relevance of retrieved episodes that contain them, times a quality term that prefers the
