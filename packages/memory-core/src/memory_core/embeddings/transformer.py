@@ -260,15 +260,12 @@ class TransformerEmbeddingProvider:
         check_texts([text])
         encoding = enc.tokenizer.encode(text)
         vector, states = session.encode_states(encoding.ids)
-        special, offsets = encoding.special_tokens_mask, encoding.offsets
+        offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)
+        real = (np.asarray(encoding.special_tokens_mask) == 0) & (offsets[:, 1] > offsets[:, 0])
         rows = []
         for start, end in spans:
-            inside = [
-                i
-                for i, (a, b) in enumerate(offsets)
-                if not special[i] and a >= start and b <= end and b > a
-            ]
-            if inside:
+            inside = real & (offsets[:, 0] >= start) & (offsets[:, 1] <= end)
+            if inside.any():
                 v = states[inside].mean(axis=0)
                 rows.append(v / max(float(np.linalg.norm(v)), 1e-12))
         if len(rows) < 2:
