@@ -8,18 +8,21 @@ backend.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from uuid import UUID
 
 import numpy as np
 import pytest
 from memory_core import EpisodeFilter, TaskContext
+from memory_core._phrases import MAX_PHRASES, phrases
 from memory_core.models import EmbeddingRecord, SearchHit
 from memory_core.relevance import GENERIC
 from memory_core.retrieval import (
     EpisodeCandidate,
     RankingWeights,
     context_match,
+    covered,
     fuse_items,
     lexical_spread,
     mmr,
@@ -410,3 +413,112 @@ def test_the_episode_a_query_is_for_does_not_take_the_first_episodes_context() -
     assert [e.episode.id for e in found] == [done]
     assert [s.step_number for s in found[0].steps] == [2, 1, 3]  # its context (3 steps)
     memory.close()
+
+
+# -- coverage: a step must be close to each phrase of the query ------------------------------
+
+
+def _unit(*xs: float) -> list[float]:
+    v = np.array(xs, dtype=np.float32)
+    return [float(x) for x in v / np.linalg.norm(v)]
+
+
+def test_phrases_are_the_runs_between_function_words_and_punctuation() -> None:
+    assert phrases("fix the memory leak in the login page (mobile app)") == [
+        "fix",
+        "memory leak",
+        "login page",
+        "mobile app",
+    ]
+    assert phrases("When did Caroline go to the support group?") == ["Caroline go", "support group"]
+    assert phrases("the of and") == []
+    assert phrases("tart, tart and tart") == ["tart"]  # distinct
+    assert len(phrases(", ".join(f"w{i}" for i in range(20)))) == MAX_PHRASES
+
+
+def test_covered_scores_steps_by_their_weakest_phrase_and_keeps_task_texts() -> None:
+    hits = [hit(A, 0, 0.9), hit(B, 2, 0.8), hit(C, 1, 0.7)]
+    phrase_rows = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    step_rows = np.array([[1.0, 0.0], [0.6, 0.8]], dtype=np.float32)  # B's, then C's
+    out = covered(hits, phrase_rows, step_rows)
+    assert out[0] == hits[0]  # a task text keeps its cosine
+    assert out[1].score == pytest.approx((0.8 + 0.0) / 2)  # far from the second phrase
+    assert out[2].score == pytest.approx((0.7 + 0.6) / 2)
+    assert [(h.episode_id, h.item) for h in out] == [(A, 0), (B, 2), (C, 1)]
+
+
+def test_a_step_covering_every_phrase_outranks_one_closer_to_the_whole_query() -> None:
+    storage = InMemoryStorage()
+    partial = _store(storage, "alpha", ["one"])
+    whole = _store(storage, "beta", ["two"])
+    storage.put_embeddings(
+        "default",
+        [
+            EmbeddingRecord(episode_id=partial, item=1, model_id="m", vector=_unit(1, 0.3, 0)),
+            EmbeddingRecord(episode_id=whole, item=1, model_id="m", vector=_unit(1, 1, 1.2)),
+        ],
+    )
+    query = np.array(_unit(1, 1, 0), dtype=np.float32)
+    two = np.array([[1, 0, 0], [0, 1, 0]], dtype=np.float32)
+
+    def ranked(phrase_vectors: np.ndarray | None) -> list[UUID]:
+        results, _ = rank_episodes(
+            storage, "default", "zzz", query, "m", None, EpisodeFilter(), 5, 3, W,
+            phrase_vectors=phrase_vectors,
+        )  # fmt: skip
+        return [r.episode.id for r in results]
+
+    assert ranked(None) == [partial, whole]  # cosine .88 against .76
+    assert ranked(two[:1]) == [partial, whole]  # one phrase: the whole cosine decides
+    assert ranked(two) == [whole, partial]  # weakest phrase .54 against .29
+
+
+def test_task_texts_keep_their_cosine_and_no_vectors_are_read_for_them() -> None:
+    class Counting(InMemoryStorage):
+        reads = 0
+
+        def item_vectors(
+            self, tenant: str, model_id: str, keys: Sequence[tuple[UUID, int]]
+        ) -> np.ndarray:
+            Counting.reads += 1
+            return super().item_vectors(tenant, model_id, keys)
+
+    storage = Counting()
+    near, far = _store(storage, "alpha", []), _store(storage, "beta", [])
+    storage.put_embeddings(
+        "default",
+        [
+            EmbeddingRecord(episode_id=near, item=0, model_id="m", vector=_unit(1, 0.3, 0)),
+            EmbeddingRecord(episode_id=far, item=0, model_id="m", vector=_unit(1, 1, 1.2)),
+        ],
+    )
+    results, _ = rank_episodes(
+        storage, "default", "zzz", np.array(_unit(1, 1, 0), dtype=np.float32), "m", None,
+        EpisodeFilter(), 5, 3, W, phrase_vectors=np.eye(3, dtype=np.float32)[:2],
+    )  # fmt: skip
+    assert [r.episode.id for r in results] == [near, far]
+    assert Counting.reads == 0
+
+
+def test_item_vectors_reads_rows_back_with_zeros_for_unknown_items_or_models() -> None:
+    storage = InMemoryStorage()
+    note = _store(storage, "alpha", ["one"])
+    storage.put_embeddings(
+        "default", [EmbeddingRecord(episode_id=note, item=1, model_id="m", vector=[3.0, 4.0])]
+    )
+    rows = storage.item_vectors("default", "m", [(note, 2), (note, 1)])
+    assert rows.tolist() == [[0.0, 0.0], [pytest.approx(0.6), pytest.approx(0.8)]]
+    assert storage.item_vectors("default", "other", [(note, 1)]).shape == (1, 0)
+    assert storage.item_vectors("nobody", "m", [(note, 1)]).shape == (1, 0)
+
+
+def test_only_a_provider_pooling_phrases_from_the_query_pass_gives_phrase_vectors() -> None:
+    from memory_core import MemoryConfig
+    from memory_core._retriever import embed_query, query_vectors
+    from memory_core.embeddings import provider_from_config
+
+    static = provider_from_config(MemoryConfig(embedding_provider="local"))
+    assert static is not None
+    vector, rows = query_vectors(static, "fix the memory leak in the login page")
+    np.testing.assert_allclose(vector, embed_query(static, "fix the memory leak in the login page"))
+    assert rows is None

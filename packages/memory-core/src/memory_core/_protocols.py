@@ -73,6 +73,7 @@ __all__ = [
     "EpisodeStore",
     "FloatArray",
     "IndexWarmer",
+    "ItemVectors",
     "Lifecycle",
     "Maintenance",
     "PatternStore",
@@ -439,6 +440,19 @@ class ChannelSearch(Protocol):
     ) -> tuple[list[SearchHit], list[SearchHit]]:
         """``(lexical_search(tenant, query, limit, filters), vector_search(tenant,
         model_id, vector, limit, filters))``: the same hits, raising the same errors."""
+        ...
+
+
+@runtime_checkable
+class ItemVectors(Protocol):
+    """A store that reads back the stored vectors of given items (retrieval scores a
+    query's phrases against the items its vector search found)."""
+
+    def item_vectors(
+        self, tenant: str, model_id: str, keys: Sequence[tuple[UUID, int]]
+    ) -> FloatArray:
+        """One unit row per ``(episode id, item)`` key, in order; zeros for a key
+        without a vector of ``model_id``."""
         ...
 
 

@@ -5,6 +5,29 @@ Episodes:
 1. Candidates: the backend's lexical search (BM25 over task texts and step texts) and
    vector search (cosine, current embedding model only), each limited to
    ``candidates`` items, both with the caller's filters applied inside the query.
+1b. Coverage of steps (``covered``): a query says several things (its phrases,
+   ``memory_core._phrases``: the runs of words between function words), and a turn that
+   answers it is close to each of them, not only to their average. A step hit's cosine
+   is replaced, for ranking only, by the mean of its cosine to the whole query and to
+   the phrase it is farthest from; calibrated relevance still reads the plain cosine, so
+   the floor means what it did. The phrase vectors are pooled from the query's own
+   forward pass (``TransformerEmbeddingProvider.embed_query_phrases``: the mean of each
+   phrase's token states), and the store reads back the step hits' vectors
+   (``ItemVectors``): no second encoding, one read. LoCoMo dev, MiniLM, before / after in
+   one session: S R@1 .721 → .745, S R@5 .929 → .940, T R@5 .672 → .701, T R@10 .803 →
+   .813, T R@20 .872 → .875; every conversation gains S R@5 and T R@10 (26, 41, 43:
+   .947/.914/.961 → .960/.921/.972 and .813/.816/.871 → .820/.822/.882; 30, 42: .889/.915
+   → .901/.925 and .753/.744 → .765/.759); same on the libSQL file store. Cost, old and
+   new interleaved per query on LoCoMo: p50 ×1.05 in memory, ×1.19 on a libSQL file
+   (the read of ≈180 vectors); a store of task texts alone reads nothing and pays only
+   the pooling (≈0.1-0.25 ms). Measured and left (phrases embedded apart): task texts scored the
+   same way (LoCoMo S R@5 .929 → .920 with steps, .922 alone, T R@10 .805, .784 alone: a
+   session header holds none of a question's phrases, which one it is farthest from is
+   noise; on the paraphrase notes, where
+   the task text is the whole note, the fused ranking gained only .557 → .587 / .603 →
+   .613 / .59 → .59 at 10K, seeds 8/21/33, replayed); phrases embedded apart, a second
+   pass (T R@10 .817, S R@5 .929, p50 ×1.3); the same with the static model, whose
+   phrase vector is a mean of a subset of the query's word rows (T R@10 .791 → .783).
 2. Two numbers per item. *Relevance* (``memory_core.relevance``) is calibrated and
    absolute: the share of the query's term weight the item holds (weights from general
    English, not from the store) or-ed with the cosine mapped through the model's fitted
@@ -113,14 +136,18 @@ paraphrases, BM25's share on task texts without the spread (``1 - found``) or no
 all: mild .68 → .70-.71 on seed 8 but .68 on seed 21, identifier dropped .623 / .64 →
 .63-.637 (within the noise of 300 queries; the cosine alone is the ceiling).
 
-Leads, measured offline and not built (they need more than one vector per item): a
-step scored by the mean of its whole-text cosine and its best sentence's (a long turn's
-answer is one sentence among greetings), replayed on LoCoMo dev: S R@1 .725 → .750,
-T R@5 .67 → .70, T R@10 .808 → .818 (both halves gain); a query scored by coverage, its
-whole cosine plus the lowest cosine of its phrases (runs of words between function
-words), semantic-only recall@5 on identifier-dropped paraphrases .62 → .673 (seed 8)
-and .593 → .673 (seed 21), mild .667 → .733 (seed 21; 150 queries each), at one more
-vector search per phrase (≈3 ms each at 10K).
+Leads, measured offline and not built: a step scored by the mean of its whole-text
+cosine and its best sentence's (a long turn's answer is one sentence among greetings;
+needs more than one vector per step), replayed on LoCoMo dev before coverage (1b): S
+R@1 .725 → .750, T R@5 .67 → .70, T R@10 .808 → .818 (both halves gain). Coverage
+(1b) on task texts lifts the cosine alone on paraphrase notes (10K, identifier
+dropped, 300 queries, semantic-only top 5: seed 8 .647 → .710, 21 .623 → .707, 33
+.660 → .697; every slot reworded, 1K: .475 → .620), but in the fused ranking BM25 wins
+back those queries: the notes that share a paraphrase's literal wording are the other
+notes that use that wording (the generator's alternatives), so their BM25 is high and
+the note asked for holds a fifth of the top score (every slot reworded, 1K: the
+returned notes average .78 of the top BM25, the wanted one .20, while its cosine
+leads theirs by only .014).
 
 Patterns are ranked by the evidence of the episodes they came from: the sum of the
 relevance of retrieved episodes that contain them, times a quality term that prefers the
@@ -151,7 +178,7 @@ from uuid import UUID
 from memory_core._duplicates import collapse
 from memory_core._fetch import fetch_steps
 from memory_core._models import EpisodeFilter, EpisodeSummary, Pattern, SearchHit, TaskContext
-from memory_core._protocols import ChannelSearch, FloatArray, StorageBackend
+from memory_core._protocols import ChannelSearch, FloatArray, ItemVectors, StorageBackend
 from memory_core._results import RetrievedEpisode, RetrievedPattern, ScoreComponents
 from memory_core._stats import wilson_lower_bound
 from memory_core.relevance import (
@@ -376,7 +403,10 @@ class _Fusion:
         named: dict[ItemKey, float] | None,
         named_hits: Sequence[SearchHit],
         limit: int,
+        semantic_rank: list[SearchHit] | None = None,
     ) -> None:
+        """``semantic_rank``: the vector hits as ranked (``covered``), when not by their
+        cosine; calibrated relevance always reads the cosine (``semantic``)."""
         self.weights = weights
         self._settled: set[int] = set()
         self.query = query or {}
@@ -391,11 +421,12 @@ class _Fusion:
                 uuids[e.int] = e
                 lex[e.int, h.item] = max(0.0, h.score / top)
         sem: dict[tuple[int, int], float] = {}
-        if semantic:
-            hi = max(h.score for h in semantic)
-            lo = min(h.score for h in semantic)
+        ranked = semantic if semantic_rank is None else semantic_rank
+        if ranked:
+            hi = max(h.score for h in ranked)
+            lo = min(h.score for h in ranked)
             span = hi - lo
-            for h in semantic:
+            for h in ranked:
                 e = h.episode_id
                 uuids[e.int] = e
                 sem[e.int, h.item] = (h.score - lo) / span if span > 1e-9 else 1.0
@@ -730,6 +761,44 @@ def _channel_search(storage: StorageBackend) -> TypeGuard[ChannelSearch]:
     return callable(getattr(type(storage), "search_channels", None))
 
 
+def _item_vectors(storage: StorageBackend) -> TypeGuard[ItemVectors]:
+    """Whether the store's own class reads back item vectors (as ``_channel_search``)."""
+    return callable(getattr(type(storage), "item_vectors", None))
+
+
+def covered(
+    semantic: list[SearchHit], phrase_vectors: FloatArray, step_vectors: FloatArray
+) -> list[SearchHit]:
+    """The vector hits with each step scored by coverage (step 1b): the mean of its cosine
+    to the whole query and its cosine to the query phrase it is farthest from.
+    ``step_vectors`` holds the step hits' unit rows in hit order, ``phrase_vectors`` one
+    unit row per phrase; task texts keep their cosine."""
+    weakest = iter((step_vectors @ phrase_vectors.T).min(axis=1).tolist())
+    return [
+        h if h.item == 0 else SearchHit(h.episode_id, h.item, (h.score + next(weakest)) / 2)
+        for h in semantic
+    ]
+
+
+def _coverage_ranked(
+    storage: StorageBackend,
+    tenant: str,
+    model_id: str,
+    semantic: list[SearchHit],
+    phrases: FloatArray,
+) -> list[SearchHit]:
+    """``covered(semantic, ...)`` when some hit is a step, the store reads back vectors and
+    the query has two or more phrases; else the hits as they are (a store of task texts
+    alone reads no vectors back)."""
+    steps = [(h.episode_id, h.item) for h in semantic if h.item > 0]
+    if not steps or len(phrases) < 2 or not _item_vectors(storage):
+        return semantic
+    rows = storage.item_vectors(tenant, model_id, steps)
+    if rows.shape != (len(steps), phrases.shape[1]):
+        return semantic
+    return covered(semantic, phrases, rows)
+
+
 def rank_episodes(
     storage: StorageBackend,
     tenant: str,
@@ -750,6 +819,7 @@ def rank_episodes(
     shown: int | None = None,
     scores_only: bool = False,
     exclude: UUID | None = None,
+    phrase_vectors: FloatArray | None = None,
 ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
     """The episode pipeline of the module docstring.
 
@@ -763,6 +833,9 @@ def rank_episodes(
     episode list, and summaries are read only as far as ``_best_scores`` needs.
     ``exclude``: an episode never returned nor scored (the in-progress episode a query is
     for matches its own task text; left in, it would take the first place and its context).
+    ``phrase_vectors``: one unit row per phrase of the query (``_phrases.phrase_spans``);
+    with two or more and a store that reads back item vectors, step hits rank by coverage
+    (``covered``).
     """
     w = weights
     semantic: list[SearchHit] = []
@@ -775,6 +848,9 @@ def rank_episodes(
     else:
         lexical = storage.lexical_search(tenant, text, w.candidates, filters)
         semantic = storage.vector_search(tenant, model_id, query_vector, w.candidates, filters)
+    semantic_rank = semantic
+    if semantic and model_id is not None and phrase_vectors is not None:
+        semantic_rank = _coverage_ranked(storage, tenant, model_id, semantic, phrase_vectors)
     unlisted = unlisted_terms(text)
     named_hits: list[SearchHit] = []
     if unlisted and w.identifier > 0:  # one more search, only for a query naming something
@@ -790,6 +866,7 @@ def rank_episodes(
         named,
         named_hits,
         shown or limit,
+        semantic_rank,
     )
     candidates = fused.out  # by UUID.int
     size, skip = max(limit * 10, 50), exclude.int if exclude is not None else None

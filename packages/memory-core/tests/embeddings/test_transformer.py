@@ -258,3 +258,30 @@ def test_bulk_import_split_across_threads_matches_one_call(
     whole = provider.embed(texts)
     assert split.shape == whole.shape
     assert ((split * whole).sum(axis=1)).min() >= 0.99999
+
+
+def test_query_phrases_come_from_the_querys_own_pass(
+    default: TransformerEmbeddingProvider,
+) -> None:
+    from memory_core._phrases import phrase_spans
+
+    text = "fix the memory leak in the login page of the mobile app"
+    spans = phrase_spans(text)
+    vector, rows = default.embed_query_phrases(text, spans)
+    np.testing.assert_allclose(vector, default.embed_query(text), atol=1e-5)
+    assert rows is not None and rows.shape == (4, 384)
+    np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-5)
+    leak, login, phone = default.embed(["growing heap", "sign-in screen", "phone app"])
+    # each phrase's row stands for its own words: closest to the text that rewords them
+    assert int(np.argmax(rows @ leak)) == 1
+    assert int(np.argmax(rows @ login)) == 2
+    assert int(np.argmax(rows @ phone)) == 3
+    one = "memory"
+    assert default.embed_query_phrases(one, phrase_spans(one))[1] is None
+
+
+def test_the_numpy_engine_gives_no_query_phrases() -> None:
+    numpy = TransformerEmbeddingProvider(engine="numpy")
+    vector, rows = numpy.embed_query_phrases("memory leak in the login page", [(0, 11), (19, 29)])
+    np.testing.assert_allclose(vector, numpy.embed_query("memory leak in the login page"))
+    assert rows is None

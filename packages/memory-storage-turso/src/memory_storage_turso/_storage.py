@@ -954,6 +954,39 @@ class LibSQLStorage:
             partial(self.lexical_search, tenant, query, limit, filters),
         )
 
+    def item_vectors(
+        self, tenant: str, model_id: str, keys: Sequence[tuple[UUID, int]]
+    ) -> npt.NDArray[np.float32]:
+        """``ItemVectors``: the unit rows of ``keys`` in order (zeros where none), one read
+        (retrieval scores a query's phrases against the steps its vector search found)."""
+        if not keys:
+            return np.zeros((0, 0), dtype=np.float32)
+        wanted = json.dumps([[str(e), i] for e, i in keys])
+        rows = self._db.read(
+            lambda tx: tx.all(
+                # CROSS JOIN keeps the keys the outer loop: left to itself the planner
+                # scans every vector of the model (embeddings_model) for each key
+                "SELECT e.id, v.item, v.vector FROM json_each(?) k "
+                "CROSS JOIN episodes e CROSS JOIN embeddings v "
+                "WHERE e.tenant = ? AND e.id = json_extract(k.value, '$[0]') "
+                "AND v.episode_pk = e.pk AND v.item = json_extract(k.value, '$[1]') "
+                "AND v.model_id = ?",
+                (wanted, tenant, model_id),
+            )
+        )
+        if not rows:
+            return np.zeros((len(keys), 0), dtype=np.float32)
+        found = {(r[0], int(r[1])): r[2] for r in rows}
+        dim = len(rows[0][2]) // 4
+        out = np.zeros((len(keys), dim), dtype=np.float32)
+        for n, (e, i) in enumerate(keys):
+            blob = found.get((str(e), i))
+            if blob is not None:
+                out[n] = np.frombuffer(blob, dtype="<f4")
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        np.divide(out, norms, out=out, where=norms > 0)
+        return out
+
     @staticmethod
     def _query_vector(vector: FloatArray) -> npt.NDArray[np.float32]:
         query = np.asarray(vector, dtype=np.float32)

@@ -222,6 +222,7 @@ def build_model(enc: _Encoder, ranges: Ranges | None = None) -> bytes:
         inner = g.op("BiasGelu", product(x, layer.up, "up", n), g.const(layer.up_bias),
                      domain=_MS)  # fmt: skip
         x = add_norm(product(inner, layer.down, "down", n), layer.down_bias, x, layer.ln2)
+    g.op("Identity", x, out="states")  # each token's final state (a query's phrases)
     mask = g.op("Unsqueeze", "attention_mask", g.const([2]))
     total = g.op("ReduceSum", g.op("Mul", x, mask), g.const([1]), keepdims=0)
     count = g.op("Max", g.op("ReduceSum", mask, g.const([1]), keepdims=0), g.const(1.0))
@@ -231,7 +232,10 @@ def build_model(enc: _Encoder, ranges: Ranges | None = None) -> bytes:
             _value_info("input_ids", _INT64, ["batch", "length"]),
             _value_info("attention_mask", _FLOAT, ["batch", "length"]),
         ],
-        [_value_info("embedding", _FLOAT, ["batch", hidden])],
+        [
+            _value_info("embedding", _FLOAT, ["batch", hidden]),
+            _value_info("states", _FLOAT, ["batch", "length", hidden]),
+        ],
     )
 
 
@@ -269,3 +273,14 @@ class OnnxEncoder:
         out = self._session.run(["embedding"], {"input_ids": tokens, "attention_mask": mask})
         result: npt.NDArray[np.float32] = np.asarray(out[0], dtype=np.float32)
         return result
+
+    def encode_states(
+        self, ids: list[int]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """One text's sentence vector and its tokens' final states (length × hidden), from
+        one forward pass."""
+        tokens, mask = padded([ids])
+        out = self._session.run(
+            ["embedding", "states"], {"input_ids": tokens, "attention_mask": mask}
+        )
+        return np.asarray(out[0][0], dtype=np.float32), np.asarray(out[1][0], dtype=np.float32)

@@ -70,6 +70,16 @@ class VectorMatrix:
             self.remove(key)
         return len(doomed)
 
+    def rows(self, keys: list[RowKey]) -> npt.NDArray[np.float32]:
+        """The rows of ``keys``, in order; a key without a row gets zeros (cosine 0)."""
+        out = np.zeros((len(keys), self.dimension), dtype=np.float32)
+        get = self._rows.get
+        found = [(i, r) for i, k in enumerate(keys) if (r := get(k)) is not None]
+        if found:
+            at, rows = zip(*found, strict=True)
+            out[list(at)] = self._data[list(rows)]
+        return out
+
     def top_k(
         self,
         unit_query: npt.NDArray[np.float32],

@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, cast
 from uuid import UUID
 
+import numpy as np
+
 from memory_core._models import (
     EmbeddingModelInfo,
     EmbeddingRecord,
@@ -138,6 +140,18 @@ class ForwardingStorage:
         self, tenant: str, model_id: str, vector: FloatArray, limit: int, filters: EpisodeFilter
     ) -> list[SearchHit]:
         return self._backend(tenant).vector_search(tenant, model_id, vector, limit, filters)
+
+    def item_vectors(
+        self, tenant: str, model_id: str, keys: Sequence[tuple[UUID, int]]
+    ) -> FloatArray:
+        """``ItemVectors`` of the tenant's backend; one without it gives no columns (and
+        retrieval ranks by the plain cosine)."""
+        backend = self._backend(tenant)
+        read = getattr(type(backend), "item_vectors", None)
+        if read is None:
+            return np.zeros((len(keys), 0), dtype=np.float32)
+        rows: FloatArray = read(backend, tenant, model_id, keys)
+        return rows
 
     def put_embeddings(self, tenant: str, records: Sequence[EmbeddingRecord]) -> None:
         self._backend(tenant).put_embeddings(tenant, records)

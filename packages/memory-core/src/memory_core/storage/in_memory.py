@@ -690,6 +690,18 @@ class InMemoryStorage:
             top = matrix.top_k(unit, limit, allowed)
             return [SearchHit(episode_id=k[0], item=k[1], score=s) for k, s in top]
 
+    def item_vectors(
+        self, tenant: str, model_id: str, keys: Sequence[tuple[UUID, int]]
+    ) -> npt.NDArray[np.float32]:
+        """``ItemVectors``: the stored unit rows of ``keys`` (zeros where none)."""
+        with self._lock:
+            self._open()
+            t = self._peek(tenant)
+            matrix = t.vectors.get(model_id) if t is not None else None
+            if matrix is None:
+                return np.zeros((len(keys), 0), dtype=np.float32)
+            return matrix.rows(list(keys))
+
     def put_embeddings(self, tenant: str, records: Sequence[EmbeddingRecord]) -> None:
         with self._lock:
             self._open()
