@@ -52,6 +52,21 @@ class Matrix:
     """Keep a ``Projection`` to prefilter unfiltered searches (a matrix searched many
     times; not one built for a single search)."""
     _projection: Projection | None = None
+    _row_of: dict[tuple[int, int], int] = field(default_factory=dict)
+    """(episode_pk, item) -> row, for the first ``_keyed`` rows (``rows_of``)."""
+    _keyed: int = 0
+
+    def rows_of(self, keys: Sequence[tuple[int, int]]) -> list[int | None]:
+        """The row holding each (episode_pk, item), ``None`` where none is held: rows
+        are only appended while the matrix lives (a replaced vector makes a new one), so
+        the key index is extended, never rebuilt."""
+        row_of = self._row_of
+        if self._keyed < self.n:
+            start, stop = self._keyed, self.n
+            pairs = zip(self.pks[start:stop].tolist(), self.items[start:stop].tolist(), strict=True)
+            row_of.update(zip(pairs, range(start, stop), strict=True))
+            self._keyed = stop
+        return [row_of.get(key) for key in keys]
 
     def append(self, batch: Sequence[tuple[Any, ...]]) -> None:
         """Add ``(vid, episode_pk, item, vector_blob)`` rows."""

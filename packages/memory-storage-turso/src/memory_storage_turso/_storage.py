@@ -62,7 +62,7 @@ from memory_core.protocols import FloatArray, number_steps
 from memory_core.security import database_key
 from memory_core.text import terms
 
-from memory_storage_turso._ann import ANN_MIN_ROWS
+from memory_storage_turso._ann import ANN_MIN_ROWS, unit_rows
 from memory_storage_turso._channels import ChannelThread
 from memory_storage_turso._codec import decode_cursor, encode_cursor, ts
 from memory_storage_turso._connection import Database, SideReads, Tx
@@ -957,35 +957,57 @@ class LibSQLStorage:
     def item_vectors(
         self, tenant: str, model_id: str, keys: Sequence[tuple[UUID, int]]
     ) -> npt.NDArray[np.float32]:
-        """``ItemVectors``: the unit rows of ``keys`` in order (zeros where none), one read
-        (retrieval scores a query's phrases against the steps its vector search found)."""
+        """``ItemVectors``: the unit rows of ``keys`` in order (zeros where none), for
+        retrieval to score a query's phrases against the steps its vector search found.
+        Served from the exact matrix the search just used where it holds them (every row
+        below the graph's crossover), in the same snapshot as a search (the entry is
+        brought up to date first); the rest, e.g. the graph's keys, in one read."""
         if not keys:
             return np.zeros((0, 0), dtype=np.float32)
-        wanted = json.dumps([[str(e), i] for e, i in keys])
-        rows = self._db.read(
-            lambda tx: tx.all(
-                # CROSS JOIN keeps the keys the outer loop: left to itself the planner
-                # scans every vector of the model (embeddings_model) for each key
-                "SELECT e.id, v.item, v.vector FROM json_each(?) k "
-                "CROSS JOIN episodes e CROSS JOIN embeddings v "
-                "WHERE e.tenant = ? AND e.id = json_extract(k.value, '$[0]') "
-                "AND v.episode_pk = e.pk AND v.item = json_extract(k.value, '$[1]') "
-                "AND v.model_id = ?",
-                (wanted, tenant, model_id),
+
+        def op(tx: Tx) -> npt.NDArray[np.float32]:
+            row = tx.one(
+                "SELECT dim FROM embeddings WHERE tenant = ? AND model_id = ? LIMIT 1",
+                (tenant, model_id),
             )
+            if row is None:
+                return np.zeros((len(keys), 0), dtype=np.float32)
+            dim = int(row[0])
+            out = np.zeros((len(keys), dim), dtype=np.float32)
+            entry = self._vectors.refreshed(tx, tenant, model_id, dim)
+            missing = entry.unit_vectors(keys, out)
+            if missing:
+                read = self._read_item_vectors(
+                    tx, tenant, model_id, [keys[n] for n in missing], dim
+                )
+                out[missing] = read
+            return out
+
+        return self._db.read(op)
+
+    @staticmethod
+    def _read_item_vectors(
+        tx: Tx, tenant: str, model_id: str, keys: Sequence[tuple[UUID, int]], dim: int
+    ) -> npt.NDArray[np.float32]:
+        """The unit rows of ``keys`` read from ``embeddings`` (zeros where none)."""
+        wanted = json.dumps([[str(e), i] for e, i in keys])
+        rows = tx.all(
+            # CROSS JOIN keeps the keys the outer loop: left to itself the planner
+            # scans every vector of the model (embeddings_model) for each key
+            "SELECT e.id, v.item, v.vector FROM json_each(?) k "
+            "CROSS JOIN episodes e CROSS JOIN embeddings v "
+            "WHERE e.tenant = ? AND e.id = json_extract(k.value, '$[0]') "
+            "AND v.episode_pk = e.pk AND v.item = json_extract(k.value, '$[1]') "
+            "AND v.model_id = ?",
+            (wanted, tenant, model_id),
         )
-        if not rows:
-            return np.zeros((len(keys), 0), dtype=np.float32)
         found = {(r[0], int(r[1])): r[2] for r in rows}
-        dim = len(rows[0][2]) // 4
         out = np.zeros((len(keys), dim), dtype=np.float32)
         for n, (e, i) in enumerate(keys):
             blob = found.get((str(e), i))
             if blob is not None:
                 out[n] = np.frombuffer(blob, dtype="<f4")
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        np.divide(out, norms, out=out, where=norms > 0)
-        return out
+        return unit_rows(out)
 
     @staticmethod
     def _query_vector(vector: FloatArray) -> npt.NDArray[np.float32]:

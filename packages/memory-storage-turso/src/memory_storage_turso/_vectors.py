@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,8 @@ class Entry:
     graph: AnnGraph | None = None
     ids: dict[int, UUID] = field(default_factory=dict)
     """episode_pk -> id of episodes hit before (see ``episode_ids``)."""
+    pks: dict[UUID, int] = field(default_factory=dict)
+    """``ids`` the other way round (``unit_vectors``)."""
 
     def episode_ids(self, tx: Tx, pks: set[int]) -> dict[int, UUID]:
         """The ids of the episodes ``pks`` (rows of this entry's hits), read once per
@@ -89,6 +92,7 @@ class Entry:
         if missing:
             if len(ids) + len(missing) > _IDS_HELD:
                 ids.clear()
+                self.pks.clear()
                 missing = list(pks)
             self._read(tx, missing)
         return ids
@@ -106,7 +110,34 @@ class Entry:
             "SELECT pk, id FROM episodes WHERE pk IN (SELECT value FROM json_each(?))",
             (json.dumps(sorted(pks)),),
         )
-        self.ids.update((pk, UUID(eid)) for pk, eid in rows)
+        named = [(pk, UUID(eid)) for pk, eid in rows]
+        self.ids.update(named)
+        self.pks.update((eid, pk) for pk, eid in named)
+
+    def unit_vectors(
+        self, keys: Sequence[tuple[UUID, int]], out: npt.NDArray[np.float32]
+    ) -> list[int]:
+        """Fill ``out[n]`` with the unit vector of ``keys[n]`` (episode id, item) where
+        the exact matrix holds it (the rows a search of this entry just scored, at 10K
+        every row); the positions it does not hold are returned, for the caller to read."""
+        pk_of = self.pks.get
+        pairs = [(pk_of(e), item) for e, item in keys]
+        rows = self.matrix.rows_of([(pk, i) for pk, i in pairs if pk is not None])
+        found = iter(rows)
+        missing: list[int] = []
+        where: list[int] = []
+        picked: list[int] = []
+        for n, (pk, _) in enumerate(pairs):
+            row = next(found) if pk is not None else None
+            if row is None:
+                missing.append(n)
+            else:
+                where.append(n)
+                picked.append(row)
+        if picked:
+            matrix = self.matrix
+            out[where] = matrix.unique[matrix.of[np.array(picked, dtype=np.int64)]]
+        return missing
 
 
 class VectorIndex:
