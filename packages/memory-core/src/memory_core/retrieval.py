@@ -19,7 +19,8 @@ Episodes:
    .947/.914/.961 → .960/.921/.972 and .813/.816/.871 → .820/.822/.882; 30, 42: .889/.915
    → .901/.925 and .753/.744 → .765/.759); same on the libSQL file store. Cost, old and
    new interleaved per query on LoCoMo: p50 ×1.05 in memory, ×1.19 on a libSQL file
-   (the read of ≈180 vectors); a store of task texts alone reads nothing and pays only
+   while the ≈180 vectors were read through SQL, ×1.10 since the libSQL store serves them
+   from its exact matrix (``benchmarks/retrieval_quality/coverage_cost.py``); a store of task texts alone reads nothing and pays only
    the pooling (≈0.1-0.25 ms). Measured and left (phrases embedded apart): task texts scored the
    same way (LoCoMo S R@5 .929 → .920 with steps, .922 alone, T R@10 .805, .784 alone: a
    session header holds none of a question's phrases, which one it is farthest from is
