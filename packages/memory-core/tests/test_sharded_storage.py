@@ -16,10 +16,11 @@ from memory_core import (
 from memory_core.storage import InMemoryStorage
 from memory_core.storage.sharded import ShardedStorage
 from memory_core.testing import StorageContract
+from memory_core.testing.item_vectors_contract import ItemVectorsContract
 from memory_core.testing.records_contract import RecordStoreContract
 
 
-class TestShardedContract(StorageContract):
+class TestShardedContract(StorageContract, ItemVectorsContract):
     @pytest.fixture
     def storage(self) -> Iterator[ShardedStorage]:
         backend = ShardedStorage("memory:{tenant}", lambda url: InMemoryStorage.from_url(url))

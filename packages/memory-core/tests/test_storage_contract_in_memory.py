@@ -7,10 +7,11 @@ from collections.abc import Iterator
 import pytest
 from memory_core.storage import InMemoryStorage
 from memory_core.testing import StorageContract
+from memory_core.testing.item_vectors_contract import ItemVectorsContract
 from memory_core.testing.records_contract import RecordStoreContract
 
 
-class TestInMemoryStorage(StorageContract):
+class TestInMemoryStorage(StorageContract, ItemVectorsContract):
     @pytest.fixture
     def storage(self) -> Iterator[InMemoryStorage]:
         backend = InMemoryStorage.from_url("memory:")

@@ -867,21 +867,6 @@ class StorageContract:
         ] == [1]
         assert storage.vector_search(T1, "test:absent", a, 10, EpisodeFilter()) == []
 
-    def test_item_vectors_reads_back_unit_rows_in_key_order(self, storage: StorageBackend) -> None:
-        read = getattr(type(storage), "item_vectors", None)
-        if read is None:
-            pytest.skip("the store does not read back item vectors (ItemVectors)")
-        ep, other = make_episode(tenant=T1), make_episode(tenant=T2)
-        _store(storage, ep, [make_step(1), make_step(2)])
-        _store(storage, other, [make_step(1)])
-        a, b = unit_vectors(2, 8, seed=21)
-        storage.put_embeddings(T1, [make_embedding(ep.id, 2, MODEL, a * 2.0)])
-        storage.put_embeddings(T1, [make_embedding(ep.id, 1, MODEL, b)])
-        storage.put_embeddings(T2, [make_embedding(other.id, 1, MODEL, a)])
-        rows = read(storage, T1, MODEL, [(ep.id, 1), (ep.id, 3), (other.id, 1), (ep.id, 2)])
-        np.testing.assert_allclose(rows, [b, np.zeros(8), np.zeros(8), a], atol=1e-5)
-        assert read(storage, T1, OTHER_MODEL, [(ep.id, 1)]).shape == (1, 0)
-
     def test_put_embeddings_replaces_by_key(self, storage: StorageBackend) -> None:
         ep = make_episode(tenant=T1)
         _store(storage, ep)
