@@ -29,14 +29,23 @@ a cache hit's lookup, a hundred times per query.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import lru_cache
+from typing import TypeVar
 
 from memory_core import EpisodeSummary, Pattern
 
 from memory_storage_turso._episode_json import load_summary
 from memory_storage_turso._raw_models import copied
 
-__all__ = ["PATTERNS_HELD", "SUMMARIES_HELD", "Patterns", "Summaries", "load_pattern"]
+__all__ = [
+    "PATTERNS_HELD",
+    "SUMMARIES_HELD",
+    "Patterns",
+    "Summaries",
+    "held_and_unread",
+    "load_pattern",
+]
 
 SUMMARIES_HELD = 16_384
 """Episodes whose decoded summary a backend keeps (each ~3 KB with its text: ~50 MB)."""
@@ -68,6 +77,25 @@ def load_pattern(stored: str | bytes) -> Pattern:
 
 def _pattern_copy(cached: Pattern) -> Pattern:
     return copied(cached, tools=list(cached.tools), episode_ids=list(cached.episode_ids))
+
+
+T = TypeVar("T")
+
+
+def held_and_unread(
+    ids: Sequence[str], current: Callable[[str], T | None]
+) -> tuple[dict[str, T], list[str]]:
+    """What ``current`` (``Summaries.current`` or ``Patterns.current`` at the read's
+    generation) still serves, by id, and the ids whose rows must be read."""
+    found: dict[str, T] = {}
+    unread: list[str] = []
+    for i in ids:
+        value = current(i)
+        if value is None:
+            unread.append(i)
+        else:
+            found[i] = value
+    return found, unread
 
 
 PATTERNS_HELD = 4096

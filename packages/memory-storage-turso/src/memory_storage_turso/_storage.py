@@ -66,7 +66,7 @@ from memory_storage_turso._ann import ANN_MIN_ROWS, unit_rows
 from memory_storage_turso._channels import ChannelThread
 from memory_storage_turso._codec import decode_cursor, encode_cursor, ts
 from memory_storage_turso._connection import Database, SideReads, Tx
-from memory_storage_turso._decoded import Patterns, Summaries, load_pattern
+from memory_storage_turso._decoded import Patterns, Summaries, held_and_unread, load_pattern
 from memory_storage_turso._episode_json import dump_episode, load_episode, load_summary
 from memory_storage_turso._filters import episode_where, pattern_where
 from memory_storage_turso._fts import MAX_ITEM, match_expression, pattern_text
@@ -637,14 +637,7 @@ class LibSQLStorage:
             # Episodes read before at this write generation are unchanged: only the others'
             # rows are read (``_decoded.Summaries``).
             generation = self._generation(tx, tenant)
-            found: dict[str, EpisodeSummary] = {}
-            unread: list[str] = []
-            for t in texts:
-                summary = held.current(tenant, generation, t)
-                if summary is None:
-                    unread.append(t)
-                else:
-                    found[t] = summary
+            found, unread = held_and_unread(texts, lambda t: held.current(tenant, generation, t))
             if unread:
                 for eid, data, step_count in tx.all(
                     "SELECT id, data, step_count FROM episodes "
@@ -1513,14 +1506,7 @@ class LibSQLStorage:
             # Patterns read before at this write generation are unchanged: only the others'
             # rows are read (``_decoded.Patterns``).
             generation = self._generation(tx, tenant)
-            found: dict[str, Pattern] = {}
-            unread: list[str] = []
-            for t in texts:
-                pattern = held.current(tenant, generation, t)
-                if pattern is None:
-                    unread.append(t)
-                else:
-                    found[t] = pattern
+            found, unread = held_and_unread(texts, lambda t: held.current(tenant, generation, t))
             if unread:
                 for pid, data in tx.all(
                     "SELECT id, data FROM patterns "
