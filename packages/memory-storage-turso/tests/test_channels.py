@@ -3,20 +3,29 @@ the hits and errors of the two separate calls."""
 
 from __future__ import annotations
 
+import base64
+import os
 import threading
+from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 import numpy as np
 import pytest
 from memory_core import (
     Episode,
     EpisodeFilter,
+    ExecutionStep,
     InvalidInputError,
+    MemoryConfig,
+    SelfLearningMemory,
     StorageError,
     TaskContext,
+    TaskOutcome,
 )
 from memory_core.models import EmbeddingRecord
 from memory_core.protocols import ChannelSearch
-from memory_storage_turso import _storage
+from memory_storage_turso import LibSQLStorage, _storage
 
 MODEL = "test:m"
 WORDS = ("retry", "flaky", "network", "deploy", "cache", "schema", "parser", "token")
@@ -97,3 +106,60 @@ def test_closed_store_refuses_and_leaves_no_worker(filled: object) -> None:
     assert _channel_threads() == before
     with pytest.raises(StorageError, match="closed"):
         filled.search_channels("c", "cache", MODEL, np.ones(16, np.float32), 3, EpisodeFilter())  # type: ignore[attr-defined]
+
+
+def _recorded(memory: SelfLearningMemory, task: str, *, sensitive: bool = False) -> UUID:
+    meta = {"sensitive": True} if sensitive else None
+    eid = memory.start_episode(task, {"domain": "web"}, metadata=meta)
+    memory.log_step(eid, ExecutionStep(step_number=1, tool="edit_file", action=f"edit {task}"))
+    memory.complete_episode(eid, TaskOutcome.success("done"))
+    return eid
+
+
+def test_retrieval_over_the_encrypting_layer_makes_its_two_searches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through ``EncryptedStorage`` (which forwards unknown names to this store)
+    retrieval makes the wrapper's own two searches, never this store's
+    ``search_channels``, and ranks as this store alone does on the same episodes."""
+    monkeypatch.setattr(_storage, "PARALLEL_MIN_ROWS", 1)  # every store takes the fast path
+    calls: list[str] = []
+    original = LibSQLStorage.search_channels
+
+    def counting(self: LibSQLStorage, *args: Any, **kwargs: Any) -> Any:
+        calls.append("search_channels")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(LibSQLStorage, "search_channels", counting)
+    key = base64.b64encode(os.urandom(32)).decode()
+    memory = SelfLearningMemory.from_config(
+        MemoryConfig(
+            database_url=f"file:{tmp_path / 'memory.db'}",
+            cache_backend="none",
+            embedding_provider="local",
+            encryption_keys=f"k1:{key}",
+        )
+    )
+    try:
+        plain = [
+            _recorded(memory, t)
+            for t in ("Migrate the invoice records", "Fix the flaky login test", "Cache reports")
+        ]
+        secret = _recorded(memory, "Migrate the patient records", sensitive=True)
+        memory.flush()
+        query = "migrate the records"
+        wrapped = [(r.episode.id, r.score) for r in memory.retrieve_relevant_context(query)]
+        assert calls == []  # the wrapper's class has no search_channels of its own
+        assert wrapped and wrapped[0][0] == plain[0]
+        assert secret not in {eid for eid, _ in wrapped}
+
+        inner = memory.storage.inner  # type: ignore[attr-defined]
+        assert isinstance(inner, LibSQLStorage)
+        alone = SelfLearningMemory(storage=inner, cache=None, embedder=memory.embedder)
+        direct = [(r.episode.id, r.score) for r in alone.retrieve_relevant_context(query)]
+        assert calls  # this store alone does use its one call
+        assert [eid for eid, _ in direct] == [eid for eid, _ in wrapped]
+        # the same evidence; only the recency term moves with the clock between the calls
+        assert [s for _, s in direct] == pytest.approx([s for _, s in wrapped], rel=1e-6)
+    finally:
+        memory.close()

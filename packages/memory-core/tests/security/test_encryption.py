@@ -11,7 +11,6 @@ from memory_core import (
     EpisodeFilter,
     ExecutionStep,
     PatternKind,
-    SelfLearningMemory,
     TaskOutcome,
 )
 from memory_core.security import (
@@ -312,40 +311,3 @@ def test_notes_and_lessons_added_later_are_sealed_on_disk(
     memory.close()
     raw = raw_bytes(tmp_path)
     assert b"quokka" not in raw and b"wombat" not in raw and SECRET.encode() not in raw
-
-
-def test_retrieval_over_encrypted_libsql_keeps_its_own_two_searches(
-    durable: MakeMemory, key: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The libSQL store runs both channels in one ``search_channels`` call; through the
-    encrypting layer retrieval must make the wrapper's own two calls instead, and rank
-    the same as the plain store does on the same clear-text episodes."""
-    from memory_storage_turso import LibSQLStorage, _storage
-
-    monkeypatch.setattr(_storage, "PARALLEL_MIN_ROWS", 1)  # every store takes the fast path
-    channel_calls: list[str] = []
-    original = LibSQLStorage.search_channels
-
-    def counting(self: LibSQLStorage, *args: object, **kwargs: object) -> object:
-        channel_calls.append("search_channels")
-        return original(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(LibSQLStorage, "search_channels", counting)
-    memory = durable(encryption_keys=f"k1:{key}")
-    tasks = ["Migrate the invoice records", "Fix the flaky login test", "Cache the report"]
-    plain = [record_episode(memory, t, words=PLAIN) for t in tasks]
-    secret = record_episode(memory, "Migrate the patient records", words=SECRET, sensitive=True)
-    query = f"migrate records {PLAIN} {SECRET}"
-    wrapped = [(r.episode.id, r.score) for r in memory.retrieve_relevant_context(query, limit=5)]
-    assert channel_calls == []  # the wrapper's class has no search_channels of its own
-    assert wrapped and secret not in {eid for eid, _ in wrapped}
-    assert wrapped[0][0] == plain[0]
-
-    inner = memory.storage.inner
-    assert isinstance(inner, LibSQLStorage)
-    direct = SelfLearningMemory(storage=inner, cache=None, embedder=memory.embedder)
-    unwrapped = [(r.episode.id, r.score) for r in direct.retrieve_relevant_context(query, limit=5)]
-    assert channel_calls  # the plain store did use its one call
-    assert [eid for eid, _ in unwrapped] == [eid for eid, _ in wrapped]
-    # the same evidence; only the recency term moves with the clock between the two calls
-    assert [s for _, s in unwrapped] == pytest.approx([s for _, s in wrapped], rel=1e-6)
