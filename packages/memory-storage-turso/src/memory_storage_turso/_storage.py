@@ -867,7 +867,8 @@ class LibSQLStorage:
 
     def warm(self, tenant: str | None = None, *, wait: bool = False) -> dict[str, Any]:
         """Load the in-process search indexes now instead of on the first search: the
-        lexical index of ``tenant`` (every tenant when None), its vector matrices and the
+        lexical index of ``tenant`` (every tenant when None) with the impact orders of its
+        long lists, its vector matrices and the
         decoded summaries of its newest episodes (``_decoded.Summaries``; the first
         queries of a fresh process decoded 40% of the ~50 summaries each reads, 10K store).
         Servers can call this in the background after start-up. A vector graph that is
@@ -880,8 +881,8 @@ class LibSQLStorage:
             tenants = (
                 [r[0] for r in tx.all("SELECT tenant FROM tenants")] if tenant is None else [tenant]
             )
-            for t in tenants:
-                self._lexical.refreshed(tx, t)
+            for t in tenants:  # with its long lists' impact orders (``TenantIndex.prepare``)
+                self._lexical.refreshed(tx, t).prepare()
             models = tx.all(
                 "SELECT DISTINCT e.tenant, e.model_id, e.dim FROM embeddings e "
                 "WHERE e.vid IN (SELECT max(vid) FROM embeddings GROUP BY tenant, model_id)"
