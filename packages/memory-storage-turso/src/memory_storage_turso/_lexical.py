@@ -42,6 +42,7 @@ from memory_core.text import terms
 
 from memory_storage_turso import _lexical_snapshot
 from memory_storage_turso._connection import Tx
+from memory_storage_turso._hit_pks import HitPks
 
 logger = logging.getLogger(__name__)
 
@@ -270,11 +271,16 @@ class TenantIndex:
         return out
 
     def top_k(
-        self, query_terms: Sequence[str], k: int, allowed: npt.NDArray[np.int64] | None
+        self,
+        query_terms: Sequence[str],
+        k: int,
+        allowed: npt.NDArray[np.int64] | None,
+        noted: HitPks | None = None,
     ) -> list[tuple[UUID, int, float, tuple[str, ...]]]:
         """(episode id, item, BM25, query terms held) of the best ``k`` documents whose
         episode pk is in ``allowed`` (every episode when None), best first, ties by
-        (episode id, item). Exact, without scoring every posting (``bm25_top``)."""
+        (episode id, item). Exact, without scoring every posting (``bm25_top``).
+        ``noted`` receives their episodes' pks."""
         if self.n == 0 or k <= 0:
             return []
         avg = self.total_length / self.n or 1.0
@@ -333,6 +339,8 @@ class TenantIndex:
             if held_words is None:
                 held_words = words[flags] = tuple(w for w, f in zip(found, flags, strict=True) if f)
             out.append((eid, item, score, held_words))
+        if noted is not None:
+            noted.note(zip([h[0].int for h in out], self.pks[docs].tolist(), strict=True))
         return out
 
     def _first(

@@ -1,20 +1,22 @@
-"""The lexical channel's cut of tied documents and its prepared impact orders, against
-the previous code, alternated per query in one process.
+"""The query path's session-nine changes against the previous code, alternated per query
+in one process.
 
-    uv run python benchmarks/lexical_ab.py --store /path/to/COPY/scale-1000000.db [--evict]
+    uv run python benchmarks/query_path_ab.py --store /path/to/COPY/scale-1000000.db [--evict]
 
 On one open store, per distinct workload query in rotating order,
-``retrieve_relevant_context`` (limit 5) in two modes: ``old``, the k best documents of a
-lexical search found by sorting every document tied at the k-th score, and the impact
+``retrieve_relevant_context`` (limit 5) in three modes: ``old``, the k best documents of a
+lexical search found by sorting every document tied at the k-th score, the impact
 orders of long posting lists made by the first query holding their word (dicts of its
-own, filled by its own queries, as in a process whose ``warm`` made none); ``new``, the
-tied documents cut by id before the sort (``TenantIndex._first``) and every long list's
-order made by ``warm`` (``TenantIndex.prepare``). Each mode gets the same 20 warm-up
-queries first. Reports p50/p95 per mode, the ratios, the queries whose results (episode
-ids and relevance) or top-200 lexical hits differ between the modes (must be 0), the
-identifier searches among the queries, the process's CPU time per call (both
-threads: what a loaded machine's wall time hides), and the load average. ``--evict`` drops the
-store's page cache before every call (see ``vector_ab.py``). Open a COPY of a shared store.
+own, filled by its own queries, as in a process whose ``warm`` made none) and the hits'
+summaries and steps read by (tenant, id); ``lexical``, the tied documents cut by id
+before the sort (``TenantIndex._first``) and every long list's order made by ``warm``
+(``TenantIndex.prepare``); ``new``, that and the summaries and steps of the hits read by
+the pk their search noted (``_hit_pks``). Each mode gets the same 20 warm-up queries
+first. Reports p50/p95 per mode, the ratios, the queries whose results (episode ids and
+relevance) or top-200 lexical hits differ between the modes (must be 0), the identifier
+searches among the queries, the process's CPU time per call (both threads: what a
+loaded machine's wall time hides), and the load average. ``--evict`` drops the store's
+page cache before every call (see ``vector_ab.py``). Open a COPY of a shared store.
 """
 
 from __future__ import annotations
@@ -34,9 +36,17 @@ from benchlib.stats import summarize
 from benchlib.workload import query
 from memory_core import EpisodeFilter, MemoryConfig, SelfLearningMemory
 from memory_core.relevance import unlisted_terms
+from memory_storage_turso._hit_pks import HitPks
 from memory_storage_turso._lexical import TenantIndex
 
 NEW_FIRST = TenantIndex._first
+
+
+class _Unnoted(HitPks):
+    """No pk noted: every summary and step read by id (the previous reads)."""
+
+    def note(self, pairs: Any) -> None:
+        pass
 
 
 def _old_first(
@@ -76,14 +86,20 @@ def main() -> int:
         for fd in fds if a.evict else []:
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
-    def mode(first: Any, orders: dict[int, tuple[dict[Any, Any], dict[Any, Any]]]) -> None:
+    noted, unnoted = storage._hit_pks, _Unnoted()
+
+    def mode(
+        first: Any, orders: dict[int, tuple[dict[Any, Any], dict[Any, Any]]], pks: HitPks
+    ) -> None:
         TenantIndex._first = first  # type: ignore[method-assign]
         for i in indexes:
             i.impacts, i.marks = orders[id(i)]
+        storage._hit_pks = pks
 
     modes: dict[str, Callable[[], None]] = {
-        "old": lambda: mode(_old_first, lazy),
-        "new": lambda: mode(NEW_FIRST, prepared),
+        "old": lambda: mode(_old_first, lazy, unnoted),
+        "lexical": lambda: mode(NEW_FIRST, prepared, unnoted),
+        "new": lambda: mode(NEW_FIRST, prepared, noted),
     }
     rng = random.Random(a.seed)
     texts = list(dict.fromkeys(query(rng) for _ in range(a.queries * 3)))[: a.queries + 20]
@@ -97,7 +113,7 @@ def main() -> int:
     differ = hits_differ = 0
     for i, text in enumerate(texts[20:]):
         got, hits = {}, {}
-        for name in names[i % 2 :] + names[: i % 2]:
+        for name in names[i % 3 :] + names[: i % 3]:
             modes[name]()
             evict()
             t, c = time.perf_counter(), time.process_time()
@@ -109,16 +125,18 @@ def main() -> int:
                 (h.episode_id, h.item, h.score, h.terms)
                 for h in storage.lexical_search("default", text, 200, EpisodeFilter())
             ]
-        differ += got["new"] != got["old"]
-        hits_differ += hits["new"] != hits["old"]
+        differ += any(got[n] != got["old"] for n in names)
+        hits_differ += any(hits[n] != hits["old"] for n in names)
     modes["new"]()
     memory.close()
     out: dict[str, Any] = {name: summarize(ts) for name, ts in times.items()}
     for name in names:
         spent = summarize(cpu[name])
         out[name]["cpu_p50_ms"], out[name]["cpu_p95_ms"] = spent["p50_ms"], spent["p95_ms"]
-    out["new"]["p50_ratio_to_old"] = round(out["new"]["p50_ms"] / out["old"]["p50_ms"], 3)
-    out["new"]["p95_ratio_to_old"] = round(out["new"]["p95_ms"] / out["old"]["p95_ms"], 3)
+    for name in names[1:]:
+        for q in ("p50", "p95"):
+            ratio = out[name][f"{q}_ms"] / out["old"][f"{q}_ms"]
+            out[name][f"{q}_ratio_to_old"] = round(ratio, 3)
     out["queries_with_different_results"] = differ
     out["queries_with_different_lexical_hits_top200"] = hits_differ
     out["queries_with_an_identifier_search"] = sum(bool(unlisted_terms(t)) for t in texts[20:])
