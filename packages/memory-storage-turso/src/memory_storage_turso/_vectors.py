@@ -41,6 +41,7 @@ from memory_storage_turso._ann import (
     vector_generation,
 )
 from memory_storage_turso._connection import Tx
+from memory_storage_turso._dead_rows import DeadRows
 from memory_storage_turso._matrix import F32, Matrix
 from memory_storage_turso._rebuild import Builder
 
@@ -78,6 +79,9 @@ class Entry:
     graph: AnnGraph | None = None
     ids: dict[int, UUID] = field(default_factory=dict)
     """episode_pk -> id of episodes hit before (see ``episode_ids``)."""
+    dead: DeadRows | None = None
+    """The graph's rows no longer stored at the matrix's generation (``_dead_rows``), for
+    a graph that lost rows since it was built; None: its returned rows are checked."""
     pks: dict[UUID, int] = field(default_factory=dict)
     """``ids`` the other way round (``unit_vectors``)."""
 
@@ -182,6 +186,8 @@ class VectorIndex:
             entry = Entry(_matrix(dim, generation))
             if self._database is not None:
                 entry.graph = load_graph(tx, self._database, tenant, model_id, dim)
+                if entry.graph is not None and entry.graph.generation != generation:
+                    entry.dead = DeadRows.current(tx, entry.graph, tenant, model_id, generation)
             if entry.graph is None and self._rows(tx, tenant, model_id) >= self._min_rows:
                 self._builder.start(tenant, model_id, dim)
             elif entry.graph is not None and entry.graph.vectors is None:
@@ -191,11 +197,12 @@ class VectorIndex:
             # A delete or replacement: the graph keeps its keys (the re-rank drops rows
             # the database no longer has) until too many of them are gone.
             graph = entry.graph
-            if graph is not None and self._rows(tx, tenant, model_id, graph.last_vid) < (
-                0.8 * graph.rows
-            ):
-                self._builder.start(tenant, model_id, dim)
-            entry = Entry(_matrix(dim, generation), graph)
+            dead = None
+            if graph is not None:  # its stored rows counted, those gone named
+                dead = DeadRows.current(tx, graph, tenant, model_id, generation)
+                if dead.live < 0.8 * graph.rows:
+                    self._builder.start(tenant, model_id, dim)
+            entry = Entry(_matrix(dim, generation), graph, dead=dead)
             self._entries[key] = entry
         if entry.graph is not None and entry.matrix.last_vid < entry.graph.last_vid:
             entry.matrix.last_vid = entry.graph.last_vid  # the exact part is the tail
@@ -302,9 +309,13 @@ class VectorIndex:
             lut = np.zeros(int(max(allowed.max(), graph.max_pk)) + 1, np.bool_)
             lut[allowed] = True
             mask = lut.__getitem__
-        # No vector deleted or replaced since the graph read its rows: all are stored.
+        # No vector deleted or replaced since the graph read its rows: all are stored;
+        # else those named gone at this generation are skipped, unread (``_dead_rows``).
         intact = graph.generation == entry.matrix.generation
-        hits = self._graph_top_k(tx, graph, q, k, mask, share, intact)
+        dead = entry.dead
+        if intact or dead is None or dead.generation != entry.matrix.generation:
+            dead = None
+        hits = self._graph_top_k(tx, graph, q, k, mask, share, intact, dead)
         if named is not None and hits:
             named.update(graph.named({h[0] for h in hits}))
         hits += entry.matrix.top_k(q, k, allowed)
@@ -322,6 +333,7 @@ class VectorIndex:
         mask: Mask | None,
         share: float,
         intact: bool = False,
+        dead: DeadRows | None = None,
     ) -> list[tuple[int, int, float]]:
         """Re-rank the graph's keys exactly, then expand the best ones to live rows.
 
@@ -329,7 +341,7 @@ class VectorIndex:
         (its first allowed one); only the rows finally returned are checked for existence,
         and not even those when the graph is ``intact`` (no vector deleted since it was
         built: at 1M episodes that check cost 10 ms of random reads per query when the
-        file was not all cached). Rows touched: about the keys fetched plus ``k``, however
+        file was not all cached) or ``dead`` names the rows gone (``_dead_rows``). Rows touched: about the keys fetched plus ``k``, however
         often a vector repeats."""
         rows: dict[int, npt.NDArray[np.int64]] = {}
         widen, fetched = 1, 0
@@ -388,10 +400,13 @@ class VectorIndex:
                 unchecked.append(row)
             if len(out) + len(unchecked) < k and n + 1 < len(ordered):
                 continue
-            ask = [] if intact else [v for v, *_ in unchecked if v not in live]
-            if ask:
-                live.update(int(r[0]) for r in tx.all(_VID_SQL, (json.dumps(ask),)))
-            out += [(pk, item, s) for v, pk, item, s in unchecked if intact or v in live]
+            if dead is not None:
+                out += [(pk, item, s) for v, pk, item, s in unchecked if v not in dead]
+            else:
+                ask = [] if intact else [v for v, *_ in unchecked if v not in live]
+                if ask:
+                    live.update(int(r[0]) for r in tx.all(_VID_SQL, (json.dumps(ask),)))
+                out += [(pk, item, s) for v, pk, item, s in unchecked if intact or v in live]
             unchecked = []
             if len(out) >= k:
                 break
