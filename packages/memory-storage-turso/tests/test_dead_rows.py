@@ -1,8 +1,9 @@
-"""The rows a vector graph lost (``_dead_rows``), on real libSQL files: named exactly at
-the generation of the search's snapshot, so a search skips them unread and returns what
-checking every row returns; saved beside the graph and loaded by the next process;
-never used at another generation (a later delete by any handle) or when a sampled row it
-names is still stored; the deleted episodes are never returned."""
+"""The rows a vector graph lost (``_dead_rows``), on real libSQL files: read in the
+background (searches check their rows meanwhile), named exactly at the generation of
+the search's snapshot, so a search skips them unread and returns what checking every
+row returns; saved beside the graph and loaded by the next process; never used at
+another generation (a later delete by any handle) or when a sampled row it names is
+still stored; the deleted episodes are never returned."""
 
 from __future__ import annotations
 
@@ -107,7 +108,10 @@ def test_deleted_rows_are_skipped_unread_as_checking_them_would(tmp_path: Path) 
 
     store = _open(db)
     try:
+        checked = [_hits(store, q, 30) for q in queries]  # the set being read meanwhile
+        assert store._vectors.wait()
         got = [_hits(store, q, 30) for q in queries]
+        assert got == checked
         entry = _entry(store)
         assert entry.graph is not None and entry.graph.generation != entry.matrix.generation
         assert entry.dead is not None and entry.dead.generation == entry.matrix.generation
@@ -133,6 +137,8 @@ def test_a_saved_set_is_loaded_and_never_used_at_another_generation(tmp_path: Pa
     first = [(e, 0, 0.0) for e in dict.fromkeys(e for e, _, _ in _hits(store, q, 10))]
     assert store.delete_episode("t", first[0][0])
     assert first[0][0] not in {e for e, _, _ in _hits(store, q, 10)}
+    assert store._vectors.wait()
+    assert first[0][0] not in {e for e, _, _ in _hits(store, q, 10)}
     saved = dead_file(_entry(store).graph.path)
     generation = _entry(store).dead.generation
     store.close()
@@ -141,7 +147,7 @@ def test_a_saved_set_is_loaded_and_never_used_at_another_generation(tmp_path: Pa
     store = _open(db)  # loads the saved set: same generation, nothing read again
     try:
         assert _hits(store, q, 10) == _checked(store, q, 10)
-        assert _entry(store).dead.generation == generation
+        assert _entry(store).dead.generation == generation  # at once: not in the background
         assert saved.stat().st_mtime_ns == stamp
     finally:
         store.close()
@@ -152,6 +158,8 @@ def test_a_saved_set_is_loaded_and_never_used_at_another_generation(tmp_path: Pa
         assert second in {e for e, _, _ in _hits(store, q, 10)}
         assert writer.delete_episode("t", second)
         assert second not in {e for e, _, _ in _hits(store, q, 10)}
+        assert store._vectors.wait()
+        assert second not in {e for e, _, _ in _hits(store, q, 10)}
         assert _entry(store).dead.generation > generation
     finally:
         writer.close()
@@ -160,7 +168,7 @@ def test_a_saved_set_is_loaded_and_never_used_at_another_generation(tmp_path: Pa
     try:
         hits = _hits(store, q, 10)
         assert {first[0][0], second}.isdisjoint(e for e, _, _ in hits)
-        dead = _entry(store).dead
+        dead = _entry(store).dead  # saved by the handle above at this generation
         assert dead.generation > generation
         assert _same(DeadRows.load(saved, "t", MODEL, dead.generation), dead)  # saved again
         assert DeadRows.load(saved, "t", MODEL, generation) is None
@@ -183,6 +191,7 @@ def test_a_set_naming_a_stored_row_is_read_again(tmp_path: Path) -> None:
     gone_vids = _stored_vids(db, {gone})
     assert store.delete_episode("t", gone)
     _hits(store, q, 5)
+    assert store._vectors.wait()
     entry = _entry(store)
     path, generation = dead_file(entry.graph.path), entry.dead.generation
     store.close()
@@ -193,6 +202,8 @@ def test_a_set_naming_a_stored_row_is_read_again(tmp_path: Path) -> None:
     try:
         hits = _hits(store, q, 5)
         assert kept in {e for e, _, _ in hits} and gone not in {e for e, _, _ in hits}
+        assert store._vectors.wait()  # refused: read again in the background
+        assert _hits(store, q, 5) == hits
         dead = _entry(store).dead
         assert set(dead.vids.tolist()) == gone_vids
         assert _same(DeadRows.load(path, "t", MODEL, generation), dead)  # replaced by the read

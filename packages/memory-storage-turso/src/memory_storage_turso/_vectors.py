@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
+from memory_core import MemoryCoreError
 
 from memory_storage_turso._ann import (
     ANN_MIN_ROWS,
@@ -41,7 +43,7 @@ from memory_storage_turso._ann import (
     vector_generation,
 )
 from memory_storage_turso._connection import Tx
-from memory_storage_turso._dead_rows import DeadRows
+from memory_storage_turso._dead_rows import DeadRows, dead_file
 from memory_storage_turso._matrix import F32, Matrix
 from memory_storage_turso._rebuild import Builder
 
@@ -166,6 +168,8 @@ class VectorIndex:
         self._database = database
         self._min_rows = ann_min_rows
         self._builder = Builder(read, database)
+        self._read = read
+        self._dead_reads: list[threading.Thread] = []
 
     def refreshed(
         self, tx: Tx, tenant: str, model_id: str, dim: int, complete: bool = False
@@ -187,7 +191,7 @@ class VectorIndex:
             if self._database is not None:
                 entry.graph = load_graph(tx, self._database, tenant, model_id, dim)
                 if entry.graph is not None and entry.graph.generation != generation:
-                    entry.dead = DeadRows.current(tx, entry.graph, tenant, model_id, generation)
+                    self._find_dead(tx, entry, tenant, model_id, generation)
             if entry.graph is None and self._rows(tx, tenant, model_id) >= self._min_rows:
                 self._builder.start(tenant, model_id, dim)
             elif entry.graph is not None and entry.graph.vectors is None:
@@ -197,12 +201,13 @@ class VectorIndex:
             # A delete or replacement: the graph keeps its keys (the re-rank drops rows
             # the database no longer has) until too many of them are gone.
             graph = entry.graph
-            dead = None
-            if graph is not None:  # its stored rows counted, those gone named
-                dead = DeadRows.current(tx, graph, tenant, model_id, generation)
-                if dead.live < 0.8 * graph.rows:
-                    self._builder.start(tenant, model_id, dim)
-            entry = Entry(_matrix(dim, generation), graph, dead=dead)
+            if graph is not None and self._rows(tx, tenant, model_id, graph.last_vid) < (
+                0.8 * graph.rows
+            ):
+                self._builder.start(tenant, model_id, dim)
+            entry = Entry(_matrix(dim, generation), graph)
+            if graph is not None:
+                self._find_dead(tx, entry, tenant, model_id, generation)
             self._entries[key] = entry
         if entry.graph is not None and entry.matrix.last_vid < entry.graph.last_vid:
             entry.matrix.last_vid = entry.graph.last_vid  # the exact part is the tail
@@ -275,8 +280,42 @@ class VectorIndex:
         """Whether a graph of (tenant, model) is being built in the background."""
         return self._builder.running(tenant, model_id)
 
+    def _find_dead(self, tx: Tx, entry: Entry, tenant: str, model_id: str, generation: int) -> None:
+        """Give ``entry`` (whose graph lost rows) the set of them at ``generation``: the
+        one saved beside the graph if it is that generation's, else read in the
+        background (~1 s at 1M; its searches check their rows meanwhile), in a snapshot
+        of its own whose generation it records (used only if it is the entry's)."""
+        graph = entry.graph
+        assert graph is not None
+        path = dead_file(graph.path) if graph.path is not None else None
+        entry.dead = DeadRows.saved(tx, path, tenant, model_id, generation)
+        if entry.dead is not None:
+            return
+
+        def op(tx: Tx) -> list[tuple[Any, ...]]:  # ``Read``'s shape: rows
+            return [(DeadRows.read(tx, graph, tenant, model_id),)]
+
+        def work() -> None:
+            try:
+                dead: DeadRows = self._read(op)[0][0]
+            except (MemoryCoreError, ValueError, OSError):
+                logger.warning("could not read the rows the graph of %s lost", model_id)
+                return
+            entry.dead = dead
+            if path is not None:
+                with contextlib.suppress(OSError):
+                    dead.save(path, tenant, model_id)
+
+        self._dead_reads = [t for t in self._dead_reads if t.is_alive()]
+        thread = threading.Thread(target=work, name="vector-dead-rows", daemon=True)
+        self._dead_reads.append(thread)
+        thread.start()
+
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the background builds under way (the next search adopts them)."""
+        """Wait for the background builds under way (the next search adopts them) and
+        the reads of the rows graphs lost."""
+        for thread in list(self._dead_reads):
+            thread.join(timeout)
         return self._builder.wait(timeout)
 
     def search(
@@ -433,8 +472,10 @@ class VectorIndex:
         return matrix.top_k(q, k, None)
 
     def close(self) -> None:
-        """Cancel the builds under way and drop every entry."""
+        """Cancel the builds under way, wait for the reads of lost rows, drop every entry."""
         self._builder.close()
+        for thread in self._dead_reads:
+            thread.join()
         self._entries.clear()
 
     def forget(self, tenant: str | None = None) -> None:
