@@ -4,8 +4,11 @@
 
 On one open store, per distinct workload query in rotating order, ``retrieve_relevant_context``
 (limit 5) with the vector graph's optional tables hidden (``old``: the hits' episodes and
-the re-rank's vectors read through SQL), with the episode id table only (``ids_only``)
-and with both (``new``), so that all modes see the same load and the same page cache. Reports p50/p95 per mode, the ratios, whether
+the re-rank's vectors read through SQL), with the episode id table only (``ids_only``),
+with both (``checked``) and with both and the graph's lost rows (``new``; ``_dead_rows``,
+only for a graph that lost rows: else ``checked`` and ``new`` are the same code; without it
+every returned row is checked in SQL), so that all modes see the same load and the same
+page cache. Reports p50/p95 per mode, the ratios, whether
 every query's results (episode ids and relevance) and its top 200 vector hits (episode,
 item, cosine; untimed) were the same in all modes, and the load average. ``--evict`` drops the store file's page cache before every call
 (``posix_fadvise(DONTNEED)``; only what no other process keeps in use goes), which is what
@@ -39,10 +42,17 @@ def _graphs(memory: SelfLearningMemory) -> list[Any]:
     return [e.graph for e in entries if e.graph is not None]
 
 
-def _mode(graphs: list[Any], saved: dict[int, dict[str, Any]], hide: tuple[str, ...]) -> None:
+def _mode(
+    graphs: list[Any],
+    saved: dict[int, dict[str, Any]],
+    hide: tuple[str, ...],
+    entries: dict[int, tuple[Any, Any]],
+) -> None:
     for g in graphs:
         for name in OPTIONAL:
             setattr(g, name, None if name in hide else saved[id(g)][name])
+    for entry, dead in entries.values():  # the graph's lost rows (None: check every row)
+        entry.dead = None if "dead" in hide else dead
 
 
 def main() -> int:
@@ -61,6 +71,7 @@ def main() -> int:
     memory.storage.warm(wait=True)  # type: ignore[attr-defined]
     graphs = _graphs(memory)
     saved = {id(g): {n: getattr(g, n, None) for n in OPTIONAL} for g in graphs}
+    entries = {id(e): (e, e.dead) for e in memory.storage._vectors._entries.values()}  # type: ignore[attr-defined]
     # The store and every file beside it (mapped pages, the graph's, stay: as they do).
     fds = [os.open(f, os.O_RDONLY) for f in a.store.parent.glob(f"{a.store.name}*")]
 
@@ -73,9 +84,10 @@ def main() -> int:
     for text in texts[:20]:
         memory.retrieve_relevant_context(text)
     modes: dict[str, Callable[[], None]] = {
-        "old": lambda: _mode(graphs, saved, hide=OPTIONAL),
-        "ids_only": lambda: _mode(graphs, saved, hide=("vectors",)),
-        "new": lambda: _mode(graphs, saved, hide=()),
+        "old": lambda: _mode(graphs, saved, (*OPTIONAL, "dead"), entries),
+        "ids_only": lambda: _mode(graphs, saved, ("vectors", "dead"), entries),
+        "checked": lambda: _mode(graphs, saved, ("dead",), entries),
+        "new": lambda: _mode(graphs, saved, (), entries),
     }
     times: dict[str, list[float]] = {m: [] for m in modes}
     names = list(modes)
@@ -86,7 +98,7 @@ def main() -> int:
     hits: dict[str, list[Any]] = {}
     for i, text in enumerate(texts[20:]):
         got = {}
-        for name in names[i % 3 :] + names[: i % 3]:
+        for name in names[i % len(names) :] + names[: i % len(names)]:
             modes[name]()
             evict()
             t = time.perf_counter()

@@ -160,3 +160,55 @@ def _lexical_where(flt: EpisodeFilter) -> tuple[str, list[object]]:
     from memory_storage_turso._filters import episode_where
 
     return episode_where(flt)
+
+
+def test_ties_cut_by_id_as_a_full_sort(store: object) -> None:
+    """Hundreds of documents tied at the k-th score (one word in texts of one length,
+    others better or worse around them): the k returned are those a sort of every
+    posting by (score, episode id, item) keeps, for every k, with and without a filter."""
+    rng = random.Random(5)
+    for i in range(300):
+        # Most task texts tie on ``wa``; a few hold it twice (better), some are longer
+        # (worse); every step holds it too, so one episode ties with several items.
+        task = "wa wb" if i % 10 else ("wa wa" if i % 20 else "wa wb wc wd")
+        steps = [
+            ExecutionStep(step_number=n, tool="shell", action="wa wc") for n in range(1, 1 + i % 3)
+        ]
+        episode = Episode(
+            tenant="t", task_description=task, started_at=T0 + timedelta(seconds=i), steps=steps
+        )
+        store.create_episode(episode)  # type: ignore[attr-defined]
+    assert store.lexical_search("t", "wa", 5, EpisodeFilter())  # type: ignore[attr-defined]
+    index = store._lexical._tenants["t"]  # type: ignore[attr-defined]
+    pks = np.unique(index.pks[: index.n])
+    for allowed in (None, np.asarray(rng.sample(list(pks), 150), np.int64)):
+        for query in (["wa"], ["wa", "wb"], ["wc"]):
+            for k in (1, 2, 7, 15, 16, 20, 40, 199, 200, 600):
+                assert index.top_k(query, k, allowed) == _full(index, query, k, allowed)
+
+
+def test_prepared_impact_orders_serve_every_long_list(
+    store: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``warm`` makes the impact order (and bitmap, if common) of every long list before
+    any query; hits stay those of scoring every posting, also after more documents moved
+    the average length the tiers were made at."""
+    monkeypatch.setattr(bm25_top, "IMPACT_MIN", 32)
+    monkeypatch.setattr(bm25_top, "FIRST_PAIRS", 8)
+    monkeypatch.setattr(_lexical, "MERGE_MIN_PAIRS", 1 << 30)  # keep a delta
+    rng = random.Random(17)
+    for i in range(300):
+        store.create_episode(_episode(rng, i))  # type: ignore[attr-defined]
+    store.warm("t")  # type: ignore[attr-defined]
+    index = store._lexical._tenants["t"]  # type: ignore[attr-defined]
+    sizes = np.diff(index.offsets)
+    long_ = set(np.flatnonzero(sizes >= 32).tolist())
+    assert len(long_) >= 5
+    assert set(index.impacts) == long_
+    assert set(index.marks) == {t for t in long_ if sizes[t] >= bm25_top.MARKS_SHARE * index.n}
+    assert index.prepare() == len(long_)  # again: nothing new, the same lists
+    for i in range(300, 420):  # a delta beside the base, another average length
+        store.create_episode(_episode(rng, i))  # type: ignore[attr-defined]
+    store.lexical_search("t", WORDS[0], 5, EpisodeFilter())  # type: ignore[attr-defined]
+    assert index.delta
+    assert _check(index, rng) > 5_000

@@ -70,6 +70,7 @@ from memory_storage_turso._decoded import Patterns, Summaries, held_and_unread, 
 from memory_storage_turso._episode_json import dump_episode, load_episode, load_summary
 from memory_storage_turso._filters import episode_where, pattern_where
 from memory_storage_turso._fts import MAX_ITEM, match_expression, pattern_text
+from memory_storage_turso._hit_pks import HitPks
 from memory_storage_turso._lexical import (
     LexicalIndex,
     bump_generation,
@@ -198,6 +199,7 @@ class LibSQLStorage:
         self._allowed: tuple[tuple[Any, ...], int, npt.NDArray[np.int64]] | None = None
         """The last filter's matching pks: (tenant, where, params), tenant generation, pks."""
         self._summaries = Summaries()
+        self._hit_pks = HitPks()  # the hits' pks: their summaries and steps read by pk
         self._patterns = Patterns()
 
     @classmethod
@@ -609,19 +611,42 @@ class LibSQLStorage:
     def get_steps_many(
         self, tenant: str, wanted: Sequence[tuple[UUID, Sequence[int]]]
     ) -> dict[UUID, list[ExecutionStep]]:
-        """``get_steps`` for several episodes in one statement (the query path's one read)."""
-        pairs = [[str(eid), int(n)] for eid, numbers in wanted for n in dict.fromkeys(numbers)]
-        if not pairs:
+        """``get_steps`` for several episodes in one statement (the query path's one read),
+        the episodes a search just found looked up by pk (``_hit_pks``, as ``get_summaries``)."""
+        numbers_of: dict[UUID, dict[int, None]] = {}
+        for eid, numbers in wanted:
+            numbers_of.setdefault(eid, {}).update(dict.fromkeys(int(n) for n in numbers))
+        by_pk, rest = self._hit_pks.split((eid, str(eid)) for eid in numbers_of if numbers_of[eid])
+        listed = {str(eid): list(ns) for eid, ns in numbers_of.items()}
+        keyed = [[pk, t, n] for pk, t in by_pk.items() for n in listed[t]]
+        if not keyed and not rest:
             return {}
-        rows = self._db.read(
-            lambda tx: tx.all(
-                "SELECT e.id, s.data FROM json_each(?) w "
-                "JOIN episodes e ON e.tenant = ? AND e.id = w.value ->> 0 "
-                "JOIN steps s ON s.episode_pk = e.pk AND s.step_number = w.value ->> 1 "
-                "ORDER BY e.pk, s.step_number",
-                (json.dumps(pairs), tenant),
-            )
-        )
+
+        def op(tx: Tx) -> list[tuple[Any, ...]]:
+            rows: list[tuple[Any, ...]] = []
+            pairs = [[t, n] for t in rest for n in listed[t]]
+            if keyed:  # a pk no longer that episode's (its id differs) finds nothing
+                rows = tx.all(
+                    "SELECT e.id, s.data FROM json_each(?) w "
+                    "JOIN episodes e ON e.pk = w.value ->> 0 "
+                    "AND +e.tenant = ? AND +e.id = w.value ->> 1 "
+                    "JOIN steps s ON s.episode_pk = e.pk AND s.step_number = w.value ->> 2 "
+                    "ORDER BY e.pk, s.step_number",
+                    (json.dumps(keyed), tenant),
+                )
+                got = {r[0] for r in rows}
+                pairs.extend([t, n] for t in by_pk.values() if t not in got for n in listed[t])
+            if pairs:
+                rows += tx.all(
+                    "SELECT e.id, s.data FROM json_each(?) w "
+                    "JOIN episodes e ON e.tenant = ? AND e.id = w.value ->> 0 "
+                    "JOIN steps s ON s.episode_pk = e.pk AND s.step_number = w.value ->> 1 "
+                    "ORDER BY e.pk, s.step_number",
+                    (json.dumps(pairs), tenant),
+                )
+            return rows
+
+        rows = self._db.read(op)
         out: dict[UUID, list[ExecutionStep]] = {}
         for eid, data in rows:
             out.setdefault(_uuid(eid), []).append(ExecutionStep.model_validate_json(data))
@@ -635,16 +660,38 @@ class LibSQLStorage:
 
         def op(tx: Tx) -> dict[str, EpisodeSummary]:
             # Episodes read before at this write generation are unchanged: only the others'
-            # rows are read (``_decoded.Summaries``).
+            # rows are read (``_decoded.Summaries``), by pk where a search just found them
+            # (``_hit_pks``; the row must still be that episode's), else by id.
             generation = self._generation(tx, tenant)
             found, unread = held_and_unread(texts, lambda t: held.current(tenant, generation, t))
-            if unread:
-                for eid, data, step_count in tx.all(
-                    "SELECT id, data, step_count FROM episodes "
+            if not unread:
+                return found
+            by_pk, rest = self._hit_pks.split(
+                (i, t) for i, t in zip(episode_ids, texts, strict=True) if t not in found
+            )
+            rows: list[tuple[Any, ...]] = []
+            if by_pk:
+                rows = [
+                    r
+                    for r in tx.all(
+                        # "+tenant": look rows up by pk, not scan the tenant's (outcome) index
+                        "SELECT pk, id, data, step_count FROM episodes "
+                        "WHERE pk IN (SELECT value FROM json_each(?)) AND +tenant = ?",
+                        (json.dumps(list(by_pk)), tenant),
+                    )
+                    if by_pk.get(r[0]) == r[1]
+                ]
+                if len(rows) < len(by_pk):  # not that episode's pk any more: by id
+                    got = {r[1] for r in rows}
+                    rest += [t for t in by_pk.values() if t not in got]
+            if rest:
+                rows += tx.all(
+                    "SELECT pk, id, data, step_count FROM episodes "
                     "WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))",
-                    (tenant, json.dumps(unread)),
-                ):
-                    found[eid] = held.decoded(eid, data, int(step_count), tenant, generation)
+                    (tenant, json.dumps(rest)),
+                )
+            for _, eid, data, step_count in rows:
+                found[eid] = held.decoded(eid, data, int(step_count), tenant, generation)
             return found
 
         found = self._db.read(op)
@@ -834,7 +881,7 @@ class LibSQLStorage:
             allowed = None
             if not filters.is_empty():
                 allowed = self._allowed_pks(tx, tenant, where, params)
-            return index.top_k(query_terms, limit, allowed)
+            return index.top_k(query_terms, limit, allowed, self._hit_pks)
 
         return search_hits(self._db.read(op))
 
@@ -867,7 +914,8 @@ class LibSQLStorage:
 
     def warm(self, tenant: str | None = None, *, wait: bool = False) -> dict[str, Any]:
         """Load the in-process search indexes now instead of on the first search: the
-        lexical index of ``tenant`` (every tenant when None), its vector matrices and the
+        lexical index of ``tenant`` (every tenant when None) with the impact orders of its
+        long lists, its vector matrices and the
         decoded summaries of its newest episodes (``_decoded.Summaries``; the first
         queries of a fresh process decoded 40% of the ~50 summaries each reads, 10K store).
         Servers can call this in the background after start-up. A vector graph that is
@@ -880,8 +928,8 @@ class LibSQLStorage:
             tenants = (
                 [r[0] for r in tx.all("SELECT tenant FROM tenants")] if tenant is None else [tenant]
             )
-            for t in tenants:
-                self._lexical.refreshed(tx, t)
+            for t in tenants:  # with its long lists' impact orders (``TenantIndex.prepare``)
+                self._lexical.refreshed(tx, t).prepare()
             models = tx.all(
                 "SELECT DISTINCT e.tenant, e.model_id, e.dim FROM embeddings e "
                 "WHERE e.vid IN (SELECT max(vid) FROM embeddings GROUP BY tenant, model_id)"
@@ -1051,11 +1099,13 @@ class LibSQLStorage:
             rest = {t[0] for t in top if t[0] not in named}
             # The others read once per episode, not per hit.
             ids = entry.episode_ids(tx, rest) if rest else {}
-            return search_hits(
-                (eid, item, score, ())
+            found = [
+                (eid, item, score, pk)
                 for pk, item, score in top
                 if (eid := named.get(pk) or ids.get(pk)) is not None
-            )
+            ]
+            self._hit_pks.note((h[0].int, h[3]) for h in found)
+            return search_hits((eid, item, score, ()) for eid, item, score, _ in found)
 
         return read(op)
 

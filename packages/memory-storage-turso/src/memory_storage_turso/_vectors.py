@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
+from memory_core import MemoryCoreError
 
 from memory_storage_turso._ann import (
     ANN_MIN_ROWS,
@@ -41,6 +43,7 @@ from memory_storage_turso._ann import (
     vector_generation,
 )
 from memory_storage_turso._connection import Tx
+from memory_storage_turso._dead_rows import DeadRows, dead_file
 from memory_storage_turso._matrix import F32, Matrix
 from memory_storage_turso._rebuild import Builder
 
@@ -78,6 +81,9 @@ class Entry:
     graph: AnnGraph | None = None
     ids: dict[int, UUID] = field(default_factory=dict)
     """episode_pk -> id of episodes hit before (see ``episode_ids``)."""
+    dead: DeadRows | None = None
+    """The graph's rows no longer stored at the matrix's generation (``_dead_rows``), for
+    a graph that lost rows since it was built; None: its returned rows are checked."""
     pks: dict[UUID, int] = field(default_factory=dict)
     """``ids`` the other way round (``unit_vectors``)."""
 
@@ -162,6 +168,8 @@ class VectorIndex:
         self._database = database
         self._min_rows = ann_min_rows
         self._builder = Builder(read, database)
+        self._read = read
+        self._dead_reads: list[threading.Thread] = []
 
     def refreshed(
         self, tx: Tx, tenant: str, model_id: str, dim: int, complete: bool = False
@@ -182,6 +190,8 @@ class VectorIndex:
             entry = Entry(_matrix(dim, generation))
             if self._database is not None:
                 entry.graph = load_graph(tx, self._database, tenant, model_id, dim)
+                if entry.graph is not None and entry.graph.generation != generation:
+                    self._find_dead(tx, entry, tenant, model_id, generation)
             if entry.graph is None and self._rows(tx, tenant, model_id) >= self._min_rows:
                 self._builder.start(tenant, model_id, dim)
             elif entry.graph is not None and entry.graph.vectors is None:
@@ -196,6 +206,8 @@ class VectorIndex:
             ):
                 self._builder.start(tenant, model_id, dim)
             entry = Entry(_matrix(dim, generation), graph)
+            if graph is not None:
+                self._find_dead(tx, entry, tenant, model_id, generation)
             self._entries[key] = entry
         if entry.graph is not None and entry.matrix.last_vid < entry.graph.last_vid:
             entry.matrix.last_vid = entry.graph.last_vid  # the exact part is the tail
@@ -268,8 +280,42 @@ class VectorIndex:
         """Whether a graph of (tenant, model) is being built in the background."""
         return self._builder.running(tenant, model_id)
 
+    def _find_dead(self, tx: Tx, entry: Entry, tenant: str, model_id: str, generation: int) -> None:
+        """Give ``entry`` (whose graph lost rows) the set of them at ``generation``: the
+        one saved beside the graph if it is that generation's, else read in the
+        background (~1 s at 1M; its searches check their rows meanwhile), in a snapshot
+        of its own whose generation it records (used only if it is the entry's)."""
+        graph = entry.graph
+        assert graph is not None
+        path = dead_file(graph.path) if graph.path is not None else None
+        entry.dead = DeadRows.saved(tx, path, tenant, model_id, generation)
+        if entry.dead is not None:
+            return
+
+        def op(tx: Tx) -> list[tuple[Any, ...]]:  # ``Read``'s shape: rows
+            return [(DeadRows.read(tx, graph, tenant, model_id),)]
+
+        def work() -> None:
+            try:
+                dead: DeadRows = self._read(op)[0][0]
+            except (MemoryCoreError, ValueError, OSError):
+                logger.warning("could not read the rows the graph of %s lost", model_id)
+                return
+            entry.dead = dead
+            if path is not None:
+                with contextlib.suppress(OSError):
+                    dead.save(path, tenant, model_id)
+
+        self._dead_reads = [t for t in self._dead_reads if t.is_alive()]
+        thread = threading.Thread(target=work, name="vector-dead-rows", daemon=True)
+        self._dead_reads.append(thread)
+        thread.start()
+
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the background builds under way (the next search adopts them)."""
+        """Wait for the background builds under way (the next search adopts them) and
+        the reads of the rows graphs lost."""
+        for thread in list(self._dead_reads):
+            thread.join(timeout)
         return self._builder.wait(timeout)
 
     def search(
@@ -302,9 +348,13 @@ class VectorIndex:
             lut = np.zeros(int(max(allowed.max(), graph.max_pk)) + 1, np.bool_)
             lut[allowed] = True
             mask = lut.__getitem__
-        # No vector deleted or replaced since the graph read its rows: all are stored.
+        # No vector deleted or replaced since the graph read its rows: all are stored;
+        # else those named gone at this generation are skipped, unread (``_dead_rows``).
         intact = graph.generation == entry.matrix.generation
-        hits = self._graph_top_k(tx, graph, q, k, mask, share, intact)
+        dead = entry.dead
+        if intact or dead is None or dead.generation != entry.matrix.generation:
+            dead = None
+        hits = self._graph_top_k(tx, graph, q, k, mask, share, intact, dead)
         if named is not None and hits:
             named.update(graph.named({h[0] for h in hits}))
         hits += entry.matrix.top_k(q, k, allowed)
@@ -322,6 +372,7 @@ class VectorIndex:
         mask: Mask | None,
         share: float,
         intact: bool = False,
+        dead: DeadRows | None = None,
     ) -> list[tuple[int, int, float]]:
         """Re-rank the graph's keys exactly, then expand the best ones to live rows.
 
@@ -329,7 +380,7 @@ class VectorIndex:
         (its first allowed one); only the rows finally returned are checked for existence,
         and not even those when the graph is ``intact`` (no vector deleted since it was
         built: at 1M episodes that check cost 10 ms of random reads per query when the
-        file was not all cached). Rows touched: about the keys fetched plus ``k``, however
+        file was not all cached) or ``dead`` names the rows gone (``_dead_rows``). Rows touched: about the keys fetched plus ``k``, however
         often a vector repeats."""
         rows: dict[int, npt.NDArray[np.int64]] = {}
         widen, fetched = 1, 0
@@ -388,10 +439,13 @@ class VectorIndex:
                 unchecked.append(row)
             if len(out) + len(unchecked) < k and n + 1 < len(ordered):
                 continue
-            ask = [] if intact else [v for v, *_ in unchecked if v not in live]
-            if ask:
-                live.update(int(r[0]) for r in tx.all(_VID_SQL, (json.dumps(ask),)))
-            out += [(pk, item, s) for v, pk, item, s in unchecked if intact or v in live]
+            if dead is not None:
+                out += [(pk, item, s) for v, pk, item, s in unchecked if v not in dead]
+            else:
+                ask = [] if intact else [v for v, *_ in unchecked if v not in live]
+                if ask:
+                    live.update(int(r[0]) for r in tx.all(_VID_SQL, (json.dumps(ask),)))
+                out += [(pk, item, s) for v, pk, item, s in unchecked if intact or v in live]
             unchecked = []
             if len(out) >= k:
                 break
@@ -418,8 +472,10 @@ class VectorIndex:
         return matrix.top_k(q, k, None)
 
     def close(self) -> None:
-        """Cancel the builds under way and drop every entry."""
+        """Cancel the builds under way, wait for the reads of lost rows, drop every entry."""
         self._builder.close()
+        for thread in self._dead_reads:
+            thread.join()
         self._entries.clear()
 
     def forget(self, tenant: str | None = None) -> None:
