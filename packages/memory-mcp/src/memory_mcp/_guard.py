@@ -18,10 +18,10 @@ token's; it is audited with outcome ``denied``. Every tool call appends one audi
 ``stdio:<user>`` on stdio), the episode/pattern ids it names, and the outcome (``ok``,
 ``error``, ``denied``, ``timeout``). Arguments and results are never audited.
 
-The record is stored before the answer is sent. A hot tool (``add_episode_step``) stores
-it itself on the memory worker, right after its work succeeded (``audit_in_worker``): the
-same record, without a second hand-off to the worker (~0.25 ms of a 2 ms call); any other
-outcome is still audited here.
+The record is stored before the answer is sent. A hot tool (``add_episode_step``,
+``query_memory``, ``get_episode``...) stores it itself on the memory worker, right after
+its work succeeded (``audit_in_worker``): the same record, without a second hand-off to
+the worker (~0.25 ms of a 2 ms call); any other outcome is still audited here.
 """
 
 from __future__ import annotations

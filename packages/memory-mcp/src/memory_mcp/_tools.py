@@ -446,8 +446,14 @@ def register_tools(server: MCPServer, rt: Runtime, profile: str = "full") -> Non
     @_mapped
     async def get_episode(episode_id: UUID) -> Episode:
         """One episode in full (steps, outcome, reward, reflection)."""
-        episode: Episode = await rt.memory.get_episode(episode_id, tenant=rt.tenant())
-        return episode
+        tenant = rt.tenant()
+
+        def get(mem: SelfLearningMemory) -> Episode:
+            episode = mem.get_episode(episode_id, tenant=tenant)
+            audit_in_worker(mem)
+            return episode
+
+        return await rt.memory.run(get, rt.memory.sync)
 
     @server.tool(annotations=READ_ONLY, title="List episodes")
     @_mapped
@@ -528,8 +534,14 @@ def register_tools(server: MCPServer, rt: Runtime, profile: str = "full") -> Non
             }.items()
             if v
         }
-        result = await rt.memory.query(query, context, limit, tenant=rt.tenant(), **filters)
-        return _compact(result)
+        tenant = rt.tenant()
+
+        def ask(mem: SelfLearningMemory) -> QueryMemoryResult:
+            compact = _compact(mem.query(query, context, limit, tenant=tenant, **filters))
+            audit_in_worker(mem)
+            return compact
+
+        return await rt.memory.run(ask, rt.memory.sync)
 
     @server.tool(annotations=READ_ONLY, title="Analyze patterns")
     @_mapped
