@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import logging
 import os
 import threading
@@ -94,6 +95,7 @@ class FastLane:
         self._hand: Callable[[str], None] | None = None
         self._write: Callable[[str], None] | None = None
         self._executor: concurrent.futures.Executor = rt.memory._executor
+        self._quoted: tuple[str, ...] = ()
 
     @staticmethod
     def enabled() -> bool:
@@ -176,6 +178,8 @@ class FastLane:
         """A lane call, the request id a cancellation names, or None (the SDK's line)."""
         if self._version is None or not (_CALL_TEXT in line or _CANCEL_TEXT in line):
             return None
+        if _CANCEL_TEXT not in line and not any(q in line for q in self._quoted_names()):
+            return None  # another tool's call: the session parses it, once
         message = check(line)  # the session's own rule for a valid message
         if isinstance(message, JSONRPCNotification) and message.method == _CANCEL:
             target = (message.params or {}).get("requestId")
@@ -196,6 +200,11 @@ class FastLane:
         except (ValidationError, ValueError, TypeError):
             return None  # the SDK reports it, in its words
         return _Call(message.id, name, line, arguments, validated)
+
+    def _quoted_names(self) -> tuple[str, ...]:
+        if len(self._quoted) != len(self._rt.worker_tools):
+            self._quoted = tuple(json.dumps(name) for name in self._rt.worker_tools)
+        return self._quoted
 
     # -- the memory worker ---------------------------------------------------------------
     def _run(self, call: _Call) -> None:
