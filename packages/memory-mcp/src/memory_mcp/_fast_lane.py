@@ -154,7 +154,11 @@ class FastLane:
     def take(self, line: str) -> bool:
         """True if the lane answers ``line``; otherwise it is counted as on its way to the
         session, and the caller hands it over."""
-        call = self._parse(line)
+        try:
+            call = self._parse(line)
+        except Exception:  # a bug here must not cost the session: the SDK answers
+            logger.exception("fast lane: cannot read a line; handed to the SDK")
+            call = None
         with self._lock:
             if isinstance(call, _Call) and self._open_for_lane():
                 self._calls[call.id] = call
