@@ -2,9 +2,9 @@
 reader thread and the memory worker, without the event loop.
 
 Through the SDK a ``tools/call`` costs four thread hand-offs (reader → loop → worker →
-loop → writer) and the dispatch, middleware and serialization around them: about 1.5 ms
-of a 10K-episode ``query_memory`` on a loaded 2-core machine (``docs/benchmarks.md``).
-Here the reader thread parses the line and validates the arguments with the tool's own
+loop → writer) and the dispatch, middleware and serialization around them: 1.6-1.8 ms of
+a 10K-episode ``query_memory`` beyond the query itself on a 2-core machine at load 4-5,
+1.1-1.3 ms through the lane (``get_episode``: 1.2 → 0.65 ms). Here the reader thread parses the line and validates the arguments with the tool's own
 argument model, the worker runs the tool's body (``_worker_tool``), converts and
 serializes the result with the SDK's own functions (so ``structuredContent`` is validated
 against the output schema, and the line is the one the SDK would write) and queues it for
