@@ -212,8 +212,10 @@ def test_a_call_behind_an_unanswered_write_waits_for_it(raw: Raw) -> None:
     assert "episode not found" in replies["get"]["result"]["content"][0]["text"]
 
 
-def test_a_call_in_flight_at_the_end_of_stdin_is_answered(tmp_path: Path) -> None:
-    server = Raw(tmp_path)
+@pytest.mark.parametrize("front", ["1", "0"], ids=["front", "sdk-handshake"])
+def test_a_call_in_flight_at_the_end_of_stdin_is_answered(tmp_path: Path, front: str) -> None:
+    """Also when the SDK answered the handshake itself (the stdio front off)."""
+    server = Raw(tmp_path, MEMORY_MCP_FAST_HANDSHAKE=front)
     server.write(call("last", "query_memory", {"query": "anything"}))
     assert server.proc.stdin is not None
     server.proc.stdin.close()
