@@ -214,13 +214,20 @@ def test_a_call_behind_an_unanswered_write_waits_for_it(raw: Raw) -> None:
 
 @pytest.mark.parametrize("front", ["1", "0"], ids=["front", "sdk-handshake"])
 def test_a_call_in_flight_at_the_end_of_stdin_is_answered(tmp_path: Path, front: str) -> None:
-    """Also when the SDK answered the handshake itself (the stdio front off)."""
+    """The lane's call gets its result; one whose body fails goes back to the session
+    before the session ends, and gets the SDK's answer to a request in flight at the end
+    (a JSON-RPC error), never silence. Also with the stdio front off."""
     server = Raw(tmp_path, MEMORY_MCP_FAST_HANDSHAKE=front)
-    server.write(call("last", "query_memory", {"query": "anything"}))
+    server.write(
+        call("last", "query_memory", {"query": "anything"}),
+        call("failing", "query_memory", {"query": "anything", "since": "a fortnight-ish"}),
+    )
     assert server.proc.stdin is not None
     server.proc.stdin.close()
-    reply = server.reply()
-    assert reply["id"] == "last" and not reply["result"].get("isError"), reply
+    replies = {r["id"]: r for r in (server.reply(), server.reply())}
+    assert not replies["last"]["result"].get("isError"), replies
+    failing = replies["failing"]
+    assert failing.get("result", {}).get("isError") or failing["error"]["code"] == -32000, failing
     assert server.proc.wait(timeout=60) == 0, "".join(server.log)
     assert any(ANSWERED in line for line in server.log)
 
