@@ -182,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutdown.install(task.cancel if transport == "stdio" else (lambda: None))
         try:
             if front is not None:
-                await front.serve(server)
+                await front.serve(server, rt.lane)
             else:
                 from memory_mcp._http import allowed_hosts_from_env, build_http_app, serve_http
 

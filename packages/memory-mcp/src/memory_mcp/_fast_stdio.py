@@ -30,6 +30,7 @@ from memory_mcp import _handshake
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
+    from memory_mcp._fast_lane import FastLane
     from memory_mcp._stdio_wire import WireReader, WireWriter
 
 logger = logging.getLogger("memory_mcp")
@@ -81,16 +82,19 @@ class StdioFront:
         finally:
             self._done.set()
 
-    async def serve(self, server: MCPServer) -> None:
-        """Serve ``server`` over stdio, behind the front's early answer if it gave one."""
+    async def serve(self, server: MCPServer, lane: FastLane | None = None) -> None:
+        """Serve ``server`` over stdio, behind the front's early answer if it gave one;
+        ``lane`` answers plain calls of worker tools without the event loop."""
         import anyio.to_thread
 
         await anyio.to_thread.run_sync(self._done.wait, abandon_on_cancel=True)
         # Disabled, the front has read nothing: the SDK answers the handshake from the wire.
         with _claimed_stdio(self._stdin_fd, self._stdout_fd) as (wire_in, wire_out):
-            await self._serve_streams(server, wire_in, wire_out)
+            await self._serve_streams(server, wire_in, wire_out, lane)
 
-    async def _serve_streams(self, server: MCPServer, wire_in: int, wire_out: int) -> None:
+    async def _serve_streams(
+        self, server: MCPServer, wire_in: int, wire_out: int, lane: FastLane | None
+    ) -> None:
         # The lines stay on blocking file objects, read and written by one thread each
         # (``_line_pump``): serving the pipes from the event loop's selector cost the SDK's
         # own (asyncio) client 2-4 ms per call on a loaded machine.
@@ -102,10 +106,12 @@ class StdioFront:
             errors="replace",
         )
         stdout = io.TextIOWrapper(os.fdopen(wire_out, "wb", closefd=False), encoding="utf-8")
-        pump = LinePump(stdin, stdout)
+        pump = LinePump(stdin, stdout, lane)
         try:
-            await self._serve_lines(server, pump, pump.write_line)
+            await self._serve_lines(server, pump, pump.write_line, lane)
         finally:
+            if lane is not None:
+                lane.close()
             pump.close()
 
     async def _serve_lines(
@@ -113,6 +119,7 @@ class StdioFront:
         server: MCPServer,
         lines: AsyncIterator[str],
         write_line: Callable[[str], Awaitable[None]],
+        lane: FastLane | None = None,
     ) -> None:
         import anyio
 
@@ -120,7 +127,7 @@ class StdioFront:
 
         lowlevel = server._lowlevel_server  # what MCPServer.run_stdio_async runs, too
         options = lowlevel.create_initialization_options()
-        read, write = wire_streams(lines, write_line)
+        read, write = wire_streams(lines, write_line, lane)
         if self.answered is None:
             await lowlevel.run(read, write, options)
             return
@@ -208,6 +215,8 @@ class _AnsweredOnce:
     async def send(self, item: Any, /) -> None:
         opening = self._front.answered
         if opening is not None and not self._answered.is_set() and _is_reply(item, opening.id):
+            if self._inner.lane is not None:
+                self._inner.lane.answered(item.message)
             self._front._verify(item)
             self._answered.set()
             return

@@ -18,20 +18,21 @@ token's; it is audited with outcome ``denied``. Every tool call appends one audi
 ``stdio:<user>`` on stdio), the episode/pattern ids it names, and the outcome (``ok``,
 ``error``, ``denied``, ``timeout``). Arguments and results are never audited.
 
-The record is stored before the answer is sent. A hot tool (``add_episode_step``) stores
-it itself on the memory worker, right after its work succeeded (``audit_in_worker``): the
-same record, without a second hand-off to the worker (~0.25 ms of a 2 ms call); any other
-outcome is still audited here.
+The record is stored before the answer is sent. A hot tool (``add_episode_step``,
+``query_memory``, ``get_episode``...) stores it itself on the memory worker, right after
+its work succeeded (``audit_in_worker``): the same record, without a second hand-off to
+the worker (~0.25 ms of a 2 ms call); any other outcome is still audited here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import getpass
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -111,6 +112,28 @@ class _PendingAudit:
 _PENDING: contextvars.ContextVar[_PendingAudit | None] = contextvars.ContextVar(
     "memory_mcp_pending_audit", default=None
 )
+
+
+@contextlib.contextmanager
+def pending_audit(name: str, caller: Caller, arguments: Any) -> Iterator[_PendingAudit]:
+    """The tool call ``name`` is in progress here: ``audit_in_worker`` inside the block
+    stores its record (the context variable follows ``AsyncSelfLearningMemory.run``)."""
+    pending = _PendingAudit(name, caller, arguments)
+    token = _PENDING.set(pending)
+    try:
+        yield pending
+    finally:
+        _PENDING.reset(token)
+
+
+def store_audit(memory: SelfLearningMemory, pending: _PendingAudit) -> None:
+    """On the worker: store ``pending``'s record (outcome ``ok``) if nobody did; a failure
+    is logged, as the guard's own audit does."""
+    token = _PENDING.set(pending)
+    try:
+        audit_in_worker(memory)
+    finally:
+        _PENDING.reset(token)
 
 
 def audit_in_worker(memory: SelfLearningMemory, *target_ids: object) -> None:
@@ -212,27 +235,25 @@ class CallGuard:
             )
         outcome = "error"
         result: HandlerResult = None
-        pending = _PendingAudit(name, caller, arguments)
-        token = _PENDING.set(pending)
-        try:
-            if self.timeout is None:
-                result = await call_next(ctx)
-            else:
-                async with asyncio.timeout(self.timeout):
+        with pending_audit(name, caller, arguments) as pending:
+            try:
+                if self.timeout is None:
                     result = await call_next(ctx)
-            outcome = "error" if isinstance(result, dict) and result.get("isError") else "ok"
-            return result
-        except TimeoutError:
-            outcome = "timeout"
-            raise MCPError(
-                TIMED_OUT,
-                f"{name} did not finish within {self.timeout:g} s (--request-timeout); "
-                "a write may still complete",
-            ) from None
-        finally:
-            _PENDING.reset(token)
-            if not (pending.stored and outcome == "ok"):
-                await self._audit(name, caller, arguments, result, outcome)
+                else:
+                    async with asyncio.timeout(self.timeout):
+                        result = await call_next(ctx)
+                outcome = "error" if isinstance(result, dict) and result.get("isError") else "ok"
+                return result
+            except TimeoutError:
+                outcome = "timeout"
+                raise MCPError(
+                    TIMED_OUT,
+                    f"{name} did not finish within {self.timeout:g} s (--request-timeout); "
+                    "a write may still complete",
+                ) from None
+            finally:
+                if not (pending.stored and outcome == "ok"):
+                    await self._audit(name, caller, arguments, result, outcome)
 
     async def _audit(
         self, name: str, caller: Caller, arguments: Any, result: Any, outcome: str

@@ -22,7 +22,10 @@ import contextlib
 import logging
 import queue
 import threading
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from memory_mcp._fast_lane import FastLane
 
 logger = logging.getLogger("memory_mcp")
 
@@ -33,9 +36,10 @@ _DRAIN_TIMEOUT_S = 10.0
 class LinePump:
     """``async for line in pump`` reads stdin; ``await pump.write_line(text)`` answers."""
 
-    def __init__(self, stdin: IO[str], stdout: IO[str]) -> None:
+    def __init__(self, stdin: IO[str], stdout: IO[str], lane: FastLane | None = None) -> None:
         self._stdin = stdin
         self._stdout = stdout
+        self._lane = lane
         self._loop = asyncio.get_running_loop()
         self._lines: asyncio.Queue[str | None] = asyncio.Queue()
         self._out: queue.SimpleQueue[str | None] = queue.SimpleQueue()
@@ -43,17 +47,23 @@ class LinePump:
         self._ended = False
         self._reader = threading.Thread(target=self._read, name="stdio-in", daemon=True)
         self._writer = threading.Thread(target=self._write, name="stdio-out", daemon=True)
+        if lane is not None:
+            lane.bind(self._hand, self.put_line)
         self._reader.start()
         self._writer.start()
 
     # -- stdin ---------------------------------------------------------------------
     def _read(self) -> None:
         try:
+            lane = self._lane
             for line in self._stdin:
-                self._hand(line)
+                if lane is None or not lane.take(line):
+                    self._hand(line)
         except (OSError, ValueError) as exc:  # stdin closed under us: the session ends
             logger.debug("stdio reader stopped: %s", exc)
         finally:
+            if self._lane is not None:
+                self._lane.drain()  # its calls are answered before the session ends
             self._hand(None)
 
     def _hand(self, line: str | None) -> None:
@@ -75,6 +85,10 @@ class LinePump:
     # -- stdout --------------------------------------------------------------------
     async def write_line(self, text: str) -> None:
         """Queue one reply line (without its newline); lines go out whole, in order."""
+        self.put_line(text)
+
+    def put_line(self, text: str) -> None:
+        """``write_line`` from any thread (the fast lane's worker)."""
         if self._error is not None:
             raise self._error
         self._out.put(text)

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from memory_core import AsyncSelfLearningMemory, MemoryConfig
 from memory_core.config import Limits
@@ -19,6 +20,9 @@ from memory_core.config import Limits
 from memory_mcp._metrics import ServerMetrics
 from memory_mcp._outputs import WarmupStatus
 from memory_mcp._subscriptions import SessionRegistry
+
+if TYPE_CHECKING:
+    from memory_mcp._fast_lane import FastLane
 
 logger = logging.getLogger("memory_mcp")
 
@@ -99,6 +103,10 @@ class Runtime:
     """security: tenants share this server (authenticated HTTP); results show each caller
     only its own tenant's numbers (see _tenancy)."""
     sessions: SessionRegistry = field(default_factory=SessionRegistry)
+    worker_tools: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    """Tools whose body runs whole on the memory worker (``_worker_tool``), by name."""
+    lane: FastLane | None = None
+    """stdio's fast lane for those tools (``_fast_lane``); None over HTTP or when disabled."""
     warmup: Warmup = field(init=False)
 
     def __post_init__(self) -> None:

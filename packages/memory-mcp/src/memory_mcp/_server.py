@@ -17,6 +17,7 @@ from mcp.server.mcpserver import MCPServer
 from memory_core import AsyncSelfLearningMemory, MemoryConfig, SelfLearningMemory
 
 from memory_mcp._completions import register_completions
+from memory_mcp._fast_lane import FastLane
 from memory_mcp._guard import CallGuard, default_principal
 from memory_mcp._handshake import INSTRUCTIONS, SERVER_INFO
 from memory_mcp._listing import MemoryServer
@@ -25,7 +26,7 @@ from memory_mcp._monitoring import register_monitoring
 from memory_mcp._prompts import register_prompts
 from memory_mcp._resources import register_resources
 from memory_mcp._runtime import Runtime, TenantResolver, config_tenant
-from memory_mcp._tenancy import caller_tenant, tenant_or_none
+from memory_mcp._tenancy import Caller, caller_tenant, tenant_or_none
 from memory_mcp._tools import register_tools
 from memory_mcp._tools_workflow import register_workflow_tools
 from memory_mcp._version import __version__
@@ -52,6 +53,11 @@ class RuntimeMiddleware:
             # Normally notifications/initialized: the handshake is done, so opening the
             # storage and loading the model can no longer delay it.
             self.rt.warmup.start()
+        if ctx.method == "notifications/initialized":
+            result = await call_next(ctx)
+            if self.rt.lane is not None:
+                self.rt.lane.open(ctx.protocol_version)
+            return result
         if ctx.method != "tools/call" or not isinstance(ctx.params, Mapping):
             return await call_next(ctx)
         name = str(ctx.params.get("name", "?"))[:64]
@@ -147,6 +153,8 @@ def build_server(
         subscriptions=rt.sessions.bus,
     )
     guard.server = server
+    if transport == "stdio" and not authenticated and FastLane.enabled():
+        rt.lane = FastLane(server, rt, Caller(principal=guard.principal))
     register_tools(server, rt, config.mcp_tool_profile)
     register_workflow_tools(server, rt, config.mcp_tool_profile)
     register_monitoring(server, rt, config.mcp_tool_profile)

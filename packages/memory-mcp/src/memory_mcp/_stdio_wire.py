@@ -17,12 +17,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import anyio
 from mcp.shared.message import SessionMessage
 from mcp_types import JSONRPCError
 
 from memory_mcp._jsonrpc_check import Refusal, check
+
+if TYPE_CHECKING:
+    from memory_mcp._fast_lane import FastLane
 
 WriteLine = Callable[[str], Awaitable[None]]
 """Writes one message (without its newline) and flushes it; lines never interleave."""
@@ -31,13 +35,16 @@ WriteLine = Callable[[str], Awaitable[None]]
 class WireWriter:
     """The session's write stream: each message serialized as one line."""
 
-    def __init__(self, write_line: WriteLine) -> None:
+    def __init__(self, write_line: WriteLine, lane: FastLane | None = None) -> None:
         self._write_line = write_line
         self._closed = False
+        self.lane = lane
 
     async def send(self, item: SessionMessage, /) -> None:
         if self._closed:
             raise anyio.ClosedResourceError
+        if self.lane is not None:
+            self.lane.answered(item.message)
         text = item.message.model_dump_json(by_alias=True, exclude_unset=True)
         try:
             await self._write_line(text)
@@ -67,6 +74,7 @@ class WireReader:
     def __init__(self, lines: AsyncIterator[str], writer: WireWriter) -> None:
         self._lines = lines
         self._writer = writer
+        self._lane = writer.lane
         self._closed = False
 
     async def receive(self) -> SessionMessage | Exception:
@@ -76,8 +84,12 @@ class WireReader:
             except StopAsyncIteration:
                 break
             if not line.strip():
+                if self._lane is not None:
+                    self._lane.received(None)
                 continue
             checked = check(line)
+            if self._lane is not None:
+                self._lane.received(None if isinstance(checked, Refusal) else checked)
             if not isinstance(checked, Refusal):
                 return SessionMessage(checked)
             checked.log("stdio", len(line.encode("utf-8", "replace")))
@@ -113,8 +125,11 @@ class WireReader:
         await self.aclose()
 
 
-def wire_streams(lines: AsyncIterator[str], write_line: WriteLine) -> tuple[WireReader, WireWriter]:
+def wire_streams(
+    lines: AsyncIterator[str], write_line: WriteLine, lane: FastLane | None = None
+) -> tuple[WireReader, WireWriter]:
     """``(read, write)`` for ``Server.run``, served from ``lines`` (each one message) and
-    to ``write_line``."""
-    writer = WireWriter(write_line)
+    to ``write_line``; ``lane`` (stdio's fast lane) follows what the session reads and
+    answers."""
+    writer = WireWriter(write_line, lane)
     return WireReader(lines, writer), writer

@@ -59,6 +59,7 @@ from memory_mcp._outputs import (
     snippet,
 )
 from memory_mcp._runtime import Runtime
+from memory_mcp._worker_tool import worker_tool
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -442,11 +443,11 @@ def register_tools(server: MCPServer, rt: Runtime, profile: str = "full") -> Non
         await announce(ctx, done)
         return done
 
-    @server.tool(annotations=READ_ONLY, title="Get episode")
-    @_mapped
-    async def get_episode(episode_id: UUID) -> Episode:
+    @worker_tool(server, rt, annotations=READ_ONLY, title="Get episode")
+    def get_episode(mem: SelfLearningMemory, episode_id: UUID) -> Episode:
         """One episode in full (steps, outcome, reward, reflection)."""
-        episode: Episode = await rt.memory.get_episode(episode_id, tenant=rt.tenant())
+        episode = mem.get_episode(episode_id, tenant=rt.tenant())
+        audit_in_worker(mem)
         return episode
 
     @server.tool(annotations=READ_ONLY, title="List episodes")
@@ -482,9 +483,9 @@ def register_tools(server: MCPServer, rt: Runtime, profile: str = "full") -> Non
 
     # -- memory --------------------------------------------------------------------------
 
-    @server.tool(annotations=READ_ONLY, title="Query memory")
-    @_mapped
-    async def query_memory(
+    @worker_tool(server, rt, annotations=READ_ONLY, title="Query memory")
+    def query_memory(
+        mem: SelfLearningMemory,
         query: Annotated[
             str, Field(min_length=1, max_length=lim.max_query_chars, description="the new task")
         ],
@@ -528,8 +529,9 @@ def register_tools(server: MCPServer, rt: Runtime, profile: str = "full") -> Non
             }.items()
             if v
         }
-        result = await rt.memory.query(query, context, limit, tenant=rt.tenant(), **filters)
-        return _compact(result)
+        compact = _compact(mem.query(query, context, limit, tenant=rt.tenant(), **filters))
+        audit_in_worker(mem)
+        return compact
 
     @server.tool(annotations=READ_ONLY, title="Analyze patterns")
     @_mapped
