@@ -686,9 +686,11 @@ def mmr(
         b = bags.pop(best_i)
         sims.pop(best_i)
         if b:
+            n = len(b)
             for i, a in enumerate(bags):
-                if a:
-                    sims[i] = max(sims[i], len(a & b) / len(a | b))
+                if a:  # |a ∪ b| = |a| + |b| - |a ∩ b|: no union set built
+                    both = len(a & b)
+                    sims[i] = max(sims[i], both / (len(a) + n - both))
     return chosen
 
 
