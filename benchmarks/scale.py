@@ -12,10 +12,15 @@ do not grow the cached store and peak RSS is that of one size::
     uv run python benchmarks/scale.py --full          # + 1M
     uv run python benchmarks/scale.py --quick         # 200, 1000 (CI)
     uv run python benchmarks/scale.py --sizes 5000    # any sizes
+    uv run python benchmarks/scale.py --sizes 10000 --embedder transformer
+
+``--embedder`` (default ``local``, the bundled static model) names the embedding
+provider every store is built and measured with; a store built with another one is its
+own file (``scale-<embedder>-<size>.db``), so the static stores are never re-embedded.
 
 Writes ``benchmarks/results/scale.md`` and ``scale.json`` (``--out`` to change).
 Retrieval queries are distinct per call, so they miss the retrieval cache and include
-embedding the query with the default local model; ``retrieve_context (cache hit)``
+embedding the query with the chosen model (``--embedder``); ``retrieve_context (cache hit)``
 repeats one query. The machine-independent figure is ``retrieval p95 / scan p95``: the
 p95 of ``retrieve_relevant_context`` over the p95 of a one-thread numpy exact top-10
 over a float32 matrix of the store's shape (vectors × dimension), timed in the same
@@ -44,53 +49,73 @@ SEED = 20250101
 BANDS = 10  # the build rate is reported per tenth of the target size
 
 
-def store_paths(data_dir: Path, size: int) -> tuple[Path, Path]:
-    return data_dir / f"scale-{size}.db", data_dir / f"scale-{size}.json"
+DEFAULT_EMBEDDER = "local"
+
+
+def _prefix(embedder: str) -> str:
+    return "scale-" if embedder == DEFAULT_EMBEDDER else f"scale-{embedder}-"
+
+
+def store_paths(data_dir: Path, size: int, embedder: str = DEFAULT_EMBEDDER) -> tuple[Path, Path]:
+    stem = f"{_prefix(embedder)}{size}"
+    return data_dir / f"{stem}.db", data_dir / f"{stem}.json"
+
+
+def _built_sizes(data_dir: Path, embedder: str) -> list[int]:
+    """Sizes of the current workload's stores built with ``embedder``, largest first."""
+    prefix, out = _prefix(embedder), []
+    for marker in data_dir.glob(f"{prefix}*.json"):
+        size = marker.stem[len(prefix) :]
+        if size.isdigit() and json.loads(marker.read_text()).get("workload_version") == (
+            WORKLOAD_VERSION
+        ):
+            out.append(int(size))
+    return sorted(out, reverse=True)
 
 
 def _files(db: Path) -> list[Path]:
     return [p for p in db.parent.glob(db.name + "*") if p.is_file()]
 
 
-def _open(db: Path, cache: str, cache_path: Path | None = None) -> Any:
+def _open(
+    db: Path, cache: str, cache_path: Path | None = None, embedder: str = DEFAULT_EMBEDDER
+) -> Any:
     from memory_core import MemoryConfig, SelfLearningMemory
 
     config = MemoryConfig(
         database_url=f"file:{db}",
         cache_backend=cache,
         cache_path=str(cache_path) if cache_path else None,
-        embedding_provider="local",
+        embedding_provider=embedder,
     )
     memory = SelfLearningMemory.from_config(config)
     memory.warm()
     return memory
 
 
-def build(data_dir: Path, size: int, log: Any = print) -> dict[str, Any]:
-    """Make sure ``scale-<size>.db`` holds ``size`` episodes; return its marker."""
-    db, marker = store_paths(data_dir, size)
+def build(
+    data_dir: Path, size: int, log: Any = print, embedder: str = DEFAULT_EMBEDDER
+) -> dict[str, Any]:
+    """Make sure ``scale-<size>.db`` (``scale-<embedder>-<size>.db``) holds ``size``
+    episodes; return its marker."""
+    db, marker = store_paths(data_dir, size, embedder)
     if marker.is_file():
         info = json.loads(marker.read_text())
         if info.get("workload_version") == WORKLOAD_VERSION and info["episodes"] >= size:
             if "index_build_seconds" not in info:
-                info.update(_vector_index(db))
+                info.update(_vector_index(db, embedder))
                 marker.write_text(json.dumps(info, indent=2))
             return {**info, "built_now": 0}
     data_dir.mkdir(parents=True, exist_ok=True)
     if not db.exists():
-        smaller = sorted(
-            (int(p.stem.split("-")[1]) for p in data_dir.glob("scale-*.json")
-             if json.loads(p.read_text()).get("workload_version") == WORKLOAD_VERSION),
-            reverse=True,
-        )  # fmt: skip
-        head = next((s for s in smaller if s < size), None)
+        head = next((s for s in _built_sizes(data_dir, embedder) if s < size), None)
         if head is not None:
-            src, _ = store_paths(data_dir, head)
+            src, _ = store_paths(data_dir, head, embedder)
             for f in _files(src):
                 shutil.copy2(f, data_dir / f.name.replace(src.name, db.name))
             log(f"  head start: copied the {head:,}-episode store")
     # Building needs no hot cache: 'none' keeps LMDB syncs out of the build rate.
-    memory = _open(db, "none")
+    memory = _open(db, "none", embedder=embedder)
     have = memory.count_episodes()
     t0, cpu0 = time.perf_counter(), time.process_time()
     built = 0
@@ -125,7 +150,7 @@ def build(data_dir: Path, size: int, log: Any = print) -> dict[str, Any]:
         built = report.imported
         cpu_s = time.process_time() - cpu0
         models = memory.storage.embedding_models()
-        embedder = max(models, key=lambda i: i.count).model_id if models else None
+        model_id = max(models, key=lambda i: i.count).model_id if models else None
         if report.problems:
             raise SystemExit(f"import refused {len(report.problems)}: {report.problems[:3]}")
         elapsed = time.perf_counter() - t0
@@ -150,7 +175,7 @@ def build(data_dir: Path, size: int, log: Any = print) -> dict[str, Any]:
         "build_cpu_rate_per_s": round(built / cpu_s, 1)
         if built
         else previous.get("build_cpu_rate_per_s"),
-        "build_embedder": embedder if built else previous.get("build_embedder"),
+        "build_embedder": model_id if built else previous.get("build_embedder"),
         # Waiting, after the import, for the graph the import built as it wrote.
         "graph_catch_up_seconds": round(catch_up_s, 1) if built else None,
         "graph_catch_up_cpu_seconds": round(catch_up_cpu, 1) if built else None,
@@ -159,17 +184,19 @@ def build(data_dir: Path, size: int, log: Any = print) -> dict[str, Any]:
         "build_bands": bands if built else previous.get("build_bands", []),
         "disk_mb": disk_mb(*_files(db)),
     }
-    info.update(_vector_index(db))
+    info.update(_vector_index(db, embedder))
     marker.write_text(json.dumps(info, indent=2))
     return info
 
 
-def _vector_index(db: Path) -> dict[str, Any]:
+def _vector_index(db: Path, embedder: str = DEFAULT_EMBEDDER) -> dict[str, Any]:
     """Build (and persist beside the store) its vector graph now, so that opening the copy
     measured below loads it instead of building it. The time is that of an open that
     builds every search index (graph, lexical postings)."""
     t0 = time.perf_counter()
-    memory = _open(db, "none")  # _open warms: loads every search index, starts the graph build
+    memory = _open(
+        db, "none", embedder=embedder
+    )  # _open warms: loads every search index, starts the graph build
     try:
         memory.storage.warm(wait=True)  # the graph is built in the background: wait for it
     finally:
@@ -180,11 +207,13 @@ def _vector_index(db: Path) -> dict[str, Any]:
     }
 
 
-def measure(data_dir: Path, size: int, rounds: int, queries: int) -> dict[str, Any]:
+def measure(
+    data_dir: Path, size: int, rounds: int, queries: int, embedder: str = DEFAULT_EMBEDDER
+) -> dict[str, Any]:
     """Run every operation against a copy of the store (fresh LMDB cache beside it)."""
     from memory_core import TaskOutcome
 
-    src, marker = store_paths(data_dir, size)
+    src, marker = store_paths(data_dir, size, embedder)
     info = json.loads(marker.read_text())
     rng = random.Random(7)
     with tempfile.TemporaryDirectory(prefix="scale-", dir=data_dir) as tmp:
@@ -192,7 +221,7 @@ def measure(data_dir: Path, size: int, rounds: int, queries: int) -> dict[str, A
         for f in _files(src):
             shutil.copy2(f, Path(tmp) / f.name)
         t0 = time.perf_counter()
-        memory = _open(db, "lmdb", Path(tmp) / "cache")
+        memory = _open(db, "lmdb", Path(tmp) / "cache", embedder)
         open_s = time.perf_counter() - t0
         ops: dict[str, dict[str, float]] = {}
 
@@ -220,6 +249,12 @@ def measure(data_dir: Path, size: int, rounds: int, queries: int) -> dict[str, A
         ops["complete_episode"] = summarize(
             timed(lambda i: memory.complete_episode(short[i], TaskOutcome.success("done")), rounds)
         )
+        # The writes above queued their texts for background embedding: retrieval is
+        # timed once they are searchable, not while they drain (with the transformer,
+        # 5K+ step texts take seconds, and each query would wait for them: ``settle``).
+        t0 = time.perf_counter()
+        memory.flush()
+        flush_s = time.perf_counter() - t0
         qs = [query(rng) for _ in range(queries)]
         ops["retrieve_context (top 5)"] = summarize(
             timed(lambda i: memory.retrieve_relevant_context(qs[i], limit=5), queries)
@@ -250,6 +285,7 @@ def measure(data_dir: Path, size: int, rounds: int, queries: int) -> dict[str, A
         "size": size,
         "open_ms": round(open_s * 1000, 1),
         "first_query_ms": round(first_query_s * 1000, 1),
+        "writes_flush_ms": round(flush_s * 1000, 1),
         "peak_rss_mb": rss,
         "disk_mb": info["disk_mb"],
         "index_mb": index_mb,
@@ -334,7 +370,8 @@ def render(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         "",
         f"`{meta['command']}` on {meta['machine']['platform']}, {meta['machine']['cpus']} CPUs, "
         f"load average {meta['machine']['loadavg_1m']} at start ({meta['machine']['when']}). "
-        "Durable default: libSQL file + LMDB cache + local embedder.",
+        f"Durable default: libSQL file + LMDB cache + {meta.get('embedder', DEFAULT_EMBEDDER)} "
+        "embedder.",
         "",
         "| size | operation | p50 | p95 | p99 | throughput /s |",
         "|---:|---|---:|---:|---:|---:|",
@@ -373,6 +410,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=None, help="samples per write operation")
     p.add_argument("--queries", type=int, default=None, help="distinct queries per retrieval op")
     p.add_argument("--data-dir", type=Path, default=HERE / ".data")
+    p.add_argument(
+        "--embedder",
+        default=DEFAULT_EMBEDDER,
+        help="embedding provider of the stores and queries: local (default), transformer",
+    )
     p.add_argument("--out", type=Path, default=HERE / "results")
     p.add_argument("--measure-one", type=int, help=argparse.SUPPRESS)
     p.add_argument("--build-one", type=int, help=argparse.SUPPRESS)
@@ -383,24 +425,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.build_one:
         print(
             json.dumps(
-                build(args.data_dir, args.build_one, log=lambda m: print(m, file=sys.stderr))
+                build(
+                    args.data_dir,
+                    args.build_one,
+                    log=lambda m: print(m, file=sys.stderr),
+                    embedder=args.embedder,
+                )
             )
         )
         return 0
     if args.measure_one:
-        print(json.dumps(measure(args.data_dir, args.measure_one, rounds, queries)))
+        print(json.dumps(measure(args.data_dir, args.measure_one, rounds, queries, args.embedder)))
         return 0
 
     sizes = args.sizes or ([200, 1000] if args.quick else [1_000, 10_000, 100_000])
     if args.full and 1_000_000 not in sizes:
         sizes.append(1_000_000)
     meta = {"command": "python benchmarks/scale.py " + " ".join(argv or sys.argv[1:]),
-            "machine": machine(), "rounds": rounds, "queries": queries}  # fmt: skip
+            "machine": machine(), "rounds": rounds, "queries": queries,
+            "embedder": args.embedder}  # fmt: skip
     results = []
     for size in sorted(sizes):
         print(f"size {size:,}: building (or reusing) the store", file=sys.stderr)
         base = [sys.executable, str(Path(__file__).resolve()), "--data-dir", str(args.data_dir),
-                "--rounds", str(rounds), "--queries", str(queries)]  # fmt: skip
+                "--rounds", str(rounds), "--queries", str(queries),
+                "--embedder", args.embedder]  # fmt: skip
         built = subprocess.run([*base, "--build-one", str(size)], check=True, text=True,
                                stdout=subprocess.PIPE)  # fmt: skip
         info = json.loads(built.stdout)

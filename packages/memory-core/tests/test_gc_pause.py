@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from memory_core import SelfLearningMemory
+from memory_core import SelfLearningMemory, _gc_pause
 from memory_core._gc_pause import GcPause
 from memory_core.storage.in_memory import InMemoryStorage
 from memory_core.testing.factories import complete, make_episode, make_step
@@ -104,3 +105,52 @@ def test_retrieval_pauses_the_collector_and_restores_it(collector_on: None) -> N
     memory.query("task 2")
     assert storage.collector and not any(storage.collector)
     assert gc.isenabled()
+
+
+class _Summaries(InMemoryStorage):
+    """The in-memory backend, keeping a weak reference to every summary it hands out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handed: list[weakref.ref[Any]] = []
+
+    def get_summaries(self, *args: Any, **kwargs: Any) -> Any:
+        out = super().get_summaries(*args, **kwargs)
+        self.handed += [weakref.ref(s) for s in out]
+        return out
+
+
+class _Noting:
+    """Stands for the ``gc`` module in ``_gc_pause``: notes, when the pause ends, how many
+    handed-out summaries are still alive."""
+
+    def __init__(self, storage: _Summaries) -> None:
+        self.storage = storage
+        self.alive_at_end: list[int] = []
+
+    def isenabled(self) -> bool:
+        return gc.isenabled()
+
+    def disable(self) -> None:
+        gc.disable()
+
+    def enable(self) -> None:
+        self.alive_at_end.append(sum(r() is not None for r in self.storage.handed))
+        gc.enable()
+
+
+@pytest.mark.parametrize("call", ["query", "retrieve_relevant_context"])
+def test_a_retrieval_frees_its_locals_before_the_pause_ends(
+    collector_on: None, monkeypatch: pytest.MonkeyPatch, call: str
+) -> None:
+    """The candidates' summaries a query read but does not return are freed before the
+    collector is back on: its first collection would walk them otherwise."""
+    storage = _Summaries()
+    memory = SelfLearningMemory(storage=storage, embedder=None)
+    memory.import_episodes(_episodes(6))
+    noting = _Noting(storage)
+    monkeypatch.setattr(_gc_pause, "gc", noting)
+    result = getattr(memory, call)("task", limit=1)
+    shown = len(result.episodes) if call == "query" else len(result)
+    assert shown == 1 and len(storage.handed) > 1  # more were read than are shown
+    assert noting.alive_at_end == [shown]

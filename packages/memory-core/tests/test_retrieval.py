@@ -14,10 +14,10 @@ from uuid import UUID
 
 import numpy as np
 import pytest
-from memory_core import EpisodeFilter, TaskContext
+from memory_core import EpisodeFilter, TaskContext, retrieval
 from memory_core._phrases import MAX_PHRASES, phrases
 from memory_core.models import EmbeddingRecord, SearchHit
-from memory_core.relevance import GENERIC
+from memory_core.relevance import GENERIC, query_weights
 from memory_core.retrieval import (
     EpisodeCandidate,
     RankingWeights,
@@ -107,6 +107,38 @@ def test_second_item_corroborates_but_one_strong_match_wins() -> None:
     assert fused[A].rank > fused[B].rank  # 1.0 vs 0.7 + 0.15 * 0.7
     tie = fuse_items([hit(A, 1, 7.0), hit(B, 1, 7.0), hit(B, 5, 7.0)], [], W)
     assert tie[B].rank > tie[A].rank
+
+
+def test_the_pool_test_agrees_with_settling_at_every_floor() -> None:
+    """``_Fusion.passes`` decides from a bound where it can and settles otherwise: the same
+    answer as the settled relevance, at floors on and around every candidate's own."""
+    rng = np.random.default_rng(5)
+    ids = [UUID(int=i + 1) for i in range(40)]
+    words = ("login", "token", "expired", "retry", "cache")
+    query = query_weights("login token expired retry cache")
+    lexical = [
+        SearchHit(ids[i % 40], int(rng.integers(0, 5)), float(rng.uniform(0.1, 9.0)),
+                  tuple(sorted(set(rng.choice(words, int(rng.integers(1, 4))).tolist()))))
+        for i in range(60)
+    ]  # fmt: skip
+    semantic = [
+        hit(ids[int(rng.integers(0, 40))], int(rng.integers(0, 5)), float(rng.uniform(0.2, 0.95)))
+        for _ in range(60)
+    ]
+    semantic = list({(h.episode_id, h.item): h for h in semantic}.values())
+    lexical = list({(h.episode_id, h.item): h for h in lexical}.values())
+    args = (lexical, semantic, W, query, GENERIC, None, (), 5)
+    settled = retrieval._Fusion(*args)
+    for cand in settled.out.values():
+        settled.settle(cand)
+    relevances = sorted(c.relevance for c in settled.out.values())
+    assert len(set(relevances)) > 10 and relevances[0] < 0.5 < relevances[-1]
+    floors = [0.0, 0.25, 0.5, 0.75, 1.0]
+    floors += [r + d for r in relevances for d in (-1e-12, 0.0, 1e-12, 2e-9)]
+    for floor in floors:
+        lazy = retrieval._Fusion(*args)
+        for key, cand in lazy.out.items():
+            assert lazy.passes(cand, floor) == (settled.out[key].relevance >= floor)
 
 
 # -- neighbouring steps -------------------------------------------------------------------

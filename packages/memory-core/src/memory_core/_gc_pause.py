@@ -14,7 +14,12 @@ A retrieval builds hundreds of hits, candidates and their dicts, alive until it 
 the young collections that fall inside it walk all of them, and every tenth one moves
 them on to be walked again (2-3% of a query's CPU at 10K episodes, the same process
 alternating 20-query blocks with and without the pause). They die by reference counting
-when it returns, so the pause leaves the collector only what outlives the query.
+when it returns, so the pause leaves the collector only what outlives the query, provided
+the pause ends after the query's locals are freed (``Retriever`` pauses around a call of
+the body, not inside it): ended inside, the pause left the locals (the candidate pool's
+summaries, the scores) to the first allocation after it, a young collection walking them
+on 442 of 500 queries of the 10K ``scale.py`` store (median 0.2 ms each, every tenth one
+an older generation too); ended after, on 52.
 
 The collector's switch is process-wide, so pauses nest by count: the collector is back
 on when the last pause ends (and only if it was on when the first began).

@@ -88,41 +88,53 @@ class Retriever:
     ) -> list[RetrievedEpisode]:
         c = self._ctx
         with c.metrics.timed("retrieve_relevant_context"), GcPause():
-            c.embeddings.settle(c.config.embedding_read_wait_ms / 1000.0)  # outside the lock
-            ctx = self._prepare(task_description, context, limit)
-            f = episode_filter(filters)
-            t = c.tenant(tenant)
-            caching = not isinstance(c.backends.cache, NullCache)  # none: no key, no payload
-            key = ""
-            if caching:
-                key = self._retrieval_key(
-                    "ctx", t, task_description, ctx, f, limit, max_steps_per_episode
-                )
-                raw = c.cache.get("retrieval", t, key)
-                if raw is not None:
-                    cached = [RetrievedEpisode.model_validate(x) for x in json.loads(raw)]
-                    c.metrics.tally(_floor_event(cached))
-                    return cached
-            with c.lock:
-                results, _ = self.retrieve(
-                    t, task_description, ctx, f, limit, max_steps_per_episode
-                )
-            c.metrics.tally(_floor_event(results))
-            if not caching:
-                return results
-            payload = json.dumps([r.model_dump(mode="json") for r in results]).encode()
-            if c.guard.sensitive(t, [r.episode.id for r in results]):
-                return results  # security: no plaintext of sensitive episodes in the cache
-            c.cache.safe(
-                lambda: c.backends.cache.put(
-                    "retrieval",
-                    t,
-                    key,
-                    c.cache.seal(t, payload),
-                    ttl_seconds=c.config.retrieval_cache_ttl_seconds,
-                )
+            return self._context(
+                task_description, context, limit, tenant, max_steps_per_episode, filters
+            )  # its locals are freed before the pause ends (``_gc_pause``)
+
+    def _context(
+        self,
+        task_description: str,
+        context: TaskContext | dict[str, Any] | None,
+        limit: int,
+        tenant: str | None,
+        max_steps_per_episode: int,
+        filters: Mapping[str, Any],
+    ) -> list[RetrievedEpisode]:
+        c = self._ctx
+        c.embeddings.settle(c.config.embedding_read_wait_ms / 1000.0)  # outside the lock
+        ctx = self._prepare(task_description, context, limit)
+        f = episode_filter(filters)
+        t = c.tenant(tenant)
+        caching = not isinstance(c.backends.cache, NullCache)  # none: no key, no payload
+        key = ""
+        if caching:
+            key = self._retrieval_key(
+                "ctx", t, task_description, ctx, f, limit, max_steps_per_episode
             )
+            raw = c.cache.get("retrieval", t, key)
+            if raw is not None:
+                cached = [RetrievedEpisode.model_validate(x) for x in json.loads(raw)]
+                c.metrics.tally(_floor_event(cached))
+                return cached
+        with c.lock:
+            results, _ = self.retrieve(t, task_description, ctx, f, limit, max_steps_per_episode)
+        c.metrics.tally(_floor_event(results))
+        if not caching:
             return results
+        payload = json.dumps([r.model_dump(mode="json") for r in results]).encode()
+        if c.guard.sensitive(t, [r.episode.id for r in results]):
+            return results  # security: no plaintext of sensitive episodes in the cache
+        c.cache.safe(
+            lambda: c.backends.cache.put(
+                "retrieval",
+                t,
+                key,
+                c.cache.seal(t, payload),
+                ttl_seconds=c.config.retrieval_cache_ttl_seconds,
+            )
+        )
+        return results
 
     def retrieve(
         self,
@@ -281,40 +293,50 @@ class Retriever:
     ) -> QueryResult:
         c = self._ctx
         with c.metrics.timed("query"), GcPause():
-            c.embeddings.settle(c.config.embedding_read_wait_ms / 1000.0)  # outside the lock
-            ctx = self._prepare(task_description, context, limit)
-            f = episode_filter(filters)
-            t = c.tenant(tenant)
-            fetched: dict[UUID, EpisodeSummary] = {}  # one read of summaries serves both lists
-            own_id = as_uuid(for_episode, "for_episode") if for_episode is not None else None
-            with c.lock:
-                episodes, scores = self.retrieve(
-                    t,
-                    task_description,
-                    ctx,
-                    f,
-                    limit + 1,  # one more: the episode the query is for may be dropped
-                    3,
-                    fetched=fetched,
-                    shown=limit,
-                    also_read=[own_id] if own_id is not None else (),
-                    exclude=own_id,  # not first: the first episode shown gets its context
-                )
-            if for_episode is not None:  # an in-progress episode matches its own task text
-                own = as_uuid(for_episode, "for_episode")
-                episodes = [e for e in episodes if e.episode.id != own]
-                scores.pop(own, None)
-            episodes = episodes[:limit]
-            c.metrics.tally(_floor_event(episodes))
-            with c.lock:
-                patterns = self.patterns_for(t, task_description, ctx, limit, scores, fetched)
-                heuristics = (  # general rules, shown only when something here is relevant
-                    c.backends.storage.list_heuristics(t, limit, 0.0)
-                    if episodes or patterns
-                    else []
-                )
-            self._remember_shown(t, for_episode, patterns, task_description, fetched)
-            return QueryResult(episodes=episodes, patterns=patterns, heuristics=heuristics)
+            return self._query(task_description, context, limit, tenant, for_episode, filters)
+
+    def _query(
+        self,
+        task_description: str,
+        context: TaskContext | dict[str, Any] | None,
+        limit: int,
+        tenant: str | None,
+        for_episode: UUID | str | None,
+        filters: Mapping[str, Any],
+    ) -> QueryResult:
+        c = self._ctx
+        c.embeddings.settle(c.config.embedding_read_wait_ms / 1000.0)  # outside the lock
+        ctx = self._prepare(task_description, context, limit)
+        f = episode_filter(filters)
+        t = c.tenant(tenant)
+        fetched: dict[UUID, EpisodeSummary] = {}  # one read of summaries serves both lists
+        own_id = as_uuid(for_episode, "for_episode") if for_episode is not None else None
+        with c.lock:
+            episodes, scores = self.retrieve(
+                t,
+                task_description,
+                ctx,
+                f,
+                limit + 1,  # one more: the episode the query is for may be dropped
+                3,
+                fetched=fetched,
+                shown=limit,
+                also_read=[own_id] if own_id is not None else (),
+                exclude=own_id,  # not first: the first episode shown gets its context
+            )
+        if for_episode is not None:  # an in-progress episode matches its own task text
+            own = as_uuid(for_episode, "for_episode")
+            episodes = [e for e in episodes if e.episode.id != own]
+            scores.pop(own, None)
+        episodes = episodes[:limit]
+        c.metrics.tally(_floor_event(episodes))
+        with c.lock:
+            patterns = self.patterns_for(t, task_description, ctx, limit, scores, fetched)
+            heuristics = (  # general rules, shown only when something here is relevant
+                c.backends.storage.list_heuristics(t, limit, 0.0) if episodes or patterns else []
+            )
+        self._remember_shown(t, for_episode, patterns, task_description, fetched)
+        return QueryResult(episodes=episodes, patterns=patterns, heuristics=heuristics)
 
     def _retrieval_key(self, *parts: Any) -> str:
         c = self._ctx

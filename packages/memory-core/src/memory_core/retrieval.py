@@ -475,6 +475,29 @@ class _Fusion:
             known = self._relevance[held] = lexical_relevance(self.query, held)
         return known
 
+    def passes(self, cand: EpisodeCandidate, floor: float) -> bool:
+        """Whether the candidate's calibrated relevance reaches ``floor``, settled only
+        when a bound does not tell: the relevance is at least the best single-channel
+        evidence of any of its items (``combine`` and the smoothing's ``either`` only
+        add, to a few units of rounding: ``_BOUND_SLACK``), so a candidate with one hit
+        that clears the floor is in the pool, and is settled only if it is shown."""
+        key = cand.episode_id.int
+        if key not in self._settled:
+            best = 0.0
+            for h in self._lex_hits.get(key, ()):
+                lx = self._lexical_relevance(h.terms)
+                if not lx <= best:  # NaN too: then the bound says nothing
+                    best = lx
+            calibration = self.calibration
+            for h in self._sem_hits.get(key, ()):
+                sm = calibration(h.score)
+                if not sm <= best:
+                    best = sm
+            if best >= floor + _BOUND_SLACK:
+                return True
+            self.settle(cand)
+        return cand.relevance >= floor
+
     def settle(self, cand: EpisodeCandidate) -> None:
         """The candidate's calibrated evidence and relevance (once)."""
         key = cand.episode_id.int
@@ -491,6 +514,11 @@ class _Fusion:
             cand.best_item = ranked[0][0]
             second = ranked[1][1] if len(ranked) > 1 else 0.0
             cand.relevance = either(ranked[0][1], w.second_item_share * second)
+
+
+_BOUND_SLACK = 1e-9
+"""Margin of ``_Fusion.passes``' bound: each ``either`` may round a relevance down by
+about 1e-16, and a candidate within this of the floor is settled exactly instead."""
 
 
 def _by_episode(hits: Sequence[SearchHit]) -> dict[int, list[SearchHit]]:
@@ -658,9 +686,11 @@ def mmr(
         b = bags.pop(best_i)
         sims.pop(best_i)
         if b:
+            n = len(b)
             for i, a in enumerate(bags):
-                if a:
-                    sims[i] = max(sims[i], len(a & b) / len(a | b))
+                if a:  # |a ∪ b| = |a| + |b| - |a ∩ b|: no union set built
+                    both = len(a & b)
+                    sims[i] = max(sims[i], both / (len(a) + n - both))
     return chosen
 
 
@@ -871,12 +901,11 @@ def rank_episodes(
     )
     candidates = fused.out  # by UUID.int
     size, skip = max(limit * 10, 50), exclude.int if exclude is not None else None
-    pool: list[EpisodeCandidate] = []  # the best-ranked relevant ones, settled in rank order
+    pool: list[EpisodeCandidate] = []  # the best-ranked relevant ones, in rank order
     for cand in sorted(candidates.values(), key=lambda c: -c.rank):
         if cand.episode_id.int == skip:
             continue
-        fused.settle(cand)
-        if cand.relevance >= min_relevance:
+        if fused.passes(cand, min_relevance):  # settled when shown (below), if not yet
             pool.append(cand)
             if len(pool) == size:
                 break
@@ -919,6 +948,7 @@ def rank_episodes(
     fetched_steps = fetch_steps(storage, tenant, list(chosen_items.items()))  # one read
     for score, summary in chosen:
         cand = candidates[summary.id.int]
+        fused.settle(cand)  # its relevance, reason and components
         items = chosen_items[summary.id]
         steps = fetched_steps.get(summary.id, [])
         order = {n: k for k, n in enumerate(items)}
