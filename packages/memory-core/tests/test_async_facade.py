@@ -61,3 +61,26 @@ async def test_async_with_runs_the_loop_and_closes() -> None:
         assert inspect.iscoroutinefunction(amem.query)
         assert amem.query.__doc__ == SelfLearningMemory.query.__doc__
     assert amem._executor._shutdown  # closed on exit
+
+
+@pytest.mark.anyio
+async def test_submit_runs_on_the_worker_in_order_with_the_coroutines() -> None:
+    import contextvars
+    import threading
+
+    marker: contextvars.ContextVar[str] = contextvars.ContextVar("marker", default="unset")
+    async with AsyncSelfLearningMemory(SelfLearningMemory()) as amem:
+        worker = await amem.run(threading.get_ident)
+        eid = await amem.start_episode("rotate the signing key", TaskContext(domain="ops"))
+        marker.set("caller")
+        # queued from this (non-worker) thread without awaiting: it must still see the
+        # episode started before it, run on the worker, and carry the caller's context
+        future = amem.submit(
+            lambda: (
+                threading.get_ident(),
+                marker.get(),
+                amem.sync.get_episode(eid).task_description,
+            )
+        )
+        assert future.result(timeout=30) == (worker, "caller", "rotate the signing key")
+        assert worker != threading.get_ident()

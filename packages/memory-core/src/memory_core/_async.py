@@ -14,7 +14,7 @@ import asyncio
 import contextvars
 import functools
 from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
@@ -73,6 +73,13 @@ class AsyncSelfLearningMemory:
         ctx = contextvars.copy_context()
         call = functools.partial(fn, *args, **kwargs)
         return await loop.run_in_executor(self._executor, ctx.run, call)
+
+    def submit(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Future[R]:
+        """Queue a callable on the memory's worker thread from any thread, without an
+        event loop (a server's reader thread answering a line itself); it runs in order
+        with the coroutine methods' calls, in a copy of the caller's context."""
+        ctx = contextvars.copy_context()
+        return self._executor.submit(ctx.run, functools.partial(fn, *args, **kwargs))
 
     async def aclose(self) -> None:
         """Close the wrapped memory on its worker thread, then stop the thread."""

@@ -94,7 +94,6 @@ class FastLane:
         self._calls: dict[RequestId, _Call] = {}
         self._hand: Callable[[str], None] | None = None
         self._write: Callable[[str], None] | None = None
-        self._executor: concurrent.futures.Executor = rt.memory._executor
         self._quoted: tuple[str, ...] = ()
 
     @staticmethod
@@ -162,7 +161,7 @@ class FastLane:
         with self._lock:
             if isinstance(call, _Call) and self._open_for_lane():
                 self._calls[call.id] = call
-                call.future = self._executor.submit(self._run, call)
+                call.future = self._rt.memory.submit(self._run, call)
                 return True
             if isinstance(call, int | str) and call in self._calls:  # a cancellation of ours
                 self._calls[call].cancelled = True
