@@ -82,6 +82,40 @@ def test_below_the_threshold_both_channels_run_on_the_callers_thread(
     assert _channel_threads() == before
 
 
+def test_a_pending_vector_is_embedded_on_the_vector_channels_thread(
+    filled: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A function for the vector (the query still to be embedded) runs on the channel's
+    worker, even below the row threshold, beside the lexical search; same hits."""
+    monkeypatch.setattr(_storage, "PARALLEL_MIN_ROWS", 10**9)
+    vector = np.random.default_rng(3).standard_normal(16).astype(np.float32)
+    callers: list[str] = []
+
+    def embed() -> np.ndarray[Any, np.dtype[np.float32]]:
+        callers.append(threading.current_thread().name)
+        return vector
+
+    search = filled.search_channels  # type: ignore[attr-defined]
+    eager = search("c", "retry network", MODEL, vector, 20, EpisodeFilter())
+    assert search("c", "retry network", MODEL, embed, 20, EpisodeFilter()) == eager
+    assert len(callers) == 1 and callers[0].startswith("memory-vector-channel")
+
+
+def test_what_a_pending_vector_raises_is_raised_after_the_lexical_search(
+    filled: object,
+) -> None:
+    from memory_core import EmbeddingError
+
+    def failing() -> np.ndarray[Any, np.dtype[np.float32]]:
+        raise EmbeddingError("the encoder is gone")
+
+    search = filled.search_channels  # type: ignore[attr-defined]
+    with pytest.raises(EmbeddingError, match="gone"):
+        search("c", "retry", MODEL, failing, 5, EpisodeFilter())
+    ok = search("c", "retry", MODEL, lambda: np.ones(16, np.float32), 3, EpisodeFilter())
+    assert len(ok[0]) == 3 and len(ok[1]) == 3
+
+
 def test_errors_are_the_separate_calls_errors(filled: object) -> None:
     search = filled.search_channels  # type: ignore[attr-defined]
     with pytest.raises(InvalidInputError) as wrong_dim:
@@ -161,5 +195,58 @@ def test_retrieval_over_the_encrypting_layer_makes_its_two_searches(
         assert [eid for eid, _ in direct] == [eid for eid, _ in wrapped]
         # the same evidence; only the recency term moves with the clock between the calls
         assert [s for _, s in direct] == pytest.approx([s for _, s in wrapped], rel=1e-6)
+    finally:
+        memory.close()
+
+
+def test_retrieval_embeds_the_query_on_the_vector_channel_and_ranks_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With an embedder that leaves the GIL, the query is embedded on this store's vector
+    channel thread while the lexical search runs; the ranking is the eager one's. If that
+    embedding fails, retrieval goes on lexical-only, as an eager failure does."""
+    from memory_core import EmbeddingError, _retriever
+
+    memory = SelfLearningMemory.from_config(
+        MemoryConfig(
+            database_url=f"file:{tmp_path / 'memory.db'}",
+            cache_backend="none",
+            embedding_provider="transformer",
+        )
+    )
+    try:
+        for t in ("Migrate the invoice records", "Fix the flaky login test", "Cache reports"):
+            _recorded(memory, t)
+        memory.flush()
+        threads: list[str] = []
+        original = _retriever.query_vectors
+
+        def recording(*args: Any) -> Any:
+            threads.append(threading.current_thread().name)
+            return original(*args)
+
+        monkeypatch.setattr(_retriever, "query_vectors", recording)
+        query = "move the billing rows to the new schema"
+        ranked = {}
+        for beside in (False, True):
+            monkeypatch.setattr(_retriever, "_embeds_beside", lambda emb, b=beside: b)
+            results = memory.retrieve_relevant_context(query)
+            ranked[beside] = [(r.episode.id, round(r.components.semantic, 6)) for r in results]
+        assert ranked[True] == ranked[False] and ranked[True]
+        assert threads[0] == threading.current_thread().name
+        assert threads[1].startswith("memory-vector-channel")
+
+        embedder = memory.embedder
+        assert embedder is not None
+
+        def broken(*args: Any) -> Any:
+            raise EmbeddingError("the encoder is gone")
+
+        monkeypatch.setattr(_retriever, "query_vectors", broken)
+        lexical_only = memory.retrieve_relevant_context("flaky login test")
+        assert (
+            lexical_only and lexical_only[0].episode.task_description == "Fix the flaky login test"
+        )
+        assert memory.embedder is None  # disabled, as after an eager failure
     finally:
         memory.close()

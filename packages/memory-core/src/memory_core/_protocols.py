@@ -434,12 +434,15 @@ class ChannelSearch(Protocol):
         tenant: str,
         query: str,
         model_id: str,
-        vector: FloatArray,
+        vector: FloatArray | Callable[[], FloatArray],
         limit: int,
         filters: EpisodeFilter,
     ) -> tuple[list[SearchHit], list[SearchHit]]:
         """``(lexical_search(tenant, query, limit, filters), vector_search(tenant,
-        model_id, vector, limit, filters))``: the same hits, raising the same errors."""
+        model_id, vector, limit, filters))``: the same hits, raising the same errors.
+        ``vector`` may be a function returning it (the query is still to be embedded):
+        the store calls it where the vector channel runs, so the embedding can overlap the
+        lexical channel; what it raises (e.g. ``EmbeddingError``) is raised here."""
         ...
 
 

@@ -834,7 +834,7 @@ def rank_episodes(
     storage: StorageBackend,
     tenant: str,
     text: str,
-    query_vector: FloatArray | None,
+    query_vector: FloatArray | Callable[[], FloatArray] | None,
     model_id: str | None,
     context: TaskContext | None,
     filters: EpisodeFilter,
@@ -850,7 +850,7 @@ def rank_episodes(
     shown: int | None = None,
     scores_only: bool = False,
     exclude: UUID | None = None,
-    phrase_vectors: FloatArray | None = None,
+    phrase_vectors: FloatArray | Callable[[], FloatArray | None] | None = None,
 ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
     """The episode pipeline of the module docstring.
 
@@ -866,7 +866,9 @@ def rank_episodes(
     for matches its own task text; left in, it would take the first place and its context).
     ``phrase_vectors``: one unit row per phrase of the query (``_phrases.phrase_spans``);
     with two or more and a store that reads back item vectors, step hits rank by coverage
-    (``covered``).
+    (``covered``). Either may be a function (the query not embedded yet, ``QueryVectors``):
+    a store that searches its channels side by side embeds it beside the lexical search;
+    what the function raises (``EmbeddingError``) is raised here.
     """
     w = weights
     semantic: list[SearchHit] = []
@@ -877,8 +879,11 @@ def rank_episodes(
             tenant, text, model_id, query_vector, w.candidates, filters
         )
     else:
+        row = query_vector() if callable(query_vector) else query_vector
         lexical = storage.lexical_search(tenant, text, w.candidates, filters)
-        semantic = storage.vector_search(tenant, model_id, query_vector, w.candidates, filters)
+        semantic = storage.vector_search(tenant, model_id, row, w.candidates, filters)
+    if callable(phrase_vectors):
+        phrase_vectors = phrase_vectors()
     semantic_rank = semantic
     if semantic and model_id is not None and phrase_vectors is not None:
         semantic_rank = _coverage_ranked(storage, tenant, model_id, semantic, phrase_vectors)

@@ -975,24 +975,43 @@ class LibSQLStorage:
         tenant: str,
         query: str,
         model_id: str,
-        vector: FloatArray,
+        vector: FloatArray | Callable[[], FloatArray],
         limit: int,
         filters: EpisodeFilter,
     ) -> tuple[list[SearchHit], list[SearchHit]]:
         """``(lexical_search(...), vector_search(...))`` of one query, the vector channel
         on its own thread and connection when its search is worth one (``_channels``): a
-        (tenant, model) with at least ``PARALLEL_MIN_ROWS`` vectors loaded."""
+        (tenant, model) with at least ``PARALLEL_MIN_ROWS`` vectors loaded, or a query
+        still to be embedded (``vector`` a function: the embedding and the vector search
+        run there while this thread runs the lexical one)."""
         reads = self._search_reads
-        if reads is None or self._vectors.rows(tenant, model_id) < PARALLEL_MIN_ROWS:
-            return (
-                self.lexical_search(tenant, query, limit, filters),
-                self.vector_search(tenant, model_id, vector, limit, filters),
-            )
+        pending = callable(vector)
+        if reads is None or (
+            not pending and self._vectors.rows(tenant, model_id) < PARALLEL_MIN_ROWS
+        ):
+            lexical = self.lexical_search(tenant, query, limit, filters)
+            row = vector() if callable(vector) else vector
+            return lexical, self.vector_search(tenant, model_id, row, limit, filters)
         _check_limit(limit)
-        q = self._query_vector(vector)
+        if callable(vector):
+            embed = vector
+
+            def side() -> list[SearchHit]:
+                q = self._query_vector(embed())
+                return self._vector_search(reads.read, tenant, model_id, q, limit, filters)
+
+        else:
+            side = partial(
+                self._vector_search,
+                reads.read,
+                tenant,
+                model_id,
+                self._query_vector(vector),
+                limit,
+                filters,
+            )
         return self._channels.beside(
-            partial(self._vector_search, reads.read, tenant, model_id, q, limit, filters),
-            partial(self.lexical_search, tenant, query, limit, filters),
+            side, partial(self.lexical_search, tenant, query, limit, filters)
         )
 
     def item_vectors(
