@@ -315,3 +315,24 @@ def test_prefiltered_matrix_answers_as_the_full_scan_to_the_last_bit() -> None:
             else:
                 assert np.allclose([s for *_, s in got], [s for *_, s in want], atol=1e-6)
     assert pruned >= 20  # the prefilter did prune: not a full scan in disguise
+
+
+def test_warm_finds_every_tenant_and_model_by_index_seeks(store: object) -> None:
+    """``warm`` lists each (tenant, model) holding vectors by seeking from one pair to
+    the next (no scan of every vector), with the pair's dimension, and loads each."""
+    from memory_storage_turso._storage import _vector_sets
+
+    assert store._db.read(_vector_sets) == []  # type: ignore[attr-defined]
+    sets = {("a", "m:1", 8), ("a", "m:2", 4), ("b", "m:1", 8), ("c", "z", 3)}
+    for tenant, model, dim in sorted(sets):
+        for n in range(3):  # several rows per pair: the seek must skip them, not list them
+            ep = Episode(tenant=tenant, task_description=f"{tenant} {model} {n}")
+            store.create_episode(ep)  # type: ignore[attr-defined]
+            vector = np.full(dim, n + 1.0, np.float32).tolist()
+            record = EmbeddingRecord(episode_id=ep.id, item=0, model_id=model, vector=vector)
+            store.put_embeddings(tenant, [record])  # type: ignore[attr-defined]
+    found = store._db.read(_vector_sets)  # type: ignore[attr-defined]
+    assert sorted(found) == sorted(sets)
+    store.warm()  # type: ignore[attr-defined]
+    for tenant, model, _ in sets:
+        assert store._vectors.rows(tenant, model) == 3  # type: ignore[attr-defined]

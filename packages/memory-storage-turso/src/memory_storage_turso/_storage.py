@@ -106,6 +106,40 @@ _uuid = lru_cache(maxsize=1 << 16)(UUID)
 costs ~20x a lookup. UUIDs are immutable, so sharing them is safe."""
 
 
+def _vector_sets(tx: Tx) -> list[tuple[str, str, int]]:
+    """Every (tenant, model) holding vectors, with the dimension of its newest one, found
+    by seeking the ``embeddings_matrix`` index from one pair to the next: a ``GROUP BY``
+    read the whole index (4.5M entries at 1M episodes, 3.05 s of a cold open's 9.9)."""
+    out: list[tuple[str, str, int]] = []
+    pair = tx.one("SELECT tenant, model_id FROM embeddings ORDER BY tenant, model_id LIMIT 1")
+    while pair is not None:
+        tenant, model_id = str(pair[0]), str(pair[1])
+        newest = tx.one(
+            "SELECT dim FROM embeddings WHERE tenant = ? AND model_id = ? "
+            "ORDER BY vid DESC LIMIT 1",
+            (tenant, model_id),
+        )
+        if newest is not None:
+            out.append((tenant, model_id, int(newest[0])))
+        # Two seeks, not a row value: SQLite bounds ``(tenant, model_id) > (?, ?)`` by the
+        # tenant alone and walks the pair's own entries (2.86 s at 1M, cold).
+        same = tx.one(
+            "SELECT model_id FROM embeddings WHERE tenant = ? AND model_id > ? "
+            "ORDER BY model_id LIMIT 1",
+            (tenant, model_id),
+        )
+        pair = (
+            (tenant, same[0])
+            if same is not None
+            else tx.one(
+                "SELECT tenant, model_id FROM embeddings WHERE tenant > ? "
+                "ORDER BY tenant, model_id LIMIT 1",
+                (tenant,),
+            )
+        )
+    return out
+
+
 def _check_limit(limit: int, field: str = "limit") -> None:
     if limit < 0:
         raise InvalidInputError(f"{field} must be ≥ 0 (got {limit})", field=field, limit=0)
@@ -930,11 +964,7 @@ class LibSQLStorage:
             )
             for t in tenants:  # with its long lists' impact orders (``TenantIndex.prepare``)
                 self._lexical.refreshed(tx, t).prepare()
-            models = tx.all(
-                "SELECT DISTINCT e.tenant, e.model_id, e.dim FROM embeddings e "
-                "WHERE e.vid IN (SELECT max(vid) FROM embeddings GROUP BY tenant, model_id)"
-            )
-            for t, model_id, dim in models:
+            for t, model_id, dim in _vector_sets(tx):
                 if t in tenants:
                     self._vectors.refreshed(tx, t, model_id, int(dim), complete=wait)
             for t in tenants:  # the newest episodes' summaries, decoded before any query
