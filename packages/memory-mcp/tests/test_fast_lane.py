@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import queue
-import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -24,10 +22,8 @@ from mcp_types import JSONRPCNotification, JSONRPCRequest, JSONRPCResponse
 from memory_core import MemoryConfig, SelfLearningMemory
 from memory_mcp._fast_lane import FastLane
 from memory_mcp._server import build_server
-from memory_test_utils import MEMORY_MCP, StderrLog, drain_stderr, server_env
+from memory_test_utils import StdioLines
 
-REPLY_TIMEOUT = 60.0
-"""Generous: the first answer after start-up waits for the SDK import on a busy machine."""
 ANSWERED = "fast lane answered"
 TASK = "add a token-bucket rate limiter to the HTTP API"
 
@@ -53,23 +49,11 @@ def cancel(request_id: int | str) -> str:
     )
 
 
-class Raw:
+class Raw(StdioLines):
     """``memory-mcp`` on stdio spoken to in lines, logging at DEBUG (the lane's marks)."""
 
     def __init__(self, data_dir: Path, **env: str) -> None:
-        self.proc = subprocess.Popen(
-            [str(MEMORY_MCP)],
-            env=server_env(data_dir, MEMORY_LOG_LEVEL="DEBUG", **env),
-            cwd=str(data_dir),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-        )
-        self.log: StderrLog = drain_stderr(self.proc)
-        self.replies: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._drain_stdout, daemon=True).start()
+        super().__init__(data_dir, **{"MEMORY_LOG_LEVEL": "DEBUG", **env})
         self.write(
             json.dumps(
                 {
@@ -90,26 +74,6 @@ class Raw:
         assert self.request("tools/list", {})["tools"]
         self.seeded: list[str] = []
 
-    def _drain_stdout(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.replies.put(line)
-        self.replies.put("")
-
-    def write(self, *lines: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write("".join(line + "\n" for line in lines))
-        self.proc.stdin.flush()
-
-    def reply(self) -> dict[str, Any]:
-        try:
-            line = self.replies.get(timeout=REPLY_TIMEOUT)
-        except queue.Empty:
-            raise AssertionError(f"no answer within {REPLY_TIMEOUT} s") from None
-        assert line, "server closed stdout:\n" + "".join(self.log)
-        message: dict[str, Any] = json.loads(line)
-        return message
-
     def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         self.write(json.dumps({"jsonrpc": "2.0", "id": method, "method": method, "params": params}))
         reply = self.reply()
@@ -127,11 +91,6 @@ class Raw:
 
     def lane_answers(self) -> int:
         return sum(ANSWERED in line for line in self.log)
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        assert self.proc.wait(timeout=60) == 0, "".join(self.log)
 
 
 @pytest.fixture(scope="module")
@@ -265,7 +224,7 @@ def test_cancelled_lane_call_is_not_answered(tmp_path: Path) -> None:
     async def scenario() -> None:
         lane, lines, rt = _lane(tmp_path)
         busy = threading.Event()
-        rt.memory._executor.submit(busy.wait, 30)  # the worker is busy: the calls queue
+        rt.memory.submit(busy.wait, 30)  # the worker is busy: the calls queue
         assert lane.take(call(1, "query_memory", {"query": TASK}))
         assert lane.take(call(2, "query_memory", {"query": TASK}))
         assert lane.take(cancel(2)), "a cancellation of a lane call is the lane's"

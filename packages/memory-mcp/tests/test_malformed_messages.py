@@ -8,9 +8,6 @@ same JSON-RPC error.
 from __future__ import annotations
 
 import json
-import queue
-import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from memory_mcp._jsonrpc_check import MAX_DEPTH, Refusal, check
-from memory_test_utils import MEMORY_MCP, ServerProcess, StderrLog, drain_stderr, server_env
+from memory_test_utils import ServerProcess, StdioLines
 
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -31,8 +28,6 @@ INITIALIZE = {
     },
 }
 INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-REPLY_TIMEOUT = 60.0
-"""Generous: the first answer after start-up waits for the SDK import on a busy machine."""
 
 
 def nested(levels: int) -> str:
@@ -82,55 +77,21 @@ def test_depth_limit_is_the_sdks() -> None:
     assert isinstance(check(nested(MAX_DEPTH + 1)), Refusal)
 
 
-class Stdio:
+class Stdio(StdioLines):
     """A ``memory-mcp`` on stdio after the handshake; one line in, its answer out."""
 
     def __init__(self, data_dir: Path, first: str | None = None, **env: str) -> None:
-        self.proc = subprocess.Popen(
-            [str(MEMORY_MCP)],
-            env=server_env(data_dir, **env),
-            cwd=str(data_dir),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-        )
-        self.log: StderrLog = drain_stderr(self.proc)
-        self.replies: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._drain_stdout, daemon=True).start()
+        super().__init__(data_dir, **env)
         if first is not None:
             self.first = self.send(first)
         reply = self.send(json.dumps(INITIALIZE))
         assert reply["id"] == "init" and "result" in reply, reply
         self.write(json.dumps(INITIALIZED))
 
-    def write(self, line: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-
-    def _drain_stdout(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.replies.put(line)
-        self.replies.put("")
-
     def send(self, line: str) -> dict[str, Any]:
         """The next line the server writes; a dropped message fails here, not hangs."""
         self.write(line)
-        try:
-            answer = self.replies.get(timeout=REPLY_TIMEOUT)
-        except queue.Empty:
-            raise AssertionError(f"no answer within {REPLY_TIMEOUT} s") from None
-        assert answer, "server closed stdout:\n" + "".join(self.log)
-        reply: dict[str, Any] = json.loads(answer)
-        return reply
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        assert self.proc.wait(timeout=60) == 0, "".join(self.log)
+        return self.reply()
 
 
 @pytest.fixture(scope="module")

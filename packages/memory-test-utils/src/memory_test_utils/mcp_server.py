@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -98,6 +99,58 @@ def drain_stderr(proc: subprocess.Popen[str]) -> StderrLog:
 
     threading.Thread(target=drain, daemon=True).start()
     return log
+
+
+REPLY_TIMEOUT = 60.0
+"""How long ``StdioLines.reply`` waits: generous, as the first answer after a start waits
+for the SDK import on a busy machine."""
+
+
+class StdioLines:
+    """A ``memory-mcp`` on stdio spoken to in raw JSON-RPC lines (no client library):
+    ``write`` puts lines on its stdin, ``reply`` is the next line it writes (a message the
+    server drops fails after ``REPLY_TIMEOUT``, never hangs), ``close`` ends stdin and
+    checks a clean exit. Both pipes are drained by threads, so a full one never blocks it."""
+
+    def __init__(self, data_dir: Path, **env: str) -> None:
+        self.proc = subprocess.Popen(
+            [str(MEMORY_MCP)],
+            env=server_env(data_dir, **env),
+            cwd=str(data_dir),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        self.log: StderrLog = drain_stderr(self.proc)
+        self._replies: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._drain_stdout, daemon=True).start()
+
+    def _drain_stdout(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._replies.put(line)
+        self._replies.put("")  # the end of stdout
+
+    def write(self, *lines: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("".join(line + "\n" for line in lines))
+        self.proc.stdin.flush()
+
+    def reply(self) -> dict[str, Any]:
+        try:
+            line = self._replies.get(timeout=REPLY_TIMEOUT)
+        except queue.Empty:
+            raise AssertionError(f"no answer within {REPLY_TIMEOUT} s") from None
+        assert line, "server closed stdout:\n" + "".join(self.log)
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        assert self.proc.wait(timeout=STOP_TIMEOUT) == 0, "".join(self.log)
 
 
 def await_line(
