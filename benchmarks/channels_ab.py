@@ -16,13 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import time
 from pathlib import Path
 
 from benchlib.stats import summarize
-from benchlib.workload import query
-from memory_core import MemoryConfig, SelfLearningMemory
+from benchlib.store_ab import WARMUPS, add_ratios, distinct_queries, open_store, rotated
 from memory_storage_turso import _ann, _storage
 
 
@@ -32,37 +30,26 @@ def main() -> int:
     p.add_argument("--queries", type=int, default=200)
     p.add_argument("--seed", type=int, default=11)
     a = p.parse_args()
-    memory = SelfLearningMemory.from_config(
-        MemoryConfig(
-            database_url=f"file:{a.store}", cache_backend="none", embedding_provider="local"
-        )
-    )
-    memory.warm()
-    warm = getattr(memory.storage, "warm", None)
-    if warm is not None:
-        warm(wait=True)
-    rng = random.Random(a.seed)
-    texts = list(dict.fromkeys(query(rng) for _ in range(a.queries * 3)))[: a.queries + 20]
+    memory = open_store(a.store)
+    texts = distinct_queries(a.seed, a.queries)
     modes = {
         "old": (10**15, 2048),
         "side_by_side": (_storage.PARALLEL_MIN_ROWS, 2048),
         "new": (_storage.PARALLEL_MIN_ROWS, _ann.EXPANSION_SEARCH),
     }
-    for text in texts[:20]:
+    for text in texts[:WARMUPS]:
         memory.retrieve_relevant_context(text)
     times: dict[str, list[float]] = {m: [] for m in modes}
     names = list(modes)
-    for i, text in enumerate(texts[20:]):
-        for name in names[i % 3 :] + names[: i % 3]:
+    for i, text in enumerate(texts[WARMUPS:]):
+        for name in rotated(names, i):
             _storage.PARALLEL_MIN_ROWS, _ann.EXPANSION_SEARCH = modes[name]
             t = time.perf_counter()
             memory.retrieve_relevant_context(text)
             times[name].append(time.perf_counter() - t)
     memory.close()
     out = {name: summarize(ts) for name, ts in times.items()}
-    for name in ("side_by_side", "new"):
-        out[name]["p50_ratio_to_old"] = round(out[name]["p50_ms"] / out["old"]["p50_ms"], 3)
-        out[name]["p95_ratio_to_old"] = round(out[name]["p95_ms"] / out["old"]["p95_ms"], 3)
+    add_ratios(out, names, ("p50", "p95"))
     out["load_average"] = list(os.getloadavg())
     print(json.dumps(out, indent=2))
     return 0

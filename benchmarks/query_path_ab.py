@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,8 +32,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from benchlib.stats import summarize
-from benchlib.workload import query
-from memory_core import EpisodeFilter, MemoryConfig, SelfLearningMemory
+from benchlib.store_ab import WARMUPS, PageCache, add_ratios, distinct_queries, open_store, rotated
+from memory_core import EpisodeFilter
 from memory_core.relevance import unlisted_terms
 from memory_storage_turso._hit_pks import HitPks
 from memory_storage_turso._lexical import TenantIndex
@@ -69,23 +68,12 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--evict", action="store_true")
     a = p.parse_args()
-    memory = SelfLearningMemory.from_config(
-        MemoryConfig(
-            database_url=f"file:{a.store}", cache_backend="none", embedding_provider="local"
-        )
-    )
+    memory = open_store(a.store)  # the new mode's state: every long list ordered
     storage: Any = memory.storage
-    memory.warm()  # the new mode's state: every long list ordered
-    storage.warm(wait=True)
     indexes: list[TenantIndex] = list(storage._lexical._tenants.values())
     prepared = {id(i): (i.impacts, i.marks) for i in indexes}
     lazy: dict[int, tuple[dict[Any, Any], dict[Any, Any]]] = {id(i): ({}, {}) for i in indexes}
-    fds = [os.open(f, os.O_RDONLY) for f in a.store.parent.glob(f"{a.store.name}*")]
-
-    def evict() -> None:
-        for fd in fds if a.evict else []:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-
+    pages = PageCache(a.store, a.evict)
     noted, unnoted = storage._hit_pks, _Unnoted()
 
     def mode(
@@ -101,21 +89,20 @@ def main() -> int:
         "lexical": lambda: mode(NEW_FIRST, prepared, unnoted),
         "new": lambda: mode(NEW_FIRST, prepared, noted),
     }
-    rng = random.Random(a.seed)
-    texts = list(dict.fromkeys(query(rng) for _ in range(a.queries * 3)))[: a.queries + 20]
+    texts = distinct_queries(a.seed, a.queries)
     for name in modes:
         modes[name]()
-        for text in texts[:20]:
+        for text in texts[:WARMUPS]:
             memory.retrieve_relevant_context(text)
     times: dict[str, list[float]] = {m: [] for m in modes}
     cpu: dict[str, list[float]] = {m: [] for m in modes}  # both threads' CPU in the call
     names = list(modes)
     differ = hits_differ = 0
-    for i, text in enumerate(texts[20:]):
+    for i, text in enumerate(texts[WARMUPS:]):
         got, hits = {}, {}
-        for name in names[i % 3 :] + names[: i % 3]:
+        for name in rotated(names, i):
             modes[name]()
-            evict()
+            pages.drop()
             t, c = time.perf_counter(), time.process_time()
             res = memory.retrieve_relevant_context(text)
             times[name].append(time.perf_counter() - t)
@@ -133,13 +120,10 @@ def main() -> int:
     for name in names:
         spent = summarize(cpu[name])
         out[name]["cpu_p50_ms"], out[name]["cpu_p95_ms"] = spent["p50_ms"], spent["p95_ms"]
-    for name in names[1:]:
-        for q in ("p50", "p95"):
-            ratio = out[name][f"{q}_ms"] / out["old"][f"{q}_ms"]
-            out[name][f"{q}_ratio_to_old"] = round(ratio, 3)
+    add_ratios(out, names, ("p50", "p95"))
     out["queries_with_different_results"] = differ
     out["queries_with_different_lexical_hits_top200"] = hits_differ
-    out["queries_with_an_identifier_search"] = sum(bool(unlisted_terms(t)) for t in texts[20:])
+    out["queries_with_an_identifier_search"] = sum(bool(unlisted_terms(t)) for t in texts[WARMUPS:])
     out["evict"] = a.evict
     out["load_average"] = list(os.getloadavg())
     print(json.dumps(out, indent=2))

@@ -23,15 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from benchlib.stats import summarize
-from benchlib.workload import query
-from memory_core import EpisodeFilter, MemoryConfig, SelfLearningMemory
+from benchlib.store_ab import WARMUPS, PageCache, add_ratios, distinct_queries, open_store, rotated
+from memory_core import EpisodeFilter, SelfLearningMemory
 
 OPTIONAL = ("ids", "vectors")
 """``AnnGraph`` attributes the search works without (None: the SQL reads)."""
@@ -62,26 +61,13 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--evict", action="store_true")
     a = p.parse_args()
-    memory = SelfLearningMemory.from_config(
-        MemoryConfig(
-            database_url=f"file:{a.store}", cache_backend="none", embedding_provider="local"
-        )
-    )
-    memory.warm()
-    memory.storage.warm(wait=True)  # type: ignore[attr-defined]
+    memory = open_store(a.store)
     graphs = _graphs(memory)
     saved = {id(g): {n: getattr(g, n, None) for n in OPTIONAL} for g in graphs}
     entries = {id(e): (e, e.dead) for e in memory.storage._vectors._entries.values()}  # type: ignore[attr-defined]
-    # The store and every file beside it (mapped pages, the graph's, stay: as they do).
-    fds = [os.open(f, os.O_RDONLY) for f in a.store.parent.glob(f"{a.store.name}*")]
-
-    def evict() -> None:
-        for fd in fds if a.evict else []:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-
-    rng = random.Random(a.seed)
-    texts = list(dict.fromkeys(query(rng) for _ in range(a.queries * 3)))[: a.queries + 20]
-    for text in texts[:20]:
+    pages = PageCache(a.store, a.evict)
+    texts = distinct_queries(a.seed, a.queries)
+    for text in texts[:WARMUPS]:
         memory.retrieve_relevant_context(text)
     modes: dict[str, Callable[[], None]] = {
         "old": lambda: _mode(graphs, saved, (*OPTIONAL, "dead"), entries),
@@ -96,11 +82,11 @@ def main() -> int:
     tenant, model = next(iter(storage._vectors._entries))
     embed = memory.embedder.embed  # type: ignore[attr-defined]
     hits: dict[str, list[Any]] = {}
-    for i, text in enumerate(texts[20:]):
+    for i, text in enumerate(texts[WARMUPS:]):
         got = {}
-        for name in names[i % len(names) :] + names[: i % len(names)]:
+        for name in rotated(names, i):
             modes[name]()
-            evict()
+            pages.drop()
             t = time.perf_counter()
             res = memory.retrieve_relevant_context(text)
             times[name].append(time.perf_counter() - t)
@@ -116,9 +102,7 @@ def main() -> int:
     modes["new"]()
     memory.close()
     out: dict[str, Any] = {name: summarize(ts) for name, ts in times.items()}
-    for name in names[1:]:
-        out[name]["p50_ratio_to_old"] = round(out[name]["p50_ms"] / out["old"]["p50_ms"], 3)
-        out[name]["p95_ratio_to_old"] = round(out[name]["p95_ms"] / out["old"]["p95_ms"], 3)
+    add_ratios(out, names, ("p50", "p95"))
     out["queries_with_different_results"] = differ
     out["queries_with_different_vector_hits_top200"] = hits_differ
     out["evict"] = a.evict
