@@ -171,63 +171,41 @@ class Retriever:
                 except EmbeddingError as exc:
                     c.backends.disable_embedder(exc)
                     emb = None
+
+        def ranked(
+            vector: FloatArray | Callable[[], FloatArray] | None,
+            phrases: FloatArray | Callable[[], FloatArray | None] | None,
+            emb: EmbeddingProvider | None,
+        ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
+            return rank_episodes(
+                c.backends.storage,
+                tenant,
+                text,
+                vector,
+                emb.model_id if emb is not None else None,
+                ctx,
+                filters,
+                limit,
+                max_steps,
+                c.weights,
+                calibration=self._calibration(emb),
+                shown=shown,
+                min_relevance=c.config.min_relevance,
+                diversify=diversify and enabled(c.config, "mmr"),  # deploy: feature flag
+                fetched=fetched,
+                also_read=also_read,
+                scores_only=scores_only,
+                exclude=exclude,
+                phrase_vectors=phrases,
+            )
+
         try:
-            return self._ranked(
-                tenant, text, query_vector, phrase_vectors, emb, ctx, filters, limit, max_steps,
-                diversify=diversify, fetched=fetched, also_read=also_read, shown=shown,
-                scores_only=scores_only, exclude=exclude,
-            )  # fmt: skip
+            return ranked(query_vector, phrase_vectors, emb)
         except EmbeddingError as exc:  # the pending query's, raised by the search: nothing read yet
             if emb is None:
                 raise
             c.backends.disable_embedder(exc)
-            return self._ranked(
-                tenant, text, None, None, None, ctx, filters, limit, max_steps,
-                diversify=diversify, fetched=fetched, also_read=also_read, shown=shown,
-                scores_only=scores_only, exclude=exclude,
-            )  # fmt: skip
-
-    def _ranked(
-        self,
-        tenant: str,
-        text: str,
-        query_vector: FloatArray | Callable[[], FloatArray] | None,
-        phrase_vectors: FloatArray | Callable[[], FloatArray | None] | None,
-        emb: EmbeddingProvider | None,
-        ctx: TaskContext | None,
-        filters: EpisodeFilter,
-        limit: int,
-        max_steps: int,
-        *,
-        diversify: bool,
-        fetched: dict[UUID, EpisodeSummary] | None,
-        also_read: Sequence[UUID],
-        shown: int | None,
-        scores_only: bool,
-        exclude: UUID | None,
-    ) -> tuple[list[RetrievedEpisode], dict[UUID, float]]:
-        c = self._ctx
-        return rank_episodes(
-            c.backends.storage,
-            tenant,
-            text,
-            query_vector,
-            emb.model_id if emb is not None else None,
-            ctx,
-            filters,
-            limit,
-            max_steps,
-            c.weights,
-            calibration=self._calibration(emb),
-            shown=shown,
-            min_relevance=c.config.min_relevance,
-            diversify=diversify and enabled(c.config, "mmr"),  # deploy: feature flag
-            fetched=fetched,
-            also_read=also_read,
-            scores_only=scores_only,
-            exclude=exclude,
-            phrase_vectors=phrase_vectors if emb is not None else None,
-        )
+            return ranked(None, None, None)
 
     def retrieve_relevant_patterns(
         self,

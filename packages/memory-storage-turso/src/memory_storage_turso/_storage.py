@@ -1023,23 +1023,11 @@ class LibSQLStorage:
             row = vector() if callable(vector) else vector
             return lexical, self.vector_search(tenant, model_id, row, limit, filters)
         _check_limit(limit)
-        if callable(vector):
-            embed = vector
 
-            def side() -> list[SearchHit]:
-                q = self._query_vector(embed())
-                return self._vector_search(reads.read, tenant, model_id, q, limit, filters)
+        def side() -> list[SearchHit]:  # the query embedded here too when it is pending
+            q = self._query_vector(vector() if callable(vector) else vector)
+            return self._vector_search(reads.read, tenant, model_id, q, limit, filters)
 
-        else:
-            side = partial(
-                self._vector_search,
-                reads.read,
-                tenant,
-                model_id,
-                self._query_vector(vector),
-                limit,
-                filters,
-            )
         return self._channels.beside(
             side, partial(self.lexical_search, tenant, query, limit, filters)
         )
